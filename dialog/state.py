@@ -1,0 +1,46 @@
+"""Per-user conversation state: what was shown, what is in focus, what was asked for."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, Field
+
+from tools.search import SearchFilters
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FinancingParams(BaseModel):
+    """The customer's financing wishes, kept across turns ("¿y a 3 años?" keeps the down payment)."""
+
+    down_payment: float | None = None
+    down_payment_pct: float | None = None
+    term_months: int | None = None
+    monthly_budget: float | None = None
+
+
+class FormProgress(BaseModel):
+    """A YAML-defined form in progress (guided search, lead capture)."""
+
+    name: str
+    answers: dict[str, str] = Field(default_factory=dict)
+    asking: str | None = None
+
+
+class ConversationState(BaseModel):
+    """Everything the assistant remembers about one user between turns."""
+
+    user: str
+    last_results: list[int] = Field(default_factory=list)
+    selected: int | None = None
+    filters: SearchFilters = Field(default_factory=SearchFilters)
+    financing: FinancingParams = Field(default_factory=FinancingParams)
+    last_intent: str | None = None
+    form: FormProgress | None = None
+    handoff: bool = False
+    turns: int = 0
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
