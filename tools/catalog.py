@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -24,12 +25,12 @@ REQUIRED_COLUMNS = (
     "altura",
     "car_play",
 )
-INTEGER_COLUMNS = ("stock_id", "km", "year")
-NUMBER_COLUMNS = ("price",)
-OPTIONAL_NUMBER_COLUMNS = ("largo", "ancho", "altura")
-TEXT_COLUMNS = ("make", "model")
+NUMBER_PATTERN = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+YEAR_RANGE = (1900, 2100)
+MAX_INTEGER = 2**53  # larger ids or km are typos, and would not survive float parsing
 YES_VALUES = frozenset({"sí", "si", "yes", "true", "1", "y", "s"})
 NO_VALUES = frozenset({"", "no", "false", "0", "n", "nan"})
+FLAG_VALUES = dict.fromkeys(YES_VALUES, True) | dict.fromkeys(NO_VALUES, False)
 
 DEFAULT_CATALOG = Path(__file__).resolve().parent.parent / "data" / "catalog.csv"
 
@@ -117,88 +118,187 @@ class Catalog:
 
 
 def load_catalog(path: Path | str | None = None) -> Catalog:
-    """Read and validate a catalog CSV; raise CatalogError naming file, line and column."""
+    """Read and validate a catalog CSV; raise CatalogError naming file, line and column.
+
+    Columns are checked all at once; only a failing check goes back to find its first row.
+    """
     path = Path(path) if path else DEFAULT_CATALOG
     frame = _read_frame(path)
     _check_columns(path, frame)
-    records = frame.to_dict("records")
-    cars = tuple(_row_to_car(path, line, row) for line, row in enumerate(records, start=2))
-    _check_unique_ids(path, cars)
-    return Catalog(cars=cars, source=str(path))
+    parsed = {
+        column: parse(frame[column].to_numpy(dtype=object)) for column, parse in _PARSERS.items()
+    }
+    _raise_first_bad_value(path, frame, parsed)
+    _check_unique_ids(path, frame, parsed["stock_id"].values)
+    return Catalog(cars=_cars(parsed), source=str(path))
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
+    """All cells as text; the index is the line number minus 1 (blank lines count too)."""
     if not path.is_file():
         raise CatalogError(path, "file not found")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    try:  # header=None: a row with more cells than the header is an error, not a new index
+        rows = pd.read_csv(
+            path,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            skip_blank_lines=False,
+        )
     except pd.errors.EmptyDataError as error:
-        raise CatalogError(path, "the file is empty") from error
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise CatalogError(path, f"not a readable CSV ({error})") from error
+        raise CatalogError(path, "the file is empty, expected a header", row=1) from error
+    except pd.errors.ParserError as error:
+        line = re.search(r"line (\d+)", str(error))
+        message = f"not a readable CSV ({str(error).strip()})"
+        raise CatalogError(path, message, row=int(line[1]) if line else None) from error
+    except UnicodeDecodeError as error:
+        raise CatalogError(path, f"not UTF-8 text ({error}); save it as UTF-8") from error
+    frame = rows.iloc[1:]
+    frame.columns = [str(column).strip().lower() for column in rows.iloc[0]]
+    frame = frame[(frame != "").any(axis=1)]  # blank lines
     if frame.empty:
-        raise CatalogError(path, "the file has a header but no cars")
-    frame.columns = [str(column).strip().lower() for column in frame.columns]
+        raise CatalogError(path, "the file has a header but no cars", row=2)
     return frame
 
 
 def _check_columns(path: Path, frame: pd.DataFrame) -> None:
+    """Every required column once (header is line 1); extra columns are ignored."""
     missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
     if missing:
         raise CatalogError(
-            path, f"missing column(s) {', '.join(missing)}; expected {', '.join(REQUIRED_COLUMNS)}"
+            path,
+            f"missing column(s) {', '.join(missing)}; expected {', '.join(REQUIRED_COLUMNS)}",
+            row=1,
+            column=missing[0],
         )
+    repeated = frame.columns[frame.columns.duplicated()].intersection(REQUIRED_COLUMNS)
+    if len(repeated):
+        raise CatalogError(path, "the column appears twice in the header", 1, repeated[0])
 
 
-def _row_to_car(path: Path, line: int, row: dict[str, str]) -> Car:
-    """One CSV record (line numbers count the header as line 1) to a validated Car."""
-    values: dict[str, object] = {"version": str(row["version"]).strip()}
-    for column in INTEGER_COLUMNS:
-        values[column] = int(_number(path, line, column, row[column]))
-    for column in NUMBER_COLUMNS:
-        values[column] = _number(path, line, column, row[column])
-    for column in OPTIONAL_NUMBER_COLUMNS:
-        text = str(row[column]).strip()
-        values[column] = _number(path, line, column, text) if text else None
-    for column in TEXT_COLUMNS:
-        text = " ".join(str(row[column]).split())
-        if not text:
-            raise CatalogError(path, "empty value", line, column)
-        values[column] = text
-    for column in ("bluetooth", "car_play"):
-        values[column] = _flag(path, line, column, row[column])
-    if values["price"] <= 0:
-        raise CatalogError(path, f"price must be positive, got {row['price']!r}", line, "price")
-    return Car(**values)
+@dataclass(frozen=True)
+class _Parsed:
+    """One column parsed at once: values, which rows are valid, what a valid value looks like."""
+
+    values: np.ndarray
+    ok: np.ndarray
+    expected: str
 
 
-def _number(path: Path, line: int, column: str, raw: object) -> float:
-    text = str(raw).strip().replace(",", "").replace("$", "")
-    try:
-        value = float(text)
-    except ValueError:
-        raise CatalogError(path, f"expected a number, got {raw!r}", line, column) from None
-    if not np.isfinite(value) or value < 0:
-        raise CatalogError(path, f"expected a non-negative number, got {raw!r}", line, column)
-    return value
+def _numbers(texts: np.ndarray, optional: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Floats, and which are finite and non-negative (or blank, when the column is optional)."""
+    parsed = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce")
+    values = parsed.to_numpy(dtype=float, copy=True)
+    blank = np.zeros(len(texts), dtype=bool)
+    for position in np.flatnonzero(np.isnan(values)):  # few: blanks, "$313,999", typos
+        values[position] = _lenient_number(texts[position])
+        blank[position] = not texts[position].strip()
+    ok = np.isfinite(values) & (values >= 0)
+    return values, ok | blank if optional else ok
 
 
-def _flag(path: Path, line: int, column: str, raw: object) -> bool:
-    text = str(raw).strip().casefold()
-    if text in YES_VALUES:
-        return True
-    if text in NO_VALUES:
-        return False
-    raise CatalogError(path, f"expected 'Sí' or empty, got {raw!r}", line, column)
+def _lenient_number(text: str) -> float:
+    """'$313,999.00' -> 313999.0; NaN when it is not a plain decimal number."""
+    cleaned = text.strip().replace(",", "").replace("$", "")
+    return float(cleaned) if re.fullmatch(NUMBER_PATTERN, cleaned) else np.nan
 
 
-def _check_unique_ids(path: Path, cars: tuple[Car, ...]) -> None:
-    seen: dict[int, int] = {}
-    for offset, car in enumerate(cars):
-        line = offset + 2
-        if car.stock_id in seen:
-            raise CatalogError(
-                path, f"duplicate stock_id {car.stock_id} (first on line {seen[car.stock_id]})",
-                line, "stock_id",
-            )
-        seen[car.stock_id] = line
+def _integers(texts: np.ndarray) -> _Parsed:
+    values, ok = _numbers(texts)
+    ok &= (np.floor(values) == values) & (values <= MAX_INTEGER)
+    return _Parsed(
+        np.where(ok, values, 0).astype(np.int64), ok, "expected a whole number (0 or more)"
+    )
+
+
+def _years(texts: np.ndarray) -> _Parsed:
+    years = _integers(texts)
+    first, last = YEAR_RANGE
+    ok = years.ok & (years.values >= first) & (years.values <= last)
+    return _Parsed(years.values, ok, f"expected a year between {first} and {last}")
+
+
+def _prices(texts: np.ndarray) -> _Parsed:
+    values, ok = _numbers(texts)
+    return _Parsed(values, ok & (values > 0), "expected a positive price")
+
+
+def _dimensions(texts: np.ndarray) -> _Parsed:
+    values, ok = _numbers(texts, optional=True)
+    return _Parsed(values, ok, "expected a length in mm or empty")
+
+
+def _names(texts: np.ndarray) -> _Parsed:
+    names = np.array([" ".join(text.split()) for text in texts], dtype=object)
+    return _Parsed(names, names != "", "expected a name")
+
+
+def _versions(texts: np.ndarray) -> _Parsed:
+    versions = np.array([text.strip() for text in texts], dtype=object)
+    return _Parsed(versions, np.ones(len(texts), dtype=bool), "")
+
+
+def _flags(texts: np.ndarray) -> _Parsed:
+    flags = [FLAG_VALUES.get(text.strip().casefold()) for text in texts]
+    values = np.array([flag is True for flag in flags], dtype=bool)
+    ok = np.array([flag is not None for flag in flags], dtype=bool)
+    return _Parsed(values, ok, "expected 'Sí' or empty")
+
+
+_PARSERS = {
+    "stock_id": _integers,
+    "km": _integers,
+    "price": _prices,
+    "make": _names,
+    "model": _names,
+    "year": _years,
+    "version": _versions,
+    "bluetooth": _flags,
+    "largo": _dimensions,
+    "ancho": _dimensions,
+    "altura": _dimensions,
+    "car_play": _flags,
+}
+
+
+def _raise_first_bad_value(path: Path, frame: pd.DataFrame, parsed: dict[str, _Parsed]) -> None:
+    """The first row with a bad value, and within it the first bad column (file order)."""
+    first_bad = {
+        column: int(np.argmin(result.ok))
+        for column, result in parsed.items()
+        if not result.ok.all()
+    }
+    if not first_bad:
+        return
+    column = min(first_bad, key=lambda name: (first_bad[name], REQUIRED_COLUMNS.index(name)))
+    position = first_bad[column]
+    raw = frame[column].iloc[position]
+    message = f"{parsed[column].expected}, got {raw!r}" if raw else "empty value"
+    raise CatalogError(path, message, _line(frame, position), column)
+
+
+def _check_unique_ids(path: Path, frame: pd.DataFrame, stock_ids: np.ndarray) -> None:
+    repeated = pd.Series(stock_ids).duplicated().to_numpy()
+    if not repeated.any():
+        return
+    position = int(np.argmax(repeated))
+    first = int(np.argmax(stock_ids == stock_ids[position]))
+    stock_id = int(stock_ids[position])
+    message = f"duplicate stock_id {stock_id} (first on line {_line(frame, first)})"
+    raise CatalogError(path, message, _line(frame, position), "stock_id")
+
+
+def _line(frame: pd.DataFrame, position: int) -> int:
+    """File line of the position-th record: the header is line 1, blank lines count."""
+    return int(frame.index[position]) + 1
+
+
+def _cars(parsed: dict[str, _Parsed]) -> tuple[Car, ...]:
+    columns = {name: result.values.tolist() for name, result in parsed.items()}
+    for name in ("largo", "ancho", "altura"):
+        columns[name] = [None if value != value else value for value in columns[name]]  # NaN
+    names = list(columns)
+    return tuple(
+        Car(**dict(zip(names, row, strict=True))) for row in zip(*columns.values(), strict=True)
+    )

@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -58,7 +57,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
         key = loader.construct_object(key_node, deep=True)
         if key in result:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first on line {result.lines[key]})",
+                None,
+                None,
+                f"duplicate key {key!r} (first on line {result.lines[key]})",
                 key_node.start_mark,
             )
         result[key] = loader.construct_object(value_node, deep=True)
@@ -96,7 +97,7 @@ def parse_yaml(text: str, path: Path | str = "<text>") -> Any:
         if "\t" in indent:
             raise YamlError(path, "tab used for indentation; indent with spaces", number)
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
@@ -109,9 +110,9 @@ def line_at(data: Any, location: tuple[Any, ...]) -> int | None:
     """The line of the deepest item of `location` (a pydantic error loc) that has one."""
     line, node = None, data
     for key in location:
-        if isinstance(node, LineDict) and key in node:
-            line, node = node.line_of(key), node[key]
-        elif isinstance(node, LineList) and isinstance(key, int) and key < len(node):
+        if (isinstance(node, LineDict) and key in node) or (
+            isinstance(node, LineList) and isinstance(key, int) and key < len(node)
+        ):
             line, node = node.line_of(key), node[key]
         else:
             break
