@@ -14,7 +14,7 @@ def utc_now() -> datetime:
 
 
 class FinancingParams(BaseModel):
-    """The customer's financing wishes, kept across turns ("¿y a 3 años?" keeps the down payment)."""
+    """Financing wishes, kept across turns ("¿y a 3 años?" keeps the down payment)."""
 
     down_payment: float | None = None
     down_payment_pct: float | None = None
@@ -40,6 +40,7 @@ class ConversationState(BaseModel):
     financing: FinancingParams = Field(default_factory=FinancingParams)
     last_intent: str | None = None
     form: FormProgress | None = None
+    profile: dict[str, str] = Field(default_factory=dict)  # form answers: name, contact time
     handoff: bool = False
     turns: int = 0
     created_at: datetime = Field(default_factory=utc_now)

@@ -45,7 +45,9 @@ class MemoryStore(Store):
         for user in list(self._states):
             state = self.load_state(user)
             if state is not None:
-                result.append(UserSummary(user=user, last_activity=state.updated_at, turns=state.turns))
+                result.append(
+                    UserSummary(user=user, last_activity=state.updated_at, turns=state.turns)
+                )
         return sorted(result, key=lambda summary: summary.last_activity, reverse=True)
 
     def delete_user(self, user: str) -> bool:

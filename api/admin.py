@@ -1,0 +1,96 @@
+"""Admin API (bearer ADMIN_TOKEN, else loopback only): users, history, handoffs, reload."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from api.auth import protected
+from api.context import app_context
+from dialog.state import ConversationState
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+MAX_USER_CHARS = 128
+
+
+@bp.before_request
+@protected
+def _guard():
+    """Every admin route is protected (the decorator returns a 401 response when not allowed)."""
+    return None
+
+
+def _user_or_404(phone: str):
+    if len(phone) > MAX_USER_CHARS:
+        return None, (jsonify(error="bad_request", reason="user id too long"), 400)
+    state = app_context().store.load_state(phone)
+    if state is None:
+        return None, (jsonify(error="not_found", reason=f"no conversation for user {phone}"), 404)
+    return state, None
+
+
+@bp.get("/users")
+def users():
+    rows = app_context().store.users()
+    return jsonify(users=[row.model_dump(mode="json") for row in rows], count=len(rows))
+
+
+@bp.get("/users/<phone>")
+def user_state(phone: str):
+    state, error = _user_or_404(phone)
+    return error or jsonify(state.model_dump(mode="json"))
+
+
+@bp.get("/users/<phone>/history")
+def user_history(phone: str):
+    limit = request.args.get("limit", default=50, type=int)
+    if limit is None or not 1 <= limit <= 1000:
+        return jsonify(error="bad_request", reason="limit must be between 1 and 1000"), 400
+    turns = app_context().store.history(phone, limit=limit)
+    return jsonify(user=phone, turns=[turn.model_dump(mode="json") for turn in turns])
+
+
+@bp.post("/users/<phone>/reset")
+def reset_user(phone: str):
+    state, error = _user_or_404(phone)
+    if error:
+        return error
+    context = app_context()
+    with context.store.user_lock(phone):
+        context.store.save_state(ConversationState(user=phone, turns=state.turns))
+    return jsonify(user=phone, reset=True)
+
+
+@bp.delete("/users/<phone>")
+def delete_user(phone: str):
+    deleted = app_context().store.delete_user(phone)
+    if not deleted:
+        return jsonify(error="not_found", reason=f"no conversation for user {phone}"), 404
+    return jsonify(user=phone, deleted=True)
+
+
+@bp.post("/prune")
+def prune():
+    payload = request.get_json(silent=True) or {}
+    hours = payload.get("hours", 24) if isinstance(payload, dict) else None
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or hours <= 0:
+        return jsonify(error="bad_request", reason="'hours' must be a positive number"), 400
+    removed = app_context().store.prune(float(hours))
+    return jsonify(pruned=removed, hours=hours)
+
+
+@bp.get("/summary")
+def summary():
+    return jsonify(app_context().store.summary().model_dump(mode="json"))
+
+
+@bp.get("/handoffs")
+def handoffs():
+    rows = app_context().store.handoffs()
+    return jsonify(handoffs=[row.model_dump(mode="json") for row in rows], count=len(rows))
+
+
+@bp.post("/reload")
+def reload_config():
+    report = app_context().runtime.reload()
+    status = 200 if report.ok else 422
+    return jsonify(ok=report.ok, error=report.error), status

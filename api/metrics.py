@@ -1,0 +1,67 @@
+"""Prometheus metrics on a registry owned by the app (nothing global at import time)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+from api.context import app_context
+
+bp = Blueprint("metrics", __name__)
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class AppMetrics:
+    """The counters the assistant exposes on GET /metrics."""
+
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = registry or CollectorRegistry()
+        self.messages = Counter(
+            "kavak_messages_total",
+            "Inbound messages by channel and kind",
+            ["channel", "kind"],
+            registry=self.registry,
+        )
+        self.intents = Counter(
+            "kavak_intents_total", "Answered turns by intent", ["intent"], registry=self.registry
+        )
+        self.llm_turns = Counter(
+            "kavak_llm_turns_total", "Turns whose reply came from the LLM", registry=self.registry
+        )
+        self.turn_latency = Histogram(
+            "kavak_turn_latency_seconds",
+            "Time to answer one turn",
+            ["channel"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.send_failures = Counter(
+            "kavak_send_failures_total",
+            "Outbound WhatsApp messages that failed",
+            registry=self.registry,
+        )
+        self.duplicates = Counter(
+            "kavak_duplicate_messages_total",
+            "Redelivered inbound messages ignored",
+            registry=self.registry,
+        )
+
+    def turn(self, result, channel: str, seconds: float | None = None) -> None:
+        self.messages.labels(channel=channel, kind="text").inc()
+        self.intents.labels(intent=result.intent).inc()
+        if result.llm_used:
+            self.llm_turns.inc()
+        if seconds is not None:
+            self.turn_latency.labels(channel=channel).observe(seconds)
+
+
+@bp.get("/metrics")
+def metrics():
+    registry = app_context().metrics.registry
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

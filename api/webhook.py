@@ -1,0 +1,78 @@
+"""GET/POST /webhook: the WhatsApp Cloud API entry point.
+
+POST is verified (X-Hub-Signature-256 when an app secret is set), parsed, deduplicated by message id
+in the store and acknowledged at once; turns run on the dispatcher, one user at a time, in order.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from flask import Blueprint, jsonify, request
+from tools.whatsapp_inbound import parse_notification, verify_signature
+
+from api.context import app_context
+
+bp = Blueprint("webhook", __name__)
+log = logging.getLogger("webhook")
+
+
+@bp.get("/webhook")
+def verify():
+    """Meta's subscription handshake: echo hub.challenge when the verify token matches."""
+    expected = app_context().settings.whatsapp_verify_token
+    mode = request.args.get("hub.mode", "")
+    token = request.args.get("hub.verify_token", "")
+    challenge = request.args.get("hub.challenge", "")
+    if mode == "subscribe" and expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return challenge, 200, {"Content-Type": "text/plain"}
+    return jsonify(error="forbidden", reason="verification token mismatch"), 403
+
+
+@bp.post("/webhook")
+def receive():
+    context = app_context()
+    raw = request.get_data(cache=False)
+    secret = context.settings.whatsapp_app_secret
+    if secret:
+        header = request.headers.get("X-Hub-Signature-256")
+        if not header:
+            return jsonify(error="unauthorized", reason="missing X-Hub-Signature-256"), 401
+        if not verify_signature(raw, header, secret):
+            return jsonify(error="forbidden", reason="invalid signature"), 403
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return jsonify(error="bad_request", reason="body is not valid JSON"), 400
+    notification = parse_notification(payload)
+    for status in notification.statuses:
+        context.store.update_outbound_status(
+            status.wamid, status.status, error=status.errors or None
+        )
+    accepted = sum(_accept(context, message) for message in notification.messages)
+    return jsonify(received=len(notification.messages), accepted=accepted), 200
+
+
+def _accept(context, message) -> bool:
+    """Store the message as a job (deduplicated), then hand it to the dispatcher."""
+    if message.kind == "reaction":
+        return False
+    job = {
+        "message_id": message.message_id,
+        "user": message.from_phone,
+        "kind": message.kind,
+        "text": message.text,
+        "reply_id": message.reply_id,
+    }
+    if not context.store.enqueue_inbound(message.message_id, message.from_phone, job):
+        if context.metrics is not None:
+            context.metrics.duplicates.inc()
+        log.info("duplicate message ignored", extra={"message_id": message.message_id})
+        return False
+    if context.metrics is not None:
+        context.metrics.messages.labels(channel="whatsapp", kind=message.kind).inc()
+    channel = context.extras["channel"]
+    context.extras["dispatcher"].submit(message.from_phone, lambda: channel.process(job))
+    return True

@@ -1,0 +1,137 @@
+"""What the engine runs on (configuration + services), built from files and hot-reloaded safely.
+
+A reload builds a whole new bundle first and swaps it in only if everything validated; a broken
+edit keeps the last good bundle serving and the error is kept for /admin/reload and the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nlu.pipeline import Extractor
+from tools.financing import load_financing_config
+from tools.knowledge import KnowledgeBase
+
+import dialog.handlers  # noqa: F401 - registers the handlers the YAML names
+from dialog.config import DialogConfig, load_dialog_config
+from dialog.services import Services
+from tools.catalog import Catalog, CatalogError, load_catalog
+from tools.yamlio import YamlError
+
+log = logging.getLogger("dialog.runtime")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class RuntimePaths:
+    """The files a bundle is built from; each can be pointed elsewhere (tests, CATALOG_PATH)."""
+
+    config_dir: Path = ROOT / "config"
+    catalog: Path = ROOT / "data" / "catalog.csv"
+    knowledge: Path = ROOT / "data" / "knowledge.yml"
+
+    def watched(self) -> list[Path]:
+        names = ("dialog.yml", "intents.yml", "financing.yml")
+        return [self.config_dir / name for name in names] + [self.knowledge, self.catalog]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    config: DialogConfig
+    services: Services
+    catalog_mtime: float = 0.0
+
+
+@dataclass
+class ReloadReport:
+    ok: bool
+    error: str = ""
+    reloaded_at: float = field(default_factory=time.time)
+
+
+def build_bundle(paths: RuntimePaths, llm=None, previous: Bundle | None = None) -> Bundle:
+    """Load and validate everything; raises YamlError/CatalogError naming the file and line."""
+    catalog, catalog_mtime = _catalog(paths, previous)
+    nlp = previous.services.extractor.nlp if previous else None
+    extractor = Extractor.from_catalog(
+        catalog, intents_path=paths.config_dir / "intents.yml", nlp=nlp
+    )
+    services = Services(
+        catalog=catalog,
+        extractor=extractor,
+        knowledge=KnowledgeBase.load(paths.knowledge),
+        financing=load_financing_config(paths.config_dir / "financing.yml"),
+        llm=llm,
+    )
+    config = load_dialog_config(paths.config_dir / "dialog.yml", intents=_intent_names(extractor))
+    return Bundle(config=config, services=services, catalog_mtime=catalog_mtime)
+
+
+def _catalog(paths: RuntimePaths, previous: Bundle | None) -> tuple[Catalog, float]:
+    mtime = _mtime(paths.catalog)
+    if previous is not None and previous.catalog_mtime == mtime:
+        return previous.services.catalog, mtime
+    return load_catalog(paths.catalog), mtime
+
+
+def _intent_names(extractor: Extractor) -> set[str] | None:
+    names = getattr(extractor, "intent_names", None)
+    return set(names) if names else None
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+class Runtime:
+    """Holds the current bundle; reloads it on demand or when a watched file changes."""
+
+    def __init__(self, paths: RuntimePaths | None = None, llm=None, check_every: float = 2.0):
+        self.paths = paths or RuntimePaths()
+        self.llm = llm
+        self.check_every = check_every
+        self._lock = threading.Lock()
+        self._bundle = build_bundle(self.paths, llm)
+        self._stamps = self._read_stamps()
+        self._next_check = time.monotonic() + check_every
+        self.last_report = ReloadReport(ok=True)
+
+    @property
+    def current(self) -> Bundle:
+        return self._bundle
+
+    def reload(self) -> ReloadReport:
+        """Rebuild from the files; keep serving the last good bundle if anything is wrong."""
+        with self._lock:
+            stamps = self._read_stamps()
+            try:
+                bundle = build_bundle(self.paths, self.llm, previous=self._bundle)
+            except (YamlError, CatalogError) as error:
+                log.error("configuration reload failed, keeping the last good one: %s", error)
+                self.last_report = ReloadReport(ok=False, error=str(error))
+            else:
+                self._bundle = bundle
+                self.last_report = ReloadReport(ok=True)
+                log.info("configuration reloaded")
+            self._stamps = stamps
+            return self.last_report
+
+    def reload_if_changed(self) -> ReloadReport | None:
+        """Cheap check (a few stat calls, at most every `check_every` seconds)."""
+        now = time.monotonic()
+        if now < self._next_check:
+            return None
+        self._next_check = now + self.check_every
+        if self._read_stamps() == self._stamps:
+            return None
+        return self.reload()
+
+    def _read_stamps(self) -> tuple[float, ...]:
+        return tuple(_mtime(path) for path in self.paths.watched())

@@ -1,0 +1,175 @@
+"""The Flask app factory and the development entry point (`python server.py`).
+
+Production: `gunicorn 'server:create_app()'` (see the Dockerfile). Nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from api.channel import WhatsAppChannel
+from api.context import AppContext
+from api.dispatcher import UserOrderedDispatcher
+from api.logs import configure_logging
+from api.metrics import AppMetrics
+from dialog.engine import Engine
+from dialog.runtime import Runtime, RuntimePaths
+from dialog.store import Store, open_store
+from settings import Settings, load_settings
+
+log = logging.getLogger("server")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    llm=None,
+    whatsapp=None,
+    metrics: AppMetrics | None = None,
+) -> Flask:
+    """Build the app from settings; stores and clients are made here and passed in."""
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    metrics = metrics or AppMetrics()
+    store = store or open_store(settings.store_url)
+    llm = llm if llm is not None else _build_llm(settings, metrics)
+    paths = RuntimePaths(
+        config_dir=settings.config_dir,
+        catalog=settings.catalog_path,
+        knowledge=settings.knowledge_path,
+    )
+    runtime = Runtime(paths, llm=llm)
+    engine = Engine(runtime, store, rephrase=settings.llm_rephrase)
+    whatsapp = whatsapp or _build_whatsapp(settings)
+    context = AppContext(
+        settings=settings,
+        store=store,
+        runtime=runtime,
+        engine=engine,
+        metrics=metrics,
+        whatsapp=whatsapp,
+    )
+    channel = WhatsAppChannel(engine, store, whatsapp, metrics)
+    dispatcher = UserOrderedDispatcher(synchronous=not settings.workers_async)
+    context.extras.update(channel=channel, dispatcher=dispatcher)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["kavak"] = context
+    _register_blueprints(app)
+    _register_errors(app)
+    _log_start(settings, runtime)
+    recover_pending(context, settings.recover_after_seconds)
+    return app
+
+
+def recover_pending(context: AppContext, older_than_seconds: float = 0.0) -> int:
+    """Re-run jobs acknowledged but never completed (the process died mid-turn)."""
+    jobs = context.store.pending_inbound(older_than_seconds=older_than_seconds)
+    channel, dispatcher = context.extras["channel"], context.extras["dispatcher"]
+    for job in jobs:
+        payload = dict(job.payload)
+        dispatcher.submit(payload["user"], lambda payload=payload: channel.process(payload))
+    if jobs:
+        log.warning("recovering %d unanswered messages", len(jobs))
+    return len(jobs)
+
+
+def _build_llm(settings: Settings, metrics: AppMetrics):
+    from tools.llm import LLMClient, LLMSettings, PrometheusLLMMetrics
+
+    return LLMClient(
+        LLMSettings(
+            api_key=settings.openai_api_key or None,
+            base_url=settings.openai_base_url or None,
+            model=settings.openai_model,
+            timeout=settings.openai_timeout,
+        ),
+        metrics=PrometheusLLMMetrics(metrics.registry),
+    )
+
+
+def _build_whatsapp(settings: Settings):
+    from tools.whatsapp import WhatsAppClient
+
+    return WhatsAppClient(
+        api_base=settings.whatsapp_api_base,
+        phone_number_id=settings.whatsapp_phone_number_id,
+        access_token=settings.whatsapp_access_token,
+    )
+
+
+def _register_blueprints(app: Flask) -> None:
+    from api import admin, chat, health, metrics, webhook
+
+    for blueprint in (chat.bp, health.bp, admin.bp, metrics.bp, webhook.bp):
+        app.register_blueprint(blueprint)
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        response = jsonify(error=error.name.lower().replace(" ", "_"), reason=error.description)
+        response.status_code = error.code or 500
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unhandled error")
+        response = jsonify(error="internal_error", reason="unexpected error; see the server log")
+        response.status_code = 500
+        return response
+
+
+def _log_start(settings: Settings, runtime: Runtime) -> None:
+    catalog = runtime.current.services.catalog
+    log.info(
+        "assistant ready: %d cars from %s, store %s, LLM %s",
+        len(catalog),
+        catalog.source,
+        settings.store_url.split("@")[-1],
+        "on" if settings.llm_enabled else "off (no OPENAI_API_KEY)",
+    )
+    if not settings.whatsapp_enabled:
+        log.warning(
+            "WhatsApp sending is disabled: set WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID"
+        )
+    if not settings.whatsapp_app_secret:
+        log.warning("WHATSAPP_APP_SECRET is not set: webhook signatures are NOT verified")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the assistant's development server.")
+    parser.add_argument("--catalog", help="catalog CSV (default: CATALOG_PATH or data/catalog.csv)")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    args = parser.parse_args(argv)
+    overrides = {
+        key: value
+        for key, value in {
+            "catalog_path": args.catalog,
+            "host": args.host,
+            "port": args.port,
+        }.items()
+        if value
+    }
+    from tools.catalog import CatalogError
+    from tools.yamlio import YamlError
+
+    try:
+        settings = load_settings(**overrides)
+        app = create_app(settings)
+    except (CatalogError, YamlError) as error:
+        print(f"Cannot start: {error}", file=sys.stderr)
+        return 2
+    app.run(host=settings.host, port=settings.port, threaded=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

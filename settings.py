@@ -1,0 +1,93 @@
+"""Settings from the environment, validated at start with a clear message (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_GRAPH_API = "https://graph.facebook.com/v21.0"
+
+
+def _env(*names: str) -> AliasChoices:
+    """Accept the new name first, then the previous bot's names, so its users can switch."""
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Everything configurable by environment variable; secrets never appear in repr or logs."""
+
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
+
+    whatsapp_verify_token: str = Field(
+        "", validation_alias=_env("WHATSAPP_VERIFY_TOKEN", "VERIFY_TOKEN"), repr=False
+    )
+    whatsapp_access_token: str = Field(
+        "", validation_alias=_env("WHATSAPP_ACCESS_TOKEN", "PAGE_ACCESS_TOKEN"), repr=False
+    )
+    whatsapp_phone_number_id: str = Field(
+        "", validation_alias=_env("WHATSAPP_PHONE_NUMBER_ID", "PHONE_NUMBER_ID")
+    )
+    whatsapp_app_secret: str = Field("", validation_alias=_env("WHATSAPP_APP_SECRET"), repr=False)
+    whatsapp_api_base: str = Field(DEFAULT_GRAPH_API, validation_alias=_env("WHATSAPP_API_BASE"))
+    openai_api_key: str = Field("", validation_alias=_env("OPENAI_API_KEY"), repr=False)
+    openai_base_url: str = Field("", validation_alias=_env("OPENAI_BASE_URL"))
+    openai_model: str = Field("gpt-3.5-turbo", validation_alias=_env("OPENAI_MODEL"))
+    openai_timeout: float = Field(10.0, gt=0, le=120, validation_alias=_env("OPENAI_TIMEOUT"))
+    llm_rephrase: bool = Field(False, validation_alias=_env("LLM_REPHRASE"))
+    catalog_path: Path = Field(ROOT / "data" / "catalog.csv", validation_alias=_env("CATALOG_PATH"))
+    config_dir: Path = Field(ROOT / "config", validation_alias=_env("CONFIG_DIR"))
+    knowledge_path: Path = Field(
+        ROOT / "data" / "knowledge.yml", validation_alias=_env("KNOWLEDGE_PATH")
+    )
+    store_url: str = Field("sqlite:///var/bot.db", validation_alias=_env("STORE_URL"))
+    admin_token: str = Field("", validation_alias=_env("ADMIN_TOKEN"), repr=False)
+    host: str = Field("127.0.0.1", validation_alias=_env("HOST"))
+    port: int = Field(5000, ge=1, le=65535, validation_alias=_env("PORT"))
+    log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
+    workers_async: bool = Field(True, validation_alias=_env("WEBHOOK_ASYNC"))
+    recover_after_seconds: float = Field(30.0, ge=0, validation_alias=_env("RECOVER_AFTER_SECONDS"))
+    max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("MAX_BODY_BYTES"))
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @field_validator("store_url")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "redis://", "rediss://", "memory://")):
+            raise ValueError("must start with sqlite://, redis:// or memory://")
+        return value
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return bool(self.whatsapp_access_token and self.whatsapp_phone_number_id)
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.openai_api_key)
+
+
+class SettingsError(SystemExit):
+    """Raised at start when the environment is wrong: one readable line per problem."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (overrides win); exit with a clear message when a value is invalid."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            name = ".".join(str(part) for part in problem["loc"]).upper()
+            lines.append(f"  {name}: {problem['msg']}")
+        raise SettingsError("Invalid configuration:\n" + "\n".join(lines)) from None

@@ -1,0 +1,65 @@
+"""Shared fixtures: catalogs, apps built per catalog with their own settings and stores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from dialog.store import MemoryStore
+from settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_CATALOG = ROOT.parent / "shared" / "data" / "kavak_sample_catalog.csv"
+CATALOGS = {"bundled": ROOT / "data" / "catalog.csv", "kavak": SHARED_CATALOG}
+
+
+def catalog_path(name: str) -> Path:
+    path = CATALOGS[name]
+    if not path.is_file():
+        pytest.skip(f"catalog '{name}' not found at {path}")
+    return path
+
+
+def test_settings(**overrides: object) -> Settings:
+    """Settings isolated from the developer's environment (no keys, memory store)."""
+    values: dict[str, object] = {
+        "store_url": "memory://",
+        "catalog_path": CATALOGS["bundled"],
+        "admin_token": "",
+        "whatsapp_access_token": "",
+        "whatsapp_phone_number_id": "",
+        "whatsapp_app_secret": "",
+        "whatsapp_verify_token": "verify-me",
+        "openai_api_key": "",
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def make_app() -> Callable[..., Flask]:
+    """Build an app with its own settings; the store defaults to a fresh in-memory one."""
+
+    def factory(catalog: str = "bundled", store=None, llm=None, **overrides: object) -> Flask:
+        settings = test_settings(catalog_path=catalog_path(catalog), **overrides)
+        from server import create_app
+
+        return create_app(settings, store=store or MemoryStore(), llm=llm)
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def shared_apps() -> dict[str, Flask]:
+    """One app per catalog for read-mostly tests; each test uses its own user ids."""
+    from server import create_app
+
+    apps = {}
+    for name, path in CATALOGS.items():
+        if path.is_file():
+            apps[name] = create_app(test_settings(catalog_path=path), store=MemoryStore())
+    return apps
