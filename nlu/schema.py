@@ -64,7 +64,9 @@ class Extraction(BaseModel):
 
     def slots(self) -> dict[str, object]:
         """The slots found (no intent/topic), with whole numbers as ints."""
-        return {key: _plain(value) for key in SLOT_KEYS if (value := getattr(self, key)) is not None}
+        return {
+            key: _plain(value) for key in SLOT_KEYS if (value := getattr(self, key)) is not None
+        }
 
     def to_json(self) -> dict[str, object]:
         """Only the keys found, as the CLI and /chat print them."""

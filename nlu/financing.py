@@ -1,0 +1,41 @@
+"""Financing slots: down payment (amount or %), term and monthly budget.
+
+"con 50 mil de enganche" -> down_payment 50000; "enganche del 20%" -> down_payment_pct 20;
+"a 4 años" / "48 meses" -> term_months 48; "puedo pagar 8 mil al mes" -> monthly_budget 8000.
+"tengo 30 años" is an age, not a term.
+"""
+
+from __future__ import annotations
+
+from nlu.cues import Unit
+from nlu.money import pesos
+
+MAX_TERM_YEARS = 10
+MAX_TERM_MONTHS = 120
+
+
+def read(unit: Unit) -> dict[str, float] | None:
+    """The financing meaning of a number, {} if it is one but unusable, None if not financing."""
+    value = max(unit.values)
+    if unit.cue("percent_after"):
+        if unit.cue("down_payment") and 0 < value < 100:
+            return {"down_payment_pct": value}
+        return {}
+    if "years_unit" in unit.after:
+        return _term(value * 12, unit) if value <= MAX_TERM_YEARS else {}
+    if "months_unit" in unit.after and not unit.last.multiplied:
+        return _term(value, unit)
+    if "term_before" in unit.before and not unit.last.multiplied:
+        months = value * 12 if value <= MAX_TERM_YEARS else value
+        return _term(months, unit)
+    if unit.cue("monthly_after", "monthly_before"):
+        return {"monthly_budget": pesos(unit.last)}
+    if unit.cue("down_payment"):
+        return {"down_payment": pesos(unit.last)}
+    return None
+
+
+def _term(months: float, unit: Unit) -> dict[str, float]:
+    if "age_before" in unit.before or not 1 <= months <= MAX_TERM_MONTHS:
+        return {}
+    return {"term_months": round(months)}

@@ -1,0 +1,58 @@
+"""Prices and kilometres: "menos de 300 mil", "entre 200 y 300 mil", "alrededor de 250 mil",
+"presupuesto de 300" (under 1,000 in a money context means thousands), "menos de 50 mil km".
+"""
+
+from __future__ import annotations
+
+from nlu.cues import Unit, is_year
+from nlu.numbers import Quantity
+
+APPROX_SHARE = 0.10
+SMALLEST_THOUSANDS = 20  # "presupuesto de 300" is 300 mil; "tengo 3" is not money
+PRICE_CUES = ("max_before", "min_before", "budget_before", "approx_before", "money_before")
+
+
+def pesos(quantity: Quantity) -> float:
+    """An amount in pesos; a bare number under 1,000 is thousands ("300" -> 300,000)."""
+    value = quantity.value
+    if not quantity.multiplied and value < 1000:
+        return value * 1000
+    return value
+
+
+def read_km(unit: Unit) -> dict[str, float] | None:
+    if not ("km_after" in unit.after or "km_before" in unit.before):
+        return None
+    if unit.cue("min_before", "min_after"):
+        return {}
+    return {"km_max": int(pesos(unit.last))}
+
+
+def is_money(unit: Unit) -> bool:
+    quantity = unit.last
+    if any(is_year(q) for q in unit.quantities) or "count_after" in unit.after:
+        return quantity.multiplied or quantity.money
+    if quantity.multiplied or quantity.money or unit.cue("money_after", "money_before"):
+        return True
+    if quantity.value >= 1000:
+        return quantity.plain is False or quantity.value >= 10_000
+    if unit.is_range and "range_start" in unit.before:  # "algo de 200 a 250"
+        return min(unit.values) >= SMALLEST_THOUSANDS
+    return quantity.value >= SMALLEST_THOUSANDS and unit.cue(*PRICE_CUES)
+
+
+def read_price(unit: Unit) -> dict[str, float] | None:
+    if not is_money(unit):
+        return None
+    if unit.is_range:
+        low, high = sorted(pesos(quantity) for quantity in unit.quantities)
+        return {"price_min": low, "price_max": high}
+    value = pesos(unit.last)
+    if unit.cue("approx_before", "approx_after"):
+        return {
+            "price_min": round(value * (1 - APPROX_SHARE)),
+            "price_max": round(value * (1 + APPROX_SHARE)),
+        }
+    if "min_before" in unit.before or "min_after" in unit.after:
+        return {"price_min": value}
+    return {"price_max": value}

@@ -1,0 +1,76 @@
+"""Picking from the last list: "el segundo", "la 3", "opción 3", "#2", "el último" (-1).
+
+Never from model names (claimed before this runs), years, amounts, ages, counts ("3 hijos"),
+dates ("el 2 de mayo"), "mi primer coche", "segunda mano" or phone numbers.
+"""
+
+from __future__ import annotations
+
+from nlu.lexicon import Ordinals
+from nlu.numbers import Quantity
+from nlu.text import fold
+
+LOWEST, HIGHEST = 1, 10
+
+
+class OrdinalReader:
+    def __init__(self, ordinals: Ordinals):
+        self.words = {fold(word): value for word, value in ordinals.words.items()}
+        self.pointers = frozenset(fold(word) for word in ordinals.pointers)
+        self.pick_nouns = [fold(phrase).split() for phrase in ordinals.pick_nouns]
+        self.not_after = frozenset(fold(word) for word in ordinals.not_after)
+        self.not_before = [fold(phrase).split() for phrase in ordinals.not_before]
+        self.months = frozenset(fold(word) for word in ordinals.months)
+
+    def read(
+        self,
+        tokens: list[str],
+        taken: list[bool],
+        leftovers: list[Quantity],
+        counted: set[int],
+    ) -> int | None:
+        """The first pick in the message; `counted` are quantities followed by a count noun."""
+        picks = [
+            pick for pick in (self._word(tokens, taken, i) for i in range(len(tokens))) if pick
+        ]
+        picks += [pick for q in leftovers if (pick := self._number(tokens, q, counted))]
+        if not picks:
+            return None
+        return min(picks)[1]
+
+    def _word(self, tokens: list[str], taken: list[bool], i: int) -> tuple[int, int] | None:
+        value = self.words.get(tokens[i])
+        if value is None or taken[i]:
+            return None
+        previous = tokens[i - 1] if i else ""
+        if previous in self.not_after or _starts_with(tokens, i + 1, self.not_before):
+            return None
+        pointed = previous in self.pointers or _starts_with(tokens, i + 1, self.pick_nouns)
+        return (i, value) if pointed or _alone(tokens, i) else None
+
+    def _number(
+        self, tokens: list[str], quantity: Quantity, counted: set[int]
+    ) -> tuple[int, int] | None:
+        value = quantity.value
+        if quantity.multiplied or quantity.money or not value.is_integer():
+            return None
+        if not LOWEST <= value <= HIGHEST or quantity.start in counted:
+            return None
+        previous = tokens[quantity.start - 1] if quantity.start else ""
+        following = tokens[quantity.end + 1] if quantity.end + 1 < len(tokens) else ""
+        if following in self.months:
+            return None
+        if previous in self.pointers or _alone(tokens, quantity.start, quantity.end):
+            return quantity.start, int(value)
+        return None
+
+
+def _starts_with(tokens: list[str], i: int, phrases: list[list[str]]) -> bool:
+    return any(tokens[i : i + len(phrase)] == phrase for phrase in phrases)
+
+
+def _alone(tokens: list[str], start: int, end: int | None = None) -> bool:
+    """The pick is the whole message ("2", "segundo", "#3 porfa" is not)."""
+    end = start + 1 if end is None else end
+    rest = tokens[:start] + tokens[end:]
+    return all(not token.isalnum() for token in rest)

@@ -1,0 +1,39 @@
+"""Text normalisation shared by the extractor and its vocabularies: one folding for both sides."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_ACCENTS = str.maketrans(
+    {
+        "á": "a", "é": "e", "í": "i", "ó": "o", "ú": "u", "ü": "u", "ñ": "n",
+        "à": "a", "è": "e", "ì": "i", "ò": "o", "ù": "u", "â": "a", "ê": "e",
+        "î": "i", "ô": "o", "û": "u", "ä": "a", "ë": "e", "ï": "i", "ö": "o",
+        "¿": " ", "¡": " ", "“": '"', "”": '"', "‘": "'", "’": "'", "´": "'",
+        "\u00a0": " ", "º": "o", "ª": "a", "°": "o",
+    }
+)  # fmt: skip
+# A digit glued to a unit ("300mil", "50k", "20%") is split; ordinal suffixes ("2do", "3ra") stay.
+_DIGIT_UNIT = re.compile(
+    r"(?<=\d)(?!(?:o|a|er|ero|era|ro|ra|do|da|to|ta|vo|va|no|na|mo|ma)\b)(?=[a-z%])"
+)
+_DIGIT_DASH = re.compile(r"(?<=\d)\s*[-–/]\s*(?=\d)")
+_SPACES = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form: 'Sí, ¿tienen CR-V?' -> 'si,  tienen cr-v?'."""
+    folded = text.casefold().translate(_ACCENTS)
+    if folded.isascii():
+        return folded
+    decomposed = unicodedata.normalize("NFKD", folded)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def prepare(text: str) -> str:
+    """Folded text with units split from digits, ready for the tokenizer."""
+    folded = fold(text)
+    folded = _DIGIT_UNIT.sub(" ", folded)
+    folded = _DIGIT_DASH.sub(" - ", folded)
+    return _SPACES.sub(" ", folded).strip()

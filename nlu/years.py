@@ -1,0 +1,24 @@
+"""Model years: "del 2020", "2018 en adelante", "hasta 2016", "antes del 2017", "2016-2019"."""
+
+from __future__ import annotations
+
+from nlu.cues import Unit, is_year
+
+
+def read(unit: Unit) -> dict[str, int] | None:
+    if not all(is_year(quantity) for quantity in unit.quantities):
+        return None
+    years = sorted(int(value) for value in unit.values)
+    if unit.is_range:
+        return {"year_min": years[0], "year_max": years[-1]}
+    year = years[0]
+    before, after = unit.before, unit.after
+    if "before_year" in before:
+        return {"year_max": year - 1}
+    if "after_year" in before:
+        return {"year_min": year + 1}
+    if "year_min_before" in before or "min_before" in before or "min_after" in after:
+        return {"year_min": year}
+    if "year_max_before" in before or "max_before" in before or "max_after" in after:
+        return {"year_max": year}
+    return {"year_min": year, "year_max": year}
