@@ -11,7 +11,7 @@ import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from nlu.evaluation import CASES  # noqa: E402, evaluate, load_cases
+from nlu.evaluation import CASES, evaluate, load_cases  # noqa: E402
 from nlu.pipeline import Extractor  # noqa: E402
 from tools.catalog import DEFAULT_CATALOG, CatalogError, load_catalog  # noqa: E402
 from tools.yamlio import YamlError  # noqa: E402
