@@ -124,9 +124,20 @@ def resolve_intent(
     intent = extraction.intent or ""
     if intent == "search_cars" and _picks_shown_car(text, extraction, state, bundle):
         return "select_car"
+    if intent == "select_car" and extraction.ordinal is None and _names_unshown_car(
+        extraction, state, bundle
+    ):
+        return "search_cars"  # "me interesa el corolla" with no Corolla listed: look for one
     if not intent and extraction.slots():
         return "search_cars"
     return intent or FALLBACK_ROUTE
+
+
+def _names_unshown_car(extraction: Extraction, state: ConversationState, bundle: Bundle) -> bool:
+    if not (extraction.model or extraction.make):
+        return False
+    shown = state.last_results
+    return not shown or not cars_named(bundle.services.catalog, extraction, shown)
 
 
 def _picks_shown_car(
