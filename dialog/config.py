@@ -144,14 +144,6 @@ def _check_templates(
     where: tuple[str, ...],
 ) -> None:
     field = ".".join(where)
-    for name in spec.required:
-        if name not in templates and name not in shared:
-            raise YamlError(
-                path,
-                f"handler '{spec.name}' needs a template '{name}'",
-                line_at(data, where),
-                f"{field}.templates",
-            )
     for name, text in templates.items():
         allowed = spec.placeholders(name)
         location = (*where, "templates", name)
@@ -171,6 +163,14 @@ def _check_templates(
                 f"this template may use: {', '.join(sorted(allowed)) or 'none'}",
                 line_at(data, location),
                 f"{field}.templates.{name}",
+            )
+    for name in spec.required:  # after the loop: a misspelt name is reported on its own line
+        if name not in templates and name not in shared:
+            raise YamlError(
+                path,
+                f"handler '{spec.name}' needs a template '{name}'",
+                line_at(data, (*where, "templates")),
+                f"{field}.templates",
             )
 
 

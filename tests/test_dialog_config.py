@@ -82,7 +82,10 @@ def test_missing_required_template_is_reported(config_copy):
     dialog_yml.write_text(text[:start] + text[end + 1 :], encoding="utf-8")
     with pytest.raises(YamlError, match="needs a template 'out_of_range'") as caught:
         load_dialog_config(dialog_yml)
-    assert caught.value.line == _line_of(dialog_yml, "  select_car:")
+    lines = dialog_yml.read_text(encoding="utf-8").splitlines()
+    route = _line_of(dialog_yml, "  select_car:")
+    templates = next(n for n in range(route, len(lines)) if lines[n].strip() == "templates:") + 1
+    assert caught.value.line == templates
 
 
 def test_tab_and_duplicate_key_are_reported_with_line(config_copy):
