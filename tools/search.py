@@ -60,20 +60,23 @@ def search(
 ) -> SearchOutcome:
     """AND of every filter; if nothing matches, relax one constraint at a time, cumulatively,
     in this order: year range, price +15%, model (keep the make), make, km, features."""
-    current = _with_cap(filters, max_price)
-    relaxed: list[Relaxation] = []
-    found = _matching(catalog, current)
-    steps = iter(_RELAX_STEPS)
-    while not len(found):
-        step = next(steps, None)
-        if step is None:
+    original = _with_cap(filters, max_price)
+    steps = [step for step in _RELAX_STEPS if step(original) is not None]
+    applied: list = []
+    current, found = original, _matching(catalog, original)
+    for step in steps:
+        if len(found):
             break
-        loosened = step(current)
-        if loosened is None:
-            continue
-        current, relaxation = loosened
-        relaxed.append(relaxation)
+        applied.append(step)
+        current = _apply(original, applied)
         found = _matching(catalog, current)
+    if len(found) and len(applied) > 1:  # undo loosenings the result did not need
+        for step in list(applied[:-1]):
+            trial = [kept for kept in applied if kept is not step]
+            tighter = _apply(original, trial)
+            if len(tighter_found := _matching(catalog, tighter)):
+                applied, current, found = trial, tighter, tighter_found
+    relaxed = [_describe(step, original) for step in applied]
     ranked = _rank(catalog, found, current)
     return SearchOutcome(
         cars=[catalog.cars[i] for i in ranked[:limit]],
@@ -159,6 +162,18 @@ def _relax_features(filters: SearchFilters):
         return None
     update = {"bluetooth": None, "car_play": None}
     return filters.model_copy(update=update), Relaxation(kind="features")
+
+
+def _apply(filters: SearchFilters, steps: list) -> SearchFilters:
+    for step in steps:
+        loosened = step(filters)
+        if loosened is not None:
+            filters = loosened[0]
+    return filters
+
+
+def _describe(step, original: SearchFilters) -> Relaxation:
+    return step(original)[1]
 
 
 _RELAX_STEPS = (_relax_year, _relax_price, _relax_model, _relax_make, _relax_km, _relax_features)

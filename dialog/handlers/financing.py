@@ -47,6 +47,8 @@ def financing_plan(ctx: TurnContext) -> Reply:
     _remember_params(ctx)
     car = car_in_focus(ctx)
     params = ctx.state.financing
+    if ctx.extraction.monthly_budget is not None:  # "¿qué me alcanza con 7 mil al mes?"
+        return _affordable(ctx)
     if car is None:
         if params.monthly_budget is not None:
             return _affordable(ctx)
