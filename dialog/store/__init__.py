@@ -1,6 +1,60 @@
-"""Conversation stores behind one interface."""
+"""Conversation stores behind one interface: memory (tests), SQLite (default), Redis (scale-out)."""
 
-from dialog.store.base import Handoff, Store, Turn, UserSummary
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from dialog.store.base import (
+    Handoff,
+    InboundJob,
+    OutboundRecord,
+    Store,
+    StoreSummary,
+    Turn,
+    UserSummary,
+)
 from dialog.store.memory import MemoryStore
 
-__all__ = ["Handoff", "MemoryStore", "Store", "Turn", "UserSummary"]
+ROOT = Path(__file__).resolve().parent.parent.parent
+SCHEMES = "memory://, sqlite:///relative/file.db, sqlite:////absolute/file.db, redis://host:6379/0"
+
+
+class StoreError(ValueError):
+    """A STORE_URL that cannot be used."""
+
+
+def open_store(url: str, redis_prefix: str | None = None) -> Store:
+    """memory:// | sqlite:///var/bot.db (relative to the project) | redis://host:port/db[?prefix=]"""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme == "memory":
+        return MemoryStore()
+    if scheme == "sqlite":
+        from dialog.store.sqlite import SQLiteStore
+
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise StoreError(f"STORE_URL {url!r} has no file path; use e.g. sqlite:///var/bot.db")
+        file = Path(path)
+        return SQLiteStore(file if file.is_absolute() else ROOT / file)
+    if scheme in ("redis", "rediss", "unix"):
+        from dialog.store.redis_store import RedisStore
+
+        parts = urlsplit(url)
+        prefix = parse_qs(parts.query).get("prefix", [redis_prefix or "kavak:"])[0]
+        return RedisStore(urlunsplit(parts._replace(query="")), prefix=prefix)
+    raise StoreError(f"STORE_URL scheme {scheme or url!r} is not supported; use one of: {SCHEMES}")
+
+
+__all__ = [
+    "Handoff",
+    "InboundJob",
+    "MemoryStore",
+    "OutboundRecord",
+    "Store",
+    "StoreError",
+    "StoreSummary",
+    "Turn",
+    "UserSummary",
+    "open_store",
+]

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -43,6 +44,40 @@ class UserSummary(BaseModel):
     turns: int = 0
 
 
+class InboundJob(BaseModel):
+    """An acknowledged inbound message, kept until its reply was sent (crash recovery)."""
+
+    message_id: str
+    user: str
+    payload: dict[str, Any]
+    received_at: datetime = Field(default_factory=utc_now)
+
+
+class OutboundRecord(BaseModel):
+    """A message sent to WhatsApp and its delivery status (sent, delivered, read, failed)."""
+
+    wamid: str
+    user: str
+    message_id: str | None = None
+    status: str = "sent"
+    error: str | None = None
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+class StoreSummary(BaseModel):
+    users: int = 0
+    turns: int = 0
+    handoffs: int = 0
+    turns_by_intent: dict[str, int] = Field(default_factory=dict)
+
+
+DEDUPE_TTL_SECONDS = 7 * 24 * 3600
+
+
+def error_text(error: object) -> str | None:
+    return None if error in (None, "", [], {}) else str(error)[:500]
+
+
 class Store(ABC):
     """Durable conversation data. Implementations must be safe across threads."""
 
@@ -73,6 +108,41 @@ class Store(ABC):
     @abstractmethod
     def user_lock(self, user: str) -> AbstractContextManager[None]:
         """Serialise turns of one user (across threads, and processes where the backend can)."""
+
+    @abstractmethod
+    def enqueue_inbound(self, message_id: str, user: str, payload: dict[str, Any]) -> bool:
+        """Record a message id atomically: False if it was seen before (Meta redelivers)."""
+
+    @abstractmethod
+    def pending_inbound(self, older_than_seconds: float = 0.0) -> list[InboundJob]:
+        """Acknowledged messages whose reply was never completed, oldest first."""
+
+    @abstractmethod
+    def complete_inbound(self, message_id: str) -> None: ...
+
+    @abstractmethod
+    def record_outbound(
+        self,
+        wamid: str,
+        user: str,
+        message_id: str | None,
+        status: str = "sent",
+        error: object = None,
+    ) -> None: ...
+
+    @abstractmethod
+    def update_outbound_status(self, wamid: str, status: str, error: object = None) -> bool:
+        """A status webhook (delivered, read, failed); False for an unknown wamid."""
+
+    @abstractmethod
+    def outbound(self, user: str | None = None, limit: int = 100) -> list[OutboundRecord]: ...
+
+    @abstractmethod
+    def prune(self, hours: float) -> int:
+        """Forget users inactive for `hours` (state and history); returns how many."""
+
+    @abstractmethod
+    def summary(self) -> StoreSummary: ...
 
     def state_for(self, user: str) -> ConversationState:
         """The user's state, or a fresh one."""

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
 
-from dialog.state import ConversationState
-from dialog.store.base import Handoff, Store, Turn, UserSummary
+from dialog.state import ConversationState, utc_now
+from dialog.store.base import (
+    Handoff,
+    InboundJob,
+    OutboundRecord,
+    Store,
+    StoreSummary,
+    Turn,
+    UserSummary,
+    error_text,
+)
+
+HISTORY_LIMIT = 500
 
 
 class MemoryStore(Store):
@@ -16,6 +29,10 @@ class MemoryStore(Store):
         self._states: dict[str, str] = {}
         self._history: dict[str, list[Turn]] = defaultdict(list)
         self._handoffs: list[Handoff] = []
+        self._seen: set[str] = set()
+        self._pending: dict[str, InboundJob] = {}
+        self._outbound: dict[str, OutboundRecord] = {}
+        self._intents: Counter[str] = Counter()
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
 
@@ -28,7 +45,10 @@ class MemoryStore(Store):
 
     def append_turn(self, turn: Turn) -> None:
         with self._guard:
-            self._history[turn.user].append(turn)
+            history = self._history[turn.user]
+            history.append(turn)
+            del history[:-HISTORY_LIMIT]
+            self._intents[turn.intent or "none"] += 1
 
     def history(self, user: str, limit: int = 50) -> list[Turn]:
         return list(self._history.get(user, [])[-limit:])
@@ -62,3 +82,55 @@ class MemoryStore(Store):
             lock = self._locks[user]
         with lock:
             yield
+
+    def enqueue_inbound(self, message_id: str, user: str, payload: dict[str, Any]) -> bool:
+        with self._guard:
+            if message_id in self._seen:
+                return False
+            self._seen.add(message_id)
+            self._pending[message_id] = InboundJob(
+                message_id=message_id, user=user, payload=payload
+            )
+            return True
+
+    def pending_inbound(self, older_than_seconds: float = 0.0) -> list[InboundJob]:
+        cutoff = utc_now() - timedelta(seconds=older_than_seconds)
+        jobs = [job for job in list(self._pending.values()) if job.received_at <= cutoff]
+        return sorted(jobs, key=lambda job: job.received_at)
+
+    def complete_inbound(self, message_id: str) -> None:
+        with self._guard:
+            self._pending.pop(message_id, None)
+
+    def record_outbound(self, wamid, user, message_id, status="sent", error=None) -> None:
+        with self._guard:
+            self._outbound[wamid] = OutboundRecord(
+                wamid=wamid, user=user, message_id=message_id, status=status,
+                error=error_text(error),
+            )  # fmt: skip
+
+    def update_outbound_status(self, wamid: str, status: str, error: object = None) -> bool:
+        with self._guard:
+            record = self._outbound.get(wamid)
+            if record is None:
+                return False
+            record.status, record.error, record.updated_at = status, error_text(error), utc_now()
+            return True
+
+    def outbound(self, user: str | None = None, limit: int = 100) -> list[OutboundRecord]:
+        records = [r for r in self._outbound.values() if user is None or r.user == user]
+        return sorted(records, key=lambda r: r.updated_at)[-limit:]
+
+    def prune(self, hours: float) -> int:
+        cutoff = utc_now() - timedelta(hours=hours)
+        stale = [s.user for s in self.users() if s.last_activity < cutoff]
+        return sum(self.delete_user(user) for user in stale)
+
+    def summary(self) -> StoreSummary:
+        with self._guard:
+            return StoreSummary(
+                users=len(self._states),
+                turns=sum(len(turns) for turns in self._history.values()),
+                handoffs=len(self._handoffs),
+                turns_by_intent=dict(self._intents),
+            )

@@ -1,0 +1,257 @@
+"""SQLite store (the default): one file under var/, WAL mode, safe across threads and the
+processes of one host (gunicorn workers share the file; per-user locks are file locks)."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dialog.state import ConversationState
+from dialog.store.base import (
+    DEDUPE_TTL_SECONDS,
+    Handoff,
+    InboundJob,
+    OutboundRecord,
+    Store,
+    StoreSummary,
+    Turn,
+    UserSummary,
+    error_text,
+)
+
+HISTORY_LIMIT = 500
+LOCK_STRIPES = 256
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS states (user TEXT PRIMARY KEY, json TEXT NOT NULL,
+    updated_at REAL NOT NULL, turns INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL,
+    json TEXT NOT NULL, intent TEXT, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS turns_by_user ON turns (user, id);
+CREATE TABLE IF NOT EXISTS handoffs (id INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS inbound (message_id TEXT PRIMARY KEY, user TEXT NOT NULL,
+    payload TEXT NOT NULL, received_at REAL NOT NULL, completed_at REAL);
+CREATE INDEX IF NOT EXISTS inbound_pending ON inbound (completed_at, received_at);
+CREATE TABLE IF NOT EXISTS outbound (wamid TEXT PRIMARY KEY, user TEXT NOT NULL,
+    message_id TEXT, status TEXT NOT NULL, error TEXT, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS outbound_by_time ON outbound (updated_at);
+CREATE TABLE IF NOT EXISTS intent_counts (intent TEXT PRIMARY KEY, n INTEGER NOT NULL);
+"""
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._locks_dir = self.path.parent / f"{self.path.name}.locks"
+        self._locks_dir.mkdir(exist_ok=True)
+        self._local = threading.local()
+        self._thread_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_guard = threading.Lock()
+        self._db.executescript(SCHEMA)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA busy_timeout=30000")
+            self._local.connection = connection
+            with self._connections_guard:
+                self._connections.append(connection)
+        return connection
+
+    def load_state(self, user: str) -> ConversationState | None:
+        row = self._db.execute("SELECT json FROM states WHERE user = ?", (user,)).fetchone()
+        return ConversationState.model_validate_json(row[0]) if row else None
+
+    def save_state(self, state: ConversationState) -> None:
+        self._db.execute(
+            "INSERT INTO states (user, json, updated_at, turns) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(user) DO UPDATE SET json = excluded.json, "
+            "updated_at = excluded.updated_at, turns = excluded.turns",
+            (state.user, state.model_dump_json(), state.updated_at.timestamp(), state.turns),
+        )
+
+    def append_turn(self, turn: Turn) -> None:
+        db = self._db
+        with _transaction(db):
+            db.execute(
+                "INSERT INTO turns (user, json, intent, at) VALUES (?, ?, ?, ?)",
+                (turn.user, turn.model_dump_json(), turn.intent, turn.at.timestamp()),
+            )
+            db.execute(
+                "INSERT INTO intent_counts (intent, n) VALUES (?, 1) "
+                "ON CONFLICT(intent) DO UPDATE SET n = n + 1",
+                (turn.intent or "none",),
+            )
+            db.execute(
+                "DELETE FROM turns WHERE user = ? AND id <= (SELECT id FROM turns WHERE user = ? "
+                "ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                (turn.user, turn.user, HISTORY_LIMIT),
+            )
+
+    def history(self, user: str, limit: int = 50) -> list[Turn]:
+        rows = self._db.execute(
+            "SELECT json FROM turns WHERE user = ? ORDER BY id DESC LIMIT ?", (user, limit)
+        ).fetchall()
+        return [Turn.model_validate_json(row[0]) for row in reversed(rows)]
+
+    def add_handoff(self, handoff: Handoff) -> None:
+        self._db.execute("INSERT INTO handoffs (json) VALUES (?)", (handoff.model_dump_json(),))
+
+    def handoffs(self, limit: int = 100) -> list[Handoff]:
+        rows = self._db.execute(
+            "SELECT json FROM handoffs ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [Handoff.model_validate_json(row[0]) for row in reversed(rows)]
+
+    def users(self) -> list[UserSummary]:
+        rows = self._db.execute(
+            "SELECT user, updated_at, turns FROM states ORDER BY updated_at DESC"
+        ).fetchall()
+        return [
+            UserSummary(user=user, last_activity=_datetime(at), turns=turns)
+            for user, at, turns in rows
+        ]
+
+    def delete_user(self, user: str) -> bool:
+        db = self._db
+        with _transaction(db):
+            deleted = db.execute("DELETE FROM states WHERE user = ?", (user,)).rowcount
+            db.execute("DELETE FROM turns WHERE user = ?", (user,))
+        return bool(deleted)
+
+    @contextmanager
+    def user_lock(self, user: str) -> Iterator[None]:
+        stripe = int(hashlib.sha1(user.encode()).hexdigest(), 16) % LOCK_STRIPES
+        with self._thread_locks[stripe], open(self._locks_dir / f"{stripe:03d}.lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def enqueue_inbound(self, message_id: str, user: str, payload: dict[str, Any]) -> bool:
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO inbound (message_id, user, payload, received_at) "
+            "VALUES (?, ?, ?, ?)",
+            (message_id, user, json.dumps(payload, ensure_ascii=False), time.time()),
+        )
+        return cursor.rowcount == 1
+
+    def pending_inbound(self, older_than_seconds: float = 0.0) -> list[InboundJob]:
+        rows = self._db.execute(
+            "SELECT message_id, user, payload, received_at FROM inbound "
+            "WHERE completed_at IS NULL AND received_at <= ? ORDER BY received_at",
+            (time.time() - older_than_seconds,),
+        ).fetchall()
+        return [
+            InboundJob(
+                message_id=mid, user=user, payload=json.loads(raw), received_at=_datetime(at)
+            )
+            for mid, user, raw, at in rows
+        ]
+
+    def complete_inbound(self, message_id: str) -> None:
+        self._db.execute(
+            "UPDATE inbound SET completed_at = ?, payload = '{}' WHERE message_id = ?",
+            (time.time(), message_id),
+        )
+
+    def record_outbound(self, wamid, user, message_id, status="sent", error=None) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO outbound (wamid, user, message_id, status, error, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (wamid, user, message_id, status, error_text(error), time.time()),
+        )
+
+    def update_outbound_status(self, wamid: str, status: str, error: object = None) -> bool:
+        cursor = self._db.execute(
+            "UPDATE outbound SET status = ?, error = ?, updated_at = ? WHERE wamid = ?",
+            (status, error_text(error), time.time(), wamid),
+        )
+        return cursor.rowcount == 1
+
+    def outbound(self, user: str | None = None, limit: int = 100) -> list[OutboundRecord]:
+        query = "SELECT wamid, user, message_id, status, error, updated_at FROM outbound"
+        args: tuple = ()
+        if user is not None:
+            query, args = query + " WHERE user = ?", (user,)
+        rows = self._db.execute(query + " ORDER BY updated_at DESC LIMIT ?", (*args, limit))
+        records = [
+            OutboundRecord(
+                wamid=w, user=u, message_id=m, status=s, error=e, updated_at=_datetime(t)
+            )
+            for w, u, m, s, e, t in rows.fetchall()
+        ]
+        return list(reversed(records))
+
+    def prune(self, hours: float) -> int:
+        cutoff = time.time() - hours * 3600
+        db = self._db
+        with _transaction(db):
+            stale = [row[0] for row in db.execute(
+                "SELECT user FROM states WHERE updated_at < ?", (cutoff,)
+            ).fetchall()]  # fmt: skip
+            for user in stale:
+                db.execute("DELETE FROM states WHERE user = ?", (user,))
+                db.execute("DELETE FROM turns WHERE user = ?", (user,))
+            db.execute(
+                "DELETE FROM inbound WHERE completed_at IS NOT NULL AND received_at < ?",
+                (time.time() - DEDUPE_TTL_SECONDS,),
+            )
+        return len(stale)
+
+    def summary(self) -> StoreSummary:
+        db = self._db
+        counts = dict(db.execute("SELECT intent, n FROM intent_counts").fetchall())
+        return StoreSummary(
+            users=db.execute("SELECT COUNT(*) FROM states").fetchone()[0],
+            turns=sum(counts.values()),
+            handoffs=db.execute("SELECT COUNT(*) FROM handoffs").fetchone()[0],
+            turns_by_intent=counts,
+        )
+
+    def ping(self) -> bool:
+        try:
+            self._db.execute("SELECT 1").fetchone()
+        except sqlite3.Error:
+            return False
+        return True
+
+    def close(self) -> None:
+        with self._connections_guard:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _datetime(timestamp: float):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(timestamp, UTC)

@@ -1,0 +1,201 @@
+"""One behaviour suite for every store backend: memory, SQLite and Redis (127.0.0.1:6379)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dialog.state import ConversationState, utc_now
+from dialog.store import (
+    Handoff,
+    MemoryStore,
+    StoreError,
+    Turn,
+    open_store,
+)
+from dialog.store.redis_store import RedisStore
+from dialog.store.sqlite import SQLiteStore
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _redis_or_skip(prefix: str) -> RedisStore:
+    store = RedisStore(REDIS_URL, prefix=prefix)
+    if not store.ping():
+        pytest.skip(f"no Redis answering at {REDIS_URL} (.ci/run starts one)")
+    return store
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def backend(request, tmp_path: Path):
+    """(kind, factory): the factory opens the same underlying data again, like a restart."""
+    kind = request.param
+    if kind == "memory":
+        store = MemoryStore()
+        yield kind, lambda: store
+    elif kind == "sqlite":
+        stores = []
+
+        def reopen():
+            stores.append(SQLiteStore(tmp_path / "bot.db"))
+            return stores[-1]
+
+        yield kind, reopen
+        for store in stores:
+            store.close()
+    else:
+        prefix = f"test:{uuid.uuid4().hex}:"
+        first = _redis_or_skip(prefix)
+        yield kind, lambda: RedisStore(REDIS_URL, prefix=prefix)
+        first.clear()
+
+
+@pytest.fixture
+def store(backend):
+    return backend[1]()
+
+
+def _state(user: str, **changes) -> ConversationState:
+    return ConversationState(user=user, **changes)
+
+
+def test_state_round_trip(store):
+    state = _state("5215512345678", last_results=[3, 1, 2], selected=1, turns=4)
+    state.filters.make = "Mazda"
+    state.financing.down_payment = 50_000
+    store.save_state(state)
+    loaded = store.load_state("5215512345678")
+    assert loaded == state
+    assert store.load_state("nobody") is None
+    assert store.state_for("nobody").user == "nobody"
+
+
+def test_history_keeps_order_and_limit(store):
+    for n in range(7):
+        store.append_turn(Turn(user="u", text_in=f"in {n}", text_out=f"out {n}", intent="greet"))
+    history = store.history("u", limit=3)
+    assert [turn.text_in for turn in history] == ["in 4", "in 5", "in 6"]
+    assert store.history("other") == []
+
+
+def test_inbound_is_deduplicated_and_pending_until_completed(store):
+    assert store.enqueue_inbound("wamid.1", "u", {"text": "hola"}) is True
+    assert store.enqueue_inbound("wamid.1", "u", {"text": "hola"}) is False
+    assert store.enqueue_inbound("wamid.2", "u", {"text": "el 2"}) is True
+    pending = store.pending_inbound()
+    assert [job.message_id for job in pending] == ["wamid.1", "wamid.2"]
+    assert pending[0].payload == {"text": "hola"}
+    assert store.pending_inbound(older_than_seconds=3600) == []
+    store.complete_inbound("wamid.1")
+    assert [job.message_id for job in store.pending_inbound()] == ["wamid.2"]
+    assert store.enqueue_inbound("wamid.1", "u", {}) is False  # completed ids stay deduplicated
+
+
+def test_outbound_status(store):
+    store.record_outbound("wamid.out.1", "u", "wamid.in.1")
+    assert store.update_outbound_status("wamid.out.1", "delivered") is True
+    assert store.update_outbound_status("wamid.out.1", "failed", error="131047 re-engagement")
+    assert store.update_outbound_status("unknown", "read") is False
+    [record] = store.outbound("u")
+    assert record.status == "failed" and "131047" in record.error
+    assert store.outbound("someone else") == []
+
+
+def test_users_summary_prune_and_delete(store):
+    old = _state("old", turns=1)
+    old.updated_at = utc_now() - timedelta(hours=48)
+    store.save_state(old)
+    store.save_state(_state("new", turns=2))
+    store.append_turn(Turn(user="new", text_in="hola", text_out="¡Hola!", intent="greet"))
+    store.append_turn(Turn(user="new", text_in="el 2", text_out="...", intent="select_car"))
+    store.add_handoff(Handoff(user="new", name="Ana", stock_id=10, reason="purchase"))
+    assert [summary.user for summary in store.users()] == ["new", "old"]
+    summary = store.summary()
+    assert summary.users == 2 and summary.handoffs == 1
+    assert summary.turns_by_intent == {"greet": 1, "select_car": 1}
+    assert store.prune(hours=24) == 1
+    assert [summary.user for summary in store.users()] == ["new"]
+    assert store.delete_user("new") is True and store.delete_user("new") is False
+    assert store.load_state("new") is None and store.history("new") == []
+    assert store.handoffs()[0].name == "Ana"
+
+
+def test_data_survives_reopening(backend):
+    _kind, reopen = backend
+    first = reopen()
+    first.save_state(_state("u", selected=7))
+    first.append_turn(Turn(user="u", text_in="hola", text_out="¡Hola!"))
+    first.enqueue_inbound("wamid.9", "u", {"text": "x"})
+    second = reopen()
+    assert second.load_state("u").selected == 7
+    assert [turn.text_in for turn in second.history("u")] == ["hola"]
+    assert [job.message_id for job in second.pending_inbound()] == ["wamid.9"]
+    assert second.enqueue_inbound("wamid.9", "u", {}) is False
+
+
+def test_user_lock_serialises_turns_of_one_user(store):
+    events: list[str] = []
+    inside = threading.Event()
+
+    def first():
+        with store.user_lock("u"):
+            events.append("first in")
+            inside.set()
+            time.sleep(0.2)
+            events.append("first out")
+
+    def second():
+        inside.wait(5)
+        with store.user_lock("u"):
+            events.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert events == ["first in", "first out", "second in"]
+
+
+def test_ping(store):
+    assert store.ping() is True
+
+
+def _enqueue_in_process(path: str, results) -> None:
+    results.put(SQLiteStore(path).enqueue_inbound("wamid.same", "u", {"n": 1}))
+
+
+def test_sqlite_dedupe_is_atomic_across_processes(tmp_path: Path):
+    path = str(tmp_path / "bot.db")
+    SQLiteStore(path)
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    workers = [context.Process(target=_enqueue_in_process, args=(path, results)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    assert sorted(results.get(timeout=5) for _ in workers) == [False, False, False, True]
+
+
+def test_open_store_urls(tmp_path: Path):
+    assert isinstance(open_store("memory://"), MemoryStore)
+    sqlite = open_store(f"sqlite:///{tmp_path}/x/bot.db")
+    assert isinstance(sqlite, SQLiteStore) and sqlite.path == tmp_path / "x" / "bot.db"
+    redis_store = open_store("redis://127.0.0.1:6379/0?prefix=abc:")
+    assert isinstance(redis_store, RedisStore) and redis_store.prefix == "abc:"
+    with pytest.raises(StoreError, match="postgres"):
+        open_store("postgres://localhost/db")
+    with pytest.raises(StoreError, match="no file path"):
+        open_store("sqlite://")
+
+
+def test_redis_down_is_reported_not_raised():
+    store = RedisStore("redis://127.0.0.1:1/0")
+    assert store.ping() is False
