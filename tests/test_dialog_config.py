@@ -118,9 +118,7 @@ def test_staff_can_add_an_intent_without_python(config_copy):
     """A new intent (patterns in intents.yml, answer in dialog.yml) is recognised and answered."""
     with (config_copy / "intents.yml").open("a", encoding="utf-8") as intents_yml:
         intents_yml.write(
-            "\n  insurance:\n"
-            "    priority: 85\n"
-            "    phrases: [seguro de auto, aseguradora, póliza]\n"
+            "\n  insurance:\n    priority: 85\n    phrases: [seguro de auto, aseguradora, póliza]\n"
         )
     with (config_copy / "dialog.yml").open("a", encoding="utf-8") as dialog_yml:
         dialog_yml.write(

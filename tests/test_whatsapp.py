@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 
 import pytest
@@ -139,8 +140,10 @@ def test_persistent_failure_gives_up_after_the_retries(httpserver, client):
 
 
 def test_timeout_is_a_failed_send_not_an_exception(httpserver):
+    release = threading.Event()
+
     def slow(request: Request) -> Response:
-        time.sleep(0.5)
+        release.wait(3)
         return Response(json.dumps(_ok()), content_type="application/json")
 
     httpserver.expect_request(PATH).respond_with_handler(slow)
@@ -148,6 +151,10 @@ def test_timeout_is_a_failed_send_not_an_exception(httpserver):
                            max_retries=1, backoff=0.01)  # fmt: skip
     [result] = graph.send_text("521", "hola")
     assert not result.ok and result.attempts == 2 and "Timeout" in result.error
+    release.set()
+    deadline = time.monotonic() + 3
+    while len(httpserver.log) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def test_disabled_client_makes_no_request(httpserver):

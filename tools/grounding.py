@@ -12,7 +12,7 @@ from nlu.lexicon import Lexicon
 from nlu.numbers import NumberReader
 from nlu.text import fold, prepare
 
-_TOKENS = re.compile(r"\$|%|\d+(?:[.,]\d+)*|[a-z]+")
+_TOKENS = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+|[^\sa-z\d]")
 _READER: NumberReader | None = None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -47,7 +48,12 @@ class SearchOutcome(BaseModel):
     filters_used: SearchFilters
 
 
+Loosened = tuple[SearchFilters, Relaxation]
+RelaxStep = Callable[[SearchFilters], "Loosened | None"]
+
+
 def brand_in_stock(catalog: Catalog, make: str) -> bool:
+    """Whether any car of `make` is in stock (case-insensitive), to say "no tenemos esa marca"."""
     wanted = make.casefold()
     return any(name.casefold() == wanted for name in catalog.makes)
 
@@ -61,45 +67,58 @@ def search(
     """AND of every filter; if nothing matches, relax one constraint at a time, cumulatively,
     in this order: year range, price +15%, model (keep the make), make, km, features."""
     original = _with_cap(filters, max_price)
-    steps = [step for step in _RELAX_STEPS if step(original) is not None]
-    applied: list = []
-    current, found = original, _matching(catalog, original)
-    for step in steps:
-        if len(found):
-            break
-        applied.append(step)
-        current = _apply(original, applied)
-        found = _matching(catalog, current)
-    if len(found) and len(applied) > 1:  # undo loosenings the result did not need
-        for step in list(applied[:-1]):
-            trial = [kept for kept in applied if kept is not step]
-            tighter = _apply(original, trial)
-            if len(tighter_found := _matching(catalog, tighter)):
-                applied, current, found = trial, tighter, tighter_found
-    relaxed = [_describe(step, original) for step in applied]
-    ranked = _rank(catalog, found, current)
+    text_masks: dict[tuple[str, str], np.ndarray] = {}  # make/model compares, reused by relaxation
+    applied, current, found = _relax(original, lambda f: _matching(catalog, f, text_masks))
     return SearchOutcome(
-        cars=[catalog.cars[i] for i in ranked[:limit]],
+        cars=[catalog.cars[i] for i in _rank(catalog, found, limit)],
         total=len(found),
-        relaxed=relaxed,
+        relaxed=[_describe(step, original) for step in applied],
         filters_used=current,
     )
 
 
+def _relax(
+    original: SearchFilters, matching: Callable[[SearchFilters], np.ndarray]
+) -> tuple[list[RelaxStep], SearchFilters, np.ndarray]:
+    """Loosen step by step until something matches, then undo loosenings the result did not need."""
+    applied: list[RelaxStep] = []
+    current, found = original, matching(original)
+    for step in (step for step in _RELAX_STEPS if step(original) is not None):
+        if len(found):
+            break
+        applied.append(step)
+        current = _apply(original, applied)
+        found = matching(current)
+    if len(found) and len(applied) > 1:
+        for step in list(applied[:-1]):
+            trial = [kept for kept in applied if kept is not step]
+            tighter = _apply(original, trial)
+            if len(tighter_found := matching(tighter)):
+                applied, current, found = trial, tighter, tighter_found
+    return applied, current, found
+
+
 def _with_cap(filters: SearchFilters, max_price: float | None) -> SearchFilters:
+    """price_max and the monthly-budget cap combined: the lower of the two."""
     if max_price is None:
         return filters
     cap = max_price if filters.price_max is None else min(filters.price_max, max_price)
     return filters.model_copy(update={"price_max": cap})
 
 
-def _matching(catalog: Catalog, filters: SearchFilters) -> np.ndarray:
+def _matching(
+    catalog: Catalog, filters: SearchFilters, text_masks: dict[tuple[str, str], np.ndarray]
+) -> np.ndarray:
+    """Positions of the cars that pass every filter (one vectorised mask)."""
     columns = catalog.columns
     mask = np.ones(len(catalog.cars), dtype=bool)
-    if filters.make:
-        mask &= columns["make"] == filters.make.casefold()
-    if filters.model:
-        mask &= columns["model"] == filters.model.casefold()
+    for column in ("make", "model"):
+        value = getattr(filters, column)
+        if value:
+            key = (column, value.casefold())
+            if key not in text_masks:
+                text_masks[key] = columns[column] == key[1]
+            mask &= text_masks[key]
     bounds = (
         ("year", filters.year_min, filters.year_max),
         ("price", filters.price_min, filters.price_max),
@@ -116,22 +135,29 @@ def _matching(catalog: Catalog, filters: SearchFilters) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def _rank(catalog: Catalog, found: np.ndarray, filters: SearchFilters) -> list[int]:
-    """Cheapest first, then newest, then stock id (stable for the same question)."""
-    columns = catalog.columns
-    order = np.lexsort(
-        (columns["stock_id"][found], -columns["year"][found], columns["price"][found])
-    )
-    return found[order].tolist()
+def _rank(catalog: Catalog, found: np.ndarray, limit: int) -> list[int]:
+    """The `limit` cheapest, then by stock id (stable for the same question).
+
+    Only cars priced up to the limit-th cheapest are sorted, so a 50,000-car match stays fast.
+    """
+    if limit <= 0:
+        return []
+    prices = catalog.columns["price"][found]
+    if len(found) > limit:
+        cutoff = np.partition(prices, limit - 1)[limit - 1]
+        cheap = prices <= cutoff
+        found, prices = found[cheap], prices[cheap]
+    order = np.lexsort((catalog.columns["stock_id"][found], prices))
+    return found[order[:limit]].tolist()
 
 
-def _relax_year(filters: SearchFilters):
+def _relax_year(filters: SearchFilters) -> Loosened | None:
     if filters.year_min is None and filters.year_max is None:
         return None
     return filters.model_copy(update={"year_min": None, "year_max": None}), Relaxation(kind="year")
 
 
-def _relax_price(filters: SearchFilters):
+def _relax_price(filters: SearchFilters) -> Loosened | None:
     if filters.price_max is None:
         return None
     raised = round(filters.price_max * PRICE_STEP, -3)
@@ -139,32 +165,32 @@ def _relax_price(filters: SearchFilters):
     return filters.model_copy(update=update), Relaxation(kind="price", detail=f"{raised:.0f}")
 
 
-def _relax_model(filters: SearchFilters):
+def _relax_model(filters: SearchFilters) -> Loosened | None:
     if filters.model is None:
         return None
     return filters.model_copy(update={"model": None}), Relaxation(kind="model")
 
 
-def _relax_make(filters: SearchFilters):
+def _relax_make(filters: SearchFilters) -> Loosened | None:
     if filters.make is None:
         return None
     return filters.model_copy(update={"make": None, "model": None}), Relaxation(kind="make")
 
 
-def _relax_km(filters: SearchFilters):
+def _relax_km(filters: SearchFilters) -> Loosened | None:
     if filters.km_max is None:
         return None
     return filters.model_copy(update={"km_max": None}), Relaxation(kind="km")
 
 
-def _relax_features(filters: SearchFilters):
+def _relax_features(filters: SearchFilters) -> Loosened | None:
     if not (filters.bluetooth or filters.car_play):
         return None
     update = {"bluetooth": None, "car_play": None}
     return filters.model_copy(update=update), Relaxation(kind="features")
 
 
-def _apply(filters: SearchFilters, steps: list) -> SearchFilters:
+def _apply(filters: SearchFilters, steps: list[RelaxStep]) -> SearchFilters:
     for step in steps:
         loosened = step(filters)
         if loosened is not None:
@@ -172,8 +198,10 @@ def _apply(filters: SearchFilters, steps: list) -> SearchFilters:
     return filters
 
 
-def _describe(step, original: SearchFilters) -> Relaxation:
-    return step(original)[1]
+def _describe(step: RelaxStep, original: SearchFilters) -> Relaxation:
+    loosened = step(original)
+    assert loosened is not None  # only steps that apply to `original` are tried
+    return loosened[1]
 
 
 _RELAX_STEPS = (_relax_year, _relax_price, _relax_model, _relax_make, _relax_km, _relax_features)

@@ -1,0 +1,198 @@
+"""The LLM client over real HTTP through the official openai client, against a local
+OpenAI-compatible server; the grounding guard; and the LLM's place in a whole conversation."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from prometheus_client import CollectorRegistry
+from werkzeug import Request, Response
+
+from tools.grounding import check_grounding, numbers_in
+from tools.llm import LLMClient, LLMContext, LLMSettings, PrometheusLLMMetrics
+
+COMPLETIONS = "/v1/chat/completions"
+CAR = {"make": "Volkswagen", "model": "Jetta", "year": 2019, "price": 313999, "km": 45000}
+NAMES = ["Volkswagen", "Jetta", "Tesla", "Model 3", "Mazda", "CX-5", "Nissan", "Versa"]
+
+
+def completion(text: str | None, prompt_tokens: int = 120, completion_tokens: int = 30) -> dict:
+    return {
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1732500000,
+        "model": "gpt-3.5-turbo",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": text}}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+    }  # fmt: skip
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def make_client(httpserver, registry):
+    def factory(**overrides) -> LLMClient:
+        settings = LLMSettings(api_key="sk-test", base_url=httpserver.url_for("/v1"),
+                               timeout=2, max_retries=0)  # fmt: skip
+        settings = settings.model_copy(update=overrides)
+        return LLMClient(settings, PrometheusLLMMetrics(registry), vocabulary=NAMES,
+                         clock=overrides.pop("clock", None) or Clock())  # fmt: skip
+
+    return factory
+
+
+def _count(registry, outcome: str, kind: str = "answer") -> float:
+    value = registry.get_sample_value("kavak_llm_calls_total", {"kind": kind, "outcome": outcome})
+    return value or 0.0
+
+
+def test_grounded_answer_is_used_and_the_request_carries_the_context(
+    httpserver, make_client, registry
+):
+    httpserver.expect_request(COMPLETIONS, method="POST").respond_with_json(
+        completion("El Volkswagen Jetta 2019 tiene 45,000 km; un asesor te da más detalles.")
+    )
+    client = make_client()
+    context = LLMContext(knowledge=["Kavak certifica todos sus autos."], car=CAR)
+    result = client.answer_question("¿me conviene para carretera?", context)
+    assert result.used and result.reason == "ok" and "Jetta" in result.text
+    assert result.prompt_tokens == 120 and result.completion_tokens == 30
+    sent = json.loads(httpserver.log[0][0].get_data())
+    assert sent["model"] == "gpt-3.5-turbo"
+    system = " ".join(m["content"] for m in sent["messages"] if m["role"] == "system")
+    assert "SOLO la información del contexto" in system
+    assert "Kavak certifica" in system and "price: 313999" in system
+    assert sent["messages"][-1] == {"role": "user", "content": "¿me conviene para carretera?"}
+    assert httpserver.log[0][0].headers["Authorization"] == "Bearer sk-test"
+    assert _count(registry, "ok") == 1
+    assert registry.get_sample_value("kavak_llm_tokens_total", {"type": "prompt"}) == 120
+
+
+@pytest.mark.parametrize(
+    ("reply", "offender"),
+    [
+        ("El Jetta 2019 cuesta $299,999.", "299,999"),
+        ("Te recomiendo mejor un Tesla Model 3.", "tesla"),
+        ("Con tasa de 12% anual te queda bien.", "12"),
+        ("El Jetta 2021 es mejor.", "2021"),
+    ],
+)
+def test_ungrounded_answers_are_discarded(httpserver, make_client, reply, offender):
+    httpserver.expect_request(COMPLETIONS).respond_with_json(completion(reply))
+    context = LLMContext(knowledge=["Tasa fija de 10% anual."], car=CAR)
+    result = make_client().answer_question("¿qué opinas?", context)
+    assert not result.used and result.reason == "ungrounded" and result.text is None
+    assert any(offender in item for item in result.unsupported)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason"),
+    [
+        (429, {"error": {"message": "rate limited"}}, "rate_limited"),
+        (500, {"error": {"message": "boom"}}, "server_error"),
+        (401, {"error": {"message": "bad key"}}, "error"),
+    ],
+)
+def test_http_errors_become_a_reason(httpserver, make_client, status, body, reason):
+    httpserver.expect_request(COMPLETIONS).respond_with_json(body, status=status)
+    result = make_client().answer_question("¿?", LLMContext())
+    assert not result.used and result.reason == reason
+
+
+def test_malformed_and_empty_responses(httpserver, make_client):
+    httpserver.expect_ordered_request(COMPLETIONS).respond_with_data(
+        "{not json", content_type="application/json"
+    )
+    httpserver.expect_ordered_request(COMPLETIONS).respond_with_json(completion(""))
+    httpserver.expect_ordered_request(COMPLETIONS).respond_with_json({"choices": []})
+    client = make_client()
+    assert client.answer_question("a", LLMContext()).reason == "malformed"
+    assert client.answer_question("b", LLMContext()).reason == "empty"
+    assert client.answer_question("c", LLMContext()).reason == "empty"
+
+
+def test_timeout_returns_quickly_with_a_reason(httpserver, make_client):
+    release = threading.Event()
+
+    def slow(request: Request) -> Response:
+        release.wait(3)
+        return Response(json.dumps(completion("tarde")), content_type="application/json")
+
+    httpserver.expect_request(COMPLETIONS).respond_with_handler(slow)
+    started = time.perf_counter()
+    result = make_client(timeout=0.2).answer_question("¿?", LLMContext())
+    assert result.reason == "timeout" and time.perf_counter() - started < 0.9
+    _let_slow_handlers_finish(httpserver, release, requests=1)
+
+
+def _let_slow_handlers_finish(httpserver, release: threading.Event, requests: int) -> None:
+    """Answer the stalled requests now, so they do not land in the next test's log."""
+    release.set()
+    deadline = time.monotonic() + 3
+    while len(httpserver.log) < requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_circuit_opens_after_three_failures_and_closes_after_the_cooldown(httpserver, make_client):
+    clock = Clock()
+    client = make_client(clock=clock)
+    client.breaker.clock = clock
+    httpserver.expect_request(COMPLETIONS).respond_with_json({"error": {}}, status=500)
+    for _ in range(3):
+        assert client.answer_question("x", LLMContext()).reason == "server_error"
+    assert client.answer_question("x", LLMContext()).reason == "circuit_open"
+    assert len(httpserver.log) == 3  # no request while open
+    clock.now += 61
+    httpserver.clear()
+    httpserver.expect_request(COMPLETIONS).respond_with_json(completion("Hola, ¿en qué te ayudo?"))
+    assert client.answer_question("x", LLMContext()).used  # half-open trial succeeds
+    assert not client.breaker.is_open
+
+
+def test_disabled_without_a_key(httpserver):
+    client = LLMClient(LLMSettings(api_key=None, base_url=httpserver.url_for("/v1")))
+    assert not client.enabled
+    assert client.answer_question("¿?", LLMContext()).reason == "disabled"
+    assert len(httpserver.log) == 0
+
+
+def test_rephrase_keeps_numbers_or_is_dropped(httpserver, make_client):
+    reply = "Plan para el *Volkswagen Jetta 2019*: mensualidad de *$7,608.78* a 48 meses."
+    httpserver.expect_ordered_request(COMPLETIONS).respond_with_json(
+        completion("¡Listo! Tu Volkswagen Jetta 2019 queda en *$7,608.78* al mes, a 48 meses.")
+    )
+    httpserver.expect_ordered_request(COMPLETIONS).respond_with_json(
+        completion("¡Listo! Tu Jetta queda en $7,500 al mes a 48 meses.")
+    )
+    client = make_client()
+    assert client.rephrase(reply, []).used
+    altered = client.rephrase(reply, [])
+    assert not altered.used and altered.reason == "ungrounded"
+
+
+def test_grounding_understands_the_usual_number_formats():
+    assert [value for _, value in numbers_in("$313,999 y 350 mil, 1.2 millones, 10%, cuatro")] == [
+        313999,
+        350000,
+        1200000,
+        10,
+        4,
+    ]
+    sources = ["precio 313999, tasa 0.10, 48 meses"]
+    assert check_grounding("Cuesta $313,999 al 10% a 48 meses", sources).ok
+    assert not check_grounding("Cuesta 313 mil", sources).ok
+    assert check_grounding("la CRV", ["Honda CR-V"], ["CR-V"]).ok
