@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, jsonify, request
 
 from api.auth import protected
@@ -29,9 +31,11 @@ def chat():
     if len(text) > MAX_TEXT_CHARS:
         return _bad(f"'text' is longer than {MAX_TEXT_CHARS} characters")
     context = app_context()
+    started = time.perf_counter()
     result = context.engine.handle(user, text)
     if context.metrics is not None:
-        context.metrics.turn(result, channel="chat")
+        context.metrics.messages.labels(channel="chat", kind="text").inc()
+        context.metrics.turn(result, channel="chat", seconds=time.perf_counter() - started)
     return jsonify(result.public())
 
 

@@ -53,7 +53,7 @@ class AppMetrics:
         )
 
     def turn(self, result, channel: str, seconds: float | None = None) -> None:
-        self.messages.labels(channel=channel, kind="text").inc()
+        """One answered turn (the inbound message itself is counted where it arrives)."""
         self.intents.labels(intent=result.intent).inc()
         if result.llm_used:
             self.llm_turns.inc()

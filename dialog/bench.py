@@ -12,6 +12,7 @@ import yaml
 from dialog.engine import Engine
 from dialog.runtime import ROOT, Runtime, RuntimePaths
 from dialog.store import MemoryStore
+from tools.llm import LLMResult
 
 # A realistic session: search, refine, pick, ask, finance, knowledge, small talk.
 SESSION = (
@@ -32,12 +33,12 @@ SESSION = (
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    if args.conversations:
+        return _llm_share(Path(args.conversations), Path(args.catalog))
     started = time.perf_counter()
     paths = RuntimePaths(catalog=Path(args.catalog))
     engine = Engine(Runtime(paths), MemoryStore())
     startup = time.perf_counter() - started
-    if args.conversations:
-        return _llm_share(engine, Path(args.conversations))
     timings = []
     for index in range(args.turns):
         user = f"bench-{index // len(SESSION)}"
@@ -55,26 +56,44 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _llm_share(engine: Engine, path: Path) -> int:
-    """Replay every scripted turn; count those that would call the LLM if it were configured."""
+def _llm_share(path: Path, catalog: Path) -> int:
+    """Replay every scripted turn with a counting LLM stand-in; print the share that called it."""
+    llm = CountingLLM()
+    engine = Engine(Runtime(RuntimePaths(catalog=catalog), llm=llm), MemoryStore())
     scripts = yaml.safe_load(path.read_text(encoding="utf-8"))
     total = llm_turns = 0
     for script in scripts:
         user = f"share-{script['name']}"
         for turn in script["turns"]:
-            result = engine.handle(f"{user}-{turn.get('as', '')}", turn["user"])
+            before = llm.calls
+            engine.handle(f"{user}-{turn.get('as', '')}", turn["user"])
             total += 1
-            llm_turns += result.llm_used or _would_ask_llm(engine, result)
+            if llm.calls > before:
+                llm_turns += 1
+                print(f"  LLM: {turn['user']}")
     share = llm_turns / total if total else 0.0
-    print(f"turns: {total}  LLM turns: {llm_turns}  share: {share:.1%}")
+    print(f"conversations: {len(scripts)}  turns: {total}  LLM turns: {llm_turns}  share: {share:.1%}")
     return 0
 
 
-def _would_ask_llm(engine: Engine, result) -> bool:
-    """Without a key nothing is called; the turns that *would* are the no-answer fallbacks."""
-    config = engine.runtime.current.config
-    no_answer = {route.templates.get("no_answer") for route in config.routes.values()}
-    return result.reply in no_answer
+class CountingLLM:
+    """Stands in for tools.llm.LLMClient (same methods); counts calls, never leaves the process."""
+
+    enabled = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def set_vocabulary(self, names) -> None:
+        pass
+
+    def answer_question(self, question: str, context) -> LLMResult:
+        self.calls += 1
+        return LLMResult(text="(respuesta del LLM)", used=True)
+
+    def rephrase(self, reply: str, context) -> LLMResult:
+        self.calls += 1
+        return LLMResult(text=reply, used=True)
 
 
 __all__ = ["ROOT", "run_bench"]

@@ -84,6 +84,14 @@ class DetailTopic(_Strict):
     template_no: str = ""
 
 
+class LLMPolicy(_Strict):
+    """Where the LLM may speak: free-form questions (with these cues) and, optionally, rephrasing."""
+
+    rephrase: bool = False
+    min_words: int = Field(default=3, ge=1)
+    question_cues: list[str] = Field(default_factory=list)
+
+
 class DialogConfig(_Strict):
     """The whole dialog.yml, typed."""
 
@@ -94,8 +102,7 @@ class DialogConfig(_Strict):
     forms: dict[str, Form] = Field(default_factory=dict)
     results_limit: int = Field(default=5, ge=1, le=10)
     pass_phrases: list[str] = Field(default_factory=list)
-    question_cues: list[str] = Field(default_factory=list)
-    llm_min_words: int = Field(default=3, ge=1)
+    llm: LLMPolicy = Field(default_factory=LLMPolicy)
     reset_on_new_model: list[str] = Field(default_factory=lambda: ["model", "year_min", "year_max"])
     source: str = ""
 

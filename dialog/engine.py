@@ -109,7 +109,8 @@ class Engine:
 
     def _maybe_rephrase(self, ctx: TurnContext, reply: Reply) -> Reply:
         llm = ctx.services.llm
-        if not (self.rephrase and reply.rephrasable and llm is not None and llm.enabled):
+        wanted = self.rephrase or ctx.config.llm.rephrase
+        if not (wanted and reply.rephrasable and llm is not None and llm.enabled):
             return reply
         result = llm.rephrase(reply.text, [])
         if result.used and result.text:

@@ -68,6 +68,8 @@ def build_bundle(paths: RuntimePaths, llm=None, previous: Bundle | None = None) 
         llm=llm,
     )
     config = load_dialog_config(paths.config_dir / "dialog.yml", intents=_intent_names(extractor))
+    if llm is not None:  # the grounding guard knows every make and model the NLU knows
+        llm.set_vocabulary(extractor.names)
     return Bundle(config=config, services=services, catalog_mtime=catalog_mtime)
 
 

@@ -46,9 +46,10 @@ class IntentRule(Evidence):
     priority: int = 0
     slots: list[str] = Field(default_factory=list)
     unless_slots: list[str] = Field(default_factory=list)
+    requires_slots: list[str] = Field(default_factory=list)  # fires only with one of these
     topics: dict[str, Evidence] = Field(default_factory=dict)
 
-    @field_validator("slots", "unless_slots")
+    @field_validator("slots", "unless_slots", "requires_slots")
     @classmethod
     def _known_slots(cls, slots: list[str]) -> list[str]:
         unknown = sorted(set(slots) - set(SLOT_KEYS))
@@ -111,6 +112,8 @@ class IntentClassifier:
             if not fired and not any(slot in slots for slot in rule.slots):
                 continue
             if any(slot in slots for slot in rule.unless_slots):
+                continue
+            if rule.requires_slots and not any(slot in slots for slot in rule.requires_slots):
                 continue
             rank = (rule.priority, -self.order[name], name)
             if best is None or rank > best:

@@ -196,3 +196,111 @@ def test_grounding_understands_the_usual_number_formats():
     assert check_grounding("Cuesta $313,999 al 10% a 48 meses", sources).ok
     assert not check_grounding("Cuesta 313 mil", sources).ok
     assert check_grounding("la CRV", ["Honda CR-V"], ["CR-V"]).ok
+
+
+# --- the LLM's place in the app: only free-form questions reach it -------------------------------
+
+ADVICE = "Para la ciudad un sedán suele ser más fácil de estacionar; una SUV te da más espacio."
+
+
+@pytest.fixture
+def llm_app(make_app, httpserver):
+    def factory(**overrides):
+        settings = {"openai_api_key": "sk-test", "openai_base_url": httpserver.url_for("/v1")}
+        return make_app(**{**settings, **overrides})
+
+    return factory
+
+
+def _turns(client, user: str, texts: list[str]) -> list[dict]:
+    replies = []
+    for text in texts:
+        response = client.post("/chat", json={"user": user, "text": text})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        replies.append(response.get_json())
+    return replies
+
+
+def test_only_the_free_form_question_calls_the_llm(httpserver, llm_app):
+    httpserver.expect_request(COMPLETIONS).respond_with_json(completion(ADVICE))
+    client = llm_app().test_client()
+    rule_turns = [
+        "hola",
+        "busco un jetta de menos de 400 mil",
+        "el primero",
+        "¿tiene carplay?",
+        "con 50 mil de enganche a 4 años",
+        "¿y a 3 años?",
+        "¿cómo funciona la garantía?",
+        "¿tienen sucursales en guadalajara?",
+        "cuéntame un chiste",
+    ]
+    replies = _turns(client, "llm-share", rule_turns)
+    assert [reply["llm_used"] for reply in replies] == [False] * len(rule_turns)
+    assert len(httpserver.log) == 0
+    (advice,) = _turns(client, "llm-share", ["¿me conviene más un sedán o una SUV para la ciudad?"])
+    assert advice["llm_used"] is True and advice["reply"] == ADVICE
+    assert len(httpserver.log) == 1
+    sent = json.loads(httpserver.log[0][0].get_data())
+    context = " ".join(m["content"] for m in sent["messages"] if m["role"] == "system")
+    assert "Jetta" in context  # the car in focus travels with the question
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'kavak_llm_calls_total{kind="answer",outcome="ok"} 1.0' in metrics
+    assert "kavak_llm_turns_total 1.0" in metrics
+    assert 'kavak_llm_tokens_total{type="completion"} 30.0' in metrics
+
+
+def test_an_ungrounded_answer_never_reaches_the_customer(httpserver, llm_app):
+    httpserver.expect_request(COMPLETIONS).respond_with_json(
+        completion("Te conviene un Tesla Model 3 2022, está en $650,000.")
+    )
+    client = llm_app().test_client()
+    (reply,) = _turns(client, "llm-guard", ["¿me conviene más un sedán o una SUV para la ciudad?"])
+    assert reply["llm_used"] is False
+    assert "Tesla" not in reply["reply"] and "650" not in reply["reply"]
+    assert "asesor" in reply["reply"]
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'kavak_llm_calls_total{kind="answer",outcome="ungrounded"} 1.0' in metrics
+
+
+@pytest.mark.parametrize("status", [500, 429])
+def test_llm_failure_still_answers_the_customer(httpserver, llm_app, status):
+    httpserver.expect_request(COMPLETIONS).respond_with_json({"error": {}}, status=status)
+    client = llm_app(openai_timeout=1).test_client()
+    (reply,) = _turns(client, "llm-down", ["¿vale la pena un auto con mucho kilometraje?"])
+    assert reply["llm_used"] is False and reply["intent"] == "advice"
+    assert "asesor" in reply["reply"]
+
+
+def test_unreachable_llm_answers_within_the_timeout(llm_app, httpserver):
+    client = llm_app(openai_base_url="http://127.0.0.1:9/v1", openai_timeout=1).test_client()
+    started = time.perf_counter()
+    (reply,) = _turns(client, "llm-gone", ["¿qué opinas de los autos híbridos para la ciudad?"])
+    assert time.perf_counter() - started < 5
+    assert reply["llm_used"] is False and reply["reply"]
+
+
+def test_out_of_scope_and_unknown_chatter_do_not_call_the_llm(httpserver, llm_app):
+    httpserver.expect_request(COMPLETIONS).respond_with_json(completion(ADVICE))
+    client = llm_app().test_client()
+    replies = _turns(client, "llm-scope", ["quién ganó el partido del américa?", "jajaja", "ok"])
+    assert not any(reply["llm_used"] for reply in replies)
+    assert len(httpserver.log) == 0
+
+
+def test_rephrase_is_off_by_default_and_grounded_when_on(httpserver, llm_app):
+    client = llm_app().test_client()
+    _turns(client, "rephrase-off", ["hola"])
+    assert len(httpserver.log) == 0  # off: not even asked
+
+    httpserver.expect_ordered_request(COMPLETIONS).respond_with_json(
+        completion("¡Qué tal! Soy el asistente de Kavak, ¿qué auto buscas?")
+    )
+    httpserver.expect_ordered_request(COMPLETIONS).respond_with_json(
+        completion("Encontré un Jetta en $99,999 para ti.")  # a price that is not in the reply
+    )
+    client = llm_app(llm_rephrase=True).test_client()
+    hello, search = _turns(client, "rephrase-on", ["hola", "busco un jetta de menos de 400 mil"])
+    assert hello["llm_used"] is True and hello["reply"].startswith("¡Qué tal!")
+    assert search["llm_used"] is False and "99,999" not in search["reply"]
+    assert search["results"]  # the rule-based list went out unchanged

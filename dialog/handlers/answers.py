@@ -26,6 +26,12 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     return ask_llm(ctx, "no_answer")
 
 
+@handler("llm.answer", required={"no_answer": set()})
+def llm_answer(ctx: TurnContext) -> Reply:
+    """Questions about a car the catalog cannot answer (fuel, reliability): the LLM or say so."""
+    return ask_llm(ctx, "no_answer")
+
+
 @handler("fallback.answer", required={"help": set(), "no_answer": set()})
 def fallback_answer(ctx: TurnContext) -> Reply:
     """No intent recognised: a free-form question may go to the LLM; anything else gets help."""
@@ -39,9 +45,9 @@ def fallback_answer(ctx: TurnContext) -> Reply:
 
 def _looks_like_question(ctx: TurnContext) -> bool:
     words = ctx.text.split()
-    if len(words) < ctx.config.llm_min_words:
+    if len(words) < ctx.config.llm.min_words:
         return False
-    return "?" in ctx.text or find_phrase(ctx.text, ctx.config.question_cues) is not None
+    return "?" in ctx.text or find_phrase(ctx.text, ctx.config.llm.question_cues) is not None
 
 
 def ask_llm(ctx: TurnContext, fallback_template: str) -> Reply:
