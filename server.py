@@ -101,6 +101,9 @@ def _build_whatsapp(settings: Settings):
         api_base=settings.whatsapp_api_base,
         phone_number_id=settings.whatsapp_phone_number_id,
         access_token=settings.whatsapp_access_token,
+        timeout=settings.whatsapp_timeout,
+        max_retries=settings.whatsapp_max_retries,
+        backoff=settings.whatsapp_backoff,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from api.logs import mask_phone
 from dialog.engine import Engine
-from dialog.store.base import Store
+from dialog.store.base import Store, Turn
 from dialog.turn import TurnResult
 
 log = logging.getLogger("channel")
@@ -25,7 +25,12 @@ class WhatsAppChannel:
     def process(self, job: dict[str, Any]) -> None:
         """Answer one inbound message (a job stored before the webhook said 200)."""
         message_id, user = job["message_id"], job["user"]
-        if self._already_answered(message_id, user):
+        if self._already_sent(message_id, user):
+            self.store.complete_inbound(message_id)
+            return
+        ran = self._turn_already_run(message_id, user)
+        if ran is not None:  # the process died after the turn, before its reply went out
+            self._record(user, message_id, self.client.send_text(user, ran.text_out))
             self.store.complete_inbound(message_id)
             return
         started = time.perf_counter()
@@ -44,9 +49,11 @@ class WhatsAppChannel:
     def _turn(self, job: dict[str, Any]) -> TurnResult:
         user, message_id = job["user"], job["message_id"]
         reply_id = job.get("reply_id") or ""
+        picked = None
         if reply_id.startswith(CAR_PREFIX) and reply_id[len(CAR_PREFIX) :].isdigit():
-            return self.engine.select(user, int(reply_id[len(CAR_PREFIX) :]), message_id=message_id)
-        return self.engine.handle(user, job.get("text") or "", message_id=message_id)
+            picked = int(reply_id[len(CAR_PREFIX) :])  # a tap on a car row of a list message
+        text = job.get("text") or ""
+        return self.engine.handle(user, text, message_id=message_id, picked=picked)
 
     def _send_result(self, user: str, message_id: str, result: TurnResult) -> None:
         rows = result.choices
@@ -85,13 +92,20 @@ class WhatsAppChannel:
                 if self.metrics is not None:
                     self.metrics.send_failures.inc()
 
-    def _already_answered(self, message_id: str, user: str) -> bool:
-        """A job recovered after a crash: was its turn already run and its reply sent?"""
-        turns = self.store.history(user, limit=20)
-        if not any(turn.message_id == message_id for turn in turns):
+    def _already_sent(self, message_id: str, user: str) -> bool:
+        """A job recovered after a crash: did a reply to it already go out (or fail for good)?"""
+        if not any(out.message_id == message_id for out in self.store.outbound(user, limit=50)):
             return False
         log.warning("recovered job already answered", extra={"message_id": message_id})
         return True
+
+    def _turn_already_run(self, message_id: str, user: str) -> Turn | None:
+        """Its turn is in the history: resend that reply rather than run the turn twice."""
+        for turn in self.store.history(user, limit=20):
+            if turn.message_id == message_id:
+                log.warning("recovered job: resending its reply", extra={"message_id": message_id})
+                return turn
+        return None
 
 
 def _buttons(rows: list) -> list:

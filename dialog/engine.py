@@ -28,12 +28,19 @@ class Engine:
     def __init__(self, runtime: Runtime, store: Store, rephrase: bool = False):
         self.runtime, self.store, self.rephrase = runtime, store, rephrase
 
-    def handle(self, user: str, text: str, *, message_id: str | None = None) -> TurnResult:
-        """Process one message under the user's lock; never raises for any text."""
+    def handle(
+        self, user: str, text: str, *, message_id: str | None = None, picked: int | None = None
+    ) -> TurnResult:
+        """Process one message under the user's lock; never raises for any text.
+
+        `picked` is the stock id of a car the customer tapped in a list message.
+        """
         text = " ".join(text.split())[:MAX_TEXT_CHARS]
         self.runtime.reload_if_changed()
         with self.store.user_lock(user):
             state = self.store.state_for(user)
+            if picked is not None:
+                text = self._pick_text(state, picked) or text
             result = self._turn(state, text)
             state.turns += 1
             state.updated_at = utc_now()
@@ -51,14 +58,14 @@ class Engine:
             )
         return result
 
-    def select(self, user: str, stock_id: int, *, message_id: str | None = None) -> TurnResult:
-        """A tap on a listed car (WhatsApp list reply): select it by stock id."""
-        state = self.store.load_state(user)
-        position = None
-        if state and stock_id in state.last_results:
-            position = state.last_results.index(stock_id) + 1
-        text = f"el {position}" if position else f"opción {stock_id}"
-        return self.handle(user, text, message_id=message_id)
+    def _pick_text(self, state: ConversationState, stock_id: int) -> str | None:
+        """A tapped car becomes "el N" of the list it came from (an older list: a list of one)."""
+        if stock_id in state.last_results:
+            return f"el {state.last_results.index(stock_id) + 1}"
+        if self.runtime.current.services.catalog.get(stock_id) is None:
+            return None
+        state.last_results = [stock_id]
+        return "el 1"
 
     def _turn(self, state: ConversationState, text: str) -> TurnResult:
         bundle = self.runtime.current

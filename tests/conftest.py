@@ -16,6 +16,19 @@ SHARED_CATALOG = ROOT.parent / "shared" / "data" / "kavak_sample_catalog.csv"
 CATALOGS = {"bundled": ROOT / "data" / "catalog.csv", "kavak": SHARED_CATALOG}
 
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_or_skip(prefix: str):
+    """A RedisStore on the local server under its own key prefix, or a visible skip."""
+    from dialog.store.redis_store import RedisStore
+
+    store = RedisStore(REDIS_URL, prefix=prefix)
+    if not store.ping():
+        pytest.skip(f"no Redis answering at {REDIS_URL} (.ci/run starts one)")
+    return store
+
+
 def catalog_path(name: str) -> Path:
     path = CATALOGS[name]
     if not path.is_file():

@@ -21,16 +21,7 @@ from dialog.store import (
 )
 from dialog.store.redis_store import RedisStore
 from dialog.store.sqlite import SQLiteStore
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _redis_or_skip(prefix: str) -> RedisStore:
-    store = RedisStore(REDIS_URL, prefix=prefix)
-    if not store.ping():
-        pytest.skip(f"no Redis answering at {REDIS_URL} (.ci/run starts one)")
-    return store
-
+from tests.conftest import REDIS_URL, redis_or_skip
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def backend(request, tmp_path: Path):
@@ -51,7 +42,7 @@ def backend(request, tmp_path: Path):
             store.close()
     else:
         prefix = f"test:{uuid.uuid4().hex}:"
-        first = _redis_or_skip(prefix)
+        first = redis_or_skip(prefix)
         yield kind, lambda: RedisStore(REDIS_URL, prefix=prefix)
         first.clear()
 
