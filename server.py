@@ -6,6 +6,7 @@ Production: `gunicorn 'server:create_app()'` (see the Dockerfile). Nothing happe
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import sys
 
@@ -17,6 +18,7 @@ from api.context import AppContext
 from api.dispatcher import UserOrderedDispatcher
 from api.logs import configure_logging
 from api.metrics import AppMetrics
+from api.recovery import Sweeper, recover_pending
 from dialog.engine import Engine
 from dialog.runtime import Runtime, RuntimePaths
 from dialog.store import Store, open_store
@@ -37,7 +39,7 @@ def create_app(
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     metrics = metrics or AppMetrics()
-    store = store or open_store(settings.store_url)
+    store = store or open_store(settings.store_url, redis_prefix=settings.redis_key_prefix)
     llm = llm if llm is not None else _build_llm(settings, metrics)
     paths = RuntimePaths(
         config_dir=settings.config_dir,
@@ -58,26 +60,19 @@ def create_app(
     channel = WhatsAppChannel(engine, store, whatsapp, metrics)
     dispatcher = UserOrderedDispatcher(synchronous=not settings.workers_async)
     context.extras.update(channel=channel, dispatcher=dispatcher)
+    context.extras["sweeper"] = Sweeper(context)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["kavak"] = context
     _register_blueprints(app)
     _register_errors(app)
+    atexit.register(dispatcher.shutdown)  # a graceful stop finishes the turns already accepted
     _log_start(settings, runtime)
-    recover_pending(context, settings.recover_after_seconds)
+    try:
+        recover_pending(context, settings.recover_after_seconds)
+    except Exception:  # the store may be down at start: the sweep retries once it is back
+        log.exception("start-up recovery failed")
     return app
-
-
-def recover_pending(context: AppContext, older_than_seconds: float = 0.0) -> int:
-    """Re-run jobs acknowledged but never completed (the process died mid-turn)."""
-    jobs = context.store.pending_inbound(older_than_seconds=older_than_seconds)
-    channel, dispatcher = context.extras["channel"], context.extras["dispatcher"]
-    for job in jobs:
-        payload = dict(job.payload)
-        dispatcher.submit(payload["user"], lambda payload=payload: channel.process(payload))
-    if jobs:
-        log.warning("recovering %d unanswered messages", len(jobs))
-    return len(jobs)
 
 
 def _build_llm(settings: Settings, metrics: AppMetrics):
@@ -115,11 +110,25 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_errors(app: Flask) -> None:
+    import sqlite3
+
+    import redis
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         response = jsonify(error=error.name.lower().replace(" ", "_"), reason=error.description)
         response.status_code = error.code or 500
         return response
+
+    def store_down(error: Exception):
+        log.error("store unavailable: %s", type(error).__name__)
+        response = jsonify(error="store_unavailable", reason="state store unavailable; retry later")
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return response
+
+    for unavailable in (redis.exceptions.RedisError, sqlite3.Error):
+        app.register_error_handler(unavailable, store_down)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

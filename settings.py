@@ -48,12 +48,15 @@ class Settings(BaseSettings):
         ROOT / "data" / "knowledge.yml", validation_alias=_env("KNOWLEDGE_PATH")
     )
     store_url: str = Field("sqlite:///var/bot.db", validation_alias=_env("STORE_URL"))
+    redis_key_prefix: str = Field("kavak:", min_length=1, validation_alias=_env("REDIS_KEY_PREFIX"))
     admin_token: str = Field("", validation_alias=_env("ADMIN_TOKEN"), repr=False)
     host: str = Field("127.0.0.1", validation_alias=_env("HOST"))
     port: int = Field(5000, ge=1, le=65535, validation_alias=_env("PORT"))
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
     workers_async: bool = Field(True, validation_alias=_env("WEBHOOK_ASYNC"))
-    recover_after_seconds: float = Field(30.0, ge=0, validation_alias=_env("RECOVER_AFTER_SECONDS"))
+    recover_after_seconds: float = Field(
+        120.0, ge=0, validation_alias=_env("RECOVER_AFTER_SECONDS")
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("MAX_BODY_BYTES"))
 
     @field_validator("log_level")

@@ -25,13 +25,7 @@ class WhatsAppChannel:
     def process(self, job: dict[str, Any]) -> None:
         """Answer one inbound message (a job stored before the webhook said 200)."""
         message_id, user = job["message_id"], job["user"]
-        if self._already_sent(message_id, user):
-            self.store.complete_inbound(message_id)
-            return
-        ran = self._turn_already_run(message_id, user)
-        if ran is not None:  # the process died after the turn, before its reply went out
-            self._record(user, message_id, self.client.send_text(user, ran.text_out))
-            self.store.complete_inbound(message_id)
+        if job.get("recovered") and self._finish_recovered(job):
             return
         started = time.perf_counter()
         self.client.mark_read(message_id)
@@ -91,6 +85,18 @@ class WhatsAppChannel:
                 )
                 if self.metrics is not None:
                     self.metrics.send_failures.inc()
+
+    def _finish_recovered(self, job: dict[str, Any]) -> bool:
+        """A job left by a process that died: True if its reply is (now) out and it is closed."""
+        message_id, user = job["message_id"], job["user"]
+        if not self._already_sent(message_id, user):
+            ran = self._turn_already_run(message_id, user)
+            if ran is None:
+                return False  # it never ran: run it now
+            # the process died after the turn, before its reply went out: resend, don't re-run
+            self._record(user, message_id, self.client.send_text(user, ran.text_out))
+        self.store.complete_inbound(message_id)
+        return True
 
     def _already_sent(self, message_id: str, user: str) -> bool:
         """A job recovered after a crash: did a reply to it already go out (or fail for good)?"""

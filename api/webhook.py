@@ -11,9 +11,9 @@ import json
 import logging
 
 from flask import Blueprint, jsonify, request
-from tools.whatsapp_inbound import parse_notification, verify_signature
 
 from api.context import app_context
+from tools.whatsapp_inbound import parse_notification, verify_signature
 
 bp = Blueprint("webhook", __name__)
 log = logging.getLogger("webhook")
@@ -52,6 +52,9 @@ def receive():
             status.wamid, status.status, error=status.errors or None
         )
     accepted = sum(_accept(context, message) for message in notification.messages)
+    if notification.ignored:
+        log.warning("ignored %d unusable entries in one notification", notification.ignored)
+    context.extras["sweeper"].maybe_sweep()
     return jsonify(received=len(notification.messages), accepted=accepted), 200
 
 

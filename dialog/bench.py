@@ -72,7 +72,9 @@ def _llm_share(path: Path, catalog: Path) -> int:
                 llm_turns += 1
                 print(f"  LLM: {turn['user']}")
     share = llm_turns / total if total else 0.0
-    print(f"conversations: {len(scripts)}  turns: {total}  LLM turns: {llm_turns}  share: {share:.1%}")
+    print(
+        f"conversations: {len(scripts)}  turns: {total}  LLM turns: {llm_turns}  share: {share:.1%}"
+    )
     return 0
 
 

@@ -85,7 +85,7 @@ class DetailTopic(_Strict):
 
 
 class LLMPolicy(_Strict):
-    """Where the LLM may speak: free-form questions (with these cues) and, optionally, rephrasing."""
+    """Where the LLM may speak: free-form questions (these cues) and, optionally, rephrasing."""
 
     rephrase: bool = False
     min_words: int = Field(default=3, ge=1)

@@ -132,8 +132,10 @@ def resolve_intent(
     intent = extraction.intent or ""
     if intent == "search_cars" and _picks_shown_car(text, extraction, state, bundle):
         return "select_car"
-    if intent == "select_car" and extraction.ordinal is None and _names_unshown_car(
-        extraction, state, bundle
+    if (
+        intent == "select_car"
+        and extraction.ordinal is None
+        and _names_unshown_car(extraction, state, bundle)
     ):
         return "search_cars"  # "me interesa el corolla" with no Corolla listed: look for one
     if not intent and extraction.slots():

@@ -12,14 +12,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.financing import load_financing_config
-from tools.knowledge import KnowledgeBase
-
 import dialog.handlers  # noqa: F401 - registers the handlers the YAML names
 from dialog.config import DialogConfig, load_dialog_config
 from dialog.services import Services
 from nlu.pipeline import Extractor
 from tools.catalog import Catalog, CatalogError, load_catalog
+from tools.financing import load_financing_config
+from tools.knowledge import KnowledgeBase
 from tools.yamlio import YamlError
 
 log = logging.getLogger("dialog.runtime")

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 from tools.catalog import Catalog
 
 if TYPE_CHECKING:
+    from nlu.pipeline import Extractor
     from tools.financing import FinancingConfig
     from tools.knowledge import KnowledgeBase
     from tools.llm import LLMClient
-
-    from nlu.pipeline import Extractor
 
 
 @dataclass

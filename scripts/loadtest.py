@@ -57,6 +57,7 @@ class GraphStandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out without a 40 ms stall
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -183,7 +184,6 @@ def simulate_user(
     redeliver_every: int,
 ) -> None:
     user = f"52155{index:08d}"
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     turn = 0
     while time.monotonic() < stop_at:
         with lock:
@@ -197,12 +197,16 @@ def simulate_user(
         event = graph.events[user]
         event.clear()
         started = time.perf_counter()
+        # a new connection per delivery, as Meta's webhook senders do; it also lets the kernel
+        # spread connections over the gunicorn workers
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         connection.request("POST", "/webhook", body=body, headers=headers)
         response = connection.getresponse()
         response.read()
         if redeliver_every and turn % redeliver_every == 0:  # Meta redelivers now and then
             connection.request("POST", "/webhook", body=body, headers=headers)
             connection.getresponse().read()
+        connection.close()
         answered = event.wait(timeout=10)
         with lock:
             sent_ids.append(message_id)
@@ -218,6 +222,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         try:
             latencies, sent_ids, lock = [], [], threading.Lock()
             budget = [args.messages]
+            cpu_before = server_cpu_seconds(process.pid)
             started = time.monotonic()
             stop_at = started + args.seconds
             threads = [
@@ -243,10 +248,51 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 thread.join()
             elapsed = time.monotonic() - started
             time.sleep(1.0)  # let late replies (and any wrongful duplicates) arrive
+            server_side = server_turn_times(port)
+            cpu = server_cpu_seconds(process.pid) - cpu_before
+            server_side["server_cpu_ms_per_message"] = round(cpu / max(1, len(sent_ids)) * 1000, 2)
         finally:
             process.terminate()
             process.wait(timeout=20)
-    return summarise(args, graph, latencies, sent_ids, elapsed)
+    report = summarise(args, graph, latencies, sent_ids, elapsed)
+    report.update(server_side)
+    print(f"server side (one worker's view): {server_side}")
+    return report
+
+
+def server_cpu_seconds(master_pid: int) -> float:
+    """CPU time (user + system) of the gunicorn master and its workers, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [master_pid]
+    try:
+        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+        pids += [int(pid) for pid in children]
+    except OSError:
+        return float("nan")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def server_turn_times(port: int) -> dict[str, float]:
+    """Mean time a worker spent per WhatsApp turn (receive → reply sent), from /metrics."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request("GET", "/metrics")
+    text = connection.getresponse().read().decode()
+    values = {}
+    for line in text.splitlines():
+        for name in ("sum", "count"):
+            prefix = f'kavak_turn_latency_seconds_{name}{{channel="whatsapp"}} '
+            if line.startswith(prefix):
+                values[name] = float(line[len(prefix) :])
+    count = values.get("count", 0.0)
+    mean = values.get("sum", 0.0) / count * 1000 if count else float("nan")
+    return {"server_turns": count, "server_turn_mean_ms": round(mean, 2)}
 
 
 def summarise(

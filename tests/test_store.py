@@ -23,6 +23,7 @@ from dialog.store.redis_store import RedisStore
 from dialog.store.sqlite import SQLiteStore
 from tests.conftest import REDIS_URL, redis_or_skip
 
+
 @pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def backend(request, tmp_path: Path):
     """(kind, factory): the factory opens the same underlying data again, like a restart."""
@@ -190,3 +191,35 @@ def test_open_store_urls(tmp_path: Path):
 def test_redis_down_is_reported_not_raised():
     store = RedisStore("redis://127.0.0.1:1/0")
     assert store.ping() is False
+
+
+def test_a_pending_job_is_claimed_by_one_process_at_a_time(store):
+    store.enqueue_inbound("wamid.C", "u", {"text": "hola"})
+    assert store.claim_inbound("wamid.C", lease_seconds=60)
+    assert not store.claim_inbound("wamid.C", lease_seconds=60)  # another worker: not yours
+    store.complete_inbound("wamid.C")
+    assert not store.claim_inbound("wamid.C", lease_seconds=60)
+    assert not store.claim_inbound("wamid.NEVER-SEEN", lease_seconds=60)
+
+
+def test_an_expired_claim_can_be_taken_again(store):
+    store.enqueue_inbound("wamid.E", "u", {"text": "hola"})
+    assert store.claim_inbound("wamid.E", lease_seconds=1)
+    time.sleep(1.1)
+    assert store.claim_inbound("wamid.E", lease_seconds=1)
+
+
+def test_sqlite_databases_of_the_earlier_schema_are_migrated(tmp_path: Path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE inbound (message_id TEXT PRIMARY KEY, user TEXT NOT NULL, "
+            "payload TEXT NOT NULL, received_at REAL NOT NULL, completed_at REAL)"
+        )
+        old.execute("INSERT INTO inbound VALUES ('wamid.OLD', 'u', '{}', 0, NULL)")
+    store = SQLiteStore(path)
+    assert [job.message_id for job in store.pending_inbound()] == ["wamid.OLD"]
+    assert store.claim_inbound("wamid.OLD", lease_seconds=60)
+    store.close()

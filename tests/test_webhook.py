@@ -1,4 +1,4 @@
-"""The WhatsApp webhook end to end: Flask test client in, a local Graph API stand-in out (real HTTP),
+"""The WhatsApp webhook end to end: Flask test client in, a Graph API stand-in out (real HTTP),
 over the memory, SQLite and Redis stores."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def wa_app(make_app, httpserver):
     return factory
 
 
-# --- payloads as Meta sends them -------------------------------------------------------------------
+# --- payloads as Meta sends them ---------------------------------------------------------------
 
 _mids = itertools.count(1)
 
@@ -133,7 +133,9 @@ def post(client, payload, secret: str | None = SECRET, headers: dict | None = No
 
 def test_subscription_handshake(wa_app):
     client = wa_app().test_client()
-    ok = client.get("/webhook?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444")
+    ok = client.get(
+        "/webhook?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444"
+    )
     assert ok.status_code == 200 and ok.get_data(as_text=True) == "1158201444"
     wrong = client.get("/webhook?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1")
     assert wrong.status_code == 403
@@ -144,7 +146,10 @@ def test_subscription_handshake(wa_app):
 
 def test_unset_verify_token_never_verifies(wa_app):
     client = wa_app(whatsapp_verify_token="").test_client()
-    assert client.get("/webhook?hub.mode=subscribe&hub.verify_token=&hub.challenge=1").status_code == 403
+    assert (
+        client.get("/webhook?hub.mode=subscribe&hub.verify_token=&hub.challenge=1").status_code
+        == 403
+    )
 
 
 @pytest.mark.parametrize(
@@ -165,9 +170,7 @@ def test_a_tampered_body_fails_the_signature(wa_app, graph):
     client = wa_app().test_client()
     body = json.dumps(notification(text("hola"))).encode()
     tampered = body.replace(b"hola", b"HOLA")
-    response = client.post(
-        "/webhook", data=tampered, headers={"X-Hub-Signature-256": sign(body)}
-    )
+    response = client.post("/webhook", data=tampered, headers={"X-Hub-Signature-256": sign(body)})
     assert response.status_code == 403 and graph.sent == []
 
 
@@ -260,8 +263,8 @@ def test_financing_options_come_as_reply_buttons(wa_app, graph):
     assert options["type"] == "interactive" and options["interactive"]["type"] == "button"
     titles = [b["reply"]["title"] for b in options["interactive"]["action"]["buttons"]]
     assert titles and all("años" in title for title in titles)
-    post(client, notification(message("interactive", type="button_reply",
-                                      button_reply={"id": "plan:48", "title": titles[0]})))  # fmt: skip
+    tap = {"id": "plan:48", "title": titles[0]}
+    post(client, notification(message("interactive", type="button_reply", button_reply=tap)))
     assert "Mensualidad" in graph.replies(ANA)[-1]["text"]["body"]
 
 
@@ -284,8 +287,9 @@ def test_media_gets_a_polite_text_only_answer(wa_app, graph, kind, content):
 
 
 def test_contacts_message_gets_the_same_answer(wa_app, graph):
+    card = {"name": {"formatted_name": "Luis"}, "phones": [{"phone": LUIS}]}
     raw = {"from": ANA, "id": "wamid.CONTACTS", "timestamp": "1", "type": "contacts",
-           "contacts": [{"name": {"formatted_name": "Luis"}, "phones": [{"phone": LUIS}]}]}  # fmt: skip
+           "contacts": [card]}  # fmt: skip
     post(wa_app().test_client(), notification(raw))
     [reply] = graph.replies(ANA)
     assert "solo entiendo mensajes de texto" in reply["text"]["body"]
@@ -349,7 +353,10 @@ def test_one_users_messages_run_in_order_while_users_run_in_parallel(wa_app, gra
     app = wa_app(workers_async=True)
     client = app.test_client()
     payload = notification(
-        text("busco un versa"), text("busco un jetta", frm=LUIS), text("el 2"), text("el 1", frm=LUIS)
+        text("busco un versa"),
+        text("busco un jetta", frm=LUIS),
+        text("el 2"),
+        text("el 1", frm=LUIS),
     )
     assert post(client, payload).get_json()["accepted"] == 4
     assert app.extensions["kavak"].extras["dispatcher"].wait_idle(10)
@@ -432,3 +439,13 @@ def test_disabled_sending_still_runs_the_turn(make_app):
     assert [t.intent for t in store.history(ANA)] == ["greet"]
     [out] = store.outbound(ANA)
     assert out.status == "failed" and "disabled" in out.error
+
+
+def test_two_workers_starting_together_recover_a_job_once(wa_app, graph, reopen_store):
+    store = reopen_store()
+    job = {"message_id": "wamid.BOTH", "user": ANA, "kind": "text", "text": "hola"}
+    store.enqueue_inbound("wamid.BOTH", ANA, job)
+    claimed = reopen_store()
+    assert claimed.claim_inbound("wamid.BOTH", lease_seconds=60)  # worker 1 took it...
+    wa_app(store=reopen_store())  # ...so worker 2 leaves it alone
+    assert graph.replies(ANA) == []

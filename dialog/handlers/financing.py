@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from tools.financing import FinancingError, Plan, make_plan, max_affordable_price, suggested_plans
-
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_in_focus, car_values
 from dialog.handlers.search import list_outcome
 from dialog.registry import handler
 from dialog.render import money
 from dialog.turn import Choice, PlanSummary, Reply, TurnContext
 from tools.catalog import Car
+from tools.financing import FinancingError, Plan, make_plan, max_affordable_price, suggested_plans
 from tools.search import search
 
 PLAN = CAR_PLACEHOLDERS | {

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from tools.financing import FinancingError, make_plan
-
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_values
 from dialog.registry import handler
 from dialog.store.base import Handoff
 from dialog.turn import Reply, TurnContext
+from tools.financing import FinancingError, make_plan
 
 LEAD_FORM = "lead_capture"
 DONE = {"name", "contact_time"} | CAR_PLACEHOLDERS

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from tools.financing import max_affordable_price
-
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_choices, car_values
 from dialog.registry import handler
 from dialog.render import money, thousands
 from dialog.turn import Reply, TurnContext
 from nlu.schema import Extraction
 from tools.catalog import Car
+from tools.financing import max_affordable_price
 from tools.search import SearchFilters, SearchOutcome, brand_in_stock, search
 
 FILTER_KEYS = tuple(SearchFilters.model_fields)

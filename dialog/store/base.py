@@ -121,6 +121,10 @@ class Store(ABC):
     def complete_inbound(self, message_id: str) -> None: ...
 
     @abstractmethod
+    def claim_inbound(self, message_id: str, lease_seconds: float) -> bool:
+        """Take a pending job for recovery; False if another process holds an unexpired claim."""
+
+    @abstractmethod
     def record_outbound(
         self,
         wamid: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ class MemoryStore(Store):
         self._history: dict[str, list[Turn]] = defaultdict(list)
         self._handoffs: list[Handoff] = []
         self._seen: set[str] = set()
+        self._claims: dict[str, float] = {}
         self._pending: dict[str, InboundJob] = {}
         self._outbound: dict[str, OutboundRecord] = {}
         self._intents: Counter[str] = Counter()
@@ -97,6 +99,14 @@ class MemoryStore(Store):
         cutoff = utc_now() - timedelta(seconds=older_than_seconds)
         jobs = [job for job in list(self._pending.values()) if job.received_at <= cutoff]
         return sorted(jobs, key=lambda job: job.received_at)
+
+    def claim_inbound(self, message_id: str, lease_seconds: float) -> bool:
+        now = time.monotonic()
+        with self._guard:
+            if message_id not in self._pending or self._claims.get(message_id, 0.0) > now:
+                return False
+            self._claims[message_id] = now + lease_seconds
+            return True
 
     def complete_inbound(self, message_id: str) -> None:
         with self._guard:

@@ -130,6 +130,12 @@ class RedisStore(Store):
         rows = self.client.hmget(self._key("pending"), ids)
         return [InboundJob.model_validate_json(row) for row in rows if row]
 
+    def claim_inbound(self, message_id: str, lease_seconds: float) -> bool:
+        if not self.client.hexists(self._key("pending"), message_id):
+            return False
+        lease = max(1, int(lease_seconds))
+        return bool(self.client.set(self._key("claim", message_id), "1", nx=True, ex=lease))
+
     def complete_inbound(self, message_id: str) -> None:
         pipe = self.client.pipeline()
         pipe.hdel(self._key("pending"), message_id)

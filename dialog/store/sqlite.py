@@ -6,13 +6,14 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from dialog.state import ConversationState
 from dialog.store.base import (
@@ -37,11 +38,12 @@ CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY AUTOINCREMENT, user TEX
 CREATE INDEX IF NOT EXISTS turns_by_user ON turns (user, id);
 CREATE TABLE IF NOT EXISTS handoffs (id INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inbound (message_id TEXT PRIMARY KEY, user TEXT NOT NULL,
-    payload TEXT NOT NULL, received_at REAL NOT NULL, completed_at REAL);
+    payload TEXT NOT NULL, received_at REAL NOT NULL, completed_at REAL, claimed_until REAL);
 CREATE INDEX IF NOT EXISTS inbound_pending ON inbound (completed_at, received_at);
 CREATE TABLE IF NOT EXISTS outbound (wamid TEXT PRIMARY KEY, user TEXT NOT NULL,
     message_id TEXT, status TEXT NOT NULL, error TEXT, updated_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS outbound_by_time ON outbound (updated_at);
+CREATE INDEX IF NOT EXISTS outbound_by_user ON outbound (user, updated_at);
 CREATE TABLE IF NOT EXISTS intent_counts (intent TEXT PRIMARY KEY, n INTEGER NOT NULL);
 """
 
@@ -56,7 +58,18 @@ class SQLiteStore(Store):
         self._thread_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
         self._connections: list[sqlite3.Connection] = []
         self._connections_guard = threading.Lock()
-        self._db.executescript(SCHEMA)
+        self._write_guard = threading.Lock()
+        self._writer_file: IO[str] | None = None
+        self._writer_pid = 0
+        with self._writer():
+            self._db.executescript(SCHEMA)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a database made by an earlier version up to this schema."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(inbound)")}
+        if "claimed_until" not in columns:
+            self._db.execute("ALTER TABLE inbound ADD COLUMN claimed_until REAL")
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -73,12 +86,42 @@ class SQLiteStore(Store):
                 self._connections.append(connection)
         return connection
 
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        """One writer at a time across threads and processes, so SQLite never has to make a
+        writer sleep and retry (its busy handler backs off up to 100 ms at a time)."""
+        with self._write_guard:
+            if self._writer_file is None or self._writer_pid != os.getpid():
+                self._writer_file = open(self._locks_dir / "writer.lock", "w")  # noqa: SIM115
+                self._writer_pid = os.getpid()
+            fcntl.flock(self._writer_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._writer_file, fcntl.LOCK_UN)
+
+    def _write(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        with self._writer():
+            return self._db.execute(sql, params)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._writer():
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
     def load_state(self, user: str) -> ConversationState | None:
         row = self._db.execute("SELECT json FROM states WHERE user = ?", (user,)).fetchone()
         return ConversationState.model_validate_json(row[0]) if row else None
 
     def save_state(self, state: ConversationState) -> None:
-        self._db.execute(
+        self._write(
             "INSERT INTO states (user, json, updated_at, turns) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(user) DO UPDATE SET json = excluded.json, "
             "updated_at = excluded.updated_at, turns = excluded.turns",
@@ -87,7 +130,7 @@ class SQLiteStore(Store):
 
     def append_turn(self, turn: Turn) -> None:
         db = self._db
-        with _transaction(db):
+        with self._transaction():
             db.execute(
                 "INSERT INTO turns (user, json, intent, at) VALUES (?, ?, ?, ?)",
                 (turn.user, turn.model_dump_json(), turn.intent, turn.at.timestamp()),
@@ -110,7 +153,7 @@ class SQLiteStore(Store):
         return [Turn.model_validate_json(row[0]) for row in reversed(rows)]
 
     def add_handoff(self, handoff: Handoff) -> None:
-        self._db.execute("INSERT INTO handoffs (json) VALUES (?)", (handoff.model_dump_json(),))
+        self._write("INSERT INTO handoffs (json) VALUES (?)", (handoff.model_dump_json(),))
 
     def handoffs(self, limit: int = 100) -> list[Handoff]:
         rows = self._db.execute(
@@ -129,7 +172,7 @@ class SQLiteStore(Store):
 
     def delete_user(self, user: str) -> bool:
         db = self._db
-        with _transaction(db):
+        with self._transaction():
             deleted = db.execute("DELETE FROM states WHERE user = ?", (user,)).rowcount
             db.execute("DELETE FROM turns WHERE user = ?", (user,))
         return bool(deleted)
@@ -145,7 +188,7 @@ class SQLiteStore(Store):
                 fcntl.flock(f, fcntl.LOCK_UN)
 
     def enqueue_inbound(self, message_id: str, user: str, payload: dict[str, Any]) -> bool:
-        cursor = self._db.execute(
+        cursor = self._write(
             "INSERT OR IGNORE INTO inbound (message_id, user, payload, received_at) "
             "VALUES (?, ?, ?, ?)",
             (message_id, user, json.dumps(payload, ensure_ascii=False), time.time()),
@@ -165,21 +208,30 @@ class SQLiteStore(Store):
             for mid, user, raw, at in rows
         ]
 
+    def claim_inbound(self, message_id: str, lease_seconds: float) -> bool:
+        now = time.time()
+        cursor = self._write(
+            "UPDATE inbound SET claimed_until = ? WHERE message_id = ? AND completed_at IS NULL "
+            "AND (claimed_until IS NULL OR claimed_until < ?)",
+            (now + lease_seconds, message_id, now),
+        )
+        return cursor.rowcount == 1
+
     def complete_inbound(self, message_id: str) -> None:
-        self._db.execute(
+        self._write(
             "UPDATE inbound SET completed_at = ?, payload = '{}' WHERE message_id = ?",
             (time.time(), message_id),
         )
 
     def record_outbound(self, wamid, user, message_id, status="sent", error=None) -> None:
-        self._db.execute(
+        self._write(
             "INSERT OR REPLACE INTO outbound (wamid, user, message_id, status, error, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (wamid, user, message_id, status, error_text(error), time.time()),
         )
 
     def update_outbound_status(self, wamid: str, status: str, error: object = None) -> bool:
-        cursor = self._db.execute(
+        cursor = self._write(
             "UPDATE outbound SET status = ?, error = ?, updated_at = ? WHERE wamid = ?",
             (status, error_text(error), time.time(), wamid),
         )
@@ -202,7 +254,7 @@ class SQLiteStore(Store):
     def prune(self, hours: float) -> int:
         cutoff = time.time() - hours * 3600
         db = self._db
-        with _transaction(db):
+        with self._transaction():
             stale = [row[0] for row in db.execute(
                 "SELECT user FROM states WHERE updated_at < ?", (cutoff,)
             ).fetchall()]  # fmt: skip
@@ -238,17 +290,6 @@ class SQLiteStore(Store):
                 connection.close()
             self._connections.clear()
         self._local = threading.local()
-
-
-@contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def _datetime(timestamp: float):
