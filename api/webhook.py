@@ -53,7 +53,7 @@ def receive():
         )
     accepted = sum(_accept(context, message) for message in notification.messages)
     if notification.ignored:
-        log.warning("ignored %d unusable entries in one notification", notification.ignored)
+        log.info("ignored %d unusable entries in one notification", notification.ignored)
     context.extras["sweeper"].maybe_sweep()
     return jsonify(received=len(notification.messages), accepted=accepted), 200
 

@@ -58,7 +58,8 @@ def make_app() -> Callable[..., Flask]:
     """Build an app with its own settings; the store defaults to a fresh in-memory one."""
 
     def factory(catalog: str = "bundled", store=None, llm=None, **overrides: object) -> Flask:
-        settings = test_settings(catalog_path=catalog_path(catalog), **overrides)
+        overrides.setdefault("catalog_path", catalog_path(catalog))
+        settings = test_settings(**overrides)
         from server import create_app
 
         return create_app(settings, store=store or MemoryStore(), llm=llm)
