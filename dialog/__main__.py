@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--catalog", default=str(ROOT / "data" / "catalog.csv"))
     bench.add_argument("--turns", type=int, default=5000)
     bench.add_argument("--conversations", help="conversation YAML: print the share of LLM turns")
+    bench.add_argument("--hostile", action="store_true", help="time random hostile inputs instead")
+    bench.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     if args.command == "validate":
         return _validate(args)

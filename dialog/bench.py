@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import time
 from pathlib import Path
@@ -39,21 +40,68 @@ def run_bench(args: argparse.Namespace) -> int:
     paths = RuntimePaths(catalog=Path(args.catalog))
     engine = Engine(Runtime(paths), MemoryStore())
     startup = time.perf_counter() - started
+    texts = _hostile_texts(args.turns, args.seed) if args.hostile else None
     timings = []
     for index in range(args.turns):
         user = f"bench-{index // len(SESSION)}"
-        text = SESSION[index % len(SESSION)]
+        text = texts[index] if texts else SESSION[index % len(SESSION)]
         begin = time.perf_counter()
         engine.handle(user, text)
         timings.append((time.perf_counter() - begin) * 1000)
     timings.sort()
     p50 = statistics.median(timings)
     p99 = timings[int(len(timings) * 0.99) - 1]
+    print(
+        "input: "
+        + (
+            "hostile (random unicode, huge numbers, up to 5,000 chars)"
+            if texts
+            else "a realistic session, repeated"
+        )
+    )
     print(f"catalog: {args.catalog} ({len(engine.runtime.current.services.catalog)} cars)")
     print(f"start-up: {startup:.2f} s")
     print(f"turns: {len(timings)}  p50: {p50:.3f} ms  p99: {p99:.3f} ms  max: {timings[-1]:.3f} ms")
     print(f"throughput: {1000 / statistics.fmean(timings):.0f} turns/s (one thread)")
     return 0
+
+
+PIECES = (
+    "999999999999999 mil",
+    "millones",
+    "el",
+    "2",
+    "de",
+    "🚗",
+    "\u202e",
+    "\x00",
+    "jetta",
+    "2019",
+    "enganche",
+    "al mes",
+    "años",
+    "segundo",
+    "%",
+    "$",
+    "-",
+    "كافاك",
+    "\n",
+    "k",
+)
+
+
+def _hostile_texts(count: int, seed: int) -> list[str]:
+    """Inputs no customer writes but anyone can send: control and RTL characters, emoji,
+    huge numbers, repeated tokens, random code points; up to 5,000 characters."""
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        if rng.random() < 0.5:
+            texts.append(" ".join(rng.choice(PIECES) for _ in range(rng.randint(1, 900)))[:5000])
+        else:
+            size = rng.choice((10, 200, 5000))
+            texts.append("".join(chr(rng.randint(1, 0x2FFFF)) for _ in range(size)))
+    return texts
 
 
 def _llm_share(path: Path, catalog: Path) -> int:

@@ -16,6 +16,7 @@ from dialog.store.base import Store, Turn
 from dialog.text import find_phrase
 from dialog.turn import Reply, TurnContext, TurnResult
 from nlu.schema import Extraction
+from nlu.text import valid_unicode
 
 log = logging.getLogger("dialog")
 MAX_TEXT_CHARS = 5000
@@ -35,7 +36,7 @@ class Engine:
 
         `picked` is the stock id of a car the customer tapped in a list message.
         """
-        text = " ".join(text.split())[:MAX_TEXT_CHARS]
+        text = valid_unicode(" ".join(text.split())[:MAX_TEXT_CHARS])
         self.runtime.reload_if_changed()
         with self.store.user_lock(user):
             state = self.store.state_for(user)

@@ -11,7 +11,7 @@ _ACCENTS = str.maketrans(
         "à": "a", "è": "e", "ì": "i", "ò": "o", "ù": "u", "â": "a", "ê": "e",
         "î": "i", "ô": "o", "û": "u", "ä": "a", "ë": "e", "ï": "i", "ö": "o",
         "¿": " ", "¡": " ", "“": '"', "”": '"', "‘": "'", "’": "'", "´": "'",
-        "\u00a0": " ", "º": "o", "ª": "a", "°": "o",
+        "\u00a0": " ", "º": "o", "ª": "a", "°": "o", "–": "-", "—": "-",
     }
 )  # fmt: skip
 # A digit glued to a unit ("300mil", "50k", "20%") is split; ordinal suffixes ("2do", "3ra") stay.
@@ -20,6 +20,8 @@ _DIGIT_UNIT = re.compile(
 )
 _DIGIT_DASH = re.compile(r"(?<=\d)\s*[-–/]\s*(?=\d)")
 _SPACES = re.compile(r"\s+")
+_COMBINING = re.compile(r"[\u0300-\u036f]+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 def fold(text: str) -> str:
@@ -27,13 +29,23 @@ def fold(text: str) -> str:
     folded = text.casefold().translate(_ACCENTS)
     if folded.isascii():
         return folded
-    decomposed = unicodedata.normalize("NFKD", folded)
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+    decomposed = unicodedata.normalize("NFKD", folded)  # "３００" -> "300", "é" -> "e" + accent
+    # every lexicon entry is ASCII once folded, so any other character only separates words
+    return _NON_ASCII.sub(" ", _COMBINING.sub("", decomposed))
+
+
+def valid_unicode(text: str) -> str:
+    """Lone surrogates (JSON allows "\\ud83d" alone) cannot be encoded: make them '?'."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def prepare(text: str) -> str:
     """Folded text with units split from digits, ready for the tokenizer."""
-    folded = fold(text)
+    folded = fold(valid_unicode(text))
     folded = _DIGIT_UNIT.sub(" ", folded)
     folded = _DIGIT_DASH.sub(" - ", folded)
     return _SPACES.sub(" ", folded).strip()

@@ -73,6 +73,13 @@ def test_any_message_gets_a_reply_in_the_contract(shared_apps, text):
     assert body["llm_used"] is False
 
 
+def test_lone_surrogates_from_json_escapes_are_answered(shared_apps):
+    client = shared_apps["bundled"].test_client()
+    body = '{"user": "surrogate", "text": "busco un versa \\ud83d y \\udc00"}'
+    response = client.post("/chat", data=body, content_type="application/json")
+    assert response.status_code == 200 and response.get_json()["slots"]["model"] == "Versa"
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(payload=st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=50),
