@@ -45,8 +45,14 @@ def user_history(phone: str):
     limit = request.args.get("limit", default=50, type=int)
     if limit is None or not 1 <= limit <= 1000:
         return jsonify(error="bad_request", reason="limit must be between 1 and 1000"), 400
-    turns = app_context().store.history(phone, limit=limit)
-    return jsonify(user=phone, turns=[turn.model_dump(mode="json") for turn in turns])
+    store = app_context().store
+    turns = store.history(phone, limit=limit)
+    sent = store.outbound(phone, limit=limit)  # what went out to WhatsApp and its delivery status
+    return jsonify(
+        user=phone,
+        turns=[turn.model_dump(mode="json") for turn in turns],
+        outbound=[record.model_dump(mode="json") for record in sent],
+    )
 
 
 @bp.post("/users/<phone>/reset")

@@ -341,6 +341,9 @@ def test_graph_down_is_recorded_as_failed_and_the_job_is_closed(wa_app, graph, c
     assert out.status == "failed" and out.message_id == "wamid.LOST" and "503" in out.error
     assert store.pending_inbound() == []  # answered (and recorded as failed), not retried forever
     assert "kavak_send_failures_total 1.0" in client.get("/metrics").get_data(as_text=True)
+    history = client.get(f"/admin/users/{ANA}/history").get_json()
+    assert history["outbound"][0]["status"] == "failed"
+    assert history["turns"][0]["message_id"] == "wamid.LOST"
     lines = [JsonFormatter().format(record) for record in caplog.records]
     assert any("wamid.LOST" in line and "***5678" in line for line in lines)
     assert not any(ANA in line or TOKEN in line for line in lines)
