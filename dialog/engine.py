@@ -45,8 +45,8 @@ class Engine:
             result = self._turn(state, text)
             state.turns += 1
             state.updated_at = utc_now()
-            self.store.save_state(state)
-            self.store.append_turn(
+            self.store.save_turn(
+                state,
                 Turn(
                     user=user,
                     text_in=text,
@@ -55,7 +55,7 @@ class Engine:
                     slots=result.slots,
                     message_id=message_id,
                     llm_used=result.llm_used,
-                )
+                ),
             )
         return result
 

@@ -223,3 +223,13 @@ def test_sqlite_databases_of_the_earlier_schema_are_migrated(tmp_path: Path):
     assert [job.message_id for job in store.pending_inbound()] == ["wamid.OLD"]
     assert store.claim_inbound("wamid.OLD", lease_seconds=60)
     store.close()
+
+
+def test_save_turn_stores_state_and_history_together(store):
+    state = _state("st", turns=1, selected=42)
+    store.save_turn(
+        state, Turn(user="st", text_in="el 1", text_out="Buena elección", intent="select_car")
+    )
+    assert store.load_state("st").selected == 42
+    assert [turn.intent for turn in store.history("st")] == ["select_car"]
+    assert store.summary().turns_by_intent.get("select_car") == 1

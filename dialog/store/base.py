@@ -90,6 +90,11 @@ class Store(ABC):
     @abstractmethod
     def append_turn(self, turn: Turn) -> None: ...
 
+    def save_turn(self, state: ConversationState, turn: Turn) -> None:
+        """The end of a turn: its state and its history line (backends may do both at once)."""
+        self.save_state(state)
+        self.append_turn(turn)
+
     @abstractmethod
     def history(self, user: str, limit: int = 50) -> list[Turn]: ...
 

@@ -53,12 +53,22 @@ class RedisStore(Store):
         pipe.execute()
 
     def append_turn(self, turn: Turn) -> None:
-        key = self._key("history", turn.user)
         pipe = self.client.pipeline()
+        self._queue_turn(pipe, turn)
+        pipe.execute()
+
+    def save_turn(self, state: ConversationState, turn: Turn) -> None:
+        pipe = self.client.pipeline()  # one round trip, applied atomically (MULTI/EXEC)
+        pipe.set(self._key("state", state.user), state.model_dump_json())
+        pipe.zadd(self._key("users"), {state.user: state.updated_at.timestamp()})
+        self._queue_turn(pipe, turn)
+        pipe.execute()
+
+    def _queue_turn(self, pipe, turn: Turn) -> None:
+        key = self._key("history", turn.user)
         pipe.rpush(key, turn.model_dump_json())
         pipe.ltrim(key, -HISTORY_LIMIT, -1)
         pipe.hincrby(self._key("intents"), turn.intent or "none", 1)
-        pipe.execute()
 
     def history(self, user: str, limit: int = 50) -> list[Turn]:
         rows = self.client.lrange(self._key("history", user), -limit, -1)
@@ -94,6 +104,7 @@ class RedisStore(Store):
             self._key("lock", user),
             timeout=LOCK_TIMEOUT_SECONDS,
             blocking_timeout=LOCK_TIMEOUT_SECONDS,
+            sleep=0.005,  # redis-py polls a held lock; its 0.1 s default delays the next message
             thread_local=False,
         )
         if not lock.acquire():

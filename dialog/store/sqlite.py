@@ -121,30 +121,42 @@ class SQLiteStore(Store):
         return ConversationState.model_validate_json(row[0]) if row else None
 
     def save_state(self, state: ConversationState) -> None:
-        self._write(
+        with self._writer():
+            self._save_state(state)
+
+    def save_turn(self, state: ConversationState, turn: Turn) -> None:
+        with self._transaction():
+            self._save_state(state)
+            self._append_turn(turn)
+
+    def append_turn(self, turn: Turn) -> None:
+        with self._transaction():
+            self._append_turn(turn)
+
+    def _save_state(self, state: ConversationState) -> None:
+        self._db.execute(
             "INSERT INTO states (user, json, updated_at, turns) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(user) DO UPDATE SET json = excluded.json, "
             "updated_at = excluded.updated_at, turns = excluded.turns",
             (state.user, state.model_dump_json(), state.updated_at.timestamp(), state.turns),
         )
 
-    def append_turn(self, turn: Turn) -> None:
+    def _append_turn(self, turn: Turn) -> None:
         db = self._db
-        with self._transaction():
-            db.execute(
-                "INSERT INTO turns (user, json, intent, at) VALUES (?, ?, ?, ?)",
-                (turn.user, turn.model_dump_json(), turn.intent, turn.at.timestamp()),
-            )
-            db.execute(
-                "INSERT INTO intent_counts (intent, n) VALUES (?, 1) "
-                "ON CONFLICT(intent) DO UPDATE SET n = n + 1",
-                (turn.intent or "none",),
-            )
-            db.execute(
-                "DELETE FROM turns WHERE user = ? AND id <= (SELECT id FROM turns WHERE user = ? "
-                "ORDER BY id DESC LIMIT 1 OFFSET ?)",
-                (turn.user, turn.user, HISTORY_LIMIT),
-            )
+        db.execute(
+            "INSERT INTO turns (user, json, intent, at) VALUES (?, ?, ?, ?)",
+            (turn.user, turn.model_dump_json(), turn.intent, turn.at.timestamp()),
+        )
+        db.execute(
+            "INSERT INTO intent_counts (intent, n) VALUES (?, 1) "
+            "ON CONFLICT(intent) DO UPDATE SET n = n + 1",
+            (turn.intent or "none",),
+        )
+        db.execute(
+            "DELETE FROM turns WHERE user = ? AND id <= (SELECT id FROM turns WHERE user = ? "
+            "ORDER BY id DESC LIMIT 1 OFFSET ?)",
+            (turn.user, turn.user, HISTORY_LIMIT),
+        )
 
     def history(self, user: str, limit: int = 50) -> list[Turn]:
         rows = self._db.execute(
