@@ -83,7 +83,14 @@ class IntentClassifier:
         self.patterns = {
             key: [re.compile(fold(pattern)) for pattern in evidence.patterns]
             for key, evidence in self._evidence()
+            if evidence.patterns
         }
+        # which rule each evidence key belongs to, and which rules a slot can trigger alone
+        self._rule_of = {key: key.split(":")[1] for key, _ in self._evidence()}
+        self._by_slot: dict[str, list[str]] = {}
+        for name, rule in self.rules.items():
+            for slot in rule.slots:
+                self._by_slot.setdefault(slot, []).append(name)
 
     @property
     def names(self) -> list[str]:
@@ -105,13 +112,16 @@ class IntentClassifier:
     ) -> tuple[str | None, str | None]:
         hits = Counter(phrase_keys)
         for key, patterns in self.patterns.items():
-            hits[key] += sum(1 for pattern in patterns if pattern.search(text))
+            for pattern in patterns:
+                if pattern.search(text):
+                    hits[key] += 1
+        candidates = {self._rule_of[key] for key in hits}
+        for slot in slots:
+            candidates.update(self._by_slot.get(slot, ()))
         best: tuple[int, int, str] | None = None
-        for name, rule in self.rules.items():
-            fired = hits[f"intent:{name}"] or any(hits[f"topic:{name}:{t}"] for t in rule.topics)
-            if not fired and not any(slot in slots for slot in rule.slots):
-                continue
-            if any(slot in slots for slot in rule.unless_slots):
+        for name in candidates:
+            rule = self.rules[name]
+            if rule.unless_slots and any(slot in slots for slot in rule.unless_slots):
                 continue
             if rule.requires_slots and not any(slot in slots for slot in rule.requires_slots):
                 continue
