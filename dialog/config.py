@@ -68,6 +68,7 @@ class Form(_Strict):
     skip_phrases: list[str] = Field(default_factory=list)
     cancel_phrases: list[str] = Field(default_factory=list)
     interrupt_intents: list[str] = Field(default_factory=list)
+    search_when_criteria: bool = False  # criteria that ignore the question asked end the form
     on_complete: str
     templates: dict[str, str] = Field(default_factory=dict)  # for on_complete's handler
 

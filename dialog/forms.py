@@ -37,9 +37,10 @@ def continue_form(ctx: TurnContext) -> Reply | None:
 def _advance(ctx: TurnContext, form: Form, first_turn: bool) -> Reply:
     progress = ctx.state.form
     assert progress is not None
+    asked = progress.asking
     _record_answers(ctx, form, progress, free_text_allowed=not first_turn)
     pending = [q for q in form.questions if q.id not in progress.answers]
-    if not pending:
+    if not pending or (not first_turn and _moved_on(ctx, form, asked, pending)):
         return _complete(ctx, form)
     progress.asking = pending[0].id
     return Reply(pending[0].ask, rephrasable=False)
@@ -100,6 +101,13 @@ def _apply_slots(ctx: TurnContext, values: dict[str, object]) -> None:
             setattr(filters, slot, value)
         elif hasattr(financing, slot):
             setattr(financing, slot, value)
+
+
+def _moved_on(ctx: TurnContext, form: Form, asked: str | None, pending: list) -> bool:
+    """ "busco uno de menos de 200 mil" when asked what the car is for: search, don't re-ask."""
+    if not form.search_when_criteria or asked not in {q.id for q in pending}:
+        return False
+    return _answers_pending(ctx, form)
 
 
 def _answers_pending(ctx: TurnContext, form: Form) -> bool:

@@ -29,7 +29,7 @@ RANGE = CAR_PLACEHOLDERS | {"min_down_payment", "max_down_payment", "min_pct", "
 @handler(
     "financing.plan",
     required={
-        "ask_car": set(),
+        "ask_car": {"min_pct", "terms", "rate"},
         "ask_car_from_list": {"count"},
         "options": CAR_PLACEHOLDERS | {"lines", "rate"},
         "option_line": OPTION,
@@ -53,7 +53,7 @@ def financing_plan(ctx: TurnContext) -> Reply:
             return _affordable(ctx)
         if ctx.state.last_results:
             return Reply(ctx.say("ask_car_from_list", {"count": len(ctx.state.last_results)}))
-        return Reply(ctx.say("ask_car"))
+        return Reply(ctx.say("ask_car", _conditions(ctx)))
     if (
         params.down_payment is None
         and params.down_payment_pct is None
@@ -152,11 +152,19 @@ def _option_values(plan: Plan) -> dict[str, object]:
 
 def _range_values(ctx: TurnContext, car: Car) -> dict[str, object]:
     config = ctx.services.financing
-    terms = [f"{years}" for years in config.terms_years]
     return {
         **car_values(car),
         "min_down_payment": money(car.price * config.min_down_payment_pct / 100),
         "max_down_payment": money(car.price),
+        **_conditions(ctx),
+    }
+
+
+def _conditions(ctx: TurnContext) -> dict[str, object]:
+    """The financing terms from config/financing.yml, worded for a template."""
+    config = ctx.services.financing
+    terms = [f"{years}" for years in config.terms_years]
+    return {
         "min_pct": _pct(config.min_down_payment_pct),
         "terms": ", ".join(terms[:-1]) + f" o {terms[-1]}" if len(terms) > 1 else terms[0],
         "rate": _pct(config.annual_rate * 100),

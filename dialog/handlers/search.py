@@ -48,6 +48,7 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note"}
     optional={
         "budget_note": {"monthly_budget", "down_payment", "price_max", "term_months"},
         "relax_join": set(),
+        "criteria_cars": set(),
         **CRITERIA_TEMPLATES,
         **RELAX_TEMPLATES,
     },
@@ -122,6 +123,9 @@ def list_outcome(ctx: TurnContext, outcome: SearchOutcome, budget_note: str = ""
         template = "relaxed"
     else:
         template = "single_result" if outcome.total == 1 else "results"
+        if template == "results" and not _name(ctx.state.filters):  # "46 autos de menos de…"
+            noun = ctx.say("criteria_cars") or "autos"
+            values["criteria"] = f"{noun} {values['criteria']}".strip()
     return Reply(
         ctx.say(template, values),
         results=list(ctx.state.last_results),
