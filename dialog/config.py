@@ -98,6 +98,7 @@ class DialogConfig(_Strict):
 
     templates: dict[str, str] = Field(default_factory=dict)
     selection_cues: list[str] = Field(default_factory=list)
+    search_cues: list[str] = Field(default_factory=list)
     details: dict[str, DetailTopic] = Field(default_factory=dict)
     routes: dict[str, Route]
     forms: dict[str, Form] = Field(default_factory=dict)

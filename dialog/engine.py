@@ -131,6 +131,12 @@ def resolve_intent(
 ) -> str:
     """The NLU's intent, corrected by context: "el corolla" after a list is a selection."""
     intent = extraction.intent or ""
+    if (
+        intent == "search_cars"
+        and _asks_about_focus(extraction, state)
+        and find_phrase(text, bundle.config.search_cues) is None
+    ):
+        return "car_details"
     if intent == "search_cars" and _picks_shown_car(text, extraction, state, bundle):
         return "select_car"
     if (
@@ -142,6 +148,23 @@ def resolve_intent(
     if not intent and extraction.slots():
         return "search_cars"
     return intent or FALLBACK_ROUTE
+
+
+FEATURES = {"bluetooth", "car_play"}
+FOCUS_INTENTS = {"select_car", "car_details", "car_question", "car_opinion"}
+
+
+def _asks_about_focus(extraction: Extraction, state: ConversationState) -> bool:
+    """ "¿y bluetooth?" right after talking about the chosen car asks about that car."""
+    slots = set(extraction.slots()) - {"intent", "topic"}
+    return bool(
+        state.selected is not None
+        and state.last_intent in FOCUS_INTENTS
+        and slots
+        and slots <= FEATURES
+        and not extraction.make
+        and not extraction.model
+    )
 
 
 def _names_unshown_car(extraction: Extraction, state: ConversationState, bundle: Bundle) -> bool:
