@@ -31,7 +31,21 @@ def continue_form(ctx: TurnContext) -> Reply | None:
         return None
     if find_phrase(ctx.text, form.skip_phrases):
         return _complete(ctx, form)
+    if _is_question(ctx.text) and not _answers_anything(ctx, form, progress):
+        return None  # "¿están en Monterrey?" is not a name: answer it, keep the form open
     return _advance(ctx, form, first_turn=False)
+
+
+def _is_question(text: str) -> bool:
+    return "?" in text or "¿" in text
+
+
+def _answers_anything(ctx: TurnContext, form: Form, progress) -> bool:
+    """A slot or an option of a pending question (free text aside)."""
+    if _answers_pending(ctx, form):
+        return True
+    pending = [q for q in form.questions if q.id not in progress.answers]
+    return any(find_phrase(ctx.text, phrases) for q in pending for phrases in q.options.values())
 
 
 def _advance(ctx: TurnContext, form: Form, first_turn: bool) -> Reply:

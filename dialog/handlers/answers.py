@@ -38,7 +38,7 @@ def fallback_answer(ctx: TurnContext) -> Reply:
     answer = ctx.services.knowledge.answer(None, ctx.text)
     if answer is not None:
         return Reply(answer.text)
-    if ctx.services.llm_enabled and _looks_like_question(ctx):
+    if _looks_like_question(ctx):  # the LLM if configured, else an honest "no tengo ese dato"
         return ask_llm(ctx, "no_answer")
     return Reply(ctx.say("help"))
 
