@@ -28,7 +28,7 @@ from nlu.text import fold, prepare
 from nlu.vehicles import VehicleVocabulary, resolve
 from tools.catalog import Catalog
 
-MAX_CHARS = 1200  # longer messages are read up to here: a WhatsApp request is a few lines
+MAX_CHARS = 1000  # longer messages are read up to here: a WhatsApp request is a few lines
 MAX_AMOUNT = 1e10  # "999999999999999 mil" is not a budget
 WORD_CUES = frozenset({"percent_after"})
 READERS = (financing.read, money.read_km, years.read, money.read_price)
