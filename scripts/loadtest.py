@@ -182,9 +182,11 @@ def simulate_user(
     sent_ids: list[str],
     lock: threading.Lock,
     redeliver_every: int,
+    keepalive: bool = False,
 ) -> None:
     user = f"52155{index:08d}"
     turn = 0
+    connection = None
     while time.monotonic() < stop_at:
         with lock:
             if budget[0] <= 0:
@@ -197,16 +199,19 @@ def simulate_user(
         event = graph.events[user]
         event.clear()
         started = time.perf_counter()
-        # a new connection per delivery, as Meta's webhook senders do; it also lets the kernel
-        # spread connections over the gunicorn workers
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        # by default a new connection per delivery, which spreads them over the gunicorn workers;
+        # --keepalive reuses one per user (cheaper per request, but gunicorn may give them all to
+        # one worker)
+        if connection is None or not keepalive:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         connection.request("POST", "/webhook", body=body, headers=headers)
         response = connection.getresponse()
         response.read()
         if redeliver_every and turn % redeliver_every == 0:  # Meta redelivers now and then
             connection.request("POST", "/webhook", body=body, headers=headers)
             connection.getresponse().read()
-        connection.close()
+        if not keepalive:
+            connection.close()
         answered = event.wait(timeout=10)
         with lock:
             sent_ids.append(message_id)
@@ -238,6 +243,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                         sent_ids,
                         lock,
                         args.redeliver_every,
+                        args.keepalive,
                     ),
                 )
                 for i in range(args.users)
@@ -314,7 +320,8 @@ def summarise(
         "replies_sent": sum(graph.sends.values()),
     }
     print(
-        f"store={args.store} workers={args.workers} users={args.users}: "
+        f"store={args.store} workers={args.workers} users={args.users}"
+        f"{' keepalive' if args.keepalive else ''}: "
         f"{report['messages']} messages in {report['seconds']} s = "
         f"{report['throughput_per_s']} msg/s; "
         f"p50 {report['p50_ms']} ms, p99 {report['p99_ms']} ms until the reply is sent; "
@@ -336,6 +343,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--store", choices=("sqlite", "redis"), default="sqlite")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--redeliver-every", type=int, default=10, help="resend every Nth message")
+    parser.add_argument("--keepalive", action="store_true", help="one connection per user")
     parser.add_argument("--json", action="store_true", help="print the report as JSON too")
     args = parser.parse_args(argv)
     args.seconds = min(args.seconds, 300.0)
