@@ -30,6 +30,7 @@ class Route(_Strict):
 
     handler: str
     templates: dict[str, str] = Field(default_factory=dict)
+    use_llm: bool = True  # false: never hand this intent to the LLM, even when it is configured
 
     @field_validator("templates")
     @classmethod

@@ -304,3 +304,12 @@ def test_rephrase_is_off_by_default_and_grounded_when_on(httpserver, llm_app):
     assert hello["llm_used"] is True and hello["reply"].startswith("¡Qué tal!")
     assert search["llm_used"] is False and "99,999" not in search["reply"]
     assert search["results"]  # the rule-based list went out unchanged
+
+
+def test_company_policies_missing_from_the_knowledge_base_never_reach_the_llm(httpserver, llm_app):
+    httpserver.expect_request(COMPLETIONS).respond_with_json(completion("Sí, incluye seguro."))
+    client = llm_app().test_client()
+    (reply,) = _turns(client, "llm-policy", ["¿tienen seguro incluido?"])
+    assert reply["intent"] == "policy_question" and reply["llm_used"] is False
+    assert "asesor" in reply["reply"] and "incluye seguro" not in reply["reply"]
+    assert len(httpserver.log) == 0

@@ -53,7 +53,7 @@ def _looks_like_question(ctx: TurnContext) -> bool:
 def ask_llm(ctx: TurnContext, fallback_template: str) -> Reply:
     """Ask the LLM with verified context only; its answer is grounded or not used at all."""
     llm = ctx.services.llm
-    if llm is None or not llm.enabled:
+    if llm is None or not llm.enabled or not ctx.route.use_llm:
         return Reply(ctx.say(fallback_template))
     from tools.llm import LLMContext
 
