@@ -58,7 +58,9 @@ def create_app(
         whatsapp=whatsapp,
     )
     channel = WhatsAppChannel(engine, store, whatsapp, metrics)
-    dispatcher = UserOrderedDispatcher(synchronous=not settings.workers_async)
+    dispatcher = UserOrderedDispatcher(
+        workers=settings.turn_threads, synchronous=not settings.workers_async
+    )
     context.extras.update(channel=channel, dispatcher=dispatcher)
     context.extras["sweeper"] = Sweeper(context)
     app = Flask(__name__)

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     port: int = Field(5000, ge=1, le=65535, validation_alias=_env("PORT"))
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
     workers_async: bool = Field(True, validation_alias=_env("WEBHOOK_ASYNC"))
+    turn_threads: int = Field(32, ge=1, le=256, validation_alias=_env("TURN_THREADS"))
     recover_after_seconds: float = Field(
         120.0, ge=0, validation_alias=_env("RECOVER_AFTER_SECONDS")
     )

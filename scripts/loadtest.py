@@ -47,7 +47,8 @@ TEXTS = (
 class GraphStandIn:
     """Speaks enough of the Cloud API messages endpoint; records sends and read receipts."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency_s: float = 0.0) -> None:
+        self.latency_s = latency_s  # the real Graph API answers in tens to hundreds of ms
         self.reads: dict[str, int] = defaultdict(int)
         self.sends: dict[str, int] = defaultdict(int)
         self.events: dict[str, threading.Event] = defaultdict(threading.Event)
@@ -61,6 +62,8 @@ class GraphStandIn:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if stand_in.latency_s:
+                    time.sleep(stand_in.latency_s)
                 reply = stand_in.record(body)
                 data = json.dumps(reply).encode()
                 self.send_response(200)
@@ -221,7 +224,7 @@ def simulate_user(
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
-    graph = GraphStandIn()
+    graph = GraphStandIn(args.graph_latency_ms / 1000)
     with tempfile.TemporaryDirectory() as workdir:
         process, port = start_server(args, graph.port, Path(workdir))
         try:
@@ -321,7 +324,8 @@ def summarise(
     }
     print(
         f"store={args.store} workers={args.workers} users={args.users}"
-        f"{' keepalive' if args.keepalive else ''}: "
+        f"{' keepalive' if args.keepalive else ''}"
+        f"{f' graph-latency={args.graph_latency_ms:g}ms' if args.graph_latency_ms else ''}: "
         f"{report['messages']} messages in {report['seconds']} s = "
         f"{report['throughput_per_s']} msg/s; "
         f"p50 {report['p50_ms']} ms, p99 {report['p99_ms']} ms until the reply is sent; "
@@ -343,6 +347,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--store", choices=("sqlite", "redis"), default="sqlite")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--redeliver-every", type=int, default=10, help="resend every Nth message")
+    parser.add_argument("--graph-latency-ms", type=float, default=0.0,
+                        help="delay of each Graph API call, as over the internet")  # fmt: skip
     parser.add_argument("--keepalive", action="store_true", help="one connection per user")
     parser.add_argument("--json", action="store_true", help="print the report as JSON too")
     args = parser.parse_args(argv)
