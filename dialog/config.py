@@ -48,6 +48,7 @@ class FormQuestion(_Strict):
 
     id: str
     ask: str
+    remind: str = ""  # asked again after an answer to something else; `ask` when empty
     fills: list[str] = Field(default_factory=list)
     free_text: bool = False
     strip_phrases: list[str] = Field(default_factory=list)  # "me llamo" before a name
@@ -70,6 +71,7 @@ class Form(_Strict):
     cancel_phrases: list[str] = Field(default_factory=list)
     interrupt_intents: list[str] = Field(default_factory=list)
     search_when_criteria: bool = False  # criteria that ignore the question asked end the form
+    end_intents: list[str] = Field(default_factory=list)  # answered normally, and the form closes
     on_complete: str
     templates: dict[str, str] = Field(default_factory=dict)  # for on_complete's handler
 

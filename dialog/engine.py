@@ -103,13 +103,17 @@ class Engine:
 
     def _dispatch(self, ctx: TurnContext) -> Reply:
         try:
-            if ctx.state.form is not None:
+            form = ctx.state.form
+            if form is not None:
                 reply = continue_form(ctx)
                 if reply is not None:
                     return reply
             spec = HANDLERS.get(ctx.route.handler)
             assert spec is not None  # routes are validated at load
-            return spec.func(ctx)
+            reply = spec.func(ctx)
+            if form is not None and ctx.state.form is form:  # answered an aside; form still open
+                reply = _remind(ctx, reply)
+            return reply
         except Exception:  # a handler bug must not reach the customer as silence or a traceback
             log.exception("handler %s failed for intent %s", ctx.route.handler, ctx.intent)
             ctx.state.form = None
@@ -124,6 +128,16 @@ class Engine:
         if result.used and result.text:
             reply.text, reply.llm_used = result.text, True
         return reply
+
+
+def _remind(ctx: TurnContext, reply: Reply) -> Reply:
+    """After answering a question asked mid-form, ask the form's pending question again."""
+    progress = ctx.state.form
+    form = ctx.config.forms.get(progress.name) if progress else None
+    question = next((q for q in form.questions if q.id == progress.asking), None) if form else None
+    if question is not None:
+        reply.text = f"{reply.text}\n\n{question.remind or question.ask}"
+    return reply
 
 
 def resolve_intent(

@@ -27,6 +27,9 @@ def continue_form(ctx: TurnContext) -> Reply | None:
     if find_phrase(ctx.text, form.cancel_phrases):
         ctx.state.form = None
         return Reply(ctx.say("form_cancelled"))
+    if ctx.extraction.intent in form.end_intents and not _answers_pending(ctx, form):
+        ctx.state.form = None  # "gracias, adiós": answer that, and stop asking
+        return None
     if ctx.extraction.intent in form.interrupt_intents and not _answers_pending(ctx, form):
         return None
     if find_phrase(ctx.text, form.skip_phrases):
