@@ -21,7 +21,7 @@ from api.metrics import AppMetrics
 from api.recovery import Sweeper, recover_pending
 from dialog.engine import Engine
 from dialog.runtime import Runtime, RuntimePaths
-from dialog.store import Store, open_store
+from dialog.store import STORE_UNAVAILABLE, Store, open_store
 from settings import Settings, load_settings
 
 log = logging.getLogger("server")
@@ -112,10 +112,6 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_errors(app: Flask) -> None:
-    import sqlite3
-
-    import redis
-
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         response = jsonify(error=error.name.lower().replace(" ", "_"), reason=error.description)
@@ -129,7 +125,7 @@ def _register_errors(app: Flask) -> None:
         response.headers["Retry-After"] = "5"
         return response
 
-    for unavailable in (redis.exceptions.RedisError, sqlite3.Error):
+    for unavailable in STORE_UNAVAILABLE:
         app.register_error_handler(unavailable, store_down)
 
     @app.errorhandler(Exception)

@@ -102,6 +102,7 @@ class DialogConfig(_Strict):
     templates: dict[str, str] = Field(default_factory=dict)
     selection_cues: list[str] = Field(default_factory=list)
     search_cues: list[str] = Field(default_factory=list)
+    focus_intents: list[str] = Field(default_factory=list)
     details: dict[str, DetailTopic] = Field(default_factory=dict)
     routes: dict[str, Route]
     forms: dict[str, Form] = Field(default_factory=dict)
@@ -126,6 +127,7 @@ def load_dialog_config(
     _check_routes(config, data, path)
     _check_forms(config, data, path)
     _check_details(config, data, path)
+    _check_focus_intents(config, data, path)
     if intents is not None:
         _check_intents_routed(config, data, path, intents)
     return config
@@ -221,6 +223,17 @@ def _check_details(config: DialogConfig, data: Any, path: Path) -> None:
                 f"unknown placeholder(s) {sorted(unknown)}; may use {sorted(DETAIL_PLACEHOLDERS)}",
                 line_at(data, ("details", name, "template")),
                 f"details.{name}.template",
+            )
+
+
+def _check_focus_intents(config: DialogConfig, data: Any, path: Path) -> None:
+    for index, intent in enumerate(config.focus_intents):
+        if intent not in config.routes:
+            raise YamlError(
+                path,
+                f"focus_intents names '{intent}', which has no route",
+                line_at(data, ("focus_intents", index)),
+                "focus_intents",
             )
 
 

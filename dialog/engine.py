@@ -147,7 +147,7 @@ def resolve_intent(
     intent = extraction.intent or ""
     if (
         intent == "search_cars"
-        and _asks_about_focus(extraction, state)
+        and _asks_about_focus(extraction, state, bundle)
         and find_phrase(text, bundle.config.search_cues) is None
     ):
         return "car_details"
@@ -165,19 +165,16 @@ def resolve_intent(
 
 
 FEATURES = {"bluetooth", "car_play"}
-FOCUS_INTENTS = {"select_car", "car_details", "car_question", "car_opinion"}
 
 
-def _asks_about_focus(extraction: Extraction, state: ConversationState) -> bool:
+def _asks_about_focus(extraction: Extraction, state: ConversationState, bundle: Bundle) -> bool:
     """ "¿y bluetooth?" right after talking about the chosen car asks about that car."""
-    slots = set(extraction.slots()) - {"intent", "topic"}
+    slots = set(extraction.slots())
     return bool(
         state.selected is not None
-        and state.last_intent in FOCUS_INTENTS
+        and state.last_intent in bundle.config.focus_intents
         and slots
         and slots <= FEATURES
-        and not extraction.make
-        and not extraction.model
     )
 
 

@@ -18,7 +18,7 @@ _ACCENTS = str.maketrans(
 _DIGIT_UNIT = re.compile(
     r"(?<=\d)(?!(?:o|a|er|ero|era|ro|ra|do|da|to|ta|vo|va|no|na|mo|ma)\b)(?=[a-z%])"
 )
-_DIGIT_DASH = re.compile(r"(?<=\d)\s*[-–/]\s*(?=\d)")
+_DIGIT_DASH = re.compile(r"(?<=\d)\s*[-/]\s*(?=\d)")  # dashes are "-" after _ACCENTS
 _SPACES = re.compile(r"\s+")
 _COMBINING = re.compile(r"[\u0300-\u036f]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")

@@ -56,6 +56,12 @@ def test_shipped_configuration_is_valid():
             "unknown placeholder",
         ),
         (
+            "focus_intents: [select_car,",
+            "focus_intents: [select_carr,",
+            "focus_intents: [select_carr",
+            "has no route",
+        ),
+        (
             "        fills: [make, model]",
             "        fills: [marca]",
             "fills: [marca]",

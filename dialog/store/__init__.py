@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -17,6 +18,14 @@ from dialog.store.base import (
 from dialog.store.memory import MemoryStore
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+# What a backend raises when it cannot be reached or written: the app answers 503, not 500.
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (sqlite3.Error,)
+try:
+    import redis
+
+    STORE_UNAVAILABLE += (redis.exceptions.RedisError,)
+except ImportError:  # pragma: no cover - redis is in requirements.txt
+    pass
 SCHEMES = "memory://, sqlite:///relative/file.db, sqlite:////absolute/file.db, redis://host:6379/0"
 
 

@@ -111,6 +111,7 @@ class MemoryStore(Store):
     def complete_inbound(self, message_id: str) -> None:
         with self._guard:
             self._pending.pop(message_id, None)
+            self._claims.pop(message_id, None)
 
     def record_outbound(self, wamid, user, message_id, status="sent", error=None) -> None:
         with self._guard:
