@@ -28,6 +28,8 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "loadtest-app-secret"
 PHONE_ID = "100200300"
@@ -293,12 +295,13 @@ def server_turn_times(port: int) -> dict[str, float]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     connection.request("GET", "/metrics")
     text = connection.getresponse().read().decode()
-    values = {}
-    for line in text.splitlines():
-        for name in ("sum", "count"):
-            prefix = f'kavak_turn_latency_seconds_{name}{{channel="whatsapp"}} '
-            if line.startswith(prefix):
-                values[name] = float(line[len(prefix) :])
+    values = {
+        sample.name.rsplit("_", 1)[1]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "kavak_turn_latency_seconds"
+        for sample in family.samples
+        if sample.labels.get("channel") == "whatsapp" and sample.name.endswith(("_sum", "_count"))
+    }
     count = values.get("count", 0.0)
     mean = values.get("sum", 0.0) / count * 1000 if count else float("nan")
     return {"server_turns": count, "server_turn_mean_ms": round(mean, 2)}
