@@ -8,7 +8,7 @@ from typing import Any
 
 from api.logs import mask_phone
 from dialog.engine import Engine
-from dialog.store.base import Store, Turn
+from dialog.store.base import OutboundRecord, Store, Turn, error_text
 from dialog.turn import TurnResult
 
 log = logging.getLogger("channel")
@@ -32,13 +32,13 @@ class WhatsAppChannel:
         kind = job.get("kind", "text")
         if kind in {"text", "interactive"}:
             result = self._turn(job)
-            self._send_result(user, message_id, result)
-            if self.metrics is not None:
-                self.metrics.turn(result, channel="whatsapp", seconds=time.perf_counter() - started)
+            sent = self._send_result(user, result)
         else:
             text = self.engine.runtime.current.config.templates.get("unsupported_message", "")
-            self._record(user, message_id, self.client.send_text(user, text))
-        self.store.complete_inbound(message_id)
+            sent, result = self.client.send_text(user, text), None
+        self.store.complete_inbound(message_id, self._replies(user, message_id, sent))
+        if result is not None and self.metrics is not None:
+            self.metrics.turn(result, channel="whatsapp", seconds=time.perf_counter() - started)
 
     def _turn(self, job: dict[str, Any]) -> TurnResult:
         user, message_id = job["user"], job["message_id"]
@@ -49,16 +49,14 @@ class WhatsAppChannel:
         text = job.get("text") or ""
         return self.engine.handle(user, text, message_id=message_id, picked=picked)
 
-    def _send_result(self, user: str, message_id: str, result: TurnResult) -> None:
+    def _send_result(self, user: str, result: TurnResult) -> Any:
         rows = result.choices
         if result.choices_kind == "cars" and rows:
-            results = self._send_list(user, result)
-        elif result.choices_kind == "buttons" and rows and len(result.reply) <= LIST_BODY_MAX:
-            results = self.client.send_buttons(user, result.reply, _buttons(rows))
-            results = results if _ok(results) else self.client.send_text(user, result.reply)
-        else:
-            results = self.client.send_text(user, result.reply)
-        self._record(user, message_id, results)
+            return self._send_list(user, result)
+        if result.choices_kind == "buttons" and rows and len(result.reply) <= LIST_BODY_MAX:
+            sent = self.client.send_buttons(user, result.reply, _buttons(rows))
+            return sent if _ok(sent) else self.client.send_text(user, result.reply)
+        return self.client.send_text(user, result.reply)
 
     def _send_list(self, user: str, result: TurnResult) -> list:
         from tools.whatsapp import ListRow
@@ -73,11 +71,14 @@ class WhatsAppChannel:
         short = config.get("list_body", "Elige una opción:")
         return sent + _as_list(self.client.send_list(user, short, button, rows))
 
-    def _record(self, user: str, message_id: str, results: Any) -> None:
+    def _replies(self, user: str, message_id: str, results: Any) -> list[OutboundRecord]:
+        """What the store keeps of each send; failures are logged and counted here."""
+        records = []
         for sent in _as_list(results):
-            status = "sent" if sent.ok else "failed"
             wamid = sent.wamid or f"failed:{message_id}:{time.time_ns()}"
-            self.store.record_outbound(wamid, user, message_id, status=status, error=sent.error)
+            status = "sent" if sent.ok else "failed"
+            records.append(OutboundRecord(wamid=wamid, user=user, message_id=message_id,
+                                          status=status, error=error_text(sent.error)))  # fmt: skip
             if not sent.ok:
                 log.error(
                     "send failed",
@@ -85,17 +86,19 @@ class WhatsAppChannel:
                 )
                 if self.metrics is not None:
                     self.metrics.send_failures.inc()
+        return records
 
     def _finish_recovered(self, job: dict[str, Any]) -> bool:
         """A job left by a process that died: True if its reply is (now) out and it is closed."""
         message_id, user = job["message_id"], job["user"]
+        replies = []
         if not self._already_sent(message_id, user):
             ran = self._turn_already_run(message_id, user)
             if ran is None:
                 return False  # it never ran: run it now
             # the process died after the turn, before its reply went out: resend, don't re-run
-            self._record(user, message_id, self.client.send_text(user, ran.text_out))
-        self.store.complete_inbound(message_id)
+            replies = self._replies(user, message_id, self.client.send_text(user, ran.text_out))
+        self.store.complete_inbound(message_id, replies)
         return True
 
     def _already_sent(self, message_id: str, user: str) -> bool:

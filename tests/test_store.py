@@ -15,6 +15,7 @@ from dialog.state import ConversationState, utc_now
 from dialog.store import (
     Handoff,
     MemoryStore,
+    OutboundRecord,
     StoreError,
     Turn,
     open_store,
@@ -97,6 +98,23 @@ def test_outbound_status(store):
     [record] = store.outbound("u")
     assert record.status == "failed" and "131047" in record.error
     assert store.outbound("someone else") == []
+
+
+def test_completing_a_job_records_its_replies_with_it(store):
+    store.enqueue_inbound("wamid.in.7", "u", {"text": "el 2"})
+    replies = [
+        OutboundRecord(wamid="wamid.out.7a", user="u", message_id="wamid.in.7"),
+        OutboundRecord(wamid="failed:wamid.in.7:1", user="u", message_id="wamid.in.7",
+                       status="failed", error="HTTP 500"),
+    ]  # fmt: skip
+    store.complete_inbound("wamid.in.7", replies)
+    assert store.pending_inbound() == []
+    recorded = {record.wamid: record for record in store.outbound("u")}
+    assert recorded.keys() == {"wamid.out.7a", "failed:wamid.in.7:1"}
+    assert recorded["failed:wamid.in.7:1"].status == "failed"
+    assert recorded["failed:wamid.in.7:1"].error == "HTTP 500"
+    assert store.update_outbound_status("wamid.out.7a", "delivered") is True
+    assert {r.wamid: r.status for r in store.outbound("u")}["wamid.out.7a"] == "delivered"
 
 
 def test_users_summary_prune_and_delete(store):

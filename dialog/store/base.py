@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -123,7 +123,9 @@ class Store(ABC):
         """Acknowledged messages whose reply was never completed, oldest first."""
 
     @abstractmethod
-    def complete_inbound(self, message_id: str) -> None: ...
+    def complete_inbound(self, message_id: str, replies: Sequence[OutboundRecord] = ()) -> None:
+        """Close a job and record the replies sent for it, in one step (a crash leaves both or
+        neither)."""
 
     @abstractmethod
     def claim_inbound(self, message_id: str, lease_seconds: float) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -108,8 +108,10 @@ class MemoryStore(Store):
             self._claims[message_id] = now + lease_seconds
             return True
 
-    def complete_inbound(self, message_id: str) -> None:
+    def complete_inbound(self, message_id: str, replies: Sequence[OutboundRecord] = ()) -> None:
         with self._guard:
+            for record in replies:
+                self._outbound[record.wamid] = record.model_copy()
             self._pending.pop(message_id, None)
             self._claims.pop(message_id, None)
 

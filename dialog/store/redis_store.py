@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +29,16 @@ log = logging.getLogger("store.redis")
 HISTORY_LIMIT = 500
 OUTBOUND_TTL_SECONDS = 30 * 24 * 3600
 LOCK_TIMEOUT_SECONDS = 30
+# Dedupe and job in one atomic step: a process dying between the two would otherwise leave the id
+# marked as seen with no job, and Meta's redelivery of that message would be dropped as a duplicate.
+ENQUEUE_SCRIPT = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+  return 1
+end
+return 0
+"""
 
 
 class RedisStore(Store):
@@ -38,6 +48,7 @@ class RedisStore(Store):
             url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5,
             health_check_interval=30, retry_on_timeout=True,
         )  # fmt: skip
+        self._enqueue = self.client.register_script(ENQUEUE_SCRIPT)
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -120,17 +131,12 @@ class RedisStore(Store):
                 )
 
     def enqueue_inbound(self, message_id: str, user: str, payload: dict[str, Any]) -> bool:
-        first = self.client.set(self._key("seen", message_id), "1", nx=True, ex=DEDUPE_TTL_SECONDS)
-        if not first:
-            return False
         now = time.time()
         job = InboundJob(message_id=message_id, user=user, payload=payload,
                          received_at=_datetime(now))  # fmt: skip
-        pipe = self.client.pipeline()
-        pipe.hset(self._key("pending"), message_id, job.model_dump_json())
-        pipe.zadd(self._key("pending_at"), {message_id: now})
-        pipe.execute()
-        return True
+        keys = [self._key("seen", message_id), self._key("pending"), self._key("pending_at")]
+        args = [message_id, job.model_dump_json(), now, DEDUPE_TTL_SECONDS]
+        return bool(self._enqueue(keys=keys, args=args))
 
     def pending_inbound(self, older_than_seconds: float = 0.0) -> list[InboundJob]:
         ids = self.client.zrangebyscore(
@@ -147,8 +153,10 @@ class RedisStore(Store):
         lease = max(1, int(lease_seconds))
         return bool(self.client.set(self._key("claim", message_id), "1", nx=True, ex=lease))
 
-    def complete_inbound(self, message_id: str) -> None:
-        pipe = self.client.pipeline()
+    def complete_inbound(self, message_id: str, replies: Sequence[OutboundRecord] = ()) -> None:
+        pipe = self.client.pipeline()  # MULTI/EXEC: the replies and the closed job, or neither
+        for record in replies:
+            self._queue_outbound(pipe, record)
         pipe.hdel(self._key("pending"), message_id)
         pipe.zrem(self._key("pending_at"), message_id)
         pipe.execute()
@@ -158,9 +166,12 @@ class RedisStore(Store):
             wamid=wamid, user=user, message_id=message_id, status=status, error=error_text(error)
         )
         pipe = self.client.pipeline()
-        pipe.set(self._key("out", wamid), record.model_dump_json(), ex=OUTBOUND_TTL_SECONDS)
-        pipe.zadd(self._key("outbound"), {wamid: time.time()})
+        self._queue_outbound(pipe, record)
         pipe.execute()
+
+    def _queue_outbound(self, pipe, record: OutboundRecord) -> None:
+        pipe.set(self._key("out", record.wamid), record.model_dump_json(), ex=OUTBOUND_TTL_SECONDS)
+        pipe.zadd(self._key("outbound"), {record.wamid: record.updated_at.timestamp()})
 
     def update_outbound_status(self, wamid: str, status: str, error: object = None) -> bool:
         raw = self.client.get(self._key("out", wamid))

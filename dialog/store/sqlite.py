@@ -10,7 +10,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -229,18 +229,19 @@ class SQLiteStore(Store):
         )
         return cursor.rowcount == 1
 
-    def complete_inbound(self, message_id: str) -> None:
-        self._write(
-            "UPDATE inbound SET completed_at = ?, payload = '{}' WHERE message_id = ?",
-            (time.time(), message_id),
-        )
+    def complete_inbound(self, message_id: str, replies: Sequence[OutboundRecord] = ()) -> None:
+        with self._transaction():
+            self._db.executemany(_INSERT_OUTBOUND, [_outbound_row(r) for r in replies])
+            self._db.execute(
+                "UPDATE inbound SET completed_at = ?, payload = '{}' WHERE message_id = ?",
+                (time.time(), message_id),
+            )
 
     def record_outbound(self, wamid, user, message_id, status="sent", error=None) -> None:
-        self._write(
-            "INSERT OR REPLACE INTO outbound (wamid, user, message_id, status, error, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (wamid, user, message_id, status, error_text(error), time.time()),
+        record = OutboundRecord(
+            wamid=wamid, user=user, message_id=message_id, status=status, error=error_text(error)
         )
+        self._write(_INSERT_OUTBOUND, _outbound_row(record))
 
     def update_outbound_status(self, wamid: str, status: str, error: object = None) -> bool:
         cursor = self._write(
@@ -302,6 +303,18 @@ class SQLiteStore(Store):
                 connection.close()
             self._connections.clear()
         self._local = threading.local()
+
+_INSERT_OUTBOUND = (
+    "INSERT OR REPLACE INTO outbound (wamid, user, message_id, status, error, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def _outbound_row(record: OutboundRecord) -> tuple:
+    return (
+        record.wamid, record.user, record.message_id, record.status, record.error,
+        record.updated_at.timestamp(),
+    )  # fmt: skip
 
 
 def _datetime(timestamp: float):
