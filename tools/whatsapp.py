@@ -73,8 +73,11 @@ class WhatsAppClient:
         self.url = f"{api_base.rstrip('/')}/{phone_number_id}/messages"
         self.phone_number_id, self.max_retries, self.backoff = phone_number_id, max_retries, backoff
         self.enabled = bool(phone_number_id and access_token)
-        # urllib3: pooled keep-alive connections, thread-safe; ~40% less CPU per call than httpx
-        self._http = urllib3.PoolManager(
+        # urllib3: pooled keep-alive connections, thread-safe; ~40% less CPU per call than httpx.
+        # One pool for the one host: no per-call URL parsing and pool lookup of a PoolManager.
+        self._path = urllib3.util.parse_url(self.url).request_uri
+        self._http = urllib3.connection_from_url(
+            self.url,
             maxsize=32,
             block=False,
             retries=False,  # retries are ours: they read Retry-After and record attempts
@@ -126,7 +129,7 @@ class WhatsAppClient:
         return self._request(body, to="", what="read receipt")
 
     def close(self) -> None:
-        self._http.clear()
+        self._http.close()
 
     def _post(self, to: str, message: dict) -> SendResult:
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
@@ -151,8 +154,8 @@ class WhatsAppClient:
 
     def _attempt(self, body: dict, attempt: int) -> SendResult:
         try:
-            response = self._http.request(
-                "POST", self.url, body=json.dumps(body, ensure_ascii=False).encode()
+            response = self._http.urlopen(
+                "POST", self._path, body=json.dumps(body, ensure_ascii=False).encode()
             )
         except urllib3.exceptions.HTTPError as error:
             return SendResult(ok=False, error=_error_name(error), attempts=attempt)
