@@ -11,3 +11,10 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = None  # the app logs structured lines itself
 errorlog = "-"
+
+
+def post_worker_init(worker) -> None:
+    """The worker has built its app: keep the garbage collector off its startup objects."""
+    from server import freeze_startup_objects
+
+    freeze_startup_objects()
