@@ -304,6 +304,7 @@ class SQLiteStore(Store):
             self._connections.clear()
         self._local = threading.local()
 
+
 _INSERT_OUTBOUND = (
     "INSERT OR REPLACE INTO outbound (wamid, user, message_id, status, error, updated_at)"
     " VALUES (?, ?, ?, ?, ?, ?)"
