@@ -20,6 +20,7 @@ from dialog.store import (
     Turn,
     open_store,
 )
+from dialog.store import sqlite as sqlite_module
 from dialog.store.redis_store import RedisStore
 from dialog.store.sqlite import SQLiteStore
 from tests.conftest import REDIS_URL, redis_or_skip
@@ -251,3 +252,28 @@ def test_save_turn_stores_state_and_history_together(store):
     assert store.load_state("st").selected == 42
     assert [turn.intent for turn in store.history("st")] == ["select_car"]
     assert store.summary().turns_by_intent.get("select_car") == 1
+
+
+def test_sqlite_checkpoints_the_wal_in_the_background(tmp_path: Path, monkeypatch):
+    """Committed pages reach the database file without a writer doing SQLite's checkpoint (which
+    would hold the write lock through an fsync and stall every other writer)."""
+    monkeypatch.setattr(sqlite_module, "CHECKPOINT_SECONDS", 0.05)
+    path = tmp_path / "bot.db"
+    others = set(threading.enumerate())
+    store = SQLiteStore(path)
+    assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] >= 10_000
+    size_before = path.stat().st_size
+    for n in range(200):
+        store.append_turn(Turn(user=f"u{n}", text_in="hola " * 50, text_out="¡Hola! " * 50))
+    deadline = time.monotonic() + 5
+    while path.stat().st_size == size_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size > size_before  # the background thread copied the WAL in
+    assert store.checkpoint()[0] == 0  # nothing holds it busy
+    threads = [t for t in set(threading.enumerate()) - others if t.name == "sqlite-checkpoint"]
+    assert threads
+    store.close()
+    for thread in threads:
+        thread.join(timeout=1)
+    assert not any(thread.is_alive() for thread in threads)
+    assert len(SQLiteStore(path).history("u7")) == 1
