@@ -217,13 +217,12 @@ def redis_prefix(args: argparse.Namespace) -> str:
 
 def forget_redis_keys(args: argparse.Namespace) -> None:
     """Leave the developer's Redis as it was (state and history keys have no TTL)."""
-    import redis
+    sys.path.insert(0, str(ROOT))
+    from dialog.store.redis_store import RedisStore
 
-    client = redis.Redis.from_url(args.redis_url)
-    keys = list(client.scan_iter(match=redis_prefix(args) + "*", count=1000))
-    for start in range(0, len(keys), 500):
-        client.delete(*keys[start : start + 500])
-    client.close()
+    store = RedisStore(args.redis_url, prefix=redis_prefix(args))
+    store.clear()
+    store.close()
 
 
 def wait_until_booted(master_pid: int, workers: int, deadline: float) -> None:
@@ -281,17 +280,17 @@ class Load:
     def __init__(self, args: argparse.Namespace, port: int, graph: GraphStandIn) -> None:
         self.args, self.port, self.graph = args, port, graph
         self.lock = threading.Lock()
-        self.budget = args.messages
+        self.taken = 0
         self.posted_at: dict[str, float] = {}  # message id → when it was (due to be) sent
         self.refused = 0
 
     def take(self) -> int | None:
         """The next message's number, or None when the budget is spent."""
         with self.lock:
-            if self.budget <= 0:
+            if self.taken >= self.args.messages:
                 return None
-            self.budget -= 1
-            return self.args.messages - self.budget - 1
+            self.taken += 1
+            return self.taken - 1
 
     def deliver(self, index: int, turn: int, due: float, connection=None) -> None:
         """One signed webhook POST (and now and then a redelivery, as Meta does)."""
@@ -305,10 +304,9 @@ class Load:
             self.posted_at[message_id] = due
         own = connection is None
         connection = connection or RawConnection(self.port)
+        redelivered = self.args.redeliver_every and turn % self.args.redeliver_every == 0
         try:
-            for _ in range(
-                2 if self.args.redeliver_every and turn % self.args.redeliver_every == 0 else 1
-            ):
+            for _ in range(2 if redelivered else 1):
                 if connection.post("/webhook", body, headers) != 200:
                     with self.lock:
                         self.refused += 1

@@ -414,6 +414,8 @@ def test_a_crash_after_the_turn_resends_its_reply_without_running_it_again(
 
 
 def test_a_crash_after_sending_does_not_send_twice(wa_app, graph, reopen_store):
+    # a pending job whose reply is on record: another worker finished it while this one was
+    # recovering it, or the job was left by a version that recorded replies before closing jobs
     store = reopen_store()
     job = {"message_id": "wamid.SENT", "user": ANA, "kind": "text", "text": "hola"}
     store.enqueue_inbound("wamid.SENT", ANA, job)

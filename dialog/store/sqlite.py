@@ -69,7 +69,6 @@ class SQLiteStore(Store):
         self._write_guard = threading.Lock()
         self._writer_file: IO[str] | None = None
         self._writer_pid = 0
-        self._checkpointer_pid = 0
         self._checkpoint_stop = threading.Event()
         with self._writer():
             self._db.executescript(SCHEMA)
@@ -105,12 +104,9 @@ class SQLiteStore(Store):
             if self._writer_file is None or self._writer_pid != os.getpid():
                 self._writer_file = open(self._locks_dir / "writer.lock", "w")  # noqa: SIM115
                 self._writer_pid = os.getpid()
-            if self._checkpointer_pid != os.getpid():  # this process writes: it checkpoints too
-                self._checkpointer_pid = os.getpid()
-                threading.Thread(
-                    target=self._checkpoint_loop, args=(self._checkpoint_stop,),
-                    name="sqlite-checkpoint", daemon=True,
-                ).start()  # fmt: skip
+                threading.Thread(  # this process writes: it checkpoints too
+                    target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
+                ).start()
             fcntl.flock(self._writer_file, fcntl.LOCK_EX)
             try:
                 yield
@@ -320,8 +316,8 @@ class SQLiteStore(Store):
         busy, frames, copied = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return busy, frames, copied
 
-    def _checkpoint_loop(self, stop: threading.Event) -> None:
-        while not stop.wait(CHECKPOINT_SECONDS):
+    def _checkpoint_loop(self) -> None:
+        while not self._checkpoint_stop.wait(CHECKPOINT_SECONDS):
             try:
                 self.checkpoint()
             except sqlite3.Error as error:  # a closed store, a full disk: try again later
@@ -329,7 +325,6 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         self._checkpoint_stop.set()
-        self._checkpoint_stop, self._checkpointer_pid = threading.Event(), 0
         with self._connections_guard:
             for connection in self._connections:
                 connection.close()
