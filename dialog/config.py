@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from dialog.registry import HANDLERS, HandlerSpec
 from dialog.render import placeholders_of
 from nlu.schema import SLOT_KEYS
-from tools.yamlio import YamlError, line_at, load_yaml, validate_yaml
+from tools.yamlio import YamlError, line_at, load_yaml, raise_problems, validate_yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 FALLBACK_ROUTE = "fallback"
@@ -47,11 +47,10 @@ class FormQuestion(_Strict):
     """One question of a form: what it asks, and which slots (or free text) answer it."""
 
     id: str
-    ask: str
+    ask: str  # may use the answers so far: "Gracias, {name}. ¿En qué horario...?"
     remind: str = ""  # asked again after an answer to something else; `ask` when empty
+    retry: str = ""  # asked again when the reply answers nothing ("Solo necesito tu nombre...")
     fills: list[str] = Field(default_factory=list)
-    free_text: bool = False
-    strip_phrases: list[str] = Field(default_factory=list)  # "me llamo" before a name
     options: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("fills")
@@ -84,7 +83,7 @@ class DetailTopic(_Strict):
 
     keywords: list[str] = Field(min_length=1)
     template: str
-    flag: Literal["bluetooth", "car_play"] | None = None
+    flag: Literal["bluetooth", "car_play", "transmission", "fuel", "body_type"] | None = None
     template_no: str = ""
 
 
@@ -94,43 +93,94 @@ class LLMPolicy(_Strict):
     rephrase: bool = False
     min_words: int = Field(default=3, ge=1)
     question_cues: list[str] = Field(default_factory=list)
+    # a question no rule understood goes to the LLM only if its nearest examples score this much
+    # (it is about cars or buying); below, the honest "no tengo ese dato"
+    min_relevance: float = Field(default=0.15, ge=0, le=1)
 
 
 class DialogConfig(_Strict):
     """The whole dialog.yml, typed."""
 
     templates: dict[str, str] = Field(default_factory=dict)
-    selection_cues: list[str] = Field(default_factory=list)
-    search_cues: list[str] = Field(default_factory=list)
-    focus_intents: list[str] = Field(default_factory=list)
     details: dict[str, DetailTopic] = Field(default_factory=dict)
+    # ids of reply buttons that name an intent ("financing" -> financing)
+    reply_ids: dict[str, str] = Field(default_factory=dict)
+    # a second request in the same message is answered too when it is one of these
+    second_requests: list[str] = Field(default_factory=list)
     routes: dict[str, Route]
     forms: dict[str, Form] = Field(default_factory=dict)
     results_limit: int = Field(default=5, ge=1, le=10)
     pass_phrases: list[str] = Field(default_factory=list)
     llm: LLMPolicy = Field(default_factory=LLMPolicy)
     reset_on_new_model: list[str] = Field(default_factory=lambda: ["model", "year_min", "year_max"])
+    words: dict[str, str] = Field(default_factory=dict)  # slot values in the customer's words
+    # other languages (config/i18n/<lang>.yml): route -> template -> text, "templates" (shared)
+    # and "forms" -> form -> question -> ask/remind/retry (or form -> "templates")
+    i18n: dict[str, dict[str, Any]] = Field(default_factory=dict)
     source: str = ""
+    _raw: Any = PrivateAttr(default=None)
+
+    def phrase_sets(self) -> dict[str, list[str]]:
+        """Every phrase list of this file, for the NLU's one matcher; handlers then ask
+        `said(ctx, key)` instead of searching the text themselves."""
+        sets: dict[str, list[str]] = {
+            "pass": self.pass_phrases,
+            "llm:question": self.llm.question_cues,
+        }
+        for name, topic in self.details.items():
+            sets[f"details:{name}"] = topic.keywords
+        for name, form in self.forms.items():
+            sets[f"form:{name}:cancel"] = form.cancel_phrases
+            sets[f"form:{name}:skip"] = form.skip_phrases
+            for question in form.questions:
+                for option, phrases in question.options.items():
+                    sets[f"form:{name}:{question.id}:{option}"] = phrases
+        return {key: phrases for key, phrases in sets.items() if phrases}
 
     def route_for(self, intent: str | None) -> Route:
         return self.routes.get(intent or FALLBACK_ROUTE) or self.routes[FALLBACK_ROUTE]
 
 
 def load_dialog_config(
-    path: Path | str | None = None, intents: set[str] | None = None
+    path: Path | str | None = None,
+    intents: set[str] | None = None,
+    labels: set[str] | None = None,
 ) -> DialogConfig:
-    """Load and fully validate dialog.yml; `intents` are the names the NLU can produce."""
+    """Load and fully validate dialog.yml; `intents` are the names the NLU can produce and
+    `labels` every intent and topic ('knowledge/locations')."""
     path = Path(path) if path else CONFIG_DIR / "dialog.yml"
     data = load_yaml(path)
     config = validate_yaml(DialogConfig, data, path)
     config.source = str(path)
+    config._raw = data
+    config.i18n = _load_i18n(path.parent / "i18n", config)
     _check_routes(config, data, path)
     _check_forms(config, data, path)
     _check_details(config, data, path)
-    _check_focus_intents(config, data, path)
     if intents is not None:
-        _check_intents_routed(config, data, path, intents)
+        check_intents_routed(config, intents, labels)
     return config
+
+
+def _load_i18n(directory: Path, config: DialogConfig) -> dict[str, dict[str, Any]]:
+    """Template packs per language; a route or form they name must exist in dialog.yml."""
+    packs: dict[str, dict[str, Any]] = {}
+    for file in sorted(directory.glob("*.yml")) if directory.is_dir() else []:
+        data = load_yaml(file)
+        if not isinstance(data, dict):
+            raise YamlError(file, "expected a mapping of routes to templates", 1)
+        known = {*config.routes, "templates", "forms"}
+        for key in data:
+            if key not in known:
+                raise YamlError(
+                    file, f"'{key}' is not a route of dialog.yml", line_at(data, (key,))
+                )
+        for form in data.get("forms") or {}:
+            if form not in config.forms:
+                raise YamlError(file, f"'{form}' is not a form of dialog.yml",
+                                line_at(data, ("forms", form)))  # fmt: skip
+        packs[file.stem] = data
+    return packs
 
 
 def _check_routes(config: DialogConfig, data: Any, path: Path) -> None:
@@ -201,17 +251,17 @@ def _check_forms(config: DialogConfig, data: Any, path: Path) -> None:
         if form.templates and spec is not None:
             _check_templates(spec, form.templates, config.templates, data, path, ("forms", name))
         for index, question in enumerate(form.questions):
-            if not question.fills and not question.free_text and not question.options:
+            if not question.fills and not question.options:
                 raise YamlError(
                     path,
-                    "a question needs 'fills', 'options' or 'free_text: true'",
+                    "a question needs 'fills' (slots that answer it) or 'options'",
                     line_at(data, ("forms", name, "questions", index)),
                     f"forms.{name}.questions.{index}",
                 )
 
 
 def _check_details(config: DialogConfig, data: Any, path: Path) -> None:
-    from dialog.handlers.common import CAR_PLACEHOLDERS as DETAIL_PLACEHOLDERS
+    from dialog.cars import CAR_PLACEHOLDERS as DETAIL_PLACEHOLDERS
 
     for name, topic in config.details.items():
         unknown = (placeholders_of(topic.template) | placeholders_of(topic.template_no)) - (
@@ -226,23 +276,52 @@ def _check_details(config: DialogConfig, data: Any, path: Path) -> None:
             )
 
 
-def _check_focus_intents(config: DialogConfig, data: Any, path: Path) -> None:
-    for index, intent in enumerate(config.focus_intents):
-        if intent not in config.routes:
-            raise YamlError(
-                path,
-                f"focus_intents names '{intent}', which has no route",
-                line_at(data, ("focus_intents", index)),
-                "focus_intents",
-            )
-
-
-def _check_intents_routed(config: DialogConfig, data: Any, path: Path, intents: set[str]) -> None:
-    for intent in config.routes:
-        if intent != FALLBACK_ROUTE and intent not in intents:
-            raise YamlError(
-                path,
-                f"route for intent '{intent}', which config/intents.yml does not define",
-                line_at(data, ("routes", intent)),
-                f"routes.{intent}",
-            )
+def check_intents_routed(
+    config: DialogConfig, intents: set[str], labels: set[str] | None = None
+) -> None:
+    """Both ways: every route has an intent, every intent a route; reply ids and second
+    requests name known intents or topics. All problems are reported together."""
+    data, path = config._raw, Path(config.source)
+    problems = [
+        YamlError(
+            path,
+            f"E201 route for intent '{intent}', which config/intents.yml does not define; "
+            f"known: {', '.join(sorted(intents))}",
+            line_at(data, ("routes", intent)),
+            f"routes.{intent}",
+        )
+        for intent in config.routes
+        if intent != FALLBACK_ROUTE and intent not in intents
+    ]
+    problems += [
+        YamlError(
+            path,
+            f"E202 intent '{intent}' of config/intents.yml has no route; add one under routes:",
+            line_at(data, ("routes",)),
+            "routes",
+        )
+        for intent in sorted(intents)
+        if intent not in config.routes
+    ]
+    known = labels or intents
+    problems += [
+        YamlError(
+            path,
+            f"E203 reply id '{key}' names unknown intent '{intent}'",
+            line_at(data, ("reply_ids", key)),
+            f"reply_ids.{key}",
+        )
+        for key, intent in config.reply_ids.items()
+        if intent not in intents
+    ]
+    problems += [
+        YamlError(
+            path,
+            f"E204 second_requests names unknown label '{label}'",
+            line_at(data, ("second_requests", index)),
+            "second_requests",
+        )
+        for index, label in enumerate(config.second_requests)
+        if label not in known
+    ]
+    raise_problems(problems)

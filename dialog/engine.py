@@ -1,4 +1,5 @@
-"""The dialog engine: extract, decide the intent in context, run its handler, save the state."""
+"""The dialog engine: read the message in context, run its handler (and the handler of a second
+request in the same message), save the state. Every intent decision is the NLU's."""
 
 from __future__ import annotations
 
@@ -7,20 +8,20 @@ import time
 
 from dialog.config import FALLBACK_ROUTE
 from dialog.forms import continue_form
-from dialog.handlers.selection import cars_named
 from dialog.registry import HANDLERS
-from dialog.render import clip
+from dialog.render import clip, fill
 from dialog.runtime import Bundle, Runtime
+from dialog.screen import dialog_context
 from dialog.state import ConversationState, utc_now
 from dialog.store.base import Store, Turn
-from dialog.text import find_phrase
 from dialog.turn import Reply, TurnContext, TurnResult
 from nlu.schema import Extraction
 from nlu.text import valid_unicode
 
 log = logging.getLogger("dialog")
 MAX_TEXT_CHARS = 5000
-SEARCH_SLOTS = ("year_min", "year_max", "price_min", "price_max", "km_max", "bluetooth", "car_play")
+CAR_REPLY = "car:"
+PLAN_REPLY = "plan:"
 
 
 class Engine:
@@ -30,19 +31,26 @@ class Engine:
         self.runtime, self.store, self.rephrase = runtime, store, rephrase
 
     def handle(
-        self, user: str, text: str, *, message_id: str | None = None, picked: int | None = None
+        self,
+        user: str,
+        text: str,
+        *,
+        message_id: str | None = None,
+        reply_id: str | None = None,
+        picked: int | None = None,
     ) -> TurnResult:
         """Process one message under the user's lock; never raises for any text.
 
-        `picked` is the stock id of a car the customer tapped in a list message.
+        `reply_id` is the id of a tapped reply button or list row ("car:123", "financing",
+        "plan:48"); `picked` (a stock id) is the older form of "car:<id>".
         """
         text = valid_unicode(" ".join(text.split())[:MAX_TEXT_CHARS])
+        if picked is not None and reply_id is None:
+            reply_id = f"{CAR_REPLY}{picked}"
         self.runtime.reload_if_changed()
         with self.store.user_lock(user):
             state = self.store.state_for(user)
-            if picked is not None:
-                text = self._pick_text(state, picked) or text
-            result = self._turn(state, text)
+            result = self._turn(state, text, reply_id)
             state.turns += 1
             state.updated_at = utc_now()
             self.store.save_turn(
@@ -52,46 +60,51 @@ class Engine:
                     text_in=text,
                     text_out=result.reply,
                     intent=result.intent,
+                    topic=result.topic,
+                    stage=result.stage,
+                    score=result.score,
                     slots=result.slots,
+                    results=result.results,
+                    plan=result.plan.model_dump() if result.plan else None,
                     message_id=message_id,
                     llm_used=result.llm_used,
                 ),
             )
         return result
 
-    def _pick_text(self, state: ConversationState, stock_id: int) -> str | None:
-        """A tapped car becomes "el N" of the list it came from (an older list: a list of one)."""
-        if stock_id in state.last_results:
-            return f"el {state.last_results.index(stock_id) + 1}"
-        if self.runtime.current.services.catalog.get(stock_id) is None:
-            return None
-        state.last_results = [stock_id]
-        return "el 1"
-
-    def _turn(self, state: ConversationState, text: str) -> TurnResult:
+    def _turn(self, state: ConversationState, text: str, reply_id: str | None) -> TurnResult:
         bundle = self.runtime.current
         started = time.perf_counter()
-        extraction = bundle.services.extractor.extract(text)
-        intent = resolve_intent(text, extraction, state, bundle)
-        route = bundle.config.route_for(intent)
+        extraction = self._read(state, text, reply_id, bundle)
+        intent = extraction.intent or FALLBACK_ROUTE
         ctx = TurnContext(
             text=text,
             extraction=extraction,
             state=state,
-            route=route,
+            route=bundle.config.route_for(intent),
             config=bundle.config,
             services=bundle.services,
             intent=intent,
         )
+        if extraction.language:
+            state.language = extraction.language
         reply = self._dispatch(ctx)
+        reply = self._second_request(ctx, reply)
+        if state.language != "es" and not ctx.translated and ctx.pack():
+            note = (ctx.pack().get("templates") or {}).get("spanish_only", "")
+            reply.text = f"{note}\n\n{reply.text}".strip()
         if ctx.handoff is not None:
             self.store.add_handoff(ctx.handoff)
         reply = self._maybe_rephrase(ctx, reply)
-        state.last_intent = intent
-        log.debug("turn %.2f ms intent=%s", (time.perf_counter() - started) * 1000, intent)
+        state.last_intent, state.last_topic = ctx.intent, extraction.topic
+        state.last_reply_kind = reply.kind
+        log.debug("turn %.2f ms intent=%s", (time.perf_counter() - started) * 1000, ctx.intent)
         return TurnResult(
             reply=clip(reply.text),
-            intent=intent,
+            intent=ctx.intent,
+            topic=extraction.topic,
+            stage=extraction.stage,
+            score=extraction.score,
             slots=extraction.slots(),
             results=list(reply.results or []),
             selected=state.selected,
@@ -100,6 +113,16 @@ class Engine:
             choices=reply.choices,
             choices_kind=reply.choices_kind,
         )
+
+    def _read(
+        self, state: ConversationState, text: str, reply_id: str | None, bundle: Bundle
+    ) -> Extraction:
+        """The NLU's reading of the message in context; a tapped button is read by its id."""
+        tapped = _tapped(state, reply_id, bundle)
+        if tapped is not None:
+            return tapped
+        context = dialog_context(state, bundle.services.catalog, bundle.config)
+        return bundle.services.extractor.extract(text, context)
 
     def _dispatch(self, ctx: TurnContext) -> Reply:
         try:
@@ -119,6 +142,27 @@ class Engine:
             ctx.state.form = None
             return Reply(ctx.config.templates.get("internal_error", ""), rephrasable=False)
 
+    def _second_request(self, ctx: TurnContext, first: Reply) -> Reply:
+        """ "¿Tienen garantía? ¿y aceptan tarjeta?": both answered, in the order asked."""
+        second = ctx.extraction.second
+        if not second or second not in ctx.config.second_requests or ctx.state.form is not None:
+            return first
+        intent, _, topic = second.partition("/")
+        extraction = ctx.extraction.model_copy(update={"intent": intent, "topic": topic or None})
+        other = TurnContext(
+            text=ctx.text,
+            extraction=extraction,
+            state=ctx.state,
+            route=ctx.config.route_for(intent),
+            config=ctx.config,
+            services=ctx.services,
+            intent=intent,
+        )
+        reply = self._dispatch(other)
+        if other.handoff is not None:
+            ctx.handoff = other.handoff
+        return first.followed_by(reply)
+
     def _maybe_rephrase(self, ctx: TurnContext, reply: Reply) -> Reply:
         llm = ctx.services.llm
         wanted = self.rephrase or ctx.config.llm.rephrase
@@ -130,69 +174,40 @@ class Engine:
         return reply
 
 
+def _tapped(state: ConversationState, reply_id: str | None, bundle: Bundle) -> Extraction | None:
+    """Reply buttons and list rows carry ids: "car:<stock id>", "plan:<months>", or an intent
+    listed under `reply_ids` in dialog.yml ("financing", "purchase")."""
+    if not reply_id:
+        return None
+    tapped = {"stage": "rule", "score": 1.0}
+    if reply_id.startswith(CAR_REPLY):
+        stock_id = _number(reply_id[len(CAR_REPLY) :])
+        if stock_id is None or bundle.services.catalog.get(stock_id) is None:
+            return None
+        if stock_id not in state.last_results:
+            state.last_results = [stock_id]  # a row of an older list: a list of one
+        return Extraction(
+            intent="select_car", ordinal=state.last_results.index(stock_id) + 1, **tapped
+        )
+    if reply_id.startswith(PLAN_REPLY):
+        months = _number(reply_id[len(PLAN_REPLY) :])
+        return Extraction(intent="financing", term_months=months, **tapped) if months else None
+    intent = bundle.config.reply_ids.get(reply_id)
+    return Extraction(intent=intent, **tapped) if intent else None
+
+
+def _number(text: str) -> int | None:
+    """A plain run of ASCII digits ("²" passes str.isdigit but is no number)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 16 else None
+
+
 def _remind(ctx: TurnContext, reply: Reply) -> Reply:
     """After answering a question asked mid-form, ask the form's pending question again."""
     progress = ctx.state.form
     form = ctx.config.forms.get(progress.name) if progress else None
     question = next((q for q in form.questions if q.id == progress.asking), None) if form else None
     if question is not None:
-        reply.text = f"{reply.text}\n\n{question.remind or question.ask}"
+        from dialog.forms import question_text
+
+        reply.text = f"{reply.text}\n\n{fill(question_text(ctx, question, 'remind'), {})}"
     return reply
-
-
-def resolve_intent(
-    text: str, extraction: Extraction, state: ConversationState, bundle: Bundle
-) -> str:
-    """The NLU's intent, corrected by context: "el corolla" after a list is a selection."""
-    intent = extraction.intent or ""
-    if (
-        intent == "search_cars"
-        and _asks_about_focus(extraction, state, bundle)
-        and find_phrase(text, bundle.config.search_cues) is None
-    ):
-        return "car_details"
-    if intent == "search_cars" and _picks_shown_car(text, extraction, state, bundle):
-        return "select_car"
-    if (
-        intent == "select_car"
-        and extraction.ordinal is None
-        and _names_unshown_car(extraction, state, bundle)
-    ):
-        return "search_cars"  # "me interesa el corolla" with no Corolla listed: look for one
-    if not intent and extraction.slots():
-        return "search_cars"
-    return intent or FALLBACK_ROUTE
-
-
-FEATURES = {"bluetooth", "car_play"}
-
-
-def _asks_about_focus(extraction: Extraction, state: ConversationState, bundle: Bundle) -> bool:
-    """ "¿y bluetooth?" right after talking about the chosen car asks about that car."""
-    slots = set(extraction.slots())
-    return bool(
-        state.selected is not None
-        and state.last_intent in bundle.config.focus_intents
-        and slots
-        and slots <= FEATURES
-    )
-
-
-def _names_unshown_car(extraction: Extraction, state: ConversationState, bundle: Bundle) -> bool:
-    if not (extraction.model or extraction.make):
-        return False
-    shown = state.last_results
-    return not shown or not cars_named(bundle.services.catalog, extraction, shown)
-
-
-def _picks_shown_car(
-    text: str, extraction: Extraction, state: ConversationState, bundle: Bundle
-) -> bool:
-    """A make/model alone, said with a pointing word ("el", "ese"), naming a car just shown."""
-    if not state.last_results or not (extraction.model or extraction.make):
-        return False
-    if any(getattr(extraction, slot) is not None for slot in SEARCH_SLOTS):
-        return False
-    if find_phrase(text, bundle.config.selection_cues) is None:
-        return False
-    return bool(cars_named(bundle.services.catalog, extraction, state.last_results))

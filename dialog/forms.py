@@ -1,14 +1,25 @@
-"""YAML-defined forms: one question at a time, answers in any order, several at once, skippable."""
+"""YAML-defined forms: one question at a time, answers in any order, several at once, skippable.
+
+Answers are what the NLU read (slots, or a phrase set of an option), never raw text: a question,
+a complaint or "YA TE DIJE MI NOMBRE" is not taken as a name.
+"""
 
 from __future__ import annotations
 
 from dialog.config import Form, FormQuestion, Route
 from dialog.registry import HANDLERS
+from dialog.render import fill
 from dialog.state import FormProgress
-from dialog.text import find_phrase, is_phrase, normalize
 from dialog.turn import Reply, TurnContext
 
 ANSWERED_ANY = "*"
+PASS = "pass!"  # a pass phrase ("me da igual") that is the whole message
+LEAD_SLOTS = ("name", "phone", "email", "contact_time")
+
+
+def said(ctx: TurnContext, key: str) -> bool:
+    """Whether a phrase of the dialog.yml phrase set `key` was in the message."""
+    return key in ctx.extraction.said
 
 
 def start_form(ctx: TurnContext, name: str) -> Reply:
@@ -24,90 +35,85 @@ def continue_form(ctx: TurnContext) -> Reply | None:
     if progress is None or form is None:
         ctx.state.form = None
         return None
-    if find_phrase(ctx.text, form.cancel_phrases):
+    if said(ctx, f"form:{progress.name}:cancel"):
         ctx.state.form = None
         return Reply(ctx.say("form_cancelled"))
-    if ctx.extraction.intent in form.end_intents and not _answers_pending(ctx, form):
+    answers = _answers_pending(ctx, form) or said(ctx, PASS)  # "cualquiera" answers it
+    if ctx.intent in form.end_intents and not answers:
         ctx.state.form = None  # "gracias, adiós": answer that, and stop asking
         return None
-    if ctx.extraction.intent in form.interrupt_intents and not _answers_pending(ctx, form):
+    if ctx.intent in form.interrupt_intents and not answers:
         return None
-    if find_phrase(ctx.text, form.skip_phrases):
+    if said(ctx, f"form:{progress.name}:skip"):
         return _complete(ctx, form)
-    if _is_question(ctx.text) and not _answers_anything(ctx, form, progress):
-        return None  # "¿están en Monterrey?" is not a name: answer it, keep the form open
     return _advance(ctx, form, first_turn=False)
-
-
-def _is_question(text: str) -> bool:
-    return "?" in text or "¿" in text
-
-
-def _answers_anything(ctx: TurnContext, form: Form, progress) -> bool:
-    """A slot or an option of a pending question (free text aside)."""
-    if _answers_pending(ctx, form):
-        return True
-    pending = [q for q in form.questions if q.id not in progress.answers]
-    return any(find_phrase(ctx.text, phrases) for q in pending for phrases in q.options.values())
 
 
 def _advance(ctx: TurnContext, form: Form, first_turn: bool) -> Reply:
     progress = ctx.state.form
     assert progress is not None
     asked = progress.asking
-    _record_answers(ctx, form, progress, free_text_allowed=not first_turn)
+    before = dict(progress.answers)
+    _record_answers(ctx, form, progress)
     pending = [q for q in form.questions if q.id not in progress.answers]
     if not pending or (not first_turn and _moved_on(ctx, form, asked, pending)):
         return _complete(ctx, form)
-    progress.asking = pending[0].id
-    return Reply(pending[0].ask, rephrasable=False)
+    question = pending[0]
+    unanswered = not first_turn and question.id == asked and progress.answers == before
+    progress.asking = question.id
+    field = "retry" if unanswered and question.retry else "ask"
+    return Reply(fill(question_text(ctx, question, field), _values(ctx)), rephrasable=False)
 
 
-def _record_answers(
-    ctx: TurnContext, form: Form, progress: FormProgress, free_text_allowed: bool
-) -> None:
+def question_text(ctx: TurnContext, question: FormQuestion, field: str) -> str:
+    """A question's ask/remind/retry text, in the customer's language when config/i18n has it."""
+    progress = ctx.state.form
+    forms = ctx.pack().get("forms") or {}
+    translated = ((forms.get(progress.name) if progress else None) or {}).get(question.id) or {}
+    if translated.get(field):
+        ctx.translated = True
+        return translated[field]
+    return getattr(question, field) or question.ask
+
+
+def _values(ctx: TurnContext) -> dict[str, object]:
+    lead = ctx.state.lead.model_dump(exclude_none=True)
+    return {**ctx.state.profile, **lead}
+
+
+def _record_answers(ctx: TurnContext, form: Form, progress: FormProgress) -> None:
     slots = ctx.extraction.slots()
+    lead = ctx.state.lead
+    for slot in LEAD_SLOTS:  # contact data is kept whichever question it answers
+        if slot in slots:
+            setattr(lead, slot, str(slots[slot]))
     for question in form.questions:
         if question.id in progress.answers:
             continue
-        value = _answer(ctx, question, slots, form, progress, free_text_allowed)
+        value = _answer(ctx, question, slots, progress)
         if value is not None:
             progress.answers[question.id] = value
 
 
 def _answer(
-    ctx: TurnContext,
-    question: FormQuestion,
-    slots: dict[str, object],
-    form: Form,
-    progress: FormProgress,
-    free_text_allowed: bool,
+    ctx: TurnContext, question: FormQuestion, slots: dict[str, object], progress: FormProgress
 ) -> str | None:
+    known = [slot for slot in question.fills if getattr(ctx.state.lead, slot, None) is not None]
+    if known and all(slot in LEAD_SLOTS for slot in question.fills):
+        return ", ".join(str(getattr(ctx.state.lead, slot)) for slot in known)
     filled = [slot for slot in question.fills if slot in slots]
     if filled:
         _apply_slots(ctx, {slot: slots[slot] for slot in filled})
         return ", ".join(f"{slot}={slots[slot]}" for slot in filled)
-    for option, phrases in question.options.items():
-        if find_phrase(ctx.text, phrases):
+    for option in question.options:
+        if said(ctx, f"form:{progress.name}:{question.id}:{option}"):
+            for slot in question.fills:  # "en la tarde" is the lead's contact time
+                if slot in LEAD_SLOTS and getattr(ctx.state.lead, slot) is None:
+                    setattr(ctx.state.lead, slot, option)
             return option
-    is_current = progress.asking == question.id
-    if is_current and is_phrase(ctx.text, ctx.config.pass_phrases):
+    if progress.asking == question.id and said(ctx, PASS):
         return ANSWERED_ANY
-    if is_current and free_text_allowed and question.free_text and normalize(ctx.text):
-        return _free_text(ctx.text, question.strip_phrases)
     return None
-
-
-def _free_text(text: str, strip_phrases: list[str]) -> str:
-    """The answer without its lead-in ("me llamo Ana" -> "Ana") and stray punctuation."""
-    answer = " ".join(text.split()).strip(" .,!¡?¿")
-    lowered = normalize(answer)
-    for phrase in sorted(strip_phrases, key=len, reverse=True):
-        lead = normalize(phrase)
-        if lowered.startswith(lead + " "):
-            answer = " ".join(answer.split()[len(lead.split()) :])
-            break
-    return answer[:120]
 
 
 def _apply_slots(ctx: TurnContext, values: dict[str, object]) -> None:
@@ -140,6 +146,7 @@ def _complete(ctx: TurnContext, form: Form) -> Reply:
         answers = {key: value for key, value in progress.answers.items() if value != ANSWERED_ANY}
         ctx.state.profile.update(answers)
     ctx.from_form = True
+    ctx.form_name = progress.name if progress else None
     spec = HANDLERS.get(form.on_complete)
     assert spec is not None  # checked when the configuration was loaded
     if form.templates:

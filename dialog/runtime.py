@@ -13,13 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dialog.handlers  # noqa: F401 - registers the handlers the YAML names
-from dialog.config import DialogConfig, load_dialog_config
+from dialog.config import DialogConfig, check_intents_routed, load_dialog_config
 from dialog.services import Services
-from nlu.pipeline import Extractor
+from nlu.intents import IntentClassifier
+from nlu.labels import check_examples as check_examples_of
+from nlu.labels import load_labels
+from nlu.lexicon import Lexicon
+from nlu.pipeline import Extractor, blank_spanish
+from nlu.vehicles import VehicleVocabulary
 from tools.catalog import Catalog, CatalogError, load_catalog
 from tools.financing import load_financing_config
 from tools.knowledge import KnowledgeBase
-from tools.yamlio import YamlError
+from tools.yamlio import YamlError, raise_problems
 
 log = logging.getLogger("dialog.runtime")
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,21 +57,37 @@ class ReloadReport:
     reloaded_at: float = field(default_factory=time.time)
 
 
-def build_bundle(paths: RuntimePaths, llm=None, previous: Bundle | None = None) -> Bundle:
-    """Load and validate everything; raises YamlError/CatalogError naming the file and line."""
+def build_bundle(
+    paths: RuntimePaths, llm=None, previous: Bundle | None = None, check_examples: bool = True
+) -> Bundle:
+    """Load and validate everything; raises YamlError/CatalogError naming the file and line
+    (every problem of the intents and topics at once, with `check_examples` each YAML example
+    read back through the NLU)."""
     catalog, catalog_mtime = _catalog(paths, previous)
     nlp = previous.services.extractor.nlp if previous else None
-    extractor = Extractor.from_catalog(
-        catalog, intents_path=paths.config_dir / "intents.yml", nlp=nlp
+    config = load_dialog_config(paths.config_dir / "dialog.yml")
+    knowledge = KnowledgeBase.load(paths.knowledge)
+    labels = load_labels(paths.config_dir / "intents.yml", paths.knowledge)
+    extractor = Extractor(
+        nlp or blank_spanish(),
+        VehicleVocabulary.build(catalog, Lexicon.load()),
+        Lexicon.load(),
+        IntentClassifier(labels.labels, labels.settings),
+        labels.context,
+        phrase_sets={**config.phrase_sets(), **knowledge.phrase_sets()},
     )
+    check_intents_routed(
+        config, {label.intent for label in labels.labels}, set(extractor.classifier.labels)
+    )
+    if check_examples:
+        raise_problems(check_examples_of(extractor, labels, catalog))
     services = Services(
         catalog=catalog,
         extractor=extractor,
-        knowledge=KnowledgeBase.load(paths.knowledge),
+        knowledge=knowledge,
         financing=load_financing_config(paths.config_dir / "financing.yml"),
         llm=llm,
     )
-    config = load_dialog_config(paths.config_dir / "dialog.yml", intents=_intent_names(extractor))
     if llm is not None:  # the grounding guard knows every make and model the NLU knows
         llm.set_vocabulary(extractor.names)
     return Bundle(config=config, services=services, catalog_mtime=catalog_mtime)
@@ -77,11 +98,6 @@ def _catalog(paths: RuntimePaths, previous: Bundle | None) -> tuple[Catalog, flo
     if previous is not None and previous.catalog_mtime == mtime:
         return previous.services.catalog, mtime
     return load_catalog(paths.catalog), mtime
-
-
-def _intent_names(extractor: Extractor) -> set[str] | None:
-    names = getattr(extractor, "intent_names", None)
-    return set(names) if names else None
 
 
 def _mtime(path: Path) -> float:

@@ -22,6 +22,18 @@ class FinancingParams(BaseModel):
     monthly_budget: float | None = None
 
 
+class Lead(BaseModel):
+    """Contact data the customer gave, each read and validated by the NLU (never raw text)."""
+
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    contact_time: str | None = None
+
+    def missing(self, wanted: list[str]) -> list[str]:
+        return [field for field in wanted if getattr(self, field, None) is None]
+
+
 class FormProgress(BaseModel):
     """A YAML-defined form in progress (guided search, lead capture)."""
 
@@ -39,9 +51,20 @@ class ConversationState(BaseModel):
     filters: SearchFilters = Field(default_factory=SearchFilters)
     financing: FinancingParams = Field(default_factory=FinancingParams)
     last_intent: str | None = None
+    last_topic: str | None = None
+    last_reply_kind: str | None = None  # "help" after the menu: the next time, a short variant
     form: FormProgress | None = None
-    profile: dict[str, str] = Field(default_factory=dict)  # form answers: name, contact time
+    profile: dict[str, str] = Field(default_factory=dict)  # form answers (use of the car...)
+    lead: Lead = Field(default_factory=Lead)
     handoff: bool = False
+    language: str = "es"
     turns: int = 0
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
+
+    @property
+    def last_label(self) -> str | None:
+        """'knowledge/locations' after a locations answer, else the last intent."""
+        if self.last_intent == "knowledge" and self.last_topic:
+            return f"knowledge/{self.last_topic}"
+        return self.last_intent

@@ -41,6 +41,9 @@ class TurnResult(BaseModel):
 
     reply: str
     intent: str
+    topic: str | None = None
+    stage: str | None = None  # what decided the intent: rule, examples, context, none
+    score: float | None = None
     slots: dict[str, object] = Field(default_factory=dict)
     results: list[int] = Field(default_factory=list)
     selected: int | None = None
@@ -73,6 +76,20 @@ class Reply:
     choices: list[Choice] = field(default_factory=list)
     choices_kind: str = ""
     rephrasable: bool = True
+    kind: str = ""  # "help" for the menu: the next time it is shortened
+
+    def followed_by(self, other: Reply) -> Reply:
+        """Two answers in one message (a second request): texts joined, the last list wins."""
+        return Reply(
+            text=f"{self.text}\n\n{other.text}".strip(),
+            results=other.results if other.results is not None else self.results,
+            plan=other.plan or self.plan,
+            llm_used=self.llm_used or other.llm_used,
+            choices=other.choices or self.choices,
+            choices_kind=other.choices_kind if other.choices else self.choices_kind,
+            rephrasable=self.rephrasable and other.rephrasable,
+            kind=other.kind or self.kind,
+        )
 
 
 @dataclass
@@ -87,9 +104,42 @@ class TurnContext:
     services: Services
     intent: str
     from_form: bool = False
+    form_name: str | None = None  # set when a form completes: its templates answer
     handoff: Handoff | None = None
+    translated: bool = False  # a template of the customer's language (config/i18n) was used
 
     def say(self, template: str, values: Mapping[str, object] | None = None) -> str:
-        """Render one of this route's templates (falling back to the shared ones)."""
-        source = self.route.templates.get(template) or self.config.templates.get(template, "")
-        return fill(source, values or {})
+        """Render one of this route's templates (falling back to the shared ones), in the
+        customer's language when config/i18n has it ("hi" is answered in English)."""
+        return fill(self.template(template), values or {})
+
+    def speaking_as(self, intent: str) -> TurnContext:
+        """The same turn rendered with another route's templates (a car list in a plan reply)."""
+        from dataclasses import replace
+
+        return replace(self, route=self.config.route_for(intent), intent=intent)
+
+    def template(self, name: str) -> str:
+        translated = self._translated(name)
+        if translated:
+            self.translated = True
+            return translated
+        return self.route.templates.get(name) or self.config.templates.get(name, "")
+
+    def pack(self) -> dict:
+        """The customer's language pack (config/i18n), empty for Spanish."""
+        if self.state.language == "es":
+            return {}
+        return self.config.i18n.get(self.state.language, {})
+
+    def _translated(self, name: str) -> str:
+        pack = self.pack()
+        if not pack:
+            return ""
+        if self.form_name:
+            form = (pack.get("forms") or {}).get(self.form_name) or {}
+            found = (form.get("templates") or {}).get(name)
+            if found:
+                return found
+        route = pack.get(self.intent) or {}
+        return route.get(name) or (pack.get("templates") or {}).get(name) or ""

@@ -13,6 +13,10 @@ from nlu.numbers import Quantity
 
 MAX_STEPS = 5
 BARRIERS = frozenset({"range_join"})  # never walk past "y"/"a": "80 mil de enganche y 7 mil al mes"
+# the nearest of these decides: "mensualidades si doy 100 mil" is a down payment
+MEANINGS = frozenset(
+    {"down_payment", "monthly_before", "monthly_after", "term_before", "km_before"}
+)
 YEAR_RANGE = (1980, 2035)
 
 
@@ -68,7 +72,10 @@ class CueIndex:
             found = self.ending.get(position)
             if found:
                 start = min(start for _, start in found)
-                labels.update(label for label, other in found if other == start)
+                here = {label for label, other in found if other == start}
+                if labels & MEANINGS and here & MEANINGS:
+                    break
+                labels.update(here)
                 if _only_barriers(found, start):
                     break
                 position = start
@@ -98,9 +105,6 @@ class CueIndex:
             steps += 1
         return labels
 
-    def has(self, label: str) -> bool:
-        return any(label == name for spans in self.ending.values() for name, _ in spans)
-
     def group(self, quantities: list[Quantity]) -> list[Unit]:
         """Pair ranges ("entre 200 y 300 mil", "2018-2020") and attach the cues around each unit."""
         units: list[Unit] = []
@@ -129,7 +133,12 @@ class CueIndex:
         both_years = is_year(first) and is_year(second)
         if is_year(first) != is_year(second) or (first.multiplied and not second.multiplied):
             return False
+        if self._labels_before(first.start) & {"pick_before"} and not both_years:
+            return False  # "el 3 a 48 meses": a pick, then a term
         return join == "-" or both_years or self.opens_range(first.start)
+
+    def _labels_before(self, position: int) -> set[str]:
+        return {label for label, _ in self.ending.get(position, [])}
 
     def opens_range(self, position: int) -> bool:
         """'entre' / 'de' right before the first number of a range."""

@@ -2,16 +2,20 @@
 
 "con 50 mil de enganche" -> down_payment 50000; "enganche del 20%" -> down_payment_pct 20;
 "a 4 años" / "48 meses" -> term_months 48; "puedo pagar 8 mil al mes" -> monthly_budget 8000.
-"tengo 30 años" is an age, not a term.
+"tengo 30 años" is an age, not a term; "de máximo 5 años de antigüedad" is the car's age
+(year_min = this year - 5); "dos años y medio" is 30 months.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 from nlu.cues import Unit
 from nlu.money import pesos
 
 MAX_TERM_YEARS = 10
 MAX_TERM_MONTHS = 120
+MIN_TERM_MONTHS = 6  # "ya van 2 meses" is a wait, not a payment plan
 
 
 def read(unit: Unit) -> dict[str, float] | None:
@@ -21,7 +25,11 @@ def read(unit: Unit) -> dict[str, float] | None:
         if unit.cue("down_payment") and 0 < value < 100:
             return {"down_payment_pct": value}
         return {}
+    if "years_and_half" in unit.after:
+        return _term(value * 12 + 6, unit) if value <= MAX_TERM_YEARS else {}
     if "years_unit" in unit.after:
+        if unit.cue("age_after") or "age_limit_before" in unit.before:
+            return {"year_min": date.today().year - int(value)}  # "de máximo 5 años de uso"
         return _term(value * 12, unit) if value <= MAX_TERM_YEARS else {}
     if "months_unit" in unit.after and not unit.last.multiplied:
         return _term(value, unit)
@@ -36,6 +44,6 @@ def read(unit: Unit) -> dict[str, float] | None:
 
 
 def _term(months: float, unit: Unit) -> dict[str, float]:
-    if "age_before" in unit.before or not 1 <= months <= MAX_TERM_MONTHS:
+    if "age_before" in unit.before or not MIN_TERM_MONTHS <= months <= MAX_TERM_MONTHS:
         return {}
     return {"term_months": round(months)}

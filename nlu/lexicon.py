@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 
@@ -22,25 +23,40 @@ class NumberWords(_Strict):
 
     units: dict[str, int]
     needs_multiplier: list[str]
+    time_units: list[str] = Field(default_factory=list)
     half_words: list[str]
     thousands: list[str]
     millions: list[str]
     joiner: str = "y"
 
 
-class Features(_Strict):
-    features: dict[str, list[str]]
+class Values(_Strict):
+    """Words that set a slot (data/nlu/values.yml): equipment flags and attribute values."""
+
+    flags: dict[str, list[str]]
     negations: list[str] = Field(default_factory=list)
+    values: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
 
 
-class Aliases(_Strict):
-    makes: dict[str, list[str]] = Field(default_factory=dict)
-    models: dict[str, list[str]] = Field(default_factory=dict)
-    needs_make: list[str] = Field(default_factory=list)
+class Area(_Strict):
+    lat: float
+    lon: float
 
 
-class Brands(_Strict):
-    brands: dict[str, list[str]]
+class Place(_Strict):
+    aliases: list[str] = Field(default_factory=list)
+    area: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    needs_preposition: bool = False
+
+
+class Places(_Strict):
+    """Cities and areas for the `city` slot (data/nlu/places.yml)."""
+
+    areas: dict[str, Area]
+    prepositions: list[str]
+    places: dict[str, Place]
 
 
 class Cues(_Strict):
@@ -57,13 +73,23 @@ class Ordinals(_Strict):
     months: list[str]
 
 
+class Emoji(_Strict):
+    emoji: dict[str, str]
+
+
+class Shorthand(_Strict):
+    shorthand: dict[str, str]
+    keep_before: list[str] = Field(default_factory=list)  # "x trail" is a car, not "por trail"
+
+
 class Lexicon(BaseModel):
     """Everything the extractor knows besides the catalog and the intents."""
 
     numbers: NumberWords
-    features: Features
-    aliases: Aliases
-    brands: Brands
+    values: Values
+    places: Places
+    emoji: Emoji
+    shorthand: Shorthand
     cues: Cues
     ordinals: Ordinals
 
@@ -72,12 +98,39 @@ class Lexicon(BaseModel):
         base = Path(directory) if directory else DATA_DIR
         return cls(
             numbers=load_model(NumberWords, base / "numbers.yml"),
-            features=load_model(Features, base / "features.yml"),
-            aliases=load_model(Aliases, base / "aliases.yml"),
-            brands=load_model(Brands, base / "brands.yml"),
+            values=load_model(Values, base / "values.yml"),
+            places=load_model(Places, base / "places.yml"),
+            emoji=load_model(Emoji, base / "emoji.yml"),
+            shorthand=load_model(Shorthand, base / "shorthand.yml"),
             cues=load_model(Cues, base / "cues.yml"),
             ordinals=load_model(Ordinals, base / "ordinals.yml"),
         )
+
+    def words_for_emoji(self, text: str) -> str:
+        """'👋' -> ' hola ': emoji that mean something become words before folding."""
+        if text.isascii():
+            return text
+        for emoji, words in self.emoji.emoji.items():
+            if emoji in text:
+                text = text.replace(emoji, f" {words} ")
+        return text
+
+    def shorthand_pattern(self, keep_before: set[str] = frozenset()) -> re.Pattern[str]:
+        """Whole-word shorthand ("q" -> "que"), never next to a dash or a digit ("x-trail",
+        "q5") nor before a word of `keep_before` (car names: "x trail", "x nova")."""
+        words = sorted(self.shorthand_words, key=len, reverse=True)
+        keep = {fold(word) for word in self.shorthand.keep_before} | set(keep_before)
+        alternatives = "|".join(map(re.escape, sorted(keep)))
+        guard = r"(?![\w-])(?! ?\d)" + (rf"(?! (?:{alternatives})\b)" if keep else "")
+        return re.compile(r"(?<![\w$#-])(?:" + "|".join(map(re.escape, words)) + ")" + guard)
+
+    @cached_property
+    def shorthand_words(self) -> dict[str, str]:
+        return {
+            fold(short): fold(long)
+            for short, long in self.shorthand.shorthand.items()
+            if short != long
+        }
 
     @cached_property
     def fillers(self) -> frozenset[str]:
@@ -89,7 +142,13 @@ class Lexicon(BaseModel):
         phrases = [*self.cues.fillers, *self.numbers.units, *self.numbers.thousands]
         phrases += [*self.numbers.millions, *self.ordinals.words, *self.ordinals.pointers]
         phrases += [*self.ordinals.pick_nouns, *self.ordinals.not_before, *self.ordinals.months]
-        phrases += [*self.features.negations]
+        phrases += [*self.values.negations]
         for cue_phrases in self.cues.cues.values():
             phrases += cue_phrases
         return frozenset(word for phrase in phrases for word in fold(phrase).split())
+
+
+def read_word_list(path: Path) -> frozenset[str]:
+    """One folded word or phrase per line; '#' starts a comment line."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(fold(line.strip()) for line in lines if line.strip() and line[0] != "#")

@@ -25,6 +25,9 @@ def read_km(unit: Unit) -> dict[str, float] | None:
         return None
     if unit.cue("min_before", "min_after"):
         return {}
+    small = not unit.last.multiplied and unit.last.value < 1000
+    if small and not unit.cue("max_before", "max_after"):
+        return {}  # "maneja 100 km diarios" is a distance, not a limit
     return {"km_max": int(pesos(unit.last))}
 
 

@@ -52,6 +52,7 @@ class NumberReader:
     def __init__(self, words: NumberWords):
         self.units = {fold(word): value for word, value in words.units.items()}
         self.needs_multiplier = frozenset(fold(word) for word in words.needs_multiplier)
+        self.time_units = frozenset(fold(word) for word in words.time_units)
         self.half = frozenset(fold(word) for word in words.half_words)
         self.thousands = frozenset(fold(word) for word in words.thousands)
         self.millions = frozenset(fold(word) for word in words.millions)
@@ -96,7 +97,10 @@ class NumberReader:
         if word not in self.units:
             return False
         if word in self.needs_multiplier:
-            return i + 1 < len(tokens) and tokens[i + 1] in self.multipliers
+            following = tokens[i + 1] if i + 1 < len(tokens) else ""
+            return following in self.multipliers or (
+                following in self.time_units and word not in self.half
+            )
         return True
 
     @staticmethod
@@ -150,7 +154,10 @@ class NumberReader:
         """A unit word that adds to the number being read ('doscientos' + 'cincuenta')."""
         value = self.units.get(tokens[i])
         if value is None or (tokens[i] in self.needs_multiplier and current is None):
-            if value is not None and i + 1 < len(tokens) and tokens[i + 1] in self.multipliers:
+            following = tokens[i + 1] if i + 1 < len(tokens) else ""
+            if value is not None and (
+                following in self.multipliers or following in self.time_units
+            ):
                 return value
             return None
         if current is None:

@@ -28,15 +28,15 @@ class OrdinalReader:
         taken: list[bool],
         leftovers: list[Quantity],
         counted: set[int],
-    ) -> int | None:
-        """The first pick in the message; `counted` are quantities followed by a count noun."""
+    ) -> tuple[int, int] | None:
+        """(position, value) of the first pick; `counted`: quantities before a count noun."""
         picks = [
             pick for pick in (self._word(tokens, taken, i) for i in range(len(tokens))) if pick
         ]
         picks += [pick for q in leftovers if (pick := self._number(tokens, q, counted))]
         if not picks:
             return None
-        return min(picks)[1]
+        return min(picks)
 
     def _word(self, tokens: list[str], taken: list[bool], i: int) -> tuple[int, int] | None:
         value = self.words.get(tokens[i])

@@ -1,15 +1,19 @@
-"""The extractor: spaCy's blank Spanish tokenizer, one PhraseMatcher for every phrase the rules
-know (car names, cue words, intent phrases), then small readers per slot family.
+"""The extractor: spaCy's blank Spanish tokenizer, one PhraseMatcher for every phrase the product
+knows (car names, places, cue words, slot values, intent and topic phrases, the dialog's phrase
+sets), small readers per slot family, then the intent stages and the context rules.
 
-    extractor = Extractor.from_catalog(load_catalog())
+    extractor = Extractor.build(load_catalog())
     extractor.extract("busco un jeta 2019 de menos de 300 mil").to_json()
-    # {'intent': 'search_cars', 'make': 'Volkswagen', 'model': 'Jetta', 'year_min': 2019, ...}
+    # {'intent': 'search_cars', 'stage': 'rule', ..., 'make': 'Volkswagen', 'model': 'Jetta', ...}
 """
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import spacy
@@ -17,14 +21,19 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 
 from nlu import financing, money, years
+from nlu.contact import ContactReader
+from nlu.context import ContextSettings, DialogContext, Reading, apply_context
 from nlu.cues import CueIndex, Unit
-from nlu.features import FeatureReader
-from nlu.intents import IntentClassifier, load_intents
-from nlu.lexicon import Lexicon
+from nlu.examples import STOPWORDS, ExampleIndex
+from nlu.intents import KNOWLEDGE, Decision, Hits, IntentClassifier, Label
+from nlu.language import LanguageGuess
+from nlu.lexicon import DATA_DIR, Lexicon, read_word_list
 from nlu.numbers import NumberReader, Quantity
 from nlu.ordinals import OrdinalReader
+from nlu.places import PlaceIndex
 from nlu.schema import Extraction
 from nlu.text import fold, prepare
+from nlu.values import ValueReader
 from nlu.vehicles import VehicleVocabulary, resolve
 from tools.catalog import Catalog
 
@@ -32,6 +41,22 @@ MAX_CHARS = 1000  # longer messages are read up to here: a WhatsApp request is a
 MAX_AMOUNT = 1e10  # "999999999999999 mil" is not a budget
 WORD_CUES = frozenset({"percent_after"})
 READERS = (financing.read, money.read_km, years.read, money.read_price)
+CLAUSE_BREAKS = frozenset({"?", ".", "!", ";", ",", "tambien", "ademas", "aparte", "y", "pero"})
+PLACEHOLDERS = {
+    "car": "#car",
+    "number": "#num",
+    "place": "#city",
+    "phone": "#phone",
+    "email": "#email",
+}
+CALL_INTENT = "human_agent"
+DETAILS = "car_details"
+PICK_MAX = 10  # "el 3": a position in a list is small
+POINTING = frozenset({"ordinal", "superlative"})
+INDEFINITE = frozenset({"un", "una", "unos", "unas", "algun", "alguna", "a", "an"})
+CLAIMS = frozenset(
+    {"car", "place", "phone", "email"}
+)  # words that name a thing, not a wish  # a clause of its own may be just a pick
 
 
 def blank_spanish() -> Language:
@@ -39,42 +64,114 @@ def blank_spanish() -> Language:
     return spacy.blank("es")
 
 
+@dataclass
+class Analysis:
+    """One message read: tokens, what each token was claimed as, slots and phrase matches."""
+
+    raw: str
+    prepared: str
+    tokens: list[str]
+    kinds: list[str | None]
+    slots: dict[str, object] = field(default_factory=dict)
+    slot_at: dict[str, int] = field(default_factory=dict)  # token where each slot was said
+    labels: list[tuple[str, bool, int, int]] = field(default_factory=list)  # label, strong, span
+    said: set[str] = field(default_factory=set)
+    said_spans: list[tuple[str, int, int]] = field(default_factory=list)
+
+    def put(self, slot: str, value: object, position: int) -> None:
+        if slot not in self.slots:
+            self.slots[slot] = value
+            self.slot_at[slot] = position
+
+    def example_tokens(self, skip: frozenset[int] = frozenset()) -> list[str]:
+        """Tokens for the example stage: claimed spans become placeholders, punctuation goes."""
+        found: list[str] = []
+        for i, (token, kind) in enumerate(zip(self.tokens, self.kinds, strict=True)):
+            if i in skip:
+                continue
+            if kind is not None:
+                placeholder = PLACEHOLDERS.get(kind)
+                if placeholder and (not found or found[-1] != placeholder):
+                    found.append(placeholder)
+            elif token.isalnum():
+                found.append(token)
+        return found
+
+
 class Extractor:
-    """Text in, Extraction out; deterministic, never raises, built once per catalog."""
+    """Text (and the conversation's context) in, Extraction out; deterministic, never raises."""
 
     def __init__(
         self,
         nlp: Language,
         vocabulary: VehicleVocabulary,
         lexicon: Lexicon,
-        intents: IntentClassifier,
+        classifier: IntentClassifier,
+        context: ContextSettings,
+        phrase_sets: Mapping[str, Iterable[str]] | None = None,
+        data_dir: Path | None = None,
     ):
-        self.nlp, self.vocabulary, self.lexicon, self.intents = nlp, vocabulary, lexicon, intents
+        self.nlp, self.vocabulary, self.lexicon = nlp, vocabulary, lexicon
+        self.classifier, self.context_settings = classifier, context
         self.numbers = NumberReader(lexicon.numbers)
         self.ordinals = OrdinalReader(lexicon.ordinals)
-        self.features = FeatureReader(lexicon.features)
+        self.values = ValueReader(lexicon.values)
+        self.places = PlaceIndex(lexicon.places)
+        domain = self._domain_words()
+        self.contact = ContactReader.load(data_dir, domain)
+        english = read_word_list((data_dir or DATA_DIR) / "english.txt")
+        self.language = LanguageGuess.build(english, domain)
+        self.shorthand = lexicon.shorthand_pattern(self._car_words_after_shorthand())
         self.matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
         self._keys: dict[int, tuple[str, str]] = {}
-        self._add_patterns()
+        self._add_patterns(phrase_sets or {})
+        classifier.index = ExampleIndex.build(
+            (label, text, is_example, self._example_tokens(text, is_example))
+            for label, text, is_example in classifier.examples()
+        )
+
+    def _example_tokens(self, text: str, is_example: bool) -> list[str]:
+        """Examples are read like messages (car names become '#car'); phrases are just words."""
+        if is_example:
+            return self.analyse(text, light=True).example_tokens()
+        words = self._expand(prepare(text)).split()
+        return ["#num" if word.isdigit() else word for word in words if word.isalnum()]
 
     @classmethod
-    def from_catalog(
+    def build(
         cls,
         catalog: Catalog,
+        labels: list[Label] | None = None,
         intents_path: Path | str | None = None,
+        knowledge_path: Path | str | None = None,
         lexicon_dir: Path | str | None = None,
         nlp: Language | None = None,
+        phrase_sets: Mapping[str, Iterable[str]] | None = None,
     ) -> Extractor:
+        from nlu.labels import load_labels  # labels read knowledge.yml too
+        from tools.knowledge import KnowledgeBase
+
         lexicon = Lexicon.load(lexicon_dir)
-        vocabulary = VehicleVocabulary.build(
-            catalog, lexicon, Path(lexicon_dir) if lexicon_dir else None
+        data_dir = Path(lexicon_dir) if lexicon_dir else None
+        vocabulary = VehicleVocabulary.build(catalog, lexicon, data_dir)
+        loaded = load_labels(intents_path, knowledge_path)
+        classifier = IntentClassifier(labels or loaded.labels, loaded.settings)
+        sections = KnowledgeBase(loaded.knowledge).phrase_sets()
+        return cls(
+            nlp or blank_spanish(),
+            vocabulary,
+            lexicon,
+            classifier,
+            loaded.context,
+            {**sections, **(phrase_sets or {})},
+            data_dir,
         )
-        intents = IntentClassifier(load_intents(intents_path))
-        return cls(nlp or blank_spanish(), vocabulary, lexicon, intents)
+
+    from_catalog = build
 
     @property
     def intent_names(self) -> list[str]:
-        return self.intents.names
+        return [*self.classifier.intent_names, KNOWLEDGE]
 
     @property
     def names(self) -> list[str]:
@@ -83,65 +180,158 @@ class Extractor:
         found |= {name.model for names in self.vocabulary.phrases.values() for name in names}
         return sorted(name for name in found if name)
 
-    def _add_patterns(self) -> None:
+    def _expand(self, prepared: str) -> str:
+        """WhatsApp shorthand written out: 'q onda x favor' -> 'que onda por favor'."""
+        longer = self.lexicon.shorthand_words
+        return self.shorthand.sub(lambda match: longer[match.group(0)], prepared)
+
+    def _car_words_after_shorthand(self) -> set[str]:
+        """'trail' in 'x trail': car names whose first word looks like shorthand stay as written."""
+        short = self.lexicon.shorthand_words
+        return {
+            words[1]
+            for phrase in self.vocabulary.phrases
+            if len(words := phrase.split()) > 1 and words[0] in short
+        }
+
+    def _domain_words(self) -> frozenset[str]:
+        """Every word of the YAML phrases: never part of a person's name."""
+        texts = [text for _, text, is_example in self.classifier.examples() if not is_example]
+        return frozenset(word for text in texts for word in re.findall(r"[a-z]+", fold(text)))
+
+    def _add_patterns(self, phrase_sets: Mapping[str, Iterable[str]]) -> None:
         groups: list[tuple[str, str, Iterable[str]]] = []
         for phrase in self.vocabulary.phrases:
             groups.append(("car", phrase, [phrase]))
-        for feature, phrases in self.lexicon.features.features.items():
-            groups.append(("feature", feature, phrases))
+        for key, phrases in ValueReader.phrase_groups(self.lexicon.values):
+            groups.append(("value", key, phrases))
+        for key, phrases in self.places.phrase_groups():
+            groups.append(("place", key, phrases))
         for label, phrases in self.lexicon.cues.cues.items():
             groups.append(("cue", label, phrases))
-        for key, phrases in self.intents.phrase_patterns():
-            groups.append(("intent", key, phrases))
+        for label, strong, phrases in self.classifier.phrase_groups():
+            groups.append(("label", f"{label}|{'strong' if strong else 'weak'}", phrases))
+        settings = self.context_settings
+        for name, phrases in (
+            ("context:search", settings.search_words),
+            ("context:pointing", settings.pointing_words),
+            ("context:follow_up", settings.follow_up_words),
+            ("context:own_car", settings.own_car_words),
+            ("context:similar", settings.similar_words),
+            ("contact:name_cue", self.contact.cue_phrases),
+            *self.classifier.unless_groups(),
+            *phrase_sets.items(),
+        ):
+            groups.append(("said", name, phrases))
         for namespace, name, phrases in groups:
             key = f"{namespace}|{name}"
             self._keys[self.nlp.vocab.strings.add(key)] = (namespace, name)
             docs = list(self.nlp.tokenizer.pipe(prepare(phrase) for phrase in phrases))
             self.matcher.add(key, [doc for doc in docs if len(doc)])
 
-    def extract(self, text: str) -> Extraction:
-        prepared = prepare(text[:MAX_CHARS]) if isinstance(text, str) else ""
-        if not prepared:
-            return Extraction()
+    def analyse(self, text: str, asking: Iterable[str] = (), light: bool = False) -> Analysis:
+        """Tokens, claims and slots of a message (no intent yet); `light` skips what the example
+        stage does not use (contact data, slot values, picks)."""
+        raw = self.lexicon.words_for_emoji(text[:MAX_CHARS]) if isinstance(text, str) else ""
+        prepared = self._expand(prepare(raw))
         doc = self.nlp.make_doc(prepared)
         tokens = [token.text for token in doc]
+        analysis = Analysis(raw, prepared, tokens, [None] * len(tokens))
+        if not tokens:
+            return analysis
         found: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
         for match_id, start, end in self.matcher(doc):
             namespace, name = self._keys[match_id]
             found[namespace].append((name, start, end))
-        slots: dict[str, object] = {}
-        taken = [False] * len(tokens)
-        self._vehicles(tokens, found["car"], taken, slots)
+        for name, start, end in found["label"]:
+            label, _, strength = name.rpartition("|")
+            analysis.labels.append((label, strength == "strong", start, end))
+
+        analysis.said = {name for name, _, _ in found["said"]}
+        analysis.said_spans = found["said"]
+        if not light:
+            self._contact(analysis, found, set(asking))
+        self._claims(analysis, found, light)
+        claimed = {i for i, kind in enumerate(analysis.kinds) if kind in CLAIMS}
+        analysis.labels = [  # "serie" inside "BMW Serie 3" is a car, not a TV series
+            (label, strong, start, end)
+            for label, strong, start, end in analysis.labels
+            if claimed.isdisjoint(range(start, end))
+        ]
+        starts = [token.idx for token in doc]
+        for label, first, last in self.classifier.pattern_spans(prepared):
+            start = bisect_right(starts, first) - 1
+            end = max(start + 1, bisect_left(starts, last))
+            analysis.labels.append((label, True, start, end))
+        return analysis
+
+    def _contact(self, analysis: Analysis, found, asking: set[str]) -> None:
+        tokens = analysis.tokens
+        taken = [kind is not None for kind in analysis.kinds]
+        email = self.contact.email(tokens, taken)
+        _mark(analysis, taken, "email" if email else None)
+        phone = self.contact.phone(tokens, taken)
+        _mark(analysis, taken, "phone" if phone else None)
+        if email:
+            analysis.put("email", email, _first(analysis, "email"))
+        if phone:
+            analysis.put("phone", phone, _first(analysis, "phone"))
+        calling = bool(email or phone or asking & {"contact_time", "name", "phone"})
+        calling = calling or any(label == CALL_INTENT for label, *_ in analysis.labels)
+        if calling:
+            when = self.contact.contact_time(analysis.prepared, tokens, taken)
+            if when:
+                _mark(analysis, taken, "time")
+                analysis.put("contact_time", when, _first(analysis, "time"))
+        cue_ends = {end for key, _, end in found["said"] if key == "contact:name_cue"}
+        name = self.contact.name(analysis.raw, tokens, taken, "name" in asking, cue_ends)
+        if name:
+            position = _claim_words(analysis, fold(name).split(), "name")
+            analysis.put("name", name, position)
+
+    def _claims(self, analysis: Analysis, found, light: bool = False) -> None:
+        tokens = analysis.tokens
+        taken = [kind is not None for kind in analysis.kinds]
+        place = self.places.read(tokens, found["place"], taken)
+        if place:
+            _mark(analysis, taken, "place")
+            analysis.put("city", place, _first(analysis, "place"))
+        cars = [(phrase, s, e) for phrase, s, e in found["car"] if not any(taken[s:e])]
+        mention = resolve(self.vocabulary, cars, tokens, taken)
+        for start, end in mention.claimed:
+            taken[start:end] = [True] * (end - start)
+        _mark(analysis, taken, "car")
+        car_at = min((start for start, _ in mention.claimed), default=0)
+        if mention.make:
+            analysis.put("make", mention.make, car_at)
+        if mention.model:
+            analysis.put("model", mention.model, car_at)
         for label, start, end in found["cue"]:
             if label in WORD_CUES:  # "por ciento" is a unit, not the number 100
                 taken[start:end] = [True] * (end - start)
-        slots.update(self.features.read(tokens, found["feature"]))
-        leftovers, counted = self._numbers(tokens, found["cue"], taken, slots)
+        if light:
+            self._numbers(analysis, found["cue"], taken)
+            return
+        values = [(key, s, e) for key, s, e in found["value"] if not any(taken[s:e])]
+        for slot, (value, position) in self.values.read(tokens, values).items():
+            analysis.put(slot, value, position)
+        leftovers, counted = self._numbers(analysis, found["cue"], taken)
         ordinal = self.ordinals.read(tokens, taken, leftovers, counted)
         if ordinal is not None:
-            slots["ordinal"] = ordinal
-        intent, topic = self.intents.classify(
-            prepared, (name for name, _, _ in found["intent"]), slots
-        )
-        return Extraction(intent=intent, topic=topic, **slots)
-
-    def _vehicles(self, tokens, spans, taken: list[bool], slots: dict[str, object]) -> None:
-        mention = resolve(self.vocabulary, spans, tokens, taken)
-        for start, end in mention.claimed:
-            taken[start:end] = [True] * (end - start)
-        if mention.make:
-            slots["make"] = mention.make
-        if mention.model:
-            slots["model"] = mention.model
+            analysis.put("ordinal", ordinal[1], ordinal[0])
 
     def _numbers(
-        self, tokens: list[str], cue_spans, taken: list[bool], slots: dict[str, object]
+        self, analysis: Analysis, cue_spans, taken: list[bool]
     ) -> tuple[list[Quantity], set[int]]:
         """Read every number and give it a meaning; return the ones left for ordinals."""
+        tokens = analysis.tokens
         index = CueIndex(tokens, cue_spans, self.lexicon.fillers)
         leftovers: list[Quantity] = []
         counted: set[int] = set()
         for unit in index.group(self.numbers.read(tokens, taken)):
+            for quantity in unit.quantities:
+                for i in range(quantity.start, quantity.end):
+                    analysis.kinds[i] = analysis.kinds[i] or "number"
             meaning = _meaning(unit)
             if meaning is None:
                 if "count_after" in unit.after:
@@ -150,18 +340,214 @@ class Extractor:
                 continue
             for key, value in meaning.items():
                 if value <= MAX_AMOUNT:
-                    slots.setdefault(key, value)
+                    analysis.put(key, value, unit.first.start)
         return leftovers, counted
+
+    def extract(
+        self, text: str, context: DialogContext | None = None, exclude: int | None = None
+    ) -> Extraction:
+        """`exclude` leaves one YAML example out of the example stage (leave-one-out)."""
+        context = context or DialogContext()
+        analysis = self.analyse(text, context.asking)
+        if not analysis.tokens:
+            return Extraction()
+        slots = analysis.slots
+        flags = context.flags() | {name for name in analysis.said if name.startswith("unless:")}
+        decision, hits = self._decide(analysis, flags, exclude)
+        intent, topic, stage, score = (
+            decision.intent,
+            decision.topic,
+            decision.stage,
+            decision.score,
+        )
+        requests = self._requests(analysis, decision, flags)
+        second = requests[1] if len(requests) > 1 else None
+        leading = [label for label in requests if label in self.classifier.settings.leading]
+        if leading:  # a complaint is answered first, whatever else the message asks
+            requests = [leading[0], *[label for label in requests if label != leading[0]]]
+        if requests and requests[0] != decision.label:  # answered in the order asked
+            first = self.classifier.labels[requests[0]]
+            intent, topic, stage, score = first.intent, first.topic, "rule", 1.0
+        reading = Reading(
+            label=_label(intent, topic) or "",
+            stage=stage,
+            by_slots_only=_by_slots_only(decision.label, analysis, hits),
+            words=sum(token.isalnum() for token in analysis.tokens),
+            said=frozenset(analysis.said),
+            details_asked=DETAILS in hits.worded,
+            generic_car=_indefinite_car(analysis),
+        )
+        changed = apply_context(reading, slots, context, self.context_settings)
+        if changed is not None and changed[0] != reading.label:
+            label = self.classifier.labels.get(changed[0])
+            if label is not None:
+                intent, topic, stage, score = label.intent, label.topic, "context", 1.0
+                second = changed[1] or second
+        return Extraction(
+            intent=intent,
+            topic=topic,
+            stage=stage,  # type: ignore[arg-type]
+            score=score,
+            second=second if second != _label(intent, topic) else None,
+            language=self.language.guess(analysis.tokens),
+            said=frozenset(analysis.said) | _whole(analysis),
+            **slots,
+        )
+
+    def nearest_topics(self, text: str, k: int = 3) -> list[str]:
+        """The knowledge topics whose examples are nearest the text (context for the LLM)."""
+        index = self.classifier.index
+        if index is None:
+            return []
+        ranked = index.rank(self.analyse(text, light=True).example_tokens())
+        topics = [self.classifier.labels[item.label].topic for item in ranked]
+        return [topic for topic in topics if topic][:k]
+
+    def _decide(
+        self, analysis: Analysis, flags: set[str], exclude: int | None = None
+    ) -> tuple[Decision, Hits]:
+        phrase_hits = [(label, strong) for label, strong, _, _ in analysis.labels]
+        own_car = "context:own_car" in analysis.said  # "tengo un aveo 2016": their car, not a wish
+        hits = self.classifier.hits(phrase_hits, analysis.slots, own_car)
+        social = set(self.classifier.settings.social)
+        small_talk = frozenset(
+            i
+            for label, _, start, end in analysis.labels
+            if label in social
+            for i in range(start, end)
+        )
+        small_talk |= {i for i, token in enumerate(analysis.tokens) if token in STOPWORDS}
+        decision = self.classifier.decide(
+            hits,
+            analysis.slots,
+            analysis.example_tokens(),
+            flags,
+            exclude,
+            content=analysis.example_tokens(small_talk),
+        )
+        return decision, hits
+
+    def _requests(self, analysis: Analysis, decision: Decision, flags: set[str]) -> list[str]:
+        """The requests of a message in the order asked, one per clause with strong evidence:
+        "¿tienen garantía? y ¿aceptan tarjeta?" -> [knowledge/warranty_returns, policy_question]."""
+        clauses = _clauses(analysis.tokens)
+        if len(clauses) < 2:
+            return []
+        found: list[str] = []
+        for start, end in clauses:
+            label = self._clause_label(analysis, start, end, flags)
+            if label is not None and label not in found:
+                found.append(label)
+        if len(found) < 2:
+            return []
+        if decision.label not in found:
+            found.insert(0, decision.label)
+        return found
+
+    def _clause_label(self, analysis: Analysis, start: int, end: int, flags) -> str | None:
+        """The request of one clause: only words count, or a pointing slot ("el 3, ...")."""
+        phrases = [
+            (label, True)
+            for label, strong, s, e in analysis.labels
+            if strong and start <= s and e <= end
+        ]
+        slots = {
+            key: value
+            for key, value in analysis.slots.items()
+            if start <= analysis.slot_at[key] < end and key in POINTING
+        }
+        hits = self.classifier.hits(phrases, slots)
+        social = self.classifier.settings.social
+        allowed = [
+            name
+            for name in hits.strong
+            if name not in social and self.classifier.allowed(name, analysis.slots, flags)
+        ]
+        if not allowed:
+            return None
+        return max(allowed, key=lambda name: self.classifier.labels[name].priority)
+
+
+def _mark(analysis: Analysis, taken: list[bool], kind: str | None) -> None:
+    """Tokens newly taken get their kind."""
+    if kind is None:
+        return
+    for i, is_taken in enumerate(taken):
+        if is_taken and analysis.kinds[i] is None:
+            analysis.kinds[i] = kind
+
+
+def _claim_words(analysis: Analysis, words: list[str], kind: str) -> int:
+    tokens = analysis.tokens
+    for i in range(len(tokens) - len(words) + 1):
+        if tokens[i : i + len(words)] == words:
+            for j in range(i, i + len(words)):
+                analysis.kinds[j] = analysis.kinds[j] or kind
+            return i
+    return 0
+
+
+def _first(analysis: Analysis, kind: str) -> int:
+    return next((i for i, found in enumerate(analysis.kinds) if found == kind), 0)
+
+
+def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
+    clauses, start = [], 0
+    for i, token in enumerate(tokens):
+        if token in CLAUSE_BREAKS:
+            if i > start:
+                clauses.append((start, i))
+            start = i + 1
+    if start < len(tokens):
+        clauses.append((start, len(tokens)))
+    return clauses
+
+
+def _by_slots_only(label: str, analysis: Analysis, hits: Hits) -> bool:
+    return label not in hits.worded
+
+
+def _whole(analysis: Analysis) -> frozenset[str]:
+    """'pass!' when a phrase of the set 'pass' is the whole message ("me da igual")."""
+    words = [i for i, token in enumerate(analysis.tokens) if token.isalnum()]
+    if not words:
+        return frozenset()
+    first, last = words[0], words[-1]
+    return frozenset(
+        f"{name}!" for name, start, end in analysis.said_spans if start <= first and last < end
+    )
+
+
+def _indefinite_car(analysis: Analysis) -> bool:
+    """ "¿cuánto cuesta un jetta?": a car named with "un/una" is any such car."""
+    at = min(
+        (analysis.slot_at[key] for key in ("make", "model") if key in analysis.slot_at),
+        default=None,
+    )
+    return at is not None and at > 0 and analysis.tokens[at - 1] in INDEFINITE
+
+
+def _pick(unit: Unit) -> bool:
+    quantity = unit.first
+    units = ("years_unit", "years_and_half", "months_unit", "percent_after", "km_after")
+    return (
+        not unit.is_range
+        and quantity.plain
+        and quantity.value <= PICK_MAX
+        and "pick_before" in unit.before
+        and not unit.cue(*units)
+    )
+
+
+def _label(intent: str | None, topic: str | None) -> str | None:
+    return f"{KNOWLEDGE}/{topic}" if intent == KNOWLEDGE and topic else intent
 
 
 def _meaning(unit: Unit) -> dict[str, float] | None:
+    if _pick(unit):
+        return None  # "la mensualidad del 3": the third car, not 3 mil
     for reader in READERS:
         meaning = reader(unit)
         if meaning is not None:
             return meaning
     return None
-
-
-def normalise_for_compare(value: object) -> object:
-    """Case- and accent-insensitive comparison of strings in regression cases."""
-    return fold(value).strip() if isinstance(value, str) else value

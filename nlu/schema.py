@@ -4,20 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-Intent = Literal[
-    "greet",
-    "goodbye",
-    "thanks",
-    "search_cars",
-    "select_car",
-    "car_details",
-    "financing",
-    "knowledge",
-    "human_agent",
-    "out_of_scope",
-]
 SLOT_KEYS = (
     "make",
     "model",
@@ -27,26 +15,44 @@ SLOT_KEYS = (
     "price_max",
     "km_max",
     "ordinal",
+    "superlative",
     "down_payment",
     "down_payment_pct",
     "term_months",
     "monthly_budget",
     "bluetooth",
     "car_play",
+    "body_type",
+    "transmission",
+    "fuel",
+    "city",
+    "name",
+    "phone",
+    "email",
+    "contact_time",
 )
+Stage = Literal["rule", "examples", "context", "none"]
+Superlative = Literal["cheapest", "most_expensive", "newest", "oldest", "lowest_km"]
 
 
 class Extraction(BaseModel):
     """Intent, topic and slots of one message. None means "not said".
 
     Money is in pesos, term in months, ordinal 1-based (-1 last, -2 penultimate),
-    down_payment_pct in percentage points (20 means 20%).
+    down_payment_pct in percentage points (20 means 20%), phone the 10 national digits.
+    `stage` says what decided the intent (a rule, the nearest examples, the conversation's
+    context, or nothing: then the intent is `out_of_scope`) and `score` how clearly.
+    `second` is another request in the same message ("knowledge/warranty_returns").
     """
 
     model_config = ConfigDict(extra="forbid")
 
     intent: str | None = None
     topic: str | None = None
+    stage: Stage | None = None
+    score: float | None = None
+    second: str | None = None
+    language: str | None = None  # "en" for a message in English ("es" by default)
     make: str | None = None
     model: str | None = None
     year_min: int | None = None
@@ -55,12 +61,30 @@ class Extraction(BaseModel):
     price_max: float | None = None
     km_max: int | None = None
     ordinal: int | None = None
+    superlative: Superlative | None = None
     down_payment: float | None = None
     down_payment_pct: float | None = None
     term_months: int | None = None
     monthly_budget: float | None = None
     bluetooth: bool | None = None
     car_play: bool | None = None
+    body_type: str | None = None
+    transmission: str | None = None
+    fuel: str | None = None
+    city: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    contact_time: str | None = None
+    # phrase sets of the dialog configuration found in the message (not serialised)
+    said: frozenset[str] = Field(default_factory=frozenset, exclude=True)
+
+    @property
+    def label(self) -> str | None:
+        """'knowledge/locations' for a topic, else the intent."""
+        if self.intent == "knowledge" and self.topic:
+            return f"knowledge/{self.topic}"
+        return self.intent
 
     def slots(self) -> dict[str, object]:
         """The slots found (no intent/topic), with whole numbers as ints."""
@@ -71,6 +95,8 @@ class Extraction(BaseModel):
     def to_json(self) -> dict[str, object]:
         """Only the keys found, as the CLI and /chat print them."""
         found = self.model_dump(exclude_none=True)
+        if "score" in found:
+            found["score"] = round(found["score"], 3)
         return {key: _plain(value) for key, value in found.items()}
 
 

@@ -1,9 +1,13 @@
-"""Text normalisation shared by the extractor and its vocabularies: one folding for both sides."""
+"""The one text normaliser: folding (case, accents, odd characters), the tokens the extractor
+reads, whole-word comparison and lemma-like stems. Everything that compares text uses these."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
 
 _ACCENTS = str.maketrans(
     {
@@ -20,6 +24,7 @@ _DIGIT_UNIT = re.compile(
 )
 _DIGIT_DASH = re.compile(r"(?<=\d)\s*[-/]\s*(?=\d)")  # dashes are "-" after _ACCENTS
 _SPACES = re.compile(r"\s+")
+_ELONGATED = re.compile(r"([a-z])\1{2,}")  # "holaaa", "siiii": 3+ of a letter -> 1
 _COMBINING = re.compile(r"[\u0300-\u036f]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
@@ -46,6 +51,37 @@ def valid_unicode(text: str) -> str:
 def prepare(text: str) -> str:
     """Folded text with units split from digits, ready for the tokenizer."""
     folded = fold(valid_unicode(text))
+    folded = _ELONGATED.sub(r"\1", folded)
     folded = _DIGIT_UNIT.sub(" ", folded)
     folded = _DIGIT_DASH.sub(" - ", folded)
     return _SPACES.sub(" ", folded).strip()
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+# Pronouns glued to a verb: "devolverlo", "apártalo", "mándamelo", "llámame" (longest first).
+_CLITIC = re.compile(
+    r"^(?P<verb>[a-z]{3,}?[aei]n?r?)(?:melo|mela|melos|melas|selo|sela|selos|selas|los|las|les|nos|lo|la|le|me|te|se)$"
+)
+_STEMMER = snowballstemmer.stemmer("spanish")
+
+
+def words(text: str) -> list[str]:
+    """Folded words and numbers, punctuation dropped: '¿Dónde están?' -> [donde, estan]."""
+    return _WORD.findall(prepare(text))
+
+
+def normalize(text: str) -> str:
+    """Folded words joined by single spaces, for comparing whole phrases."""
+    return " ".join(words(text))
+
+
+@lru_cache(maxsize=32768)
+def stem(word: str) -> str:
+    """A lemma-like stem: verb clitics and inflection off, so 'devolverlo', 'devolver' and
+    'devoluciones' meet more often than not ('cierran' -> 'cierr', 'horarios' -> 'horari')."""
+    if not word.isalpha() or len(word) <= 3:
+        return word
+    match = _CLITIC.match(word)
+    if match and len(match.group("verb")) >= 4:
+        word = match.group("verb")
+    return _STEMMER.stemWord(word)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from nlu.lexicon import DATA_DIR, Lexicon
+from nlu.lexicon import DATA_DIR, Lexicon, read_word_list
 from nlu.text import fold, prepare
 from tools.catalog import Catalog
+from tools.vehicles import VehicleLexicon, load_vehicle_lexicon
 
 # "rav4" -> "rav 4", "xc40" -> "xc 40"; never "a3" -> "a 3" ("a 3 años" is a term, not an Audi)
 _LETTER_DIGIT = re.compile(r"(?<=[a-z]{2})(?=\d)|(?<=\d)(?=[a-z]{2})")
@@ -50,29 +51,41 @@ def spellings(name: str) -> set[str]:
     return {" ".join(form.split()) for form in forms if form.strip()}
 
 
-def read_common_words(path: Path) -> frozenset[str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return frozenset(fold(line.strip()) for line in lines if line.strip() and line[0] != "#")
-
-
 class VehicleVocabulary:
     """Every way to write every make and model the assistant should recognise."""
 
-    def __init__(self, catalog: Catalog, lexicon: Lexicon, common_words: frozenset[str]):
+    def __init__(
+        self,
+        catalog: Catalog,
+        lexicon: Lexicon,
+        vehicles: VehicleLexicon,
+        common_words: frozenset[str],
+    ):
+        self.vehicles = vehicles  # body types and fuels of the makes and models sold in Mexico
         self.phrases: dict[str, set[Name]] = {}
         self.makes: dict[str, str] = {}  # folded -> canonical
         self.models_by_make: dict[str, set[str]] = {}
-        self._add_makes(catalog, lexicon)
-        self._add_models(catalog, lexicon)
+        self._add_makes(catalog, vehicles)
+        self._add_models(catalog, vehicles)
         self.skip_fuzzy = common_words | lexicon.known_words
-        self.fuzzy_choices = sorted(
-            phrase for phrase in self.phrases if _WORDISH.match(phrase) and len(phrase) >= 3
+        self.fuzzy_choices = sorted(  # typos are corrected to cars in stock and to makes only
+            phrase
+            for phrase, names in self.phrases.items()
+            if _WORDISH.match(phrase)
+            and len(phrase) >= 3
+            and any(name.model is None or fold(name.model) in self.in_stock for name in names)
         )
 
     @classmethod
-    def build(cls, catalog: Catalog, lexicon: Lexicon, data_dir: Path | None = None):
-        words = read_common_words((data_dir or DATA_DIR) / "common_words.txt")
-        return cls(catalog, lexicon, words)
+    def build(
+        cls,
+        catalog: Catalog,
+        lexicon: Lexicon,
+        data_dir: Path | None = None,
+        vehicles: VehicleLexicon | None = None,
+    ):
+        words = read_word_list((data_dir or DATA_DIR) / "common_words.txt")
+        return cls(catalog, lexicon, vehicles or load_vehicle_lexicon(), words)
 
     def _canonical_make(self, name: str) -> str:
         return self.makes.setdefault(fold(name), name)
@@ -80,35 +93,43 @@ class VehicleVocabulary:
     def _add(self, phrase: str, name: Name) -> None:
         self.phrases.setdefault(prepare(phrase), set()).add(name)
 
-    def _add_makes(self, catalog: Catalog, lexicon: Lexicon) -> None:
+    def _add_makes(self, catalog: Catalog, vehicles: VehicleLexicon) -> None:
         for make in catalog.makes:  # catalog spelling wins ("KIA", "Mercedes Benz")
             self._canonical_make(make)
-        sources = [lexicon.brands.brands, lexicon.aliases.makes]
-        for source in sources:
-            for make, aliases in source.items():
-                canonical = self._canonical_make(make)
-                for alias in [make, *aliases]:
-                    for form in spellings(alias):
-                        self._add(form, Name(canonical))
+        for make, aliases in vehicles.makes.items():
+            canonical = self._canonical_make(make)
+            for alias in [make, *aliases]:
+                for form in spellings(alias):
+                    self._add(form, Name(canonical))
         for make in catalog.makes:
             for form in spellings(make):
                 self._add(form, Name(make))
 
-    def _add_models(self, catalog: Catalog, lexicon: Lexicon) -> None:
-        aliases = {fold(model): names for model, names in lexicon.aliases.models.items()}
-        word_like = {fold(model) for model in lexicon.aliases.needs_make}
+    def _add_models(self, catalog: Catalog, vehicles: VehicleLexicon) -> None:
+        word_like = {fold(model) for model in vehicles.needs_make}
+        known: dict[str, tuple[str, str, list[str]]] = {}
+        for make, model, info in vehicles.entries():
+            known[fold(model)] = (self._canonical_make(make), model, info.aliases)
+        in_stock = {fold(model) for model in catalog.models}
         for model, make in catalog.models.items():
-            key = fold(model)
-            self.models_by_make.setdefault(make, set()).add(model)
-            needs_make = key in word_like or _numeric(key, make)
-            full = Name(make, model, needs_make)
-            for form in spellings(model) | {
-                alias for a in aliases.get(key, []) for alias in spellings(a)
-            }:
-                self._add(form, full)
-            if not key.startswith(fold(make)):
-                for form in spellings(f"{make} {model}"):
-                    self._add(form, Name(make, model))
+            aliases = known.get(fold(model), ("", "", []))[2]
+            self._add_model(make, model, aliases, word_like)
+        for key, (make, model, aliases) in known.items():
+            if key not in in_stock:  # a short name of a car we lack is too easily a word
+                short = len(key.replace(" ", "").replace("-", "")) <= 3
+                self._add_model(make, model, aliases, word_like | ({key} if short else set()))
+        self.in_stock = in_stock
+
+    def _add_model(self, make: str, model: str, aliases: list[str], word_like: set[str]) -> None:
+        key = fold(model)
+        self.models_by_make.setdefault(make, set()).add(model)
+        needs_make = key in word_like or _numeric(key, make)
+        full = Name(make, model, needs_make)
+        for form in spellings(model) | {alias for a in aliases for alias in spellings(a)}:
+            self._add(form, full)
+        if not key.startswith(fold(make)):
+            for form in spellings(f"{make} {model}"):
+                self._add(form, Name(make, model))
 
     def fuzzy(self, token: str) -> str | None:
         """The phrase a misspelt token most likely means ('corola' -> 'corolla'), or None."""
@@ -123,8 +144,10 @@ def _closest(token: str, choices: tuple[str, ...]) -> str | None:
     best = process.extractOne(token, choices, scorer=fuzz.ratio, score_cutoff=cutoff)
     if best is None:
         return None
-    phrase, score = best[0], best[1]
-    return phrase if phrase[0] == token[0] or score >= 90 else None
+    phrase = best[0]
+    if phrase[0] != token[0]:  # typos rarely change the first letter
+        return None
+    return phrase if abs(len(phrase) - len(token)) <= max(1, len(phrase) // 4) else None
 
 
 def _numeric(model: str, make: str) -> bool:

@@ -125,7 +125,7 @@ def test_admin_prune_validates_hours(client):
 
 
 def test_admin_handoffs_list_lead_capture(client):
-    for text in ("busco un jetta", "el 1", "lo quiero", "Ana", "en la tarde"):
+    for text in ("busco un jetta", "el 1", "lo quiero", "Ana", "55 1234 5678", "en la tarde"):
         client.post("/chat", json={"user": "lead", "text": text})
     handoffs = client.get("/admin/handoffs").get_json()["handoffs"]
     assert len(handoffs) == 1

@@ -2,7 +2,8 @@
 
 Each turn's `expect` may check:
   intent, slots (subset), results (exact count) / results_min, results_where (every listed car
-  satisfies make/model/year_min/year_max/price_max/price_min/km_max/bluetooth/car_play),
+  satisfies make/model/year_min/year_max/price_max/price_min/km_max/bluetooth/car_play/body_type/
+  transmission/fuel),
   selected (null | "result:N" = N-th car of the previous list | true = anything), plan (null |
   true | subset of fields), plan_consistent (monthly payment matches the amortization formula),
   reply_contains / reply_not_contains (accent- and case-insensitive), llm_used.
@@ -92,6 +93,9 @@ def _check_car(car, rules: dict, where: str) -> None:
         "km_max": lambda v: car.km <= v,
         "bluetooth": lambda v: car.bluetooth == v,
         "car_play": lambda v: car.car_play == v,
+        "body_type": lambda v: car.body_type == v,
+        "transmission": lambda v: car.transmission == v,
+        "fuel": lambda v: car.fuel == v,
     }
     for key, value in rules.items():
         assert checks[key](value), f"{where}: car {car.stock_id} breaks {key}={value}: {car}"

@@ -56,16 +56,16 @@ def test_shipped_configuration_is_valid():
             "unknown placeholder",
         ),
         (
-            "focus_intents: [select_car,",
-            "focus_intents: [select_carr,",
-            "focus_intents: [select_carr",
-            "has no route",
-        ),
-        (
-            "        fills: [make, model]",
+            "        fills: [make, model, body_type]",
             "        fills: [marca]",
             "fills: [marca]",
             "unknown slot",
+        ),
+        (
+            "        fills: [name]",
+            "        options: {}",
+            "- id: name",
+            "needs 'fills'",
         ),
     ],
 )
@@ -122,10 +122,18 @@ def test_validate_cli_prints_ok_or_the_error(config_copy):
 
 def test_staff_can_add_an_intent_without_python(config_copy):
     """A new intent (patterns in intents.yml, answer in dialog.yml) is recognised and answered."""
-    with (config_copy / "intents.yml").open("a", encoding="utf-8") as intents_yml:
-        intents_yml.write(
-            "\n  insurance:\n    priority: 85\n    phrases: [seguro de auto, aseguradora, póliza]\n"
-        )
+    intents_yml = config_copy / "intents.yml"
+    text = intents_yml.read_text(encoding="utf-8")
+    for phrase in ("seguro de auto, ", "aseguradora,", "el seguro, "):  # staff move them
+        text = text.replace(phrase, "", 1)
+    intents_yml.write_text(
+        text
+        + "\n  insurance:\n    priority: 85\n    phrases: [seguro de auto, aseguradora, póliza]\n"
+        '    examples: ["¿tienen seguro de auto?", "¿con qué aseguradora trabajan?",\n'
+        '      "¿la póliza va incluida?", "quiero cotizar el seguro de auto",\n'
+        '      "¿me ayudan con la aseguradora?"]\n',
+        encoding="utf-8",
+    )
     with (config_copy / "dialog.yml").open("a", encoding="utf-8") as dialog_yml:
         dialog_yml.write(
             "\n  # added by staff\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -186,41 +187,57 @@ def test_search_on_real_catalogs_never_lists_a_car_outside_the_catalog(name):
 PHRASINGS = {
     "about_kavak": ["que es kavak", "es confiable kavak?"],
     "locations": ["donde estan", "tienen sucursal en monterrey?"],
-    "buy_sell": ["quiero vender mi auto", "como compro un auto con ustedes"],
+    "buying_process": ["como compro un auto con ustedes", "cuales son los pasos para comprar"],
+    "selling_car": ["quiero vender mi auto", "cuanto me dan por mi carro?"],
     "certification": ["los autos estan certificados?", "que inspeccion les hacen"],
     "trade_in": ["puedo dejar mi coche como enganche?", "reciben autos a cuenta?"],
-    "payment_plans": ["que requisitos piden para el credito", "que documentos necesito"],
+    "payment_plans": ["como funciona el credito?", "que tasa de interes manejan"],
+    "credit_application": ["que requisitos piden para el credito", "que documentos necesito"],
     "digital_process": ["puedo hacer todo en linea?", "me lo llevan a domicilio?"],
     "warranty_returns": ["tienen garantia?", "lo puedo devolver?"],
-    "app_aftersales": ["tienen app?", "dan mantenimiento?"],
+    "reservation": [
+        "cuanto tiempo me apartan el auto?",
+        "si aparto y no compro me devuelven el apartado?",
+    ],
+    "kavak_total": ["que es kavak total", "que cubre la cobertura kavak total"],
+    "app_aftersales": ["tienen app?", "como agendo el mantenimiento de mi auto?"],
 }
 
 
+@cache
+def _extractor():
+    from nlu.pipeline import Extractor
+
+    return Extractor.build(load_catalog())
+
+
 @pytest.mark.parametrize(("topic", "text"), [(t, x) for t, xs in PHRASINGS.items() for x in xs])
-def test_every_topic_answers_without_the_nlu(topic, text):
-    answer = KNOWLEDGE.answer(None, text)
+def test_every_topic_is_understood_and_answered(topic, text):
+    extraction = _extractor().extract(text)
+    assert (extraction.intent, extraction.topic) == ("knowledge", topic)
+    answer = KNOWLEDGE.answer(extraction.topic, extraction.said)
     assert answer is not None and answer.topic == topic
     assert 0 < len(answer.text) <= 900
 
 
-def test_answers_narrow_to_the_city_asked():
-    answer = KNOWLEDGE.answer("locations", "¿dónde están en Guadalajara?")
+def test_answers_narrow_to_the_area_or_section_asked():
+    answer = KNOWLEDGE.answer("locations", area="Guadalajara")
     assert answer.section == "Guadalajara"
     assert "Midtown" in answer.text and "Punto Valle" not in answer.text
-    everything = KNOWLEDGE.answer("locations", "¿dónde están?")
+    everything = KNOWLEDGE.answer("locations")
     assert everything.section is None and "Punto Valle" in everything.text
+    hours = _extractor().extract("¿a qué hora cierran?")
+    assert KNOWLEDGE.answer(hours.topic, hours.said).section == "Horario"
 
 
-@pytest.mark.parametrize(
-    "text", ["hola", "busco un jetta 2019", "cuanto cuesta el segundo", "50 mil de enganche"]
-)
-def test_no_confident_answer_for_other_messages(text):
-    assert KNOWLEDGE.answer(None, text) is None
+def test_unknown_topic_has_no_answer():
+    assert KNOWLEDGE.answer(None) is None and KNOWLEDGE.answer("no_such_topic") is None
 
 
-def test_closest_entries_give_llm_context():
-    nearest = KNOWLEDGE.closest("¿me conviene más un sedán o una suv?", k=3)
-    assert len(nearest) == 3 and all(entry.text for entry in nearest)
+def test_nearest_topics_give_llm_context():
+    topics = _extractor().nearest_topics("¿me conviene más un sedán o una suv para uber?", k=3)
+    assert 1 <= len(topics) <= 3 and all(topic in KNOWLEDGE.entries for topic in topics)
+    assert KNOWLEDGE.texts(topics) and all(KNOWLEDGE.texts(topics))
 
 
 def test_knowledge_yaml_mistakes_name_the_line(tmp_path: Path):

@@ -23,15 +23,20 @@ ALLOWED_KEYS = {"intent", "topic", *Extraction.model_fields}
 
 
 @cache
+def catalog_named(name: str) -> Catalog:
+    return load_catalog(catalog_path(name))
+
+
+@cache
 def extractor_for(name: str) -> Extractor:
-    return Extractor.from_catalog(load_catalog(catalog_path(name)))
+    return Extractor.build(catalog_named(name))
 
 
 @pytest.mark.parametrize("catalog", ["bundled", "kavak"])
 def test_regression_cases_pass_on_each_catalog(catalog):
     cases = [case for case in load_cases(CASES) if catalog in case.catalogs]
     assert len(cases) >= 400
-    report = evaluate(extractor_for(catalog), cases)
+    report = evaluate(extractor_for(catalog), cases, catalog_named(catalog))
     failures = "\n".join(
         f"{f.text!r} [{f.slot}] expected {f.expected!r} got {f.got!r}" for f in report.failures
     )
@@ -52,9 +57,8 @@ def test_vocabulary_comes_from_the_catalog_not_the_code():
         Car(stock_id=1, km=1000, price=500000, make="Zeekr", model="X-Nova", year=2024),
         Car(stock_id=2, km=2000, price=250000, make="Volkswagen", model="Jetta", year=2019),
     )
-    extractor = Extractor.from_catalog(Catalog(cars=cars))
-    assert extractor.extract("busco un zeekr xnova 2024").to_json() == {
-        "intent": "search_cars",
+    extractor = Extractor.build(Catalog(cars=cars))
+    assert extractor.extract("busco un zeekr xnova 2024").slots() == {
         "make": "Zeekr",
         "model": "X-Nova",
         "year_min": 2024,
@@ -88,6 +92,9 @@ def test_extract_prints_only_the_keys_found():
     result = _cli("extract", "busco un jeta 2019 de menos de 300 mil")
     assert json.loads(result.stdout) == {
         "intent": "search_cars",
+        "stage": "rule",
+        "score": 1,
+        "language": "es",
         "make": "Volkswagen",
         "model": "Jetta",
         "year_min": 2019,
@@ -98,14 +105,15 @@ def test_extract_prints_only_the_keys_found():
 
 def test_extract_reads_stdin_one_json_line_per_input_line():
     lines = ["el segundo", "", "hola", "asdf qwerty", "con 50 mil de enganche a 4 años"]
-    result = _cli("extract", stdin="\n".join(lines) + "\n")
+    result = _cli("extract", "--context", "list_shown", stdin="\n".join(lines) + "\n")
     printed = [json.loads(line) for line in result.stdout.splitlines()]
-    assert printed == [
-        {"intent": "select_car", "ordinal": 2},
+    keys = ("intent", "stage", "ordinal", "down_payment", "term_months")
+    assert [{k: p[k] for k in keys if k in p} for p in printed] == [
+        {"intent": "select_car", "stage": "rule", "ordinal": 2},
         {},
-        {"intent": "greet"},
-        {},
-        {"intent": "financing", "down_payment": 50000, "term_months": 48},
+        {"intent": "greet", "stage": "rule"},
+        {"intent": "out_of_scope", "stage": "none"},
+        {"intent": "financing", "stage": "rule", "down_payment": 50000, "term_months": 48},
     ]
 
 

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from tools.vehicles import VehicleLexicon, load_vehicle_lexicon
+
 REQUIRED_COLUMNS = (
     "stock_id",
     "km",
@@ -63,6 +65,10 @@ class Car(BaseModel):
     largo: float | None = None
     ancho: float | None = None
     altura: float | None = None
+    # read from the version text and data/vehicles.yml at load, not columns of the CSV
+    body_type: str | None = None
+    transmission: str | None = None
+    fuel: str | None = None
 
     @property
     def title(self) -> str:
@@ -114,13 +120,18 @@ class Catalog:
             "model": np.array([c.model.casefold() for c in self.cars], dtype=object),
             "bluetooth": np.array([c.bluetooth for c in self.cars], dtype=bool),
             "car_play": np.array([c.car_play for c in self.cars], dtype=bool),
+            "body_type": np.array([c.body_type or "" for c in self.cars], dtype=object),
+            "transmission": np.array([c.transmission or "" for c in self.cars], dtype=object),
+            "fuel": np.array([c.fuel or "" for c in self.cars], dtype=object),
         }
 
 
-def load_catalog(path: Path | str | None = None) -> Catalog:
+def load_catalog(path: Path | str | None = None, vehicles: VehicleLexicon | None = None) -> Catalog:
     """Read and validate a catalog CSV; raise CatalogError naming file, line and column.
 
     Columns are checked all at once; only a failing check goes back to find its first row.
+    Each car gets its body type, transmission and fuel from its version text and the vehicle
+    lexicon (data/vehicles.yml).
     """
     path = Path(path) if path else DEFAULT_CATALOG
     frame = _read_frame(path)
@@ -130,7 +141,7 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
     }
     _raise_first_bad_value(path, frame, parsed)
     _check_unique_ids(path, frame, parsed["stock_id"].values)
-    return Catalog(cars=_cars(parsed), source=str(path))
+    return Catalog(cars=_cars(parsed, vehicles or load_vehicle_lexicon()), source=str(path))
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
@@ -294,11 +305,17 @@ def _line(frame: pd.DataFrame, position: int) -> int:
     return int(frame.index[position]) + 1
 
 
-def _cars(parsed: dict[str, _Parsed]) -> tuple[Car, ...]:
+def _cars(parsed: dict[str, _Parsed], vehicles: VehicleLexicon) -> tuple[Car, ...]:
     columns = {name: result.values.tolist() for name, result in parsed.items()}
     for name in ("largo", "ancho", "altura"):
         columns[name] = [None if value != value else value for value in columns[name]]  # NaN
     names = list(columns)
-    return tuple(
-        Car(**dict(zip(names, row, strict=True))) for row in zip(*columns.values(), strict=True)
-    )
+    traits: dict[tuple[str, str, str], dict[str, str | None]] = {}
+    cars = []
+    for row in zip(*columns.values(), strict=True):
+        values = dict(zip(names, row, strict=True))
+        key = (values["make"], values["model"], values["version"])
+        if key not in traits:
+            traits[key] = vehicles.traits(*key).model_dump()
+        cars.append(Car(**values, **traits[key]))
+    return tuple(cars)

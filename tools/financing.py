@@ -173,3 +173,32 @@ def _present_value(payment: float, annual_rate: float, months: int) -> float:
     if rate == 0:
         return payment * months
     return payment * (1 - (1 + rate) ** -months) / rate
+
+
+class Fit(BaseModel):
+    """Whether a monthly budget pays for one car, and with which plan."""
+
+    fits: bool
+    plan: Plan | None = None  # the shortest term that fits (or the longest, when none fits)
+    down_payment_needed: float | None = None  # with the longest term, when it does not fit
+
+
+def budget_fit(
+    price: float, monthly_budget: float, config: FinancingConfig, down_payment: float | None = None
+) -> Fit:
+    """ "¿Me alcanza con 7 mil al mes?" for a chosen car: the customer's down payment (or the
+    minimum), the shortest offered term whose payment fits; else the down payment that would."""
+    down = price * config.min_down_payment_pct / 100 if down_payment is None else down_payment
+    down = min(max(down, price * config.min_down_payment_pct / 100), price)
+    plans = []
+    for months in config.term_months:
+        try:
+            plans.append(make_plan(price, config, down_payment=down, term_months=months))
+        except FinancingError:
+            continue
+    for plan in plans:
+        if plan.monthly_payment <= monthly_budget + TOLERANCE:
+            return Fit(fits=True, plan=plan)
+    longest = config.term_months[-1]
+    needed = price - _present_value(monthly_budget, config.annual_rate, longest)
+    return Fit(fits=False, plan=plans[-1] if plans else None, down_payment_needed=max(needed, 0.0))

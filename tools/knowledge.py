@@ -1,43 +1,39 @@
 """The knowledge base (data/knowledge.yml): verified answers about Kavak, one entry per topic.
 
-An answer can narrow to a section ("¿dónde están en Guadalajara?" -> only Guadalajara). Without a
-topic from the NLU, an entry answers only when its keywords or examples match confidently.
+An entry holds everything about its topic: the answer, narrower sections, and the phrases,
+patterns and examples by which the NLU recognises a question about it (nlu/labels.py). A
+section answers instead of the whole entry when the question names it: a place served by an
+area ("¿dónde están en Zapopan?" -> Guadalajara) or one of its phrases ("¿a qué hora abren?").
 """
 
 from __future__ import annotations
 
-import re
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from rapidfuzz import fuzz
 
-from nlu.text import fold
+from nlu.intents import Evidence
 from tools.yamlio import YamlError, line_at, load_yaml, validate_yaml
 
 MAX_ANSWER_CHARS = 900
-_WORDS = re.compile(r"[a-z0-9]+")
 
 
 class KnowledgeSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    keywords: list[str] = Field(min_length=1)
+    phrases: list[str] = Field(default_factory=list)
     answer: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS)
 
 
-class KnowledgeEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class KnowledgeEntry(Evidence):
     topic: str
     title: str
     answer: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS)
-    keywords: list[str] = Field(default_factory=list)
-    examples: list[str] = Field(default_factory=list)
     sections: list[KnowledgeSection] = Field(default_factory=list)
+    nearest: str = ""  # locations: a place with no branch ({place}, {areas})
+    offer: str = ""  # a next step appended to the answer ("¿Quieres que agende la inspección?")
 
     @field_validator("answer")
     @classmethod
@@ -50,7 +46,6 @@ class KnowledgeEntry(BaseModel):
 class KnowledgeFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    min_score: float = Field(0.8, ge=0, le=1)
     entries: list[KnowledgeEntry] = Field(min_length=1)
 
 
@@ -58,15 +53,23 @@ class KnowledgeAnswer(BaseModel):
     topic: str
     section: str | None = None
     text: str
-    score: float = 1.0
 
 
-def _normal(text: str) -> str:
-    return " ".join(_WORDS.findall(fold(text)))
+def load_knowledge_file(path: Path | str) -> tuple[KnowledgeFile, Any]:
+    raw: Any = load_yaml(path)
+    data = validate_yaml(KnowledgeFile, raw, path)
+    seen: set[str] = set()
+    for index, entry in enumerate(data.entries):
+        if entry.topic in seen:
+            line = line_at(raw, ("entries", index, "topic"))
+            raise YamlError(path, f"topic '{entry.topic}' is defined twice", line, "topic")
+        seen.add(entry.topic)
+    return data, raw
 
 
-def _mentions(normal_text: str, phrase: str) -> bool:
-    return f" {phrase} " in f" {normal_text} "
+def section_key(topic: str, name: str) -> str:
+    """The phrase-set name under which the extractor reports a section's phrases."""
+    return f"section:{topic}:{name}"
 
 
 class KnowledgeBase:
@@ -76,73 +79,37 @@ class KnowledgeBase:
 
     @classmethod
     def load(cls, path: Path | str) -> KnowledgeBase:
-        raw: Any = load_yaml(path)
-        data = validate_yaml(KnowledgeFile, raw, path)
-        seen: set[str] = set()
-        for index, entry in enumerate(data.entries):
-            if entry.topic in seen:
-                line = line_at(raw, ("entries", index, "topic"))
-                raise YamlError(path, f"topic '{entry.topic}' is defined twice", line, "topic")
-            seen.add(entry.topic)
-        return cls(data, str(path))
+        return cls(load_knowledge_file(path)[0], str(path))
 
-    @property
-    def topics(self) -> list[str]:
-        return list(self.entries)
+    def phrase_sets(self) -> dict[str, list[str]]:
+        """Section phrases for the extractor's matcher ('section:locations:Horario')."""
+        return {
+            section_key(entry.topic, section.name): section.phrases
+            for entry in self.data.entries
+            for section in entry.sections
+            if section.phrases
+        }
 
-    @cached_property
-    def _keywords(self) -> dict[str, list[str]]:
-        return {t: [_normal(k) for k in e.keywords] for t, e in self.entries.items()}
-
-    @cached_property
-    def _examples(self) -> dict[str, list[str]]:
-        return {t: [_normal(x) for x in e.examples] for t, e in self.entries.items()}
-
-    def answer(self, topic: str | None, text: str) -> KnowledgeAnswer | None:
-        """The answer for `topic` (narrowed by section), or the confident best match, or None."""
-        normal = _normal(text)
-        if topic is not None and topic in self.entries:
-            return self._narrowed(self.entries[topic], normal, 1.0)
-        best = self._ranked(normal)
-        if best and best[0][0] >= self.data.min_score:
-            score, entry_topic = best[0]
-            return self._narrowed(self.entries[entry_topic], normal, score)
-        return None
-
-    def closest(self, text: str, k: int = 3) -> list[KnowledgeAnswer]:
-        """The k entries nearest the text, confident or not (context for the LLM)."""
-        ranked = self._ranked(_normal(text))[:k]
-        return [
-            KnowledgeAnswer(topic=topic, text=self.entries[topic].answer, score=score)
-            for score, topic in ranked
-        ]
-
-    def _ranked(self, normal: str) -> list[tuple[float, str]]:
-        scored = [(self._score(topic, normal), topic) for topic in self.entries]
-        return sorted(scored, key=lambda item: -item[0])
-
-    def _score(self, topic: str, normal: str) -> float:
-        if not normal:
-            return 0.0
-        hits = sum(_mentions(normal, keyword) for keyword in self._keywords[topic])
-        keyword_score = min(1.0, 0.8 + 0.1 * (hits - 1)) if hits else 0.0
-        example_score = max(
-            (fuzz.token_sort_ratio(normal, example) / 100 for example in self._examples[topic]),
-            default=0.0,
-        )
-        return max(keyword_score, example_score if example_score >= 0.85 else 0.0)
-
-    def _narrowed(self, entry: KnowledgeEntry, normal: str, score: float) -> KnowledgeAnswer:
+    def answer(
+        self, topic: str | None, said: frozenset[str] = frozenset(), area: str | None = None
+    ) -> KnowledgeAnswer | None:
+        """The answer for `topic`, narrowed to the sections the question named."""
+        entry = self.entries.get(topic or "")
+        if entry is None:
+            return None
         sections = [
             section
             for section in entry.sections
-            if any(_mentions(normal, _normal(keyword)) for keyword in section.keywords)
+            if section.name == area or section_key(entry.topic, section.name) in said
         ]
         if not sections:
-            return KnowledgeAnswer(topic=entry.topic, text=entry.answer, score=score)
+            return KnowledgeAnswer(topic=entry.topic, text=entry.answer)
         return KnowledgeAnswer(
             topic=entry.topic,
             section=", ".join(section.name for section in sections),
             text="\n\n".join(section.answer for section in sections),
-            score=score,
         )
+
+    def texts(self, topics: list[str]) -> list[str]:
+        """The general answers of these topics (verified context for the LLM)."""
+        return [self.entries[topic].answer for topic in topics if topic in self.entries]

@@ -23,12 +23,20 @@ class SearchFilters(BaseModel):
     km_max: int | None = None
     bluetooth: bool | None = None
     car_play: bool | None = None
+    body_type: str | None = None
+    transmission: str | None = None
+    fuel: str | None = None
+    # how to order: cheapest (default), most_expensive, newest, oldest, lowest_km
+    superlative: str | None = None
 
     def is_empty(self) -> bool:
-        return all(value is None for value in self.model_dump().values())
+        return all(
+            value is None for key, value in self.model_dump().items() if key != "superlative"
+        )
 
 
-RelaxKind = Literal["year", "price", "model", "make", "km", "features"]
+RelaxKind = Literal["year", "price", "model", "make", "km", "features", "traits"]
+TRAITS = ("body_type", "transmission", "fuel")
 PRICE_STEP = 1.15  # "price +15%" when nothing matches
 
 
@@ -36,7 +44,6 @@ class Relaxation(BaseModel):
     """One constraint loosened because nothing matched ("de otros años", "hasta 402 mil")."""
 
     kind: RelaxKind
-    detail: str = ""
 
 
 class SearchOutcome(BaseModel):
@@ -65,12 +72,13 @@ def search(
     max_price: float | None = None,
 ) -> SearchOutcome:
     """AND of every filter; if nothing matches, relax one constraint at a time, cumulatively,
-    in this order: year range, price +15%, model (keep the make), make, km, features."""
+    in this order: year range, price +15%, model (keep the make), make, km, features, body type /
+    transmission / fuel."""
     original = _with_cap(filters, max_price)
     text_masks: dict[tuple[str, str], np.ndarray] = {}  # make/model compares, reused by relaxation
     applied, current, found = _relax(original, lambda f: _matching(catalog, f, text_masks))
     return SearchOutcome(
-        cars=[catalog.cars[i] for i in _rank(catalog, found, limit)],
+        cars=[catalog.cars[i] for i in _rank(catalog, found, limit, filters.superlative)],
         total=len(found),
         relaxed=[_describe(step, original) for step in applied],
         filters_used=current,
@@ -132,23 +140,41 @@ def _matching(
     for feature in ("bluetooth", "car_play"):
         if getattr(filters, feature):
             mask &= columns[feature]
+    for trait in TRAITS:
+        value = getattr(filters, trait)
+        if value:
+            key = (trait, value)
+            if key not in text_masks:
+                text_masks[key] = columns[trait] == value
+            mask &= text_masks[key]
     return np.flatnonzero(mask)
 
 
-def _rank(catalog: Catalog, found: np.ndarray, limit: int) -> list[int]:
-    """The `limit` cheapest, then by stock id (stable for the same question).
+ORDER = {  # column, descending?
+    "cheapest": ("price", False),
+    "most_expensive": ("price", True),
+    "newest": ("year", True),
+    "oldest": ("year", False),
+    "lowest_km": ("km", False),
+}
 
-    Only cars priced up to the limit-th cheapest are sorted, so a 50,000-car match stays fast.
+
+def _rank(catalog: Catalog, found: np.ndarray, limit: int, order: str | None = None) -> list[int]:
+    """The first `limit` by the order asked (cheapest by default), then by stock id.
+
+    Only cars up to the limit-th value are sorted, so a 50,000-car match stays fast.
     """
     if limit <= 0:
         return []
-    prices = catalog.columns["price"][found]
+    column, descending = ORDER.get(order or "cheapest", ORDER["cheapest"])
+    values = catalog.columns[column][found].astype(np.float64)
+    keys = -values if descending else values
     if len(found) > limit:
-        cutoff = np.partition(prices, limit - 1)[limit - 1]
-        cheap = prices <= cutoff
-        found, prices = found[cheap], prices[cheap]
-    order = np.lexsort((catalog.columns["stock_id"][found], prices))
-    return found[order[:limit]].tolist()
+        cutoff = np.partition(keys, limit - 1)[limit - 1]
+        keep = keys <= cutoff
+        found, keys = found[keep], keys[keep]
+    order_index = np.lexsort((catalog.columns["stock_id"][found], keys))
+    return found[order_index[:limit]].tolist()
 
 
 def _relax_year(filters: SearchFilters) -> Loosened | None:
@@ -161,8 +187,7 @@ def _relax_price(filters: SearchFilters) -> Loosened | None:
     if filters.price_max is None:
         return None
     raised = round(filters.price_max * PRICE_STEP, -3)
-    update = {"price_max": raised}
-    return filters.model_copy(update=update), Relaxation(kind="price", detail=f"{raised:.0f}")
+    return filters.model_copy(update={"price_max": raised}), Relaxation(kind="price")
 
 
 def _relax_model(filters: SearchFilters) -> Loosened | None:
@@ -190,6 +215,13 @@ def _relax_features(filters: SearchFilters) -> Loosened | None:
     return filters.model_copy(update=update), Relaxation(kind="features")
 
 
+def _relax_traits(filters: SearchFilters) -> Loosened | None:
+    if not any(getattr(filters, trait) for trait in TRAITS):
+        return None
+    update = dict.fromkeys(TRAITS)
+    return filters.model_copy(update=update), Relaxation(kind="traits")
+
+
 def _apply(filters: SearchFilters, steps: list[RelaxStep]) -> SearchFilters:
     for step in steps:
         loosened = step(filters)
@@ -204,4 +236,36 @@ def _describe(step: RelaxStep, original: SearchFilters) -> Relaxation:
     return loosened[1]
 
 
-_RELAX_STEPS = (_relax_year, _relax_price, _relax_model, _relax_make, _relax_km, _relax_features)
+_RELAX_STEPS = (
+    _relax_year,
+    _relax_price,
+    _relax_model,
+    _relax_make,
+    _relax_km,
+    _relax_features,
+    _relax_traits,
+)
+
+
+def model_in_stock(catalog: Catalog, model: str) -> bool:
+    wanted = model.casefold()
+    return any(name.casefold() == wanted for name in catalog.models)
+
+
+SIMILAR_BAND = 0.25  # "tipo Jetta": the same body type, priced within ±25% of the Jettas we have
+
+
+def similar_to(
+    catalog: Catalog, filters: SearchFilters, body_type: str | None, model: str | None
+) -> SearchFilters:
+    """Filters for cars like `model`: same body type, and its price band when we stock it
+    (unless the customer gave their own prices); make and model dropped."""
+    update: dict[str, object] = {"make": None, "model": None, "body_type": body_type}
+    prices = [
+        car.price for car in catalog.cars if model and car.model.casefold() == model.casefold()
+    ]
+    if prices and filters.price_min is None and filters.price_max is None:
+        middle = float(np.median(prices))
+        update["price_min"] = round(middle * (1 - SIMILAR_BAND), -3)
+        update["price_max"] = round(middle * (1 + SIMILAR_BAND), -3)
+    return filters.model_copy(update=update)

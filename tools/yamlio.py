@@ -139,3 +139,24 @@ def validate_yaml(
 def load_model(model: type[ModelT], path: Path | str) -> ModelT:
     """Load a YAML file and validate it into `model`, with line-numbered errors."""
     return validate_yaml(model, load_yaml(path), path)
+
+
+class YamlProblems(YamlError):
+    """Several problems in hand-edited files, reported together (each with file:line)."""
+
+    def __init__(self, problems: list[YamlError]):
+        self.problems = problems
+        first = problems[0]
+        super().__init__(first.path, first.reason, first.line, first.field)
+        self.args = ("\n".join(str(problem) for problem in problems),)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def raise_problems(problems: list[YamlError]) -> None:
+    """Raise one error for all problems found (none: return)."""
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise YamlProblems(problems)

@@ -1,29 +1,57 @@
-"""Fixed answers, knowledge answers and the fallback (the only place the LLM may answer)."""
+"""Fixed answers, knowledge answers, complaints and what nothing understood (the only places
+the LLM may answer: a question about cars or buying that no rule and no example covers)."""
 
 from __future__ import annotations
 
 import logging
 
 from dialog.registry import handler
-from dialog.text import find_phrase
 from dialog.turn import Reply, TurnContext
 
 log = logging.getLogger("dialog")
+LOCATIONS = "locations"
 
 
-@handler("reply", required={"default": set()})
+@handler("reply", required={"default": set()}, optional={"again": set()})
 def fixed_reply(ctx: TurnContext) -> Reply:
-    """greet, thanks, goodbye, out_of_scope and any intent staff add with a plain answer."""
-    return Reply(ctx.say("default"))
+    """greet, thanks, goodbye and any intent staff add with a plain answer; `again` is said
+    instead when the same answer was the last one ("hola" twice)."""
+    repeated = ctx.state.last_intent == ctx.intent and ctx.say("again")
+    return Reply(ctx.say("again") if repeated else ctx.say("default"), kind=ctx.intent)
 
 
-@handler("knowledge.answer", required={"no_answer": set()})
+@handler(
+    "knowledge.answer",
+    required={"no_answer": set()},
+    optional={"nearest": {"place", "areas"}},
+)
 def knowledge_answer(ctx: TurnContext) -> Reply:
-    """The knowledge base's answer (narrowed to what was asked); else the LLM; else say so."""
-    answer = ctx.services.knowledge.answer(ctx.extraction.topic, ctx.text)
+    """The topic's answer, narrowed to the place or section asked about; else the LLM (only for
+    routes that allow it); else say so honestly."""
+    knowledge, extraction = ctx.services.knowledge, ctx.extraction
+    places = ctx.services.extractor.places
+    area = places.area_of(extraction.city)
+    if extraction.topic == LOCATIONS and extraction.city and area is None:
+        nearest = _nearest(ctx, extraction.city)
+        if nearest is not None:
+            return nearest
+    answer = knowledge.answer(extraction.topic, extraction.said, area)
     if answer is not None:
-        return Reply(answer.text)
+        entry = knowledge.entries[answer.topic]
+        offer = f"\n\n{entry.offer}" if entry.offer and ctx.state.form is None else ""
+        return Reply(answer.text + offer)
     return ask_llm(ctx, "no_answer")
+
+
+def _nearest(ctx: TurnContext, place: str) -> Reply | None:
+    """ "¿Tienen en Mérida?": no branch there; the nearest areas, by distance."""
+    entry = ctx.services.knowledge.entries.get(LOCATIONS)
+    areas = ctx.services.extractor.places.nearest_areas(place)
+    if entry is None or not entry.nearest or not areas:
+        return None
+    joiner = f" {ctx.config.templates.get('and_join', 'y').strip()} "
+    names = joiner.join(name for name, _ in areas)
+    return Reply(entry.nearest.format(place=place, areas=names))
 
 
 @handler("llm.answer", required={"no_answer": set()})
@@ -32,22 +60,51 @@ def llm_answer(ctx: TurnContext) -> Reply:
     return ask_llm(ctx, "no_answer")
 
 
-@handler("fallback.answer", required={"help": set(), "no_answer": set()})
+@handler(
+    "complaint.answer",
+    required={"apology": set(), "apology_known": {"name"}},
+    optional={"already_requested": {"name"}},
+)
+def complaint_answer(ctx: TurnContext) -> Reply:
+    """An apology and the fastest way to a person: the lead form, or its confirmation if the
+    customer already asked for an advisor."""
+    if ctx.state.handoff:
+        return Reply(
+            ctx.say("apology_known", {"name": ctx.state.lead.name or ""}), rephrasable=False
+        )
+    from dialog.handlers.handoff import start_handoff
+
+    apology = ctx.say("apology")
+    follow = start_handoff(ctx, reason="complaint")
+    return Reply(f"{apology}\n\n{follow.text}", rephrasable=False, kind="complaint")
+
+
+@handler(
+    "fallback.answer",
+    required={"help": set(), "no_answer": set()},
+    optional={"redirect": set(), "help_short": set()},
+)
 def fallback_answer(ctx: TurnContext) -> Reply:
-    """No intent recognised: a free-form question may go to the LLM; anything else gets help."""
-    answer = ctx.services.knowledge.answer(None, ctx.text)
-    if answer is not None:
-        return Reply(answer.text)
-    if _looks_like_question(ctx):  # the LLM if configured, else an honest "no tengo ese dato"
+    """Not understood. Off-topic on purpose ("cuéntame un chiste"): a friendly redirect. A
+    question about cars or buying: the LLM if configured, else an honest "no tengo ese dato".
+    Anything else: the menu (shorter when it was the last reply)."""
+    extraction = ctx.extraction
+    if extraction.stage == "rule" and ctx.say("redirect"):
+        return Reply(ctx.say("redirect"), kind="redirect")
+    if _about_the_business(ctx):
         return ask_llm(ctx, "no_answer")
-    return Reply(ctx.say("help"))
+    if ctx.state.last_reply_kind == "help" and ctx.say("help_short"):
+        return Reply(ctx.say("help_short"), kind="help")
+    return Reply(ctx.say("help"), kind="help")
 
 
-def _looks_like_question(ctx: TurnContext) -> bool:
+def _about_the_business(ctx: TurnContext) -> bool:
+    """A question (a "?" or a question word, enough words) whose words the examples know."""
     words = ctx.text.split()
     if len(words) < ctx.config.llm.min_words:
         return False
-    return "?" in ctx.text or find_phrase(ctx.text, ctx.config.llm.question_cues) is not None
+    asks = "?" in ctx.text or "llm:question" in ctx.extraction.said
+    return asks and (ctx.extraction.score or 0.0) >= ctx.config.llm.min_relevance
 
 
 def ask_llm(ctx: TurnContext, fallback_template: str) -> Reply:
@@ -57,7 +114,8 @@ def ask_llm(ctx: TurnContext, fallback_template: str) -> Reply:
         return Reply(ctx.say(fallback_template))
     from tools.llm import LLMContext
 
-    knowledge = [entry.text for entry in ctx.services.knowledge.closest(ctx.text, k=3)]
+    topics = ctx.services.extractor.nearest_topics(ctx.text, k=3)
+    knowledge = ctx.services.knowledge.texts(topics)
     car = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
     context = LLMContext(knowledge=knowledge, car=car.model_dump() if car else None)
     result = llm.answer_question(ctx.text, context)

@@ -2,48 +2,10 @@
 
 from __future__ import annotations
 
+from dialog.cars import CAR_PLACEHOLDERS, car_values  # noqa: F401 - handlers import them here
 from dialog.render import km, money
 from dialog.turn import Choice, TurnContext
 from tools.catalog import Car
-
-CAR_PLACEHOLDERS = frozenset(
-    {
-        "n",
-        "title",
-        "make",
-        "model",
-        "year",
-        "price",
-        "km",
-        "version",
-        "stock_id",
-        "largo",
-        "ancho",
-        "altura",
-    }
-)
-
-
-def car_values(car: Car, n: int | None = None, unknown: str = "sin dato") -> dict[str, object]:
-    """Template values of one car; dimensions in metres ('4.80 m')."""
-
-    def metres(value: float | None) -> str:
-        return f"{value / 1000:.2f} m" if value else unknown
-
-    return {
-        "n": n if n is not None else "",
-        "title": car.title,
-        "make": car.make,
-        "model": car.model,
-        "year": car.year,
-        "price": money(car.price),
-        "km": km(car.km),
-        "version": car.version.title() if car.version.isupper() else car.version,
-        "stock_id": car.stock_id,
-        "largo": metres(car.largo),
-        "ancho": metres(car.ancho),
-        "altura": metres(car.altura),
-    }
 
 
 def car_in_focus(ctx: TurnContext) -> Car | None:

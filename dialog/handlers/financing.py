@@ -1,15 +1,23 @@
-"""financing.plan: a plan for the car in focus, the suggested options, or what a budget affords."""
+"""financing.plan: a plan for the car in focus (or the car named in the message), the suggested
+options, what a monthly budget affords, and whether it affords the chosen car."""
 
 from __future__ import annotations
 
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_in_focus, car_values
-from dialog.handlers.search import list_outcome
+from dialog.handlers.search import list_outcome, merge_filters
 from dialog.registry import handler
 from dialog.render import money
 from dialog.turn import Choice, PlanSummary, Reply, TurnContext
 from tools.catalog import Car
-from tools.financing import FinancingError, Plan, make_plan, max_affordable_price, suggested_plans
-from tools.search import search
+from tools.financing import (
+    FinancingError,
+    Plan,
+    budget_fit,
+    make_plan,
+    max_affordable_price,
+    suggested_plans,
+)
+from tools.search import SearchFilters, search
 
 PLAN = CAR_PLACEHOLDERS | {
     "down_payment",
@@ -24,6 +32,8 @@ PLAN = CAR_PLACEHOLDERS | {
 }
 OPTION = {"down_payment_pct", "down_payment", "term_years", "term_months", "monthly_payment"}
 RANGE = CAR_PLACEHOLDERS | {"min_down_payment", "max_down_payment", "min_pct", "terms", "rate"}
+AFFORD = {"price_max", "monthly_budget", "assumptions", "listing", "term_years"}
+FIT = PLAN | {"monthly_budget", "down_payment_needed"}
 
 
 @handler(
@@ -31,29 +41,41 @@ RANGE = CAR_PLACEHOLDERS | {"min_down_payment", "max_down_payment", "min_pct", "
     required={
         "ask_car": {"min_pct", "terms", "rate"},
         "ask_car_from_list": {"count"},
+        "pick_for_plan": {"count"},
         "options": CAR_PLACEHOLDERS | {"lines", "rate"},
         "option_line": OPTION,
         "plan": PLAN,
         "down_payment_too_low": RANGE,
         "down_payment_too_high": RANGE,
         "term_out_of_range": RANGE,
-        "affordable": {"price_max", "monthly_budget", "down_payment", "term_months", "listing"},
+        "affordable": AFFORD,
+        "assumed_down_payment": {"min_pct"},
+        "stated_down_payment": {"down_payment"},
+        "fits": FIT,
+        "does_not_fit": FIT,
     },
     optional={"bad_amount": RANGE},
 )
 def financing_plan(ctx: TurnContext) -> Reply:
     """Compute what was asked; never guess a car the customer did not choose."""
     _remember_params(ctx)
+    named = _named_car(ctx)
+    if named is not None:
+        return named
     car = car_in_focus(ctx)
     params = ctx.state.financing
-    if ctx.extraction.monthly_budget is not None:  # "¿qué me alcanza con 7 mil al mes?"
-        return _affordable(ctx)
+    if ctx.extraction.monthly_budget is not None or (car is None and params.monthly_budget):
+        return _fit(ctx, car) if car is not None else _affordable(ctx)
     if car is None:
-        if params.monthly_budget is not None:
-            return _affordable(ctx)
         if ctx.state.last_results:
             return Reply(ctx.say("ask_car_from_list", {"count": len(ctx.state.last_results)}))
         return Reply(ctx.say("ask_car", _conditions(ctx)))
+    return plan_reply(ctx, car)
+
+
+def plan_reply(ctx: TurnContext, car: Car) -> Reply:
+    """The plan with the customer's own terms, or the suggested options when they gave none."""
+    params = ctx.state.financing
     if (
         params.down_payment is None
         and params.down_payment_pct is None
@@ -86,11 +108,33 @@ def _remember_params(ctx: TurnContext) -> None:
         params.monthly_budget = extraction.monthly_budget
 
 
+def _named_car(ctx: TurnContext) -> Reply | None:
+    """ "Quiero financiar un Jetta 2019": find it; one match gets its plan, several a list."""
+    extraction = ctx.extraction
+    if not (extraction.make or extraction.model) or extraction.ordinal is not None:
+        return None
+    focus = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
+    if focus is not None and (extraction.model or "").casefold() in ("", focus.model.casefold()):
+        return None  # the car in focus is the one named
+    filters = merge_filters(SearchFilters(), extraction, ctx.config.reset_on_new_model)
+    outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
+    if outcome.total == 1 and not outcome.relaxed:
+        ctx.state.filters, ctx.state.last_results = filters, [outcome.cars[0].stock_id]
+        ctx.state.selected = outcome.cars[0].stock_id
+        return plan_reply(ctx, outcome.cars[0])
+    ctx.state.filters = filters
+    listing = list_outcome(ctx, outcome)
+    if outcome.cars:
+        count = len(outcome.cars)
+        listing.text = f"{listing.text}\n\n{ctx.say('pick_for_plan', {'count': count})}"
+    return listing
+
+
 def _options(ctx: TurnContext, car: Car) -> Reply:
     plans = suggested_plans(car.price, ctx.services.financing)
     lines = "\n".join(ctx.say("option_line", _option_values(plan)) for plan in plans)
     values = {
-        **car_values(car),
+        **car_values(car, words=ctx.config.words),
         "lines": lines,
         "rate": _pct(ctx.services.financing.annual_rate * 100),
     }
@@ -101,32 +145,55 @@ def _options(ctx: TurnContext, car: Car) -> Reply:
     return Reply(ctx.say("options", values), choices=buttons, choices_kind="buttons")
 
 
+def _assumptions(ctx: TurnContext) -> str:
+    """What a budget answer assumed, said out loud: the customer's down payment or the minimum."""
+    down_payment = ctx.state.financing.down_payment
+    if down_payment:
+        return ctx.say("stated_down_payment", {"down_payment": money(down_payment)})
+    return ctx.say("assumed_down_payment", _conditions(ctx))
+
+
 def _affordable(ctx: TurnContext) -> Reply:
+    """ "¿Qué me alcanza con 7 mil al mes?": the price ceiling, its assumptions, and the cars."""
     params = ctx.state.financing
     budget = params.monthly_budget or 0.0
     afford = max_affordable_price(params.down_payment, budget, ctx.services.financing)
-    filters = ctx.state.filters.model_copy(update={"price_max": None})
-    outcome = search(
-        ctx.services.catalog, filters, limit=ctx.config.results_limit, max_price=afford.price
-    )
-    listing = list_outcome(ctx, outcome)
-    text = ctx.say(
+    filters = ctx.state.filters.model_copy(update={"price_max": afford.price, "price_min": None})
+    outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
+    listing = list_outcome(ctx, outcome, filters=filters)
+    listing.text = ctx.say(
         "affordable",
         {
             "price_max": money(afford.price),
             "monthly_budget": money(budget),
-            "down_payment": money(params.down_payment) if params.down_payment else "",
-            "term_months": afford.term_months,
+            "assumptions": _assumptions(ctx),
+            "term_years": _years(afford.term_months),
             "listing": listing.text,
         },
     )
-    listing.text = text
     return listing
+
+
+def _fit(ctx: TurnContext, car: Car) -> Reply:
+    """ "¿Me alcanza con 7 mil al mes?" with a car chosen: yes with which plan, or what it takes."""
+    params = ctx.state.financing
+    budget = params.monthly_budget or 0.0
+    fit = budget_fit(car.price, budget, ctx.services.financing, params.down_payment)
+    values: dict[str, object] = {
+        **car_values(car, words=ctx.config.words),
+        "monthly_budget": money(budget),
+    }
+    if fit.plan is not None:
+        values.update(_plan_values(ctx, car, fit.plan))
+    values["down_payment_needed"] = money(fit.down_payment_needed or 0.0)
+    template = "fits" if fit.fits else "does_not_fit"
+    plan = _summary(fit.plan) if fit.fits and fit.plan else None
+    return Reply(ctx.say(template, values), plan=plan)
 
 
 def _plan_values(ctx: TurnContext, car: Car, plan: Plan) -> dict[str, object]:
     return {
-        **car_values(car),
+        **car_values(car, words=ctx.config.words),
         "price": money(plan.price),
         "down_payment": money(plan.down_payment),
         "down_payment_pct": _pct(plan.down_payment_pct),
@@ -153,7 +220,7 @@ def _option_values(plan: Plan) -> dict[str, object]:
 def _range_values(ctx: TurnContext, car: Car) -> dict[str, object]:
     config = ctx.services.financing
     return {
-        **car_values(car),
+        **car_values(car, words=ctx.config.words),
         "min_down_payment": money(car.price * config.min_down_payment_pct / 100),
         "max_down_payment": money(car.price),
         **_conditions(ctx),
@@ -164,9 +231,11 @@ def _conditions(ctx: TurnContext) -> dict[str, object]:
     """The financing terms from config/financing.yml, worded for a template."""
     config = ctx.services.financing
     terms = [f"{years}" for years in config.terms_years]
+    joiner = ctx.config.templates.get("or_join", "o").strip()
+    last = f" {joiner} {terms[-1]}" if len(terms) > 1 else terms[0]
     return {
         "min_pct": _pct(config.min_down_payment_pct),
-        "terms": ", ".join(terms[:-1]) + f" o {terms[-1]}" if len(terms) > 1 else terms[0],
+        "terms": ", ".join(terms[:-1]) + last if len(terms) > 1 else last,
         "rate": _pct(config.annual_rate * 100),
     }
 

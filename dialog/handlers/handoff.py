@@ -1,43 +1,107 @@
-"""handoff.start / handoff.finish: lead capture for an advisor, with the car and plan in focus."""
+"""handoff.start / handoff.finish: a clean lead for an advisor. Name, phone, e-mail and contact
+time come from the NLU (validated, in any order, several in one message); the advisor gets them
+with the car, the plan and a summary of the conversation; the customer sees exactly what was
+captured."""
 
 from __future__ import annotations
 
+import re
+
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_values
 from dialog.registry import handler
+from dialog.render import money
 from dialog.store.base import Handoff
 from dialog.turn import Reply, TurnContext
 from tools.financing import FinancingError, make_plan
 
 LEAD_FORM = "lead_capture"
-DONE = {"name", "contact_time"} | CAR_PLACEHOLDERS
+DONE = {"name", "contact_time", "captured"} | CAR_PLACEHOLDERS
+CAPTURED = {"name", "phone", "email", "contact_time", "car", "plan"}
+_PHONE_USER = re.compile(r"^\+?(?:521|52)?(\d{10})$")
 
 
 @handler("handoff.start", required={"already_requested": {"name"}})
-def start_handoff(ctx: TurnContext) -> Reply:
-    """Ask for name and contact time (the phone is known), unless a request is already open."""
+def start_handoff(ctx: TurnContext, reason: str | None = None) -> Reply:
+    """Ask only for what is missing (the WhatsApp number is the phone), unless a request is open."""
     if ctx.state.handoff:
-        return Reply(ctx.say("already_requested", {"name": ctx.state.profile.get("name", "")}))
+        return Reply(ctx.say("already_requested", {"name": ctx.state.lead.name or ""}))
     from dialog.forms import start_form
 
+    lead = ctx.state.lead
+    if lead.phone is None and (match := _PHONE_USER.match(ctx.state.user)):
+        lead.phone = match.group(1)
+    ctx.state.profile["handoff_reason"] = reason or ctx.intent
     return start_form(ctx, LEAD_FORM)
 
 
-@handler("handoff.finish", required={"done": DONE, "done_with_car": DONE})
+@handler(
+    "handoff.finish",
+    required={"done": DONE, "captured_line": {"label", "value"}},
+    optional={"label_name": set(), "label_phone": set(), "label_email": set(),
+              "label_contact_time": set(), "label_car": set(), "label_plan": set(),
+              "plan_line": {"monthly_payment", "term_months", "down_payment"}},
+)  # fmt: skip
 def finish_handoff(ctx: TurnContext) -> Reply:
-    """Store the handoff request and tell the customer an advisor will write."""
-    answers = ctx.state.profile
-    car = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
+    """Store the lead and tell the customer exactly what the advisor will receive."""
+    state, lead = ctx.state, ctx.state.lead
+    car = ctx.services.catalog.get(state.selected) if state.selected else None
+    plan = _plan_of(ctx, car.price) if car else None
+    title = f"{car.title} · {money(car.price)}" if car else None
     ctx.handoff = Handoff(
-        user=ctx.state.user,
-        name=answers.get("name"),
-        contact_time=answers.get("contact_time"),
+        user=state.user,
+        name=lead.name,
+        phone=lead.phone,
+        email=lead.email,
+        contact_time=lead.contact_time,
         stock_id=car.stock_id if car else None,
-        plan=_plan_of(ctx, car.price) if car else None,
-        reason=ctx.state.last_intent or ctx.intent,
+        car=title,
+        plan=plan,
+        reason=state.profile.get("handoff_reason", ctx.intent),
+        summary=summary(ctx),
     )
-    ctx.state.handoff = True
-    values = {**(car_values(car) if car else {}), **answers}
-    return Reply(ctx.say("done_with_car" if car else "done", values), rephrasable=False)
+    state.handoff = True
+    captured = {
+        "name": lead.name,
+        "phone": lead.phone,
+        "email": lead.email,
+        "contact_time": lead.contact_time,
+        "car": title,
+        "plan": ctx.say("plan_line", _plan_words(plan)) if plan else None,
+    }
+    lines = [
+        ctx.say("captured_line", {"label": ctx.say(f"label_{key}") or key, "value": value})
+        for key, value in captured.items()
+        if value
+    ]
+    values = {
+        **(car_values(car) if car else {}),
+        "name": lead.name or "",
+        "captured": "\n".join(lines),
+    }
+    return Reply(ctx.say("done", values), rephrasable=False)
+
+
+def summary(ctx: TurnContext) -> list[str]:
+    """What the advisor should know before calling: criteria, car, plan terms, last asks."""
+    state = ctx.state
+    lines = []
+    criteria = {k: v for k, v in state.filters.model_dump().items() if v is not None}
+    if criteria:
+        lines.append("búsqueda: " + ", ".join(f"{k}={v}" for k, v in criteria.items()))
+    financing = {k: v for k, v in state.financing.model_dump().items() if v is not None}
+    if financing:
+        lines.append("financiamiento: " + ", ".join(f"{k}={v}" for k, v in financing.items()))
+    if state.last_label:
+        lines.append(f"último tema: {state.last_label}")
+    return lines
+
+
+def _plan_words(plan: dict[str, object]) -> dict[str, object]:
+    return {
+        "monthly_payment": money(float(plan["monthly_payment"])),  # type: ignore[arg-type]
+        "term_months": plan["term_months"],
+        "down_payment": money(float(plan["down_payment"])),  # type: ignore[arg-type]
+    }
 
 
 def _plan_of(ctx: TurnContext, price: float) -> dict[str, object] | None:

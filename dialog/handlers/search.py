@@ -1,4 +1,5 @@
-"""catalog.search: merge criteria into the conversation's, search, list, explain relaxations."""
+"""catalog.search: merge criteria into the conversation's, search, list, explain relaxations;
+say honestly when a make or model is not in stock and show the nearest alternatives."""
 
 from __future__ import annotations
 
@@ -9,9 +10,17 @@ from dialog.turn import Reply, TurnContext
 from nlu.schema import Extraction
 from tools.catalog import Car
 from tools.financing import max_affordable_price
-from tools.search import SearchFilters, SearchOutcome, brand_in_stock, search
+from tools.search import (
+    SearchFilters,
+    SearchOutcome,
+    brand_in_stock,
+    model_in_stock,
+    search,
+    similar_to,
+)
 
 FILTER_KEYS = tuple(SearchFilters.model_fields)
+SIMILAR = "context:similar"
 CRITERIA_TEMPLATES = {
     "criteria_year_exact": {"year"},
     "criteria_year_range": {"year_min", "year_max"},
@@ -23,6 +32,10 @@ CRITERIA_TEMPLATES = {
     "criteria_km_max": {"km_max"},
     "criteria_bluetooth": set(),
     "criteria_car_play": set(),
+    "criteria_body_type": {"body_type"},
+    "criteria_transmission": {"transmission"},
+    "criteria_fuel": {"fuel"},
+    "criteria_superlative": {"superlative"},
 }
 RELAX_TEMPLATES = {
     "relaxed_year": set(),
@@ -31,6 +44,7 @@ RELAX_TEMPLATES = {
     "relaxed_make": set(),
     "relaxed_km": set(),
     "relaxed_features": set(),
+    "relaxed_traits": set(),
 }
 RESULTS = {"criteria", "total", "shown", "lines", "budget_note"}
 
@@ -43,7 +57,10 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note"}
         "relaxed": RESULTS | {"relaxed_what"},
         "no_results": {"criteria"},
         "brand_not_in_stock": {"make"},
+        "model_not_in_stock": {"model"},
+        "similar_to": {"model"},
         "single_result": RESULTS,
+        "inventory": {"total", "min_price", "max_price", "makes"},
     },
     optional={
         "budget_note": {"monthly_budget", "down_payment", "price_max", "term_months"},
@@ -54,25 +71,46 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note"}
     },
 )
 def search_cars(ctx: TurnContext) -> Reply:
-    """List the best matches for the accumulated criteria (or start the guided form if none)."""
+    """List the best matches for the accumulated criteria; with none, a question gets what is
+    in stock and a statement starts the guided form."""
     filters = merge_filters(ctx.state.filters, ctx.extraction, ctx.config.reset_on_new_model)
     budget = _monthly_budget(ctx)
-    if (
-        filters.is_empty()
-        and budget is None
-        and not ctx.from_form
-        and "guided_search" in ctx.config.forms
-    ):
+    if filters.is_empty() and budget is None and not ctx.from_form:
+        if _is_question(ctx) or "guided_search" not in ctx.config.forms:
+            return _inventory(ctx)
         from dialog.forms import start_form
 
         return start_form(ctx, "guided_search")
     ctx.state.filters = filters
     catalog = ctx.services.catalog
+    if SIMILAR in ctx.extraction.said and filters.model:  # "algo tipo Jetta"
+        return _alternatives(ctx, filters, "similar_to")
     if filters.make and not brand_in_stock(catalog, filters.make):
-        return _brand_not_in_stock(ctx, filters)
+        return _alternatives(ctx, filters, "brand_not_in_stock")
+    if filters.model and not model_in_stock(catalog, filters.model):
+        return _alternatives(ctx, filters, "model_not_in_stock")
     max_price, budget_note = _budget_cap(ctx, budget)
     outcome = search(catalog, filters, limit=ctx.config.results_limit, max_price=max_price)
     return list_outcome(ctx, outcome, budget_note)
+
+
+def _is_question(ctx: TurnContext) -> bool:
+    return "?" in ctx.text or "llm:question" in ctx.extraction.said
+
+
+def _inventory(ctx: TurnContext) -> Reply:
+    """ "¿Qué autos tienen?": how many, the price range and the makes, then a question."""
+    cars = ctx.services.catalog.cars
+    makes = sorted({car.make for car in cars})
+    shown = ", ".join(makes[:8]) + ("…" if len(makes) > 8 else "")
+    prices = [car.price for car in cars]
+    values = {
+        "total": len(cars),
+        "min_price": money(min(prices)) if prices else "",
+        "max_price": money(max(prices)) if prices else "",
+        "makes": shown,
+    }
+    return Reply(ctx.say("inventory", values))
 
 
 def merge_filters(
@@ -97,22 +135,34 @@ def merge_filters(
         merged["year_max"] = (
             None if merged["year_max"] < extraction.year_min else merged["year_max"]
         )
+    if extraction.price_max is not None and extraction.price_min is None:
+        merged["price_min"] = None  # "máximo 300 mil" after "alrededor de 400": a ceiling only
     return SearchFilters(**merged)
 
 
-def list_outcome(ctx: TurnContext, outcome: SearchOutcome, budget_note: str = "") -> Reply:
-    """Render a search outcome as a numbered list and remember the order shown."""
+SEARCH_ROUTE = "search_cars"
+
+
+def list_outcome(
+    ctx: TurnContext,
+    outcome: SearchOutcome,
+    budget_note: str = "",
+    filters: SearchFilters | None = None,
+) -> Reply:
+    """Render a search outcome as a numbered list (with the search route's templates, whoever
+    asks) and remember the order shown; `filters` describe it (default: the conversation's)."""
+    if ctx.intent != SEARCH_ROUTE:
+        return list_outcome(ctx.speaking_as(SEARCH_ROUTE), outcome, budget_note, filters)
+    filters = filters or ctx.state.filters
     cars = list(outcome.cars)
     if not cars:
         ctx.state.last_results = []
-        return Reply(
-            ctx.say("no_results", {"criteria": describe(ctx, ctx.state.filters)}), results=[]
-        )
+        return Reply(ctx.say("no_results", {"criteria": describe(ctx, filters)}), results=[])
     ctx.state.last_results = [car.stock_id for car in cars]
     if len(cars) == 1 and outcome.total == 1:
         ctx.state.selected = cars[0].stock_id
     values = {
-        "criteria": describe(ctx, ctx.state.filters),
+        "criteria": describe(ctx, filters),
         "total": outcome.total,
         "shown": len(cars),
         "lines": _lines(ctx, cars),
@@ -123,7 +173,7 @@ def list_outcome(ctx: TurnContext, outcome: SearchOutcome, budget_note: str = ""
         template = "relaxed"
     else:
         template = "single_result" if outcome.total == 1 else "results"
-        if template == "results" and not _name(ctx.state.filters):  # "46 autos de menos de…"
+        if template == "results" and not _name(filters) and not filters.body_type:  # "46 autos…"
             noun = ctx.say("criteria_cars") or "autos"
             values["criteria"] = f"{noun} {values['criteria']}".strip()
     return Reply(
@@ -136,7 +186,12 @@ def list_outcome(ctx: TurnContext, outcome: SearchOutcome, budget_note: str = ""
 
 def describe(ctx: TurnContext, filters: SearchFilters) -> str:
     """'Mazda CX-5 2021 de menos de 350 mil con CarPlay' from the filters and the YAML fragments."""
+    words = ctx.config.words
     parts = [_name(filters)]
+    if filters.body_type and not filters.model:
+        parts.insert(
+            0, ctx.say("criteria_body_type", {"body_type": words.get(filters.body_type, "")})
+        )
     if filters.year_min and filters.year_min == filters.year_max:
         parts.append(ctx.say("criteria_year_exact", {"year": filters.year_min}))
     elif filters.year_min and filters.year_max:
@@ -152,9 +207,17 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
         parts.append(ctx.say(key, prices))
     if filters.km_max:
         parts.append(ctx.say("criteria_km_max", {"km_max": _amount(filters.km_max) + " km"}))
+    for trait in ("transmission", "fuel"):
+        value = getattr(filters, trait)
+        if value:
+            parts.append(ctx.say(f"criteria_{trait}", {trait: words.get(value, value)}))
     for feature in ("bluetooth", "car_play"):
         if getattr(filters, feature):
             parts.append(ctx.say(f"criteria_{feature}"))
+    if filters.superlative:
+        parts.append(
+            ctx.say("criteria_superlative", {"superlative": words.get(filters.superlative, "")})
+        )
     return " ".join(part for part in parts if part).strip()
 
 
@@ -172,7 +235,10 @@ def _amount(value: float | None) -> str:
 
 
 def _lines(ctx: TurnContext, cars: list[Car]) -> str:
-    return "\n".join(ctx.say("result_line", car_values(car, n)) for n, car in enumerate(cars, 1))
+    words = ctx.config.words
+    return "\n".join(
+        ctx.say("result_line", car_values(car, n, words=words)) for n, car in enumerate(cars, 1)
+    )
 
 
 def _relaxed_what(ctx: TurnContext, outcome: SearchOutcome) -> str:
@@ -187,12 +253,20 @@ def _relaxed_what(ctx: TurnContext, outcome: SearchOutcome) -> str:
     return joiner.join(text for text in texts if text)
 
 
-def _brand_not_in_stock(ctx: TurnContext, filters: SearchFilters) -> Reply:
-    make = filters.make or ""
-    ctx.state.filters = filters.model_copy(update={"make": None, "model": None})
-    outcome = search(ctx.services.catalog, ctx.state.filters, limit=ctx.config.results_limit)
+def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Reply:
+    """ "No tenemos Tacoma; te muestro pickups parecidas": same body type, the customer's prices."""
+    vehicles = ctx.services.extractor.vocabulary.vehicles
+    info = vehicles.info(filters.make or "", filters.model or "") if filters.model else None
+    body = filters.body_type or (info.body if info else None)
+    if template == "brand_not_in_stock" and not filters.model:
+        body = filters.body_type
+    alternative = similar_to(ctx.services.catalog, filters, body, filters.model)
+    ctx.state.filters = alternative
+    outcome = search(ctx.services.catalog, alternative, limit=ctx.config.results_limit)
     listing = list_outcome(ctx, outcome)
-    listing.text = ctx.say("brand_not_in_stock", {"make": make}) + "\n\n" + listing.text
+    name = _name(filters)
+    intro = ctx.say(template, {"make": filters.make or "", "model": name})
+    listing.text = f"{intro}\n\n{listing.text}"
     return listing
 
 

@@ -1,16 +1,23 @@
-"""catalog.select and catalog.details: pick a car from the last list, answer questions about it."""
+"""catalog.select and catalog.details: pick a car from the last list, answer questions about it.
+
+A car is picked by position ("el 2", "el último"), by superlative ("el más barato", "la de menos
+km") or by what the customer saw ("el jetta", "la del 2018", "la camioneta", "el automático").
+"""
 
 from __future__ import annotations
 
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_in_focus, car_values, pick_by_ordinal
 from dialog.registry import handler
 from dialog.render import fill
-from dialog.text import find_phrase
+from dialog.screen import shown_car
 from dialog.turn import Choice, Reply, TurnContext
+from nlu.context import car_matches
 from nlu.schema import Extraction
 from tools.catalog import Car, Catalog
+from tools.search import ORDER
 
 FOCUS = CAR_PLACEHOLDERS
+NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
 
 
 @handler(
@@ -21,23 +28,26 @@ FOCUS = CAR_PLACEHOLDERS
         "nothing_shown": set(),
         "ambiguous": {"count", "name"},
     },
-    optional={"not_in_list": {"name"}},
+    optional={"not_in_list": {"name"}, "selected_short": FOCUS},
 )
 def select_car(ctx: TurnContext) -> Reply:
-    """Put a shown car in focus, by position ("el 2", "el último") or by name ("el corolla")."""
+    """Put a shown car in focus; with a details question in the same message, answer it too."""
     shown = ctx.state.last_results
     if not shown:
         return Reply(ctx.say("nothing_shown"))
-    ordinal = ctx.extraction.ordinal
-    if ordinal is not None:
-        stock_id = pick_by_ordinal(shown, ordinal)
+    extraction = ctx.extraction
+    if extraction.ordinal is not None:
+        stock_id = pick_by_ordinal(shown, extraction.ordinal)
         if stock_id is None:
             return Reply(ctx.say("out_of_range", {"count": len(shown)}))
         return focus_reply(ctx, stock_id)
-    matches = cars_named(ctx.services.catalog, ctx.extraction, shown)
+    cars = [car for stock_id in shown if (car := ctx.services.catalog.get(stock_id)) is not None]
+    if extraction.superlative:
+        return focus_reply(ctx, best_of(cars, extraction.superlative).stock_id)
+    matches = cars_named(ctx.services.catalog, extraction, shown)
     if len(matches) == 1:
         return focus_reply(ctx, matches[0].stock_id)
-    name = ctx.extraction.model or ctx.extraction.make or ""
+    name = _said_name(extraction)
     if not matches:
         return Reply(
             ctx.say("not_in_list", {"name": name})
@@ -47,20 +57,33 @@ def select_car(ctx: TurnContext) -> Reply:
     return Reply(ctx.say("ambiguous", {"count": len(matches), "name": name}))
 
 
+def best_of(cars: list[Car], superlative: str) -> Car:
+    """The cheapest / dearest / newest / oldest / least driven of the cars shown."""
+    column, descending = ORDER.get(superlative, ORDER["cheapest"])
+    return sorted(
+        cars,
+        key=lambda car: (
+            -getattr(car, column) if descending else getattr(car, column),
+            car.stock_id,
+        ),
+    )[0]
+
+
 def cars_named(catalog: Catalog, extraction: Extraction, stock_ids: list[int]) -> list[Car]:
-    """Shown cars whose make/model is the one named in this message."""
-    result = []
-    for stock_id in stock_ids:
-        car = catalog.get(stock_id)
-        if car is None:
-            continue
-        if extraction.model and car.model.casefold() != extraction.model.casefold():
-            continue
-        if extraction.make and car.make.casefold() != extraction.make.casefold():
-            continue
-        if extraction.model or extraction.make:
-            result.append(car)
-    return result
+    """Shown cars that are the one named (make, model, year, body type, transmission, fuel)."""
+    slots = {
+        key: getattr(extraction, key) for key in NAMING if getattr(extraction, key) is not None
+    }
+    if not slots:
+        return []
+    cars = [catalog.get(stock_id) for stock_id in stock_ids]
+    return [car for car in cars if car is not None and car_matches(shown_car(car), slots)]
+
+
+def _said_name(extraction: Extraction) -> str:
+    year = extraction.year_min or extraction.year_max
+    parts = [extraction.model or extraction.make or "", str(year) if year else ""]
+    return " ".join(part for part in parts if part)
 
 
 def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
@@ -69,11 +92,18 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
     if car is None:  # the catalog was reloaded without this car
         ctx.state.selected = None
         return Reply(ctx.say("nothing_shown"))
+    values = car_values(car, words=ctx.config.words)
+    params = ctx.state.financing
+    if params.down_payment or params.down_payment_pct or params.term_months:
+        from dialog.handlers.financing import plan_reply
+
+        plan = plan_reply(ctx, car)  # the customer's own terms win over the suggested ones
+        return Reply(f"{ctx.say('selected_short', values)}\n\n{plan.text}", plan=plan.plan)
     return Reply(
-        ctx.say("selected", car_values(car)),
+        ctx.say("selected", values),
         choices=[
-            Choice(id="financing", title=ctx.say("button_financing") or "Financiamiento"),
-            Choice(id="purchase", title=ctx.say("button_purchase") or "Lo quiero"),
+            Choice(id="financing", title=ctx.say("button_financing")),
+            Choice(id="purchase", title=ctx.say("button_purchase")),
         ],
         choices_kind="buttons",
     )
@@ -84,22 +114,44 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
     required={"card": FOCUS, "no_car": set()},
 )
 def car_details(ctx: TurnContext) -> Reply:
-    """Answer about the car in focus: the YAML's detail topics by keyword, else its full card."""
-    car = car_in_focus(ctx)
+    """Answer about the car in focus (or the one pointed at in this message): the YAML's detail
+    topics by keyword, a trait asked ("¿es automático?"), else its full card."""
+    car = _pointed(ctx) or car_in_focus(ctx)
     if car is None:
         return Reply(ctx.say("no_car"))
-    values = car_values(car, unknown=ctx.config.templates.get("unknown_value", "sin dato"))
+    ctx.state.selected = car.stock_id
+    unknown = ctx.config.templates.get("unknown_value", "sin dato")
+    values = car_values(car, unknown=unknown, words=ctx.config.words)
     answers = []
-    for topic in ctx.config.details.values():
-        asked = find_phrase(ctx.text, topic.keywords) is not None
+    for name, topic in ctx.config.details.items():
+        asked = f"details:{name}" in ctx.extraction.said
         asked = asked or (
             topic.flag is not None and getattr(ctx.extraction, topic.flag) is not None
         )
         if not asked:
             continue
-        has_it = topic.flag is None or getattr(car, topic.flag)
+        has_it = _has(car, topic.flag, ctx.extraction)
         template = topic.template if has_it else (topic.template_no or topic.template)
         answers.append(fill(template, values))
     if not answers:
         return Reply(ctx.say("card", values))
-    return Reply("\n".join(answers))
+    return Reply("\n".join(dict.fromkeys(answers)))
+
+
+def _pointed(ctx: TurnContext) -> Car | None:
+    """ "¿el más barato es automático?": the car a superlative points at in the last list."""
+    superlative = ctx.extraction.superlative
+    if superlative is None or not ctx.state.last_results:
+        return None
+    cars = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i)) is not None]
+    return best_of(cars, superlative) if cars else None
+
+
+def _has(car: Car, flag: str | None, extraction: Extraction) -> bool:
+    """A yes/no detail: equipment (bluetooth, CarPlay) or the trait asked about (automatic?)."""
+    if flag is None:
+        return True
+    if flag in ("bluetooth", "car_play"):
+        return bool(getattr(car, flag))
+    asked = getattr(extraction, flag)
+    return getattr(car, flag) == asked if asked else True

@@ -20,21 +20,30 @@ class Turn(BaseModel):
     text_in: str
     text_out: str
     intent: str | None = None
+    topic: str | None = None
+    stage: str | None = None  # what decided the intent: rule, examples, context, none
+    score: float | None = None
     slots: dict[str, object] = Field(default_factory=dict)
+    results: list[int] = Field(default_factory=list)
+    plan: dict[str, object] | None = None
     message_id: str | None = None
     llm_used: bool = False
     at: datetime = Field(default_factory=utc_now)
 
 
 class Handoff(BaseModel):
-    """A request for a human advisor, with what the customer was looking at."""
+    """A lead for a human advisor: validated contact data and what the customer was after."""
 
     user: str
     name: str | None = None
+    phone: str | None = None
+    email: str | None = None
     contact_time: str | None = None
     stock_id: int | None = None
+    car: str | None = None  # "Volkswagen Jetta 2019 · $289,999"
     plan: dict[str, object] | None = None
     reason: str = ""
+    summary: list[str] = Field(default_factory=list)  # what was asked, searched and chosen
     at: datetime = Field(default_factory=utc_now)
 
 

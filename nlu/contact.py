@@ -1,0 +1,187 @@
+"""Contact data a customer gives for an advisor: name, phone, e-mail and a time to call.
+
+Names are read, never taken verbatim: after a cue ("soy", "me llamo") or as a clause of their
+own, 1-4 words that are not everyday Spanish words, the first a known first name (or, after a
+cue, capitalised by the customer). A question, a complaint or "YA TE DIJE MI NOMBRE" is no name.
+Phones are 10 digits in any Mexican writing (+52, 1, spaces, dashes); e-mails are lowercased.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from spacy.lang.es.stop_words import STOP_WORDS
+
+from nlu.lexicon import DATA_DIR, read_word_list
+from nlu.text import fold
+from tools.yamlio import load_model
+
+_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
+_SEPARATORS = frozenset({"-", ".", "(", ")", "+", "/", ":"})
+_CLAUSE_END = frozenset({",", ".", ";", "!", "?", "y", "mi", "tel", "cel", "al", "numero"})
+PHONE_DIGITS = 10
+COUNTRY = "52"
+
+
+class TimePattern(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pattern: str
+    say: str
+
+
+class ContactWords(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name_cues: list[str]
+    not_names: list[str]
+    max_name_words: int = Field(4, ge=1, le=8)
+    times: list[TimePattern]
+
+
+class ContactReader:
+    """Built once from data/nlu/contact.yml and data/nlu/first_names.txt."""
+
+    def __init__(self, words: ContactWords, first_names: frozenset[str], everyday: frozenset[str]):
+        self.cue_phrases = list(words.name_cues)  # matched by the extractor's PhraseMatcher
+        self.not_names = frozenset(fold(word) for word in words.not_names) | everyday
+        self.first_names = first_names
+        self.max_words = words.max_name_words
+        self.times = [(re.compile(t.pattern), t.say) for t in words.times]
+
+    @classmethod
+    def load(cls, directory: Path | None = None, vocabulary: frozenset[str] = frozenset()):
+        base = directory or DATA_DIR
+        words = load_model(ContactWords, base / "contact.yml")
+        first_names = read_word_list(base / "first_names.txt")
+        everyday = frozenset(fold(word) for word in STOP_WORDS) | vocabulary
+        return cls(words, first_names - {"america", "mercedes"}, everyday - first_names)
+
+    def phone(self, tokens: list[str], taken: list[bool]) -> str | None:
+        """The first run of digit tokens (and separators) that spells a Mexican phone number."""
+        i = 0
+        while i < len(tokens):
+            if taken[i] or not _digits(tokens[i]):
+                i += 1
+                continue
+            end, digits = i, ""
+            while (
+                end < len(tokens)
+                and not taken[end]
+                and (_digits(tokens[end]) or tokens[end] in _SEPARATORS)
+            ):
+                digits += re.sub(r"\D", "", tokens[end])
+                end += 1
+            number = _national(digits)
+            if number:
+                start = i - 1 if i and tokens[i - 1] in {"+", "("} else i
+                taken[start:end] = [True] * (end - start)
+                return number
+            i = end
+        return None
+
+    def email(self, tokens: list[str], taken: list[bool]) -> str | None:
+        for i, token in enumerate(tokens):
+            if "@" in token and (match := _EMAIL.search(token)):
+                taken[i] = True
+                return match.group(0)
+        return None
+
+    def contact_time(self, prepared: str, tokens: list[str], taken: list[bool]) -> str | None:
+        for pattern, say in self.times:
+            match = pattern.search(prepared)
+            if match is None:
+                continue
+            _claim(tokens, taken, match.group(0))
+            parts = {key: value or "" for key, value in match.groupdict().items()}
+            if parts.get("m"):
+                parts["m"] = ":" + parts["m"]
+            if parts.get("ampm"):
+                parts["ampm"] = " " + parts["ampm"]
+            return say.format_map(_Blank(parts)).strip()
+        return None
+
+    def name(
+        self, raw: str, tokens: list[str], taken: list[bool], asked: bool, cue_ends: set[int]
+    ) -> str | None:
+        """A name after a cue ("soy", "me llamo": `cue_ends` are the token positions right after
+        one), a clause that is only a name, or (when asked) the message's start."""
+        starts = sorted(cue_ends) + [
+            i for i in range(len(tokens)) if i == 0 or tokens[i - 1] in {",", ".", "!", "?", ";"}
+        ]
+        for start in starts:
+            words = self._name_words(tokens, taken, start)
+            if not words:
+                continue
+            after_cue = start in cue_ends
+            alone = _clause_ends(tokens, start + len(words))
+            known_first = words[0] in self.first_names
+            as_written = _as_written(raw, words)
+            if known_first and (after_cue or alone or asked):
+                return _title(as_written)
+            capitalised = all(word[:1].isupper() for word in as_written)
+            if after_cue and capitalised and len(words) >= 2:
+                return _title(as_written)
+            if asked and alone and start == 0 and len(words) >= 2:
+                return _title(as_written)
+        return None
+
+    def _name_words(self, tokens, taken, start: int) -> list[str]:
+        words: list[str] = []
+        i = start
+        while i < len(tokens) and len(words) < self.max_words + 1:
+            token = tokens[i]
+            if taken[i] or not token.isalpha() or token in self.not_names or len(token) > 20:
+                break
+            words.append(token)
+            i += 1
+        if not words or len(words) > self.max_words:
+            return []
+        return words
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _digits(token: str) -> bool:
+    return bool(re.fullmatch(r"\+?\d[\d-]*", token))
+
+
+def _national(digits: str) -> str | None:
+    if len(digits) == PHONE_DIGITS + 3 and digits.startswith(COUNTRY + "1"):
+        digits = digits[3:]
+    elif len(digits) == PHONE_DIGITS + 2 and digits.startswith(COUNTRY):
+        digits = digits[2:]
+    elif len(digits) == PHONE_DIGITS + 1 and digits.startswith("1"):
+        digits = digits[1:]
+    return digits if len(digits) == PHONE_DIGITS and digits[0] != "0" else None
+
+
+def _claim(tokens: list[str], taken: list[bool], phrase: str) -> None:
+    words = phrase.split()
+    for i in range(len(tokens) - len(words) + 1):
+        if tokens[i : i + len(words)] == words:
+            taken[i : i + len(words)] = [True] * len(words)
+            return
+
+
+def _clause_ends(tokens: list[str], position: int) -> bool:
+    return position >= len(tokens) or tokens[position] in _CLAUSE_END
+
+
+def _as_written(raw: str, folded: list[str]) -> list[str]:
+    """The customer's own spelling (accents kept) of folded words found in the raw text."""
+    written = re.findall(r"[^\W\d_]+", raw)
+    keys = [fold(word) for word in written]
+    for i in range(len(keys) - len(folded) + 1):
+        if keys[i : i + len(folded)] == folded:
+            return written[i : i + len(folded)]
+    return folded
+
+
+def _title(words: list[str]) -> str:
+    return " ".join(word[:1].upper() + word[1:].lower() for word in words)

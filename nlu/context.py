@@ -1,0 +1,225 @@
+"""Reading a message against the conversation: what was just shown, the car in focus, the
+question pending, the last request. The dialog passes a DialogContext; these rules change the
+intent the message alone would get, and say so (stage "context").
+
+- a pending form question that the message answers: `inform` ("Ana López" when asked the name);
+- after a list: a superlative or a name/year of a shown car picks it ("la del 2018", "el jetta");
+- with a car in focus: "¿es automático?" asks about that car, not for a new search;
+- a short follow-up carrying only slots of the last request keeps it ("¿y en Monterrey?").
+Cue words live in config/intents.yml under `context:`.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nlu.text import fold
+
+SEARCH = "search_cars"
+SELECT = "select_car"
+DETAILS = "car_details"
+QUESTION = "car_question"
+INFORM = "inform"
+# while a form asks, these readings of a message that fills its question are just the answer
+ANSWERS = frozenset({SEARCH, "greet", "thanks", INFORM, "human_agent"})
+SEARCH_CRITERIA = frozenset(
+    {
+        "make",
+        "model",
+        "year_min",
+        "year_max",
+        "price_min",
+        "price_max",
+        "km_max",
+        "body_type",
+        "transmission",
+        "fuel",
+    }
+)
+NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
+
+
+class ShownCar(BaseModel):
+    """What the customer saw of one car (enough to point at it by name, year or version)."""
+
+    stock_id: int
+    make: str
+    model: str
+    year: int
+    price: float = 0.0
+    km: int = 0
+    version: str = ""
+    body_type: str | None = None
+    transmission: str | None = None
+    fuel: str | None = None
+
+
+class DialogContext(BaseModel):
+    """The conversation as the NLU needs it; empty for a first message or offline extraction."""
+
+    shown: list[ShownCar] = Field(default_factory=list)
+    focus: ShownCar | None = None
+    last_label: str | None = None  # "financing", "knowledge/locations"
+    asking: list[str] = Field(default_factory=list)  # slots the pending question takes
+
+    def flags(self) -> set[str]:
+        found = set()
+        if self.shown:
+            found.add("shown")
+        if self.focus is not None:
+            found.add("focus")
+        if self.asking:
+            found.add("asking")
+        return found
+
+
+class ContextSettings(BaseModel):
+    """`context:` of config/intents.yml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    search_words: list[str] = Field(default_factory=list)  # "otras", "busco": a new search
+    pointing_words: list[str] = Field(default_factory=list)  # "el", "ese": pointing at a car
+    follow_up_words: list[str] = Field(default_factory=list)  # "y", "entonces"
+    own_car_words: list[str] = Field(default_factory=list)  # "mi carro", "tengo un": their car
+    similar_words: list[str] = Field(default_factory=list)  # "tipo", "parecido a": like a model
+    focus_slots: list[str] = Field(default_factory=list)  # attributes asked of the car in focus
+    max_follow_up_words: int = Field(7, ge=1)
+    carry: dict[str, list[str]] = Field(default_factory=dict)  # label -> slots that carry it
+
+
+class Reading(BaseModel):
+    """What the context rules need of one message besides its slots."""
+
+    label: str
+    stage: str
+    by_slots_only: bool  # the label's only evidence was slots ("2019" -> a search)
+    words: int
+    said: frozenset[str] = frozenset()  # "context:search", "context:pointing", "context:follow_up"
+    details_asked: bool = False  # a phrase of car_details was in the message
+    generic_car: bool = False  # "un jetta": any Jetta, not the one in focus
+
+
+def apply_context(
+    reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
+) -> tuple[str, str | None] | None:
+    """(label, second) when the conversation changes the reading, else None."""
+    searching = "context:search" in reading.said
+    answers = context.asking and any(slot in slots for slot in context.asking)
+    if answers and (reading.stage != "rule" or reading.label in ANSWERS):
+        return INFORM, None
+    if not searching and (context.focus is not None or context.shown):
+        about = _about_a_car(reading, slots, context, settings)
+        if about is not None:
+            return about
+    if context.shown and not searching:
+        picked = _picks_shown(reading, slots, context)
+        if picked is not None:
+            return picked
+    if not context.shown and slots.get("ordinal") is not None and reading.words <= 3:
+        return SELECT, None  # "el segundo" with nothing shown: the dialog says so
+    names_unshown = _names_the_car(slots) and not _matches(slots, context)
+    if reading.label == SELECT and slots.get("ordinal") is None and names_unshown:
+        return SEARCH, None  # "me interesa el corolla" with no Corolla listed
+    return _follow_up(reading, slots, context, settings)
+
+
+def _about_a_car(
+    reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
+) -> tuple[str, str | None] | None:
+    """ "¿es automático?" of the car in focus; "¿el tercero es estándar?" of a listed car."""
+    pointed = slots.get("ordinal") is not None or slots.get("superlative") is not None
+    if reading.details_asked and pointed and context.shown:
+        return DETAILS, None
+    if context.focus is None or reading.label not in {SEARCH, SELECT, DETAILS, QUESTION}:
+        return None
+    if reading.label == QUESTION and reading.stage == "rule":
+        return None  # "¿cuántos km por litro da?" is a question about the model
+    asked = set(slots) - {"make", "model"}
+    if reading.label == DETAILS and not pointed:
+        return None  # already about the car in focus
+    if reading.generic_car or not _about_focus(slots, context):
+        return None
+    if reading.details_asked or (
+        reading.label != QUESTION and asked and asked <= set(settings.focus_slots)
+    ):
+        return DETAILS, None  # "¿cuántos km tiene el jetta?" of the jetta in focus
+    return None
+
+
+def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogContext):
+    if reading.label not in {SEARCH, SELECT, DETAILS} and reading.stage != "none":
+        return None  # "¿la tiguan da lata?" asks about the model, it does not pick
+    second = DETAILS if reading.details_asked or reading.label == DETAILS else None
+    if slots.get("superlative") and not _criteria_beyond(slots, ("superlative",)):
+        return SELECT, second
+    if not _points(slots) or _criteria_beyond(slots, NAMING):
+        return None
+    pointing = "context:pointing" in reading.said
+    if not _names_the_car(slots) and not _year_said(slots) and not pointing:
+        return None  # "y en automático?" refines the search; "el que es automático" points
+    if (pointing or reading.words <= 4) and _matches(slots, context):
+        return SELECT, second
+    return None
+
+
+def _year_said(slots: dict[str, object]) -> bool:
+    return slots.get("year_min") is not None or slots.get("year_max") is not None
+
+
+def _points(slots: dict[str, object]) -> bool:
+    return any(slots.get(key) is not None for key in NAMING)
+
+
+def _names_the_car(slots: dict[str, object]) -> bool:
+    return any(slots.get(key) for key in ("make", "model"))
+
+
+def _criteria_beyond(slots: dict[str, object], allowed: tuple[str, ...]) -> bool:
+    """Search criteria besides the ones that point at a car ("el de menos km a 5 años" points)."""
+    return any(key not in allowed and key in SEARCH_CRITERIA for key in slots)
+
+
+def _matches(slots: dict[str, object], context: DialogContext) -> list[ShownCar]:
+    return [car for car in context.shown if car_matches(car, slots)]
+
+
+def car_matches(car: ShownCar, slots: dict[str, object]) -> bool:
+    """The car is the one named: same make/model, its year within the years said."""
+    make, model = slots.get("make"), slots.get("model")
+    if model and fold(car.model) != fold(str(model)):
+        return False
+    if make and fold(car.make) != fold(str(make)):
+        return False
+    for trait in ("body_type", "transmission", "fuel"):
+        wanted = slots.get(trait)
+        if wanted and getattr(car, trait) != wanted:
+            return False
+    low, high = slots.get("year_min"), slots.get("year_max")
+    if low is not None and car.year < int(low):  # type: ignore[arg-type]
+        return False
+    return high is None or car.year <= int(high)  # type: ignore[arg-type]
+
+
+def _about_focus(slots: dict[str, object], context: DialogContext) -> bool:
+    """No car named, or the car named is the one in focus."""
+    if not slots.get("make") and not slots.get("model"):
+        return True
+    return context.focus is not None and car_matches(context.focus, slots)
+
+
+def _follow_up(
+    reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
+) -> tuple[str, str | None] | None:
+    last = context.last_label
+    carried = settings.carry.get(last or "")
+    if not last or carried is None or reading.words > settings.max_follow_up_words:
+        return None
+    weak = reading.stage != "rule" or reading.by_slots_only
+    if not weak or reading.label == last:
+        return None
+    if slots and set(slots) <= set(carried):
+        return last, None
+    if not slots and "context:follow_up" in reading.said and reading.stage == "none":
+        return last, None
+    return None

@@ -1,0 +1,33 @@
+"""Which language a message is in: Spanish by default, English when most words are English
+(data/nlu/english.txt). Enough to answer a greeting, the menu or a handoff in the customer's
+language (config/i18n/en.yml)."""
+
+from __future__ import annotations
+
+from spacy.lang.es.stop_words import STOP_WORDS
+
+from nlu.text import fold
+
+MIN_ENGLISH_SHARE = 0.6
+
+
+class LanguageGuess:
+    def __init__(self, english: frozenset[str], spanish: frozenset[str]):
+        self.english = english - spanish
+        self.spanish = spanish
+
+    @classmethod
+    def build(cls, english: frozenset[str], domain_words: frozenset[str]) -> LanguageGuess:
+        spanish = frozenset(fold(word) for word in STOP_WORDS) | domain_words
+        return cls(english, spanish - english)
+
+    def guess(self, words: list[str]) -> str | None:
+        """'en', 'es', or None when the message says too little to tell (a number, a name)."""
+        words = [word for word in words if word.isalpha()]
+        if not words:
+            return None
+        english = sum(word in self.english for word in words)
+        spanish = sum(word in self.spanish for word in words)
+        if english and english >= MIN_ENGLISH_SHARE * len(words) and english > spanish:
+            return "en"
+        return "es" if spanish else None

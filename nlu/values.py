@@ -1,0 +1,66 @@
+"""Words that set a slot (data/nlu/values.yml): equipment ("con carplay" -> car_play true,
+"sin bluetooth" -> false), body type, transmission, fuel and superlatives ("el más barato").
+
+A superlative needs its article: "el más barato" picks or sorts, "uno más barato" compares
+(a new search), and "2018 o más nuevo" is a year bound, not the newest car.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from nlu.lexicon import Values
+from nlu.text import fold
+
+SUPERLATIVE = "superlative"
+ARTICLES = frozenset({"el", "la", "los", "las", "lo", "the"})
+BRIDGE = frozenset(
+    {"de", "que", "con", "tenga", "tengan", "tiene", "tienen", "traiga", "sea", "este"}
+)
+
+
+class ValueReader:
+    def __init__(self, values: Values):
+        self.negations = [fold(phrase).split() for phrase in values.negations]
+
+    @staticmethod
+    def phrase_groups(values: Values) -> Iterator[tuple[str, list[str]]]:
+        """Matcher keys ('flag|bluetooth', 'value|body_type|suv') and their phrases."""
+        for flag, phrases in values.flags.items():
+            yield f"flag|{flag}", phrases
+        for slot, choices in values.values.items():
+            for value, phrases in choices.items():
+                yield f"value|{slot}|{value}", phrases
+
+    def read(self, tokens: list[str], spans: Iterable[tuple[str, int, int]]) -> dict[str, tuple]:
+        """slot -> (value, position) of the first mention."""
+        found: dict[str, tuple] = {}
+        for key, start, end in sorted(spans, key=lambda span: span[1]):
+            kind, _, rest = key.partition("|")
+            if kind == "flag":
+                found.setdefault(rest, (not self._negated(tokens, start), start))
+                continue
+            slot, _, value = rest.partition("|")
+            if slot == SUPERLATIVE and not _superlative(tokens, start, end):
+                continue
+            if self._negated(tokens, start):  # "nada de híbridos": not a wish for one
+                continue
+            found.setdefault(slot, (value, start))
+        return found
+
+    def _negated(self, tokens: list[str], start: int) -> bool:
+        before = tokens[max(0, start - 3) : start]
+        return any(
+            len(before) >= len(phrase) and before[len(before) - len(phrase) :] == phrase
+            for phrase in self.negations
+        )
+
+
+def _superlative(tokens: list[str], start: int, end: int) -> bool:
+    """ "el (de) más barato", not "uno más barato", "2018 o más nuevo" or "más barato que"."""
+    if end < len(tokens) and tokens[end] == "que":
+        return False
+    i = start - 1
+    while i >= 0 and tokens[i] in BRIDGE:
+        i -= 1
+    return i >= 0 and tokens[i] in ARTICLES

@@ -1,0 +1,110 @@
+"""The vehicle lexicon (data/vehicles.yml): makes and models sold in Mexico, in stock or not,
+with their body type and fuel, and how a catalog version names its transmission.
+
+    lexicon = load_vehicle_lexicon()
+    lexicon.traits("Nissan", "Versa", "1.6 ADVANCE AT")  # Traits(body_type='sedan', ...)
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nlu.text import fold
+from tools.yamlio import load_model
+
+DEFAULT_VEHICLES = Path(__file__).resolve().parent.parent / "data" / "vehicles.yml"
+BodyType = Literal["suv", "sedan", "hatchback", "pickup", "minivan", "coupe"]
+Fuel = Literal["hybrid", "electric", "diesel", "gasoline"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelInfo(_Strict):
+    body: BodyType
+    fuel: Fuel | None = None
+    aliases: list[str] = Field(default_factory=list)
+
+
+class VersionWords(_Strict):
+    transmission: dict[str, list[str]] = Field(default_factory=dict)
+    fuel: dict[str, list[str]] = Field(default_factory=dict)
+    body_type: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class Traits(BaseModel):
+    body_type: str | None = None
+    transmission: str | None = None
+    fuel: str | None = None
+
+
+class VehicleLexicon(_Strict):
+    makes: dict[str, list[str]]
+    models: dict[str, dict[str, BodyType | ModelInfo]]
+    needs_make: list[str] = Field(default_factory=list)
+    version_words: VersionWords = Field(default_factory=VersionWords)
+
+    def info(self, make: str, model: str) -> ModelInfo | None:
+        return self._index.get((fold(make), fold(model)))
+
+    @cached_property
+    def _index(self) -> dict[tuple[str, str], ModelInfo]:
+        return {
+            (fold(make), fold(model)): _info(value)
+            for make, models in self.models.items()
+            for model, value in models.items()
+        }
+
+    def entries(self):
+        """(make, model, ModelInfo) for every model of the lexicon."""
+        for make, models in self.models.items():
+            for model, value in models.items():
+                yield make, model, _info(value)
+
+    @cached_property
+    def _version_patterns(self) -> dict[str, list[tuple[str, re.Pattern[str]]]]:
+        groups = self.version_words.model_dump()
+        return {
+            slot: [
+                (
+                    value,
+                    re.compile(
+                        r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, words)) + r")(?![a-z0-9])"
+                    ),
+                )
+                for value, words in choices.items()
+                if words
+            ]
+            for slot, choices in groups.items()
+        }
+
+    def traits(self, make: str, model: str, version: str) -> Traits:
+        """Body type, transmission and fuel of a catalog car: the version text, then the lexicon."""
+        text = fold(version)
+        found: dict[str, str] = {}
+        for slot, patterns in self._version_patterns.items():
+            for value, pattern in patterns:
+                if pattern.search(text):
+                    found[slot] = value
+                    break
+        info = self.info(make, model)
+        if info is not None:
+            found.setdefault("body_type", info.body)
+            if info.fuel:
+                found.setdefault("fuel", info.fuel)
+        found.setdefault("fuel", "gasoline")
+        return Traits(**found)
+
+
+def _info(value: BodyType | ModelInfo) -> ModelInfo:
+    return value if isinstance(value, ModelInfo) else ModelInfo(body=value)
+
+
+def load_vehicle_lexicon(path: Path | str | None = None) -> VehicleLexicon:
+    return load_model(VehicleLexicon, path or DEFAULT_VEHICLES)
