@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -25,16 +26,14 @@ from spacy.lang.es.stop_words import STOP_WORDS
 
 from nlu.text import fold, stem
 
-STOPWORDS = frozenset(fold(word) for word in STOP_WORDS) - {
-    "no",
-    "sin",
-    "como",
-    "donde",
-    "cuando",
-    "cuanto",
-    "cuantos",
-    "cual",
-}
+QUESTION_WORDS = {"no", "sin", "como", "donde", "cuando", "cuanto", "cuantos", "cual"}  # they count
+SPANISH_STOPWORDS = frozenset(fold(word) for word in STOP_WORDS) - QUESTION_WORDS
+EXTRA_STOPWORDS = Path(__file__).resolve().parent.parent / "data" / "nlu" / "stopwords.txt"
+STOPWORDS = SPANISH_STOPWORDS | frozenset(
+    line.strip()
+    for line in EXTRA_STOPWORDS.read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+)
 
 NGRAM_SIZES = (4,)
 CHAR_WEIGHT = 0.35  # character n-grams catch typos; words and pairs carry the meaning

@@ -42,6 +42,7 @@ FIT = PLAN | {"monthly_budget", "down_payment_needed"}
         "ask_car": {"min_pct", "terms", "rate"},
         "ask_car_from_list": {"count"},
         "pick_for_plan": {"count"},
+        "button_term": {"term_years"},
         "options": CAR_PLACEHOLDERS | {"lines", "rate"},
         "option_line": OPTION,
         "plan": PLAN,
@@ -139,7 +140,10 @@ def _options(ctx: TurnContext, car: Car) -> Reply:
         "rate": _pct(ctx.services.financing.annual_rate * 100),
     }
     buttons = [
-        Choice(id=f"plan:{plan.term_months}", title=f"{plan.term_months // 12} años")
+        Choice(
+            id=f"plan:{plan.term_months}",
+            title=ctx.say("button_term", {"term_years": _years(plan.term_months)}),
+        )
         for plan in _distinct_terms(plans)[:3]
     ]
     return Reply(ctx.say("options", values), choices=buttons, choices_kind="buttons")
