@@ -30,7 +30,7 @@ class WhatsAppChannel:
         started = time.perf_counter()
         self.client.mark_read(message_id)
         kind = job.get("kind", "text")
-        if kind in {"text", "interactive"}:
+        if kind in {"text", "interactive", "button"}:
             result = self._turn(job)
             sent = self._send_result(user, result)
         else:
@@ -42,12 +42,8 @@ class WhatsAppChannel:
 
     def _turn(self, job: dict[str, Any]) -> TurnResult:
         user, message_id = job["user"], job["message_id"]
-        reply_id = job.get("reply_id") or ""
-        picked = None
-        if reply_id.startswith(CAR_PREFIX) and reply_id[len(CAR_PREFIX) :].isdigit():
-            picked = int(reply_id[len(CAR_PREFIX) :])  # a tap on a car row of a list message
-        text = job.get("text") or ""
-        return self.engine.handle(user, text, message_id=message_id, picked=picked)
+        text = job.get("text") or ""  # a tapped button is read by its id, not its title
+        return self.engine.handle(user, text, message_id=message_id, reply_id=job.get("reply_id"))
 
     def _send_result(self, user: str, result: TurnResult) -> Any:
         rows = result.choices

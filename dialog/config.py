@@ -69,6 +69,8 @@ class Form(_Strict):
     skip_phrases: list[str] = Field(default_factory=list)
     cancel_phrases: list[str] = Field(default_factory=list)
     interrupt_intents: list[str] = Field(default_factory=list)
+    # An intent guessed from examples (not a rule) interrupts only at this score or above.
+    interrupt_min_score: float = Field(default=0.5, ge=0, le=1)
     search_when_criteria: bool = False  # criteria that ignore the question asked end the form
     end_intents: list[str] = Field(default_factory=list)  # answered normally, and the form closes
     on_complete: str

@@ -88,6 +88,7 @@ class Engine:
         )
         if extraction.language:
             state.language = extraction.language
+        _remember(state, extraction)
         reply = self._dispatch(ctx)
         reply = self._second_request(ctx, reply)
         if state.language != "es" and not ctx.translated and ctx.pack():
@@ -97,6 +98,9 @@ class Engine:
             self.store.add_handoff(ctx.handoff)
         reply = self._maybe_rephrase(ctx, reply)
         state.last_intent, state.last_topic = ctx.intent, extraction.topic
+        state.last_money = _money(extraction) or state.last_money
+        if reply.plan is not None:
+            state.last_plan = reply.plan.model_dump()
         state.last_reply_kind = reply.kind
         log.debug("turn %.2f ms intent=%s", (time.perf_counter() - started) * 1000, ctx.intent)
         return TurnResult(
@@ -145,8 +149,9 @@ class Engine:
     def _second_request(self, ctx: TurnContext, first: Reply) -> Reply:
         """ "¿Tienen garantía? ¿y aceptan tarjeta?": both answered, in the order asked."""
         second = ctx.extraction.second
-        if not second or second not in ctx.config.second_requests or ctx.state.form is not None:
+        if not second or second not in ctx.config.second_requests:
             return first
+        form = ctx.state.form
         intent, _, topic = second.partition("/")
         extraction = ctx.extraction.model_copy(update={"intent": intent, "topic": topic or None})
         other = TurnContext(
@@ -158,9 +163,14 @@ class Engine:
             services=ctx.services,
             intent=intent,
         )
+        ctx.state.form = None  # the second request is answered, not taken as a form answer
         reply = self._dispatch(other)
+        if form is not None and ctx.state.form is None:
+            ctx.state.form = form
         if other.handoff is not None:
             ctx.handoff = other.handoff
+        if form is not None:  # a question the first request asked goes last
+            return reply.followed_by(first)
         return first.followed_by(reply)
 
     def _maybe_rephrase(self, ctx: TurnContext, reply: Reply) -> Reply:
@@ -194,6 +204,30 @@ def _tapped(state: ConversationState, reply_id: str | None, bundle: Bundle) -> E
         return Extraction(intent="financing", term_months=months, **tapped) if months else None
     intent = bundle.config.reply_ids.get(reply_id)
     return Extraction(intent=intent, **tapped) if intent else None
+
+
+LEAD_SLOTS = ("name", "phone", "email", "contact_time")
+SELLER_TOPICS = ("selling_car", "trade_in")
+
+
+def _remember(state: ConversationState, extraction: Extraction) -> None:
+    """Contact data is kept whenever it is given; so is the car a seller describes."""
+    for slot in LEAD_SLOTS:
+        value = getattr(extraction, slot)
+        if value is not None:
+            setattr(state.lead, slot, value)
+    if extraction.topic in SELLER_TOPICS and (extraction.model or extraction.make):
+        year = extraction.year_min or extraction.year_max
+        parts = [extraction.make, extraction.model, str(year) if year else None]
+        state.own_car = " ".join(part for part in parts if part)
+
+
+def _money(extraction: Extraction) -> tuple[str, float] | None:
+    for slot in ("monthly_budget", "down_payment", "price_max", "price_min"):
+        value = getattr(extraction, slot)
+        if value is not None:
+            return slot, float(value)
+    return None
 
 
 def _number(text: str) -> int | None:

@@ -42,7 +42,12 @@ def continue_form(ctx: TurnContext) -> Reply | None:
     if ctx.intent in form.end_intents and not answers:
         ctx.state.form = None  # "gracias, adiós": answer that, and stop asking
         return None
-    if ctx.intent in form.interrupt_intents and not answers:
+    extraction = ctx.extraction
+    decided = extraction.stage in ("rule", "context") or (  # a weak guess never interrupts
+        extraction.stage in ("examples", "weak")
+        and (extraction.score or 0) >= form.interrupt_min_score
+    )
+    if ctx.intent in form.interrupt_intents and not answers and decided:
         return None
     if said(ctx, f"form:{progress.name}:skip"):
         return _complete(ctx, form)

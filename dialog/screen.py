@@ -34,6 +34,8 @@ def dialog_context(
         focus=shown_car(focus) if focus is not None else None,
         last_label=state.last_label,
         asking=_asking(state, config),
+        last_money=state.last_money,
+        lead_open=state.handoff,
     )
 
 

@@ -47,6 +47,7 @@ class ConversationState(BaseModel):
 
     user: str
     last_results: list[int] = Field(default_factory=list)
+    page: int = 0  # how many cars of the last search came before the ones on screen
     selected: int | None = None
     filters: SearchFilters = Field(default_factory=SearchFilters)
     financing: FinancingParams = Field(default_factory=FinancingParams)
@@ -58,6 +59,11 @@ class ConversationState(BaseModel):
     lead: Lead = Field(default_factory=Lead)
     handoff: bool = False
     language: str = "es"
+    last_money: tuple[str, float] | None = (
+        None  # the last amount the customer said, and what it was
+    )
+    last_plan: dict[str, object] | None = None  # the last plan shown (what the advisor quotes)
+    own_car: str | None = None  # the car the customer wants to sell or trade in ("Tiguan 2017")
     turns: int = 0
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)

@@ -46,7 +46,8 @@ class ContactReader:
 
     def __init__(self, words: ContactWords, first_names: frozenset[str], everyday: frozenset[str]):
         self.cue_phrases = list(words.name_cues)  # matched by the extractor's PhraseMatcher
-        self.not_names = frozenset(fold(word) for word in words.not_names) | everyday
+        self.stop = frozenset(fold(word) for word in words.not_names)  # never in a name
+        self.not_names = self.stop | everyday  # never a name's first word
         self.first_names = first_names
         self.max_words = words.max_name_words
         self.times = [(re.compile(t.pattern), t.say) for t in words.times]
@@ -90,24 +91,36 @@ class ContactReader:
         return None
 
     def contact_time(self, prepared: str, tokens: list[str], taken: list[bool]) -> str | None:
+        """Every time said, in the order said: "entre semana, después de las 7"."""
+        found: list[tuple[int, str]] = []
+        used: list[tuple[int, int]] = []
         for pattern, say in self.times:
-            match = pattern.search(prepared)
-            if match is None:
-                continue
-            _claim(tokens, taken, match.group(0))
-            parts = {key: value or "" for key, value in match.groupdict().items()}
-            if parts.get("m"):
-                parts["m"] = ":" + parts["m"]
-            if parts.get("ampm"):
-                parts["ampm"] = " " + parts["ampm"]
-            return say.format_map(_Blank(parts)).strip()
-        return None
+            for match in pattern.finditer(prepared):
+                span = match.span()
+                if any(span[0] < end and start < span[1] for start, end in used):
+                    continue  # "después de las 7 de la noche": the hour, not "noche" again
+                used.append(span)
+                _claim(tokens, taken, match.group(0))
+                found.append((span[0], _say(say, match)))
+        if not found:
+            return None
+        said = list(dict.fromkeys(text for _, text in sorted(found)))
+        if len(said) > 1 and "lo antes posible" in said:
+            said.remove("lo antes posible")  # "sábado a cualquier hora" is the weekend
+        return ", ".join(said)
 
     def name(
-        self, raw: str, tokens: list[str], taken: list[bool], asked: bool, cue_ends: set[int]
+        self,
+        raw: str,
+        tokens: list[str],
+        taken: list[bool],
+        asked: bool,
+        cue_ends: set[int],
+        contact_nearby: bool = False,
     ) -> str | None:
         """A name after a cue ("soy", "me llamo": `cue_ends` are the token positions right after
-        one), a clause that is only a name, or (when asked) the message's start."""
+        one), a clause that is only a name, or (when asked, or next to a phone or e-mail) a
+        capitalised clause ("Mike Turner, 8112345678")."""
         starts = sorted(cue_ends) + [
             i for i in range(len(tokens)) if i == 0 or tokens[i - 1] in {",", ".", "!", "?", ";"}
         ]
@@ -124,22 +137,35 @@ class ContactReader:
             capitalised = all(word[:1].isupper() for word in as_written)
             if after_cue and capitalised and len(words) >= 2:
                 return _title(as_written)
-            if asked and alone and start == 0 and len(words) >= 2:
+            if asked and alone and len(words) >= 2 and (start == 0 or capitalised):
+                return _title(as_written)
+            if contact_nearby and alone and capitalised and len(words) >= 2:
                 return _title(as_written)
         return None
 
     def _name_words(self, tokens, taken, start: int) -> list[str]:
+        """The name's words: the first is no everyday word; surnames may be ("Peña", "Flores")."""
         words: list[str] = []
         i = start
         while i < len(tokens) and len(words) < self.max_words + 1:
             token = tokens[i]
-            if taken[i] or not token.isalpha() or token in self.not_names or len(token) > 20:
+            blocked = self.not_names if not words else self.stop
+            if taken[i] or not token.isalpha() or token in blocked or len(token) > 20:
                 break
             words.append(token)
             i += 1
         if not words or len(words) > self.max_words:
             return []
         return words
+
+
+def _say(template: str, match: re.Match[str]) -> str:
+    parts = {key: value or "" for key, value in match.groupdict().items()}
+    if parts.get("m"):
+        parts["m"] = ":" + parts["m"]
+    if parts.get("ampm"):
+        parts["ampm"] = " " + parts["ampm"]
+    return template.format_map(_Blank(parts)).strip()
 
 
 class _Blank(dict):

@@ -21,7 +21,8 @@ DETAILS = "car_details"
 QUESTION = "car_question"
 INFORM = "inform"
 # while a form asks, these readings of a message that fills its question are just the answer
-ANSWERS = frozenset({SEARCH, "greet", "thanks", INFORM, "human_agent"})
+ANSWERS = frozenset({SEARCH, "greet", "thanks", INFORM, "human_agent", "complaint"})
+CONTACT = ("name", "phone", "email", "contact_time")
 SEARCH_CRITERIA = frozenset(
     {
         "make",
@@ -61,6 +62,8 @@ class DialogContext(BaseModel):
     focus: ShownCar | None = None
     last_label: str | None = None  # "financing", "knowledge/locations"
     asking: list[str] = Field(default_factory=list)  # slots the pending question takes
+    last_money: tuple[str, float] | None = None  # the last amount said: ("monthly_budget", 6000)
+    lead_open: bool = False  # a lead was registered: contact data now corrects it
 
     def flags(self) -> set[str]:
         found = set()
@@ -83,6 +86,11 @@ class ContextSettings(BaseModel):
     follow_up_words: list[str] = Field(default_factory=list)  # "y", "entonces"
     own_car_words: list[str] = Field(default_factory=list)  # "mi carro", "tengo un": their car
     similar_words: list[str] = Field(default_factory=list)  # "tipo", "parecido a": like a model
+    reset_words: list[str] = Field(default_factory=list)  # "empecemos de nuevo": drop old criteria
+    any_make_words: list[str] = Field(default_factory=list)  # "de cualquier marca"
+    more_words: list[str] = Field(default_factory=list)  # "enséñame las demás": the next page
+    negation_words: list[str] = Field(default_factory=list)  # "no quiero la duster": not a pick
+    correction_words: list[str] = Field(default_factory=list)  # "está mal": fixing given data
     focus_slots: list[str] = Field(default_factory=list)  # attributes asked of the car in focus
     max_follow_up_words: int = Field(7, ge=1)
     carry: dict[str, list[str]] = Field(default_factory=dict)  # label -> slots that carry it
@@ -106,13 +114,17 @@ def apply_context(
     """(label, second) when the conversation changes the reading, else None."""
     searching = "context:search" in reading.said
     answers = context.asking and any(slot in slots for slot in context.asking)
-    if answers and (reading.stage != "rule" or reading.label in ANSWERS):
+    corrects = context.lead_open and any(slot in slots for slot in CONTACT)
+    fixing = corrects and "context:correction" in reading.said
+    if (answers or corrects) and (reading.stage != "rule" or reading.label in ANSWERS or fixing):
         return INFORM, None
+    if answers and reading.label not in ANSWERS:
+        return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both
     if not searching and (context.focus is not None or context.shown):
         about = _about_a_car(reading, slots, context, settings)
         if about is not None:
             return about
-    if context.shown and not searching:
+    if context.shown and not searching and "context:negation" not in reading.said:
         picked = _picks_shown(reading, slots, context)
         if picked is not None:
             return picked
@@ -208,10 +220,27 @@ def _about_focus(slots: dict[str, object], context: DialogContext) -> bool:
     return context.focus is not None and car_matches(context.focus, slots)
 
 
+MONEY = ("monthly_budget", "down_payment", "price_max", "price_min")
+SAME_SIZE = 5.0  # an amount within 5x of the last one said is the same kind of amount
+
+
+def _same_money(slots: dict[str, object], context: DialogContext) -> None:
+    """ "¿Me alcanza con 6 mil al mes?" ... "¿y con 2 mil?": the bare amount is monthly too."""
+    said = [key for key in MONEY if key in slots]
+    if context.last_money is None or len(said) != 1 or said[0] == context.last_money[0]:
+        return
+    kind, last = context.last_money
+    value = float(slots[said[0]])  # type: ignore[arg-type]
+    if said[0] in ("price_max", "price_min") and last / SAME_SIZE <= value <= last * SAME_SIZE:
+        slots[kind] = slots.pop(said[0])
+
+
 def _follow_up(
     reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
 ) -> tuple[str, str | None] | None:
     last = context.last_label
+    if "context:follow_up" in reading.said and reading.words <= settings.max_follow_up_words:
+        _same_money(slots, context)
     carried = settings.carry.get(last or "")
     if not last or carried is None or reading.words > settings.max_follow_up_words:
         return None

@@ -16,15 +16,16 @@ from nlu.money import pesos
 MAX_TERM_YEARS = 10
 MAX_TERM_MONTHS = 120
 MIN_TERM_MONTHS = 6  # "ya van 2 meses" is a wait, not a payment plan
+MIN_PCT, MAX_PCT = 1, 99
 
 
 def read(unit: Unit) -> dict[str, float] | None:
     """The financing meaning of a number, {} if it is one but unusable, None if not financing."""
     value = max(unit.values)
     if unit.cue("percent_after"):
-        if unit.cue("down_payment") and 0 < value < 100:
-            return {"down_payment_pct": value}
-        return {}
+        if unit.cue("rate_words") or not MIN_PCT <= value <= MAX_PCT:
+            return {}  # "la tasa de 10%", "100%"
+        return {"down_payment_pct": value}  # in this business a percent is the down payment
     if "years_and_half" in unit.after:
         return _term(value * 12 + 6, unit) if value <= MAX_TERM_YEARS else {}
     if "years_unit" in unit.after:
@@ -36,6 +37,8 @@ def read(unit: Unit) -> dict[str, float] | None:
     if "term_before" in unit.before and not unit.last.multiplied:
         months = value * 12 if value <= MAX_TERM_YEARS else value
         return _term(months, unit)
+    if "down_payment" in unit.after:  # "al mes con 60 mil de enganche": the nearer cue wins
+        return {"down_payment": pesos(unit.last)}
     if unit.cue("monthly_after", "monthly_before"):
         return {"monthly_budget": pesos(unit.last)}
     if unit.cue("down_payment"):

@@ -9,6 +9,7 @@ from spacy.lang.es.stop_words import STOP_WORDS
 from nlu.text import fold
 
 MIN_ENGLISH_SHARE = 0.6
+MIN_ENGLISH_WORDS = 4
 
 
 class LanguageGuess:
@@ -28,6 +29,8 @@ class LanguageGuess:
             return None
         english = sum(word in self.english for word in words)
         spanish = sum(word in self.spanish for word in words)
-        if english and english >= MIN_ENGLISH_SHARE * len(words) and english > spanish:
+        mostly = english >= MIN_ENGLISH_SHARE * len(words) and english > spanish
+        clearly = english >= MIN_ENGLISH_WORDS and english > 2 * spanish  # long messages
+        if english and (mostly or clearly):
             return "en"
         return "es" if spanish else None

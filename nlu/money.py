@@ -51,6 +51,8 @@ def read_price(unit: Unit) -> dict[str, float] | None:
         low, high = sorted(pesos(quantity) for quantity in unit.quantities)
         return {"price_min": low, "price_max": high}
     value = pesos(unit.last)
+    if unit.cue("max_before", "max_after"):  # "unos 400 mil máximo" is a ceiling
+        return {"price_max": value}
     if unit.cue("approx_before", "approx_after"):
         return {
             "price_min": round(value * (1 - APPROX_SHARE)),

@@ -118,7 +118,8 @@ class Extractor:
         self.values = ValueReader(lexicon.values)
         self.places = PlaceIndex(lexicon.places)
         domain = self._domain_words()
-        self.contact = ContactReader.load(data_dir, domain)
+        cars = frozenset(word for phrase in vocabulary.phrases for word in phrase.split())
+        self.contact = ContactReader.load(data_dir, domain | cars)
         english = read_word_list((data_dir or DATA_DIR) / "english.txt")
         self.language = LanguageGuess.build(english, domain)
         self.shorthand = lexicon.shorthand_pattern(self._car_words_after_shorthand())
@@ -218,6 +219,11 @@ class Extractor:
             ("context:follow_up", settings.follow_up_words),
             ("context:own_car", settings.own_car_words),
             ("context:similar", settings.similar_words),
+            ("context:reset", settings.reset_words),
+            ("context:any_make", settings.any_make_words),
+            ("context:more", settings.more_words),
+            ("context:negation", settings.negation_words),
+            ("context:correction", settings.correction_words),
             ("contact:name_cue", self.contact.cue_phrases),
             *self.classifier.unless_groups(),
             *phrase_sets.items(),
@@ -276,7 +282,7 @@ class Extractor:
             analysis.put("email", email, _first(analysis, "email"))
         if phone:
             analysis.put("phone", phone, _first(analysis, "phone"))
-        calling = bool(email or phone or asking & {"contact_time", "name", "phone"})
+        calling = bool(email or phone or asking & {"contact_time", "name", "phone", "lead"})
         calling = calling or any(label == CALL_INTENT for label, *_ in analysis.labels)
         if calling:
             when = self.contact.contact_time(analysis.prepared, tokens, taken)
@@ -284,7 +290,8 @@ class Extractor:
                 _mark(analysis, taken, "time")
                 analysis.put("contact_time", when, _first(analysis, "time"))
         cue_ends = {end for key, _, end in found["said"] if key == "contact:name_cue"}
-        name = self.contact.name(analysis.raw, tokens, taken, "name" in asking, cue_ends)
+        nearby = bool(email or phone)  # "Mike Turner, 8112345678": a capitalised clause is a name
+        name = self.contact.name(analysis.raw, tokens, taken, "name" in asking, cue_ends, nearby)
         if name:
             position = _claim_words(analysis, fold(name).split(), "name")
             analysis.put("name", name, position)
@@ -348,7 +355,8 @@ class Extractor:
     ) -> Extraction:
         """`exclude` leaves one YAML example out of the example stage (leave-one-out)."""
         context = context or DialogContext()
-        analysis = self.analyse(text, context.asking)
+        asking = [*context.asking, "lead"] if context.lead_open else context.asking
+        analysis = self.analyse(text, asking)
         if not analysis.tokens:
             return Extraction()
         slots = analysis.slots

@@ -23,6 +23,10 @@ from tools.catalog import load_catalog
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = yaml.safe_load((ROOT / "data" / "conversations.yml").read_text(encoding="utf-8"))
 CATALOG_NAMES = ("bundled", "kavak")
+EXPECT_KEYS = frozenset(
+    {"intent", "slots", "results", "results_min", "results_where", "selected", "plan",
+     "plan_consistent", "reply_contains", "reply_not_contains", "llm_used"}
+)  # fmt: skip
 
 
 def _fold(text: str) -> str:
@@ -58,6 +62,10 @@ def test_conversation(shared_apps, script, catalog):
 
 
 def _check(expect: dict, body: dict, previous: list[int], cars: dict, where: str) -> None:
+    unknown = set(expect) - EXPECT_KEYS
+    assert not unknown, (
+        f"{where}: unknown expect key(s) {sorted(unknown)}; known: {sorted(EXPECT_KEYS)}"
+    )
     if "intent" in expect:
         assert body["intent"] == expect["intent"], where
     for key, value in expect.get("slots", {}).items():

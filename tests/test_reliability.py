@@ -25,6 +25,7 @@ from werkzeug import Request, Response
 
 from api.logs import JsonFormatter
 from dialog.bench import PIECES
+from dialog.config import load_dialog_config
 from dialog.store import MemoryStore, open_store
 from tests.conftest import ROOT
 
@@ -57,6 +58,9 @@ HOSTILE = st.one_of(
 )  # fmt: skip
 
 
+INTERNAL_ERROR = load_dialog_config().templates["internal_error"]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=HOSTILE)
 def test_any_message_gets_a_reply_in_the_contract(shared_apps, text):
@@ -70,6 +74,7 @@ def test_any_message_gets_a_reply_in_the_contract(shared_apps, text):
     assert set(body) == CONTRACT
     assert isinstance(body["reply"], str) and body["reply"].strip()
     assert body["llm_used"] is False
+    assert body["reply"] != INTERNAL_ERROR, f"a handler crashed on {text!r}"
 
 
 def test_lone_surrogates_from_json_escapes_are_answered(shared_apps):

@@ -263,9 +263,40 @@ def test_financing_options_come_as_reply_buttons(wa_app, graph):
     assert options["type"] == "interactive" and options["interactive"]["type"] == "button"
     titles = [b["reply"]["title"] for b in options["interactive"]["action"]["buttons"]]
     assert titles and all("años" in title for title in titles)
-    tap = {"id": "plan:48", "title": titles[0]}
+    tap = {"id": "plan:48", "title": "3 años"}  # the id decides, not the title
     post(client, notification(message("interactive", type="button_reply", button_reply=tap)))
-    assert "Mensualidad" in graph.replies(ANA)[-1]["text"]["body"]
+    body = graph.replies(ANA)[-1]["text"]["body"]
+    assert "Mensualidad" in body and "48 meses" in body
+
+
+@pytest.mark.parametrize(
+    ("reply_id", "title", "expected"),
+    [
+        ("financing", "Quiero saber más", "Planes para"),
+        ("purchase", "Ver detalles", "nombre"),
+        ("advisor", "Ok", "nombre"),
+    ],
+)
+def test_reply_buttons_are_routed_by_their_id(wa_app, graph, reply_id, title, expected):
+    client = wa_app().test_client()
+    for words in ("busco un versa", "el 1"):
+        post(client, notification(text(words)))
+    tap = {"id": reply_id, "title": title}
+    post(client, notification(message("interactive", type="button_reply", button_reply=tap)))
+    assert expected in _last_text(graph)
+
+
+def test_template_quick_reply_buttons_are_understood(wa_app, graph):
+    client = wa_app().test_client()
+    post(client, notification(message("button", text="Sí", payload="advisor")))
+    assert "nombre" in _last_text(graph)
+
+
+def _last_text(graph) -> str:
+    last = graph.replies(ANA)[-1]
+    if last["type"] == "text":
+        return last["text"]["body"]
+    return last["interactive"]["body"]["text"]
 
 
 @pytest.mark.parametrize(

@@ -30,12 +30,10 @@ class SearchFilters(BaseModel):
     superlative: str | None = None
 
     def is_empty(self) -> bool:
-        return all(
-            value is None for key, value in self.model_dump().items() if key != "superlative"
-        )
+        return all(value is None for value in self.model_dump().values())
 
 
-RelaxKind = Literal["year", "price", "model", "make", "km", "features", "traits"]
+RelaxKind = Literal["year", "price", "model", "make", "km", "features", "fuel", "transmission"]
 TRAITS = ("body_type", "transmission", "fuel")
 PRICE_STEP = 1.15  # "price +15%" when nothing matches
 
@@ -70,15 +68,18 @@ def search(
     filters: SearchFilters,
     limit: int = 5,
     max_price: float | None = None,
+    offset: int = 0,
 ) -> SearchOutcome:
     """AND of every filter; if nothing matches, relax one constraint at a time, cumulatively,
-    in this order: year range, price +15%, model (keep the make), make, km, features, body type /
-    transmission / fuel."""
+    in this order: year range, price +15%, fuel, transmission, model (keep the make), make, km,
+    features. The body type is never relaxed: a customer who wants a pickup is not shown
+    sedans. `offset` skips the cars already shown ("enséñame las demás")."""
     original = _with_cap(filters, max_price)
     text_masks: dict[tuple[str, str], np.ndarray] = {}  # make/model compares, reused by relaxation
     applied, current, found = _relax(original, lambda f: _matching(catalog, f, text_masks))
+    ranked = _rank(catalog, found, offset + limit, filters.superlative)[offset:]
     return SearchOutcome(
-        cars=[catalog.cars[i] for i in _rank(catalog, found, limit, filters.superlative)],
+        cars=[catalog.cars[i] for i in ranked],
         total=len(found),
         relaxed=[_describe(step, original) for step in applied],
         filters_used=current,
@@ -129,7 +130,7 @@ def _matching(
             mask &= text_masks[key]
     bounds = (
         ("year", filters.year_min, filters.year_max),
-        ("price", filters.price_min, filters.price_max),
+        ("price", filters.price_min, _tolerant(filters.price_max)),
         ("km", None, filters.km_max),
     )
     for column, low, high in bounds:
@@ -157,6 +158,13 @@ ORDER = {  # column, descending?
     "oldest": ("year", False),
     "lowest_km": ("km", False),
 }
+
+
+PRICE_TOLERANCE = 1000.0  # "la de 211 mil" is the one at $211,999: prices end in 999
+
+
+def _tolerant(price_max: float | None) -> float | None:
+    return None if price_max is None else price_max + PRICE_TOLERANCE
 
 
 def _rank(catalog: Catalog, found: np.ndarray, limit: int, order: str | None = None) -> list[int]:
@@ -215,11 +223,16 @@ def _relax_features(filters: SearchFilters) -> Loosened | None:
     return filters.model_copy(update=update), Relaxation(kind="features")
 
 
-def _relax_traits(filters: SearchFilters) -> Loosened | None:
-    if not any(getattr(filters, trait) for trait in TRAITS):
+def _relax_fuel(filters: SearchFilters) -> Loosened | None:
+    if not filters.fuel:
         return None
-    update = dict.fromkeys(TRAITS)
-    return filters.model_copy(update=update), Relaxation(kind="traits")
+    return filters.model_copy(update={"fuel": None}), Relaxation(kind="fuel")
+
+
+def _relax_transmission(filters: SearchFilters) -> Loosened | None:
+    if not filters.transmission:
+        return None
+    return filters.model_copy(update={"transmission": None}), Relaxation(kind="transmission")
 
 
 def _apply(filters: SearchFilters, steps: list[RelaxStep]) -> SearchFilters:
@@ -239,11 +252,12 @@ def _describe(step: RelaxStep, original: SearchFilters) -> Relaxation:
 _RELAX_STEPS = (
     _relax_year,
     _relax_price,
+    _relax_fuel,
+    _relax_transmission,
     _relax_model,
     _relax_make,
     _relax_km,
     _relax_features,
-    _relax_traits,
 )
 
 

@@ -26,7 +26,7 @@ def pick_by_ordinal(stock_ids: list[int], ordinal: int) -> int | None:
     return stock_ids[index] if 0 <= index < len(stock_ids) else None
 
 
-def car_choices(cars: list[Car]) -> list[Choice]:
+def car_choices(cars: list[Car], first: int = 1) -> list[Choice]:
     """List-message rows for the shown cars; the id carries the stock id."""
     return [
         Choice(
@@ -34,5 +34,5 @@ def car_choices(cars: list[Car]) -> list[Choice]:
             title=f"{n}. {car.title}",
             description=f"{money(car.price)} · {km(car.km)} · {car.version}",
         )
-        for n, car in enumerate(cars, start=1)
+        for n, car in enumerate(cars, start=first)
     ]

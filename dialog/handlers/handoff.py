@@ -15,6 +15,7 @@ from dialog.turn import Reply, TurnContext
 from tools.financing import FinancingError, make_plan
 
 LEAD_FORM = "lead_capture"
+SELLER_REASONS = ("knowledge/selling_car", "knowledge/trade_in")
 DONE = {"name", "contact_time", "captured"} | CAR_PLACEHOLDERS
 CAPTURED = {"name", "phone", "email", "contact_time", "car", "plan"}
 _PHONE_USER = re.compile(r"^\+?(?:521|52)?(\d{10})$")
@@ -30,7 +31,7 @@ def start_handoff(ctx: TurnContext, reason: str | None = None) -> Reply:
     lead = ctx.state.lead
     if lead.phone is None and (match := _PHONE_USER.match(ctx.state.user)):
         lead.phone = match.group(1)
-    ctx.state.profile["handoff_reason"] = reason or ctx.intent
+    ctx.state.profile["handoff_reason"] = reason or ctx.state.last_label or ctx.intent
     return start_form(ctx, LEAD_FORM)
 
 
@@ -41,11 +42,12 @@ def start_handoff(ctx: TurnContext, reason: str | None = None) -> Reply:
               "label_contact_time": set(), "label_car": set(), "label_plan": set(),
               "plan_line": {"monthly_payment", "term_months", "down_payment"}},
 )  # fmt: skip
-def finish_handoff(ctx: TurnContext) -> Reply:
+def finish_handoff(ctx: TurnContext, template: str = "done") -> Reply:
     """Store the lead and tell the customer exactly what the advisor will receive."""
     state, lead = ctx.state, ctx.state.lead
-    car = ctx.services.catalog.get(state.selected) if state.selected else None
-    plan = _plan_of(ctx, car.price) if car else None
+    seller = state.profile.get("handoff_reason") in SELLER_REASONS or state.own_car is not None
+    car = ctx.services.catalog.get(state.selected) if state.selected and not seller else None
+    plan = (state.last_plan or _plan_of(ctx, car.price)) if car else None
     title = f"{car.title} · {money(car.price)}" if car else None
     ctx.handoff = Handoff(
         user=state.user,
@@ -78,7 +80,22 @@ def finish_handoff(ctx: TurnContext) -> Reply:
         "name": lead.name or "",
         "captured": "\n".join(lines),
     }
-    return Reply(ctx.say("done", values), rephrasable=False)
+    return Reply(ctx.say(template, values), rephrasable=False)
+
+
+@handler(
+    "handoff.update",
+    required={"noted": set(), "updated": DONE, "captured_line": {"label", "value"}},
+    optional={"label_name": set(), "label_phone": set(), "label_email": set(),
+              "label_contact_time": set(), "label_car": set(), "label_plan": set(),
+              "plan_line": {"monthly_payment", "term_months", "down_payment"}},
+)  # fmt: skip
+def update_handoff(ctx: TurnContext) -> Reply:
+    """Contact data given after the lead was sent corrects it ("el horario está mal, es fin de
+    semana"); before any lead, it is just noted for when the customer wants a call."""
+    if not ctx.state.handoff:
+        return Reply(ctx.say("noted"))
+    return finish_handoff(ctx, "updated")
 
 
 def summary(ctx: TurnContext) -> list[str]:
@@ -91,6 +108,8 @@ def summary(ctx: TurnContext) -> list[str]:
     financing = {k: v for k, v in state.financing.model_dump().items() if v is not None}
     if financing:
         lines.append("financiamiento: " + ", ".join(f"{k}={v}" for k, v in financing.items()))
+    if state.own_car:
+        lines.append(f"auto del cliente (vende o deja a cuenta): {state.own_car}")
     if state.last_label:
         lines.append(f"último tema: {state.last_label}")
     return lines

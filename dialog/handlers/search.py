@@ -44,15 +44,17 @@ RELAX_TEMPLATES = {
     "relaxed_make": set(),
     "relaxed_km": set(),
     "relaxed_features": set(),
-    "relaxed_traits": set(),
+    "relaxed_fuel": set(),
+    "relaxed_transmission": set(),
 }
-RESULTS = {"criteria", "total", "shown", "lines", "budget_note"}
+RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"}
 
 
 @handler(
     "catalog.search",
     required={
         "results": RESULTS,
+        "results_more": RESULTS,
         "result_line": CAR_PLACEHOLDERS,
         "relaxed": RESULTS | {"relaxed_what"},
         "no_results": {"criteria"},
@@ -61,6 +63,7 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note"}
         "similar_to": {"model"},
         "single_result": RESULTS,
         "inventory": {"total", "min_price", "max_price", "makes"},
+        "no_more": {"total"},
     },
     optional={
         "budget_note": {"monthly_budget", "down_payment", "price_max", "term_months"},
@@ -73,7 +76,12 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note"}
 def search_cars(ctx: TurnContext) -> Reply:
     """List the best matches for the accumulated criteria; with none, a question gets what is
     in stock and a statement starts the guided form."""
-    filters = merge_filters(ctx.state.filters, ctx.extraction, ctx.config.reset_on_new_model)
+    said = ctx.extraction.said
+    current = SearchFilters() if "context:reset" in said else ctx.state.filters
+    if "context:any_make" in said:
+        current = current.model_copy(update={"make": None, "model": None})
+    filters = merge_filters(current, ctx.extraction, ctx.config.reset_on_new_model, _body_of(ctx))
+    more = "context:more" in said and filters == ctx.state.filters and ctx.state.last_results
     budget = _monthly_budget(ctx)
     if filters.is_empty() and budget is None and not ctx.from_form:
         if _is_question(ctx) or "guided_search" not in ctx.config.forms:
@@ -90,8 +98,12 @@ def search_cars(ctx: TurnContext) -> Reply:
     if filters.model and not model_in_stock(catalog, filters.model):
         return _alternatives(ctx, filters, "model_not_in_stock")
     max_price, budget_note = _budget_cap(ctx, budget)
-    outcome = search(catalog, filters, limit=ctx.config.results_limit, max_price=max_price)
-    return list_outcome(ctx, outcome, budget_note)
+    offset = ctx.state.page + ctx.config.results_limit if more else 0
+    outcome = search(catalog, filters, ctx.config.results_limit, max_price, offset)
+    if more and not outcome.cars:
+        return Reply(ctx.say("no_more", {"total": outcome.total}))
+    ctx.state.page = offset
+    return list_outcome(ctx, outcome, budget_note, first=offset + 1)
 
 
 def _is_question(ctx: TurnContext) -> bool:
@@ -113,11 +125,31 @@ def _inventory(ctx: TurnContext) -> Reply:
     return Reply(ctx.say("inventory", values))
 
 
+def _body_of(ctx: TurnContext):
+    """The body type of a model (data/vehicles.yml), to notice "mejor una troca" after an Aveo."""
+    vehicles = ctx.services.extractor.vocabulary.vehicles
+
+    def body(make: str | None, model: str | None) -> str | None:
+        info = vehicles.info(make or "", model or "") if model else None
+        return info.body if info else None
+
+    return body
+
+
 def merge_filters(
-    current: SearchFilters, extraction: Extraction, resets: list[str]
+    current: SearchFilters, extraction: Extraction, resets: list[str], body_of=None
 ) -> SearchFilters:
-    """This turn's criteria over the conversation's; a new make/model resets model-specific ones."""
+    """This turn's criteria over the conversation's; a new make/model resets model-specific ones,
+    and a body type the current model is not drops that model ("un aveo" -> "mejor una troca")."""
     merged = current.model_dump()
+    if (
+        extraction.body_type
+        and current.model
+        and not extraction.model
+        and body_of is not None
+        and body_of(current.make, current.model) not in (None, extraction.body_type)
+    ):
+        merged["make"] = merged["model"] = None
     new_make = (
         extraction.make and (extraction.make or "").casefold() != (current.make or "").casefold()
     )
@@ -148,38 +180,43 @@ def list_outcome(
     outcome: SearchOutcome,
     budget_note: str = "",
     filters: SearchFilters | None = None,
+    first: int = 1,
 ) -> Reply:
     """Render a search outcome as a numbered list (with the search route's templates, whoever
-    asks) and remember the order shown; `filters` describe it (default: the conversation's)."""
+    asks) and remember the order shown; `filters` describe it (default: the conversation's).
+    With nothing found, the last list stays on screen ("el 1" still picks from it)."""
     if ctx.intent != SEARCH_ROUTE:
-        return list_outcome(ctx.speaking_as(SEARCH_ROUTE), outcome, budget_note, filters)
+        return list_outcome(ctx.speaking_as(SEARCH_ROUTE), outcome, budget_note, filters, first)
     filters = filters or ctx.state.filters
     cars = list(outcome.cars)
     if not cars:
-        ctx.state.last_results = []
         return Reply(ctx.say("no_results", {"criteria": describe(ctx, filters)}), results=[])
-    ctx.state.last_results = [car.stock_id for car in cars]
+    earlier = ctx.state.last_results[: first - 1] if first > 1 else []
+    ctx.state.last_results = earlier + [car.stock_id for car in cars]  # "el 6" on page two
     if len(cars) == 1 and outcome.total == 1:
         ctx.state.selected = cars[0].stock_id
     values = {
         "criteria": describe(ctx, filters),
         "total": outcome.total,
         "shown": len(cars),
-        "lines": _lines(ctx, cars),
+        "lines": _lines(ctx, cars, first),
         "budget_note": budget_note,
+        "first": first,
+        "last": first + len(cars) - 1,
     }
     if outcome.relaxed:
         values["relaxed_what"] = _relaxed_what(ctx, outcome)
         template = "relaxed"
     else:
         template = "single_result" if outcome.total == 1 else "results"
+        template = "results_more" if first > 1 else template
         if template == "results" and not _name(filters) and not filters.body_type:  # "46 autos…"
             noun = ctx.say("criteria_cars") or "autos"
             values["criteria"] = f"{noun} {values['criteria']}".strip()
     return Reply(
         ctx.say(template, values),
-        results=list(ctx.state.last_results),
-        choices=car_choices(cars),
+        results=[car.stock_id for car in cars],
+        choices=car_choices(cars, first),
         choices_kind="cars",
     )
 
@@ -234,10 +271,10 @@ def _amount(value: float | None) -> str:
     return thousands(value) if value else ""
 
 
-def _lines(ctx: TurnContext, cars: list[Car]) -> str:
+def _lines(ctx: TurnContext, cars: list[Car], first: int = 1) -> str:
     words = ctx.config.words
     return "\n".join(
-        ctx.say("result_line", car_values(car, n, words=words)) for n, car in enumerate(cars, 1)
+        ctx.say("result_line", car_values(car, n, words=words)) for n, car in enumerate(cars, first)
     )
 
 
@@ -257,9 +294,7 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
     """ "No tenemos Tacoma; te muestro pickups parecidas": same body type, the customer's prices."""
     vehicles = ctx.services.extractor.vocabulary.vehicles
     info = vehicles.info(filters.make or "", filters.model or "") if filters.model else None
-    body = filters.body_type or (info.body if info else None)
-    if template == "brand_not_in_stock" and not filters.model:
-        body = filters.body_type
+    body = (info.body if info else None) or filters.body_type
     alternative = similar_to(ctx.services.catalog, filters, body, filters.model)
     ctx.state.filters = alternative
     outcome = search(ctx.services.catalog, alternative, limit=ctx.config.results_limit)

@@ -1,0 +1,65 @@
+"""Leads an advisor can call: names, phones, e-mails and times are read and validated by the NLU,
+never copied from whatever the customer typed (through /chat and /admin/handoffs)."""
+
+from __future__ import annotations
+
+import pytest
+
+HOSTILE_NAMES = [
+    "¿y ustedes dónde están?",
+    "no sirves para nada",
+    "YA TE DIJE MI NOMBRE",
+    "eres un bot inútil",
+    "pendejo",
+    "🤬🤬🤬",
+    "😀",
+    "x" * 500,
+    "a " * 250,
+    "<script>alert(1)</script>",
+    "'; DROP TABLE handoffs; --",
+    "ya te lo dije",
+    "que te importa",
+    "busco un jetta",
+    "¿cuánto cuesta el versa?",
+    "no quiero darte mi nombre",
+    "asdfghjkl",
+    "12345",
+    "gracias",
+    "me llamo 🤡",
+]
+NAME = "Laura Méndez"
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_NAMES)
+def test_hostile_names_are_never_stored(make_app, hostile):
+    app = make_app()
+    client = app.test_client()
+    for text in ("quiero hablar con un asesor", hostile, NAME, "55 1234 5678", "en la tarde"):
+        assert client.post("/chat", json={"user": "lead-test", "text": text}).status_code == 200
+    handoffs = client.get("/admin/handoffs").get_json()["handoffs"]
+    assert len(handoffs) == 1
+    lead = handoffs[0]
+    assert lead["name"] == NAME and lead["phone"] == "5512345678"
+    assert lead["contact_time"] == "por la tarde"
+    # (the phone is checked whole above: "12345" is inside 5512345678)
+    assert lead["email"] is None and hostile.strip() not in lead["contact_time"]
+
+
+def test_a_lead_in_one_message_in_any_order(make_app):
+    client = make_app().test_client()
+    client.post("/chat", json={"user": "one", "text": "busco un versa"})
+    client.post("/chat", json={"user": "one", "text": "el 1"})
+    client.post("/chat", json={"user": "one", "text": "con 20% de enganche a 4 años"})
+    reply = client.post(
+        "/chat",
+        json={
+            "user": "one",
+            "text": "lo quiero, marquenme en la noche al +52 55 8765 4321, soy Jorge Medina, "
+            "jorge.medina@mail.com",
+        },
+    ).get_json()["reply"]
+    for part in ("Jorge Medina", "5587654321", "jorge.medina@mail.com", "por la noche", "Versa"):
+        assert part in reply
+    lead = client.get("/admin/handoffs").get_json()["handoffs"][0]
+    assert lead["email"] == "jorge.medina@mail.com" and lead["stock_id"] and lead["plan"]
+    assert lead["car"] and "Versa" in lead["car"] and lead["summary"]

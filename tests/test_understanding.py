@@ -1,0 +1,150 @@
+"""How well the assistant understands customers it was never tuned for, and how the YAML that
+teaches it is checked: blind sets, leave-one-out over the examples, the validator's messages."""
+
+from __future__ import annotations
+
+import shutil
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dialog.runtime import RuntimePaths, build_bundle
+from nlu.evaluation import evaluate, leave_one_out, load_cases
+from nlu.pipeline import Extractor
+from tests.conftest import ROOT
+from tools.catalog import load_catalog
+from tools.yamlio import YamlError
+
+# The figures reached on each blind set (data/nlu_blind*.yml, written by people who never read
+# the rules); the suite keeps them from going down. The files themselves are never edited.
+BLIND_FLOORS = {
+    "nlu_blind.yml": {"intent": 0.97, "topic": 0.92, "slots": 0.99},
+}
+LOO_FLOOR = 0.86
+
+
+@cache
+def _bundled():
+    catalog = load_catalog()
+    return catalog, Extractor.build(catalog)
+
+
+@pytest.mark.parametrize("name", sorted(BLIND_FLOORS))
+def test_blind_sets_stay_at_or_above_their_figures(name):
+    catalog, extractor = _bundled()
+    report = evaluate(extractor, load_cases(ROOT / "data" / name), catalog, ("contact_time",))
+    floors = BLIND_FLOORS[name]
+    assert report.accuracy("intent") >= floors["intent"]
+    assert report.accuracy("topic") >= floors["topic"]
+    assert report.slot_micro_f1() >= floors["slots"]
+
+
+def test_leave_one_out_over_the_yaml_examples():
+    catalog, extractor = _bundled()
+    accuracy, total, _ = leave_one_out(extractor, catalog)
+    assert total >= 800 and accuracy >= LOO_FLOOR
+
+
+@pytest.fixture
+def yaml_copy(tmp_path: Path) -> RuntimePaths:
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copy(ROOT / "data" / "knowledge.yml", tmp_path / "knowledge.yml")
+    return RuntimePaths(config_dir=tmp_path / "config", knowledge=tmp_path / "knowledge.yml")
+
+
+def _line_of(path: Path, fragment: str) -> int:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if fragment in line:
+            return number
+    raise AssertionError(fragment)
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _errors(paths: RuntimePaths) -> str:
+    with pytest.raises(YamlError) as caught:
+        build_bundle(paths)
+    return str(caught.value)
+
+
+def test_an_faq_is_one_entry_in_one_file(yaml_copy):
+    """A business user adds a topic with its answer and examples; it is understood at once."""
+    with yaml_copy.knowledge.open("a", encoding="utf-8") as knowledge:
+        knowledge.write(
+            "\n  - topic: pets\n    title: Mascotas\n"
+            '    answer: "Puedes traer a tu mascota a la prueba de manejo 🐶"\n'
+            "    phrases: [mascota, mascotas, perro, perrito]\n"
+            '    examples: ["¿puedo llevar a mi perro?", "¿aceptan mascotas?",\n'
+            '      "voy con mi perrito a ver el auto", "¿dejan entrar mascotas?",\n'
+            '      "mi mascota puede ir a la prueba?"]\n'
+        )
+    bundle = build_bundle(yaml_copy)
+    extraction = bundle.services.extractor.extract("¿puedo ir con mi perro a ver el coche?")
+    assert (extraction.intent, extraction.topic) == ("knowledge", "pets")
+    assert "mascota" in bundle.services.knowledge.answer("pets").text
+
+
+def test_too_few_examples_name_the_file_and_line(yaml_copy):
+    path = yaml_copy.knowledge
+    text = path.read_text(encoding="utf-8")
+    start = text.index("  - topic: kavak_total")
+    examples = text.index("    examples:", start)
+    end = text.index("    not_examples:", examples)
+    path.write_text(text[:examples] + '    examples: ["¿qué es Kavak Total?"]\n' + text[end:])
+    message = _errors(yaml_copy)
+    line = _line_of(path, '    examples: ["¿qué es Kavak Total?"]')
+    assert f"knowledge.yml:{line}" in message and "E101" in message
+
+
+def test_the_same_phrase_under_two_labels_is_reported(yaml_copy):
+    _replace(
+        yaml_copy.config_dir / "intents.yml", "phrases: [gracias,", "phrases: [garantia, gracias,"
+    )
+    message = _errors(yaml_copy)
+    assert "E102 phrase 'garantia'" in message and "'thanks'" in message
+    assert "knowledge.yml:" in message or "intents.yml:" in message
+
+
+def test_an_example_read_as_another_label_is_reported(yaml_copy):
+    path = yaml_copy.knowledge
+    text = path.read_text(encoding="utf-8")
+    start = text.index("  - topic: locations")
+    examples = text.index("    examples:\n", start) + len("    examples:\n")
+    item = " " * text[examples:].index("-") + '- "quiero hablar con un asesor"\n'
+    path.write_text(text[:examples] + item + text[examples:])
+    message = _errors(yaml_copy)
+    line = _line_of(path, '- "quiero hablar con un asesor"')
+    assert f"knowledge.yml:{line}" in message and "E103" in message and "human_agent" in message
+
+
+def test_an_intent_without_a_route_and_a_route_without_an_intent(yaml_copy):
+    dialog_yml = yaml_copy.config_dir / "dialog.yml"
+    _replace(
+        dialog_yml,
+        "  inform:\n    handler: handoff.update",
+        "  informs:\n    handler: handoff.update",
+    )
+    message = _errors(yaml_copy)
+    assert "E201 route for intent 'informs'" in message
+    assert "E202 intent 'inform' of config/intents.yml has no route" in message
+    assert f"dialog.yml:{_line_of(dialog_yml, '  informs:')}" in message
+
+
+def test_cases_and_scripts_refuse_unknown_expect_keys(tmp_path: Path):
+    cases = tmp_path / "cases.yml"
+    cases.write_text('cases:\n  - {text: "hola", expect: {intnet: greet}}\n', encoding="utf-8")
+    with pytest.raises(YamlError, match="unknown expect key") as caught:
+        load_cases(cases)
+    assert caught.value.line == 2
+    from tests.test_conversations import EXPECT_KEYS
+
+    scripts = yaml.safe_load((ROOT / "data" / "conversations.yml").read_text(encoding="utf-8"))
+    for script in scripts:
+        for turn in script["turns"]:
+            assert set(turn.get("expect", {})) <= EXPECT_KEYS, (script["name"], turn)
