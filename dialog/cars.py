@@ -24,6 +24,7 @@ CAR_PLACEHOLDERS = frozenset(
         "body_type",
         "transmission",
         "fuel",
+        "seats",
     }
 )
 
@@ -60,4 +61,5 @@ def car_values(
         "body_type": said(car.body_type),
         "transmission": said(car.transmission),
         "fuel": said(car.fuel),
+        "seats": car.seats,
     }

@@ -31,6 +31,8 @@ class Route(_Strict):
     handler: str
     templates: dict[str, str] = Field(default_factory=dict)
     use_llm: bool = True  # false: never hand this intent to the LLM, even when it is configured
+    # Phrase sets the handler asks about ("el mínimo de enganche"): said(ctx, "<intent>:<name>").
+    phrases: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("templates")
     @classmethod
@@ -129,6 +131,9 @@ class DialogConfig(_Strict):
             "pass": self.pass_phrases,
             "llm:question": self.llm.question_cues,
         }
+        for name, route in self.routes.items():
+            for key, phrases in route.phrases.items():
+                sets[f"{name}:{key}"] = phrases
         for name, topic in self.details.items():
             sets[f"details:{name}"] = topic.keywords
         for name, form in self.forms.items():

@@ -21,6 +21,7 @@ def shown_car(car: Car) -> ShownCar:
         body_type=car.body_type,
         transmission=car.transmission,
         fuel=car.fuel,
+        seats=car.seats,
     )
 
 

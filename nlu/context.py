@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nlu.financing import MAX_TERM_MONTHS, MAX_TERM_YEARS
 from nlu.text import fold
 
 SEARCH = "search_cars"
@@ -33,11 +34,12 @@ SEARCH_CRITERIA = frozenset(
         "price_max",
         "km_max",
         "body_type",
+        "seats_min",
         "transmission",
         "fuel",
     }
 )
-NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
+NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel", "seats_min")
 
 
 class ShownCar(BaseModel):
@@ -53,6 +55,7 @@ class ShownCar(BaseModel):
     body_type: str | None = None
     transmission: str | None = None
     fuel: str | None = None
+    seats: int = 5
 
 
 class DialogContext(BaseModel):
@@ -83,6 +86,7 @@ class ContextSettings(BaseModel):
 
     search_words: list[str] = Field(default_factory=list)  # "otras", "busco": a new search
     pointing_words: list[str] = Field(default_factory=list)  # "el", "ese": pointing at a car
+    question_words: list[str] = Field(default_factory=list)  # "cuánto": asks a car's data
     follow_up_words: list[str] = Field(default_factory=list)  # "y", "entonces"
     own_car_words: list[str] = Field(default_factory=list)  # "mi carro", "tengo un": their car
     similar_words: list[str] = Field(default_factory=list)  # "tipo", "parecido a": like a model
@@ -105,7 +109,9 @@ class Reading(BaseModel):
     words: int
     said: frozenset[str] = frozenset()  # "context:search", "context:pointing", "context:follow_up"
     details_asked: bool = False  # a phrase of car_details was in the message
+    data_asked: bool = False  # that, or a data keyword in a question ("¿cuánto km tiene?")
     generic_car: bool = False  # "un jetta": any Jetta, not the one in focus
+    bare_number: float | None = None  # the one number that meant nothing by itself: "¿y a 5?"
 
 
 def apply_context(
@@ -130,6 +136,8 @@ def apply_context(
             return picked
     if not context.shown and slots.get("ordinal") is not None and reading.words <= 3:
         return SELECT, None  # "el segundo" with nothing shown: the dialog says so
+    if reading.label == SEARCH and slots.get("superlative") and reading.data_asked:
+        return SEARCH, DETAILS  # "¿cuántos km tiene la odyssey más nueva?": find it, then answer
     names_unshown = _names_the_car(slots) and not _matches(slots, context)
     if reading.label == SELECT and slots.get("ordinal") is None and names_unshown:
         return SEARCH, None  # "me interesa el corolla" with no Corolla listed
@@ -165,6 +173,10 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
     second = DETAILS if reading.details_asked or reading.label == DETAILS else None
     if slots.get("superlative") and not _criteria_beyond(slots, ("superlative",)):
         return SELECT, second
+    if slots.get("superlative") and not _criteria_beyond(slots, (*NAMING, "superlative")):
+        named = {key: value for key, value in slots.items() if key in NAMING}
+        if len(_matches(named, context)) > 1:
+            return SELECT, second  # "la odyssey más nueva" of two shown Odysseys
     if not _points(slots) or _criteria_beyond(slots, NAMING):
         return None
     pointing = "context:pointing" in reading.said
@@ -207,6 +219,9 @@ def car_matches(car: ShownCar, slots: dict[str, object]) -> bool:
         wanted = slots.get(trait)
         if wanted and getattr(car, trait) != wanted:
             return False
+    seats = slots.get("seats_min")
+    if seats is not None and car.seats < int(seats):  # type: ignore[call-overload]
+        return False
     low, high = slots.get("year_min"), slots.get("year_max")
     if low is not None and car.year < int(low):  # type: ignore[arg-type]
         return False
@@ -235,6 +250,18 @@ def _same_money(slots: dict[str, object], context: DialogContext) -> None:
         slots[kind] = slots.pop(said[0])
 
 
+def _bare_term(reading: Reading, carried: list[str]) -> int | None:
+    """A bare number after a plan is a term: years up to MAX_TERM_YEARS, else months."""
+    value = reading.bare_number
+    if value is None or "term_months" not in carried or value != int(value):
+        return None
+    if 1 <= value <= MAX_TERM_YEARS:
+        return int(value) * 12
+    if 12 <= value <= MAX_TERM_MONTHS and value % 6 == 0:
+        return int(value)
+    return None
+
+
 def _follow_up(
     reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
 ) -> tuple[str, str | None] | None:
@@ -244,6 +271,10 @@ def _follow_up(
     carried = settings.carry.get(last or "")
     if not last or carried is None or reading.words > settings.max_follow_up_words:
         return None
+    term = _bare_term(reading, carried)
+    if term is not None:
+        slots["term_months"] = term  # "¿y a 5?" after a plan: 5 years
+        return last, None
     weak = reading.stage != "rule" or reading.by_slots_only
     if not weak or reading.label == last:
         return None

@@ -5,7 +5,8 @@ each stage decided, and leave-one-out accuracy over the YAML examples.
 Cases (data/nlu_cases.yml, data/nlu_blind*.yml) are `{text, expect, context?, catalogs?}`;
 every slot not under `expect` must not be extracted; `intent`/`topic`/`second` are checked only
 when given. `context` is what was on screen: `list_shown` (a list of cars that includes any car
-the case names) or `car_chosen` (that car is also in focus). Strings compare without case or
+the case names), `car_chosen` (that car is also in focus) or `plan_shown` (a plan for that car
+was the last answer). Strings compare without case or
 accents, numbers exactly.
 """
 
@@ -34,7 +35,7 @@ class Case(BaseModel):
 
     text: str
     expect: dict[str, object] = Field(default_factory=dict)
-    context: Literal["list_shown", "car_chosen"] | None = None
+    context: Literal["list_shown", "car_chosen", "plan_shown"] | None = None
     catalogs: list[str] = Field(default_factory=lambda: ["bundled", "kavak"])
     note: str = ""
 
@@ -156,23 +157,27 @@ def evaluate(
     return report
 
 
+CHOSEN = ("car_chosen", "plan_shown")
+LAST_LABEL = {"list_shown": "search_cars", "car_chosen": "select_car", "plan_shown": "financing"}
+
+
 def case_context(case: Case, catalog: Catalog | None) -> DialogContext | None:
     """The screen the case's writer imagined: a list that holds the car the case names."""
     if case.context is None:
         return None
     if catalog is None or not len(catalog):
         car = ShownCar(stock_id=0, make="Nissan", model="Versa", year=2020)
-        focus = car if case.context == "car_chosen" else None
-        return DialogContext(shown=[car] * SHOWN, focus=focus, last_label="search_cars")
+        focus = car if case.context in CHOSEN else None
+        last = LAST_LABEL[case.context]
+        return DialogContext(shown=[car] * SHOWN, focus=focus, last_label=last)
     cars = [_shown(car) for car in catalog.cars]
     naming = ("make", "model", "body_type", "transmission", "fuel")
     wanted = {key: case.expect[key] for key in naming if key in case.expect}
     named = [car for car in cars if wanted and car_matches(car, wanted)][:2]
     others = [car for car in cars if car not in named]
     shown = (named + others[: SHOWN - len(named)])[:SHOWN]
-    focus = shown[0] if case.context == "car_chosen" else None
-    last = "select_car" if focus is not None else "search_cars"
-    return DialogContext(shown=shown, focus=focus, last_label=last)
+    focus = shown[0] if case.context in CHOSEN else None
+    return DialogContext(shown=shown, focus=focus, last_label=LAST_LABEL[case.context])
 
 
 def _shown(car: Any) -> ShownCar:
@@ -187,6 +192,7 @@ def _shown(car: Any) -> ShownCar:
         body_type=car.body_type,
         transmission=car.transmission,
         fuel=car.fuel,
+        seats=car.seats,
     )
 
 

@@ -20,7 +20,7 @@ import spacy
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 
-from nlu import financing, money, years
+from nlu import financing, money, seats, years
 from nlu.contact import ContactReader
 from nlu.context import ContextSettings, DialogContext, Reading, apply_context
 from nlu.cues import CueIndex, Unit
@@ -40,7 +40,7 @@ from tools.catalog import Catalog
 MAX_CHARS = 1000  # longer messages are read up to here: a WhatsApp request is a few lines
 MAX_AMOUNT = 1e10  # "999999999999999 mil" is not a budget
 WORD_CUES = frozenset({"percent_after"})
-READERS = (financing.read, money.read_km, years.read, money.read_price)
+READERS = (financing.read, money.read_km, seats.read, years.read, money.read_price)
 CLAUSE_BREAKS = frozenset({"?", ".", "!", ";", ",", "tambien", "ademas", "aparte", "y", "pero"})
 PLACEHOLDERS = {
     "car": "#car",
@@ -77,6 +77,7 @@ class Analysis:
     labels: list[tuple[str, bool, int, int]] = field(default_factory=list)  # label, strong, span
     said: set[str] = field(default_factory=set)
     said_spans: list[tuple[str, int, int]] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)  # numbers that meant nothing: "¿y a 5?"
 
     def put(self, slot: str, value: object, position: int) -> None:
         if slot not in self.slots:
@@ -216,6 +217,7 @@ class Extractor:
         for name, phrases in (
             ("context:search", settings.search_words),
             ("context:pointing", settings.pointing_words),
+            ("context:question", settings.question_words),
             ("context:follow_up", settings.follow_up_words),
             ("context:own_car", settings.own_car_words),
             ("context:similar", settings.similar_words),
@@ -320,12 +322,15 @@ class Extractor:
             self._numbers(analysis, found["cue"], taken)
             return
         values = [(key, s, e) for key, s, e in found["value"] if not any(taken[s:e])]
-        for slot, (value, position) in self.values.read(tokens, values).items():
+        named = frozenset(i for i, kind in enumerate(analysis.kinds) if kind == "car")
+        for slot, (value, position) in self.values.read(tokens, values, named).items():
             analysis.put(slot, value, position)
         leftovers, counted = self._numbers(analysis, found["cue"], taken)
         ordinal = self.ordinals.read(tokens, taken, leftovers, counted)
         if ordinal is not None:
             analysis.put("ordinal", ordinal[1], ordinal[0])
+        else:
+            analysis.bare = [q.value for q in leftovers if not q.multiplied and not q.money]
 
     def _numbers(
         self, analysis: Analysis, cue_spans, taken: list[bool]
@@ -383,10 +388,14 @@ class Extractor:
             words=sum(token.isalnum() for token in analysis.tokens),
             said=frozenset(analysis.said),
             details_asked=DETAILS in hits.worded,
+            data_asked=DETAILS in hits.worded or _data_asked(analysis),
             generic_car=_indefinite_car(analysis),
+            bare_number=analysis.bare[0] if len(analysis.bare) == 1 and not slots else None,
         )
         changed = apply_context(reading, slots, context, self.context_settings)
-        if changed is not None and changed[0] != reading.label:
+        if changed is not None and changed[0] == reading.label:
+            second = changed[1] or second
+        elif changed is not None:
             label = self.classifier.labels.get(changed[0])
             if label is not None:
                 intent, topic, stage, score = label.intent, label.topic, "context", 1.0
@@ -524,6 +533,12 @@ def _whole(analysis: Analysis) -> frozenset[str]:
     return frozenset(
         f"{name}!" for name, start, end in analysis.said_spans if start <= first and last < end
     )
+
+
+def _data_asked(analysis: Analysis) -> bool:
+    """ "¿cuánto km tiene?": a keyword of dialog.yml `details` in a question."""
+    keyword = any(name.startswith("details:") for name in analysis.said)
+    return keyword and ("context:question" in analysis.said or "?" in analysis.raw)
 
 
 def _indefinite_car(analysis: Analysis) -> bool:

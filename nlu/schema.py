@@ -23,6 +23,7 @@ SLOT_KEYS = (
     "bluetooth",
     "car_play",
     "body_type",
+    "seats_min",
     "transmission",
     "fuel",
     "city",
@@ -69,6 +70,7 @@ class Extraction(BaseModel):
     bluetooth: bool | None = None
     car_play: bool | None = None
     body_type: str | None = None
+    seats_min: int | None = None  # "de 7 pasajeros", "tres filas"
     transmission: str | None = None
     fuel: str | None = None
     city: str | None = None

@@ -32,7 +32,12 @@ class ValueReader:
             for value, phrases in choices.items():
                 yield f"value|{slot}|{value}", phrases
 
-    def read(self, tokens: list[str], spans: Iterable[tuple[str, int, int]]) -> dict[str, tuple]:
+    def read(
+        self,
+        tokens: list[str],
+        spans: Iterable[tuple[str, int, int]],
+        named: frozenset[int] = frozenset(),
+    ) -> dict[str, tuple]:
         """slot -> (value, position) of the first mention."""
         found: dict[str, tuple] = {}
         for key, start, end in sorted(spans, key=lambda span: span[1]):
@@ -41,7 +46,7 @@ class ValueReader:
                 found.setdefault(rest, (not self._negated(tokens, start), start))
                 continue
             slot, _, value = rest.partition("|")
-            if slot == SUPERLATIVE and not _superlative(tokens, start, end):
+            if slot == SUPERLATIVE and not _superlative(tokens, start, end, named):
                 continue
             if self._negated(tokens, start):  # "nada de híbridos": not a wish for one
                 continue
@@ -56,11 +61,12 @@ class ValueReader:
         )
 
 
-def _superlative(tokens: list[str], start: int, end: int) -> bool:
-    """ "el (de) más barato", not "uno más barato", "2018 o más nuevo" or "más barato que"."""
+def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int]) -> bool:
+    """ "el (de) más barato", "la odyssey más nueva" (`named`: the car's tokens), not "uno más
+    barato", "2018 o más nuevo" or "más barato que"."""
     if end < len(tokens) and tokens[end] == "que":
         return False
     i = start - 1
-    while i >= 0 and tokens[i] in BRIDGE:
+    while i >= 0 and (tokens[i] in BRIDGE or i in named):
         i -= 1
     return i >= 0 and tokens[i] in ARTICLES

@@ -104,6 +104,7 @@ def _check_car(car, rules: dict, where: str) -> None:
         "body_type": lambda v: car.body_type == v,
         "transmission": lambda v: car.transmission == v,
         "fuel": lambda v: car.fuel == v,
+        "seats_min": lambda v: car.seats >= v,
     }
     for key, value in rules.items():
         assert checks[key](value), f"{where}: car {car.stock_id} breaks {key}={value}: {car}"
@@ -132,7 +133,12 @@ def _check_plan(expect: dict, body: dict, where: str) -> None:
         else:
             assert plan is not None, where
             for key, value in (wanted if isinstance(wanted, dict) else {}).items():
-                assert plan[key] == pytest.approx(value, rel=1e-3), f"{where}: plan {key}"
+                got = (
+                    plan["down_payment"] / plan["price"] * 100
+                    if key == "down_payment_pct"
+                    else plan[key]
+                )
+                assert got == pytest.approx(value, rel=1e-3), f"{where}: plan {key}"
     if expect.get("plan_consistent"):
         plan = body["plan"]
         rate, months = plan["rate"] / 12, plan["term_months"]

@@ -69,6 +69,7 @@ class Car(BaseModel):
     body_type: str | None = None
     transmission: str | None = None
     fuel: str | None = None
+    seats: int = 5
 
     @property
     def title(self) -> str:
@@ -123,6 +124,7 @@ class Catalog:
             "body_type": np.array([c.body_type or "" for c in self.cars], dtype=object),
             "transmission": np.array([c.transmission or "" for c in self.cars], dtype=object),
             "fuel": np.array([c.fuel or "" for c in self.cars], dtype=object),
+            "seats": np.array([c.seats for c in self.cars], dtype=np.int64),
         }
 
 

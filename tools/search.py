@@ -24,6 +24,7 @@ class SearchFilters(BaseModel):
     bluetooth: bool | None = None
     car_play: bool | None = None
     body_type: str | None = None
+    seats_min: int | None = None
     transmission: str | None = None
     fuel: str | None = None
     # how to order: cheapest (default), most_expensive, newest, oldest, lowest_km
@@ -35,6 +36,7 @@ class SearchFilters(BaseModel):
 
 RelaxKind = Literal["year", "price", "model", "make", "km", "features", "fuel", "transmission"]
 TRAITS = ("body_type", "transmission", "fuel")
+SEATS = 5  # asking for more seats than this, a minivan is a "camioneta" too
 PRICE_STEP = 1.15  # "price +15%" when nothing matches
 
 
@@ -147,7 +149,12 @@ def _matching(
             key = (trait, value)
             if key not in text_masks:
                 text_masks[key] = columns[trait] == value
-            mask &= text_masks[key]
+            trait_mask = text_masks[key]
+            if trait == "body_type" and value == "suv" and (filters.seats_min or 0) > SEATS:
+                trait_mask = trait_mask | (columns[trait] == "minivan")  # "camioneta para 7"
+            mask &= trait_mask
+    if filters.seats_min:
+        mask &= columns["seats"] >= filters.seats_min
     return np.flatnonzero(mask)
 
 

@@ -36,18 +36,25 @@ class VersionWords(_Strict):
     transmission: dict[str, list[str]] = Field(default_factory=dict)
     fuel: dict[str, list[str]] = Field(default_factory=dict)
     body_type: dict[str, list[str]] = Field(default_factory=dict)
+    seats: dict[int, list[str]] = Field(default_factory=dict)
+
+
+DEFAULT_SEATS = 5
+MINIVAN_SEATS = 7
 
 
 class Traits(BaseModel):
     body_type: str | None = None
     transmission: str | None = None
     fuel: str | None = None
+    seats: int = DEFAULT_SEATS
 
 
 class VehicleLexicon(_Strict):
     makes: dict[str, list[str]]
     models: dict[str, dict[str, BodyType | ModelInfo]]
     needs_make: list[str] = Field(default_factory=list)
+    seven_seats: list[str] = Field(default_factory=list)  # models with a third row of seats
     version_words: VersionWords = Field(default_factory=VersionWords)
 
     def info(self, make: str, model: str) -> ModelInfo | None:
@@ -82,6 +89,7 @@ class VehicleLexicon(_Strict):
                 if words
             ]
             for slot, choices in groups.items()
+            if choices
         }
 
     def traits(self, make: str, model: str, version: str) -> Traits:
@@ -99,7 +107,14 @@ class VehicleLexicon(_Strict):
             if info.fuel:
                 found.setdefault("fuel", info.fuel)
         found.setdefault("fuel", "gasoline")
+        if "seats" not in found:  # "7 PASAJEROS" in the version, else the model, else the body
+            seven = fold(model) in self._seven or found.get("body_type") == "minivan"
+            found["seats"] = MINIVAN_SEATS if seven else DEFAULT_SEATS
         return Traits(**found)
+
+    @cached_property
+    def _seven(self) -> frozenset[str]:
+        return frozenset(fold(model) for model in self.seven_seats)
 
 
 def _info(value: BodyType | ModelInfo) -> ModelInfo:

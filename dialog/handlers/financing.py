@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_in_focus, car_values
 from dialog.handlers.search import list_outcome, merge_filters
+from dialog.forms import said
 from dialog.registry import handler
 from dialog.render import money
 from dialog.turn import Choice, PlanSummary, Reply, TurnContext
@@ -55,7 +56,7 @@ FIT = PLAN | {"monthly_budget", "down_payment_needed"}
         "fits": FIT,
         "does_not_fit": FIT,
     },
-    optional={"bad_amount": RANGE},
+    optional={"bad_amount": RANGE, "minimum_note": RANGE, "no_down_note": RANGE},
 )
 def financing_plan(ctx: TurnContext) -> Reply:
     """Compute what was asked; never guess a car the customer did not choose."""
@@ -93,12 +94,28 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
         )
     except FinancingError as error:
         return Reply(ctx.say(error.code, _range_values(ctx, car)), rephrasable=False)
-    return Reply(ctx.say("plan", _plan_values(ctx, car, plan)), plan=_summary(plan))
+    text = ctx.say("plan", _plan_values(ctx, car, plan))
+    note = _minimum_asked(ctx)
+    if note and ctx.template(note):
+        text = f"{ctx.say(note, _range_values(ctx, car))}\n\n{text}"
+    return Reply(text, plan=_summary(plan))
+
+
+def _minimum_asked(ctx: TurnContext) -> str | None:
+    """ "con el mínimo de enganche", "¿sin enganche?": the note the plan starts with."""
+    if ctx.extraction.down_payment is not None or ctx.extraction.down_payment_pct is not None:
+        return None
+    if said(ctx, "financing:no_down"):
+        return "no_down_note"
+    return "minimum_note" if said(ctx, "financing:minimum_down") else None
 
 
 def _remember_params(ctx: TurnContext) -> None:
     """This turn's financing wishes over the stored ones ("¿y a 3 años?" keeps the down payment)."""
     extraction, params = ctx.extraction, ctx.state.financing
+    if _minimum_asked(ctx) and extraction.down_payment is None:
+        params.down_payment_pct = ctx.services.financing.min_down_payment_pct
+        params.down_payment = None
     if extraction.down_payment is not None:
         params.down_payment, params.down_payment_pct = extraction.down_payment, None
     if extraction.down_payment_pct is not None:

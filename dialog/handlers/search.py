@@ -33,6 +33,7 @@ CRITERIA_TEMPLATES = {
     "criteria_bluetooth": set(),
     "criteria_car_play": set(),
     "criteria_body_type": {"body_type"},
+    "criteria_seats": {"seats"},
     "criteria_transmission": {"transmission"},
     "criteria_fuel": {"fuel"},
     "criteria_superlative": {"superlative"},
@@ -229,6 +230,8 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
         parts.insert(
             0, ctx.say("criteria_body_type", {"body_type": words.get(filters.body_type, "")})
         )
+    if filters.seats_min:
+        parts.append(ctx.say("criteria_seats", {"seats": filters.seats_min}))
     if filters.year_min and filters.year_min == filters.year_max:
         parts.append(ctx.say("criteria_year_exact", {"year": filters.year_min}))
     elif filters.year_min and filters.year_max:
@@ -244,6 +247,7 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
         parts.append(ctx.say(key, prices))
     if filters.km_max:
         parts.append(ctx.say("criteria_km_max", {"km_max": _amount(filters.km_max) + " km"}))
+
     for trait in ("transmission", "fuel"):
         value = getattr(filters, trait)
         if value:

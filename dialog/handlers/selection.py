@@ -42,8 +42,9 @@ def select_car(ctx: TurnContext) -> Reply:
             return Reply(ctx.say("out_of_range", {"count": len(shown)}))
         return focus_reply(ctx, stock_id)
     cars = [car for stock_id in shown if (car := ctx.services.catalog.get(stock_id)) is not None]
-    if extraction.superlative:
-        return focus_reply(ctx, best_of(cars, extraction.superlative).stock_id)
+    if extraction.superlative:  # "la odyssey más nueva": the newest of the Odysseys shown
+        named = cars_named(ctx.services.catalog, extraction, shown)
+        return focus_reply(ctx, best_of(named or cars, extraction.superlative).stock_id)
     matches = cars_named(ctx.services.catalog, extraction, shown)
     if len(matches) == 1:
         return focus_reply(ctx, matches[0].stock_id)
