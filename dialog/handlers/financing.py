@@ -3,9 +3,9 @@ options, what a monthly budget affords, and whether it affords the chosen car.""
 
 from __future__ import annotations
 
+from dialog.forms import said
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_in_focus, car_values
 from dialog.handlers.search import list_outcome, merge_filters
-from dialog.forms import said
 from dialog.registry import handler
 from dialog.render import money
 from dialog.turn import Choice, PlanSummary, Reply, TurnContext
