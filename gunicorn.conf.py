@@ -13,6 +13,25 @@ accesslog = None  # the app logs structured lines itself
 errorlog = "-"
 
 
+def _bound_hosts(binds: list[str]) -> list[str]:
+    """'0.0.0.0:5000' -> '0.0.0.0'; '[::1]:5000' -> '::1'; a unix socket is this machine only."""
+    hosts = []
+    for address in binds:
+        if address.startswith(("unix:", "fd://")):
+            continue
+        hosts.append(address.rsplit(":", 1)[0] if ":" in address else address)
+    return hosts
+
+
+def on_starting(server) -> None:
+    """Before binding: an exposed server without its secrets is an ERROR (refused in production)."""
+    from settings import exposure_problems, load_settings, refuse_in_production
+
+    settings = load_settings()
+    refuse_in_production(settings, exposure_problems(settings, _bound_hosts(server.cfg.bind)),
+                         server.log)  # fmt: skip
+
+
 def post_worker_init(worker) -> None:
     """The worker has built its app: keep the garbage collector off its startup objects."""
     from server import freeze_startup_objects

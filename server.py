@@ -23,7 +23,7 @@ from api.recovery import Sweeper, recover_pending
 from dialog.engine import Engine
 from dialog.runtime import Runtime, RuntimePaths
 from dialog.store import STORE_UNAVAILABLE, Store, open_store
-from settings import Settings, load_settings
+from settings import Settings, exposure_problems, load_settings, refuse_in_production
 
 log = logging.getLogger("server")
 
@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = load_settings(**overrides)
+        configure_logging(settings.log_level)
+        refuse_in_production(settings, exposure_problems(settings, [settings.host]), log)
         app = create_app(settings)
     except (CatalogError, YamlError) as error:
         print(f"Cannot start: {error}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from api.auth import protected
+from api.auth import json_required, refusal
 from api.context import app_context
 from dialog.state import ConversationState
 
@@ -13,10 +13,9 @@ MAX_USER_CHARS = 128
 
 
 @bp.before_request
-@protected
 def _guard():
-    """Every admin route is protected (the decorator returns a 401 response when not allowed)."""
-    return None
+    """Every admin route is protected (401), and changes come as JSON only (415)."""
+    return refusal() or json_required()
 
 
 def _user_or_404(phone: str):

@@ -77,3 +77,13 @@ def shared_apps() -> dict[str, Flask]:
         if path.is_file():
             apps[name] = create_app(test_settings(catalog_path=path), store=MemoryStore())
     return apps
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    """Start real server processes (`spawn.dev(env)`, `spawn.gunicorn(env)`); all killed after."""
+    from tests.processes import Spawner
+
+    spawner = Spawner(tmp_path)
+    yield spawner
+    spawner.close()

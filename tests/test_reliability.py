@@ -178,7 +178,7 @@ def test_a_broken_yaml_edit_keeps_the_last_good_config(make_app, editable, file,
     text = path.read_text(encoding="utf-8")
     assert old in text, old
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    response = client.post("/admin/reload")
+    response = client.post("/admin/reload", json={})
     assert response.status_code == 422
     error = response.get_json()["error"]
     assert re.search(rf"{file}:\d+[: ]", error) and expected in error.lower()  # file:line
@@ -193,13 +193,13 @@ def test_a_broken_catalog_edit_keeps_the_last_good_catalog(make_app, editable):
     lines = catalog.read_text(encoding="utf-8").splitlines()
     header = lines[0].replace(",price", ",precio")  # a renamed column
     catalog.write_text("\n".join([header, *lines[1:]]) + "\n", encoding="utf-8")
-    response = client.post("/admin/reload")
+    response = client.post("/admin/reload", json={})
     assert response.status_code == 422
     assert "catalog.csv" in response.get_json()["error"] and "price" in response.get_json()["error"]
     assert client.get("/health").get_json()["catalog_size"] == 249
     lines[5] = lines[5].replace(lines[5].split(",")[2], "barato", 1)  # a non-numeric price
     catalog.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    error = client.post("/admin/reload").get_json()["error"]
+    error = client.post("/admin/reload", json={}).get_json()["error"]
     assert "line 6" in error and "price" in error
 
 
