@@ -11,6 +11,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,7 +65,9 @@ class SQLiteStore(Store):
         self._locks_dir.mkdir(exist_ok=True)
         self._local = threading.local()
         self._thread_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
-        self._connections: list[sqlite3.Connection] = []
+        # A thread's connection is closed when the thread ends: the development server starts a
+        # thread per HTTP connection, and keeping them open leaked two fds and ~136 KB for each.
+        self._connections: weakref.WeakSet[_ThreadConnection] = weakref.WeakSet()
         self._connections_guard = threading.Lock()
         self._write_guard = threading.Lock()
         self._writer_file: IO[str] | None = None
@@ -82,8 +85,8 @@ class SQLiteStore(Store):
 
     @property
     def _db(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
+        holder = getattr(self._local, "holder", None)
+        if holder is None:
             connection = sqlite3.connect(
                 self.path, timeout=30, isolation_level=None, check_same_thread=False
             )
@@ -91,10 +94,10 @@ class SQLiteStore(Store):
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA busy_timeout=30000")
             connection.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
-            self._local.connection = connection
+            holder = self._local.holder = _ThreadConnection(connection)
             with self._connections_guard:
-                self._connections.append(connection)
-        return connection
+                self._connections.add(holder)
+        return holder.connection
 
     @contextmanager
     def _writer(self) -> Iterator[None]:
@@ -326,10 +329,20 @@ class SQLiteStore(Store):
     def close(self) -> None:
         self._checkpoint_stop.set()
         with self._connections_guard:
-            for connection in self._connections:
-                connection.close()
+            for holder in list(self._connections):
+                holder.connection.close()
             self._connections.clear()
         self._local = threading.local()
+
+
+class _ThreadConnection:
+    """One thread's connection. Only that thread's thread-local slot holds it, so it is freed the
+    moment the thread ends; the connection itself sits in reference cycles (its statement cache)
+    and would otherwise stay open until a garbage collection, however late that comes."""
+
+    def __init__(self, connection: sqlite3.Connection):
+        self.connection = connection
+        weakref.finalize(self, connection.close)
 
 
 _INSERT_OUTBOUND = (
