@@ -17,9 +17,9 @@ from werkzeug.exceptions import HTTPException
 from api.channel import WhatsAppChannel
 from api.context import AppContext
 from api.dispatcher import UserOrderedDispatcher
+from api.jobs import JobQueue
 from api.logs import configure_logging
 from api.metrics import AppMetrics
-from api.recovery import Sweeper, recover_pending
 from dialog.engine import Engine
 from dialog.runtime import Runtime, RuntimePaths
 from dialog.store import STORE_UNAVAILABLE, Store, open_store
@@ -58,24 +58,38 @@ def create_app(
         metrics=metrics,
         whatsapp=whatsapp,
     )
-    channel = WhatsAppChannel(engine, store, whatsapp, metrics)
-    dispatcher = UserOrderedDispatcher(
-        workers=settings.turn_threads, synchronous=not settings.workers_async
-    )
-    context.extras.update(channel=channel, dispatcher=dispatcher)
-    context.extras["sweeper"] = Sweeper(context)
+    jobs = _build_jobs(settings, store, WhatsAppChannel(engine, store, whatsapp, metrics), metrics)
+    context.extras.update(channel=jobs.channel, dispatcher=jobs.dispatcher, jobs=jobs)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["kavak"] = context
     _register_blueprints(app)
     _register_errors(app)
-    atexit.register(dispatcher.shutdown)  # a graceful stop finishes the turns already accepted
     _log_start(settings, runtime)
-    try:
-        recover_pending(context, settings.recover_after_seconds)
-    except Exception:  # the store may be down at start: the sweep retries once it is back
-        log.exception("start-up recovery failed")
+    _start_jobs(jobs)
     return app
+
+
+def _build_jobs(settings: Settings, store: Store, channel: WhatsAppChannel, metrics) -> JobQueue:
+    from tools.whatsapp import longest_send_seconds
+
+    dispatcher = UserOrderedDispatcher(
+        workers=settings.turn_threads, synchronous=not settings.workers_async
+    )
+    longest_send = longest_send_seconds(
+        settings.whatsapp_timeout, settings.whatsapp_max_retries, settings.whatsapp_backoff
+    )
+    return JobQueue(store, channel, dispatcher, settings, metrics, send_seconds=longest_send)
+
+
+def _start_jobs(jobs: JobQueue) -> None:
+    """Recover what a previous process left, then keep leases and recovery going on a timer."""
+    try:
+        jobs.recover()
+    except STORE_UNAVAILABLE as error:  # the store may be down at start: the timer retries
+        log.error("start-up recovery failed: %s", type(error).__name__)
+    jobs.start()
+    atexit.register(jobs.dispatcher.shutdown)  # a graceful stop finishes the turns accepted
 
 
 def _build_llm(settings: Settings, metrics: AppMetrics):

@@ -60,9 +60,9 @@ class Settings(BaseSettings):
     )
     workers_async: bool = Field(True, validation_alias=_env("WEBHOOK_ASYNC"))
     turn_threads: int = Field(32, ge=1, le=256, validation_alias=_env("TURN_THREADS"))
-    recover_after_seconds: float = Field(
-        120.0, ge=0, validation_alias=_env("RECOVER_AFTER_SECONDS")
-    )
+    recover_after_seconds: float = Field(60.0, ge=0, validation_alias=_env("RECOVER_AFTER_SECONDS"))
+    max_job_attempts: int = Field(5, ge=1, le=100, validation_alias=_env("MAX_JOB_ATTEMPTS"))
+    max_queued_messages: int = Field(2000, ge=1, validation_alias=_env("MAX_QUEUED_MESSAGES"))
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("MAX_BODY_BYTES"))
 
     @field_validator("log_level")

@@ -51,6 +51,16 @@ class AppMetrics:
             "Redelivered inbound messages ignored",
             registry=self.registry,
         )
+        self.resent = Counter(
+            "kavak_resent_replies_total",
+            "Replies in flight at a crash, sent again once after recovery",
+            registry=self.registry,
+        )
+        self.dead_letters = Counter(
+            "kavak_dead_letters_total",
+            "Messages given up on after too many failed runs (GET /admin/dead-letters)",
+            registry=self.registry,
+        )
 
     def turn(self, result, channel: str, seconds: float | None = None) -> None:
         """One answered turn (the inbound message itself is counted where it arrives)."""

@@ -54,12 +54,11 @@ def receive():
     accepted = sum(_accept(context, message) for message in notification.messages)
     if notification.ignored:
         log.info("ignored %d unusable entries in one notification", notification.ignored)
-    context.extras["sweeper"].maybe_sweep()
     return jsonify(received=len(notification.messages), accepted=accepted), 200
 
 
 def _accept(context, message) -> bool:
-    """Store the message as a job (deduplicated), then hand it to the dispatcher."""
+    """Store the message as this process's job (deduplicated) and queue it."""
     if message.kind == "reaction":
         return False
     job = {
@@ -69,13 +68,11 @@ def _accept(context, message) -> bool:
         "text": message.text,
         "reply_id": message.reply_id,
     }
-    if not context.store.enqueue_inbound(message.message_id, message.from_phone, job):
+    if not context.extras["jobs"].accept(job):
         if context.metrics is not None:
             context.metrics.duplicates.inc()
         log.info("duplicate message ignored", extra={"message_id": message.message_id})
         return False
     if context.metrics is not None:
         context.metrics.messages.labels(channel="whatsapp", kind=message.kind).inc()
-    channel = context.extras["channel"]
-    context.extras["dispatcher"].submit(message.from_phone, lambda: channel.process(job))
     return True

@@ -60,6 +60,8 @@ class GraphStandIn:
         self.events: dict[str, threading.Event] = defaultdict(threading.Event)
         self.lock = threading.Lock()
         self.counter = 0
+        self.received = 0  # requests, answered or not
+        self.in_flight = 0  # replies received and not yet answered (a crash now may repeat them)
         # asyncio, not http.server: the stand-in shares the 2 cores with the server it measures,
         # and http.server's per-request thread and header parsing cost ~0.5 ms CPU per message
         self.loop = asyncio.new_event_loop()
@@ -82,9 +84,13 @@ class GraphStandIn:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 body = json.loads(await reader.readexactly(content_length(head)) or b"{}")
+                reply = "to" in body
+                self.received += 1
+                self.in_flight += reply
                 if self.latency_s:
                     await asyncio.sleep(self.latency_s)
                 data = json.dumps(self.record(body)).encode()
+                self.in_flight -= reply
                 writer.write(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                     b"Content-Length: %d\r\n\r\n%s" % (len(data), data)

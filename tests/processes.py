@@ -65,6 +65,7 @@ class Server:
     def __init__(self, command: list[str], env: dict, log_path: Path):
         self.port = int(env["PORT"])
         self.log_path = log_path
+        self.started_at = time.monotonic()
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log

@@ -7,13 +7,15 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from dialog.state import ConversationState, utc_now
 from dialog.store.base import (
+    DeadLetter,
     Handoff,
     InboundJob,
+    Lease,
     OutboundRecord,
     Store,
     StoreSummary,
@@ -31,8 +33,9 @@ class MemoryStore(Store):
         self._history: dict[str, list[Turn]] = defaultdict(list)
         self._handoffs: list[Handoff] = []
         self._seen: set[str] = set()
-        self._claims: dict[str, float] = {}
+        self._leases: dict[str, tuple[str, float]] = {}  # message id -> (owner, until)
         self._pending: dict[str, InboundJob] = {}
+        self._dead: dict[str, DeadLetter] = {}
         self._outbound: dict[str, OutboundRecord] = {}
         self._intents: Counter[str] = Counter()
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -85,35 +88,90 @@ class MemoryStore(Store):
         with lock:
             yield
 
-    def enqueue_inbound(self, message_id: str, user: str, payload: dict[str, Any]) -> bool:
+    def enqueue_inbound(
+        self, message_id: str, user: str, payload: dict[str, Any], lease: Lease | None = None
+    ) -> bool:
         with self._guard:
             if message_id in self._seen:
                 return False
             self._seen.add(message_id)
             self._pending[message_id] = InboundJob(
-                message_id=message_id, user=user, payload=payload
+                message_id=message_id, user=user, payload=payload, attempts=int(lease is not None)
             )
+            if lease is not None:
+                self._leases[message_id] = (lease.owner, lease.until(time.time()))
             return True
 
     def pending_inbound(self, older_than_seconds: float = 0.0) -> list[InboundJob]:
         cutoff = utc_now() - timedelta(seconds=older_than_seconds)
-        jobs = [job for job in list(self._pending.values()) if job.received_at <= cutoff]
+        with self._guard:
+            jobs = [job.model_copy() for job in self._pending.values() if job.received_at <= cutoff]
         return sorted(jobs, key=lambda job: job.received_at)
 
-    def claim_inbound(self, message_id: str, lease_seconds: float) -> bool:
-        now = time.monotonic()
+    def expired_inbound(self, limit: int = 1000) -> list[InboundJob]:
+        now = time.time()
         with self._guard:
-            if message_id not in self._pending or self._claims.get(message_id, 0.0) > now:
+            jobs = [job.model_copy() for mid, job in self._pending.items()
+                    if self._leases.get(mid, ("", 0.0))[1] < now]  # fmt: skip
+        return sorted(jobs, key=lambda job: job.received_at)[:limit]
+
+    def claim_inbound(self, message_id: str, lease: Lease) -> bool:
+        now = time.time()
+        with self._guard:
+            job = self._pending.get(message_id)
+            if job is None or self._leases.get(message_id, ("", 0.0))[1] >= now:
                 return False
-            self._claims[message_id] = now + lease_seconds
+            self._leases[message_id] = (lease.owner, lease.until(now))
+            job.attempts += 1
             return True
+
+    def renew_leases(self, message_ids: Sequence[str], lease: Lease) -> int:
+        until, renewed = lease.until(time.time()), 0
+        with self._guard:
+            for message_id in message_ids:
+                held = self._leases.get(message_id)
+                if message_id in self._pending and held and held[0] == lease.owner:
+                    self._leases[message_id], renewed = (lease.owner, until), renewed + 1
+        return renewed
+
+    def release_inbound(self, message_id: str, owner: str, error: str) -> None:
+        with self._guard:
+            job, held = self._pending.get(message_id), self._leases.get(message_id)
+            if job is not None and held and held[0] == owner:
+                self._leases[message_id] = (owner, 0.0)
+                job.error = error_text(error)
+
+    def mark_sending(self, message_id: str, at: datetime) -> None:
+        with self._guard:
+            if message_id in self._pending:
+                self._pending[message_id].sending_since = at
+
+    def mark_resent(self, message_id: str) -> None:
+        with self._guard:
+            if message_id in self._pending:
+                self._pending[message_id].resent = True
+
+    def bury_inbound(self, message_id: str, error: str) -> None:
+        with self._guard:
+            job = self._pending.pop(message_id, None)
+            self._leases.pop(message_id, None)
+            if job is not None:
+                self._dead[message_id] = DeadLetter(
+                    message_id=message_id, user=job.user, payload=job.payload,
+                    attempts=job.attempts, error=error_text(error),
+                )  # fmt: skip
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        with self._guard:
+            letters = sorted(self._dead.values(), key=lambda letter: letter.at, reverse=True)
+        return letters[:limit]
 
     def complete_inbound(self, message_id: str, replies: Sequence[OutboundRecord] = ()) -> None:
         with self._guard:
             for record in replies:
                 self._outbound[record.wamid] = record.model_copy()
             self._pending.pop(message_id, None)
-            self._claims.pop(message_id, None)
+            self._leases.pop(message_id, None)
 
     def record_outbound(self, wamid, user, message_id, status="sent", error=None) -> None:
         with self._guard:

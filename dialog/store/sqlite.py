@@ -14,14 +14,17 @@ import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from dialog.state import ConversationState
 from dialog.store.base import (
     DEDUPE_TTL_SECONDS,
+    DeadLetter,
     Handoff,
     InboundJob,
+    Lease,
     OutboundRecord,
     Store,
     StoreSummary,
@@ -47,7 +50,7 @@ CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY AUTOINCREMENT, user TEX
 CREATE INDEX IF NOT EXISTS turns_by_user ON turns (user, id);
 CREATE TABLE IF NOT EXISTS handoffs (id INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inbound (message_id TEXT PRIMARY KEY, user TEXT NOT NULL,
-    payload TEXT NOT NULL, received_at REAL NOT NULL, completed_at REAL, claimed_until REAL);
+    payload TEXT NOT NULL, received_at REAL NOT NULL, completed_at REAL);
 CREATE INDEX IF NOT EXISTS inbound_pending ON inbound (completed_at, received_at);
 CREATE TABLE IF NOT EXISTS outbound (wamid TEXT PRIMARY KEY, user TEXT NOT NULL,
     message_id TEXT, status TEXT NOT NULL, error TEXT, updated_at REAL NOT NULL);
@@ -55,6 +58,18 @@ CREATE INDEX IF NOT EXISTS outbound_by_time ON outbound (updated_at);
 CREATE INDEX IF NOT EXISTS outbound_by_user ON outbound (user, updated_at);
 CREATE TABLE IF NOT EXISTS intent_counts (intent TEXT PRIMARY KEY, n INTEGER NOT NULL);
 """
+# Columns added since the first schema (name, declaration): added to older databases at start.
+# claimed_until is the lease's expiry; dead_at marks a job given up on (completed_at is set too).
+INBOUND_COLUMNS = (
+    ("claimed_until", "REAL"),
+    ("lease_owner", "TEXT"),
+    ("attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("sending_since", "REAL"),
+    ("resent", "INTEGER NOT NULL DEFAULT 0"),
+    ("error", "TEXT"),
+    ("dead_at", "REAL"),
+)
+_JOB_COLUMNS = "message_id, user, payload, received_at, attempts, sending_since, resent, error"
 
 
 class SQLiteStore(Store):
@@ -80,8 +95,9 @@ class SQLiteStore(Store):
     def _migrate(self) -> None:
         """Bring a database made by an earlier version up to this schema."""
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(inbound)")}
-        if "claimed_until" not in columns:
-            self._db.execute("ALTER TABLE inbound ADD COLUMN claimed_until REAL")
+        for name, declaration in INBOUND_COLUMNS:
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE inbound ADD COLUMN {name} {declaration}")
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -144,6 +160,8 @@ class SQLiteStore(Store):
         with self._transaction():
             self._save_state(state)
             self._append_turn(turn)
+            if turn.message_id:
+                self._mark_sending(turn.message_id, turn.at)
 
     def append_turn(self, turn: Turn) -> None:
         with self._transaction():
@@ -215,35 +233,96 @@ class SQLiteStore(Store):
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
-    def enqueue_inbound(self, message_id: str, user: str, payload: dict[str, Any]) -> bool:
+    def enqueue_inbound(
+        self, message_id: str, user: str, payload: dict[str, Any], lease: Lease | None = None
+    ) -> bool:
+        now = time.time()
+        owner, until = (lease.owner, lease.until(now)) if lease else (None, None)
         cursor = self._write(
-            "INSERT OR IGNORE INTO inbound (message_id, user, payload, received_at) "
-            "VALUES (?, ?, ?, ?)",
-            (message_id, user, json.dumps(payload, ensure_ascii=False), time.time()),
-        )
+            "INSERT OR IGNORE INTO inbound (message_id, user, payload, received_at, lease_owner, "
+            "claimed_until, attempts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (message_id, user, json.dumps(payload, ensure_ascii=False), now, owner, until,
+             int(lease is not None)),
+        )  # fmt: skip
         return cursor.rowcount == 1
 
     def pending_inbound(self, older_than_seconds: float = 0.0) -> list[InboundJob]:
         rows = self._db.execute(
-            "SELECT message_id, user, payload, received_at FROM inbound "
+            f"SELECT {_JOB_COLUMNS} FROM inbound "
             "WHERE completed_at IS NULL AND received_at <= ? ORDER BY received_at",
             (time.time() - older_than_seconds,),
         ).fetchall()
-        return [
-            InboundJob(
-                message_id=mid, user=user, payload=json.loads(raw), received_at=_datetime(at)
-            )
-            for mid, user, raw, at in rows
-        ]
+        return [_job(row) for row in rows]
 
-    def claim_inbound(self, message_id: str, lease_seconds: float) -> bool:
+    def expired_inbound(self, limit: int = 1000) -> list[InboundJob]:
+        rows = self._db.execute(
+            f"SELECT {_JOB_COLUMNS} FROM inbound WHERE completed_at IS NULL "
+            "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY received_at LIMIT ?",
+            (time.time(), limit),
+        ).fetchall()
+        return [_job(row) for row in rows]
+
+    def claim_inbound(self, message_id: str, lease: Lease) -> bool:
         now = time.time()
         cursor = self._write(
-            "UPDATE inbound SET claimed_until = ? WHERE message_id = ? AND completed_at IS NULL "
+            "UPDATE inbound SET lease_owner = ?, claimed_until = ?, attempts = attempts + 1 "
+            "WHERE message_id = ? AND completed_at IS NULL "
             "AND (claimed_until IS NULL OR claimed_until < ?)",
-            (now + lease_seconds, message_id, now),
+            (lease.owner, lease.until(now), message_id, now),
         )
         return cursor.rowcount == 1
+
+    def renew_leases(self, message_ids: Sequence[str], lease: Lease) -> int:
+        until, renewed, ids = lease.until(time.time()), 0, list(message_ids)
+        with self._transaction():
+            for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+                chunk = ids[start : start + 500]
+                renewed += self._db.execute(
+                    "UPDATE inbound SET claimed_until = ? WHERE lease_owner = ? "
+                    f"AND completed_at IS NULL AND message_id IN ({','.join('?' * len(chunk))})",
+                    (until, lease.owner, *chunk),
+                ).rowcount
+        return renewed
+
+    def release_inbound(self, message_id: str, owner: str, error: str) -> None:
+        self._write(
+            "UPDATE inbound SET claimed_until = 0, error = ? WHERE message_id = ? "
+            "AND lease_owner = ? AND completed_at IS NULL",
+            (error_text(error), message_id, owner),
+        )
+
+    def mark_sending(self, message_id: str, at: datetime) -> None:
+        with self._writer():
+            self._mark_sending(message_id, at)
+
+    def _mark_sending(self, message_id: str, at: datetime) -> None:
+        self._db.execute(
+            "UPDATE inbound SET sending_since = ? WHERE message_id = ? AND completed_at IS NULL",
+            (at.timestamp(), message_id),
+        )
+
+    def mark_resent(self, message_id: str) -> None:
+        self._write("UPDATE inbound SET resent = 1 WHERE message_id = ?", (message_id,))
+
+    def bury_inbound(self, message_id: str, error: str) -> None:
+        now = time.time()
+        self._write(
+            "UPDATE inbound SET completed_at = ?, dead_at = ?, error = ?, claimed_until = NULL "
+            "WHERE message_id = ? AND completed_at IS NULL",
+            (now, now, error_text(error), message_id),
+        )
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = self._db.execute(
+            "SELECT message_id, user, payload, attempts, error, dead_at FROM inbound "
+            "WHERE dead_at IS NOT NULL ORDER BY dead_at DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            DeadLetter(message_id=mid, user=user, payload=json.loads(raw), attempts=attempts,
+                       error=error, at=_datetime(at))
+            for mid, user, raw, attempts, error, at in rows
+        ]  # fmt: skip
 
     def complete_inbound(self, message_id: str, replies: Sequence[OutboundRecord] = ()) -> None:
         with self._transaction():
@@ -291,7 +370,8 @@ class SQLiteStore(Store):
                 db.execute("DELETE FROM states WHERE user = ?", (user,))
                 db.execute("DELETE FROM turns WHERE user = ?", (user,))
             db.execute(
-                "DELETE FROM inbound WHERE completed_at IS NOT NULL AND received_at < ?",
+                "DELETE FROM inbound WHERE completed_at IS NOT NULL AND dead_at IS NULL "
+                "AND received_at < ?",
                 (time.time() - DEDUPE_TTL_SECONDS,),
             )
         return len(stale)
@@ -358,7 +438,17 @@ def _outbound_row(record: OutboundRecord) -> tuple:
     )  # fmt: skip
 
 
-def _datetime(timestamp: float):
-    from datetime import UTC, datetime
+def _job(row: tuple) -> InboundJob:
+    message_id, user, raw, received_at, attempts, sending_since, resent, error = row
+    return InboundJob(
+        message_id=message_id, user=user, payload=json.loads(raw),
+        received_at=_datetime(received_at), attempts=attempts,
+        sending_since=_datetime(sending_since) if sending_since else None,
+        resent=bool(resent), error=error,
+    )  # fmt: skip
+
+
+def _datetime(timestamp: float) -> datetime:
+    from datetime import UTC
 
     return datetime.fromtimestamp(timestamp, UTC)
