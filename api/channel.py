@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from dialog.turn import TurnResult
 log = logging.getLogger("channel")
 LIST_BODY_MAX = 1024
 CAR_PREFIX = "car:"
+CAR_ROW = re.compile(CAR_PREFIX + r"[0-9]{1,9}")  # ASCII digits: "²".isdigit() is True
 
 
 class WhatsAppChannel:
@@ -44,8 +46,8 @@ class WhatsAppChannel:
         user, message_id = job["user"], job["message_id"]
         reply_id = job.get("reply_id") or ""
         picked = None
-        if reply_id.startswith(CAR_PREFIX) and reply_id[len(CAR_PREFIX) :].isdigit():
-            picked = int(reply_id[len(CAR_PREFIX) :])  # a tap on a car row of a list message
+        if CAR_ROW.fullmatch(reply_id):  # a tap on a car row of a list message
+            picked = int(reply_id[len(CAR_PREFIX) :])
         text = job.get("text") or ""
         return self.engine.handle(user, text, message_id=message_id, picked=picked)
 

@@ -51,6 +51,11 @@ class AppMetrics:
             "Redelivered inbound messages ignored",
             registry=self.registry,
         )
+        self.malformed = Counter(
+            "kavak_malformed_entries_total",
+            "Webhook messages and statuses that could not be used (bad id, phone, timestamp...)",
+            registry=self.registry,
+        )
         self.resent = Counter(
             "kavak_resent_replies_total",
             "Replies in flight at a crash, sent again once after recovery",

@@ -7,12 +7,13 @@ in the store and acknowledged at once; turns run on the dispatcher, one user at 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 
 from flask import Blueprint, jsonify, request
 
 from api.context import app_context
+from api.json_body import parse_json
+from dialog.store import STORE_UNAVAILABLE
 from tools.whatsapp_inbound import parse_notification, verify_signature
 
 bp = Blueprint("webhook", __name__)
@@ -42,19 +43,31 @@ def receive():
             return jsonify(error="unauthorized", reason="missing X-Hub-Signature-256"), 401
         if not verify_signature(raw, header, secret):
             return jsonify(error="forbidden", reason="invalid signature"), 403
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return jsonify(error="bad_request", reason="body is not valid JSON"), 400
-    notification = parse_notification(payload)
+    notification = parse_notification(parse_json(raw))
     for status in notification.statuses:
         context.store.update_outbound_status(
             status.wamid, status.status, error=status.errors or None
         )
-    accepted = sum(_accept(context, message) for message in notification.messages)
+    accepted = sum(_accept_isolated(context, message) for message in notification.messages)
     if notification.ignored:
         log.info("ignored %d unusable entries in one notification", notification.ignored)
+        if context.metrics is not None:
+            context.metrics.malformed.inc(notification.ignored)
     return jsonify(received=len(notification.messages), accepted=accepted), 200
+
+
+def _accept_isolated(context, message) -> bool:
+    """One message's failure is that message's: the others of the notification go through (a
+    500 would make Meta deliver all of them again). A store outage is everyone's: 503."""
+    try:
+        return _accept(context, message)
+    except STORE_UNAVAILABLE:
+        raise
+    except Exception:
+        log.exception("message could not be accepted", extra={"message_id": message.message_id})
+        if context.metrics is not None:
+            context.metrics.malformed.inc()
+        return False
 
 
 def _accept(context, message) -> bool:
