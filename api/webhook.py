@@ -2,6 +2,9 @@
 
 POST is verified (X-Hub-Signature-256 when an app secret is set), parsed, deduplicated by message id
 in the store and acknowledged at once; turns run on the dispatcher, one user at a time, in order.
+When this process holds MAX_QUEUED_MESSAGES jobs, or a notification brings more than
+MAX_NEW_MESSAGES new ones, the rest is refused with a 503: Meta delivers the notification again
+later, and what was taken is a duplicate then.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from tools.whatsapp_inbound import parse_notification, verify_signature
 
 bp = Blueprint("webhook", __name__)
 log = logging.getLogger("webhook")
+MAX_NEW_MESSAGES = 1000  # per notification
+RETRY_AFTER_SECONDS = 30
 
 
 @bp.get("/webhook")
@@ -48,12 +53,36 @@ def receive():
         context.store.update_outbound_status(
             status.wamid, status.status, error=status.errors or None
         )
-    accepted = sum(_accept_isolated(context, message) for message in notification.messages)
+    accepted, full = _accept_all(context, notification.messages)
     if notification.ignored:
         log.info("ignored %d unusable entries in one notification", notification.ignored)
         if context.metrics is not None:
             context.metrics.malformed.inc(notification.ignored)
+    if full:
+        return _busy(len(notification.messages), accepted)
     return jsonify(received=len(notification.messages), accepted=accepted), 200
+
+
+def _accept_all(context, messages: list) -> tuple[int, bool]:
+    """(new messages taken, whether some were left for Meta to deliver again)."""
+    jobs, accepted = context.extras["jobs"], 0
+    for message in messages:
+        if accepted >= MAX_NEW_MESSAGES or not jobs.has_room():
+            return accepted, True
+        accepted += _accept_isolated(context, message)
+    return accepted, False
+
+
+def _busy(received: int, accepted: int):
+    log.warning(
+        "queue full or notification too large: %d of %d messages left for redelivery",
+        received - accepted, received,
+    )  # fmt: skip
+    reason = "busy: the messages not accepted will be taken when Meta delivers them again"
+    response = jsonify(error="busy", reason=reason, received=received, accepted=accepted)
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _accept_isolated(context, message) -> bool:

@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-MAX_MESSAGES_PER_PAYLOAD = 1000
 MAX_TEXT_CHARS = 4096 * 4
 MAX_ID_CHARS = 256
 MEDIA_KINDS = {"image", "audio", "video", "document", "sticker", "location", "contacts"}
@@ -104,9 +103,6 @@ def parse_notification(payload: Any) -> Notification:
     for value in _values(payload, notification):
         names = _contact_names(value.get("contacts"))
         for raw in _list(value.get("messages")):
-            if len(notification.messages) >= MAX_MESSAGES_PER_PAYLOAD:
-                notification.ignored += 1
-                continue
             _keep(notification.messages, _message(raw, names), notification)
         for raw in _list(value.get("statuses")):
             _keep(notification.statuses, _status(raw), notification)
