@@ -59,6 +59,13 @@ def server_env(tmp_path: Path, graph_url: str = "http://127.0.0.1:9/v21.0", **ov
     return env
 
 
+def enqueue_in_process(path: str, results) -> None:
+    """A multiprocessing target: one process's attempt to take message 'wamid.same'."""
+    from dialog.store.sqlite import SQLiteStore
+
+    results.put(SQLiteStore(path).enqueue_inbound("wamid.same", "u", {"n": 1}))
+
+
 class Server:
     """One server process; its stderr goes to a file the test can read."""
 

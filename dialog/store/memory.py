@@ -32,7 +32,7 @@ class MemoryStore(Store):
         self._states: dict[str, str] = {}
         self._history: dict[str, list[Turn]] = defaultdict(list)
         self._handoffs: list[Handoff] = []
-        self._seen: set[str] = set()
+        self._seen: dict[str, str] = {}  # message id -> user (deleted with the user)
         self._leases: dict[str, tuple[str, float]] = {}  # message id -> (owner, until)
         self._pending: dict[str, InboundJob] = {}
         self._dead: dict[str, DeadLetter] = {}
@@ -76,9 +76,17 @@ class MemoryStore(Store):
         return sorted(result, key=lambda summary: summary.last_activity, reverse=True)
 
     def delete_user(self, user: str) -> bool:
+        """Everything kept about the user: state, history, handoffs, messages in and out."""
         with self._guard:
             existed = self._states.pop(user, None) is not None
-            self._history.pop(user, None)
+            existed |= self._history.pop(user, None) is not None
+            self._handoffs = [handoff for handoff in self._handoffs if handoff.user != user]
+            for message_id in [mid for mid, owner in self._seen.items() if owner == user]:
+                for index in (self._seen, self._pending, self._leases, self._dead):
+                    index.pop(message_id, None)
+            for wamid in [w for w, record in self._outbound.items() if record.user == user]:
+                del self._outbound[wamid]
+            self._locks.pop(user, None)
         return existed
 
     @contextmanager
@@ -94,7 +102,7 @@ class MemoryStore(Store):
         with self._guard:
             if message_id in self._seen:
                 return False
-            self._seen.add(message_id)
+            self._seen[message_id] = user
             self._pending[message_id] = InboundJob(
                 message_id=message_id, user=user, payload=payload, attempts=int(lease is not None)
             )

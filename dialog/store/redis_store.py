@@ -38,7 +38,8 @@ OUTBOUND_TTL_SECONDS = 30 * 24 * 3600
 LOCK_TIMEOUT_SECONDS = 30
 # Dedupe and job in one atomic step: a process dying between the two would otherwise leave the id
 # marked as seen with no job, and Meta's redelivery of that message would be dropped as a duplicate.
-# KEYS: seen, job, pending_at, lease_until. ARGV: id, user, payload, now, ttl, owner, until,
+# msgs:<user> lists the user's message ids (their dedupe keys and jobs go when the user is deleted).
+# KEYS: seen, job, pending_at, lease_until, msgs. ARGV: id, user, payload, now, ttl, owner, until,
 # attempts
 ENQUEUE_SCRIPT = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[5]) then
@@ -46,9 +47,35 @@ if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[5]) then
              'owner', ARGV[6], 'attempts', ARGV[8])
   redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
   redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])
+  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[4] - ARGV[5])
+  redis.call('EXPIRE', KEYS[5], ARGV[5])
   return 1
 end
 return 0
+"""
+# Everything kept about one user. ARGV: key prefix, user
+DELETE_USER_SCRIPT = """
+local p, u = ARGV[1], ARGV[2]
+local existed = redis.call('EXISTS', p .. 'state:' .. u, p .. 'history:' .. u)
+for _, id in ipairs(redis.call('ZRANGE', p .. 'msgs:' .. u, 0, -1)) do
+  redis.call('DEL', p .. 'seen:' .. id, p .. 'job:' .. id)
+  for _, index in ipairs({'pending_at', 'lease_until', 'dead'}) do
+    redis.call('ZREM', p .. index, id)
+  end
+end
+for _, wamid in ipairs(redis.call('ZRANGE', p .. 'outbound_by:' .. u, 0, -1)) do
+  redis.call('DEL', p .. 'out:' .. wamid)
+  redis.call('ZREM', p .. 'outbound', wamid)
+end
+for _, item in ipairs(redis.call('LRANGE', p .. 'handoffs', 0, -1)) do
+  local ok, handoff = pcall(cjson.decode, item)
+  if ok and handoff.user == u then redis.call('LREM', p .. 'handoffs', 0, item) end
+end
+redis.call('DEL', p .. 'state:' .. u, p .. 'history:' .. u, p .. 'msgs:' .. u,
+           p .. 'outbound_by:' .. u, p .. 'lock:' .. u, p .. 'counts:' .. u)
+redis.call('ZREM', p .. 'users', u)
+return existed
 """
 # A job whose lease lapsed becomes the caller's. KEYS: job, lease_until. ARGV: id, owner, until, now
 CLAIM_SCRIPT = """
@@ -109,6 +136,7 @@ class RedisStore(Store):
         self._release = self.client.register_script(RELEASE_SCRIPT)
         self._set_if_pending = self.client.register_script(SET_IF_PENDING_SCRIPT)
         self._bury = self.client.register_script(BURY_SCRIPT)
+        self._delete_user = self.client.register_script(DELETE_USER_SCRIPT)
         self._migrated = False
 
     def _key(self, *parts: str) -> str:
@@ -165,12 +193,8 @@ class RedisStore(Store):
         return result
 
     def delete_user(self, user: str) -> bool:
-        pipe = self.client.pipeline()
-        pipe.delete(self._key("state", user))
-        pipe.delete(self._key("history", user))
-        pipe.zrem(self._key("users"), user)
-        deleted = pipe.execute()
-        return bool(deleted[0])
+        """Everything kept about the user: state, history, handoffs, messages in and out."""
+        return bool(self._delete_user(args=[self.prefix, user]))
 
     @contextmanager
     def user_lock(self, user: str) -> Iterator[None]:
@@ -198,7 +222,8 @@ class RedisStore(Store):
     ) -> bool:
         now = time.time()
         keys = [self._key("seen", message_id), self._key("job", message_id),
-                self._key("pending_at"), self._key("lease_until")]  # fmt: skip
+                self._key("pending_at"), self._key("lease_until"),
+                self._key("msgs", user)]  # fmt: skip
         args = [message_id, user, json.dumps(payload, ensure_ascii=False), now,
                 DEDUPE_TTL_SECONDS, lease.owner if lease else "",
                 lease.until(now) if lease else 0, int(lease is not None)]  # fmt: skip
@@ -302,8 +327,13 @@ class RedisStore(Store):
         pipe.execute()
 
     def _queue_outbound(self, pipe, record: OutboundRecord) -> None:
+        at = record.updated_at.timestamp()
         pipe.set(self._key("out", record.wamid), record.model_dump_json(), ex=OUTBOUND_TTL_SECONDS)
-        pipe.zadd(self._key("outbound"), {record.wamid: record.updated_at.timestamp()})
+        pipe.zadd(self._key("outbound"), {record.wamid: at})
+        by_user = self._key("outbound_by", record.user)  # what delete_user must find
+        pipe.zadd(by_user, {record.wamid: at})
+        pipe.zremrangebyscore(by_user, "-inf", at - OUTBOUND_TTL_SECONDS)
+        pipe.expire(by_user, OUTBOUND_TTL_SECONDS)
 
     def update_outbound_status(self, wamid: str, status: str, error: object = None) -> bool:
         raw = self.client.get(self._key("out", wamid))
@@ -316,12 +346,12 @@ class RedisStore(Store):
         return True
 
     def outbound(self, user: str | None = None, limit: int = 100) -> list[OutboundRecord]:
-        wamids = self.client.zrevrange(self._key("outbound"), 0, max(limit * 10, 1000))
+        index = self._key("outbound") if user is None else self._key("outbound_by", user)
+        wamids = self.client.zrevrange(index, 0, limit - 1)
         if not wamids:
             return []
         rows = self.client.mget([self._key("out", wamid) for wamid in wamids])
         records = [OutboundRecord.model_validate_json(row) for row in rows if row]
-        records = [r for r in records if user is None or r.user == user][:limit]
         return sorted(records, key=lambda record: record.updated_at)
 
     def prune(self, hours: float) -> int:

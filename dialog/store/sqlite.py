@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS handoffs (id INTEGER PRIMARY KEY AUTOINCREMENT, json 
 CREATE TABLE IF NOT EXISTS inbound (message_id TEXT PRIMARY KEY, user TEXT NOT NULL,
     payload TEXT NOT NULL, received_at REAL NOT NULL, completed_at REAL);
 CREATE INDEX IF NOT EXISTS inbound_pending ON inbound (completed_at, received_at);
+CREATE INDEX IF NOT EXISTS inbound_by_user ON inbound (user);
 CREATE TABLE IF NOT EXISTS outbound (wamid TEXT PRIMARY KEY, user TEXT NOT NULL,
     message_id TEXT, status TEXT NOT NULL, error TEXT, updated_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS outbound_by_time ON outbound (updated_at);
@@ -109,6 +110,7 @@ class SQLiteStore(Store):
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA busy_timeout=30000")
+            connection.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left
             connection.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             holder = self._local.holder = _ThreadConnection(connection)
             with self._connections_guard:
@@ -217,11 +219,26 @@ class SQLiteStore(Store):
         ]
 
     def delete_user(self, user: str) -> bool:
-        db = self._db
+        """Everything kept about the user, then the WAL's old copies of those pages too."""
         with self._transaction():
-            deleted = db.execute("DELETE FROM states WHERE user = ?", (user,)).rowcount
-            db.execute("DELETE FROM turns WHERE user = ?", (user,))
+            deleted = self._delete_user(user)
+        self._truncate_wal()
+        return deleted
+
+    def _delete_user(self, user: str) -> bool:
+        db = self._db
+        deleted = db.execute("DELETE FROM states WHERE user = ?", (user,)).rowcount
+        deleted += db.execute("DELETE FROM turns WHERE user = ?", (user,)).rowcount
+        db.execute("DELETE FROM handoffs WHERE json_extract(json, '$.user') = ?", (user,))
+        db.execute("DELETE FROM inbound WHERE user = ?", (user,))
+        db.execute("DELETE FROM outbound WHERE user = ?", (user,))
         return bool(deleted)
+
+    def _truncate_wal(self) -> None:
+        """Deleted data is zeroed in the database file (secure_delete) but the WAL still holds the
+        pages as they were until it is checkpointed and emptied."""
+        with self._writer():
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @contextmanager
     def user_lock(self, user: str) -> Iterator[None]:
@@ -367,13 +384,13 @@ class SQLiteStore(Store):
                 "SELECT user FROM states WHERE updated_at < ?", (cutoff,)
             ).fetchall()]  # fmt: skip
             for user in stale:
-                db.execute("DELETE FROM states WHERE user = ?", (user,))
-                db.execute("DELETE FROM turns WHERE user = ?", (user,))
+                self._delete_user(user)
             db.execute(
                 "DELETE FROM inbound WHERE completed_at IS NOT NULL AND dead_at IS NULL "
                 "AND received_at < ?",
                 (time.time() - DEDUPE_TTL_SECONDS,),
             )
+        self._truncate_wal()
         return len(stale)
 
     def summary(self) -> StoreSummary:
