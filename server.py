@@ -41,7 +41,7 @@ def create_app(
     configure_logging(settings.log_level)
     metrics = metrics or AppMetrics()
     store = store or open_store(settings.store_url, redis_prefix=settings.redis_key_prefix)
-    llm = llm if llm is not None else _build_llm(settings, metrics)
+    llm = llm if llm is not None else _build_llm(settings, metrics, store)
     paths = RuntimePaths(
         config_dir=settings.config_dir,
         catalog=settings.catalog_path,
@@ -92,7 +92,7 @@ def _start_jobs(jobs: JobQueue) -> None:
     atexit.register(jobs.dispatcher.shutdown)  # a graceful stop finishes the turns accepted
 
 
-def _build_llm(settings: Settings, metrics: AppMetrics):
+def _build_llm(settings: Settings, metrics: AppMetrics, store: Store):
     from tools.llm import LLMClient, LLMSettings, PrometheusLLMMetrics
 
     return LLMClient(
@@ -103,6 +103,7 @@ def _build_llm(settings: Settings, metrics: AppMetrics):
             timeout=settings.openai_timeout,
         ),
         metrics=PrometheusLLMMetrics(metrics.registry),
+        counter=store.count_event,  # hourly budgets shared by every worker
     )
 
 

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     turn_threads: int = Field(32, ge=1, le=256, validation_alias=_env("TURN_THREADS"))
     recover_after_seconds: float = Field(60.0, ge=0, validation_alias=_env("RECOVER_AFTER_SECONDS"))
     max_job_attempts: int = Field(5, ge=1, le=100, validation_alias=_env("MAX_JOB_ATTEMPTS"))
+    messages_per_minute: int = Field(20, ge=0, validation_alias=_env("MESSAGES_PER_MINUTE"))
     max_queued_messages: int = Field(2000, ge=1, validation_alias=_env("MAX_QUEUED_MESSAGES"))
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("MAX_BODY_BYTES"))
 

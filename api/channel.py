@@ -29,6 +29,9 @@ class WhatsAppChannel:
         message_id, user = job["message_id"], job["user"]
         if job.get("recovered") and self._finish_recovered(job):
             return
+        if job.get("throttle"):
+            self._throttled(job)
+            return
         started = time.perf_counter()
         self.client.mark_read(message_id)
         kind = job.get("kind", "text")
@@ -41,6 +44,14 @@ class WhatsAppChannel:
         self.store.complete_inbound(message_id, self._replies(user, message_id, sent))
         if result is not None and self.metrics is not None:
             self.metrics.turn(result, channel="whatsapp", seconds=time.perf_counter() - started)
+
+    def _throttled(self, job: dict[str, Any]) -> None:
+        """Over the customer's message rate: no turn; the first one over it says to wait."""
+        message_id, user, replies = job["message_id"], job["user"], []
+        if job["throttle"] == "notice":
+            text = self.engine.runtime.current.config.templates.get("rate_limited", "")
+            replies = self._replies(user, message_id, self.client.send_text(user, text))
+        self.store.complete_inbound(message_id, replies)
 
     def _turn(self, job: dict[str, Any]) -> TurnResult:
         user, message_id = job["user"], job["message_id"]

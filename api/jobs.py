@@ -21,6 +21,7 @@ from dialog.store import STORE_UNAVAILABLE
 from dialog.store.base import InboundJob, Lease, Store
 
 log = logging.getLogger("jobs")
+RATE_WINDOW_SECONDS = 60
 MIN_LEASE_SECONDS = 1.0
 MIN_TICK_SECONDS = 1.0  # renewals and recovery sweeps happen at most this often
 
@@ -45,6 +46,7 @@ class JobQueue:
         self.lease = Lease(owner=process_owner(), seconds=seconds)
         self.max_attempts = settings.max_job_attempts
         self.max_queued = settings.max_queued_messages
+        self.messages_per_minute = settings.messages_per_minute  # per customer; 0: no limit
         self.send_seconds = send_seconds  # the longest one reply can be in flight
         self.every = max(seconds / 3, MIN_TICK_SECONDS)
         self._held: set[str] = set()
@@ -60,8 +62,20 @@ class JobQueue:
         """Store a new message as this process's job and queue it; False for a redelivery."""
         if not self.store.enqueue_inbound(job["message_id"], job["user"], job, self.lease):
             return False
-        self._submit(job)
+        self._submit({**job, "throttle": self._throttle(job["user"])})
         return True
+
+    def _throttle(self, user: str) -> str:
+        """'' within the customer's rate; 'notice' for the first message over it (told to wait);
+        'silent' for the rest of that minute (closed without a reply or a turn)."""
+        if not self.messages_per_minute:
+            return ""
+        count = self.store.count_event("messages", user, RATE_WINDOW_SECONDS)
+        if count <= self.messages_per_minute:
+            return ""
+        if self.metrics is not None:
+            self.metrics.rate_limited.inc()
+        return "notice" if count == self.messages_per_minute + 1 else "silent"
 
     def recover(self) -> int:
         """Take the jobs whose lease lapsed and queue them here; how many."""

@@ -56,6 +56,11 @@ class AppMetrics:
             "Webhook messages and statuses that could not be used (bad id, phone, timestamp...)",
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "kavak_rate_limited_total",
+            "Messages over a customer's MESSAGES_PER_MINUTE, not run (the first one told to wait)",
+            registry=self.registry,
+        )
         self.resent = Counter(
             "kavak_resent_replies_total",
             "Replies in flight at a crash, sent again once after recovery",

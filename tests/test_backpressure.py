@@ -79,3 +79,29 @@ def test_more_than_1000_new_messages_in_one_notification_are_taken_over_redelive
     assert _post(client, payload).get_json()["accepted"] == 0  # nothing twice
     store = app.extensions["kavak"].store
     assert len(store.users()) == 1500 and store.pending_inbound() == []
+
+
+def test_a_customer_over_the_message_rate_is_told_once_to_wait_and_nothing_runs(
+    make_app, httpserver, stuck
+):
+    """MESSAGES_PER_MINUTE per customer: the first message over it gets the YAML's "dame un
+    momento", the rest of the minute's messages get nothing and run no turn."""
+    stuck.release.set()  # a Graph API that answers at once
+    app = make_app(workers_async=False, messages_per_minute=3, whatsapp_app_secret=SECRET,
+                   whatsapp_access_token=TOKEN, whatsapp_phone_number_id=PHONE_ID,
+                   whatsapp_api_base=httpserver.url_for("/v21.0"))  # fmt: skip
+    client = app.test_client()
+    ana, luis = "5215512345678", "5215587654321"
+    for n in range(7):
+        assert (
+            _post(client, text_payload(ana, f"wamid.FLOOD{n}", "busco un versa")).status_code == 200
+        )
+    assert _post(client, text_payload(luis, "wamid.CALM", "hola")).status_code == 200
+    bodies = [json.loads(request.get_data()) for request, _ in httpserver.log]
+    to_ana = [body for body in bodies if body.get("to") == ana]
+    assert len(to_ana) == 4  # three answers and one "dame un momento"
+    assert "Dame un momento" in to_ana[-1]["text"]["body"]
+    store = app.extensions["kavak"].store
+    assert len(store.history(ana)) == 3 and store.pending_inbound() == []
+    assert stuck.replies[luis] == 1
+    assert "kavak_rate_limited_total 4.0" in client.get("/metrics").get_data(as_text=True)

@@ -209,6 +209,11 @@ class Store(ABC):
     def outbound(self, user: str | None = None, limit: int = 100) -> list[OutboundRecord]: ...
 
     @abstractmethod
+    def count_event(self, scope: str, user: str, window_seconds: int) -> int:
+        """Count one event (a message, an LLM answer) of `user` in `scope`; how many fell in the
+        window that started with the first of them. Deleted with the user."""
+
+    @abstractmethod
     def prune(self, hours: float) -> int:
         """Forget users inactive for `hours` (state and history); returns how many."""
 

@@ -36,6 +36,7 @@ class MemoryStore(Store):
         self._leases: dict[str, tuple[str, float]] = {}  # message id -> (owner, until)
         self._pending: dict[str, InboundJob] = {}
         self._dead: dict[str, DeadLetter] = {}
+        self._counts: dict[tuple[str, str], tuple[float, int]] = {}  # (scope, user) -> window
         self._outbound: dict[str, OutboundRecord] = {}
         self._intents: Counter[str] = Counter()
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -87,6 +88,8 @@ class MemoryStore(Store):
             for wamid in [w for w, record in self._outbound.items() if record.user == user]:
                 del self._outbound[wamid]
             self._locks.pop(user, None)
+            for key in [key for key in self._counts if key[1] == user]:
+                del self._counts[key]
         return existed
 
     @contextmanager
@@ -199,6 +202,15 @@ class MemoryStore(Store):
     def outbound(self, user: str | None = None, limit: int = 100) -> list[OutboundRecord]:
         records = [r for r in self._outbound.values() if user is None or r.user == user]
         return sorted(records, key=lambda r: r.updated_at)[-limit:]
+
+    def count_event(self, scope: str, user: str, window_seconds: int) -> int:
+        now = time.time()
+        with self._guard:
+            started, count = self._counts.get((scope, user), (0.0, 0))
+            if started <= now - window_seconds:
+                started, count = now, 0
+            self._counts[scope, user] = (started, count + 1)
+            return count + 1
 
     def prune(self, hours: float) -> int:
         cutoff = utc_now() - timedelta(hours=hours)

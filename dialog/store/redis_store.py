@@ -54,6 +54,22 @@ if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[5]) then
 end
 return 0
 """
+# Events of one user in one scope, in a window that starts with the first of them; the user's
+# counters share one hash (counts:<user>, deleted with the user). KEYS: counts. ARGV: scope, now,
+# window, kept seconds
+COUNT_SCRIPT = """
+local started = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. ':started') or '0')
+local count
+if started <= tonumber(ARGV[2]) - tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], ARGV[1] .. ':started', ARGV[2], ARGV[1] .. ':n', 1)
+  count = 1
+else
+  count = redis.call('HINCRBY', KEYS[1], ARGV[1] .. ':n', 1)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return count
+"""
+COUNTERS_KEPT_SECONDS = 24 * 3600
 # Everything kept about one user. ARGV: key prefix, user
 DELETE_USER_SCRIPT = """
 local p, u = ARGV[1], ARGV[2]
@@ -137,6 +153,7 @@ class RedisStore(Store):
         self._set_if_pending = self.client.register_script(SET_IF_PENDING_SCRIPT)
         self._bury = self.client.register_script(BURY_SCRIPT)
         self._delete_user = self.client.register_script(DELETE_USER_SCRIPT)
+        self._count = self.client.register_script(COUNT_SCRIPT)
         self._migrated = False
 
     def _key(self, *parts: str) -> str:
@@ -353,6 +370,10 @@ class RedisStore(Store):
         rows = self.client.mget([self._key("out", wamid) for wamid in wamids])
         records = [OutboundRecord.model_validate_json(row) for row in rows if row]
         return sorted(records, key=lambda record: record.updated_at)
+
+    def count_event(self, scope: str, user: str, window_seconds: int) -> int:
+        args = [scope, time.time(), window_seconds, COUNTERS_KEPT_SECONDS]
+        return int(self._count(keys=[self._key("counts", user)], args=args))
 
     def prune(self, hours: float) -> int:
         cutoff = time.time() - hours * 3600

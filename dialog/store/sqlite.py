@@ -58,7 +58,10 @@ CREATE TABLE IF NOT EXISTS outbound (wamid TEXT PRIMARY KEY, user TEXT NOT NULL,
 CREATE INDEX IF NOT EXISTS outbound_by_time ON outbound (updated_at);
 CREATE INDEX IF NOT EXISTS outbound_by_user ON outbound (user, updated_at);
 CREATE TABLE IF NOT EXISTS intent_counts (intent TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (scope TEXT NOT NULL, user TEXT NOT NULL,
+    started REAL NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (scope, user));
 """
+COUNTERS_KEPT_SECONDS = 24 * 3600  # prune drops windows older than this
 # Columns added since the first schema (name, declaration): added to older databases at start.
 # claimed_until is the lease's expiry; dead_at marks a job given up on (completed_at is set too).
 INBOUND_COLUMNS = (
@@ -232,6 +235,7 @@ class SQLiteStore(Store):
         db.execute("DELETE FROM handoffs WHERE json_extract(json, '$.user') = ?", (user,))
         db.execute("DELETE FROM inbound WHERE user = ?", (user,))
         db.execute("DELETE FROM outbound WHERE user = ?", (user,))
+        db.execute("DELETE FROM counters WHERE user = ?", (user,))
         return bool(deleted)
 
     def _truncate_wal(self) -> None:
@@ -376,6 +380,19 @@ class SQLiteStore(Store):
         ]
         return list(reversed(records))
 
+    def count_event(self, scope: str, user: str, window_seconds: int) -> int:
+        now = time.time()
+        with self._writer():
+            rows = self._db.execute(
+                "INSERT INTO counters (scope, user, started, n) VALUES (?, ?, ?, 1) "
+                "ON CONFLICT (scope, user) DO UPDATE SET "
+                "n = CASE WHEN started <= ? THEN 1 ELSE n + 1 END, "
+                "started = CASE WHEN started <= ? THEN excluded.started ELSE started END "
+                "RETURNING n",
+                (scope, user, now, now - window_seconds, now - window_seconds),
+            ).fetchall()  # all of it: the statement (and its write) ends here, under the lock
+        return rows[0][0]
+
     def prune(self, hours: float) -> int:
         cutoff = time.time() - hours * 3600
         db = self._db
@@ -389,6 +406,9 @@ class SQLiteStore(Store):
                 "DELETE FROM inbound WHERE completed_at IS NOT NULL AND dead_at IS NULL "
                 "AND received_at < ?",
                 (time.time() - DEDUPE_TTL_SECONDS,),
+            )
+            db.execute(
+                "DELETE FROM counters WHERE started < ?", (time.time() - COUNTERS_KEPT_SECONDS,)
             )
         self._truncate_wal()
         return len(stale)
