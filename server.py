@@ -10,9 +10,11 @@ import atexit
 import gc
 import logging
 import sys
+import time
 
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.serving import WSGIRequestHandler
 
 from api.channel import WhatsAppChannel
 from api.context import AppContext
@@ -26,6 +28,7 @@ from dialog.store import STORE_UNAVAILABLE, Store, open_store
 from settings import Settings, exposure_problems, load_settings, refuse_in_production
 
 log = logging.getLogger("server")
+access_log = logging.getLogger("access")
 
 
 def create_app(
@@ -65,6 +68,7 @@ def create_app(
     app.extensions["kavak"] = context
     _register_blueprints(app)
     _register_errors(app)
+    _register_access_log(app)
     _log_start(settings, runtime)
     _start_jobs(jobs)
     return app
@@ -152,6 +156,35 @@ def _register_errors(app: Flask) -> None:
         return response
 
 
+def _register_access_log(app: Flask) -> None:
+    """One line per request naming its route, not its path or query: '/admin/users/<phone>', never
+    the phone; '/webhook', never its hub.verify_token."""
+
+    @app.before_request
+    def started() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def logged(response):
+        if access_log.isEnabledFor(logging.INFO):
+            route = request.url_rule.rule if request.url_rule else "(no route)"
+            milliseconds = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+            access_log.info("%s %s %d", request.method, route, response.status_code,
+                            extra={"ms": round(milliseconds, 1)})  # fmt: skip
+        return response
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """The development server's handler without werkzeug's access log, which printed each path
+    and query string (phones, hub.verify_token) as it came: the app logs requests itself."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Logged by the app's access log instead."""
+
+    def log_error(self, format: str, *args) -> None:
+        access_log.warning("malformed request: %s", format % tuple(map(str, args)))
+
+
 def _log_start(settings: Settings, runtime: Runtime) -> None:
     catalog = runtime.current.services.catalog
     log.info(
@@ -206,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot start: {error}", file=sys.stderr)
         return 2
     freeze_startup_objects()
-    app.run(host=settings.host, port=settings.port, threaded=True)
+    app.run(host=settings.host, port=settings.port, threaded=True,
+            request_handler=QuietRequestHandler)  # fmt: skip
     return 0
 
 

@@ -57,3 +57,43 @@ def test_the_dev_server_keeps_constant_fds_and_memory_over_many_connections(spaw
     assert server.fds() <= fds + 4  # was two more per connection (a SQLite connection per thread)
     assert server.rss_kb() - rss < 30_000  # was ~136 KB more per connection
     assert server.request("GET", "/health")[0] == 200
+
+
+def test_the_dev_server_logs_no_secret_phone_or_message_id_and_keeps_its_files_private(
+    spawn, tmp_path
+):
+    """What `make run` prints at INFO while it is used: no verify token from a query string, no
+    phone (an 11-digit US one included) in any field or path, no message id (its head is the
+    phone in base64). Its database, WAL and folder are readable by its user only."""
+    import base64
+    import stat
+
+    from tests.processes import text_payload
+
+    us_phone, mx_phone = "15551234567", "5215512345678"
+    message_id = "wamid.HBgN" + base64.b64encode(mx_phone.encode()).decode() + "FQIAEhgUM0VC"
+    folder = tmp_path / "var"
+    env = server_env(tmp_path, LOG_LEVEL="INFO", WHATSAPP_VERIFY_TOKEN="verify-s3cret",
+                     STORE_URL=f"sqlite:///{folder / 'bot.db'}")  # fmt: skip
+    server = spawn.dev(env).wait_ready()
+    server.request(
+        "GET", "/webhook?hub.mode=subscribe&hub.verify_token=verify-s3cret&hub.challenge=7"
+    )
+    server.request(
+        "GET", "/webhook?hub.mode=subscribe&hub.verify_token=wrong-guess&hub.challenge=7"
+    )
+    assert server.post_webhook(text_payload(mx_phone, message_id, "hola")) == 200
+    assert server.post_webhook(text_payload(mx_phone, message_id, "hola")) == 200  # duplicate
+    for phone in (us_phone, mx_phone):
+        server.admin("POST", "/chat", {"user": phone, "text": "busco un versa"})
+        server.admin("GET", f"/admin/users/{phone}/history")
+        server.admin("DELETE", f"/admin/users/{phone}", {})
+    server.stop()
+    log = server.log()
+    for secret in ("verify-s3cret", "wrong-guess", us_phone, mx_phone, message_id,
+                   base64.b64encode(mx_phone.encode()).decode()):  # fmt: skip
+        assert secret not in log, secret
+    assert '"logger": "access"' in log and "GET /admin/users/<phone>/history 200" in log
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in [folder, *folder.iterdir()]}
+    assert modes["var"] == 0o700 and modes["bot.db.locks"] == 0o700
+    assert modes["bot.db"] == modes["bot.db-wal"] == modes["bot.db-shm"] == 0o600

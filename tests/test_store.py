@@ -335,3 +335,22 @@ def test_sqlite_checkpoints_the_wal_in_the_background(tmp_path: Path, monkeypatc
         thread.join(timeout=1)
     assert not any(thread.is_alive() for thread in threads)
     assert len(SQLiteStore(path).history("u7")) == 1
+
+
+def test_sqlite_the_checkpointer_truncates_the_wal_once_writes_stop(tmp_path: Path, monkeypatch):
+    """A burst of writes grows the WAL (to ~80 MB under load); once the checkpointer has copied
+    it all and no new write came, it empties the file instead of keeping it at its largest."""
+    monkeypatch.setattr(sqlite_module, "CHECKPOINT_SECONDS", 0.05)
+    path = tmp_path / "bot.db"
+    store = SQLiteStore(path)
+    wal = path.with_name("bot.db-wal")
+    for n in range(600):
+        store.append_turn(Turn(user=f"u{n}", text_in="hola " * 400, text_out="¡Hola! " * 400))
+    print(f"WAL after the burst: {wal.stat().st_size / 1e6:.1f} MB")
+    assert wal.stat().st_size > 8_000_000
+    deadline = time.monotonic() + 10
+    while wal.stat().st_size > 4 * 1024 * 1024 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert wal.stat().st_size <= 4 * 1024 * 1024
+    assert len(store.history("u599")) == 1
+    store.close()

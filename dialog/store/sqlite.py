@@ -41,6 +41,11 @@ HISTORY_LIMIT = 500
 # without blocking writers; SQLite's own checkpoint is kept as a backstop at a much larger WAL.
 CHECKPOINT_SECONDS = 1.0
 AUTOCHECKPOINT_PAGES = 20_000
+# The WAL file never shrinks by itself: it stayed at its largest (~80 MB after a load test), with
+# old copies of rows. A writer that restarts it cuts it back to this size (journal_size_limit),
+# and the checkpointer empties it once writes have stopped (a TRUNCATE checkpoint).
+WAL_KEPT_BYTES = 4 * 1024 * 1024
+IDLE_TRUNCATE_BUSY_MS = 100  # how long the idle truncation waits for readers before trying later
 LOCK_STRIPES = 256
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS states (user TEXT PRIMARY KEY, json TEXT NOT NULL,
@@ -79,9 +84,8 @@ _JOB_COLUMNS = "message_id, user, payload, received_at, attempts, sending_since,
 class SQLiteStore(Store):
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._locks_dir = self.path.parent / f"{self.path.name}.locks"
-        self._locks_dir.mkdir(exist_ok=True)
+        _private_files(self.path, self._locks_dir)
         self._local = threading.local()
         self._thread_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
         # A thread's connection is closed when the thread ends: the development server starts a
@@ -115,6 +119,7 @@ class SQLiteStore(Store):
             connection.execute("PRAGMA busy_timeout=30000")
             connection.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left
             connection.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+            connection.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
             holder = self._local.holder = _ThreadConnection(connection)
             with self._connections_guard:
                 self._connections.add(holder)
@@ -437,11 +442,30 @@ class SQLiteStore(Store):
         return busy, frames, copied
 
     def _checkpoint_loop(self) -> None:
+        self._db.execute(f"PRAGMA busy_timeout={IDLE_TRUNCATE_BUSY_MS}")  # this thread's own
+        last_frames = -1
         while not self._checkpoint_stop.wait(CHECKPOINT_SECONDS):
             try:
-                self.checkpoint()
+                _, frames, copied = self.checkpoint()
+                if frames == copied == last_frames and self._wal_bytes() > WAL_KEPT_BYTES:
+                    self._truncate_idle_wal()
+                last_frames = frames
             except sqlite3.Error as error:  # a closed store, a full disk: try again later
                 log.warning("WAL checkpoint failed: %s", error)
+
+    def _wal_bytes(self) -> int:
+        try:
+            return self.path.with_name(self.path.name + "-wal").stat().st_size
+        except OSError:
+            return 0
+
+    def _truncate_idle_wal(self) -> None:
+        """All of the WAL is in the database and nothing was written for a whole period: empty
+        it. Writers wait the few milliseconds this takes; readers make it give up and retry."""
+        with self._writer():
+            busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:
+            log.debug("WAL truncation deferred: readers busy")
 
     def close(self) -> None:
         self._checkpoint_stop.set()
@@ -450,6 +474,23 @@ class SQLiteStore(Store):
                 holder.connection.close()
             self._connections.clear()
         self._local = threading.local()
+
+
+def _private_files(path: Path, locks_dir: Path) -> None:
+    """Conversations are personal data: the folder the store creates is 0700, its lock folder
+    0700, the database 0600 (SQLite gives its -wal and -shm files the database's mode). A folder
+    that exists already is left as it is, with a warning if others can read it."""
+    if path.parent.exists():
+        if path.parent.stat().st_mode & 0o077:
+            log.warning("%s is readable by other users; chmod 700 it", path.parent)
+    else:
+        path.parent.mkdir(mode=0o700, parents=True)
+    locks_dir.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(locks_dir, 0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            os.chmod(file, 0o600)
 
 
 class _ThreadConnection:
