@@ -1,6 +1,14 @@
 """gunicorn settings; every value can be overridden by the environment."""
 
 import os
+import shutil
+import tempfile
+
+# Metrics of every worker in one /metrics (prometheus_client's multiprocess mode): each worker
+# writes its counters to files here; the variable must be set before any worker imports it.
+_OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kavak-metrics-")
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -30,6 +38,18 @@ def on_starting(server) -> None:
     settings = load_settings()
     refuse_in_production(settings, exposure_problems(settings, _bound_hosts(server.cfg.bind)),
                          server.log)  # fmt: skip
+
+
+def child_exit(server, worker) -> None:
+    """A worker's counters stay counted after it exits; its live gauges (none yet) would not."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def post_worker_init(worker) -> None:

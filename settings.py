@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     store_url: str = Field("sqlite:///var/bot.db", validation_alias=_env("STORE_URL"))
     redis_key_prefix: str = Field("kavak:", min_length=1, validation_alias=_env("REDIS_KEY_PREFIX"))
     admin_token: str = Field("", validation_alias=_env("ADMIN_TOKEN"), repr=False)
+    metrics_public: bool = Field(False, validation_alias=_env("METRICS_PUBLIC"))
     host: str = Field("127.0.0.1", validation_alias=_env("HOST"))
     port: int = Field(5000, ge=1, le=65535, validation_alias=_env("PORT"))
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))

@@ -1,6 +1,13 @@
-"""Prometheus metrics on a registry owned by the app (nothing global at import time)."""
+"""Prometheus metrics on a registry owned by the app (nothing global at import time).
+
+Under gunicorn (PROMETHEUS_MULTIPROC_DIR, set by gunicorn.conf.py) every worker writes its values
+to files and /metrics adds up all workers, so each scrape sees the same totals. /metrics follows
+the admin rule (bearer ADMIN_TOKEN, else this machine only) unless METRICS_PUBLIC=true.
+"""
 
 from __future__ import annotations
+
+import os
 
 from flask import Blueprint, Response
 from prometheus_client import (
@@ -11,7 +18,10 @@ from prometheus_client import (
     generate_latest,
 )
 
+from api.auth import refusal
 from api.context import app_context
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 bp = Blueprint("metrics", __name__)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -83,5 +93,18 @@ class AppMetrics:
 
 @bp.get("/metrics")
 def metrics():
-    registry = app_context().metrics.registry
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    context = app_context()
+    if not context.settings.metrics_public and (refused := refusal()):
+        return refused
+    return Response(generate_latest(_registry(context.metrics)), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _registry(metrics: AppMetrics) -> CollectorRegistry:
+    """All workers' values in multiprocess mode, else this app's own registry."""
+    if not os.environ.get(MULTIPROCESS_DIR):
+        return metrics.registry
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry

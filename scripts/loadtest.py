@@ -32,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "loadtest-app-secret"
+ADMIN_TOKEN = "loadtest-admin"
 PHONE_ID = "100200300"
 TEXTS = (
     "hola",
@@ -187,7 +188,7 @@ def start_server(
         "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID,
         "WHATSAPP_APP_SECRET": SECRET,
         "WHATSAPP_VERIFY_TOKEN": "loadtest",
-        "ADMIN_TOKEN": "loadtest-admin",
+        "ADMIN_TOKEN": ADMIN_TOKEN,
         "OPENAI_API_KEY": "",
         "LOG_LEVEL": "ERROR",
         "WEB_CONCURRENCY": str(args.workers),
@@ -399,7 +400,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 forget_redis_keys(args)
     report = summarise(args, graph, load, elapsed)
     report.update(server_side)
-    print(f"server side (one worker's view) and CPU per message: {server_side}")
+    print(f"server side (all workers) and CPU per message: {server_side}")
     return report
 
 
@@ -452,9 +453,9 @@ def redis_cpu_seconds(args: argparse.Namespace) -> float:
 
 
 def server_turn_times(port: int) -> dict[str, float]:
-    """Mean time a worker spent per WhatsApp turn (receive → reply sent), from /metrics."""
+    """Mean time per WhatsApp turn (receive → reply sent) over all workers, from /metrics."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    connection.request("GET", "/metrics")
+    connection.request("GET", "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     text = connection.getresponse().read().decode()
     values = {
         sample.name.rsplit("_", 1)[1]: sample.value

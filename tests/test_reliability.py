@@ -346,10 +346,14 @@ def test_the_right_token_opens_every_protected_route(make_app):
         assert response.status_code in {200, 404}, (method, path, response.status_code)
 
 
-def test_public_endpoints_need_no_token(make_app):
+def test_health_is_public_and_metrics_only_when_metrics_public(make_app):
     client = make_app(admin_token=ADMIN).test_client()
     assert client.get("/health").status_code == 200
-    assert client.get("/metrics").status_code == 200
+    assert client.get("/metrics").status_code == 401
+    bearer = {"Authorization": f"Bearer {ADMIN}"}
+    assert client.get("/metrics", headers=bearer).status_code == 200
+    public = make_app(admin_token=ADMIN, metrics_public=True).test_client()
+    assert public.get("/metrics").status_code == 200
 
 
 def test_phones_and_tokens_never_reach_the_logs(make_app, httpserver, caplog):

@@ -8,6 +8,10 @@ import socket
 import threading
 import time
 
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from scripts.loadtest import wait_until_booted
 from tests.processes import ADMIN, server_env
 
 CONNECTIONS = 5000
@@ -101,3 +105,45 @@ def test_the_dev_server_logs_no_secret_phone_or_message_id_and_keeps_its_files_p
     modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in [folder, *folder.iterdir()]}
     assert modes["var"] == 0o700 and modes["bot.db.locks"] == 0o700
     assert modes["bot.db"] == modes["bot.db-wal"] == modes["bot.db-shm"] == 0o600
+
+
+# --- gunicorn as deployed: 2 workers, 8 threads each ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gunicorn(tmp_path_factory):
+    from tests.processes import Spawner
+
+    tmp_path = tmp_path_factory.mktemp("gunicorn")
+    spawner = Spawner(tmp_path)
+    server = spawner.gunicorn(server_env(tmp_path, WEB_CONCURRENCY=2, GUNICORN_THREADS=8))
+    server.wait_ready()
+    wait_until_booted(server.pid, 2, time.monotonic() + 30)
+    yield server
+    spawner.close()
+
+
+def _scrape(server, headers: dict | None = None) -> dict[str, float]:
+    status, body = server.request("GET", "/metrics", headers=headers or _ADMIN)
+    assert status == 200, body
+    return {
+        f"{sample.name}{sorted(sample.labels.items())}": sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+    }
+
+
+_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
+CHAT = "kavak_messages_total[('channel', 'chat'), ('kind', 'text')]"
+
+
+def test_metrics_count_every_worker_the_same_on_every_scrape(gunicorn):
+    """Each request on a new connection: gunicorn spreads them over its workers."""
+    before = _scrape(gunicorn).get(CHAT, 0.0)
+    for n in range(40):
+        body = json.dumps({"user": f"52155{n:08d}", "text": "hola"}).encode()
+        headers = {**_ADMIN, "Content-Type": "application/json"}
+        assert gunicorn.request("POST", "/chat", body, headers)[0] == 200
+    scrapes = [_scrape(gunicorn).get(CHAT, 0.0) - before for _ in range(8)]
+    assert scrapes == [40.0] * 8
+    assert gunicorn.request("GET", "/metrics")[0] == 401  # ADMIN_TOKEN is set: behind it
