@@ -13,7 +13,10 @@ if _OWN_METRICS_DIR:
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
-worker_class = "gthread"
+# gthread that reads each request whole in its event loop before a thread sees it: slow clients
+# cannot hold the threads (REQUEST_READ_TIMEOUT, default 15 s, then 408)
+worker_class = "api.buffered_worker.BufferedThreadWorker"
+worker_connections = 256  # per worker, each buffering at most MAX_BODY_BYTES
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5

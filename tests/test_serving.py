@@ -147,3 +147,23 @@ def test_metrics_count_every_worker_the_same_on_every_scrape(gunicorn):
     scrapes = [_scrape(gunicorn).get(CHAT, 0.0) - before for _ in range(8)]
     assert scrapes == [40.0] * 8
     assert gunicorn.request("GET", "/metrics")[0] == 401  # ADMIN_TOKEN is set: behind it
+
+
+def test_64_slow_clients_do_not_stall_health(gunicorn):
+    """Slowloris: 64 connections (4 times the threads) send a request head a byte at a time.
+    gunicorn reads requests in its event loop and hands only whole ones to its threads."""
+    slow = []
+    for _ in range(64):
+        sock = socket.create_connection(("127.0.0.1", gunicorn.port), timeout=5)
+        sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        slow.append(sock)
+    try:
+        for _ in range(5):
+            for sock in slow:
+                sock.send(b"a")  # still alive, never finished
+            status, body = gunicorn.request("GET", "/health", timeout=5)
+            assert status == 200 and json.loads(body)["status"] == "ok"
+            time.sleep(0.3)
+    finally:
+        for sock in slow:
+            sock.close()
