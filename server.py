@@ -44,6 +44,7 @@ def create_app(
     configure_logging(settings.log_level)
     metrics = metrics or AppMetrics()
     store = store or open_store(settings.store_url, redis_prefix=settings.redis_key_prefix)
+    _check_durability(settings, store)
     llm = llm if llm is not None else _build_llm(settings, metrics, store)
     paths = RuntimePaths(
         config_dir=settings.config_dir,
@@ -94,6 +95,16 @@ def _start_jobs(jobs: JobQueue) -> None:
         log.error("start-up recovery failed: %s", type(error).__name__)
     jobs.start()
     atexit.register(jobs.dispatcher.shutdown)  # a graceful stop finishes the turns accepted
+
+
+def _check_durability(settings: Settings, store: Store) -> None:
+    """A store that forgets on restart is an ERROR (refused with APP_ENV=production)."""
+    try:
+        problems = store.durability_problems()
+    except STORE_UNAVAILABLE as error:  # down at start: the app answers 503 until it is back
+        log.warning("could not check the store's persistence: %s", type(error).__name__)
+        return
+    refuse_in_production(settings, problems, log)
 
 
 def _build_llm(settings: Settings, metrics: AppMetrics, store: Store):

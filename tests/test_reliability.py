@@ -187,12 +187,14 @@ def test_a_broken_catalog_edit_keeps_the_last_good_catalog(make_app, editable):
 
 
 class OwnRedis:
-    """A private redis-server (append-only file on) that the test can stop and start again."""
+    """A private redis-server (append-only file on, unless told) that the test can stop and start
+    again."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, appendonly: bool = True):
         if not shutil.which("redis-server"):
             pytest.skip("redis-server is not installed")
         self.port, self.directory, self.process = free_port(), directory, None
+        self.appendonly = "yes" if appendonly else "no"
 
     @property
     def url(self) -> str:
@@ -200,7 +202,8 @@ class OwnRedis:
 
     def start(self) -> None:
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                   "--dir", str(self.directory), "--appendonly", "yes", "--save", ""]  # fmt: skip
+                   "--dir", str(self.directory), "--appendonly", self.appendonly,
+                   "--save", ""]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url)
         for _ in range(100):
@@ -224,6 +227,36 @@ def own_redis(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def forgetful_redis(tmp_path):
+    """A redis-server with neither an append-only file nor snapshots: a restart forgets all."""
+    server = OwnRedis(tmp_path, appendonly=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_redis_without_persistence_is_an_error_at_start(make_app, forgetful_redis, own_redis,
+                                                        caplog):  # fmt: skip
+    with caplog.at_level(logging.ERROR, logger="server"):
+        make_app(store=open_store(forgetful_redis.url))
+    [error] = [r for r in caplog.records if "persistence" in r.getMessage()]
+    assert "appendonly" in error.getMessage() and str(forgetful_redis.port) in error.getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="server"):
+        make_app(store=open_store(own_redis.url))  # appendonly yes: fine
+    assert not [r for r in caplog.records if "persistence" in r.getMessage()]
+
+
+def test_production_refuses_to_start_on_redis_without_persistence(spawn, tmp_path,
+                                                                  forgetful_redis):  # fmt: skip
+    env = server_env(tmp_path, STORE_URL=forgetful_redis.url, APP_ENV="production")
+    server = spawn.dev(env)
+    assert server.process.wait(timeout=60) != 0
+    log = server.log()
+    assert "APP_ENV=production" in log and "appendonly" in log and "Traceback" not in log
 
 
 def test_a_redis_restart_loses_no_message_and_no_state(make_app, own_redis):

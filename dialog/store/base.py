@@ -233,5 +233,9 @@ class Store(ABC):
     def ping(self) -> bool:
         return True
 
+    def durability_problems(self) -> list[str]:
+        """What would lose acknowledged messages if the backend restarted (empty: nothing)."""
+        return []
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -395,6 +395,22 @@ class RedisStore(Store):
         except redis.exceptions.RedisError:
             return False
 
+    def durability_problems(self) -> list[str]:
+        """Neither an append-only file nor snapshots: a Redis restart forgets everything."""
+        try:
+            appendonly = self.client.config_get("appendonly").get("appendonly")
+            save = self.client.config_get("save").get("save")
+        except redis.exceptions.ResponseError:  # CONFIG renamed or disabled (managed Redis)
+            log.warning("cannot check Redis persistence (CONFIG is disabled): keep AOF on")
+            return []
+        if appendonly == "yes" or save:
+            return []
+        return [
+            f"Redis at {self.url.split('@')[-1]} has no persistence (appendonly no, save ''): "
+            "a restart loses acknowledged messages and conversations; run it with "
+            "appendonly yes (docker-compose.yml does)"
+        ]
+
     def close(self) -> None:
         self.client.close()
 
