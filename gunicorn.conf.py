@@ -22,6 +22,9 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = None  # the app logs structured lines itself
 errorlog = "-"
+# gunicorn's control socket (gunicornc) would go to ~/.gunicorn/: only where it is asked for
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
 
 
 def _bound_hosts(binds: list[str]) -> list[str]:

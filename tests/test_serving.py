@@ -116,7 +116,8 @@ def gunicorn(tmp_path_factory):
 
     tmp_path = tmp_path_factory.mktemp("gunicorn")
     spawner = Spawner(tmp_path)
-    server = spawner.gunicorn(server_env(tmp_path, WEB_CONCURRENCY=2, GUNICORN_THREADS=8))
+    env = server_env(tmp_path, WEB_CONCURRENCY=2, GUNICORN_THREADS=8, HOME=tmp_path / "home")
+    server = spawner.gunicorn(env)
     server.wait_ready()
     wait_until_booted(server.pid, 2, time.monotonic() + 30)
     yield server
@@ -135,6 +136,12 @@ def _scrape(server, headers: dict | None = None) -> dict[str, float]:
 
 _ADMIN = {"Authorization": f"Bearer {ADMIN}"}
 CHAT = "kavak_messages_total[('channel', 'chat'), ('kind', 'text')]"
+
+
+def test_gunicorn_writes_nothing_outside_the_repository(gunicorn):
+    """gunicorn 25+ opens a control socket in ~/.gunicorn by default."""
+    home = gunicorn.log_path.parent / "home"
+    assert not (home / ".gunicorn").exists() and "Control socket" not in gunicorn.log()
 
 
 def test_metrics_count_every_worker_the_same_on_every_scrape(gunicorn):
