@@ -108,7 +108,7 @@ def test_after_a_restart_messages_are_answered_with_no_new_traffic(spawn, tmp_pa
 def test_a_reply_in_flight_at_a_crash_is_sent_again_at_most_once(spawn, tmp_path, graph):
     """kill -9 while every reply is in flight, restart, kill -9 again while the resends are in
     flight, restart: each customer gets the reply, and at most one repeat of it."""
-    graph.latency_s = 0.6
+    graph.latency_s = 0.4
     users = 6
     env = server_env(tmp_path, _graph_url(graph), RECOVER_AFTER_SECONDS=1, WHATSAPP_TIMEOUT=1.5,
                      WHATSAPP_MAX_RETRIES=0)  # fmt: skip

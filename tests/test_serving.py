@@ -54,15 +54,17 @@ def _requests(count: int) -> list[bytes]:
 
 def test_the_dev_server_keeps_constant_fds_and_memory_over_many_connections(spawn, tmp_path):
     server = spawn.dev(server_env(tmp_path)).wait_ready()
-    assert set(_one_connection_requests(server.port, _requests(300))) == {200}  # warm up
+    assert set(_one_connection_requests(server.port, _requests(100))) == {200}  # warm up
     fds, rss = server.fds(), server.rss_kb()
     statuses = _one_connection_requests(server.port, _requests(CONNECTIONS))
     assert statuses.count(200) == CONNECTIONS
-    deadline = time.monotonic() + 5  # the last requests' threads may still be ending
-    while server.fds() > fds + 4 and time.monotonic() < deadline:
+    # A few more may be open at the end (requests' threads still ending, a timer thread's first
+    # SQLite connection); a leak was two more per connection: +10,000 here.
+    deadline = time.monotonic() + 5
+    while server.fds() > fds + 20 and time.monotonic() < deadline:
         time.sleep(0.05)
     print(f"fds {fds} -> {server.fds()}, RSS {rss} -> {server.rss_kb()} kB")
-    assert server.fds() <= fds + 4  # was two more per connection (a SQLite connection per thread)
+    assert server.fds() <= fds + 20
     assert server.rss_kb() - rss < 30_000  # was ~136 KB more per connection
     assert server.request("GET", "/health")[0] == 200
 
