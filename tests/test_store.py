@@ -22,7 +22,7 @@ from dialog.store import (
     Turn,
     open_store,
 )
-from dialog.store import sqlite as sqlite_module
+from dialog.store import sqlite_file as sqlite_module
 from dialog.store.redis_store import RedisStore
 from dialog.store.sqlite import SQLiteStore
 from tests.conftest import REDIS_URL, redis_or_skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -98,6 +98,11 @@ class StoreSummary(BaseModel):
 
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600
+
+
+def as_datetime(timestamp: float) -> datetime:
+    """A stored Unix time as an aware UTC datetime."""
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 def error_text(error: object) -> str | None:

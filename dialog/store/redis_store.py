@@ -1,59 +1,34 @@
 """Redis store: for several gunicorn workers or several hosts. State, history, dedupe with a TTL,
-pending jobs and their leases, outbound status and per-user locks live in Redis under one prefix.
-
-A job is a hash `job:<id>` (user, payload, received_at, owner, attempts, sending_since, resent,
-error); `pending_at` orders the pending ones by arrival and `lease_until` by lease expiry (0: no
-lease), which is what recovery reads; `dead` lists the ones given up on."""
+pending jobs and their leases (redis_inbound.py), outbound status, counters and per-user locks live
+in Redis under one prefix."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import redis
 
 from dialog.state import ConversationState
 from dialog.store.base import (
-    DEDUPE_TTL_SECONDS,
-    DeadLetter,
     Handoff,
-    InboundJob,
-    Lease,
     OutboundRecord,
     Store,
     StoreSummary,
     Turn,
     UserSummary,
+    as_datetime,
     error_text,
 )
+from dialog.store.redis_inbound import RedisInbound
 
 log = logging.getLogger("store.redis")
 HISTORY_LIMIT = 500
 OUTBOUND_TTL_SECONDS = 30 * 24 * 3600
 LOCK_TIMEOUT_SECONDS = 30
-# Dedupe and job in one atomic step: a process dying between the two would otherwise leave the id
-# marked as seen with no job, and Meta's redelivery of that message would be dropped as a duplicate.
-# msgs:<user> lists the user's message ids (their dedupe keys and jobs go when the user is deleted).
-# KEYS: seen, job, pending_at, lease_until, msgs. ARGV: id, user, payload, now, ttl, owner, until,
-# attempts
-ENQUEUE_SCRIPT = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[5]) then
-  redis.call('HSET', KEYS[2], 'user', ARGV[2], 'payload', ARGV[3], 'received_at', ARGV[4],
-             'owner', ARGV[6], 'attempts', ARGV[8])
-  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-  redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])
-  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
-  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[4] - ARGV[5])
-  redis.call('EXPIRE', KEYS[5], ARGV[5])
-  return 1
-end
-return 0
-"""
 # Events of one user in one scope, in a window that starts with the first of them; the user's
 # counters share one hash (counts:<user>, deleted with the user). KEYS: counts. ARGV: scope, now,
 # window, kept seconds
@@ -93,68 +68,18 @@ redis.call('DEL', p .. 'state:' .. u, p .. 'history:' .. u, p .. 'msgs:' .. u,
 redis.call('ZREM', p .. 'users', u)
 return existed
 """
-# A job whose lease lapsed becomes the caller's. KEYS: job, lease_until. ARGV: id, owner, until, now
-CLAIM_SCRIPT = """
-local expiry = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not expiry or tonumber(expiry) >= tonumber(ARGV[4]) then return 0 end
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-redis.call('HSET', KEYS[1], 'owner', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-return 1
-"""
-# KEYS: lease_until. ARGV: owner, until, job key prefix, ids...
-RENEW_SCRIPT = """
-local renewed = 0
-for i = 4, #ARGV do
-  if redis.call('ZSCORE', KEYS[1], ARGV[i]) and
-     redis.call('HGET', ARGV[3] .. ARGV[i], 'owner') == ARGV[1] then
-    redis.call('ZADD', KEYS[1], ARGV[2], ARGV[i])
-    renewed = renewed + 1
-  end
-end
-return renewed
-"""
-# KEYS: job, lease_until. ARGV: id, owner, error
-RELEASE_SCRIPT = """
-if redis.call('ZSCORE', KEYS[2], ARGV[1]) and redis.call('HGET', KEYS[1], 'owner') == ARGV[2] then
-  redis.call('ZADD', KEYS[2], 0, ARGV[1])
-  redis.call('HSET', KEYS[1], 'error', ARGV[3])
-end
-return 0
-"""
-# A field of a job that is still pending (a finished job's hash must not come back).
-# KEYS: job, lease_until. ARGV: id, field, value
-SET_IF_PENDING_SCRIPT = """
-if redis.call('ZSCORE', KEYS[2], ARGV[1]) then redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) end
-return 0
-"""
-# KEYS: job, pending_at, lease_until, dead. ARGV: id, now, error
-BURY_SCRIPT = """
-if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('HSET', KEYS[1], 'error', ARGV[3], 'dead_at', ARGV[2])
-redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
-return 1
-"""
 
 
-class RedisStore(Store):
+class RedisStore(RedisInbound, Store):
     def __init__(self, url: str, prefix: str = "kavak:"):
         self.url, self.prefix = url, prefix
         self.client = redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5,
             health_check_interval=30, retry_on_timeout=True,
         )  # fmt: skip
-        self._enqueue = self.client.register_script(ENQUEUE_SCRIPT)
-        self._claim = self.client.register_script(CLAIM_SCRIPT)
-        self._renew = self.client.register_script(RENEW_SCRIPT)
-        self._release = self.client.register_script(RELEASE_SCRIPT)
-        self._set_if_pending = self.client.register_script(SET_IF_PENDING_SCRIPT)
-        self._bury = self.client.register_script(BURY_SCRIPT)
+        self._register_inbound_scripts()
         self._delete_user = self.client.register_script(DELETE_USER_SCRIPT)
         self._count = self.client.register_script(COUNT_SCRIPT)
-        self._migrated = False
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -206,7 +131,7 @@ class RedisStore(Store):
         for user, at in ranked:
             state = self.load_state(user)
             turns = state.turns if state else 0
-            result.append(UserSummary(user=user, last_activity=_datetime(at), turns=turns))
+            result.append(UserSummary(user=user, last_activity=as_datetime(at), turns=turns))
         return result
 
     def delete_user(self, user: str) -> bool:
@@ -233,107 +158,6 @@ class RedisStore(Store):
                 log.warning(
                     "user lock expired before release (turn took > %ss)", LOCK_TIMEOUT_SECONDS
                 )
-
-    def enqueue_inbound(
-        self, message_id: str, user: str, payload: dict[str, Any], lease: Lease | None = None
-    ) -> bool:
-        now = time.time()
-        keys = [self._key("seen", message_id), self._key("job", message_id),
-                self._key("pending_at"), self._key("lease_until"),
-                self._key("msgs", user)]  # fmt: skip
-        args = [message_id, user, json.dumps(payload, ensure_ascii=False), now,
-                DEDUPE_TTL_SECONDS, lease.owner if lease else "",
-                lease.until(now) if lease else 0, int(lease is not None)]  # fmt: skip
-        return bool(self._enqueue(keys=keys, args=args))
-
-    def pending_inbound(self, older_than_seconds: float = 0.0) -> list[InboundJob]:
-        ids = self.client.zrangebyscore(
-            self._key("pending_at"), "-inf", time.time() - older_than_seconds
-        )
-        return self._jobs(ids)
-
-    def expired_inbound(self, limit: int = 1000) -> list[InboundJob]:
-        if not self._migrated:
-            self._migrate_pending()
-        ids = self.client.zrangebyscore(
-            self._key("lease_until"), "-inf", f"({time.time()}", start=0, num=limit
-        )
-        return sorted(self._jobs(ids), key=lambda job: job.received_at)
-
-    def _migrate_pending(self) -> None:
-        """Jobs left by a version that kept them as JSON in one hash (`pending`): unleased jobs."""
-        for message_id, raw in self.client.hgetall(self._key("pending")).items():
-            job = InboundJob.model_validate_json(raw)
-            received = job.received_at.timestamp()
-            pipe = self.client.pipeline()
-            pipe.hset(self._key("job", message_id), mapping={
-                "user": job.user, "payload": json.dumps(job.payload, ensure_ascii=False),
-                "received_at": received, "owner": "", "attempts": 0})  # fmt: skip
-            pipe.zadd(self._key("pending_at"), {message_id: received})
-            pipe.zadd(self._key("lease_until"), {message_id: 0})
-            pipe.hdel(self._key("pending"), message_id)
-            pipe.execute()
-        self._migrated = True
-
-    def _jobs(self, ids: list[str]) -> list[InboundJob]:
-        pipe = self.client.pipeline(transaction=False)
-        for message_id in ids:
-            pipe.hgetall(self._key("job", message_id))
-        return [_job(mid, fields) for mid, fields in zip(ids, pipe.execute(), strict=True)
-                if fields]  # fmt: skip
-
-    def claim_inbound(self, message_id: str, lease: Lease) -> bool:
-        now = time.time()
-        keys = [self._key("job", message_id), self._key("lease_until")]
-        return bool(self._claim(keys=keys, args=[message_id, lease.owner, lease.until(now), now]))
-
-    def renew_leases(self, message_ids: Sequence[str], lease: Lease) -> int:
-        ids, renewed = list(message_ids), 0
-        for start in range(0, len(ids), 500):
-            args = [lease.owner, lease.until(time.time()), self._key("job", ""),
-                    *ids[start : start + 500]]  # fmt: skip
-            renewed += int(self._renew(keys=[self._key("lease_until")], args=args))
-        return renewed
-
-    def release_inbound(self, message_id: str, owner: str, error: str) -> None:
-        keys = [self._key("job", message_id), self._key("lease_until")]
-        self._release(keys=keys, args=[message_id, owner, error_text(error) or ""])
-
-    def mark_sending(self, message_id: str, at: datetime) -> None:
-        self._job_field(message_id, "sending_since", at.timestamp())
-
-    def mark_resent(self, message_id: str) -> None:
-        self._job_field(message_id, "resent", 1)
-
-    def _job_field(self, message_id: str, field: str, value: object, client=None) -> None:
-        keys = [self._key("job", message_id), self._key("lease_until")]
-        self._set_if_pending(keys=keys, args=[message_id, field, value], client=client)
-
-    def bury_inbound(self, message_id: str, error: str) -> None:
-        keys = [self._key("job", message_id), self._key("pending_at"),
-                self._key("lease_until"), self._key("dead")]  # fmt: skip
-        self._bury(keys=keys, args=[message_id, time.time(), error_text(error) or ""])
-
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        ids = self.client.zrevrange(self._key("dead"), 0, limit - 1)
-        pipe = self.client.pipeline(transaction=False)
-        for message_id in ids:
-            pipe.hgetall(self._key("job", message_id))
-        return [
-            DeadLetter(message_id=mid, user=fields["user"], payload=json.loads(fields["payload"]),
-                       attempts=int(fields.get("attempts") or 0), error=fields.get("error"),
-                       at=_datetime(float(fields["dead_at"])))
-            for mid, fields in zip(ids, pipe.execute(), strict=True) if fields
-        ]  # fmt: skip
-
-    def complete_inbound(self, message_id: str, replies: Sequence[OutboundRecord] = ()) -> None:
-        pipe = self.client.pipeline()  # MULTI/EXEC: the replies and the closed job, or neither
-        for record in replies:
-            self._queue_outbound(pipe, record)
-        pipe.delete(self._key("job", message_id))
-        pipe.zrem(self._key("pending_at"), message_id)
-        pipe.zrem(self._key("lease_until"), message_id)
-        pipe.execute()
 
     def record_outbound(self, wamid, user, message_id, status="sent", error=None) -> None:
         record = OutboundRecord(
@@ -419,18 +243,3 @@ class RedisStore(Store):
         keys = list(self.client.scan_iter(match=self.prefix + "*", count=1000))
         for start in range(0, len(keys), 500):
             self.client.delete(*keys[start : start + 500])
-
-
-def _job(message_id: str, fields: dict[str, str]) -> InboundJob:
-    sending = fields.get("sending_since")
-    return InboundJob(
-        message_id=message_id, user=fields["user"], payload=json.loads(fields["payload"]),
-        received_at=_datetime(float(fields["received_at"])),
-        attempts=int(fields.get("attempts") or 0),
-        sending_since=_datetime(float(sending)) if sending else None,
-        resent=fields.get("resent") == "1", error=fields.get("error") or None,
-    )  # fmt: skip
-
-
-def _datetime(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)
