@@ -27,8 +27,30 @@ bp = Blueprint("metrics", __name__)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
+# Events counted without labels: (attribute of AppMetrics, metric name, what it counts).
+EVENT_COUNTERS = (
+    ("send_failures", "kavak_send_failures_total", "Outbound WhatsApp messages that failed"),
+    ("duplicates", "kavak_duplicate_messages_total", "Redelivered inbound messages ignored"),
+    ("malformed", "kavak_malformed_entries_total",
+     "Webhook messages and statuses that could not be used (bad id, phone, timestamp...)"),
+    ("rate_limited", "kavak_rate_limited_total",
+     "Messages over a customer's MESSAGES_PER_MINUTE, not run (the first one told to wait)"),
+    ("resent", "kavak_resent_replies_total",
+     "Replies in flight at a crash, sent again once after recovery"),
+    ("dead_letters", "kavak_dead_letters_total",
+     "Messages given up on after too many failed runs (GET /admin/dead-letters)"),
+)  # fmt: skip
+
+
 class AppMetrics:
     """The counters the assistant exposes on GET /metrics."""
+
+    send_failures: Counter
+    duplicates: Counter
+    malformed: Counter
+    rate_limited: Counter
+    resent: Counter
+    dead_letters: Counter
 
     def __init__(self, registry: CollectorRegistry | None = None):
         self.registry = registry or CollectorRegistry()
@@ -51,36 +73,8 @@ class AppMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.send_failures = Counter(
-            "kavak_send_failures_total",
-            "Outbound WhatsApp messages that failed",
-            registry=self.registry,
-        )
-        self.duplicates = Counter(
-            "kavak_duplicate_messages_total",
-            "Redelivered inbound messages ignored",
-            registry=self.registry,
-        )
-        self.malformed = Counter(
-            "kavak_malformed_entries_total",
-            "Webhook messages and statuses that could not be used (bad id, phone, timestamp...)",
-            registry=self.registry,
-        )
-        self.rate_limited = Counter(
-            "kavak_rate_limited_total",
-            "Messages over a customer's MESSAGES_PER_MINUTE, not run (the first one told to wait)",
-            registry=self.registry,
-        )
-        self.resent = Counter(
-            "kavak_resent_replies_total",
-            "Replies in flight at a crash, sent again once after recovery",
-            registry=self.registry,
-        )
-        self.dead_letters = Counter(
-            "kavak_dead_letters_total",
-            "Messages given up on after too many failed runs (GET /admin/dead-letters)",
-            registry=self.registry,
-        )
+        for attribute, name, description in EVENT_COUNTERS:
+            setattr(self, attribute, Counter(name, description, registry=self.registry))
 
     def turn(self, result, channel: str, seconds: float | None = None) -> None:
         """One answered turn (the inbound message itself is counted where it arrives)."""

@@ -9,23 +9,18 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from scripts.loadtest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "process-test-secret"
 PHONE_ID = "555000111"
 TOKEN = "EAAG-process-token"
 ADMIN = "process-admin-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def text_payload(frm: str, mid: str, body: str) -> dict:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 MAX_TEXT_CHARS = 4096 * 4
 MAX_ID_CHARS = 256
@@ -29,57 +29,37 @@ def clean_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
     return text[:limit].encode("utf-8", "replace").decode("utf-8")
 
 
-def _matching(pattern: re.Pattern[str], value: str, what: str) -> str:
-    if not pattern.fullmatch(value):
-        raise ValueError(f"not a {what}")
-    return value
+def _matching(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"not a {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+MessageId = Annotated[str, _matching(MESSAGE_ID, "message id")]
+Phone = Annotated[str, _matching(PHONE, "phone number")]
+Kind = Annotated[str, _matching(KIND, "message type")]
+Text = Annotated[str, AfterValidator(clean_text)]
+ShortText = Annotated[str, AfterValidator(lambda text: clean_text(text, 500))]
 
 
 class InboundMessage(BaseModel):
-    message_id: str
-    from_phone: str
-    kind: str
-    text: str = ""
-    reply_id: str | None = None
+    message_id: MessageId
+    from_phone: Phone
+    kind: Kind
+    text: Text = ""
+    reply_id: Text | None = None
     timestamp: int | None = None
-    name: str | None = None
-
-    @field_validator("message_id")
-    @classmethod
-    def _message_id(cls, value: str) -> str:
-        return _matching(MESSAGE_ID, value, "message id")
-
-    @field_validator("from_phone")
-    @classmethod
-    def _phone(cls, value: str) -> str:
-        return _matching(PHONE, value, "phone number")
-
-    @field_validator("kind")
-    @classmethod
-    def _kind(cls, value: str) -> str:
-        return _matching(KIND, value, "message type")
-
-    @field_validator("text", "reply_id", "name")
-    @classmethod
-    def _encodable(cls, value: str | None) -> str | None:
-        return None if value is None else clean_text(value)
+    name: Text | None = None
 
 
 class StatusUpdate(BaseModel):
-    wamid: str
-    status: str
-    recipient: str = ""
-    errors: str | None = None
-
-    @field_validator("wamid")
-    @classmethod
-    def _wamid(cls, value: str) -> str:
-        return _matching(MESSAGE_ID, value, "message id")
-
-    @field_validator("status", "recipient", "errors")
-    @classmethod
-    def _encodable(cls, value: str | None) -> str | None:
-        return None if value is None else clean_text(value, 500)
+    wamid: MessageId
+    status: ShortText
+    recipient: ShortText = ""
+    errors: ShortText | None = None
 
 
 class Notification(BaseModel):
