@@ -354,3 +354,18 @@ def test_sqlite_the_checkpointer_truncates_the_wal_once_writes_stop(tmp_path: Pa
     assert wal.stat().st_size <= 4 * 1024 * 1024
     assert len(store.history("u599")) == 1
     store.close()
+
+
+def test_a_new_message_is_counted_with_its_job_and_a_redelivery_is_not(store):
+    """The webhook's one store call per message: dedupe, job and the customer's rate count."""
+    assert store.enqueue_counted("wamid.R1", "u", {"text": "a"}, _lease("w"), 60) == 1
+    assert store.enqueue_counted("wamid.R2", "u", {"text": "b"}, _lease("w"), 60) == 2
+    assert store.enqueue_counted("wamid.R1", "u", {"text": "a"}, _lease("w"), 60) == 0
+    assert store.enqueue_counted("wamid.R3", "v", {"text": "c"}, None, 60) == 1
+    assert store.count_event("messages", "u", 60) == 3
+    assert [job.message_id for job in store.pending_inbound()] == [
+        "wamid.R1",
+        "wamid.R2",
+        "wamid.R3",
+    ]
+    assert store.expired_inbound()[0].message_id == "wamid.R3"  # unleased: anyone may take it

@@ -98,6 +98,7 @@ class StoreSummary(BaseModel):
 
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600
+COUNTERS_KEPT_SECONDS = 24 * 3600  # a counter's window is forgotten this long after its last event
 
 
 def as_datetime(timestamp: float) -> datetime:
@@ -154,6 +155,15 @@ class Store(ABC):
     ) -> bool:
         """Record a message id atomically: False if it was seen before (Meta redelivers). With a
         lease the job is the caller's (one attempt started); without, any recovery may take it."""
+
+    def enqueue_counted(self, message_id: str, user: str, payload: dict[str, Any],
+                        lease: Lease | None, window_seconds: int) -> int:  # fmt: skip
+        """enqueue_inbound, and count the new message in the user's 'messages' window: 0 for a
+        redelivery, else how many of the user's messages fell in the window (backends do both in
+        one step: it is on every message's path)."""
+        if not self.enqueue_inbound(message_id, user, payload, lease):
+            return 0
+        return self.count_event("messages", user, window_seconds)
 
     @abstractmethod
     def pending_inbound(self, older_than_seconds: float = 0.0) -> list[InboundJob]:

@@ -1,10 +1,12 @@
 """The inbound jobs of the Redis store: acknowledged messages, their leases and attempts, the mark
 that their reply is being sent, dead letters.
 
-A job is a hash `job:<id>` (user, payload, received_at, owner, attempts, sending_since, resent,
-error); `pending_at` orders the pending ones by arrival and `lease_until` by lease expiry (0: no
-lease), which is what recovery reads; `dead` lists the ones given up on; `msgs:<user>` the user's
-message ids, for deleting them with the user."""
+A job is a hash `job:<id>` (user, payload, received_at, owner, attempts, resent, error);
+`pending_at` orders the pending ones by arrival and `lease_until` by lease expiry (0: no lease),
+which is what recovery reads; `sending` holds when each job's reply started going out (a plain
+hash: it is written in the pipeline that saves the turn, where a script would cost redis-py a
+SCRIPT EXISTS round trip); `dead` lists the jobs given up on; `msgs:<user>` the user's message ids,
+for deleting them with the user."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from dialog.store.base import (
+    COUNTERS_KEPT_SECONDS,
     DEDUPE_TTL_SECONDS,
     DeadLetter,
     InboundJob,
@@ -24,24 +27,44 @@ from dialog.store.base import (
     error_text,
 )
 
+# Events of one user in one scope, in a window that starts with the first of them; the user's
+# counters share one hash (counts:<user>, deleted with the user).
+COUNT_LUA = """
+local function count_event(counts, scope, now, window, kept)
+  local started = tonumber(redis.call('HGET', counts, scope .. ':started') or '0')
+  local count
+  if started <= tonumber(now) - tonumber(window) then
+    redis.call('HSET', counts, scope .. ':started', now, scope .. ':n', 1)
+    count = 1
+  else
+    count = redis.call('HINCRBY', counts, scope .. ':n', 1)
+  end
+  redis.call('EXPIRE', counts, kept)
+  return count
+end
+"""
 # Dedupe and job in one atomic step: a process dying between the two would otherwise leave the id
 # marked as seen with no job, and Meta's redelivery of that message would be dropped as a duplicate.
 # msgs:<user> lists the user's message ids (their dedupe keys and jobs go when the user is deleted).
-# KEYS: seen, job, pending_at, lease_until, msgs. ARGV: id, user, payload, now, ttl, owner, until,
-# attempts
-ENQUEUE_SCRIPT = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[5]) then
-  redis.call('HSET', KEYS[2], 'user', ARGV[2], 'payload', ARGV[3], 'received_at', ARGV[4],
-             'owner', ARGV[6], 'attempts', ARGV[8])
-  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-  redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])
-  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
-  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[4] - ARGV[5])
-  redis.call('EXPIRE', KEYS[5], ARGV[5])
-  return 1
-end
-return 0
+# A new message is counted in the user's 'messages' window too when a window is given (ARGV[9]).
+# Returns 0 for a redelivery, else that count (1 when not counting).
+# KEYS: seen, job, pending_at, lease_until, msgs, counts. ARGV: id, user, payload, now, ttl, owner,
+# until, attempts, window, kept
+ENQUEUE_SCRIPT = (
+    COUNT_LUA
+    + """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[5]) then return 0 end
+redis.call('HSET', KEYS[2], 'user', ARGV[2], 'payload', ARGV[3], 'received_at', ARGV[4],
+           'owner', ARGV[6], 'attempts', ARGV[8])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[4] - ARGV[5])
+redis.call('EXPIRE', KEYS[5], ARGV[5])
+if tonumber(ARGV[9]) == 0 then return 1 end
+return count_event(KEYS[6], 'messages', ARGV[4], ARGV[9], ARGV[10])
 """
+)
 # A job whose lease lapsed becomes the caller's. KEYS: job, lease_until. ARGV: id, owner, until, now
 CLAIM_SCRIPT = """
 local expiry = redis.call('ZSCORE', KEYS[2], ARGV[1])
@@ -71,17 +94,18 @@ if redis.call('ZSCORE', KEYS[2], ARGV[1]) and redis.call('HGET', KEYS[1], 'owner
 end
 return 0
 """
-# A field of a job that is still pending (a finished job's hash must not come back).
-# KEYS: job, lease_until. ARGV: id, field, value
+# A field of a hash, set only while the job is pending (a finished job's data must not come back).
+# KEYS: the hash, lease_until. ARGV: id, field, value
 SET_IF_PENDING_SCRIPT = """
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) end
 return 0
 """
-# KEYS: job, pending_at, lease_until, dead. ARGV: id, now, error
+# KEYS: job, pending_at, lease_until, dead, sending. ARGV: id, now, error
 BURY_SCRIPT = """
 if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
 redis.call('HSET', KEYS[1], 'error', ARGV[3], 'dead_at', ARGV[2])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
 return 1
@@ -104,14 +128,19 @@ class RedisInbound:
     def enqueue_inbound(
         self, message_id: str, user: str, payload: dict[str, Any], lease: Lease | None = None
     ) -> bool:
+        return bool(self.enqueue_counted(message_id, user, payload, lease, 0))
+
+    def enqueue_counted(self, message_id: str, user: str, payload: dict[str, Any],
+                        lease: Lease | None, window_seconds: int) -> int:  # fmt: skip
+        """One script: the dedupe key, the job and (window_seconds > 0) the user's count."""
         now = time.time()
         keys = [self._key("seen", message_id), self._key("job", message_id),
-                self._key("pending_at"), self._key("lease_until"),
-                self._key("msgs", user)]  # fmt: skip
+                self._key("pending_at"), self._key("lease_until"), self._key("msgs", user),
+                self._key("counts", user)]  # fmt: skip
         args = [message_id, user, json.dumps(payload, ensure_ascii=False), now,
-                DEDUPE_TTL_SECONDS, lease.owner if lease else "",
-                lease.until(now) if lease else 0, int(lease is not None)]  # fmt: skip
-        return bool(self._enqueue(keys=keys, args=args))
+                DEDUPE_TTL_SECONDS, lease.owner if lease else "", lease.until(now) if lease else 0,
+                int(lease is not None), window_seconds, COUNTERS_KEPT_SECONDS]  # fmt: skip
+        return int(self._enqueue(keys=keys, args=args))
 
     def pending_inbound(self, older_than_seconds: float = 0.0) -> list[InboundJob]:
         ids = self.client.zrangebyscore(
@@ -143,11 +172,15 @@ class RedisInbound:
         self._migrated = True
 
     def _jobs(self, ids: list[str]) -> list[InboundJob]:
+        if not ids:
+            return []
         pipe = self.client.pipeline(transaction=False)
         for message_id in ids:
             pipe.hgetall(self._key("job", message_id))
-        return [_job(mid, fields) for mid, fields in zip(ids, pipe.execute(), strict=True)
-                if fields]  # fmt: skip
+        pipe.hmget(self._key("sending"), ids)
+        *rows, sending = pipe.execute()
+        return [_job(mid, fields, since) for mid, fields, since in zip(ids, rows, sending,
+                strict=True) if fields]  # fmt: skip
 
     def claim_inbound(self, message_id: str, lease: Lease) -> bool:
         now = time.time()
@@ -167,18 +200,20 @@ class RedisInbound:
         self._release(keys=keys, args=[message_id, owner, error_text(error) or ""])
 
     def mark_sending(self, message_id: str, at: datetime) -> None:
-        self._job_field(message_id, "sending_since", at.timestamp())
+        keys = [self._key("sending"), self._key("lease_until")]
+        self._set_if_pending(keys=keys, args=[message_id, message_id, at.timestamp()])
+
+    def queue_sending(self, pipe, message_id: str, at: datetime) -> None:
+        """mark_sending inside the pipeline that saves the turn (whose job is pending)."""
+        pipe.hset(self._key("sending"), message_id, at.timestamp())
 
     def mark_resent(self, message_id: str) -> None:
-        self._job_field(message_id, "resent", 1)
-
-    def _job_field(self, message_id: str, field: str, value: object, client=None) -> None:
         keys = [self._key("job", message_id), self._key("lease_until")]
-        self._set_if_pending(keys=keys, args=[message_id, field, value], client=client)
+        self._set_if_pending(keys=keys, args=[message_id, "resent", 1])
 
     def bury_inbound(self, message_id: str, error: str) -> None:
         keys = [self._key("job", message_id), self._key("pending_at"),
-                self._key("lease_until"), self._key("dead")]  # fmt: skip
+                self._key("lease_until"), self._key("dead"), self._key("sending")]  # fmt: skip
         self._bury(keys=keys, args=[message_id, time.time(), error_text(error) or ""])
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
@@ -198,13 +233,13 @@ class RedisInbound:
         for record in replies:
             self._queue_outbound(pipe, record)
         pipe.delete(self._key("job", message_id))
+        pipe.hdel(self._key("sending"), message_id)
         pipe.zrem(self._key("pending_at"), message_id)
         pipe.zrem(self._key("lease_until"), message_id)
         pipe.execute()
 
 
-def _job(message_id: str, fields: dict[str, str]) -> InboundJob:
-    sending = fields.get("sending_since")
+def _job(message_id: str, fields: dict[str, str], sending: str | None) -> InboundJob:
     return InboundJob(
         message_id=message_id, user=fields["user"], payload=json.loads(fields["payload"]),
         received_at=as_datetime(float(fields["received_at"])),

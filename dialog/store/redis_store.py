@@ -14,6 +14,7 @@ import redis
 
 from dialog.state import ConversationState
 from dialog.store.base import (
+    COUNTERS_KEPT_SECONDS,
     Handoff,
     OutboundRecord,
     Store,
@@ -23,34 +24,26 @@ from dialog.store.base import (
     as_datetime,
     error_text,
 )
-from dialog.store.redis_inbound import RedisInbound
+from dialog.store.redis_inbound import COUNT_LUA, RedisInbound
 
 log = logging.getLogger("store.redis")
 HISTORY_LIMIT = 500
 OUTBOUND_TTL_SECONDS = 30 * 24 * 3600
 LOCK_TIMEOUT_SECONDS = 30
-# Events of one user in one scope, in a window that starts with the first of them; the user's
-# counters share one hash (counts:<user>, deleted with the user). KEYS: counts. ARGV: scope, now,
-# window, kept seconds
-COUNT_SCRIPT = """
-local started = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. ':started') or '0')
-local count
-if started <= tonumber(ARGV[2]) - tonumber(ARGV[3]) then
-  redis.call('HSET', KEYS[1], ARGV[1] .. ':started', ARGV[2], ARGV[1] .. ':n', 1)
-  count = 1
-else
-  count = redis.call('HINCRBY', KEYS[1], ARGV[1] .. ':n', 1)
-end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return count
+# KEYS: counts. ARGV: scope, now, window, kept seconds
+COUNT_SCRIPT = (
+    COUNT_LUA
+    + """
+return count_event(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 """
-COUNTERS_KEPT_SECONDS = 24 * 3600
+)
 # Everything kept about one user. ARGV: key prefix, user
 DELETE_USER_SCRIPT = """
 local p, u = ARGV[1], ARGV[2]
 local existed = redis.call('EXISTS', p .. 'state:' .. u, p .. 'history:' .. u)
 for _, id in ipairs(redis.call('ZRANGE', p .. 'msgs:' .. u, 0, -1)) do
   redis.call('DEL', p .. 'seen:' .. id, p .. 'job:' .. id)
+  redis.call('HDEL', p .. 'sending', id)
   for _, index in ipairs({'pending_at', 'lease_until', 'dead'}) do
     redis.call('ZREM', p .. index, id)
   end
@@ -105,7 +98,7 @@ class RedisStore(RedisInbound, Store):
         pipe.zadd(self._key("users"), {state.user: state.updated_at.timestamp()})
         self._queue_turn(pipe, turn)
         if turn.message_id:
-            self._job_field(turn.message_id, "sending_since", turn.at.timestamp(), pipe)
+            self.queue_sending(pipe, turn.message_id, turn.at)
         pipe.execute()
 
     def _queue_turn(self, pipe, turn: Turn) -> None:

@@ -11,11 +11,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from dialog.state import ConversationState
 from dialog.store.base import (
+    COUNTERS_KEPT_SECONDS,
     DEDUPE_TTL_SECONDS,
     Handoff,
+    Lease,
     OutboundRecord,
     Store,
     StoreSummary,
@@ -53,7 +56,6 @@ CREATE TABLE IF NOT EXISTS intent_counts (intent TEXT PRIMARY KEY, n INTEGER NOT
 CREATE TABLE IF NOT EXISTS counters (scope TEXT NOT NULL, user TEXT NOT NULL,
     started REAL NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (scope, user));
 """
-COUNTERS_KEPT_SECONDS = 24 * 3600  # prune drops windows older than this
 
 
 class SQLiteStore(InboundTable, Store):
@@ -194,17 +196,28 @@ class SQLiteStore(InboundTable, Store):
         return list(reversed(records))
 
     def count_event(self, scope: str, user: str, window_seconds: int) -> int:
-        now = time.time()
         with self._writer():
-            rows = self._db.execute(
-                "INSERT INTO counters (scope, user, started, n) VALUES (?, ?, ?, 1) "
-                "ON CONFLICT (scope, user) DO UPDATE SET "
-                "n = CASE WHEN started <= ? THEN 1 ELSE n + 1 END, "
-                "started = CASE WHEN started <= ? THEN excluded.started ELSE started END "
-                "RETURNING n",
-                (scope, user, now, now - window_seconds, now - window_seconds),
-            ).fetchall()  # all of it: the statement (and its write) ends here, under the lock
+            return self._count_event(scope, user, window_seconds)
+
+    def _count_event(self, scope: str, user: str, window_seconds: int) -> int:
+        now = time.time()
+        rows = self._db.execute(
+            "INSERT INTO counters (scope, user, started, n) VALUES (?, ?, ?, 1) "
+            "ON CONFLICT (scope, user) DO UPDATE SET "
+            "n = CASE WHEN started <= ? THEN 1 ELSE n + 1 END, "
+            "started = CASE WHEN started <= ? THEN excluded.started ELSE started END "
+            "RETURNING n",
+            (scope, user, now, now - window_seconds, now - window_seconds),
+        ).fetchall()  # all of it: the statement (and its write) ends here, under the lock
         return rows[0][0]
+
+    def enqueue_counted(self, message_id: str, user: str, payload: dict[str, Any],
+                        lease: Lease | None, window_seconds: int) -> int:  # fmt: skip
+        """One transaction (one commit) for the job and the user's count."""
+        with self._transaction():
+            if not self._insert_inbound(message_id, user, payload, lease):
+                return 0
+            return self._count_event("messages", user, window_seconds)
 
     def prune(self, hours: float) -> int:
         cutoff = time.time() - hours * 3600

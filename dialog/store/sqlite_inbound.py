@@ -39,9 +39,15 @@ class InboundTable(SQLiteFile):
     def enqueue_inbound(
         self, message_id: str, user: str, payload: dict[str, Any], lease: Lease | None = None
     ) -> bool:
+        with self._writer():
+            return self._insert_inbound(message_id, user, payload, lease)
+
+    def _insert_inbound(
+        self, message_id: str, user: str, payload: dict[str, Any], lease: Lease | None
+    ) -> bool:
         now = time.time()
         owner, until = (lease.owner, lease.until(now)) if lease else (None, None)
-        cursor = self._write(
+        cursor = self._db.execute(
             "INSERT OR IGNORE INTO inbound (message_id, user, payload, received_at, lease_owner, "
             "claimed_until, attempts) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (message_id, user, json.dumps(payload, ensure_ascii=False), now, owner, until,
