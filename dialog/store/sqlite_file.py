@@ -110,16 +110,23 @@ class SQLiteFile:
         return busy, frames, copied
 
     def _checkpoint_loop(self) -> None:
-        self._db.execute(f"PRAGMA busy_timeout={IDLE_TRUNCATE_BUSY_MS}")  # this thread's own
         last_frames = -1
         while not self._checkpoint_stop.wait(CHECKPOINT_SECONDS):
             try:
+                if last_frames < 0:
+                    self._open_checkpointer()
                 _, frames, copied = self.checkpoint()
                 if frames == copied == last_frames and self._wal_bytes() > WAL_KEPT_BYTES:
                     self._truncate_idle_wal()
                 last_frames = frames
             except sqlite3.Error as error:  # a closed store, a full disk: try again later
                 log.warning("WAL checkpoint failed: %s", error)
+
+    def _open_checkpointer(self) -> None:
+        """This thread's connection, opened under the writer lock: on a new file, switching it to
+        WAL while the schema is being created can fail with 'database is locked'."""
+        with self._writer():
+            self._db.execute(f"PRAGMA busy_timeout={IDLE_TRUNCATE_BUSY_MS}")
 
     def _wal_bytes(self) -> int:
         try:
