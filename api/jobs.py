@@ -36,12 +36,8 @@ class JobQueue:
 
     def __init__(self, store: Store, channel: Any, dispatcher: Any, settings: Any,
                  metrics: Any = None, send_seconds: float = 0.0):  # fmt: skip
-        self.store, self.channel, self.dispatcher, self.metrics = (
-            store,
-            channel,
-            dispatcher,
-            metrics,
-        )
+        self.store, self.channel, self.dispatcher = store, channel, dispatcher
+        self.metrics = metrics
         seconds = max(settings.recover_after_seconds, MIN_LEASE_SECONDS)
         self.lease = Lease(owner=process_owner(), seconds=seconds)
         self.max_attempts = settings.max_job_attempts
