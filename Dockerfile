@@ -13,8 +13,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 
 COPY . .
 RUN useradd --create-home --uid 10001 bot \
-    && mkdir -p /app/var \
-    && chown -R bot:bot /app/var
+    && install -d -m 0700 -o bot -g bot /app/var
 USER bot
 
 EXPOSE 5000

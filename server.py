@@ -10,22 +10,25 @@ import atexit
 import gc
 import logging
 import sys
+import time
 
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.serving import WSGIRequestHandler
 
 from api.channel import WhatsAppChannel
 from api.context import AppContext
 from api.dispatcher import UserOrderedDispatcher
+from api.jobs import JobQueue
 from api.logs import configure_logging
 from api.metrics import AppMetrics
-from api.recovery import Sweeper, recover_pending
 from dialog.engine import Engine
 from dialog.runtime import Runtime, RuntimePaths
 from dialog.store import STORE_UNAVAILABLE, Store, open_store
-from settings import Settings, load_settings
+from settings import Settings, exposure_problems, load_settings, refuse_in_production
 
 log = logging.getLogger("server")
+access_log = logging.getLogger("access")
 
 
 def create_app(
@@ -41,7 +44,8 @@ def create_app(
     configure_logging(settings.log_level)
     metrics = metrics or AppMetrics()
     store = store or open_store(settings.store_url, redis_prefix=settings.redis_key_prefix)
-    llm = llm if llm is not None else _build_llm(settings, metrics)
+    _check_durability(settings, store)
+    llm = llm if llm is not None else _build_llm(settings, metrics, store)
     paths = RuntimePaths(
         config_dir=settings.config_dir,
         catalog=settings.catalog_path,
@@ -58,27 +62,52 @@ def create_app(
         metrics=metrics,
         whatsapp=whatsapp,
     )
-    channel = WhatsAppChannel(engine, store, whatsapp, metrics)
-    dispatcher = UserOrderedDispatcher(
-        workers=settings.turn_threads, synchronous=not settings.workers_async
-    )
-    context.extras.update(channel=channel, dispatcher=dispatcher)
-    context.extras["sweeper"] = Sweeper(context)
+    jobs = _build_jobs(settings, store, WhatsAppChannel(engine, store, whatsapp, metrics), metrics)
+    context.extras.update(channel=jobs.channel, dispatcher=jobs.dispatcher, jobs=jobs)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["kavak"] = context
     _register_blueprints(app)
     _register_errors(app)
-    atexit.register(dispatcher.shutdown)  # a graceful stop finishes the turns already accepted
+    _register_access_log(app)
     _log_start(settings, runtime)
-    try:
-        recover_pending(context, settings.recover_after_seconds)
-    except Exception:  # the store may be down at start: the sweep retries once it is back
-        log.exception("start-up recovery failed")
+    _start_jobs(jobs)
     return app
 
 
-def _build_llm(settings: Settings, metrics: AppMetrics):
+def _build_jobs(settings: Settings, store: Store, channel: WhatsAppChannel, metrics) -> JobQueue:
+    from tools.whatsapp import longest_send_seconds
+
+    dispatcher = UserOrderedDispatcher(
+        workers=settings.turn_threads, synchronous=not settings.workers_async
+    )
+    longest_send = longest_send_seconds(
+        settings.whatsapp_timeout, settings.whatsapp_max_retries, settings.whatsapp_backoff
+    )
+    return JobQueue(store, channel, dispatcher, settings, metrics, send_seconds=longest_send)
+
+
+def _start_jobs(jobs: JobQueue) -> None:
+    """Recover what a previous process left, then keep leases and recovery going on a timer."""
+    try:
+        jobs.recover()
+    except STORE_UNAVAILABLE as error:  # the store may be down at start: the timer retries
+        log.error("start-up recovery failed: %s", type(error).__name__)
+    jobs.start()
+    atexit.register(jobs.dispatcher.shutdown)  # a graceful stop finishes the turns accepted
+
+
+def _check_durability(settings: Settings, store: Store) -> None:
+    """A store that forgets on restart is an ERROR (refused with APP_ENV=production)."""
+    try:
+        problems = store.durability_problems()
+    except STORE_UNAVAILABLE as error:  # down at start: the app answers 503 until it is back
+        log.warning("could not check the store's persistence: %s", type(error).__name__)
+        return
+    refuse_in_production(settings, problems, log)
+
+
+def _build_llm(settings: Settings, metrics: AppMetrics, store: Store):
     from tools.llm import LLMClient, LLMSettings, PrometheusLLMMetrics
 
     return LLMClient(
@@ -89,6 +118,7 @@ def _build_llm(settings: Settings, metrics: AppMetrics):
             timeout=settings.openai_timeout,
         ),
         metrics=PrometheusLLMMetrics(metrics.registry),
+        counter=store.count_event,  # hourly budgets shared by every worker
     )
 
 
@@ -135,6 +165,35 @@ def _register_errors(app: Flask) -> None:
         response = jsonify(error="internal_error", reason="unexpected error; see the server log")
         response.status_code = 500
         return response
+
+
+def _register_access_log(app: Flask) -> None:
+    """One line per request naming its route, not its path or query: '/admin/users/<phone>', never
+    the phone; '/webhook', never its hub.verify_token."""
+
+    @app.before_request
+    def started() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def logged(response):
+        if access_log.isEnabledFor(logging.INFO):
+            route = request.url_rule.rule if request.url_rule else "(no route)"
+            milliseconds = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+            access_log.info("%s %s %d", request.method, route, response.status_code,
+                            extra={"ms": round(milliseconds, 1)})  # fmt: skip
+        return response
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """The development server's handler without werkzeug's access log, which printed each path
+    and query string (phones, hub.verify_token) as it came: the app logs requests itself."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Logged by the app's access log instead."""
+
+    def log_error(self, format: str, *args) -> None:
+        access_log.warning("malformed request: %s", format % tuple(map(str, args)))
 
 
 def _log_start(settings: Settings, runtime: Runtime) -> None:
@@ -184,12 +243,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = load_settings(**overrides)
+        configure_logging(settings.log_level)
+        refuse_in_production(settings, exposure_problems(settings, [settings.host]), log)
         app = create_app(settings)
     except (CatalogError, YamlError) as error:
         print(f"Cannot start: {error}", file=sys.stderr)
         return 2
     freeze_startup_objects()
-    app.run(host=settings.host, port=settings.port, threaded=True)
+    app.run(host=settings.host, port=settings.port, threaded=True,
+            request_handler=QuietRequestHandler)  # fmt: skip
     return 0
 
 

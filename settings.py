@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,14 +52,19 @@ class Settings(BaseSettings):
     store_url: str = Field("sqlite:///var/bot.db", validation_alias=_env("STORE_URL"))
     redis_key_prefix: str = Field("kavak:", min_length=1, validation_alias=_env("REDIS_KEY_PREFIX"))
     admin_token: str = Field("", validation_alias=_env("ADMIN_TOKEN"), repr=False)
+    metrics_public: bool = Field(False, validation_alias=_env("METRICS_PUBLIC"))
     host: str = Field("127.0.0.1", validation_alias=_env("HOST"))
     port: int = Field(5000, ge=1, le=65535, validation_alias=_env("PORT"))
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
+    app_env: Literal["development", "production"] = Field(
+        "development", validation_alias=_env("APP_ENV")
+    )
     workers_async: bool = Field(True, validation_alias=_env("WEBHOOK_ASYNC"))
     turn_threads: int = Field(32, ge=1, le=256, validation_alias=_env("TURN_THREADS"))
-    recover_after_seconds: float = Field(
-        120.0, ge=0, validation_alias=_env("RECOVER_AFTER_SECONDS")
-    )
+    recover_after_seconds: float = Field(60.0, ge=0, validation_alias=_env("RECOVER_AFTER_SECONDS"))
+    max_job_attempts: int = Field(5, ge=1, le=100, validation_alias=_env("MAX_JOB_ATTEMPTS"))
+    messages_per_minute: int = Field(20, ge=0, validation_alias=_env("MESSAGES_PER_MINUTE"))
+    max_queued_messages: int = Field(2000, ge=1, validation_alias=_env("MAX_QUEUED_MESSAGES"))
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("MAX_BODY_BYTES"))
 
     @field_validator("log_level")
@@ -83,9 +90,56 @@ class Settings(BaseSettings):
     def llm_enabled(self) -> bool:
         return bool(self.openai_api_key)
 
+    @property
+    def production(self) -> bool:
+        return self.app_env == "production"
+
 
 class SettingsError(SystemExit):
     """Raised at start when the environment is wrong: one readable line per problem."""
+
+
+def is_loopback_host(host: str) -> bool:
+    """'127.0.0.1', '::1', '[::1]', 'localhost': only this machine can connect. '0.0.0.0' and ''
+    mean every interface."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_problems(settings: Settings, hosts: list[str]) -> list[str]:
+    """What is unsafe about serving on `hosts` with these settings (empty when nothing is)."""
+    public = [host for host in hosts if not is_loopback_host(host)]
+    if not public:
+        return []
+    where = ", ".join(host or "every interface" for host in public)
+    problems = []
+    if not settings.admin_token:
+        problems.append(
+            f"listening on {where} with no ADMIN_TOKEN: set it, or /admin and /chat answer "
+            "whoever reaches them through a proxy on this host"
+        )
+    if not settings.whatsapp_app_secret:
+        problems.append(
+            f"listening on {where} with no WHATSAPP_APP_SECRET: anyone can post forged "
+            "WhatsApp messages to /webhook"
+        )
+    return problems
+
+
+def refuse_in_production(settings: Settings, problems: list[str], log) -> None:
+    """Log each problem as an ERROR; with APP_ENV=production, refuse to start."""
+    for problem in problems:
+        log.error(problem)
+    if problems and settings.production:
+        raise SettingsError(
+            "Refusing to start with APP_ENV=production:\n"
+            + "\n".join(f"  {problem}" for problem in problems)
+        )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,11 +1,13 @@
-"""Admin API (bearer ADMIN_TOKEN, else loopback only): users, history, handoffs, reload."""
+"""Admin API (bearer ADMIN_TOKEN, else this machine only): users, history, handoffs, dead letters,
+reload."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from api.auth import protected
+from api.auth import json_required, refusal
 from api.context import app_context
+from api.json_body import json_request
 from dialog.state import ConversationState
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -13,10 +15,9 @@ MAX_USER_CHARS = 128
 
 
 @bp.before_request
-@protected
 def _guard():
-    """Every admin route is protected (the decorator returns a 401 response when not allowed)."""
-    return None
+    """Every admin route is protected (401), and changes come as JSON only (415)."""
+    return refusal() or json_required()
 
 
 def _user_or_404(phone: str):
@@ -76,7 +77,7 @@ def delete_user(phone: str):
 
 @bp.post("/prune")
 def prune():
-    payload = request.get_json(silent=True) or {}
+    payload = json_request() or {}
     hours = payload.get("hours", 24) if isinstance(payload, dict) else None
     if isinstance(hours, bool) or not isinstance(hours, int | float) or hours <= 0:
         return jsonify(error="bad_request", reason="'hours' must be a positive number"), 400
@@ -87,6 +88,13 @@ def prune():
 @bp.get("/summary")
 def summary():
     return jsonify(app_context().store.summary().model_dump(mode="json"))
+
+
+@bp.get("/dead-letters")
+def dead_letters():
+    """Messages given up on after MAX_JOB_ATTEMPTS failed runs, newest first, with the error."""
+    rows = app_context().store.dead_letters()
+    return jsonify(dead_letters=[row.model_dump(mode="json") for row in rows], count=len(rows))
 
 
 @bp.get("/handoffs")

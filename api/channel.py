@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -13,7 +14,6 @@ from dialog.turn import TurnResult
 
 log = logging.getLogger("channel")
 LIST_BODY_MAX = 1024
-CAR_PREFIX = "car:"
 
 
 class WhatsAppChannel:
@@ -27,6 +27,9 @@ class WhatsAppChannel:
         message_id, user = job["message_id"], job["user"]
         if job.get("recovered") and self._finish_recovered(job):
             return
+        if job.get("throttle"):
+            self._throttled(job)
+            return
         started = time.perf_counter()
         self.client.mark_read(message_id)
         kind = job.get("kind", "text")
@@ -39,6 +42,14 @@ class WhatsAppChannel:
         self.store.complete_inbound(message_id, self._replies(user, message_id, sent))
         if result is not None and self.metrics is not None:
             self.metrics.turn(result, channel="whatsapp", seconds=time.perf_counter() - started)
+
+    def _throttled(self, job: dict[str, Any]) -> None:
+        """Over the customer's message rate: no turn; the first one over it says to wait."""
+        message_id, user, replies = job["message_id"], job["user"], []
+        if job["throttle"] == "notice":
+            text = self.engine.runtime.current.config.templates.get("rate_limited", "")
+            replies = self._replies(user, message_id, self.client.send_text(user, text))
+        self.store.complete_inbound(message_id, replies)
 
     def _turn(self, job: dict[str, Any]) -> TurnResult:
         user, message_id = job["user"], job["message_id"]
@@ -85,17 +96,34 @@ class WhatsAppChannel:
         return records
 
     def _finish_recovered(self, job: dict[str, Any]) -> bool:
-        """A job left by a process that died: True if its reply is (now) out and it is closed."""
+        """A job left by a process that died: True if its reply is (now) out and it is closed.
+
+        Its turn may have run, and its reply may have been in flight when the process died: the
+        Graph API may or may not have taken it, so it is sent again, once (marked in the store
+        first, so a second crash cannot make it a third time)."""
         message_id, user = job["message_id"], job["user"]
         replies = []
-        if not self._already_sent(message_id, user):
+        if self._already_sent(message_id, user):
+            pass
+        elif job.get("resent"):
+            log.warning("recovered job: its reply was already sent again once; not a third time",
+                        extra={"message_id": message_id})  # fmt: skip
+        else:
             ran = self._turn_already_run(message_id, user)
             if ran is None:
                 return False  # it never ran: run it now
-            # the process died after the turn, before its reply went out: resend, don't re-run
+            self.store.mark_resent(message_id)
             replies = self._replies(user, message_id, self.client.send_text(user, ran.text_out))
+            if self.metrics is not None:
+                self.metrics.resent.inc()
         self.store.complete_inbound(message_id, replies)
         return True
+
+    def apologise(self, user: str, message_id: str) -> None:
+        """A message given up on: ask the customer to write again (best effort, recorded)."""
+        text = self.engine.runtime.current.config.templates.get("internal_error", "")
+        for record in self._replies(user, message_id, self.client.send_text(user, text)):
+            self.store.record_outbound(record.wamid, user, message_id, record.status, record.error)
 
     def _already_sent(self, message_id: str, user: str) -> bool:
         """A job recovered after a crash: did a reply to it already go out (or fail for good)?"""
@@ -108,7 +136,8 @@ class WhatsAppChannel:
         """Its turn is in the history: resend that reply rather than run the turn twice."""
         for turn in self.store.history(user, limit=20):
             if turn.message_id == message_id:
-                log.warning("recovered job: resending its reply", extra={"message_id": message_id})
+                log.warning("recovered job: its reply may not have gone out; sending it again",
+                            extra={"message_id": message_id})  # fmt: skip
                 return turn
         return None
 

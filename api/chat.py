@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from api.auth import protected
 from api.context import app_context
+from api.json_body import json_request
 
 bp = Blueprint("chat", __name__)
 MAX_USER_CHARS = 128
@@ -17,7 +18,7 @@ MAX_TEXT_CHARS = 5000
 @bp.post("/chat")
 @protected
 def chat():
-    payload = request.get_json(silent=True)
+    payload = json_request()
     if not isinstance(payload, dict):
         return _bad('the body must be a JSON object like {"user": "...", "text": "..."}')
     user, text = payload.get("user"), payload.get("text")

@@ -20,13 +20,19 @@ class UserOrderedDispatcher:
         self._queues: dict[str, deque[Callable[[], None]]] = {}
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._active = 0
+        self._active = 0  # users with a runner
+        self._pending = 0  # jobs queued or running
+
+    @property
+    def pending(self) -> int:
+        return self._pending
 
     def submit(self, key: str, job: Callable[[], None]) -> None:
         if self._pool is None:
             self._run_safely(job)
             return
         with self._lock:
+            self._pending += 1
             queue = self._queues.get(key)
             if queue is not None:  # a runner is already draining this user's queue
                 queue.append(job)
@@ -46,6 +52,8 @@ class UserOrderedDispatcher:
                     return
                 job = queue.popleft()
             self._run_safely(job)
+            with self._lock:
+                self._pending -= 1
 
     @staticmethod
     def _run_safely(job: Callable[[], None]) -> None:

@@ -2,21 +2,27 @@
 
 POST is verified (X-Hub-Signature-256 when an app secret is set), parsed, deduplicated by message id
 in the store and acknowledged at once; turns run on the dispatcher, one user at a time, in order.
+When this process holds MAX_QUEUED_MESSAGES jobs, or a notification brings more than
+MAX_NEW_MESSAGES new ones, the rest is refused with a 503: Meta delivers the notification again
+later, and what was taken is a duplicate then.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 
 from flask import Blueprint, jsonify, request
 
 from api.context import app_context
+from api.json_body import parse_json
+from dialog.store import STORE_UNAVAILABLE
 from tools.whatsapp_inbound import parse_notification, verify_signature
 
 bp = Blueprint("webhook", __name__)
 log = logging.getLogger("webhook")
+MAX_NEW_MESSAGES = 1000  # per notification
+RETRY_AFTER_SECONDS = 30
 
 
 @bp.get("/webhook")
@@ -42,24 +48,59 @@ def receive():
             return jsonify(error="unauthorized", reason="missing X-Hub-Signature-256"), 401
         if not verify_signature(raw, header, secret):
             return jsonify(error="forbidden", reason="invalid signature"), 403
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return jsonify(error="bad_request", reason="body is not valid JSON"), 400
-    notification = parse_notification(payload)
+    notification = parse_notification(parse_json(raw))
     for status in notification.statuses:
         context.store.update_outbound_status(
             status.wamid, status.status, error=status.errors or None
         )
-    accepted = sum(_accept(context, message) for message in notification.messages)
+    accepted, full = _accept_all(context, notification.messages)
     if notification.ignored:
         log.info("ignored %d unusable entries in one notification", notification.ignored)
-    context.extras["sweeper"].maybe_sweep()
+        if context.metrics is not None:
+            context.metrics.malformed.inc(notification.ignored)
+    if full:
+        return _busy(len(notification.messages), accepted)
     return jsonify(received=len(notification.messages), accepted=accepted), 200
 
 
+def _accept_all(context, messages: list) -> tuple[int, bool]:
+    """(new messages taken, whether some were left for Meta to deliver again)."""
+    jobs, accepted = context.extras["jobs"], 0
+    for message in messages:
+        if accepted >= MAX_NEW_MESSAGES or not jobs.has_room():
+            return accepted, True
+        accepted += _accept_isolated(context, message)
+    return accepted, False
+
+
+def _busy(received: int, accepted: int):
+    log.warning(
+        "queue full or notification too large: %d of %d messages left for redelivery",
+        received - accepted, received,
+    )  # fmt: skip
+    reason = "busy: the messages not accepted will be taken when Meta delivers them again"
+    response = jsonify(error="busy", reason=reason, received=received, accepted=accepted)
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _accept_isolated(context, message) -> bool:
+    """One message's failure is that message's: the others of the notification go through (a
+    500 would make Meta deliver all of them again). A store outage is everyone's: 503."""
+    try:
+        return _accept(context, message)
+    except STORE_UNAVAILABLE:
+        raise
+    except Exception:
+        log.exception("message could not be accepted", extra={"message_id": message.message_id})
+        if context.metrics is not None:
+            context.metrics.malformed.inc()
+        return False
+
+
 def _accept(context, message) -> bool:
-    """Store the message as a job (deduplicated), then hand it to the dispatcher."""
+    """Store the message as this process's job (deduplicated) and queue it."""
     if message.kind == "reaction":
         return False
     job = {
@@ -69,13 +110,11 @@ def _accept(context, message) -> bool:
         "text": message.text,
         "reply_id": message.reply_id,
     }
-    if not context.store.enqueue_inbound(message.message_id, message.from_phone, job):
+    if not context.extras["jobs"].accept(job):
         if context.metrics is not None:
             context.metrics.duplicates.inc()
         log.info("duplicate message ignored", extra={"message_id": message.message_id})
         return False
     if context.metrics is not None:
         context.metrics.messages.labels(channel="whatsapp", kind=message.kind).inc()
-    channel = context.extras["channel"]
-    context.extras["dispatcher"].submit(message.from_phone, lambda: channel.process(job))
     return True

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from dialog.runtime import ROOT, RuntimePaths
 
+EXIT_WORDS = frozenset({"salir", "exit", "quit"})
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dialog", description=__doc__)
@@ -28,8 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "validate":
         return _validate(args)
-    if args.command == "chat":
-        return _chat(args)
+    from tools.catalog import CatalogError
+    from tools.yamlio import YamlError
+
+    try:
+        return _chat(args) if args.command == "chat" else _bench(args)
+    except (CatalogError, YamlError) as error:  # a missing or broken file: say which, no trace
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _bench(args: argparse.Namespace) -> int:
     from dialog.bench import run_bench
 
     return run_bench(args)
@@ -63,10 +74,12 @@ def _chat(args: argparse.Namespace) -> int:
     from dialog.store import MemoryStore
 
     engine = Engine(Runtime(_paths(args)), MemoryStore())
-    print("Escribe tu mensaje (Ctrl+D para salir).")
+    print("Escribe tu mensaje (salir o Ctrl+D para terminar).")
     for line in sys.stdin:
         if not line.strip():
             continue
+        if line.strip().lower() in EXIT_WORDS:
+            break
         result = engine.handle(args.user, line)
         print(f"\n{result.reply}\n  [{result.intent}] {result.slots}\n")
     return 0

@@ -92,7 +92,8 @@ class DetailTopic(_Strict):
 
 
 class LLMPolicy(_Strict):
-    """Where the LLM may speak: free-form questions (these cues) and, optionally, rephrasing."""
+    """Where the LLM may speak (free-form questions with these cues, optionally rephrasing), how
+    much of a message it reads, how often it may answer, and which claims it must not invent."""
 
     rephrase: bool = False
     min_words: int = Field(default=3, ge=1)
@@ -100,6 +101,11 @@ class LLMPolicy(_Strict):
     # a question no rule understood goes to the LLM only if its nearest examples score this much
     # (it is about cars or buying); below, the honest "no tengo ese dato"
     min_relevance: float = Field(default=0.15, ge=0, le=1)
+    max_question_chars: int = Field(default=500, ge=20)
+    per_user_per_hour: int = Field(default=20, ge=0)
+    global_per_hour: int = Field(default=1000, ge=0)  # all customers, all workers
+    budget_reply: str = "Un asesor te puede ayudar con eso 🙏 escribe *asesor*."
+    claim_words: list[str] = Field(default_factory=list)  # never in an answer unless in its sources
 
 
 class DialogConfig(_Strict):

@@ -178,7 +178,7 @@ class Engine:
         wanted = self.rephrase or ctx.config.llm.rephrase
         if not (wanted and reply.rephrasable and llm is not None and llm.enabled):
             return reply
-        result = llm.rephrase(reply.text, [])
+        result = llm.rephrase(reply.text, [], user=ctx.state.user)
         if result.used and result.text:
             reply.text, reply.llm_used = result.text, True
         return reply

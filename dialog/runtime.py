@@ -89,7 +89,10 @@ def build_bundle(
         llm=llm,
     )
     if llm is not None:  # the grounding guard knows every make and model the NLU knows
+        from tools.llm import LLMLimits
+
         llm.set_vocabulary(extractor.names)
+        llm.configure(LLMLimits(**config.llm.model_dump(include=set(LLMLimits.model_fields))))
     return Bundle(config=config, services=services, catalog_mtime=catalog_mtime)
 
 

@@ -32,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "loadtest-app-secret"
+ADMIN_TOKEN = "loadtest-admin"
 PHONE_ID = "100200300"
 TEXTS = (
     "hola",
@@ -60,6 +61,8 @@ class GraphStandIn:
         self.events: dict[str, threading.Event] = defaultdict(threading.Event)
         self.lock = threading.Lock()
         self.counter = 0
+        self.received = 0  # requests, answered or not
+        self.in_flight = 0  # replies received and not yet answered (a crash now may repeat them)
         # asyncio, not http.server: the stand-in shares the 2 cores with the server it measures,
         # and http.server's per-request thread and header parsing cost ~0.5 ms CPU per message
         self.loop = asyncio.new_event_loop()
@@ -82,9 +85,13 @@ class GraphStandIn:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 body = json.loads(await reader.readexactly(content_length(head)) or b"{}")
+                reply = "to" in body
+                self.received += 1
+                self.in_flight += reply
                 if self.latency_s:
                     await asyncio.sleep(self.latency_s)
                 data = json.dumps(self.record(body)).encode()
+                self.in_flight -= reply
                 writer.write(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                     b"Content-Length: %d\r\n\r\n%s" % (len(data), data)
@@ -181,10 +188,13 @@ def start_server(
         "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID,
         "WHATSAPP_APP_SECRET": SECRET,
         "WHATSAPP_VERIFY_TOKEN": "loadtest",
-        "ADMIN_TOKEN": "loadtest-admin",
+        "ADMIN_TOKEN": ADMIN_TOKEN,
         "OPENAI_API_KEY": "",
         "LOG_LEVEL": "ERROR",
         "WEB_CONCURRENCY": str(args.workers),
+        # each simulated user writes dozens of messages a second, far above any person's rate:
+        # the per-customer limit stays on (its count is part of the cost) but never bites
+        "MESSAGES_PER_MINUTE": "1000000",
         "REDIS_KEY_PREFIX": redis_prefix(args),
     }
     command = [
@@ -390,7 +400,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 forget_redis_keys(args)
     report = summarise(args, graph, load, elapsed)
     report.update(server_side)
-    print(f"server side (one worker's view) and CPU per message: {server_side}")
+    print(f"server side (all workers) and CPU per message: {server_side}")
     return report
 
 
@@ -443,9 +453,9 @@ def redis_cpu_seconds(args: argparse.Namespace) -> float:
 
 
 def server_turn_times(port: int) -> dict[str, float]:
-    """Mean time a worker spent per WhatsApp turn (receive → reply sent), from /metrics."""
+    """Mean time per WhatsApp turn (receive → reply sent) over all workers, from /metrics."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    connection.request("GET", "/metrics")
+    connection.request("GET", "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     text = connection.getresponse().read().decode()
     values = {
         sample.name.rsplit("_", 1)[1]: sample.value

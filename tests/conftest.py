@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,22 +53,31 @@ def test_settings(**overrides: object) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+def stop_jobs(app: Flask) -> None:
+    """What a process's end does to an app: its lease and recovery timer stop."""
+    app.extensions["kavak"].extras["jobs"].stop()
+
+
 @pytest.fixture
-def make_app() -> Callable[..., Flask]:
+def make_app() -> Iterator[Callable[..., Flask]]:
     """Build an app with its own settings; the store defaults to a fresh in-memory one."""
+    apps: list[Flask] = []
 
     def factory(catalog: str = "bundled", store=None, llm=None, **overrides: object) -> Flask:
         overrides.setdefault("catalog_path", catalog_path(catalog))
         settings = test_settings(**overrides)
         from server import create_app
 
-        return create_app(settings, store=store or MemoryStore(), llm=llm)
+        apps.append(create_app(settings, store=store or MemoryStore(), llm=llm))
+        return apps[-1]
 
-    return factory
+    yield factory
+    for app in apps:
+        stop_jobs(app)
 
 
 @pytest.fixture(scope="session")
-def shared_apps() -> dict[str, Flask]:
+def shared_apps() -> Iterator[dict[str, Flask]]:
     """One app per catalog for read-mostly tests; each test uses its own user ids."""
     from server import create_app
 
@@ -76,4 +85,16 @@ def shared_apps() -> dict[str, Flask]:
     for name, path in CATALOGS.items():
         if path.is_file():
             apps[name] = create_app(test_settings(catalog_path=path), store=MemoryStore())
-    return apps
+    yield apps
+    for app in apps.values():
+        stop_jobs(app)
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    """Start real server processes (`spawn.dev(env)`, `spawn.gunicorn(env)`); all killed after."""
+    from tests.processes import Spawner
+
+    spawner = Spawner(tmp_path)
+    yield spawner
+    spawner.close()

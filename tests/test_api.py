@@ -108,13 +108,13 @@ def test_admin_user_lifecycle(client):
     assert state["selected"] is not None and state["turns"] == 2
     history = client.get("/admin/users/5215512345678/history").get_json()["turns"]
     assert [turn["text_in"] for turn in history] == ["busco un jetta", "el 1"]
-    assert client.post("/admin/users/5215512345678/reset").get_json()["reset"] is True
+    assert client.post("/admin/users/5215512345678/reset", json={}).get_json()["reset"] is True
     assert client.get("/admin/users/5215512345678").get_json()["selected"] is None
     summary = client.get("/admin/summary").get_json()
     assert summary["turns_by_intent"]["search_cars"] == 1
-    assert client.delete("/admin/users/5215512345678").status_code == 200
+    assert client.delete("/admin/users/5215512345678", json={}).status_code == 200
     assert client.get("/admin/users/5215512345678").status_code == 404
-    assert client.delete("/admin/users/5215512345678").status_code == 404
+    assert client.delete("/admin/users/5215512345678", json={}).status_code == 404
 
 
 def test_admin_prune_validates_hours(client):
@@ -139,10 +139,10 @@ def test_admin_reload_reports_a_broken_config(make_app, tmp_path):
     config = tmp_path / "config"
     shutil.copytree(Path(__file__).resolve().parent.parent / "config", config)
     client = make_app(config_dir=config).test_client()
-    assert client.post("/admin/reload").get_json() == {"ok": True, "error": ""}
+    assert client.post("/admin/reload", json={}).get_json() == {"ok": True, "error": ""}
     dialog_yml = config / "dialog.yml"
     dialog_yml.write_text(dialog_yml.read_text().replace("handler: reply", "handler: nope", 1))
-    response = client.post("/admin/reload")
+    response = client.post("/admin/reload", json={})
     assert response.status_code == 422
     assert "dialog.yml" in response.get_json()["error"]
     assert client.post("/chat", json={"user": "r", "text": "hola"}).status_code == 200

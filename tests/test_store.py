@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import threading
 import time
@@ -14,16 +15,18 @@ import pytest
 from dialog.state import ConversationState, utc_now
 from dialog.store import (
     Handoff,
+    Lease,
     MemoryStore,
     OutboundRecord,
     StoreError,
     Turn,
     open_store,
 )
-from dialog.store import sqlite as sqlite_module
+from dialog.store import sqlite_file as sqlite_module
 from dialog.store.redis_store import RedisStore
 from dialog.store.sqlite import SQLiteStore
 from tests.conftest import REDIS_URL, redis_or_skip
+from tests.processes import enqueue_in_process
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
@@ -134,7 +137,7 @@ def test_users_summary_prune_and_delete(store):
     assert [summary.user for summary in store.users()] == ["new"]
     assert store.delete_user("new") is True and store.delete_user("new") is False
     assert store.load_state("new") is None and store.history("new") == []
-    assert store.handoffs()[0].name == "Ana"
+    assert store.handoffs() == []  # deleting a user deletes their handoff (name, contact time)
 
 
 def test_data_survives_reopening(backend):
@@ -178,16 +181,14 @@ def test_ping(store):
     assert store.ping() is True
 
 
-def _enqueue_in_process(path: str, results) -> None:
-    results.put(SQLiteStore(path).enqueue_inbound("wamid.same", "u", {"n": 1}))
-
-
 def test_sqlite_dedupe_is_atomic_across_processes(tmp_path: Path):
     path = str(tmp_path / "bot.db")
     SQLiteStore(path)
-    context = multiprocessing.get_context("fork")
+    # not fork: this process has threads (SQLite checkpointers) whose locks a fork would copy held
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tests.processes", "dialog.store.sqlite"])
     results = context.Queue()
-    workers = [context.Process(target=_enqueue_in_process, args=(path, results)) for _ in range(4)]
+    workers = [context.Process(target=enqueue_in_process, args=(path, results)) for _ in range(4)]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -212,20 +213,62 @@ def test_redis_down_is_reported_not_raised():
     assert store.ping() is False
 
 
+def _lease(owner: str, seconds: float = 60.0) -> Lease:
+    return Lease(owner=owner, seconds=seconds)
+
+
 def test_a_pending_job_is_claimed_by_one_process_at_a_time(store):
-    store.enqueue_inbound("wamid.C", "u", {"text": "hola"})
-    assert store.claim_inbound("wamid.C", lease_seconds=60)
-    assert not store.claim_inbound("wamid.C", lease_seconds=60)  # another worker: not yours
+    store.enqueue_inbound("wamid.C", "u", {"text": "hola"})  # no lease: its process is gone
+    assert store.claim_inbound("wamid.C", _lease("a"))
+    assert not store.claim_inbound("wamid.C", _lease("b"))  # another worker: not yours
     store.complete_inbound("wamid.C")
-    assert not store.claim_inbound("wamid.C", lease_seconds=60)
-    assert not store.claim_inbound("wamid.NEVER-SEEN", lease_seconds=60)
+    assert not store.claim_inbound("wamid.C", _lease("b"))
+    assert not store.claim_inbound("wamid.NEVER-SEEN", _lease("b"))
 
 
-def test_an_expired_claim_can_be_taken_again(store):
-    store.enqueue_inbound("wamid.E", "u", {"text": "hola"})
-    assert store.claim_inbound("wamid.E", lease_seconds=1)
-    time.sleep(1.1)
-    assert store.claim_inbound("wamid.E", lease_seconds=1)
+def test_a_job_is_leased_by_its_process_until_it_stops_renewing(store):
+    assert store.enqueue_inbound("wamid.L", "u", {"text": "hola"}, _lease("a", 0.5))
+    assert store.expired_inbound() == [] and not store.claim_inbound("wamid.L", _lease("b"))
+    time.sleep(0.3)
+    assert store.renew_leases(["wamid.L", "wamid.OTHER"], _lease("a", 0.5)) == 1
+    assert store.renew_leases(["wamid.L"], _lease("b", 0.5)) == 0  # only the owner renews
+    time.sleep(0.3)  # past the first expiry, within the renewed one
+    assert store.expired_inbound() == []
+    time.sleep(0.4)  # a stopped renewing (it died)
+    [job] = store.expired_inbound()
+    assert job.message_id == "wamid.L" and job.attempts == 1
+    assert store.claim_inbound("wamid.L", _lease("b"))
+    assert store.pending_inbound()[0].attempts == 2 and store.expired_inbound() == []
+
+
+def test_a_failed_run_is_released_and_a_hopeless_job_buried(store):
+    store.enqueue_inbound("wamid.P", "u", {"text": "car:²"}, _lease("a"))
+    store.release_inbound("wamid.P", "b", "not b's job")
+    assert store.expired_inbound() == []
+    store.release_inbound("wamid.P", "a", "ValueError: invalid literal for int()")
+    [job] = store.expired_inbound()  # the lease ended with the failed run
+    assert "ValueError" in job.error
+    store.bury_inbound("wamid.P", "gave up after 1 attempts")
+    assert store.pending_inbound() == [] and store.expired_inbound() == []
+    [dead] = store.dead_letters()
+    assert (dead.message_id, dead.user, dead.payload) == ("wamid.P", "u", {"text": "car:²"})
+    assert dead.attempts == 1 and dead.error == "gave up after 1 attempts"
+    assert store.enqueue_inbound("wamid.P", "u", {}) is False  # still deduplicated
+
+
+def test_a_job_is_marked_sending_with_its_turn_and_resent_once(store):
+    store.enqueue_inbound("wamid.S", "u", {"text": "hola"}, _lease("a"))
+    assert store.pending_inbound()[0].sending_since is None
+    turn = Turn(user="u", text_in="hola", text_out="¡Hola!", message_id="wamid.S")
+    store.save_turn(_state("u", turns=1), turn)
+    [job] = store.pending_inbound()
+    assert abs((job.sending_since - turn.at).total_seconds()) < 0.001 and not job.resent
+    store.mark_resent("wamid.S")
+    assert store.pending_inbound()[0].resent
+    store.complete_inbound("wamid.S")
+    store.save_turn(_state("u", turns=2), turn)  # a late mark must not bring a closed job back
+    store.mark_resent("wamid.S")
+    assert store.pending_inbound() == [] and store.expired_inbound() == []
 
 
 def test_sqlite_databases_of_the_earlier_schema_are_migrated(tmp_path: Path):
@@ -240,8 +283,23 @@ def test_sqlite_databases_of_the_earlier_schema_are_migrated(tmp_path: Path):
         old.execute("INSERT INTO inbound VALUES ('wamid.OLD', 'u', '{}', 0, NULL)")
     store = SQLiteStore(path)
     assert [job.message_id for job in store.pending_inbound()] == ["wamid.OLD"]
-    assert store.claim_inbound("wamid.OLD", lease_seconds=60)
+    assert store.claim_inbound("wamid.OLD", _lease("a"))
+    assert store.pending_inbound()[0].attempts == 1
     store.close()
+
+
+@pytest.mark.redis
+def test_redis_jobs_of_the_earlier_layout_are_migrated():
+    prefix = f"test:{uuid.uuid4().hex}:"
+    store = redis_or_skip(prefix)
+    job = {"message_id": "wamid.OLD", "user": "u", "payload": {"text": "hola"},
+           "received_at": "2026-11-20T10:00:00Z"}  # fmt: skip
+    store.client.hset(prefix + "pending", "wamid.OLD", json.dumps(job))
+    [recovered] = store.expired_inbound()
+    assert recovered.message_id == "wamid.OLD" and recovered.payload == {"text": "hola"}
+    assert store.claim_inbound("wamid.OLD", _lease("a"))
+    assert store.client.hlen(prefix + "pending") == 0
+    store.clear()
 
 
 def test_save_turn_stores_state_and_history_together(store):
@@ -277,3 +335,37 @@ def test_sqlite_checkpoints_the_wal_in_the_background(tmp_path: Path, monkeypatc
         thread.join(timeout=1)
     assert not any(thread.is_alive() for thread in threads)
     assert len(SQLiteStore(path).history("u7")) == 1
+
+
+def test_sqlite_the_checkpointer_truncates_the_wal_once_writes_stop(tmp_path: Path, monkeypatch):
+    """A burst of writes grows the WAL (to ~80 MB under load); once the checkpointer has copied
+    it all and no new write came, it empties the file instead of keeping it at its largest."""
+    monkeypatch.setattr(sqlite_module, "CHECKPOINT_SECONDS", 0.05)
+    path = tmp_path / "bot.db"
+    store = SQLiteStore(path)
+    wal = path.with_name("bot.db-wal")
+    for n in range(600):
+        store.append_turn(Turn(user=f"u{n}", text_in="hola " * 400, text_out="¡Hola! " * 400))
+    print(f"WAL after the burst: {wal.stat().st_size / 1e6:.1f} MB")
+    assert wal.stat().st_size > 8_000_000
+    deadline = time.monotonic() + 10
+    while wal.stat().st_size > 4 * 1024 * 1024 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert wal.stat().st_size <= 4 * 1024 * 1024
+    assert len(store.history("u599")) == 1
+    store.close()
+
+
+def test_a_new_message_is_counted_with_its_job_and_a_redelivery_is_not(store):
+    """The webhook's one store call per message: dedupe, job and the customer's rate count."""
+    assert store.enqueue_counted("wamid.R1", "u", {"text": "a"}, _lease("w"), 60) == 1
+    assert store.enqueue_counted("wamid.R2", "u", {"text": "b"}, _lease("w"), 60) == 2
+    assert store.enqueue_counted("wamid.R1", "u", {"text": "a"}, _lease("w"), 60) == 0
+    assert store.enqueue_counted("wamid.R3", "v", {"text": "c"}, None, 60) == 1
+    assert store.count_event("messages", "u", 60) == 3
+    assert [job.message_id for job in store.pending_inbound()] == [
+        "wamid.R1",
+        "wamid.R2",
+        "wamid.R3",
+    ]
+    assert store.expired_inbound()[0].message_id == "wamid.R3"  # unleased: anyone may take it

@@ -8,14 +8,15 @@ import hmac
 import itertools
 import json
 import logging
+import time
 import uuid
 
 import pytest
 from werkzeug import Request, Response
 
 from api.logs import JsonFormatter
-from dialog.store import MemoryStore, open_store
-from tests.conftest import redis_or_skip
+from dialog.store import Lease, MemoryStore, open_store
+from tests.conftest import redis_or_skip, stop_jobs
 
 PHONE_ID = "1234567890"
 TOKEN = "EAAG-test-token"
@@ -376,7 +377,7 @@ def test_graph_down_is_recorded_as_failed_and_the_job_is_closed(wa_app, graph, c
     assert history["outbound"][0]["status"] == "failed"
     assert history["turns"][0]["message_id"] == "wamid.LOST"
     lines = [JsonFormatter().format(record) for record in caplog.records]
-    assert any("wamid.LOST" in line and "***5678" in line for line in lines)
+    assert any("…mid.LOST" in line and "***5678" in line for line in lines)  # masked by field
     assert not any(ANA in line or TOKEN in line for line in lines)
 
 
@@ -430,18 +431,25 @@ def test_acknowledged_messages_survive_a_crash_and_are_answered_once(wa_app, gra
     assert len(graph.replies(ANA)) == 1
 
 
-def test_a_crash_after_the_turn_resends_its_reply_without_running_it_again(
+def test_a_crash_after_the_turn_resends_its_reply_once_without_running_it_again(
     wa_app, graph, reopen_store
 ):
     crashed = wa_app(store=reopen_store(), whatsapp_access_token="")  # a process about to die
+    stop_jobs(crashed)
     store = crashed.extensions["kavak"].store
     job = {"message_id": "wamid.HALF", "user": ANA, "kind": "text", "text": "busco un versa"}
     store.enqueue_inbound("wamid.HALF", ANA, job)
     ran = crashed.extensions["kavak"].engine.handle(ANA, "busco un versa", message_id="wamid.HALF")
-    restarted = wa_app(store=reopen_store())  # died before sending; the restart recovers the job
+    assert store.pending_inbound()[0].sending_since is not None  # it died while sending
+    # the restart waits until that send cannot still be in flight (0.2 s timeout, no retry)
+    restarted = wa_app(store=reopen_store(), whatsapp_timeout=0.2, whatsapp_max_retries=0)
+    store = restarted.extensions["kavak"].store
+    deadline = time.monotonic() + 10
+    while store.pending_inbound() and time.monotonic() < deadline:
+        time.sleep(0.05)
     [reply] = graph.replies(ANA)
     assert reply["type"] == "text" and reply["text"]["body"] == ran.reply
-    assert len(restarted.extensions["kavak"].store.history(ANA)) == 1  # the turn ran once
+    assert len(store.history(ANA)) == 1 and store.pending_inbound() == []  # the turn ran once
 
 
 def test_a_crash_after_sending_does_not_send_twice(wa_app, graph, reopen_store):
@@ -482,6 +490,6 @@ def test_two_workers_starting_together_recover_a_job_once(wa_app, graph, reopen_
     job = {"message_id": "wamid.BOTH", "user": ANA, "kind": "text", "text": "hola"}
     store.enqueue_inbound("wamid.BOTH", ANA, job)
     claimed = reopen_store()
-    assert claimed.claim_inbound("wamid.BOTH", lease_seconds=60)  # worker 1 took it...
+    assert claimed.claim_inbound("wamid.BOTH", Lease(owner="worker-1", seconds=60))  # took it...
     wa_app(store=reopen_store())  # ...so worker 2 leaves it alone
     assert graph.replies(ANA) == []

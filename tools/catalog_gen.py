@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("n must be >= 0")
     cars = generate(args.n, seed=args.seed, base=base_frame(args.base))
     write_csv(cars, args.out if args.out else sys.stdout)
+    if args.out:  # on stdout the CSV is all there is, for a pipe
+        print(f"wrote {args.n} cars to {args.out}")
     return 0
 
 

@@ -47,6 +47,25 @@ class LLMSettings(BaseModel):
     temperature: float = 0.2
 
 
+class LLMLimits(BaseModel):
+    """What the YAML allows the LLM (dialog.yml's llm block): how much of a message it reads, how
+    many answers per customer and for everyone per hour, which claims it must not invent."""
+
+    max_question_chars: int = 500
+    per_user_per_hour: int = 20
+    global_per_hour: int = 1000
+    claim_words: list[str] = Field(default_factory=list)
+
+
+BUDGET_WINDOW_SECONDS = 3600
+EVERYONE = ""  # the user id of the budget all customers share
+
+
+class EventCounter(Protocol):
+    def __call__(self, scope: str, user: str, window_seconds: int) -> int:
+        """Count one event of `scope` for `user` and return how many fell in the window."""
+
+
 class LLMContext(BaseModel):
     knowledge: list[str] = Field(default_factory=list)
     car: dict[str, Any] | None = None
@@ -143,11 +162,14 @@ class LLMClient:
         metrics: LLMMetrics | None = None,
         vocabulary: Iterable[str] = (),
         clock: Callable[[], float] = time.monotonic,
+        counter: EventCounter | None = None,
     ):
         self.settings = settings
         self.metrics = metrics or NullLLMMetrics()
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown, clock)
         self.names = NameMatcher(vocabulary)
+        self.counter = counter  # budgets are counted in the store: shared by every worker
+        self.configure(LLMLimits())
         self._client: openai.OpenAI | None = None
         self._client_lock = threading.Lock()
 
@@ -158,24 +180,35 @@ class LLMClient:
     def set_vocabulary(self, names: Iterable[str]) -> None:
         self.names = NameMatcher(names)
 
-    def answer_question(self, question: str, context: LLMContext) -> LLMResult:
+    def configure(self, limits: LLMLimits) -> None:
+        """The YAML's limits (called on every configuration load)."""
+        self.limits, self.claims = limits, NameMatcher(limits.claim_words)
+
+    def answer_question(
+        self, question: str, context: LLMContext, user: str | None = None
+    ) -> LLMResult:
+        """Sources are the context only: the customer's question is never evidence."""
         messages = [
             {"role": "system", "content": ANSWER_PROMPT},
             {"role": "system", "content": "Contexto:\n" + context.as_prompt()},
-            {"role": "user", "content": question},
+            {"role": "user", "content": question[: self.limits.max_question_chars]},
         ]
-        return self._call("answer", messages, sources=[*context.sources(), question])
+        return self._call("answer", messages, sources=context.sources(), user=user)
 
-    def rephrase(self, reply: str, context: list[str]) -> LLMResult:
+    def rephrase(self, reply: str, context: list[str], user: str | None = None) -> LLMResult:
         messages = [
             {"role": "system", "content": REPHRASE_PROMPT},
             {"role": "user", "content": reply},
         ]
-        return self._call("rephrase", messages, sources=[reply, *context])
+        return self._call("rephrase", messages, sources=[reply, *context], user=user)
 
-    def _call(self, kind: str, messages: list[dict], sources: list[str]) -> LLMResult:
+    def _call(self, kind: str, messages: list[dict], sources: list[str],
+              user: str | None) -> LLMResult:  # fmt: skip
         if not self.enabled:
             return LLMResult(reason="disabled")
+        if not self._within_budget(user):
+            self.metrics.record(kind, "budget_spent", 0.0, None, None)
+            return LLMResult(reason="budget_spent")
         if not self.breaker.allow():
             self.metrics.record(kind, "circuit_open", 0.0, None, None)
             return LLMResult(reason="circuit_open")
@@ -195,8 +228,18 @@ class LLMClient:
         )  # fmt: skip
         return result
 
+    def _within_budget(self, user: str | None) -> bool:
+        """One more answer for this customer and for everyone this hour (counted even when
+        refused: asking again does not help)."""
+        if self.counter is None or user is None:
+            return True
+        limits = self.limits
+        if self.counter("llm", user, BUDGET_WINDOW_SECONDS) > limits.per_user_per_hour:
+            return False
+        return self.counter("llm", EVERYONE, BUDGET_WINDOW_SECONDS) <= limits.global_per_hour
+
     def _guard(self, result: LLMResult, sources: list[str]) -> None:
-        grounding = check_grounding(result.text or "", sources, self.names)
+        grounding = check_grounding(result.text or "", sources, self.names, self.claims)
         if grounding.ok:
             result.used = True
             return

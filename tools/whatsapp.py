@@ -16,6 +16,15 @@ TEXT_LIMIT = 4096
 LIST_ROWS, ROW_TITLE, ROW_DESCRIPTION, BUTTON_TEXT, SECTION_TITLE, BODY = 10, 24, 72, 20, 24, 1024
 REPLY_BUTTONS, REPLY_TITLE = 3, 20
 MAX_RETRY_AFTER = 10.0
+MAX_CONNECT_TIMEOUT = 5.0
+
+
+def longest_send_seconds(timeout: float, max_retries: int, backoff: float) -> float:
+    """How long one send can take at worst: every attempt times out connecting and reading, and
+    every wait between attempts is the longest (a capped Retry-After or the doubled backoff)."""
+    attempt = min(timeout, MAX_CONNECT_TIMEOUT) + timeout
+    waits = sum(max(MAX_RETRY_AFTER, backoff * 2**n) for n in range(max_retries))
+    return attempt * (max_retries + 1) + waits
 
 
 class ListRow(BaseModel):
@@ -81,7 +90,7 @@ class WhatsAppClient:
             maxsize=32,
             block=False,
             retries=False,  # retries are ours: they read Retry-After and record attempts
-            timeout=urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
+            timeout=urllib3.Timeout(connect=min(timeout, MAX_CONNECT_TIMEOUT), read=timeout),
             headers={
                 "Authorization": f"Bearer {access_token}",
                 "Content-Type": "application/json",

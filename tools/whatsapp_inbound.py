@@ -1,37 +1,65 @@
 """Inbound WhatsApp Cloud API webhooks: signature check and a tolerant notification parser.
 
-Meta retries anything that is not a 200, so the parser never raises: unknown shapes are counted
-as ignored and the webhook still answers 200.
+Meta retries anything that is not a 200, so the parser never raises: each message and status is
+read on its own, and one that is unusable (an id or phone that is not one, a lone surrogate, a
+timestamp of "²") is counted as ignored while the others go through.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
-MAX_MESSAGES_PER_PAYLOAD = 1000
 MAX_TEXT_CHARS = 4096 * 4
+MAX_ID_CHARS = 256
 MEDIA_KINDS = {"image", "audio", "video", "document", "sticker", "location", "contacts"}
+# A wa_id is digits; Meta's ids are base64-like. ASCII only: "²".isdigit() is True in Python.
+PHONE = re.compile(r"[0-9]{5,20}")
+MESSAGE_ID = re.compile(r"[A-Za-z0-9._:=+/-]{1,256}")
+KIND = re.compile(r"[a-z_]{1,32}")
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+def clean_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """Text a store can encode: lone surrogates (JSON allows "\\ud83d" alone) become U+FFFD."""
+    return text[:limit].encode("utf-8", "replace").decode("utf-8")
+
+
+def _matching(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"not a {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+MessageId = Annotated[str, _matching(MESSAGE_ID, "message id")]
+Phone = Annotated[str, _matching(PHONE, "phone number")]
+Kind = Annotated[str, _matching(KIND, "message type")]
+Text = Annotated[str, AfterValidator(clean_text)]
+ShortText = Annotated[str, AfterValidator(lambda text: clean_text(text, 500))]
 
 
 class InboundMessage(BaseModel):
-    message_id: str
-    from_phone: str
-    kind: str
-    text: str = ""
-    reply_id: str | None = None
+    message_id: MessageId
+    from_phone: Phone
+    kind: Kind
+    text: Text = ""
+    reply_id: Text | None = None
     timestamp: int | None = None
-    name: str | None = None
+    name: Text | None = None
 
 
 class StatusUpdate(BaseModel):
-    wamid: str
-    status: str
-    recipient: str = ""
-    errors: str | None = None
+    wamid: MessageId
+    status: ShortText
+    recipient: ShortText = ""
+    errors: ShortText | None = None
 
 
 class Notification(BaseModel):
@@ -41,11 +69,13 @@ class Notification(BaseModel):
 
 
 def verify_signature(raw_body: bytes, header: str | None, app_secret: str) -> bool:
-    """X-Hub-Signature-256 is 'sha256=' + hex HMAC-SHA256 of the raw body; constant-time compare."""
+    """X-Hub-Signature-256 is 'sha256=' + hex HMAC-SHA256 of the raw body; constant-time compare
+    of bytes (a header with non-ASCII characters is simply wrong, not an error)."""
     if not header or not header.startswith("sha256=") or not app_secret:
         return False
-    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len("sha256=") :].strip().lower())
+    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest().encode()
+    given = header[len("sha256=") :].strip().lower().encode("utf-8", "replace")
+    return hmac.compare_digest(expected, given)
 
 
 def parse_notification(payload: Any) -> Notification:
@@ -53,21 +83,17 @@ def parse_notification(payload: Any) -> Notification:
     for value in _values(payload, notification):
         names = _contact_names(value.get("contacts"))
         for raw in _list(value.get("messages")):
-            if len(notification.messages) >= MAX_MESSAGES_PER_PAYLOAD:
-                notification.ignored += 1
-                continue
-            message = _message(raw, names)
-            if message is None:
-                notification.ignored += 1
-            else:
-                notification.messages.append(message)
+            _keep(notification.messages, _message(raw, names), notification)
         for raw in _list(value.get("statuses")):
-            status = _status(raw)
-            if status is None:
-                notification.ignored += 1
-            else:
-                notification.statuses.append(status)
+            _keep(notification.statuses, _status(raw), notification)
     return notification
+
+
+def _keep(items: list, item: BaseModel | None, notification: Notification) -> None:
+    if item is None:
+        notification.ignored += 1
+    else:
+        items.append(item)
 
 
 def _values(payload: Any, notification: Notification):
@@ -108,15 +134,25 @@ def _message(raw: Any, names: dict[str, str]) -> InboundMessage | None:
         return None
     text, reply_id = _content(kind, raw)
     timestamp = raw.get("timestamp")
-    return InboundMessage(
-        message_id=message_id,
-        from_phone=phone,
-        kind=kind,
-        text=text[:MAX_TEXT_CHARS],
-        reply_id=reply_id,
-        timestamp=int(timestamp) if isinstance(timestamp, str) and timestamp.isdigit() else None,
-        name=names.get(phone),
-    )
+    try:
+        return InboundMessage(
+            message_id=message_id,
+            from_phone=phone,
+            kind=kind,
+            text=text,
+            reply_id=reply_id[:MAX_ID_CHARS] if reply_id else reply_id,
+            timestamp=_timestamp(timestamp),
+            name=names.get(phone),
+        )
+    except ValidationError:
+        return None
+
+
+def _timestamp(value: Any) -> int | None:
+    """Unix seconds as Meta sends them (a string of ASCII digits); anything else is unknown."""
+    if isinstance(value, str) and TIMESTAMP.fullmatch(value):
+        return int(value)
+    return None
 
 
 def _content(kind: str, raw: dict[str, Any]) -> tuple[str, str | None]:
@@ -149,9 +185,12 @@ def _status(raw: Any) -> StatusUpdate | None:
         for e in (_dict(item) for item in _list(raw.get("errors")))
     ]
     recipient = raw.get("recipient_id")
-    return StatusUpdate(
-        wamid=wamid,
-        status=status,
-        recipient=recipient if isinstance(recipient, str) else "",
-        errors="; ".join(errors) or None,
-    )
+    try:
+        return StatusUpdate(
+            wamid=wamid,
+            status=status,
+            recipient=recipient if isinstance(recipient, str) else "",
+            errors="; ".join(errors) or None,
+        )
+    except ValidationError:
+        return None

@@ -118,8 +118,10 @@ def ask_llm(ctx: TurnContext, fallback_template: str) -> Reply:
     knowledge = ctx.services.knowledge.texts(topics)
     car = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
     context = LLMContext(knowledge=knowledge, car=car.model_dump() if car else None)
-    result = llm.answer_question(ctx.text, context)
+    result = llm.answer_question(ctx.text, context, user=ctx.state.user)
     if result.used and result.text:
         return Reply(result.text, llm_used=True, rephrasable=False)
+    if result.reason == "budget_spent":
+        return Reply(ctx.config.llm.budget_reply, rephrasable=False)
     log.info("llm answer not used", extra={"reason": result.reason, "user_turn": ctx.state.turns})
     return Reply(ctx.say(fallback_template), rephrasable=False)

@@ -7,8 +7,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from dialog.store.base import (
+    DeadLetter,
     Handoff,
     InboundJob,
+    Lease,
     OutboundRecord,
     Store,
     StoreSummary,
@@ -56,8 +58,10 @@ def open_store(url: str, redis_prefix: str | None = None) -> Store:
 
 
 __all__ = [
+    "DeadLetter",
     "Handoff",
     "InboundJob",
+    "Lease",
     "MemoryStore",
     "OutboundRecord",
     "Store",

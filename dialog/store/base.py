@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -53,6 +53,17 @@ class UserSummary(BaseModel):
     turns: int = 0
 
 
+class Lease(BaseModel):
+    """Who runs a job, and for how long without renewing: the owner renews it while the job waits
+    in its queue or runs; once it lapses (the owner died or hung) recovery may take the job."""
+
+    owner: str
+    seconds: float = Field(gt=0)
+
+    def until(self, now: float) -> float:
+        return now + self.seconds
+
+
 class InboundJob(BaseModel):
     """An acknowledged inbound message, kept until its reply was sent (crash recovery)."""
 
@@ -60,6 +71,21 @@ class InboundJob(BaseModel):
     user: str
     payload: dict[str, Any]
     received_at: datetime = Field(default_factory=utc_now)
+    attempts: int = 0  # runs started (by the process that accepted it, then by recoveries)
+    sending_since: datetime | None = None  # its turn ran; the reply was being sent from then on
+    resent: bool = False  # a reply in flight at a crash was sent again (never twice)
+    error: str | None = None  # why its last run failed
+
+
+class DeadLetter(BaseModel):
+    """A job given up after too many failed runs, kept for an operator to look at."""
+
+    message_id: str
+    user: str
+    payload: dict[str, Any]
+    attempts: int
+    error: str | None = None
+    at: datetime = Field(default_factory=utc_now)
 
 
 class OutboundRecord(BaseModel):
@@ -81,6 +107,12 @@ class StoreSummary(BaseModel):
 
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600
+COUNTERS_KEPT_SECONDS = 24 * 3600  # a counter's window is forgotten this long after its last event
+
+
+def as_datetime(timestamp: float) -> datetime:
+    """A stored Unix time as an aware UTC datetime."""
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 def error_text(error: object) -> str | None:
@@ -98,11 +130,6 @@ class Store(ABC):
 
     @abstractmethod
     def append_turn(self, turn: Turn) -> None: ...
-
-    def save_turn(self, state: ConversationState, turn: Turn) -> None:
-        """The end of a turn: its state and its history line (backends may do both at once)."""
-        self.save_state(state)
-        self.append_turn(turn)
 
     @abstractmethod
     def history(self, user: str, limit: int = 50) -> list[Turn]: ...
@@ -123,13 +150,37 @@ class Store(ABC):
     def user_lock(self, user: str) -> AbstractContextManager[None]:
         """Serialise turns of one user (across threads, and processes where the backend can)."""
 
+    def save_turn(self, state: ConversationState, turn: Turn) -> None:
+        """The end of a turn: its state, its history line and, for an inbound message, the mark
+        that its reply is being sent (backends do all of it in one step)."""
+        self.save_state(state)
+        self.append_turn(turn)
+        if turn.message_id:
+            self.mark_sending(turn.message_id, turn.at)
+
     @abstractmethod
-    def enqueue_inbound(self, message_id: str, user: str, payload: dict[str, Any]) -> bool:
-        """Record a message id atomically: False if it was seen before (Meta redelivers)."""
+    def enqueue_inbound(
+        self, message_id: str, user: str, payload: dict[str, Any], lease: Lease | None = None
+    ) -> bool:
+        """Record a message id atomically: False if it was seen before (Meta redelivers). With a
+        lease the job is the caller's (one attempt started); without, any recovery may take it."""
+
+    def enqueue_counted(self, message_id: str, user: str, payload: dict[str, Any],
+                        lease: Lease | None, window_seconds: int) -> int:  # fmt: skip
+        """enqueue_inbound, and count the new message in the user's 'messages' window: 0 for a
+        redelivery, else how many of the user's messages fell in the window (backends do both in
+        one step: it is on every message's path)."""
+        if not self.enqueue_inbound(message_id, user, payload, lease):
+            return 0
+        return self.count_event("messages", user, window_seconds)
 
     @abstractmethod
     def pending_inbound(self, older_than_seconds: float = 0.0) -> list[InboundJob]:
         """Acknowledged messages whose reply was never completed, oldest first."""
+
+    @abstractmethod
+    def expired_inbound(self, limit: int = 1000) -> list[InboundJob]:
+        """Pending jobs nobody holds a live lease on, oldest first: what recovery may take."""
 
     @abstractmethod
     def complete_inbound(self, message_id: str, replies: Sequence[OutboundRecord] = ()) -> None:
@@ -137,8 +188,32 @@ class Store(ABC):
         neither)."""
 
     @abstractmethod
-    def claim_inbound(self, message_id: str, lease_seconds: float) -> bool:
-        """Take a pending job for recovery; False if another process holds an unexpired claim."""
+    def claim_inbound(self, message_id: str, lease: Lease) -> bool:
+        """Take a pending job whose lease lapsed (one more attempt); False if someone holds it."""
+
+    @abstractmethod
+    def renew_leases(self, message_ids: Sequence[str], lease: Lease) -> int:
+        """Extend the owner's leases on these jobs; how many it still held."""
+
+    @abstractmethod
+    def release_inbound(self, message_id: str, owner: str, error: str) -> None:
+        """A run failed: end the owner's lease at once (recovery retries it) and keep why."""
+
+    @abstractmethod
+    def mark_sending(self, message_id: str, at: datetime) -> None:
+        """The job's turn ran and its reply is about to be sent (a crash now may repeat it)."""
+
+    @abstractmethod
+    def mark_resent(self, message_id: str) -> None:
+        """The reply in flight at a crash is being sent again: never a third time."""
+
+    @abstractmethod
+    def bury_inbound(self, message_id: str, error: str) -> None:
+        """Give up on a job: out of the pending set, into the dead letters."""
+
+    @abstractmethod
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Jobs given up on, newest first."""
 
     @abstractmethod
     def record_outbound(
@@ -156,6 +231,11 @@ class Store(ABC):
 
     @abstractmethod
     def outbound(self, user: str | None = None, limit: int = 100) -> list[OutboundRecord]: ...
+
+    @abstractmethod
+    def count_event(self, scope: str, user: str, window_seconds: int) -> int:
+        """Count one event (a message, an LLM answer) of `user` in `scope`; how many fell in the
+        window that started with the first of them. Deleted with the user."""
 
     @abstractmethod
     def prune(self, hours: float) -> int:
@@ -176,6 +256,10 @@ class Store(ABC):
 
     def ping(self) -> bool:
         return True
+
+    def durability_problems(self) -> list[str]:
+        """What would lose acknowledged messages if the backend restarted (empty: nothing)."""
+        return []
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -7,13 +7,15 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from dialog.state import ConversationState, utc_now
 from dialog.store.base import (
+    DeadLetter,
     Handoff,
     InboundJob,
+    Lease,
     OutboundRecord,
     Store,
     StoreSummary,
@@ -30,9 +32,11 @@ class MemoryStore(Store):
         self._states: dict[str, str] = {}
         self._history: dict[str, list[Turn]] = defaultdict(list)
         self._handoffs: list[Handoff] = []
-        self._seen: set[str] = set()
-        self._claims: dict[str, float] = {}
+        self._seen: dict[str, str] = {}  # message id -> user (deleted with the user)
+        self._leases: dict[str, tuple[str, float]] = {}  # message id -> (owner, until)
         self._pending: dict[str, InboundJob] = {}
+        self._dead: dict[str, DeadLetter] = {}
+        self._counts: dict[tuple[str, str], tuple[float, int]] = {}  # (scope, user) -> window
         self._outbound: dict[str, OutboundRecord] = {}
         self._intents: Counter[str] = Counter()
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -73,9 +77,19 @@ class MemoryStore(Store):
         return sorted(result, key=lambda summary: summary.last_activity, reverse=True)
 
     def delete_user(self, user: str) -> bool:
+        """Everything kept about the user: state, history, handoffs, messages in and out."""
         with self._guard:
             existed = self._states.pop(user, None) is not None
-            self._history.pop(user, None)
+            existed |= self._history.pop(user, None) is not None
+            self._handoffs = [handoff for handoff in self._handoffs if handoff.user != user]
+            for message_id in [mid for mid, owner in self._seen.items() if owner == user]:
+                for index in (self._seen, self._pending, self._leases, self._dead):
+                    index.pop(message_id, None)
+            for wamid in [w for w, record in self._outbound.items() if record.user == user]:
+                del self._outbound[wamid]
+            self._locks.pop(user, None)
+            for key in [key for key in self._counts if key[1] == user]:
+                del self._counts[key]
         return existed
 
     @contextmanager
@@ -85,35 +99,90 @@ class MemoryStore(Store):
         with lock:
             yield
 
-    def enqueue_inbound(self, message_id: str, user: str, payload: dict[str, Any]) -> bool:
+    def enqueue_inbound(
+        self, message_id: str, user: str, payload: dict[str, Any], lease: Lease | None = None
+    ) -> bool:
         with self._guard:
             if message_id in self._seen:
                 return False
-            self._seen.add(message_id)
+            self._seen[message_id] = user
             self._pending[message_id] = InboundJob(
-                message_id=message_id, user=user, payload=payload
+                message_id=message_id, user=user, payload=payload, attempts=int(lease is not None)
             )
+            if lease is not None:
+                self._leases[message_id] = (lease.owner, lease.until(time.time()))
             return True
 
     def pending_inbound(self, older_than_seconds: float = 0.0) -> list[InboundJob]:
         cutoff = utc_now() - timedelta(seconds=older_than_seconds)
-        jobs = [job for job in list(self._pending.values()) if job.received_at <= cutoff]
+        with self._guard:
+            jobs = [job.model_copy() for job in self._pending.values() if job.received_at <= cutoff]
         return sorted(jobs, key=lambda job: job.received_at)
 
-    def claim_inbound(self, message_id: str, lease_seconds: float) -> bool:
-        now = time.monotonic()
+    def expired_inbound(self, limit: int = 1000) -> list[InboundJob]:
+        now = time.time()
         with self._guard:
-            if message_id not in self._pending or self._claims.get(message_id, 0.0) > now:
+            jobs = [job.model_copy() for mid, job in self._pending.items()
+                    if self._leases.get(mid, ("", 0.0))[1] < now]  # fmt: skip
+        return sorted(jobs, key=lambda job: job.received_at)[:limit]
+
+    def claim_inbound(self, message_id: str, lease: Lease) -> bool:
+        now = time.time()
+        with self._guard:
+            job = self._pending.get(message_id)
+            if job is None or self._leases.get(message_id, ("", 0.0))[1] >= now:
                 return False
-            self._claims[message_id] = now + lease_seconds
+            self._leases[message_id] = (lease.owner, lease.until(now))
+            job.attempts += 1
             return True
+
+    def renew_leases(self, message_ids: Sequence[str], lease: Lease) -> int:
+        until, renewed = lease.until(time.time()), 0
+        with self._guard:
+            for message_id in message_ids:
+                held = self._leases.get(message_id)
+                if message_id in self._pending and held and held[0] == lease.owner:
+                    self._leases[message_id], renewed = (lease.owner, until), renewed + 1
+        return renewed
+
+    def release_inbound(self, message_id: str, owner: str, error: str) -> None:
+        with self._guard:
+            job, held = self._pending.get(message_id), self._leases.get(message_id)
+            if job is not None and held and held[0] == owner:
+                self._leases[message_id] = (owner, 0.0)
+                job.error = error_text(error)
+
+    def mark_sending(self, message_id: str, at: datetime) -> None:
+        with self._guard:
+            if message_id in self._pending:
+                self._pending[message_id].sending_since = at
+
+    def mark_resent(self, message_id: str) -> None:
+        with self._guard:
+            if message_id in self._pending:
+                self._pending[message_id].resent = True
+
+    def bury_inbound(self, message_id: str, error: str) -> None:
+        with self._guard:
+            job = self._pending.pop(message_id, None)
+            self._leases.pop(message_id, None)
+            if job is not None:
+                self._dead[message_id] = DeadLetter(
+                    message_id=message_id, user=job.user, payload=job.payload,
+                    attempts=job.attempts, error=error_text(error),
+                )  # fmt: skip
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        with self._guard:
+            letters = sorted(self._dead.values(), key=lambda letter: letter.at, reverse=True)
+        return letters[:limit]
 
     def complete_inbound(self, message_id: str, replies: Sequence[OutboundRecord] = ()) -> None:
         with self._guard:
             for record in replies:
                 self._outbound[record.wamid] = record.model_copy()
             self._pending.pop(message_id, None)
-            self._claims.pop(message_id, None)
+            self._leases.pop(message_id, None)
 
     def record_outbound(self, wamid, user, message_id, status="sent", error=None) -> None:
         with self._guard:
@@ -133,6 +202,15 @@ class MemoryStore(Store):
     def outbound(self, user: str | None = None, limit: int = 100) -> list[OutboundRecord]:
         records = [r for r in self._outbound.values() if user is None or r.user == user]
         return sorted(records, key=lambda r: r.updated_at)[-limit:]
+
+    def count_event(self, scope: str, user: str, window_seconds: int) -> int:
+        now = time.time()
+        with self._guard:
+            started, count = self._counts.get((scope, user), (0.0, 0))
+            if started <= now - window_seconds:
+                started, count = now, 0
+            self._counts[scope, user] = (started, count + 1)
+            return count + 1
 
     def prune(self, hours: float) -> int:
         cutoff = utc_now() - timedelta(hours=hours)

@@ -1,54 +1,78 @@
 """Redis store: for several gunicorn workers or several hosts. State, history, dedupe with a TTL,
-pending jobs, outbound status and per-user locks live in Redis under one key prefix."""
+pending jobs and their leases (redis_inbound.py), outbound status, counters and per-user locks live
+in Redis under one prefix."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import redis
 
 from dialog.state import ConversationState
 from dialog.store.base import (
-    DEDUPE_TTL_SECONDS,
+    COUNTERS_KEPT_SECONDS,
     Handoff,
-    InboundJob,
     OutboundRecord,
     Store,
     StoreSummary,
     Turn,
     UserSummary,
+    as_datetime,
     error_text,
 )
+from dialog.store.redis_inbound import COUNT_LUA, RedisInbound
 
 log = logging.getLogger("store.redis")
 HISTORY_LIMIT = 500
 OUTBOUND_TTL_SECONDS = 30 * 24 * 3600
 LOCK_TIMEOUT_SECONDS = 30
-# Dedupe and job in one atomic step: a process dying between the two would otherwise leave the id
-# marked as seen with no job, and Meta's redelivery of that message would be dropped as a duplicate.
-ENQUEUE_SCRIPT = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[4]) then
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-  return 1
+# KEYS: counts. ARGV: scope, now, window, kept seconds
+COUNT_SCRIPT = (
+    COUNT_LUA
+    + """
+return count_event(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+"""
+)
+# Everything kept about one user. ARGV: key prefix, user
+DELETE_USER_SCRIPT = """
+local p, u = ARGV[1], ARGV[2]
+local existed = redis.call('EXISTS', p .. 'state:' .. u, p .. 'history:' .. u)
+for _, id in ipairs(redis.call('ZRANGE', p .. 'msgs:' .. u, 0, -1)) do
+  redis.call('DEL', p .. 'seen:' .. id, p .. 'job:' .. id)
+  redis.call('HDEL', p .. 'sending', id)
+  for _, index in ipairs({'pending_at', 'lease_until', 'dead'}) do
+    redis.call('ZREM', p .. index, id)
+  end
 end
-return 0
+for _, wamid in ipairs(redis.call('ZRANGE', p .. 'outbound_by:' .. u, 0, -1)) do
+  redis.call('DEL', p .. 'out:' .. wamid)
+  redis.call('ZREM', p .. 'outbound', wamid)
+end
+for _, item in ipairs(redis.call('LRANGE', p .. 'handoffs', 0, -1)) do
+  local ok, handoff = pcall(cjson.decode, item)
+  if ok and handoff.user == u then redis.call('LREM', p .. 'handoffs', 0, item) end
+end
+redis.call('DEL', p .. 'state:' .. u, p .. 'history:' .. u, p .. 'msgs:' .. u,
+           p .. 'outbound_by:' .. u, p .. 'lock:' .. u, p .. 'counts:' .. u)
+redis.call('ZREM', p .. 'users', u)
+return existed
 """
 
 
-class RedisStore(Store):
+class RedisStore(RedisInbound, Store):
     def __init__(self, url: str, prefix: str = "kavak:"):
         self.url, self.prefix = url, prefix
         self.client = redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5,
             health_check_interval=30, retry_on_timeout=True,
         )  # fmt: skip
-        self._enqueue = self.client.register_script(ENQUEUE_SCRIPT)
+        self._register_inbound_scripts()
+        self._delete_user = self.client.register_script(DELETE_USER_SCRIPT)
+        self._count = self.client.register_script(COUNT_SCRIPT)
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -73,6 +97,8 @@ class RedisStore(Store):
         pipe.set(self._key("state", state.user), state.model_dump_json())
         pipe.zadd(self._key("users"), {state.user: state.updated_at.timestamp()})
         self._queue_turn(pipe, turn)
+        if turn.message_id:
+            self.queue_sending(pipe, turn.message_id, turn.at)
         pipe.execute()
 
     def _queue_turn(self, pipe, turn: Turn) -> None:
@@ -98,16 +124,12 @@ class RedisStore(Store):
         for user, at in ranked:
             state = self.load_state(user)
             turns = state.turns if state else 0
-            result.append(UserSummary(user=user, last_activity=_datetime(at), turns=turns))
+            result.append(UserSummary(user=user, last_activity=as_datetime(at), turns=turns))
         return result
 
     def delete_user(self, user: str) -> bool:
-        pipe = self.client.pipeline()
-        pipe.delete(self._key("state", user))
-        pipe.delete(self._key("history", user))
-        pipe.zrem(self._key("users"), user)
-        deleted = pipe.execute()
-        return bool(deleted[0])
+        """Everything kept about the user: state, history, handoffs, messages in and out."""
+        return bool(self._delete_user(args=[self.prefix, user]))
 
     @contextmanager
     def user_lock(self, user: str) -> Iterator[None]:
@@ -130,37 +152,6 @@ class RedisStore(Store):
                     "user lock expired before release (turn took > %ss)", LOCK_TIMEOUT_SECONDS
                 )
 
-    def enqueue_inbound(self, message_id: str, user: str, payload: dict[str, Any]) -> bool:
-        now = time.time()
-        job = InboundJob(message_id=message_id, user=user, payload=payload,
-                         received_at=_datetime(now))  # fmt: skip
-        keys = [self._key("seen", message_id), self._key("pending"), self._key("pending_at")]
-        args = [message_id, job.model_dump_json(), now, DEDUPE_TTL_SECONDS]
-        return bool(self._enqueue(keys=keys, args=args))
-
-    def pending_inbound(self, older_than_seconds: float = 0.0) -> list[InboundJob]:
-        ids = self.client.zrangebyscore(
-            self._key("pending_at"), "-inf", time.time() - older_than_seconds
-        )
-        if not ids:
-            return []
-        rows = self.client.hmget(self._key("pending"), ids)
-        return [InboundJob.model_validate_json(row) for row in rows if row]
-
-    def claim_inbound(self, message_id: str, lease_seconds: float) -> bool:
-        if not self.client.hexists(self._key("pending"), message_id):
-            return False
-        lease = max(1, int(lease_seconds))
-        return bool(self.client.set(self._key("claim", message_id), "1", nx=True, ex=lease))
-
-    def complete_inbound(self, message_id: str, replies: Sequence[OutboundRecord] = ()) -> None:
-        pipe = self.client.pipeline()  # MULTI/EXEC: the replies and the closed job, or neither
-        for record in replies:
-            self._queue_outbound(pipe, record)
-        pipe.hdel(self._key("pending"), message_id)
-        pipe.zrem(self._key("pending_at"), message_id)
-        pipe.execute()
-
     def record_outbound(self, wamid, user, message_id, status="sent", error=None) -> None:
         record = OutboundRecord(
             wamid=wamid, user=user, message_id=message_id, status=status, error=error_text(error)
@@ -170,8 +161,13 @@ class RedisStore(Store):
         pipe.execute()
 
     def _queue_outbound(self, pipe, record: OutboundRecord) -> None:
+        at = record.updated_at.timestamp()
         pipe.set(self._key("out", record.wamid), record.model_dump_json(), ex=OUTBOUND_TTL_SECONDS)
-        pipe.zadd(self._key("outbound"), {record.wamid: record.updated_at.timestamp()})
+        pipe.zadd(self._key("outbound"), {record.wamid: at})
+        by_user = self._key("outbound_by", record.user)  # what delete_user must find
+        pipe.zadd(by_user, {record.wamid: at})
+        pipe.zremrangebyscore(by_user, "-inf", at - OUTBOUND_TTL_SECONDS)
+        pipe.expire(by_user, OUTBOUND_TTL_SECONDS)
 
     def update_outbound_status(self, wamid: str, status: str, error: object = None) -> bool:
         raw = self.client.get(self._key("out", wamid))
@@ -184,13 +180,17 @@ class RedisStore(Store):
         return True
 
     def outbound(self, user: str | None = None, limit: int = 100) -> list[OutboundRecord]:
-        wamids = self.client.zrevrange(self._key("outbound"), 0, max(limit * 10, 1000))
+        index = self._key("outbound") if user is None else self._key("outbound_by", user)
+        wamids = self.client.zrevrange(index, 0, limit - 1)
         if not wamids:
             return []
         rows = self.client.mget([self._key("out", wamid) for wamid in wamids])
         records = [OutboundRecord.model_validate_json(row) for row in rows if row]
-        records = [r for r in records if user is None or r.user == user][:limit]
         return sorted(records, key=lambda record: record.updated_at)
+
+    def count_event(self, scope: str, user: str, window_seconds: int) -> int:
+        args = [scope, time.time(), window_seconds, COUNTERS_KEPT_SECONDS]
+        return int(self._count(keys=[self._key("counts", user)], args=args))
 
     def prune(self, hours: float) -> int:
         cutoff = time.time() - hours * 3600
@@ -212,6 +212,22 @@ class RedisStore(Store):
         except redis.exceptions.RedisError:
             return False
 
+    def durability_problems(self) -> list[str]:
+        """Neither an append-only file nor snapshots: a Redis restart forgets everything."""
+        try:
+            appendonly = self.client.config_get("appendonly").get("appendonly")
+            save = self.client.config_get("save").get("save")
+        except redis.exceptions.ResponseError:  # CONFIG renamed or disabled (managed Redis)
+            log.warning("cannot check Redis persistence (CONFIG is disabled): keep AOF on")
+            return []
+        if appendonly == "yes" or save:
+            return []
+        return [
+            f"Redis at {self.url.split('@')[-1]} has no persistence (appendonly no, save ''): "
+            "a restart loses acknowledged messages and conversations; run it with "
+            "appendonly yes (docker-compose.yml does)"
+        ]
+
     def close(self) -> None:
         self.client.close()
 
@@ -220,7 +236,3 @@ class RedisStore(Store):
         keys = list(self.client.scan_iter(match=self.prefix + "*", count=1000))
         for start in range(0, len(keys), 500):
             self.client.delete(*keys[start : start + 500])
-
-
-def _datetime(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)

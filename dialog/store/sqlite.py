@@ -5,38 +5,37 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import logging
-import os
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from dialog.state import ConversationState
 from dialog.store.base import (
+    COUNTERS_KEPT_SECONDS,
     DEDUPE_TTL_SECONDS,
     Handoff,
-    InboundJob,
+    Lease,
     OutboundRecord,
     Store,
     StoreSummary,
     Turn,
     UserSummary,
+    as_datetime,
     error_text,
+)
+from dialog.store.sqlite_inbound import (
+    _INSERT_OUTBOUND,
+    INBOUND_COLUMNS,
+    InboundTable,
+    _outbound_row,
 )
 
 log = logging.getLogger("store.sqlite")
 HISTORY_LIMIT = 500
-# SQLite checkpoints the WAL itself inside the commit that fills it to N pages, while that writer
-# holds the write lock: every other writer then waits for the checkpoint's fsync (in the load test,
-# a stall of ~100 ms every ~3,000 messages). A background thread checkpoints every second instead,
-# without blocking writers; SQLite's own checkpoint is kept as a backstop at a much larger WAL.
-CHECKPOINT_SECONDS = 1.0
-AUTOCHECKPOINT_PAGES = 20_000
 LOCK_STRIPES = 256
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS states (user TEXT PRIMARY KEY, json TEXT NOT NULL,
@@ -46,30 +45,23 @@ CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY AUTOINCREMENT, user TEX
 CREATE INDEX IF NOT EXISTS turns_by_user ON turns (user, id);
 CREATE TABLE IF NOT EXISTS handoffs (id INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS inbound (message_id TEXT PRIMARY KEY, user TEXT NOT NULL,
-    payload TEXT NOT NULL, received_at REAL NOT NULL, completed_at REAL, claimed_until REAL);
+    payload TEXT NOT NULL, received_at REAL NOT NULL, completed_at REAL);
 CREATE INDEX IF NOT EXISTS inbound_pending ON inbound (completed_at, received_at);
+CREATE INDEX IF NOT EXISTS inbound_by_user ON inbound (user);
 CREATE TABLE IF NOT EXISTS outbound (wamid TEXT PRIMARY KEY, user TEXT NOT NULL,
     message_id TEXT, status TEXT NOT NULL, error TEXT, updated_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS outbound_by_time ON outbound (updated_at);
 CREATE INDEX IF NOT EXISTS outbound_by_user ON outbound (user, updated_at);
 CREATE TABLE IF NOT EXISTS intent_counts (intent TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (scope TEXT NOT NULL, user TEXT NOT NULL,
+    started REAL NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (scope, user));
 """
 
 
-class SQLiteStore(Store):
+class SQLiteStore(InboundTable, Store):
     def __init__(self, path: Path | str):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._locks_dir = self.path.parent / f"{self.path.name}.locks"
-        self._locks_dir.mkdir(exist_ok=True)
-        self._local = threading.local()
+        super().__init__(path)
         self._thread_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_guard = threading.Lock()
-        self._write_guard = threading.Lock()
-        self._writer_file: IO[str] | None = None
-        self._writer_pid = 0
-        self._checkpoint_stop = threading.Event()
         with self._writer():
             self._db.executescript(SCHEMA)
             self._migrate()
@@ -77,57 +69,9 @@ class SQLiteStore(Store):
     def _migrate(self) -> None:
         """Bring a database made by an earlier version up to this schema."""
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(inbound)")}
-        if "claimed_until" not in columns:
-            self._db.execute("ALTER TABLE inbound ADD COLUMN claimed_until REAL")
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
-            )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("PRAGMA busy_timeout=30000")
-            connection.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
-            self._local.connection = connection
-            with self._connections_guard:
-                self._connections.append(connection)
-        return connection
-
-    @contextmanager
-    def _writer(self) -> Iterator[None]:
-        """One writer at a time across threads and processes, so SQLite never has to make a
-        writer sleep and retry (its busy handler backs off up to 100 ms at a time)."""
-        with self._write_guard:
-            if self._writer_file is None or self._writer_pid != os.getpid():
-                self._writer_file = open(self._locks_dir / "writer.lock", "w")  # noqa: SIM115
-                self._writer_pid = os.getpid()
-                threading.Thread(  # this process writes: it checkpoints too
-                    target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
-                ).start()
-            fcntl.flock(self._writer_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._writer_file, fcntl.LOCK_UN)
-
-    def _write(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
-        with self._writer():
-            return self._db.execute(sql, params)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        with self._writer():
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        for name, declaration in INBOUND_COLUMNS:
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE inbound ADD COLUMN {name} {declaration}")
 
     def load_state(self, user: str) -> ConversationState | None:
         row = self._db.execute("SELECT json FROM states WHERE user = ?", (user,)).fetchone()
@@ -141,6 +85,8 @@ class SQLiteStore(Store):
         with self._transaction():
             self._save_state(state)
             self._append_turn(turn)
+            if turn.message_id:
+                self._mark_sending(turn.message_id, turn.at)
 
     def append_turn(self, turn: Turn) -> None:
         with self._transaction():
@@ -191,15 +137,25 @@ class SQLiteStore(Store):
             "SELECT user, updated_at, turns FROM states ORDER BY updated_at DESC"
         ).fetchall()
         return [
-            UserSummary(user=user, last_activity=_datetime(at), turns=turns)
+            UserSummary(user=user, last_activity=as_datetime(at), turns=turns)
             for user, at, turns in rows
         ]
 
     def delete_user(self, user: str) -> bool:
-        db = self._db
+        """Everything kept about the user, then the WAL's old copies of those pages too."""
         with self._transaction():
-            deleted = db.execute("DELETE FROM states WHERE user = ?", (user,)).rowcount
-            db.execute("DELETE FROM turns WHERE user = ?", (user,))
+            deleted = self._delete_user(user)
+        self._truncate_wal()
+        return deleted
+
+    def _delete_user(self, user: str) -> bool:
+        db = self._db
+        deleted = db.execute("DELETE FROM states WHERE user = ?", (user,)).rowcount
+        deleted += db.execute("DELETE FROM turns WHERE user = ?", (user,)).rowcount
+        db.execute("DELETE FROM handoffs WHERE json_extract(json, '$.user') = ?", (user,))
+        db.execute("DELETE FROM inbound WHERE user = ?", (user,))
+        db.execute("DELETE FROM outbound WHERE user = ?", (user,))
+        db.execute("DELETE FROM counters WHERE user = ?", (user,))
         return bool(deleted)
 
     @contextmanager
@@ -211,44 +167,6 @@ class SQLiteStore(Store):
                 yield
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
-
-    def enqueue_inbound(self, message_id: str, user: str, payload: dict[str, Any]) -> bool:
-        cursor = self._write(
-            "INSERT OR IGNORE INTO inbound (message_id, user, payload, received_at) "
-            "VALUES (?, ?, ?, ?)",
-            (message_id, user, json.dumps(payload, ensure_ascii=False), time.time()),
-        )
-        return cursor.rowcount == 1
-
-    def pending_inbound(self, older_than_seconds: float = 0.0) -> list[InboundJob]:
-        rows = self._db.execute(
-            "SELECT message_id, user, payload, received_at FROM inbound "
-            "WHERE completed_at IS NULL AND received_at <= ? ORDER BY received_at",
-            (time.time() - older_than_seconds,),
-        ).fetchall()
-        return [
-            InboundJob(
-                message_id=mid, user=user, payload=json.loads(raw), received_at=_datetime(at)
-            )
-            for mid, user, raw, at in rows
-        ]
-
-    def claim_inbound(self, message_id: str, lease_seconds: float) -> bool:
-        now = time.time()
-        cursor = self._write(
-            "UPDATE inbound SET claimed_until = ? WHERE message_id = ? AND completed_at IS NULL "
-            "AND (claimed_until IS NULL OR claimed_until < ?)",
-            (now + lease_seconds, message_id, now),
-        )
-        return cursor.rowcount == 1
-
-    def complete_inbound(self, message_id: str, replies: Sequence[OutboundRecord] = ()) -> None:
-        with self._transaction():
-            self._db.executemany(_INSERT_OUTBOUND, [_outbound_row(r) for r in replies])
-            self._db.execute(
-                "UPDATE inbound SET completed_at = ?, payload = '{}' WHERE message_id = ?",
-                (time.time(), message_id),
-            )
 
     def record_outbound(self, wamid, user, message_id, status="sent", error=None) -> None:
         record = OutboundRecord(
@@ -271,11 +189,35 @@ class SQLiteStore(Store):
         rows = self._db.execute(query + " ORDER BY updated_at DESC LIMIT ?", (*args, limit))
         records = [
             OutboundRecord(
-                wamid=w, user=u, message_id=m, status=s, error=e, updated_at=_datetime(t)
+                wamid=w, user=u, message_id=m, status=s, error=e, updated_at=as_datetime(t)
             )
             for w, u, m, s, e, t in rows.fetchall()
         ]
         return list(reversed(records))
+
+    def count_event(self, scope: str, user: str, window_seconds: int) -> int:
+        with self._writer():
+            return self._count_event(scope, user, window_seconds)
+
+    def _count_event(self, scope: str, user: str, window_seconds: int) -> int:
+        now = time.time()
+        rows = self._db.execute(
+            "INSERT INTO counters (scope, user, started, n) VALUES (?, ?, ?, 1) "
+            "ON CONFLICT (scope, user) DO UPDATE SET "
+            "n = CASE WHEN started <= ? THEN 1 ELSE n + 1 END, "
+            "started = CASE WHEN started <= ? THEN excluded.started ELSE started END "
+            "RETURNING n",
+            (scope, user, now, now - window_seconds, now - window_seconds),
+        ).fetchall()  # all of it: the statement (and its write) ends here, under the lock
+        return rows[0][0]
+
+    def enqueue_counted(self, message_id: str, user: str, payload: dict[str, Any],
+                        lease: Lease | None, window_seconds: int) -> int:  # fmt: skip
+        """One transaction (one commit) for the job and the user's count."""
+        with self._transaction():
+            if not self._insert_inbound(message_id, user, payload, lease):
+                return 0
+            return self._count_event("messages", user, window_seconds)
 
     def prune(self, hours: float) -> int:
         cutoff = time.time() - hours * 3600
@@ -285,12 +227,16 @@ class SQLiteStore(Store):
                 "SELECT user FROM states WHERE updated_at < ?", (cutoff,)
             ).fetchall()]  # fmt: skip
             for user in stale:
-                db.execute("DELETE FROM states WHERE user = ?", (user,))
-                db.execute("DELETE FROM turns WHERE user = ?", (user,))
+                self._delete_user(user)
             db.execute(
-                "DELETE FROM inbound WHERE completed_at IS NOT NULL AND received_at < ?",
+                "DELETE FROM inbound WHERE completed_at IS NOT NULL AND dead_at IS NULL "
+                "AND received_at < ?",
                 (time.time() - DEDUPE_TTL_SECONDS,),
             )
+            db.execute(
+                "DELETE FROM counters WHERE started < ?", (time.time() - COUNTERS_KEPT_SECONDS,)
+            )
+        self._truncate_wal()
         return len(stale)
 
     def summary(self) -> StoreSummary:
@@ -302,50 +248,3 @@ class SQLiteStore(Store):
             handoffs=db.execute("SELECT COUNT(*) FROM handoffs").fetchone()[0],
             turns_by_intent=counts,
         )
-
-    def ping(self) -> bool:
-        try:
-            self._db.execute("SELECT 1").fetchone()
-        except sqlite3.Error:
-            return False
-        return True
-
-    def checkpoint(self) -> tuple[int, int, int]:
-        """Copy committed WAL frames into the database file without blocking writers (PASSIVE).
-        Returns SQLite's (busy, frames in the WAL, frames copied)."""
-        busy, frames, copied = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        return busy, frames, copied
-
-    def _checkpoint_loop(self) -> None:
-        while not self._checkpoint_stop.wait(CHECKPOINT_SECONDS):
-            try:
-                self.checkpoint()
-            except sqlite3.Error as error:  # a closed store, a full disk: try again later
-                log.warning("WAL checkpoint failed: %s", error)
-
-    def close(self) -> None:
-        self._checkpoint_stop.set()
-        with self._connections_guard:
-            for connection in self._connections:
-                connection.close()
-            self._connections.clear()
-        self._local = threading.local()
-
-
-_INSERT_OUTBOUND = (
-    "INSERT OR REPLACE INTO outbound (wamid, user, message_id, status, error, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
-)
-
-
-def _outbound_row(record: OutboundRecord) -> tuple:
-    return (
-        record.wamid, record.user, record.message_id, record.status, record.error,
-        record.updated_at.timestamp(),
-    )  # fmt: skip
-
-
-def _datetime(timestamp: float):
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(timestamp, UTC)
