@@ -69,7 +69,9 @@ class Form(_Strict):
 
     questions: list[FormQuestion] = Field(min_length=1)
     skip_phrases: list[str] = Field(default_factory=list)
-    cancel_phrases: list[str] = Field(default_factory=list)
+    cancel_phrases: list[str] = Field(default_factory=list)  # nearly the whole message
+    refuse_phrases: list[str] = Field(default_factory=list)  # anywhere: the form is unwanted
+    max_misses: int = Field(default=3, ge=1)  # messages in a row that answer nothing, then give up
     interrupt_intents: list[str] = Field(default_factory=list)
     # An intent guessed from examples (not a rule) interrupts only at this score or above.
     interrupt_min_score: float = Field(default=0.5, ge=0, le=1)
@@ -82,13 +84,15 @@ class Form(_Strict):
 class DetailTopic(_Strict):
     """A question about the car in focus (bluetooth, size...) and its answer template.
 
-    For a yes/no feature, `flag` names the car field and `template_no` answers the "no".
+    For a yes/no feature, `flag` names the car field and `template_no` answers the "no";
+    `template_unknown` answers when the catalog does not say.
     """
 
     keywords: list[str] = Field(min_length=1)
     template: str
     flag: Literal["bluetooth", "car_play", "transmission", "fuel", "body_type"] | None = None
     template_no: str = ""
+    template_unknown: str = ""
 
 
 class LLMPolicy(_Strict):
@@ -144,6 +148,7 @@ class DialogConfig(_Strict):
             sets[f"details:{name}"] = topic.keywords
         for name, form in self.forms.items():
             sets[f"form:{name}:cancel"] = form.cancel_phrases
+            sets[f"form:{name}:refuse"] = form.refuse_phrases
             sets[f"form:{name}:skip"] = form.skip_phrases
             for question in form.questions:
                 for option, phrases in question.options.items():

@@ -91,6 +91,8 @@ class Engine:
         _remember(state, extraction)
         reply = self._dispatch(ctx)
         reply = self._second_request(ctx, reply)
+        if ctx.notes:
+            reply.text = "\n\n".join([*ctx.notes, reply.text])
         if state.language != "es" and not ctx.translated and ctx.pack():
             note = (ctx.pack().get("templates") or {}).get("spanish_only", "")
             reply.text = f"{note}\n\n{reply.text}".strip()
@@ -128,9 +130,10 @@ class Engine:
         context = dialog_context(state, bundle.services.catalog, bundle.config)
         return bundle.services.extractor.extract(text, context)
 
-    def _dispatch(self, ctx: TurnContext) -> Reply:
+    def _dispatch(self, ctx: TurnContext, forms: bool = True) -> Reply:
+        """`forms=False` for a second request: the open form neither reads it nor asks again."""
         try:
-            form = ctx.state.form
+            form = ctx.state.form if forms else None
             if form is not None:
                 reply = continue_form(ctx)
                 if reply is not None:
@@ -163,10 +166,7 @@ class Engine:
             services=ctx.services,
             intent=intent,
         )
-        ctx.state.form = None  # the second request is answered, not taken as a form answer
-        reply = self._dispatch(other)
-        if form is not None and ctx.state.form is None:
-            ctx.state.form = form
+        reply = self._dispatch(other, forms=False)  # answered, not taken as a form answer
         if other.handoff is not None:
             ctx.handoff = other.handoff
         if form is not None:  # a question the first request asked goes last
@@ -216,7 +216,11 @@ def _remember(state: ConversationState, extraction: Extraction) -> None:
         value = getattr(extraction, slot)
         if value is not None:
             setattr(state.lead, slot, value)
-    if extraction.topic in SELLER_TOPICS and (extraction.model or extraction.make):
+    if extraction.own_car:  # "tengo un versa 2016", "por mi lobo me dan 180 mil"
+        known = state.own_car or ""
+        if not known.startswith(extraction.own_car):  # "mi lobo" keeps "Ford Lobo 2015"
+            state.own_car = extraction.own_car
+    elif extraction.topic in SELLER_TOPICS and (extraction.model or extraction.make):
         year = extraction.year_min or extraction.year_max
         parts = [extraction.make, extraction.model, str(year) if year else None]
         state.own_car = " ".join(part for part in parts if part)
@@ -240,7 +244,7 @@ def _remind(ctx: TurnContext, reply: Reply) -> Reply:
     progress = ctx.state.form
     form = ctx.config.forms.get(progress.name) if progress else None
     question = next((q for q in form.questions if q.id == progress.asking), None) if form else None
-    if question is not None:
+    if question is not None and progress.misses <= 1:  # asked again once, not after every aside
         from dialog.forms import question_text
 
         reply.text = f"{reply.text}\n\n{fill(question_text(ctx, question, 'remind'), {})}"

@@ -14,6 +14,11 @@ from dialog.turn import Reply, TurnContext
 
 ANSWERED_ANY = "*"
 PASS = "pass!"  # a pass phrase ("me da igual") that is the whole message
+CANCEL_WORDS = 4
+# a refusal with only these left in the message is answered with the refusal alone
+NOTHING_ELSE = frozenset(
+    {"out_of_scope", "greet", "human_agent", "purchase", "complaint", "inform"}
+)
 LEAD_SLOTS = ("name", "phone", "email", "contact_time")
 
 
@@ -29,15 +34,22 @@ def start_form(ctx: TurnContext, name: str) -> Reply:
 
 
 def continue_form(ctx: TurnContext) -> Reply | None:
-    """Consume this message as form answers; None when it is another request (handled normally)."""
+    """Consume this message as form answers; None when it is another request (handled normally,
+    then the pending question is asked again once)."""
     progress = ctx.state.form
     form = ctx.config.forms.get(progress.name) if progress else None
     if progress is None or form is None:
         ctx.state.form = None
         return None
-    if said(ctx, f"form:{progress.name}:cancel"):
+    if _cancelled(ctx, progress.name):
         ctx.state.form = None
         return Reply(ctx.say("form_cancelled"))
+    if said(ctx, f"form:{progress.name}:refuse"):  # "no quiero asesor, solo preguntaba"
+        ctx.state.form = None
+        if ctx.intent in NOTHING_ELSE:
+            return Reply(ctx.say("lead_declined_only"))
+        ctx.notes.append(ctx.say("lead_declined"))
+        return None
     answers = _answers_pending(ctx, form) or said(ctx, PASS)  # "cualquiera" answers it
     if ctx.intent in form.end_intents and not answers:
         ctx.state.form = None  # "gracias, adiós": answer that, and stop asking
@@ -48,10 +60,26 @@ def continue_form(ctx: TurnContext) -> Reply | None:
         and (extraction.score or 0) >= form.interrupt_min_score
     )
     if ctx.intent in form.interrupt_intents and not answers and decided:
+        _missed(ctx, form)
         return None
     if said(ctx, f"form:{progress.name}:skip"):
         return _complete(ctx, form)
     return _advance(ctx, form, first_turn=False)
+
+
+def _cancelled(ctx: TurnContext, name: str) -> bool:
+    """A cancel phrase that is (nearly) the whole message: "ya no", "cancelar", "no gracias"."""
+    key = f"form:{name}:cancel"
+    return said(ctx, f"{key}!") or (said(ctx, key) and len(ctx.text.split()) <= CANCEL_WORDS)
+
+
+def _missed(ctx: TurnContext, form: Form) -> None:
+    """One more message that answered nothing; after `max_misses` the form stops asking."""
+    progress = ctx.state.form
+    assert progress is not None
+    progress.misses += 1
+    if progress.misses >= form.max_misses:
+        ctx.state.form = None
 
 
 def _advance(ctx: TurnContext, form: Form, first_turn: bool) -> Reply:
@@ -65,9 +93,21 @@ def _advance(ctx: TurnContext, form: Form, first_turn: bool) -> Reply:
         return _complete(ctx, form)
     question = pending[0]
     unanswered = not first_turn and question.id == asked and progress.answers == before
+    if unanswered:
+        _missed(ctx, form)
+        if ctx.state.form is None:  # asked enough: answer the message as it is
+            return _gave_up(ctx)
+    else:
+        progress.misses = 0
     progress.asking = question.id
     field = "retry" if unanswered and question.retry else "ask"
     return Reply(fill(question_text(ctx, question, field), _values(ctx)), rephrasable=False)
+
+
+def _gave_up(ctx: TurnContext) -> Reply:
+    spec = HANDLERS.get(ctx.route.handler)
+    assert spec is not None
+    return spec.func(ctx)
 
 
 def question_text(ctx: TurnContext, question: FormQuestion, field: str) -> str:

@@ -40,6 +40,7 @@ class FormProgress(BaseModel):
     name: str
     answers: dict[str, str] = Field(default_factory=dict)
     asking: str | None = None
+    misses: int = 0  # messages in a row that answered nothing
 
 
 class ConversationState(BaseModel):

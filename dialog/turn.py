@@ -107,6 +107,7 @@ class TurnContext:
     form_name: str | None = None  # set when a form completes: its templates answer
     handoff: Handoff | None = None
     translated: bool = False  # a template of the customer's language (config/i18n) was used
+    notes: list[str] = field(default_factory=list)  # said before the reply ("Sin problema, ...")
 
     def say(self, template: str, values: Mapping[str, object] | None = None) -> str:
         """Render one of this route's templates (falling back to the shared ones), in the

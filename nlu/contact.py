@@ -135,7 +135,9 @@ class ContactReader:
             if known_first and (after_cue or alone or asked):
                 return _title(as_written)
             capitalised = all(word[:1].isupper() for word in as_written)
-            if after_cue and capitalised and len(words) >= 2:
+            if after_cue and capitalised:  # "me llamo Xóchitl", "my name is Mark"
+                return _title(as_written)
+            if known_first and contact_nearby and alone:  # "Tom, 5598765432, mornings"
                 return _title(as_written)
             if asked and alone and len(words) >= 2 and (start == 0 or capitalised):
                 return _title(as_written)

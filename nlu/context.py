@@ -24,6 +24,7 @@ INFORM = "inform"
 # while a form asks, these readings of a message that fills its question are just the answer
 ANSWERS = frozenset({SEARCH, "greet", "thanks", INFORM, "human_agent", "complaint"})
 CONTACT = ("name", "phone", "email", "contact_time")
+ABOUT_CARS = frozenset({SEARCH, SELECT, DETAILS, QUESTION})
 SEARCH_CRITERIA = frozenset(
     {
         "make",
@@ -87,15 +88,21 @@ class ContextSettings(BaseModel):
     search_words: list[str] = Field(default_factory=list)  # "otras", "busco": a new search
     pointing_words: list[str] = Field(default_factory=list)  # "el", "ese": pointing at a car
     question_words: list[str] = Field(default_factory=list)  # "cuánto": asks a car's data
+    opinion_words: list[str] = Field(default_factory=list)  # "por litro": not a catalog datum
     follow_up_words: list[str] = Field(default_factory=list)  # "y", "entonces"
     own_car_words: list[str] = Field(default_factory=list)  # "mi carro", "tengo un": their car
     similar_words: list[str] = Field(default_factory=list)  # "tipo", "parecido a": like a model
     reset_words: list[str] = Field(default_factory=list)  # "empecemos de nuevo": drop old criteria
     any_make_words: list[str] = Field(default_factory=list)  # "de cualquier marca"
     more_words: list[str] = Field(default_factory=list)  # "enséñame las demás": the next page
+    other_words: list[str] = Field(default_factory=list)  # "otras opciones": next page or others
     negation_words: list[str] = Field(default_factory=list)  # "no quiero la duster": not a pick
+    broaden_words: list[str] = Field(default_factory=list)  # "no nomás vento": not only that one
+    negation_after_words: list[str] = Field(default_factory=list)  # "el corolla no me gusta"
     correction_words: list[str] = Field(default_factory=list)  # "está mal": fixing given data
     focus_slots: list[str] = Field(default_factory=list)  # attributes asked of the car in focus
+    # an amount up to this, said while talking financing, is a monthly payment, not a car price
+    monthly_max: float = 30_000
     max_follow_up_words: int = Field(7, ge=1)
     carry: dict[str, list[str]] = Field(default_factory=dict)  # label -> slots that carry it
 
@@ -112,24 +119,33 @@ class Reading(BaseModel):
     data_asked: bool = False  # that, or a data keyword in a question ("¿cuánto km tiene?")
     generic_car: bool = False  # "un jetta": any Jetta, not the one in focus
     bare_number: float | None = None  # the one number that meant nothing by itself: "¿y a 5?"
+    worded: str | None = None  # a request the words made besides the label decided
 
 
 def apply_context(
     reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
 ) -> tuple[str, str | None] | None:
     """(label, second) when the conversation changes the reading, else None."""
+    _small_price_is_monthly(reading, slots, context, settings)
     searching = "context:search" in reading.said
     answers = context.asking and any(slot in slots for slot in context.asking)
     corrects = context.lead_open and any(slot in slots for slot in CONTACT)
     fixing = corrects and "context:correction" in reading.said
     if (answers or corrects) and (reading.stage != "rule" or reading.label in ANSWERS or fixing):
-        return INFORM, None
+        other = reading.worded if reading.worded not in ANSWERS else None
+        return INFORM, other  # "5534567890. ¿y puedo pasar el apartado?": both
     if answers and reading.label not in ANSWERS:
         return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both
     if not searching and (context.focus is not None or context.shown):
         about = _about_a_car(reading, slots, context, settings)
         if about is not None:
             return about
+    about = reading.data_asked and reading.label in ABOUT_CARS and not reading.generic_car
+    if context.shown and not searching and about:
+        named = {key: value for key, value in slots.items() if key in NAMING}
+        by_name = _names_the_car(slots) or _year_said(slots)  # "el que es automático" picks
+        if by_name and _matches(named, context) and not _criteria_beyond(slots, NAMING):
+            return DETAILS, None  # "el sentra, ¿cuántos km tiene?" of the Sentra listed
     if context.shown and not searching and "context:negation" not in reading.said:
         picked = _picks_shown(reading, slots, context)
         if picked is not None:
@@ -248,6 +264,22 @@ def _same_money(slots: dict[str, object], context: DialogContext) -> None:
     value = float(slots[said[0]])  # type: ignore[arg-type]
     if said[0] in ("price_max", "price_min") and last / SAME_SIZE <= value <= last * SAME_SIZE:
         slots[kind] = slots.pop(said[0])
+
+
+FINANCING_SLOTS = ("down_payment", "down_payment_pct", "term_months")
+
+
+def _small_price_is_monthly(
+    reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
+) -> None:
+    """ "con 50 mil de enganche, ¿a cuántos meses me queda en 5 mil?": no car costs 5 mil, and
+    the talk is of financing, so it is a monthly payment."""
+    price = slots.get("price_max")
+    if not isinstance(price, int | float) or "price_min" in slots or price > settings.monthly_max:
+        return
+    financing = any(key in slots for key in FINANCING_SLOTS)
+    if financing or reading.label == "financing" or context.last_label == "financing":
+        slots["monthly_budget"] = slots.pop("price_max")
 
 
 def _bare_term(reading: Reading, carried: list[str]) -> int | None:

@@ -30,13 +30,18 @@ class OrdinalReader:
         counted: set[int],
     ) -> tuple[int, int] | None:
         """(position, value) of the first pick; `counted`: quantities before a count noun."""
+        picks = self.read_all(tokens, taken, leftovers, counted)
+        return picks[0] if picks else None
+
+    def read_all(
+        self, tokens: list[str], taken: list[bool], leftovers: list[Quantity], counted: set[int]
+    ) -> list[tuple[int, int]]:
+        """Every pick, in order: "compárame el 1 con el 3" -> [(2, 1), (5, 3)]."""
         picks = [
             pick for pick in (self._word(tokens, taken, i) for i in range(len(tokens))) if pick
         ]
         picks += [pick for q in leftovers if (pick := self._number(tokens, q, counted))]
-        if not picks:
-            return None
-        return min(picks)
+        return sorted(picks)
 
     def _word(self, tokens: list[str], taken: list[bool], i: int) -> tuple[int, int] | None:
         value = self.words.get(tokens[i])

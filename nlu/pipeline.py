@@ -22,7 +22,7 @@ from spacy.matcher import PhraseMatcher
 
 from nlu import financing, money, seats, years
 from nlu.contact import ContactReader
-from nlu.context import ContextSettings, DialogContext, Reading, apply_context
+from nlu.context import ContextSettings, DialogContext, Reading, apply_context, car_matches
 from nlu.cues import CueIndex, Unit
 from nlu.examples import STOPWORDS, ExampleIndex
 from nlu.intents import KNOWLEDGE, Decision, Hits, IntentClassifier, Label
@@ -41,6 +41,8 @@ MAX_CHARS = 1000  # longer messages are read up to here: a WhatsApp request is a
 MAX_AMOUNT = 1e10  # "999999999999999 mil" is not a budget
 WORD_CUES = frozenset({"percent_after"})
 READERS = (financing.read, money.read_km, seats.read, years.read, money.read_price)
+SEARCH_REQUEST = "search_cars"
+OPINION_DETAILS = frozenset({"details:fuel", "details:version"})
 CLAUSE_BREAKS = frozenset({"?", ".", "!", ";", ",", "tambien", "ademas", "aparte", "y", "pero"})
 PLACEHOLDERS = {
     "car": "#car",
@@ -78,6 +80,8 @@ class Analysis:
     said: set[str] = field(default_factory=set)
     said_spans: list[tuple[str, int, int]] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)  # numbers that meant nothing: "¿y a 5?"
+    picks: list[int] = field(default_factory=list)  # every ordinal: "el 1 con el 3"
+    years: list[int] = field(default_factory=list)  # every single year: "la del 2015 y la 2016"
 
     def put(self, slot: str, value: object, position: int) -> None:
         if slot not in self.slots:
@@ -218,13 +222,17 @@ class Extractor:
             ("context:search", settings.search_words),
             ("context:pointing", settings.pointing_words),
             ("context:question", settings.question_words),
+            ("context:opinion", settings.opinion_words),
             ("context:follow_up", settings.follow_up_words),
             ("context:own_car", settings.own_car_words),
             ("context:similar", settings.similar_words),
             ("context:reset", settings.reset_words),
             ("context:any_make", settings.any_make_words),
             ("context:more", settings.more_words),
-            ("context:negation", settings.negation_words),
+            ("context:other", settings.other_words),
+            ("context:negation", [*settings.negation_words, *settings.reset_words]),
+            ("context:broaden", settings.broaden_words),
+            ("context:negation_after", settings.negation_after_words),
             ("context:correction", settings.correction_words),
             ("contact:name_cue", self.contact.cue_phrases),
             *self.classifier.unless_groups(),
@@ -306,6 +314,30 @@ class Extractor:
             _mark(analysis, taken, "place")
             analysis.put("city", place, _first(analysis, "place"))
         cars = [(phrase, s, e) for phrase, s, e in found["car"] if not any(taken[s:e])]
+        own_cues = [end for key, _, end in found["said"] if key == "context:own_car"]
+        own = [  # ("es" in "mi carro es un aveo" is a verb, not the Lexus ES)
+            car
+            for car in cars
+            if _owned(tokens, car[1], own_cues)
+            and not all(token in OWN_GAP for token in tokens[car[1] : car[2]])
+        ]
+        if own:  # "por mi versa me dan 90 mil": their car, not what they want
+            self._own_car(analysis, own, taken)
+            cars = [car for car in cars if car not in own]
+        after = [start for key, start, _ in found["said"] if key == "context:negation_after"]
+        for cue, slot in (("context:negation", "exclude_car"), ("context:broaden", None)):
+            ends = [end for key, _, end in found["said"] if key == cue]
+            ruled = [car for car in cars if _after_cue(tokens, car[1], ends)]
+            if slot:  # "el corolla no me gusta"
+                ruled += [car for car in cars if car[2] in after and car not in ruled]
+            if ruled:  # "olvida el vento": not a wish; "no nomás vento": not only that one
+                self._side_car(analysis, ruled, taken, slot, cue)
+                cars = [car for car in cars if car not in ruled]
+                resets = [end for key, _, end in found["said"] if key == "context:reset"]
+                if resets and all(
+                    any(_after_cue(tokens, c[1], [e]) for c in ruled) for e in resets
+                ):
+                    analysis.said.discard("context:reset")  # "olvida el vento" forgets the Vento
         mention = resolve(self.vocabulary, cars, tokens, taken)
         for start, end in mention.claimed:
             taken[start:end] = [True] * (end - start)
@@ -326,11 +358,50 @@ class Extractor:
         for slot, (value, position) in self.values.read(tokens, values, named).items():
             analysis.put(slot, value, position)
         leftovers, counted = self._numbers(analysis, found["cue"], taken)
-        ordinal = self.ordinals.read(tokens, taken, leftovers, counted)
+        picks = self.ordinals.read_all(tokens, taken, leftovers, counted)
+        ordinal = picks[0] if picks else None
+        analysis.picks = [value for _, value in picks]
         if ordinal is not None:
             analysis.put("ordinal", ordinal[1], ordinal[0])
         else:
             analysis.bare = [q.value for q in leftovers if not q.multiplied and not q.money]
+
+    def _side_car(self, analysis: Analysis, spans, taken, slot: str | None, cue: str) -> None:
+        """A car named to rule it out or to widen the search: claimed, never a criterion."""
+        only = [True] * len(analysis.tokens)
+        for _, start, end in spans:
+            only[start:end] = [False] * (end - start)
+        mention = resolve(self.vocabulary, spans, analysis.tokens, only)
+        if not mention.claimed:
+            return
+        for start, end in mention.claimed:
+            taken[start:end] = [True] * (end - start)
+            for i in range(start, end):
+                analysis.kinds[i] = analysis.kinds[i] or "car"
+        name = mention.model or mention.make
+        if slot and name:
+            analysis.put(slot, name, min(s for s, _ in mention.claimed))
+        analysis.said.add(f"{cue}:car")
+
+    def _own_car(self, analysis: Analysis, spans, taken: list[bool]) -> None:
+        """The customer's own car ("tengo un versa 2016"), with its year when it follows."""
+        tokens = analysis.tokens
+        only = [True] * len(tokens)  # no typo search beyond the own car's words
+        for _, start, end in spans:
+            only[start:end] = [False] * (end - start)
+        mention = resolve(self.vocabulary, spans, tokens, only, owned=True)
+        if not mention.claimed:
+            return
+        end = max(e for _, e in mention.claimed)
+        start = min(s for s, _ in mention.claimed)
+        parts = [mention.make, mention.model]
+        if end < len(tokens) and _YEAR.fullmatch(tokens[end]):
+            parts.append(tokens[end])
+            end += 1
+        taken[start:end] = [True] * (end - start)
+        for i in range(start, end):
+            analysis.kinds[i] = analysis.kinds[i] or "car"
+        analysis.put("own_car", " ".join(part for part in parts if part), start)
 
     def _numbers(
         self, analysis: Analysis, cue_spans, taken: list[bool]
@@ -353,6 +424,10 @@ class Extractor:
             for key, value in meaning.items():
                 if value <= MAX_AMOUNT:
                     analysis.put(key, value, unit.first.start)
+            if meaning.get("year_min") is not None and meaning.get("year_min") == meaning.get(
+                "year_max"
+            ):
+                analysis.years.append(int(meaning["year_min"]))
         return leftovers, counted
 
     def extract(
@@ -381,6 +456,10 @@ class Extractor:
         if requests and requests[0] != decision.label:  # answered in the order asked
             first = self.classifier.labels[requests[0]]
             intent, topic, stage, score = first.intent, first.topic, "rule", 1.0
+        named = slots.get("make") or slots.get("model")
+        of_focus = context.focus is not None and car_matches(context.focus, slots)
+        if second is None and intent == KNOWLEDGE and named and not of_focus:
+            second = SEARCH_REQUEST  # "¿tienen garantía? me interesa la CX-5": the CX-5s too
         reading = Reading(
             label=_label(intent, topic) or "",
             stage=stage,
@@ -388,9 +467,10 @@ class Extractor:
             words=sum(token.isalnum() for token in analysis.tokens),
             said=frozenset(analysis.said),
             details_asked=DETAILS in hits.worded,
-            data_asked=DETAILS in hits.worded or _data_asked(analysis),
+            data_asked=_data_asked(analysis, DETAILS in hits.worded),
             generic_car=_indefinite_car(analysis),
             bare_number=analysis.bare[0] if len(analysis.bare) == 1 and not slots else None,
+            worded=self._worded_request(hits, decision.label, flags, slots),
         )
         changed = apply_context(reading, slots, context, self.context_settings)
         if changed is not None and changed[0] == reading.label:
@@ -408,6 +488,8 @@ class Extractor:
             second=second if second != _label(intent, topic) else None,
             language=self.language.guess(analysis.tokens),
             said=frozenset(analysis.said) | _whole(analysis),
+            picks=tuple(analysis.picks),
+            years=tuple(analysis.years),
             **slots,
         )
 
@@ -460,6 +542,22 @@ class Extractor:
         if decision.label not in found:
             found.insert(0, decision.label)
         return found
+
+    def _worded_request(self, hits: Hits, decided: str, flags, slots) -> str | None:
+        """The request the words asked when slots decided ("5534567890, ¿puedo pasar el
+        apartado?": the phone answers a question, the words ask about the reservation)."""
+        social = self.classifier.settings.social
+        worded = [
+            name
+            for name in hits.worded
+            if name != decided
+            and name not in social
+            and name in hits.strong
+            and self.classifier.allowed(name, slots, flags)
+        ]
+        if not worded:
+            return None
+        return max(worded, key=lambda name: self.classifier.labels[name].priority)
 
     def _clause_label(self, analysis: Analysis, start: int, end: int, flags) -> str | None:
         """The request of one clause: only words count, or a pointing slot ("el 3, ...")."""
@@ -535,10 +633,42 @@ def _whole(analysis: Analysis) -> frozenset[str]:
     )
 
 
-def _data_asked(analysis: Analysis) -> bool:
+def _data_asked(analysis: Analysis, details_phrase: bool) -> bool:
     """ "¿cuánto km tiene?": a keyword of dialog.yml `details` in a question."""
-    keyword = any(name.startswith("details:") for name in analysis.said)
+    if "context:opinion" in analysis.said:  # "¿cuántos km por litro da?" is no catalog datum
+        return False
+    if details_phrase:
+        return True
+    keyword = any(  # "¿qué motor trae?" asks an opinion, not the version
+        name.startswith("details:") and name not in OPINION_DETAILS for name in analysis.said
+    )
     return keyword and ("context:question" in analysis.said or "?" in analysis.raw)
+
+
+OWN_WORDS = frozenset({"mi", "mis", "my"})  # "mi versa", "por mi lobo"
+OWN_GAP = frozenset({"un", "una", "el", "la", "es", "a", "an"})  # "tengo un", "mi carro es un"
+_YEAR = re.compile(r"(19[89]\d|20[0-4]\d)")
+
+
+SIDE_GAP = frozenset({"el", "la", "los", "las", "un", "una", "lo", "al", "del", "de", "a"})
+
+
+def _after_cue(tokens: list[str], start: int, cue_ends: list[int]) -> bool:
+    """A car right after a cue, articles allowed between ("olvida el vento")."""
+    return any(
+        end <= start and start - end <= 2 and all(t in SIDE_GAP for t in tokens[end:start])
+        for end in cue_ends
+    )
+
+
+def _owned(tokens: list[str], start: int, cue_ends: list[int]) -> bool:
+    """A car named right after "mi" or an own-car cue ("tengo un", "mi carro es un")."""
+    if start > 0 and tokens[start - 1] in OWN_WORDS:
+        return True
+    for end in cue_ends:
+        if end <= start and all(token in OWN_GAP for token in tokens[end:start]):
+            return True
+    return False
 
 
 def _indefinite_car(analysis: Analysis) -> bool:

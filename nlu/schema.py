@@ -27,6 +27,8 @@ SLOT_KEYS = (
     "transmission",
     "fuel",
     "city",
+    "own_car",
+    "exclude_car",
     "name",
     "phone",
     "email",
@@ -74,12 +76,17 @@ class Extraction(BaseModel):
     transmission: str | None = None
     fuel: str | None = None
     city: str | None = None
+    own_car: str | None = None  # the customer's car ("Nissan Versa 2016"), to sell or trade in
+    exclude_car: str | None = None  # a model ruled out: "olvida el vento", "no quiero la duster"
     name: str | None = None
     phone: str | None = None
     email: str | None = None
     contact_time: str | None = None
     # phrase sets of the dialog configuration found in the message (not serialised)
     said: frozenset[str] = Field(default_factory=frozenset, exclude=True)
+    # every ordinal and every single year said, in order ("compárame el 1 con el 3")
+    picks: tuple[int, ...] = Field(default=(), exclude=True)
+    years: tuple[int, ...] = Field(default=(), exclude=True)
 
     @property
     def label(self) -> str | None:

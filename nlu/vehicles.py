@@ -162,8 +162,10 @@ def resolve(
     spans: Iterable[tuple[str, int, int]],
     tokens: list[str],
     taken: list[bool],
+    owned: bool = False,
 ) -> VehicleMention:
-    """Pick the make and model named in the message from phrase matches plus fuzzy typos."""
+    """Pick the make and model named in the message from phrase matches plus fuzzy typos.
+    `owned`: the customer's own car ("mi lobo"), where a short name needs no make."""
     candidates = [(phrase, start, end) for phrase, start, end in spans]
     candidates += list(_fuzzy_spans(vocabulary, tokens, taken, candidates))
     chosen = _longest_first(candidates)
@@ -171,7 +173,7 @@ def resolve(
     makes_said = {name.make for names, _, _ in named for name in names if name.model is None}
     mention = VehicleMention()
     for names, start, end in sorted(named, key=lambda item: item[1]):
-        usable = [n for n in names if not n.needs_make or n.make in makes_said]
+        usable = [n for n in names if owned or not n.needs_make or n.make in makes_said]
         if not usable:
             continue
         model_names = [n for n in usable if n.model]

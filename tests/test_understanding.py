@@ -22,6 +22,8 @@ from tools.yamlio import YamlError
 BLIND_FLOORS = {
     "nlu_blind.yml": {"intent": 0.97, "topic": 0.92, "slots": 0.99},
 }
+# slots a set's writer could not label: the schema gained them after the set was written
+NEWER_SLOTS = {"nlu_blind.yml": ("contact_time", "seats_min", "own_car")}
 LOO_FLOOR = 0.86
 
 
@@ -34,7 +36,7 @@ def _bundled():
 @pytest.mark.parametrize("name", sorted(BLIND_FLOORS))
 def test_blind_sets_stay_at_or_above_their_figures(name):
     catalog, extractor = _bundled()
-    report = evaluate(extractor, load_cases(ROOT / "data" / name), catalog, ("contact_time",))
+    report = evaluate(extractor, load_cases(ROOT / "data" / name), catalog, NEWER_SLOTS[name])
     floors = BLIND_FLOORS[name]
     assert report.accuracy("intent") >= floors["intent"]
     assert report.accuracy("topic") >= floors["topic"]

@@ -29,9 +29,10 @@ class SearchFilters(BaseModel):
     fuel: str | None = None
     # how to order: cheapest (default), most_expensive, newest, oldest, lowest_km
     superlative: str | None = None
+    exclude: list[str] | None = None  # models ruled out ("olvida el vento")
 
     def is_empty(self) -> bool:
-        return all(value is None for value in self.model_dump().values())
+        return all(value is None for key, value in self.model_dump().items() if key != "exclude")
 
 
 RelaxKind = Literal["year", "price", "model", "make", "km", "features", "fuel", "transmission"]
@@ -155,6 +156,8 @@ def _matching(
             mask &= trait_mask
     if filters.seats_min:
         mask &= columns["seats"] >= filters.seats_min
+    for model in filters.exclude or ():
+        mask &= columns["model"] != model.casefold()
     return np.flatnonzero(mask)
 
 

@@ -15,9 +15,38 @@ def car_in_focus(ctx: TurnContext) -> Car | None:
         stock_id = pick_by_ordinal(ctx.state.last_results, ordinal)
         if stock_id is not None:
             ctx.state.selected = stock_id
+    elif ctx.state.last_results:  # "la del 2021, ¿cuánto mide?": the listed car named
+        named = _named_in_list(ctx)
+        if named is not None:
+            ctx.state.selected = named
     if ctx.state.selected is None:
         return None
     return ctx.services.catalog.get(ctx.state.selected)
+
+
+NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
+
+
+def _named_in_list(ctx: TurnContext) -> int | None:
+    """The one listed car the message names (make, model, year, body...), unless it is the
+    car in focus already."""
+    from dialog.screen import shown_car
+    from nlu.context import car_matches
+
+    extraction = ctx.extraction
+    slots = {key: getattr(extraction, key) for key in NAMING if getattr(extraction, key)}
+    if not slots:
+        return None
+    focus = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
+    if focus is not None and car_matches(shown_car(focus), slots):
+        return focus.stock_id
+    matches = [
+        stock_id
+        for stock_id in ctx.state.last_results
+        if (car := ctx.services.catalog.get(stock_id)) is not None
+        and car_matches(shown_car(car), slots)
+    ]
+    return matches[0] if len(matches) == 1 else None
 
 
 def pick_by_ordinal(stock_ids: list[int], ordinal: int) -> int | None:

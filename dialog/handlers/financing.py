@@ -68,6 +68,9 @@ def financing_plan(ctx: TurnContext) -> Reply:
     params = ctx.state.financing
     if ctx.extraction.monthly_budget is not None or (car is None and params.monthly_budget):
         return _fit(ctx, car) if car is not None else _affordable(ctx)
+    if car is None and len(ctx.state.last_results) == 1:  # one car shown: that one
+        car = ctx.services.catalog.get(ctx.state.last_results[0])
+        ctx.state.selected = car.stock_id if car is not None else None
     if car is None:
         if ctx.state.last_results:
             return Reply(ctx.say("ask_car_from_list", {"count": len(ctx.state.last_results)}))

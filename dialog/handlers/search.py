@@ -82,7 +82,14 @@ def search_cars(ctx: TurnContext) -> Reply:
     if "context:any_make" in said:
         current = current.model_copy(update={"make": None, "model": None})
     filters = merge_filters(current, ctx.extraction, ctx.config.reset_on_new_model, _body_of(ctx))
-    more = "context:more" in said and filters == ctx.state.filters and ctx.state.last_results
+    named = ctx.extraction.make or ctx.extraction.model
+    other = "context:other" in said and not named
+    same = filters == ctx.state.filters and bool(ctx.state.last_results)
+    more = ("context:more" in said or other) and same
+    if other and (filters.model or filters.make) and not (same and _more_pages(ctx, filters)):
+        # "¿qué otras opciones hay?" after the only Vento: other models, same criteria
+        filters = filters.model_copy(update={"make": None, "model": None})
+        more = False
     budget = _monthly_budget(ctx)
     if filters.is_empty() and budget is None and not ctx.from_form:
         if _is_question(ctx) or "guided_search" not in ctx.config.forms:
@@ -105,6 +112,11 @@ def search_cars(ctx: TurnContext) -> Reply:
         return Reply(ctx.say("no_more", {"total": outcome.total}))
     ctx.state.page = offset
     return list_outcome(ctx, outcome, budget_note, first=offset + 1)
+
+
+def _more_pages(ctx: TurnContext, filters: SearchFilters) -> bool:
+    outcome = search(ctx.services.catalog, filters, 1, offset=len(ctx.state.last_results))
+    return bool(outcome.cars) and not outcome.relaxed
 
 
 def _is_question(ctx: TurnContext) -> bool:
@@ -162,8 +174,21 @@ def merge_filters(
             merged["model"] = None
     for key in FILTER_KEYS:
         value = getattr(extraction, key, None)
-        if value is not None:
+        if value is not None and key != "exclude":
             merged[key] = value
+    excluded = extraction.exclude_car
+    if excluded:  # "olvida el vento": no Vento, and no longer a Vento search
+        merged["exclude"] = sorted({*(merged.get("exclude") or []), excluded})
+        if (merged.get("model") or "").casefold() == excluded.casefold():
+            merged["model"] = None
+        if (merged.get("make") or "").casefold() == excluded.casefold():
+            merged["make"] = None
+    if extraction.model and merged.get("exclude"):  # naming it again brings it back
+        merged["exclude"] = [
+            m for m in merged["exclude"] if m.casefold() != extraction.model.casefold()
+        ] or None
+    if "context:broaden:car" in extraction.said:  # "no nomás vento": any model
+        merged["make"] = merged["model"] = None
     if extraction.year_min is not None and extraction.year_max is None and merged["year_max"]:
         merged["year_max"] = (
             None if merged["year_max"] < extraction.year_min else merged["year_max"]

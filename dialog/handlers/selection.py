@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_in_focus, car_values, pick_by_ordinal
 from dialog.registry import handler
-from dialog.render import fill
+from dialog.render import fill, km, money
 from dialog.screen import shown_car
 from dialog.turn import Choice, Reply, TurnContext
 from nlu.context import car_matches
@@ -133,6 +133,8 @@ def car_details(ctx: TurnContext) -> Reply:
             continue
         has_it = _has(car, topic.flag, ctx.extraction)
         template = topic.template if has_it else (topic.template_no or topic.template)
+        if topic.flag and getattr(car, topic.flag) is None and topic.template_unknown:
+            template = topic.template_unknown  # the catalog does not say: an advisor confirms
         answers.append(fill(template, values))
     if not answers:
         return Reply(ctx.say("card", values))
@@ -156,3 +158,86 @@ def _has(car: Car, flag: str | None, extraction: Extraction) -> bool:
         return bool(getattr(car, flag))
     asked = getattr(extraction, flag)
     return getattr(car, flag) == asked if asked else True
+
+
+COMPARE_MAX = 3
+
+
+@handler(
+    "catalog.compare",
+    required={
+        "header": set(),
+        "line": FOCUS | {"bluetooth", "car_play"},
+        "price_gap": {"dearer", "gap"},
+        "km_gap": {"fewer", "gap"},
+        "same_version": {"version"},
+        "closing": set(),
+        "which": set(),
+        "has": set(),
+        "lacks": set(),
+    },
+)
+def compare_cars(ctx: TurnContext) -> Reply:
+    """Listed cars side by side ("¿qué diferencia hay entre las dos?"): what the catalog says of
+    each, then the price and km gaps. Which cars: the numbers said, the years or the model said,
+    the car in focus, or the whole list when it is short."""
+    shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
+    cars = _to_compare(ctx, shown)
+    if len(cars) < 2:
+        return Reply(ctx.say("which"))
+    words = ctx.config.words
+    yes, no = ctx.say("has"), ctx.say("lacks")
+    lines = [ctx.say("header")]
+    for car in cars:
+        values = car_values(car, n=shown.index(car) + 1, words=words)
+        values |= {
+            "bluetooth": yes if car.bluetooth else no,
+            "car_play": yes if car.car_play else no,
+        }
+        lines.append(ctx.say("line", values))
+    lines.append("")
+    lines.extend(_gaps(ctx, cars))
+    lines += ["", ctx.say("closing")]
+    ctx.state.selected = None  # the next "ese" is one of these, not the car seen before
+    return Reply("\n".join(lines))
+
+
+def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
+    extraction = ctx.extraction
+    picked = [pick_by_ordinal(ctx.state.last_results, n) for n in extraction.picks]
+    cars = [car for i in picked if i is not None and (car := ctx.services.catalog.get(i))]
+    if extraction.years:
+        cars += [car for car in shown if car.year in extraction.years and car not in cars]
+    named = (
+        [
+            car
+            for car in cars_named(ctx.services.catalog, extraction, ctx.state.last_results)
+            if car not in cars
+        ]
+        if (extraction.model or extraction.make or extraction.body_type)
+        else []
+    )
+    cars += named
+    focus = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
+    if len(cars) == 1 and focus is not None and focus not in cars:
+        cars.insert(0, focus)
+    if not cars and len(shown) <= COMPARE_MAX:
+        cars = shown
+    return [car for car in cars if car in shown][:COMPARE_MAX]
+
+
+def _gaps(ctx: TurnContext, cars: list[Car]) -> list[str]:
+    by_price = sorted(cars, key=lambda car: car.price)
+    cheap, dear = by_price[0], by_price[-1]
+    found = []
+    if dear.price > cheap.price:
+        gap = money(dear.price - cheap.price)
+        found.append(ctx.say("price_gap", {"dearer": dear.title, "gap": gap}))
+    by_km = sorted(cars, key=lambda car: car.km)
+    if by_km[-1].km > by_km[0].km:
+        gap = km(by_km[-1].km - by_km[0].km)
+        found.append(ctx.say("km_gap", {"fewer": by_km[0].title, "gap": gap}))
+    versions = {car.version.casefold() for car in cars}
+    if len(versions) == 1:
+        found.append(ctx.say("same_version", {"version": cars[0].version}))
+    return found
