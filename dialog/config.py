@@ -163,6 +163,7 @@ def load_dialog_config(
     path: Path | str | None = None,
     intents: set[str] | None = None,
     labels: set[str] | None = None,
+    i18n: bool = True,
 ) -> DialogConfig:
     """Load and fully validate dialog.yml; `intents` are the names the NLU can produce and
     `labels` every intent and topic ('knowledge/locations')."""
@@ -171,34 +172,53 @@ def load_dialog_config(
     config = validate_yaml(DialogConfig, data, path)
     config.source = str(path)
     config._raw = data
-    config.i18n = _load_i18n(path.parent / "i18n", config)
     _check_routes(config, data, path)
     _check_forms(config, data, path)
     _check_details(config, data, path)
     if intents is not None:
         check_intents_routed(config, intents, labels)
+    if i18n:  # after the routes: a pack follows dialog.yml
+        config.i18n = load_i18n(config)
     return config
 
 
-def _load_i18n(directory: Path, config: DialogConfig) -> dict[str, dict[str, Any]]:
-    """Template packs per language; a route or form they name must exist in dialog.yml."""
+def load_i18n(config: DialogConfig) -> dict[str, dict[str, Any]]:
+    """Packs per language (config/i18n/<lang>.yml): the routes' templates, shared templates,
+    forms, `details`, `words` and `knowledge` answers in that language. Every key must exist in
+    dialog.yml and a template may only use the placeholders its handler gives."""
+    directory = Path(config.source).parent / "i18n"
     packs: dict[str, dict[str, Any]] = {}
     for file in sorted(directory.glob("*.yml")) if directory.is_dir() else []:
         data = load_yaml(file)
         if not isinstance(data, dict):
             raise YamlError(file, "expected a mapping of routes to templates", 1)
-        known = {*config.routes, "templates", "forms"}
-        for key in data:
+        known = {*config.routes, *I18N_SECTIONS}
+        for key, value in data.items():
             if key not in known:
                 raise YamlError(
                     file, f"'{key}' is not a route of dialog.yml", line_at(data, (key,))
                 )
+            if key in config.routes and isinstance(value, dict):
+                spec = HANDLERS.get(config.routes[key].handler)
+                for name, text in value.items():
+                    if not isinstance(text, str):
+                        raise YamlError(file, f"'{key}.{name}' must be a template text",
+                                        line_at(data, (key, name)))  # fmt: skip
+                if spec is not None:
+                    _check_templates(spec, value, config.templates, data, file, (key,), bare=True)
         for form in data.get("forms") or {}:
             if form not in config.forms:
                 raise YamlError(file, f"'{form}' is not a form of dialog.yml",
                                 line_at(data, ("forms", form)))  # fmt: skip
+        for name in data.get("details") or {}:
+            if name not in config.details:
+                raise YamlError(file, f"'{name}' is not a detail of dialog.yml",
+                                line_at(data, ("details", name)))  # fmt: skip
         packs[file.stem] = data
     return packs
+
+
+I18N_SECTIONS = ("templates", "forms", "details", "words", "knowledge_answers")
 
 
 def _check_routes(config: DialogConfig, data: Any, path: Path) -> None:
@@ -224,11 +244,14 @@ def _check_templates(
     data: Any,
     path: Path,
     where: tuple[str, ...],
+    bare: bool = False,
 ) -> None:
+    """`bare`: the templates sit right under `where` (a language pack), not under `templates`;
+    a pack need not translate every template."""
     field = ".".join(where)
     for name, text in templates.items():
         allowed = spec.placeholders(name)
-        location = (*where, "templates", name)
+        location = (*where, name) if bare else (*where, "templates", name)
         if allowed is None:
             raise YamlError(
                 path,
@@ -246,8 +269,8 @@ def _check_templates(
                 line_at(data, location),
                 f"{field}.templates.{name}",
             )
-    for name in spec.required:  # after the loop: a misspelt name is reported on its own line
-        if name not in templates and name not in shared:
+    for name in spec.required if not bare else ():  # after the loop: a misspelt name is
+        if name not in templates and name not in shared:  # reported on its own line
             raise YamlError(
                 path,
                 f"handler '{spec.name}' needs a template '{name}'",

@@ -92,10 +92,10 @@ class Engine:
         reply = self._dispatch(ctx)
         reply = self._second_request(ctx, reply)
         if ctx.notes:
-            reply.text = "\n\n".join([*ctx.notes, reply.text])
+            reply.text = "\n\n".join(part for part in [*ctx.notes, reply.text] if part)
         if state.language != "es" and not ctx.translated and ctx.pack():
             note = (ctx.pack().get("templates") or {}).get("spanish_only", "")
-            reply.text = f"{note}\n\n{reply.text}".strip()
+            reply.text = "\n\n".join(part for part in (note, reply.text) if part)
         if ctx.handoff is not None:
             self.store.add_handoff(ctx.handoff)
         reply = self._maybe_rephrase(ctx, reply)
@@ -106,7 +106,7 @@ class Engine:
         state.last_reply_kind = reply.kind
         log.debug("turn %.2f ms intent=%s", (time.perf_counter() - started) * 1000, ctx.intent)
         return TurnResult(
-            reply=clip(reply.text),
+            reply=clip(reply.full_text),
             intent=ctx.intent,
             topic=extraction.topic,
             stage=extraction.stage,
@@ -154,7 +154,6 @@ class Engine:
         second = ctx.extraction.second
         if not second or second not in ctx.config.second_requests:
             return first
-        form = ctx.state.form
         intent, _, topic = second.partition("/")
         extraction = ctx.extraction.model_copy(update={"intent": intent, "topic": topic or None})
         other = TurnContext(
@@ -169,9 +168,7 @@ class Engine:
         reply = self._dispatch(other, forms=False)  # answered, not taken as a form answer
         if other.handoff is not None:
             ctx.handoff = other.handoff
-        if form is not None:  # a question the first request asked goes last
-            return reply.followed_by(first)
-        return first.followed_by(reply)
+        return first.followed_by(reply)  # a form's question, from either, goes last
 
     def _maybe_rephrase(self, ctx: TurnContext, reply: Reply) -> Reply:
         llm = ctx.services.llm
@@ -247,5 +244,7 @@ def _remind(ctx: TurnContext, reply: Reply) -> Reply:
     if question is not None and progress.misses <= 1:  # asked again once, not after every aside
         from dialog.forms import question_text
 
-        reply.text = f"{reply.text}\n\n{fill(question_text(ctx, question, 'remind'), {})}"
+        reply.ask = "\n\n".join(
+            part for part in (reply.ask, fill(question_text(ctx, question, "remind"), {})) if part
+        )
     return reply

@@ -101,7 +101,7 @@ def _advance(ctx: TurnContext, form: Form, first_turn: bool) -> Reply:
         progress.misses = 0
     progress.asking = question.id
     field = "retry" if unanswered and question.retry else "ask"
-    return Reply(fill(question_text(ctx, question, field), _values(ctx)), rephrasable=False)
+    return Reply("", ask=fill(question_text(ctx, question, field), _values(ctx)), rephrasable=False)
 
 
 def _gave_up(ctx: TurnContext) -> Reply:

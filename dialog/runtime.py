@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dialog.handlers  # noqa: F401 - registers the handlers the YAML names
-from dialog.config import DialogConfig, check_intents_routed, load_dialog_config
+from dialog.config import DialogConfig, check_intents_routed, load_dialog_config, load_i18n
 from dialog.services import Services
 from nlu.intents import IntentClassifier
 from nlu.labels import check_examples as check_examples_of
@@ -24,7 +24,7 @@ from nlu.vehicles import VehicleVocabulary
 from tools.catalog import Catalog, CatalogError, load_catalog
 from tools.financing import load_financing_config
 from tools.knowledge import KnowledgeBase
-from tools.yamlio import YamlError, raise_problems
+from tools.yamlio import YamlError, line_at, raise_problems
 
 log = logging.getLogger("dialog.runtime")
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +65,7 @@ def build_bundle(
     read back through the NLU)."""
     catalog, catalog_mtime = _catalog(paths, previous)
     nlp = previous.services.extractor.nlp if previous else None
-    config = load_dialog_config(paths.config_dir / "dialog.yml")
+    config = load_dialog_config(paths.config_dir / "dialog.yml", i18n=False)
     knowledge = KnowledgeBase.load(paths.knowledge)
     labels = load_labels(paths.config_dir / "intents.yml", paths.knowledge)
     extractor = Extractor(
@@ -79,6 +79,8 @@ def build_bundle(
     check_intents_routed(
         config, {label.intent for label in labels.labels}, set(extractor.classifier.labels)
     )
+    config.i18n = load_i18n(config)  # after the routes were checked against the intents
+    _check_pack_topics(config, knowledge)
     if check_examples:
         raise_problems(check_examples_of(extractor, labels, catalog))
     services = Services(
@@ -94,6 +96,24 @@ def build_bundle(
         llm.set_vocabulary(extractor.names)
         llm.configure(LLMLimits(**config.llm.model_dump(include=set(LLMLimits.model_fields))))
     return Bundle(config=config, services=services, catalog_mtime=catalog_mtime)
+
+
+def _check_pack_topics(config: DialogConfig, knowledge: KnowledgeBase) -> None:
+    """A language pack's `knowledge_answers` name topics and sections of data/knowledge.yml."""
+    for language, pack in config.i18n.items():
+        file = Path(config.source).parent / "i18n" / f"{language}.yml"
+        for topic, entry in (pack.get("knowledge_answers") or {}).items():
+            known = knowledge.entries.get(topic)
+            if known is None:
+                raise YamlError(file, f"'{topic}' is not a topic of data/knowledge.yml; known: "
+                                f"{', '.join(sorted(knowledge.entries))}",
+                                line_at(pack, ("knowledge_answers", topic)))  # fmt: skip
+            names = {section.name for section in known.sections}
+            for section in (entry or {}).get("sections") or {}:
+                if section not in names:
+                    raise YamlError(file, f"'{section}' is not a section of topic '{topic}'; "
+                                    f"known: {', '.join(sorted(names))}",
+                                    line_at(pack, ("knowledge_answers", topic, "sections", section)))  # fmt: skip
 
 
 def _catalog(paths: RuntimePaths, previous: Bundle | None) -> tuple[Catalog, float]:

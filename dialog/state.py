@@ -64,6 +64,7 @@ class ConversationState(BaseModel):
         None  # the last amount the customer said, and what it was
     )
     last_plan: dict[str, object] | None = None  # the last plan shown (what the advisor quotes)
+    recent_answers: list[str] = Field(default_factory=list)  # knowledge answers just given
     own_car: str | None = None  # the car the customer wants to sell or trade in ("Tiguan 2017")
     turns: int = 0
     created_at: datetime = Field(default_factory=utc_now)

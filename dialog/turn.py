@@ -77,11 +77,18 @@ class Reply:
     choices_kind: str = ""
     rephrasable: bool = True
     kind: str = ""  # "help" for the menu: the next time it is shortened
+    ask: str = ""  # a question that must come last, after any other answer (a form's question)
+
+    @property
+    def full_text(self) -> str:
+        return "\n\n".join(part for part in (self.text.strip(), self.ask.strip()) if part)
 
     def followed_by(self, other: Reply) -> Reply:
-        """Two answers in one message (a second request): texts joined, the last list wins."""
+        """Two answers in one message (a second request): texts joined, the last list wins;
+        a question either asks goes last."""
         return Reply(
-            text=f"{self.text}\n\n{other.text}".strip(),
+            text="\n\n".join(part for part in (self.text.strip(), other.text.strip()) if part),
+            ask="\n\n".join(part for part in (self.ask.strip(), other.ask.strip()) if part),
             results=other.results if other.results is not None else self.results,
             plan=other.plan or self.plan,
             llm_used=self.llm_used or other.llm_used,
@@ -126,6 +133,30 @@ class TurnContext:
             self.translated = True
             return translated
         return self.route.templates.get(name) or self.config.templates.get(name, "")
+
+    @property
+    def words(self) -> dict[str, str]:
+        """Slot values in the customer's words (dialog.yml `words`, then the language pack's)."""
+        return {**self.config.words, **(self.pack().get("words") or {})}
+
+    def detail(self, name: str, field: str, default: str) -> str:
+        """A `details` template in the customer's language when the pack has it."""
+        found = ((self.pack().get("details") or {}).get(name) or {}).get(field)
+        if found:
+            self.translated = True
+            return found
+        return default
+
+    def knowledge(self, topic: str, field: str = "answer", section: str | None = None) -> str:
+        """A knowledge topic's `answer`, `offer` or `nearest` (or one section's answer) in the
+        customer's language; "" when the pack does not have it."""
+        pack = self.pack()
+        entry = (pack.get("knowledge_answers") or {}).get(topic) or {}
+        entry = entry if isinstance(entry, dict) else {}
+        found = (entry.get("sections") or {}).get(section) if section else entry.get(field)
+        if found:
+            self.translated = True
+        return found or ""
 
     def pack(self) -> dict:
         """The customer's language pack (config/i18n), empty for Spanish."""

@@ -193,6 +193,9 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
         named = {key: value for key, value in slots.items() if key in NAMING}
         if len(_matches(named, context)) > 1:
             return SELECT, second  # "la odyssey más nueva" of two shown Odysseys
+    priced = price_pointed(context.shown, slots)
+    if len(priced) == 1 and not _criteria_beyond(slots, (*NAMING, "price_max")):
+        return SELECT, second  # "the 2018 one for 238k", "la de 211 mil"
     if not _points(slots) or _criteria_beyond(slots, NAMING):
         return None
     pointing = "context:pointing" in reading.said
@@ -201,6 +204,19 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
     if (pointing or reading.words <= 4) and _matches(slots, context):
         return SELECT, second
     return None
+
+
+PRICE_POINT = (2000.0, 0.01)  # a price said points at a car within $2,000 or 1% of it
+
+
+def price_pointed(cars: list, slots: dict[str, object]) -> list:
+    """The cars a price said points at ("la de 238 mil" is the one at $238,999)."""
+    price = slots.get("price_max")
+    if not isinstance(price, int | float) or "price_min" in slots:
+        return []
+    named = {key: value for key, value in slots.items() if key in NAMING}
+    margin = max(PRICE_POINT[0], PRICE_POINT[1] * price)
+    return [car for car in cars if car_matches(car, named) and abs(car.price - price) <= margin]
 
 
 def _year_said(slots: dict[str, object]) -> bool:

@@ -55,6 +55,15 @@ CALL_INTENT = "human_agent"
 DETAILS = "car_details"
 PICK_MAX = 10  # "el 3": a position in a list is small
 POINTING = frozenset({"ordinal", "superlative"})
+# what a clause asks for by itself: a search ("sedanes 2019 o más nuevos. ¿se puede sin enganche?")
+CLAUSE_CARS = frozenset(
+    {"make", "model", "year_min", "year_max", "price_min", "price_max", "km_max", "body_type",
+     "seats_min", "transmission", "fuel"}
+)  # fmt: skip
+NAMES = frozenset({"make", "model"})
+CLAUSE_TRAITS = frozenset(
+    {"year_min", "year_max", "km_max", "body_type", "seats_min", "transmission", "fuel"}
+)
 INDEFINITE = frozenset({"un", "una", "unos", "unas", "algun", "alguna", "a", "an"})
 CLAIMS = frozenset(
     {"car", "place", "phone", "email"}
@@ -569,9 +578,11 @@ class Extractor:
         slots = {
             key: value
             for key, value in analysis.slots.items()
-            if start <= analysis.slot_at[key] < end and key in POINTING
+            if start <= analysis.slot_at[key] < end and (key in POINTING or key in CLAUSE_CARS)
         }
-        hits = self.classifier.hits(phrases, slots)
+        hits = self.classifier.hits(phrases, {k: v for k, v in slots.items() if k in POINTING})
+        if not hits.strong and self._clause_searches(analysis, start, end, slots):
+            hits.strong[SEARCH_REQUEST] = 1  # "¿tienen jettas? ¿y qué garantía dan?"
         social = self.classifier.settings.social
         allowed = [
             name
@@ -581,6 +592,25 @@ class Extractor:
         if not allowed:
             return None
         return max(allowed, key=lambda name: self.classifier.labels[name].priority)
+
+    @staticmethod
+    def _clause_searches(analysis: Analysis, start: int, end: int, slots) -> bool:
+        """A clause that asks for cars by itself: a trait ("sedanes 2019 o más nuevos") or a
+        model with a search word ("¿tienen jettas?"), not the customer's own car."""
+        inside = [(name, s, e) for name, s, e in analysis.said_spans if start <= s and e <= end]
+        if (
+            any(name == "context:own_car" for name, _, _ in inside)
+            or analysis.labels
+            and any(strong and start <= s and e <= end for _, strong, s, e in analysis.labels)
+        ):
+            return False
+        if slots.keys() & CLAUSE_TRAITS:
+            return True
+        searching = any(
+            label == SEARCH_REQUEST and start <= s and e <= end
+            for label, _, s, e in analysis.labels
+        )
+        return bool(slots.keys() & NAMES) and searching
 
 
 def _mark(analysis: Analysis, taken: list[bool], kind: str | None) -> None:

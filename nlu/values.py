@@ -13,6 +13,7 @@ from nlu.lexicon import Values
 from nlu.text import fold
 
 SUPERLATIVE = "superlative"
+ENGLISH_SUPERLATIVES = frozenset({"cheapest", "newest", "oldest", "most", "lowest"})
 ARTICLES = frozenset({"el", "la", "los", "las", "lo", "the"})
 BRIDGE = frozenset(
     {"de", "que", "con", "tenga", "tengan", "tiene", "tienen", "traiga", "sea", "este"}
@@ -64,8 +65,10 @@ class ValueReader:
 def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int]) -> bool:
     """ "el (de) más barato", "la odyssey más nueva" (`named`: the car's tokens), not "uno más
     barato", "2018 o más nuevo" or "más barato que"."""
-    if end < len(tokens) and tokens[end] == "que":
+    if end < len(tokens) and tokens[end] in ("que", "than"):
         return False
+    if tokens[start] in ENGLISH_SUPERLATIVES:  # "cheapest mazda 3 please"
+        return True
     i = start - 1
     while i >= 0 and (tokens[i] in BRIDGE or i in named):
         i -= 1

@@ -17,6 +17,7 @@ from nlu.intents import Evidence
 from tools.yamlio import YamlError, line_at, load_yaml, validate_yaml
 
 MAX_ANSWER_CHARS = 900
+LONGEST = 1200  # a general answer and the sections asked, in one message
 
 
 class KnowledgeSection(BaseModel):
@@ -53,6 +54,7 @@ class KnowledgeAnswer(BaseModel):
     topic: str
     section: str | None = None
     text: str
+    general: bool = False  # the general answer comes first
 
 
 def load_knowledge_file(path: Path | str) -> tuple[KnowledgeFile, Any]:
@@ -91,9 +93,14 @@ class KnowledgeBase:
         }
 
     def answer(
-        self, topic: str | None, said: frozenset[str] = frozenset(), area: str | None = None
+        self,
+        topic: str | None,
+        said: frozenset[str] = frozenset(),
+        area: str | None = None,
+        first: bool = False,
     ) -> KnowledgeAnswer | None:
-        """The answer for `topic`, narrowed to the sections the question named."""
+        """The answer for `topic`, narrowed to the sections the question named; `first` (the
+        topic was not answered yet in this conversation): the general answer, then them."""
         entry = self.entries.get(topic or "")
         if entry is None:
             return None
@@ -104,10 +111,13 @@ class KnowledgeBase:
         ]
         if not sections:
             return KnowledgeAnswer(topic=entry.topic, text=entry.answer)
+        texts = [section.answer for section in sections]
+        general = first and area is None and len(entry.answer) + sum(map(len, texts)) <= LONGEST
         return KnowledgeAnswer(
             topic=entry.topic,
             section=", ".join(section.name for section in sections),
-            text="\n\n".join(section.answer for section in sections),
+            text="\n\n".join([entry.answer, *texts] if general else texts),
+            general=general,
         )
 
     def texts(self, topics: list[str]) -> list[str]:

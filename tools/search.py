@@ -30,6 +30,7 @@ class SearchFilters(BaseModel):
     # how to order: cheapest (default), most_expensive, newest, oldest, lowest_km
     superlative: str | None = None
     exclude: list[str] | None = None  # models ruled out ("olvida el vento")
+    version_has: str | None = None  # a word of the version ("M2": the BMW Serie 2 3.0 M2)
 
     def is_empty(self) -> bool:
         return all(value is None for key, value in self.model_dump().items() if key != "exclude")
@@ -158,6 +159,9 @@ def _matching(
         mask &= columns["seats"] >= filters.seats_min
     for model in filters.exclude or ():
         mask &= columns["model"] != model.casefold()
+    if filters.version_has:
+        word = filters.version_has.casefold()
+        mask &= np.array([word in car.version.casefold().split() for car in catalog.cars])
     return np.flatnonzero(mask)
 
 
@@ -271,23 +275,46 @@ _RELAX_STEPS = (
 )
 
 
+def in_versions(catalog: Catalog, make: str | None, word: str) -> bool:
+    """ "BMW M2": a model name that is a word of a stocked version of that make."""
+    wanted, brand = word.casefold(), (make or "").casefold()
+    return any(
+        wanted in car.version.casefold().split() and (not brand or car.make.casefold() == brand)
+        for car in catalog.cars
+    )
+
+
 def model_in_stock(catalog: Catalog, model: str) -> bool:
     wanted = model.casefold()
     return any(name.casefold() == wanted for name in catalog.models)
+
+
+def _prices(catalog: Catalog, wanted: Callable[[Car], bool]) -> list[float]:
+    return [car.price for car in catalog.cars if wanted(car)]
 
 
 SIMILAR_BAND = 0.25  # "tipo Jetta": the same body type, priced within ±25% of the Jettas we have
 
 
 def similar_to(
-    catalog: Catalog, filters: SearchFilters, body_type: str | None, model: str | None
+    catalog: Catalog,
+    filters: SearchFilters,
+    body_type: str | None,
+    model: str | None,
+    peers: frozenset[str] = frozenset(),
 ) -> SearchFilters:
-    """Filters for cars like `model`: same body type, and its price band when we stock it
-    (unless the customer gave their own prices); make and model dropped."""
-    update: dict[str, object] = {"make": None, "model": None, "body_type": body_type}
-    prices = [
-        car.price for car in catalog.cars if model and car.model.casefold() == model.casefold()
-    ]
+    """Filters for cars like `model`: same body type, and the price band of that model in
+    stock, else of its make, else of its `peers` (premium makes for a Mercedes GLA or a Tesla),
+    unless the customer gave their own prices; make, model and fuel dropped."""
+    update: dict[str, object] = {
+        "make": None, "model": None, "body_type": body_type, "fuel": None,
+    }  # fmt: skip
+    prices = _prices(catalog, lambda car: bool(model) and car.model.casefold() == model.casefold())
+    make = (filters.make or "").casefold()
+    if not prices and make:
+        prices = _prices(catalog, lambda car: car.make.casefold() == make)
+    if not prices and make in peers:
+        prices = _prices(catalog, lambda car: car.make.casefold() in peers)
     if prices and filters.price_min is None and filters.price_max is None:
         middle = float(np.median(prices))
         update["price_min"] = round(middle * (1 - SIMILAR_BAND), -3)

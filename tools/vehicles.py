@@ -55,6 +55,7 @@ class VehicleLexicon(_Strict):
     models: dict[str, dict[str, BodyType | ModelInfo]]
     needs_make: list[str] = Field(default_factory=list)
     seven_seats: list[str] = Field(default_factory=list)  # models with a third row of seats
+    premium: list[str] = Field(default_factory=list)  # makes compared with each other
     version_words: VersionWords = Field(default_factory=VersionWords)
 
     def info(self, make: str, model: str) -> ModelInfo | None:

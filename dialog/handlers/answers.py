@@ -10,6 +10,7 @@ from dialog.turn import Reply, TurnContext
 
 log = logging.getLogger("dialog")
 LOCATIONS = "locations"
+RECENT_ANSWERS = 3  # a knowledge answer given this recently is not pasted again
 
 
 @handler("reply", required={"default": set()}, optional={"again": set()})
@@ -23,7 +24,7 @@ def fixed_reply(ctx: TurnContext) -> Reply:
 @handler(
     "knowledge.answer",
     required={"no_answer": set()},
-    optional={"nearest": {"place", "areas"}},
+    optional={"nearest": {"place", "areas"}, "repeated": {"title"}},
 )
 def knowledge_answer(ctx: TurnContext) -> Reply:
     """The topic's answer, narrowed to the place or section asked about; else the LLM (only for
@@ -35,12 +36,36 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         nearest = _nearest(ctx, extraction.city)
         if nearest is not None:
             return nearest
-    answer = knowledge.answer(extraction.topic, extraction.said, area)
+    recent = ctx.state.recent_answers
+    first = not any(done.startswith(f"{extraction.topic}:") for done in recent)
+    answer = knowledge.answer(extraction.topic, extraction.said, area, first=first)
     if answer is not None:
         entry = knowledge.entries[answer.topic]
-        offer = f"\n\n{entry.offer}" if entry.offer and ctx.state.form is None else ""
-        return Reply(answer.text + offer)
+        key = f"{answer.topic}:{answer.section or ''}:{area or ''}"
+        if key in recent and ctx.template("repeated"):  # the same block again helps nobody
+            title = ctx.knowledge(entry.topic, "title") or entry.title
+            return Reply(ctx.say("repeated", {"title": title}), rephrasable=False)
+        offered = not first  # the offer is made once
+        ctx.state.recent_answers = [*recent, key][-RECENT_ANSWERS:]
+        text = _in_language(ctx, answer) or answer.text
+        offer = ctx.knowledge(entry.topic, "offer") or entry.offer
+        if offer and ctx.state.form is None and not offered:
+            text = f"{text}\n\n{offer}"
+        return Reply(text)
     return ask_llm(ctx, "no_answer")
+
+
+def _in_language(ctx: TurnContext, answer) -> str:
+    """The answer in the customer's language (config/i18n `knowledge`), "" if not there."""
+    if not ctx.pack():
+        return ""
+    if answer.section:
+        names = answer.section.split(", ")
+        texts = [ctx.knowledge(answer.topic, section=name) for name in names]
+        general = [ctx.knowledge(answer.topic)] if answer.general else []
+        if all(texts) and all(general):
+            return "\n\n".join([*general, *texts])
+    return ctx.knowledge(answer.topic)
 
 
 def _nearest(ctx: TurnContext, place: str) -> Reply | None:
@@ -49,9 +74,10 @@ def _nearest(ctx: TurnContext, place: str) -> Reply | None:
     areas = ctx.services.extractor.places.nearest_areas(place)
     if entry is None or not entry.nearest or not areas:
         return None
-    joiner = f" {ctx.config.templates.get('and_join', 'y').strip()} "
+    joiner = f" {ctx.template('and_join').strip() or 'y'} "
     names = joiner.join(name for name, _ in areas)
-    return Reply(entry.nearest.format(place=place, areas=names))
+    template = ctx.knowledge(LOCATIONS, "nearest") or entry.nearest
+    return Reply(template.format(place=place, areas=names))
 
 
 @handler("llm.answer", required={"no_answer": set()})
@@ -76,7 +102,7 @@ def complaint_answer(ctx: TurnContext) -> Reply:
 
     apology = ctx.say("apology")
     follow = start_handoff(ctx, reason="complaint")
-    return Reply(f"{apology}\n\n{follow.text}", rephrasable=False, kind="complaint")
+    return Reply(apology, ask=follow.full_text, rephrasable=False, kind="complaint")
 
 
 @handler(

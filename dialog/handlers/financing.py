@@ -56,7 +56,12 @@ FIT = PLAN | {"monthly_budget", "down_payment_needed"}
         "fits": FIT,
         "does_not_fit": FIT,
     },
-    optional={"bad_amount": RANGE, "minimum_note": RANGE, "no_down_note": RANGE},
+    optional={
+        "bad_amount": RANGE,
+        "minimum_note": RANGE,
+        "no_down_note": RANGE,
+        "minimum_general": {"min_pct", "terms", "rate"},
+    },
 )
 def financing_plan(ctx: TurnContext) -> Reply:
     """Compute what was asked; never guess a car the customer did not choose."""
@@ -72,8 +77,10 @@ def financing_plan(ctx: TurnContext) -> Reply:
         car = ctx.services.catalog.get(ctx.state.last_results[0])
         ctx.state.selected = car.stock_id if car is not None else None
     if car is None:
+        note = ctx.say("minimum_general", _conditions(ctx)) if _minimum_asked(ctx) else ""
         if ctx.state.last_results:
-            return Reply(ctx.say("ask_car_from_list", {"count": len(ctx.state.last_results)}))
+            ask = ctx.say("ask_car_from_list", {"count": len(ctx.state.last_results)})
+            return Reply("\n\n".join(part for part in (note, ask) if part))
         return Reply(ctx.say("ask_car", _conditions(ctx)))
     return plan_reply(ctx, car)
 
@@ -155,7 +162,7 @@ def _options(ctx: TurnContext, car: Car) -> Reply:
     plans = suggested_plans(car.price, ctx.services.financing)
     lines = "\n".join(ctx.say("option_line", _option_values(plan)) for plan in plans)
     values = {
-        **car_values(car, words=ctx.config.words),
+        **car_values(car, words=ctx.words),
         "lines": lines,
         "rate": _pct(ctx.services.financing.annual_rate * 100),
     }
@@ -204,7 +211,7 @@ def _fit(ctx: TurnContext, car: Car) -> Reply:
     budget = params.monthly_budget or 0.0
     fit = budget_fit(car.price, budget, ctx.services.financing, params.down_payment)
     values: dict[str, object] = {
-        **car_values(car, words=ctx.config.words),
+        **car_values(car, words=ctx.words),
         "monthly_budget": money(budget),
     }
     if fit.plan is not None:
@@ -217,7 +224,7 @@ def _fit(ctx: TurnContext, car: Car) -> Reply:
 
 def _plan_values(ctx: TurnContext, car: Car, plan: Plan) -> dict[str, object]:
     return {
-        **car_values(car, words=ctx.config.words),
+        **car_values(car, words=ctx.words),
         "price": money(plan.price),
         "down_payment": money(plan.down_payment),
         "down_payment_pct": _pct(plan.down_payment_pct),
@@ -244,7 +251,7 @@ def _option_values(plan: Plan) -> dict[str, object]:
 def _range_values(ctx: TurnContext, car: Car) -> dict[str, object]:
     config = ctx.services.financing
     return {
-        **car_values(car, words=ctx.config.words),
+        **car_values(car, words=ctx.words),
         "min_down_payment": money(car.price * config.min_down_payment_pct / 100),
         "max_down_payment": money(car.price),
         **_conditions(ctx),

@@ -14,6 +14,7 @@ from tools.search import (
     SearchFilters,
     SearchOutcome,
     brand_in_stock,
+    in_versions,
     model_in_stock,
     search,
     similar_to,
@@ -104,7 +105,11 @@ def search_cars(ctx: TurnContext) -> Reply:
     if filters.make and not brand_in_stock(catalog, filters.make):
         return _alternatives(ctx, filters, "brand_not_in_stock")
     if filters.model and not model_in_stock(catalog, filters.model):
-        return _alternatives(ctx, filters, "model_not_in_stock")
+        if in_versions(catalog, filters.make, filters.model):  # "BMW M2": a Serie 2 version
+            filters = filters.model_copy(update={"model": None, "version_has": filters.model})
+            ctx.state.filters = filters
+        else:
+            return _alternatives(ctx, filters, "model_not_in_stock")
     max_price, budget_note = _budget_cap(ctx, budget)
     offset = ctx.state.page + ctx.config.results_limit if more else 0
     outcome = search(catalog, filters, ctx.config.results_limit, max_price, offset)
@@ -168,6 +173,7 @@ def merge_filters(
     )
     new_model = extraction.model and extraction.model != current.model
     if new_make or new_model:
+        merged["version_has"] = None
         for key in resets:
             merged[key] = None
         if new_make and not extraction.model:
@@ -215,6 +221,9 @@ def list_outcome(
         return list_outcome(ctx.speaking_as(SEARCH_ROUTE), outcome, budget_note, filters, first)
     filters = filters or ctx.state.filters
     cars = list(outcome.cars)
+    loosened = outcome.filters_used.model_copy(update={"superlative": None})
+    if outcome.relaxed and loosened.is_empty():  # "¿un eléctrico?": no list of random cars
+        cars = []
     if not cars:
         return Reply(ctx.say("no_results", {"criteria": describe(ctx, filters)}), results=[])
     earlier = ctx.state.last_results[: first - 1] if first > 1 else []
@@ -249,7 +258,7 @@ def list_outcome(
 
 def describe(ctx: TurnContext, filters: SearchFilters) -> str:
     """'Mazda CX-5 2021 de menos de 350 mil con CarPlay' from the filters and the YAML fragments."""
-    words = ctx.config.words
+    words = ctx.words
     parts = [_name(filters)]
     if filters.body_type and not filters.model:
         parts.insert(
@@ -288,6 +297,8 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
 
 
 def _name(filters: SearchFilters) -> str:
+    if filters.version_has and not filters.model:  # "BMW M2"
+        return " ".join(part for part in (filters.make, filters.version_has.upper()) if part)
     if filters.model:
         model = filters.model
         if filters.make and not model.casefold().startswith(filters.make.casefold()):
@@ -301,7 +312,7 @@ def _amount(value: float | None) -> str:
 
 
 def _lines(ctx: TurnContext, cars: list[Car], first: int = 1) -> str:
-    words = ctx.config.words
+    words = ctx.words
     return "\n".join(
         ctx.say("result_line", car_values(car, n, words=words)) for n, car in enumerate(cars, first)
     )
@@ -324,10 +335,16 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
     vehicles = ctx.services.extractor.vocabulary.vehicles
     info = vehicles.info(filters.make or "", filters.model or "") if filters.model else None
     body = (info.body if info else None) or filters.body_type
-    alternative = similar_to(ctx.services.catalog, filters, body, filters.model)
-    ctx.state.filters = alternative
+    peers = frozenset(make.casefold() for make in vehicles.premium)
+    alternative = similar_to(ctx.services.catalog, filters, body, filters.model, peers)
+    # the customer's own criteria stay; the price band was ours, not theirs
+    ctx.state.filters = filters.model_copy(update={"make": None, "model": None})
     outcome = search(ctx.services.catalog, alternative, limit=ctx.config.results_limit)
-    listing = list_outcome(ctx, outcome)
+    ours = filters.price_min is None and filters.price_max is None
+    if ours and (not outcome.cars or outcome.relaxed):  # our price band found nothing: any price
+        alternative = alternative.model_copy(update={"price_min": None, "price_max": None})
+        outcome = search(ctx.services.catalog, alternative, limit=ctx.config.results_limit)
+    listing = list_outcome(ctx, outcome, filters=alternative)
     name = _name(filters)
     intro = ctx.say(template, {"make": filters.make or "", "model": name})
     listing.text = f"{intro}\n\n{listing.text}"

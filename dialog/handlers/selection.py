@@ -11,7 +11,7 @@ from dialog.registry import handler
 from dialog.render import fill, km, money
 from dialog.screen import shown_car
 from dialog.turn import Choice, Reply, TurnContext
-from nlu.context import car_matches
+from nlu.context import car_matches, price_pointed
 from nlu.schema import Extraction
 from tools.catalog import Car, Catalog
 from tools.search import ORDER
@@ -45,6 +45,9 @@ def select_car(ctx: TurnContext) -> Reply:
     if extraction.superlative:  # "la odyssey más nueva": the newest of the Odysseys shown
         named = cars_named(ctx.services.catalog, extraction, shown)
         return focus_reply(ctx, best_of(named or cars, extraction.superlative).stock_id)
+    priced = price_pointed([shown_car(car) for car in cars], extraction.slots())
+    if len(priced) == 1:  # "la de 238 mil"
+        return focus_reply(ctx, priced[0].stock_id)
     matches = cars_named(ctx.services.catalog, extraction, shown)
     if len(matches) == 1:
         return focus_reply(ctx, matches[0].stock_id)
@@ -93,7 +96,7 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
     if car is None:  # the catalog was reloaded without this car
         ctx.state.selected = None
         return Reply(ctx.say("nothing_shown"))
-    values = car_values(car, words=ctx.config.words)
+    values = car_values(car, words=ctx.words)
     params = ctx.state.financing
     if params.down_payment or params.down_payment_pct or params.term_months:
         from dialog.handlers.financing import plan_reply
@@ -121,8 +124,8 @@ def car_details(ctx: TurnContext) -> Reply:
     if car is None:
         return Reply(ctx.say("no_car"))
     ctx.state.selected = car.stock_id
-    unknown = ctx.config.templates.get("unknown_value", "sin dato")
-    values = car_values(car, unknown=unknown, words=ctx.config.words)
+    unknown = ctx.template("unknown_value") or "sin dato"
+    values = car_values(car, unknown=unknown, words=ctx.words)
     answers = []
     for name, topic in ctx.config.details.items():
         asked = f"details:{name}" in ctx.extraction.said
@@ -132,10 +135,10 @@ def car_details(ctx: TurnContext) -> Reply:
         if not asked:
             continue
         has_it = _has(car, topic.flag, ctx.extraction)
-        template = topic.template if has_it else (topic.template_no or topic.template)
+        field = "template" if has_it or not topic.template_no else "template_no"
         if topic.flag and getattr(car, topic.flag) is None and topic.template_unknown:
-            template = topic.template_unknown  # the catalog does not say: an advisor confirms
-        answers.append(fill(template, values))
+            field = "template_unknown"  # the catalog does not say: an advisor confirms
+        answers.append(fill(ctx.detail(name, field, getattr(topic, field)), values))
     if not answers:
         return Reply(ctx.say("card", values))
     return Reply("\n".join(dict.fromkeys(answers)))
@@ -185,7 +188,7 @@ def compare_cars(ctx: TurnContext) -> Reply:
     cars = _to_compare(ctx, shown)
     if len(cars) < 2:
         return Reply(ctx.say("which"))
-    words = ctx.config.words
+    words = ctx.words
     yes, no = ctx.say("has"), ctx.say("lacks")
     lines = [ctx.say("header")]
     for car in cars:
