@@ -111,9 +111,9 @@ def _check_pack_topics(config: DialogConfig, knowledge: KnowledgeBase) -> None:
             names = {section.name for section in known.sections}
             for section in (entry or {}).get("sections") or {}:
                 if section not in names:
+                    where = ("knowledge_answers", topic, "sections", section)
                     raise YamlError(file, f"'{section}' is not a section of topic '{topic}'; "
-                                    f"known: {', '.join(sorted(names))}",
-                                    line_at(pack, ("knowledge_answers", topic, "sections", section)))  # fmt: skip
+                                    f"known: {', '.join(sorted(names))}", line_at(pack, where))  # fmt: skip
 
 
 def _catalog(paths: RuntimePaths, previous: Bundle | None) -> tuple[Catalog, float]:

@@ -598,9 +598,8 @@ class Extractor:
         """A clause that asks for cars by itself: a trait ("sedanes 2019 o más nuevos") or a
         model with a search word ("¿tienen jettas?"), not the customer's own car."""
         inside = [(name, s, e) for name, s, e in analysis.said_spans if start <= s and e <= end]
-        if (
-            any(name == "context:own_car" for name, _, _ in inside)
-            or analysis.labels
+        if any(name == "context:own_car" for name, _, _ in inside) or (
+            analysis.labels
             and any(strong and start <= s and e <= end for _, strong, s, e in analysis.labels)
         ):
             return False
