@@ -112,8 +112,8 @@ def _check_pack_topics(config: DialogConfig, knowledge: KnowledgeBase) -> None:
             for section in (entry or {}).get("sections") or {}:
                 if section not in names:
                     where = ("knowledge_answers", topic, "sections", section)
-                    raise YamlError(file, f"'{section}' is not a section of topic '{topic}'; "
-                                    f"known: {', '.join(sorted(names))}", line_at(pack, where))  # fmt: skip
+                    message = f"'{section}' is not a section of topic '{topic}'; known: "
+                    raise YamlError(file, message + ", ".join(sorted(names)), line_at(pack, where))
 
 
 def _catalog(paths: RuntimePaths, previous: Bundle | None) -> tuple[Catalog, float]:
