@@ -46,14 +46,15 @@ def money(amount: float) -> str:
     return f"${rounded:,.2f}"
 
 
-def thousands(amount: float) -> str:
-    """350000 -> '350 mil', 1200000 -> '1.2 millones' (for sentences, not tables)."""
+def thousands(amount: float, suffix: str = "mil") -> str:
+    """350000 -> '350 mil', 1200000 -> '1.2 millones' (for sentences, not tables); English
+    passes its own `suffix` ('350k')."""
     if amount >= 1_000_000:
         millions = amount / 1_000_000
         text = f"{millions:.1f}".rstrip("0").rstrip(".")
         return f"{text} millón" if text == "1" else f"{text} millones"
     if amount >= 1000:
-        return f"{amount / 1000:,.0f} mil"
+        return f"{amount / 1000:,.0f}{'' if suffix == 'k' else ' '}{suffix}"
     return f"{amount:,.0f}"
 
 

@@ -96,6 +96,8 @@ class ContextSettings(BaseModel):
     any_make_words: list[str] = Field(default_factory=list)  # "de cualquier marca"
     more_words: list[str] = Field(default_factory=list)  # "enséñame las demás": the next page
     other_words: list[str] = Field(default_factory=list)  # "otras opciones": next page or others
+    cheaper_words: list[str] = Field(default_factory=list)  # "algo más barato": below the list
+    newer_words: list[str] = Field(default_factory=list)  # "una más nueva": newer than the list
     negation_words: list[str] = Field(default_factory=list)  # "no quiero la duster": not a pick
     broaden_words: list[str] = Field(default_factory=list)  # "no nomás vento": not only that one
     negation_after_words: list[str] = Field(default_factory=list)  # "el corolla no me gusta"
@@ -157,7 +159,22 @@ def apply_context(
     names_unshown = _names_the_car(slots) and not _matches(slots, context)
     if reading.label == SELECT and slots.get("ordinal") is None and names_unshown:
         return SEARCH, None  # "me interesa el corolla" with no Corolla listed
+    current = _current_topic_section(reading, context)
+    if current is not None:
+        return current
     return _follow_up(reading, slots, context, settings)
+
+
+def _current_topic_section(reading: Reading, context: DialogContext) -> tuple[str, None] | None:
+    """ "¿qué papeles necesito?" while talking about selling a car: a part of the topic being
+    talked about wins over another topic that has no such part."""
+    last, label = context.last_label or "", reading.label
+    if not last.startswith("knowledge/") or not label.startswith("knowledge/") or last == label:
+        return None
+    sections = {name.split(":")[1] for name in reading.said if name.startswith("section:")}
+    if last.split("/", 1)[1] in sections and label.split("/", 1)[1] not in sections:
+        return last, None
+    return None
 
 
 def _about_a_car(

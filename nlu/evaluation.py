@@ -47,6 +47,9 @@ class Case(BaseModel):
             raise ValueError(
                 f"unknown expect key(s) {unknown}; known: {', '.join((*LABEL_KEYS, *SLOT_KEYS))}"
             )
+        topic = expect.get("topic")
+        if isinstance(topic, str) and topic.startswith("knowledge/"):  # the label's spelling
+            expect = {**expect, "topic": topic.removeprefix("knowledge/")}
         return expect
 
 

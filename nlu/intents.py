@@ -68,6 +68,7 @@ class Evidence(BaseModel):
 class IntentRule(Evidence):
     priority: int = 0
     needs_context: list[str] = Field(default_factory=list)  # e.g. [asking]: only mid-form
+    context_free_slots: list[str] = Field(default_factory=list)  # ...unless one of these is said
     # the screen the examples assume, for checking them: list_shown, car_chosen or asking
     examples_context: Literal["list_shown", "car_chosen", "asking"] | None = None
 
@@ -84,6 +85,9 @@ class ClassifierSettings(BaseModel):
     # a label with weak rule evidence ("tienen", "auto") starts this much ahead in the examples
     weak_bonus: float = Field(0.15, ge=0, le=1)
     leading: list[str] = Field(default_factory=list)  # answered first in a message of several
+    # label -> the label that, asked in the same message, takes it in (contact data given with
+    # a request for an advisor is part of that request)
+    absorbed_by: dict[str, str] = Field(default_factory=dict)
     # the examples overrule small talk only this clearly ("gracias por tu ayuda" stays thanks)
     min_score_beyond_small_talk: float = Field(0.45, ge=0, le=1)
 
@@ -121,6 +125,7 @@ class Label:
     source: str  # file, for messages
     where: tuple[Any, ...]  # path to the entry inside the file's YAML, for line numbers
     needs_context: tuple[str, ...] = ()
+    context_free_slots: tuple[str, ...] = ()
     examples_context: str | None = None
 
 
@@ -228,6 +233,8 @@ class IntentClassifier:
                 return False
         if evidence.unless_phrases and f"unless:{name}" in context:
             return False  # "¿es confiable kavak?" is about Kavak, not about a car
+        if any(slot in slots for slot in label.context_free_slots):
+            return True  # its own data is in the message: "mi cel es 55…" needs no question
         return all(need in context for need in label.needs_context)
 
     def unless_groups(self) -> Iterator[tuple[str, list[str]]]:
@@ -345,6 +352,7 @@ def intent_labels(intents: IntentsFile, source: Path | str) -> list[Label]:
             source=str(source),
             where=("intents", name),
             needs_context=tuple(rule.needs_context),
+            context_free_slots=tuple(rule.context_free_slots),
             examples_context=rule.examples_context,
         )
         for name, rule in intents.intents.items()

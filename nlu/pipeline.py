@@ -53,6 +53,8 @@ PLACEHOLDERS = {
 }
 CALL_INTENT = "human_agent"
 DETAILS = "car_details"
+SELECT = "select_car"
+COMPARE = "compare_cars"
 PICK_MAX = 10  # "el 3": a position in a list is small
 POINTING = frozenset({"ordinal", "superlative"})
 # what a clause asks for by itself: a search ("sedanes 2019 o más nuevos. ¿se puede sin enganche?")
@@ -239,6 +241,8 @@ class Extractor:
             ("context:any_make", settings.any_make_words),
             ("context:more", settings.more_words),
             ("context:other", settings.other_words),
+            ("context:cheaper", settings.cheaper_words),
+            ("context:newer", settings.newer_words),
             ("context:negation", [*settings.negation_words, *settings.reset_words]),
             ("context:broaden", settings.broaden_words),
             ("context:negation_after", settings.negation_after_words),
@@ -489,6 +493,10 @@ class Extractor:
             if label is not None:
                 intent, topic, stage, score = label.intent, label.topic, "context", 1.0
                 second = changed[1] or second
+        if intent == SELECT and len(set(analysis.picks)) > 1 and context.shown:
+            intent, second = COMPARE, None  # "¿cuál está mejor, el 3 o el 5?": side by side
+        if intent == COMPARE and len(set(analysis.picks)) > 1:
+            slots.pop("ordinal", None)  # several cars: `picks`, not one ordinal
         return Extraction(
             intent=intent,
             topic=topic,
@@ -546,6 +554,10 @@ class Extractor:
             label = self._clause_label(analysis, start, end, flags)
             if label is not None and label not in found:
                 found.append(label)
+        absorbed = self.classifier.settings.absorbed_by
+        kept = [label for label in found if absorbed.get(label) not in found]
+        if len(kept) < len(found):  # the request that took the other in decides
+            return kept if len(kept) > 1 or kept[0] != decision.label else []
         if len(found) < 2:
             return []
         if decision.label not in found:

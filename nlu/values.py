@@ -14,7 +14,9 @@ from nlu.text import fold
 
 SUPERLATIVE = "superlative"
 ENGLISH_SUPERLATIVES = frozenset({"cheapest", "newest", "oldest", "most", "lowest"})
-ARTICLES = frozenset({"el", "la", "los", "las", "lo", "the"})
+ARTICLES = frozenset({"el", "la", "los", "las", "lo", "del", "al", "the"})
+WISHES = frozenset({"quiero", "busco", "prefiero", "mejor", "necesito", "ocupo", "want", "prefer"})
+CLAUSE_END = frozenset({",", ".", "?", "!", ";", "y", "pero"})
 BRIDGE = frozenset(
     {"de", "que", "con", "tenga", "tengan", "tiene", "tienen", "traiga", "sea", "este"}
 )
@@ -39,7 +41,9 @@ class ValueReader:
         spans: Iterable[tuple[str, int, int]],
         named: frozenset[int] = frozenset(),
     ) -> dict[str, tuple]:
-        """slot -> (value, position) of the first mention."""
+        """slot -> (value, position) of the first mention; a later one the customer wishes for
+        ("¿es estándar? lo quiero automático") replaces it, and a value followed by "no"
+        ("estándar no") is not wished for."""
         found: dict[str, tuple] = {}
         for key, start, end in sorted(spans, key=lambda span: span[1]):
             kind, _, rest = key.partition("|")
@@ -49,7 +53,14 @@ class ValueReader:
             slot, _, value = rest.partition("|")
             if slot == SUPERLATIVE and not _superlative(tokens, start, end, named):
                 continue
-            if self._negated(tokens, start):  # "nada de híbridos": not a wish for one
+            if self._negated(tokens, start) or _denied_after(tokens, end):
+                continue  # "nada de híbridos", "estándar no": not a wish for one
+            if (
+                slot in found
+                and slot != SUPERLATIVE
+                and WISHES & set(tokens[max(0, start - 3) : start])
+            ):
+                found[slot] = (value, start)
                 continue
             found.setdefault(slot, (value, start))
         return found
@@ -60,6 +71,15 @@ class ValueReader:
             len(before) >= len(phrase) and before[len(before) - len(phrase) :] == phrase
             for phrase in self.negations
         )
+
+
+def _denied_after(tokens: list[str], end: int) -> bool:
+    """ "automático no, estándar": a "no" closing the value's clause."""
+    return (
+        end < len(tokens)
+        and tokens[end] == "no"
+        and (end + 1 == len(tokens) or tokens[end + 1] in CLAUSE_END)
+    )
 
 
 def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int]) -> bool:

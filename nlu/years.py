@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from nlu.cues import Unit, is_year
+from nlu.cues import YEAR_RANGE, Unit, is_year
+from nlu.numbers import Quantity
 
 
 def read(unit: Unit) -> dict[str, int] | None:
-    if not all(is_year(quantity) for quantity in unit.quantities):
+    if not all(is_year(q) or _worded_year(q, unit) for q in unit.quantities):
         return None
     years = sorted(int(value) for value in unit.values)
     if unit.is_range:
@@ -22,3 +23,10 @@ def read(unit: Unit) -> dict[str, int] | None:
     if "year_max_before" in before or "max_before" in before or "max_after" in after:
         return {"year_max": year}
     return {"year_min": year, "year_max": year}
+
+
+def _worded_year(quantity: Quantity, unit: Unit) -> bool:
+    """ "del dos mil dieciocho", "modelo dos mil veinte": a year in words after a year word."""
+    low, high = YEAR_RANGE
+    in_range = low <= quantity.value <= high and quantity.value.is_integer()
+    return quantity.words and in_range and "year_marker" in unit.before

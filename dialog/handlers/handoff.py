@@ -40,6 +40,7 @@ def start_handoff(ctx: TurnContext, reason: str | None = None) -> Reply:
     required={"done": DONE, "captured_line": {"label", "value"}},
     optional={"label_name": set(), "label_phone": set(), "label_email": set(),
               "label_contact_time": set(), "label_car": set(), "label_plan": set(),
+              "label_own_car": set(),
               "plan_line": {"monthly_payment", "term_months", "down_payment"}},
 )  # fmt: skip
 def finish_handoff(ctx: TurnContext, template: str = "done") -> Reply:
@@ -69,6 +70,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done") -> Reply:
         "contact_time": lead.contact_time,
         "car": title,
         "plan": ctx.say("plan_line", _plan_words(plan)) if plan else None,
+        "own_car": state.own_car,  # to sell, or to leave as a down payment
     }
     lines = [
         ctx.say("captured_line", {"label": ctx.say(f"label_{key}") or key, "value": value})
@@ -88,12 +90,16 @@ def finish_handoff(ctx: TurnContext, template: str = "done") -> Reply:
     required={"noted": set(), "updated": DONE, "captured_line": {"label", "value"}},
     optional={"label_name": set(), "label_phone": set(), "label_email": set(),
               "label_contact_time": set(), "label_car": set(), "label_plan": set(),
+              "label_own_car": set(),
               "plan_line": {"monthly_payment", "term_months", "down_payment"}},
 )  # fmt: skip
 def update_handoff(ctx: TurnContext) -> Reply:
     """Contact data given after the lead was sent corrects it ("el horario está mal, es fin de
     semana"); before any lead, it is just noted for when the customer wants a call."""
     if not ctx.state.handoff:
+        given = ctx.extraction.phone or ctx.extraction.email
+        if given and not ctx.state.profile.get("lead_declined"):
+            return start_handoff(ctx, "inform")  # "mi cel es 55…" unasked: they want a call
         return Reply(ctx.say("noted"))
     return finish_handoff(ctx, "updated")
 

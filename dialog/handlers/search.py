@@ -11,6 +11,7 @@ from nlu.schema import Extraction
 from tools.catalog import Car
 from tools.financing import max_affordable_price
 from tools.search import (
+    PRICE_TOLERANCE,
     SearchFilters,
     SearchOutcome,
     brand_in_stock,
@@ -83,6 +84,7 @@ def search_cars(ctx: TurnContext) -> Reply:
     if "context:any_make" in said:
         current = current.model_copy(update={"make": None, "model": None})
     filters = merge_filters(current, ctx.extraction, ctx.config.reset_on_new_model, _body_of(ctx))
+    filters = _beyond_shown(ctx, filters)
     named = ctx.extraction.make or ctx.extraction.model
     other = "context:other" in said and not named
     same = filters == ctx.state.filters and bool(ctx.state.last_results)
@@ -117,6 +119,35 @@ def search_cars(ctx: TurnContext) -> Reply:
         return Reply(ctx.say("no_more", {"total": outcome.total}))
     ctx.state.page = offset
     return list_outcome(ctx, outcome, budget_note, first=offset + 1)
+
+
+def _beyond_shown(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
+    """ "algo más barato" / "una más nueva" after a list: below the cheapest car shown (or the
+    one in focus), newer than the newest; an amount or year said in the message wins."""
+    said, extraction = ctx.extraction.said, ctx.extraction
+    if extraction.superlative is not None:
+        return filters  # "el más barato" points at a listed car
+    focus = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
+    shown = (
+        [focus]
+        if focus
+        else [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
+    )
+    if not shown:
+        return filters
+    update: dict[str, object] = {}
+    if "context:cheaper" in said and extraction.price_max is None:
+        cheapest = min(car.price for car in shown) - PRICE_TOLERANCE - 1  # prices end in 999
+        update |= {"price_max": cheapest // 1000 * 1000, "price_min": None}
+        cheaper = filters.model_copy(update=update)
+        found = search(ctx.services.catalog, cheaper, 1)
+        if filters.model and (found.relaxed or not found.cars):
+            bodies = {car.body_type for car in shown}  # no cheaper Sentra: cheaper sedans
+            body = bodies.pop() if len(bodies) == 1 else None
+            update |= {"make": None, "model": None, "version_has": None, "body_type": body}
+    if "context:newer" in said and extraction.year_min is None:
+        update |= {"year_min": max(car.year for car in shown) + 1, "year_max": None}
+    return filters.model_copy(update=update) if update else filters
 
 
 def _more_pages(ctx: TurnContext, filters: SearchFilters) -> bool:
@@ -273,14 +304,20 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
     elif filters.year_min or filters.year_max:
         key = "criteria_year_min" if filters.year_min else "criteria_year_max"
         parts.append(ctx.say(key, filters.model_dump()))
-    prices = {"price_min": _amount(filters.price_min), "price_max": _amount(filters.price_max)}
+    thousand = words.get("thousand", "mil")
+    prices = {
+        "price_min": _amount(filters.price_min, thousand),
+        "price_max": _amount(filters.price_max, thousand),
+    }
     if filters.price_min and filters.price_max:
         parts.append(ctx.say("criteria_price_range", prices))
     elif filters.price_min or filters.price_max:
         key = "criteria_price_min" if filters.price_min else "criteria_price_max"
         parts.append(ctx.say(key, prices))
     if filters.km_max:
-        parts.append(ctx.say("criteria_km_max", {"km_max": _amount(filters.km_max) + " km"}))
+        parts.append(
+            ctx.say("criteria_km_max", {"km_max": _amount(filters.km_max, thousand) + " km"})
+        )
 
     for trait in ("transmission", "fuel"):
         value = getattr(filters, trait)
@@ -307,8 +344,8 @@ def _name(filters: SearchFilters) -> str:
     return filters.make or ""
 
 
-def _amount(value: float | None) -> str:
-    return thousands(value) if value else ""
+def _amount(value: float | None, suffix: str = "mil") -> str:
+    return thousands(value, suffix) if value else ""
 
 
 def _lines(ctx: TurnContext, cars: list[Car], first: int = 1) -> str:
@@ -322,7 +359,11 @@ def _relaxed_what(ctx: TurnContext, outcome: SearchOutcome) -> str:
     used = outcome.filters_used
     texts = [
         ctx.say(
-            f"relaxed_{step.kind}", {"make": used.make or "", "price_max": _amount(used.price_max)}
+            f"relaxed_{step.kind}",
+            {
+                "make": used.make or "",
+                "price_max": _amount(used.price_max, ctx.words.get("thousand", "mil")),
+            },
         )
         for step in outcome.relaxed
     ]

@@ -122,8 +122,25 @@ def car_details(ctx: TurnContext) -> Reply:
     topics by keyword, a trait asked ("¿es automático?"), else its full card."""
     car = _pointed(ctx) or car_in_focus(ctx)
     if car is None:
+        listed = [c for i in ctx.state.last_results if (c := ctx.services.catalog.get(i))]
+        answers = [_detail_answers(ctx, c) for c in listed[:LISTED_DETAILS]]
+        if listed and all(answers):  # "¿son automáticos?" over the list: one line per car
+            lines = [f"*{n}.* " + " ".join(found) for n, found in enumerate(answers, 1)]
+            return Reply("\n".join(lines))
         return Reply(ctx.say("no_car"))
     ctx.state.selected = car.stock_id
+    answers = _detail_answers(ctx, car)
+    if not answers:
+        unknown = ctx.template("unknown_value") or "sin dato"
+        return Reply(ctx.say("card", car_values(car, unknown=unknown, words=ctx.words)))
+    return Reply("\n".join(answers))
+
+
+LISTED_DETAILS = 5
+
+
+def _detail_answers(ctx: TurnContext, car: Car) -> list[str]:
+    """The YAML detail topics the message asks about, answered for `car`."""
     unknown = ctx.template("unknown_value") or "sin dato"
     values = car_values(car, unknown=unknown, words=ctx.words)
     answers = []
@@ -139,9 +156,7 @@ def car_details(ctx: TurnContext) -> Reply:
         if topic.flag and getattr(car, topic.flag) is None and topic.template_unknown:
             field = "template_unknown"  # the catalog does not say: an advisor confirms
         answers.append(fill(ctx.detail(name, field, getattr(topic, field)), values))
-    if not answers:
-        return Reply(ctx.say("card", values))
-    return Reply("\n".join(dict.fromkeys(answers)))
+    return list(dict.fromkeys(answers))
 
 
 def _pointed(ctx: TurnContext) -> Car | None:
