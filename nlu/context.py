@@ -210,7 +210,7 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
         named = {key: value for key, value in slots.items() if key in NAMING}
         if len(_matches(named, context)) > 1:
             return SELECT, second  # "la odyssey más nueva" of two shown Odysseys
-    priced = price_pointed(context.shown, slots)
+    priced = [] if "price:bound" in reading.said else price_pointed(context.shown, slots)
     if len(priced) == 1 and not _criteria_beyond(slots, (*NAMING, "price_max")):
         return SELECT, second  # "the 2018 one for 238k", "la de 211 mil"
     if not _points(slots) or _criteria_beyond(slots, NAMING):

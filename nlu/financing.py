@@ -38,6 +38,8 @@ def read(unit: Unit) -> dict[str, float] | None:
         months = value * 12 if value <= MAX_TERM_YEARS else value
         return _term(months, unit)
     if "down_payment" in unit.after:  # "al mes con 60 mil de enganche": the nearer cue wins
+        if "pick_before" in unit.before and not unit.last.multiplied and value <= MAX_PCT:
+            return {"down_payment_pct": value}  # "con el 20 de enganche": the 20 percent
         return {"down_payment": pesos(unit.last)}
     if unit.cue("monthly_after", "monthly_before"):
         return {"monthly_budget": pesos(unit.last)}

@@ -35,6 +35,8 @@ class Values(_Strict):
 
     flags: dict[str, list[str]]
     negations: list[str] = Field(default_factory=list)
+    # "olvida el carplay", "ya no importa lo automático": the criterion is dropped, not negated
+    drops: list[str] = Field(default_factory=list)
     values: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
 
 
@@ -142,7 +144,7 @@ class Lexicon(BaseModel):
         phrases = [*self.cues.fillers, *self.numbers.units, *self.numbers.thousands]
         phrases += [*self.numbers.millions, *self.ordinals.words, *self.ordinals.pointers]
         phrases += [*self.ordinals.pick_nouns, *self.ordinals.not_before, *self.ordinals.months]
-        phrases += [*self.values.negations]
+        phrases += [*self.values.negations, *self.values.drops]
         for cue_phrases in self.cues.cues.values():
             phrases += cue_phrases
         return frozenset(word for phrase in phrases for word in fold(phrase).split())

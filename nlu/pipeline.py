@@ -33,7 +33,7 @@ from nlu.ordinals import OrdinalReader
 from nlu.places import PlaceIndex
 from nlu.schema import Extraction
 from nlu.text import fold, prepare
-from nlu.values import ValueReader
+from nlu.values import DROPPED, ValueReader
 from nlu.vehicles import VehicleVocabulary, resolve
 from tools.catalog import Catalog
 
@@ -54,6 +54,8 @@ PLACEHOLDERS = {
 CALL_INTENT = "human_agent"
 DETAILS = "car_details"
 SELECT = "select_car"
+PRICE_BOUND = "price:bound"
+BOUND_CUES = frozenset({"max_before", "max_after", "min_before", "min_after", "age_limit_before"})
 COMPARE = "compare_cars"
 PICK_MAX = 10  # "el 3": a position in a list is small
 POINTING = frozenset({"ordinal", "superlative"})
@@ -369,6 +371,9 @@ class Extractor:
         values = [(key, s, e) for key, s, e in found["value"] if not any(taken[s:e])]
         named = frozenset(i for i, kind in enumerate(analysis.kinds) if kind == "car")
         for slot, (value, position) in self.values.read(tokens, values, named).items():
+            if slot.startswith(DROPPED):
+                analysis.said.add(slot)  # "olvida el carplay": the search no longer asks it
+                continue
             analysis.put(slot, value, position)
         leftovers, counted = self._numbers(analysis, found["cue"], taken)
         picks = self.ordinals.read_all(tokens, taken, leftovers, counted)
@@ -437,6 +442,10 @@ class Extractor:
             for key, value in meaning.items():
                 if value <= MAX_AMOUNT:
                     analysis.put(key, value, unit.first.start)
+            if "price_max" in meaning and (unit.before | unit.after) & BOUND_CUES:
+                analysis.said.add(
+                    PRICE_BOUND
+                )  # "de menos de 200 mil": a ceiling, not a car's price
             if meaning.get("year_min") is not None and meaning.get("year_min") == meaning.get(
                 "year_max"
             ):
@@ -493,6 +502,9 @@ class Extractor:
             if label is not None:
                 intent, topic, stage, score = label.intent, label.topic, "context", 1.0
                 second = changed[1] or second
+        dropped = any(name.startswith(DROPPED) for name in analysis.said)
+        if dropped and stage != "rule" and intent != SEARCH_REQUEST:
+            intent, topic, stage = SEARCH_REQUEST, None, "rule"  # "olvida el carplay"
         if intent == SELECT and len(set(analysis.picks)) > 1 and context.shown:
             intent, second = COMPARE, None  # "¿cuál está mejor, el 3 o el 5?": side by side
         if intent == COMPARE and len(set(analysis.picks)) > 1:
@@ -730,6 +742,7 @@ def _pick(unit: Unit) -> bool:
         and quantity.value <= PICK_MAX
         and "pick_before" in unit.before
         and not unit.cue(*units)
+        and "down_payment" not in unit.after  # "con el 10 de enganche": 10 percent
     )
 
 

@@ -13,6 +13,7 @@ from nlu.lexicon import Values
 from nlu.text import fold
 
 SUPERLATIVE = "superlative"
+DROPPED = "dropped:"  # a slot the customer no longer cares about, reported in `said`
 ENGLISH_SUPERLATIVES = frozenset({"cheapest", "newest", "oldest", "most", "lowest"})
 ARTICLES = frozenset({"el", "la", "los", "las", "lo", "del", "al", "the"})
 WISHES = frozenset({"quiero", "busco", "prefiero", "mejor", "necesito", "ocupo", "want", "prefer"})
@@ -25,6 +26,7 @@ BRIDGE = frozenset(
 class ValueReader:
     def __init__(self, values: Values):
         self.negations = [fold(phrase).split() for phrase in values.negations]
+        self.drops = [fold(phrase).split() for phrase in values.drops]
 
     @staticmethod
     def phrase_groups(values: Values) -> Iterator[tuple[str, list[str]]]:
@@ -47,6 +49,10 @@ class ValueReader:
         found: dict[str, tuple] = {}
         for key, start, end in sorted(spans, key=lambda span: span[1]):
             kind, _, rest = key.partition("|")
+            slot = rest if kind == "flag" else rest.partition("|")[0]
+            if slot != SUPERLATIVE and self._before(tokens, start, self.drops):
+                found[f"{DROPPED}{slot}"] = (True, start)  # "olvida el carplay": any
+                continue
             if kind == "flag":
                 found.setdefault(rest, (not self._negated(tokens, start), start))
                 continue
@@ -66,10 +72,14 @@ class ValueReader:
         return found
 
     def _negated(self, tokens: list[str], start: int) -> bool:
-        before = tokens[max(0, start - 3) : start]
+        return self._before(tokens, start, self.negations)
+
+    @staticmethod
+    def _before(tokens: list[str], start: int, phrases: list[list[str]]) -> bool:
+        before = tokens[max(0, start - 4) : start]
         return any(
             len(before) >= len(phrase) and before[len(before) - len(phrase) :] == phrase
-            for phrase in self.negations
+            for phrase in phrases
         )
 
 

@@ -29,7 +29,7 @@ class SearchFilters(BaseModel):
     fuel: str | None = None
     # how to order: cheapest (default), most_expensive, newest, oldest, lowest_km
     superlative: str | None = None
-    exclude: list[str] | None = None  # models ruled out ("olvida el vento")
+    exclude: list[str] | None = None  # models or makes ruled out ("olvida el vento", "no nissan")
     version_has: str | None = None  # a word of the version ("M2": the BMW Serie 2 3.0 M2)
 
     def is_empty(self) -> bool:
@@ -157,8 +157,8 @@ def _matching(
             mask &= trait_mask
     if filters.seats_min:
         mask &= columns["seats"] >= filters.seats_min
-    for model in filters.exclude or ():
-        mask &= columns["model"] != model.casefold()
+    for name in filters.exclude or ():  # a model or a whole make ruled out
+        mask &= (columns["model"] != name.casefold()) & (columns["make"] != name.casefold())
     if filters.version_has:
         word = filters.version_has.casefold()
         mask &= np.array([word in car.version.casefold().split() for car in catalog.cars])

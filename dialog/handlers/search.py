@@ -80,7 +80,9 @@ def search_cars(ctx: TurnContext) -> Reply:
     """List the best matches for the accumulated criteria; with none, a question gets what is
     in stock and a statement starts the guided form."""
     said = ctx.extraction.said
-    current = SearchFilters() if "context:reset" in said else ctx.state.filters
+    dropping = any(name.startswith("dropped:") for name in said)  # "olvida el carplay"
+    reset = "context:reset" in said and not dropping
+    current = SearchFilters() if reset else ctx.state.filters
     if "context:any_make" in said:
         current = current.model_copy(update={"make": None, "model": None})
     filters = merge_filters(current, ctx.extraction, ctx.config.reset_on_new_model, _body_of(ctx))
@@ -224,6 +226,9 @@ def merge_filters(
         merged["exclude"] = [
             m for m in merged["exclude"] if m.casefold() != extraction.model.casefold()
         ] or None
+    for name in extraction.said:  # "olvida el carplay": any car again
+        if name.startswith("dropped:") and name[8:] in merged:
+            merged[name[8:]] = None
     if "context:broaden:car" in extraction.said:  # "no nomás vento": any model
         merged["make"] = merged["model"] = None
     if extraction.year_min is not None and extraction.year_max is None and merged["year_max"]:

@@ -45,7 +45,8 @@ def select_car(ctx: TurnContext) -> Reply:
     if extraction.superlative:  # "la odyssey más nueva": the newest of the Odysseys shown
         named = cars_named(ctx.services.catalog, extraction, shown)
         return focus_reply(ctx, best_of(named or cars, extraction.superlative).stock_id)
-    priced = price_pointed([shown_car(car) for car in cars], extraction.slots())
+    bound = "price:bound" in extraction.said  # "de menos de 200 mil" is a ceiling
+    priced = [] if bound else price_pointed([shown_car(car) for car in cars], extraction.slots())
     if len(priced) == 1:  # "la de 238 mil"
         return focus_reply(ctx, priced[0].stock_id)
     matches = cars_named(ctx.services.catalog, extraction, shown)
