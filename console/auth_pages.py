@@ -24,8 +24,12 @@ def sign_in_form():
     settings = app_context().settings
     if signed_in(settings):
         return redirect(_next_page())
-    return render_template("console/sign_in.html", token_set=bool(settings.admin_token),
-                           next=_next_page(), failed=False)  # fmt: skip
+    return render_template(
+        "console/sign_in.html",
+        token_set=bool(settings.admin_token),
+        next=_next_page(),
+        failed=False,
+    )
 
 
 @bp.post("/login")
@@ -40,8 +44,13 @@ def sign_in():
     if attempts > SIGN_IN_ATTEMPTS:
         abort(429, description="too_many_attempts")
     if not security.token_matches(settings, request.form.get("token", "")):
-        page = render_template("console/sign_in.html", token_set=True, next=_next_page(),
-                               failed=True, left=SIGN_IN_ATTEMPTS - attempts)  # fmt: skip
+        page = render_template(
+            "console/sign_in.html",
+            token_set=True,
+            next=_next_page(),
+            failed=True,
+            left=SIGN_IN_ATTEMPTS - attempts,
+        )
         return page, 401
     security.sign_in()
     return redirect(_next_page())

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-COLUMN_WIDTH, COLUMN_GAP, CHART_HEIGHT, LABEL_ROOM = 22, 6, 110, 18
-BAR_HEIGHT, BAR_GAP, BAR_WIDTH = 18, 6, 220
+COLUMN_WIDTH, COLUMN_GAP, CHART_HEIGHT, LABEL_ROOM = 13, 4, 110, 18
+BAR_HEIGHT, BAR_GAP, BAR_WIDTH = 18, 6, 130
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,13 @@ def bar_chart(items: Sequence[tuple[str, float, str]]) -> BarChart:
     """(name, value, value as written) per bar, the longest bar for the largest value."""
     top = max((value for _, value, _ in items), default=0) or 1
     bars = [
-        Bar(y=index * (BAR_HEIGHT + BAR_GAP), width=round(BAR_WIDTH * value / top, 1),
-            name=name, value=written)
+        Bar(
+            y=index * (BAR_HEIGHT + BAR_GAP),
+            width=round(BAR_WIDTH * value / top, 1),
+            name=name,
+            value=written,
+        )
         for index, (name, value, written) in enumerate(items)
-    ]  # fmt: skip
+    ]
     height = max(len(items) * (BAR_HEIGHT + BAR_GAP) - BAR_GAP, BAR_HEIGHT)
     return BarChart(BAR_WIDTH, height, BAR_HEIGHT, bars)

@@ -64,8 +64,12 @@ def _user_of(user: str) -> str:
 @bp.post("/leads/<path:user>/status")
 def lead_status(user: str):
     try:
-        change_status(app_context(), _user_of(user), request.form.get("status", ""),
-                      request.form.get("note", ""))  # fmt: skip
+        change_status(
+            app_context(),
+            _user_of(user),
+            request.form.get("status", ""),
+            request.form.get("note", ""),
+        )
     except LeadError as error:
         abort(404 if error.code == "no_lead" else 400, description=error.code)
     return redirect(

@@ -20,14 +20,32 @@ STATUSES = ("new", "contacted", "won", "lost")
 NEXT_STATUSES = {"new": ("contacted",), "contacted": ("won", "lost"), "won": (), "lost": ()}
 MAX_NOTE_CHARS = 1000
 LEADS_READ = 100_000  # handoffs read for the queue (a customer's corrections are handoffs too)
-PLAN_FIELDS = ("price", "down_payment", "down_payment_pct", "term_months", "monthly_payment",
-               "rate", "total_paid")  # fmt: skip
+PLAN_FIELDS = (
+    "price",
+    "down_payment",
+    "down_payment_pct",
+    "term_months",
+    "monthly_payment",
+    "rate",
+    "total_paid",
+)
 CAR_FIELDS = ("make", "model", "year", "version", "km", "price", "transmission", "fuel")
 CSV_COLUMNS = (
-    "fecha", "usuario", "nombre", "telefono", "email", "horario", "estado", "nota", "motivo",
-    "stock_id", "auto", *(f"auto_{field}" for field in CAR_FIELDS),
-    *(f"plan_{field}" for field in PLAN_FIELDS), "resumen",
-)  # fmt: skip
+    "fecha",
+    "usuario",
+    "nombre",
+    "telefono",
+    "email",
+    "horario",
+    "estado",
+    "nota",
+    "motivo",
+    "stock_id",
+    "auto",
+    *(f"auto_{field}" for field in CAR_FIELDS),
+    *(f"plan_{field}" for field in PLAN_FIELDS),
+    "resumen",
+)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -129,13 +147,22 @@ def csv_bytes(context: AppContext, rows: list[LeadRow]) -> bytes:
         writer.writerow(
             _cell(value)
             for value in (
-                handoff.at.isoformat(timespec="seconds"), handoff.user, handoff.name,
-                handoff.phone, handoff.email, handoff.contact_time, row.status.status,
-                row.status.note, handoff.reason, handoff.stock_id, handoff.car,
+                handoff.at.isoformat(timespec="seconds"),
+                handoff.user,
+                handoff.name,
+                handoff.phone,
+                handoff.email,
+                handoff.contact_time,
+                row.status.status,
+                row.status.note,
+                handoff.reason,
+                handoff.stock_id,
+                handoff.car,
                 *(car.get(field) for field in CAR_FIELDS),
-                *(plan.get(field) for field in PLAN_FIELDS), " | ".join(handoff.summary),
+                *(plan.get(field) for field in PLAN_FIELDS),
+                " | ".join(handoff.summary),
             )
-        )  # fmt: skip
+        )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

@@ -82,8 +82,12 @@ class LeadNotifier:
     def payload(self, handoff: Handoff, event: str) -> bytes:
         lead = handoff.model_dump(mode="json")
         car = car_fields(self.context, handoff)
-        body = {"event": event, "sent_at": datetime.now(UTC).isoformat(), "lead": lead,
-                "car": {"stock_id": handoff.stock_id, **car} if car else None}  # fmt: skip
+        body = {
+            "event": event,
+            "sent_at": datetime.now(UTC).isoformat(),
+            "lead": lead,
+            "car": {"stock_id": handoff.stock_id, **car} if car else None,
+        }
         return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
 
     def deliver(self, handoff: Handoff) -> Delivery:
@@ -92,11 +96,15 @@ class LeadNotifier:
         earlier = store.console_get(DELIVERY, handoff.user)
         event = "lead.updated" if earlier and earlier.get("state") == "sent" else "lead.created"
         body = self.payload(handoff, event)
-        headers = {"Content-Type": "application/json", "X-Signature": signature(self.secret, body),
-                   "X-Lead-Event": event}  # fmt: skip
+        headers = {
+            "Content-Type": "application/json",
+            "X-Signature": signature(self.secret, body),
+            "X-Lead-Event": event,
+        }
         try:
-            response = self.http.request("POST", self.url, body=body, headers=headers,
-                                         retries=self.retry.new())  # fmt: skip
+            response = self.http.request(
+                "POST", self.url, body=body, headers=headers, retries=self.retry.new()
+            )
         except urllib3.exceptions.HTTPError as error:  # connection refused, timeouts, retries spent
             attempts = self.retry.total + 1 if isinstance(self.retry.total, int) else 1
             outcome = Delivery(state="failed", attempts=attempts, error=type(error).__name__)
@@ -104,9 +112,11 @@ class LeadNotifier:
             attempts = len(response.retries.history) + 1 if response.retries else 1
             ok = 200 <= response.status < 300
             outcome = Delivery(
-                state="sent" if ok else "failed", attempts=attempts, http_status=response.status,
+                state="sent" if ok else "failed",
+                attempts=attempts,
+                http_status=response.status,
                 error="" if ok else f"HTTP {response.status}",
-            )  # fmt: skip
+            )
         self._record(handoff, outcome)
         return outcome
 
@@ -115,8 +125,12 @@ class LeadNotifier:
         if metrics is not None:
             metrics.lead_webhooks.labels(outcome=outcome.state).inc()
         if outcome.state == "failed":
-            log.error("lead not delivered to LEAD_WEBHOOK_URL: %s after %d attempts",
-                      outcome.error, outcome.attempts, extra={"user": handoff.user})  # fmt: skip
+            log.error(
+                "lead not delivered to LEAD_WEBHOOK_URL: %s after %d attempts",
+                outcome.error,
+                outcome.attempts,
+                extra={"user": handoff.user},
+            )
         try:
             value = outcome.model_dump(mode="json")
             self.context.store.console_put(DELIVERY, handoff.user, value, user=handoff.user)

@@ -79,8 +79,13 @@ def _cluster(texts: dict[str, _Text]) -> list[Group]:
     """Greedy: each text joins the group of the first more frequent text it resembles."""
     keys = sorted(texts, key=lambda key: (-texts[key].count, texts[key].text))
     folded = [normalize(texts[key].text) for key in keys]
-    similar = process.cdist(folded, folded, scorer=fuzz.token_sort_ratio,
-                            score_cutoff=SIMILARITY, workers=-1) if keys else []  # fmt: skip
+    similar = (
+        process.cdist(
+            folded, folded, scorer=fuzz.token_sort_ratio, score_cutoff=SIMILARITY, workers=-1
+        )
+        if keys
+        else []
+    )
     found: list[Group] = []
     by_leader: dict[int, Group] = {}
     for index, key in enumerate(keys):

@@ -44,13 +44,24 @@ def review_add():
     try:
         result = add_example(context, label, text)
     except EditRefused as refused:
-        page = render_template("console/edit_refused.html", refused=refused, text=text,
-                               label=label, back=url_for("console.review"))  # fmt: skip
+        page = render_template(
+            "console/edit_refused.html",
+            refused=refused,
+            text=text,
+            label=label,
+            back=url_for("console.review"),
+        )
         return page, 422 if refused.reason == "invalid" else 400
     mark(context, keys, "added", label)
     reading = context.runtime.current.services.extractor.extract(" ".join(text.split()))
-    return render_template("console/edit_done.html", result=result, text=text, label=label,
-                           understood=reading.label, back=url_for("console.review"))  # fmt: skip
+    return render_template(
+        "console/edit_done.html",
+        result=result,
+        text=text,
+        label=label,
+        understood=reading.label,
+        back=url_for("console.review"),
+    )
 
 
 @bp.post("/review/ignore")

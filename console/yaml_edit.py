@@ -35,6 +35,7 @@ from tools.catalog import CatalogError
 from tools.yamlio import YamlError
 
 MAX_EXAMPLE_CHARS = 300
+ROOT = Path(__file__).resolve().parent.parent
 _local_lock = threading.Lock()
 
 
@@ -64,10 +65,16 @@ def add_example(context: AppContext, label: str, text: str) -> EditResult:
     topic = labels[label].topic
     paths = context.runtime.paths
     if topic:
-        return _edit(context, paths.knowledge, lambda lines, data: _append_example(
-            lines, _entry(data, topic)["examples"], text))  # fmt: skip
-    return _edit(context, paths.config_dir / "intents.yml", lambda lines, data: _append_example(
-        lines, data["intents"][label]["examples"], text))  # fmt: skip
+        return _edit(
+            context,
+            paths.knowledge,
+            lambda lines, data: _append_example(lines, _entry(data, topic)["examples"], text),
+        )
+    return _edit(
+        context,
+        paths.config_dir / "intents.yml",
+        lambda lines, data: _append_example(lines, data["intents"][label]["examples"], text),
+    )
 
 
 def set_answer(context: AppContext, topic: str, answer: str) -> EditResult:
@@ -113,9 +120,15 @@ def _edit(context: AppContext, path: Path, change) -> EditResult:
             _write(path, before)
             context.runtime.reload()
             raise EditRefused("invalid", report.error)
-    diff = difflib.unified_diff(before.splitlines(), after.splitlines(), str(path), str(path),
-                                lineterm="")  # fmt: skip
+    name = shown_path(path)
+    diff = difflib.unified_diff(before.splitlines(), after.splitlines(), name, name, lineterm="")
     return EditResult(path=path, diff="\n".join(diff))
+
+
+def shown_path(path: Path | str) -> str:
+    """'data/knowledge.yml' inside the project, else the file's name (no server paths shown)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
 
 
 def _append_example(lines: list[str], examples: CommentedSeq, text: str) -> None:
@@ -183,8 +196,11 @@ def _check(context: AppContext, path: Path, after: str) -> None:
     file:line message (naming the real file) if it does not build."""
     paths = context.runtime.paths
     with tempfile.TemporaryDirectory(prefix="console-edit-") as folder:
-        copy = RuntimePaths(config_dir=Path(folder) / "config", catalog=paths.catalog,
-                            knowledge=Path(folder) / "knowledge.yml")  # fmt: skip
+        copy = RuntimePaths(
+            config_dir=Path(folder) / "config",
+            catalog=paths.catalog,
+            knowledge=Path(folder) / "knowledge.yml",
+        )
         shutil.copytree(paths.config_dir, copy.config_dir)
         shutil.copyfile(paths.knowledge, copy.knowledge)
         real = {copy.knowledge: paths.knowledge, copy.config_dir: paths.config_dir}

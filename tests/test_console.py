@@ -104,8 +104,9 @@ def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(app):
 def test_the_cookie_is_secure_over_https(make_app, tmp_path, overrides, headers, secure):
     client = make_app(admin_token=TOKEN, **yaml_copies(tmp_path), **overrides).test_client()
     token = csrf(client)
-    response = client.post("/console/login", data={"csrf_token": token, "token": TOKEN},
-                           headers=headers)  # fmt: skip
+    response = client.post(
+        "/console/login", data={"csrf_token": token, "token": TOKEN}, headers=headers
+    )
     assert ("Secure" in response.headers["Set-Cookie"]) is secure
 
 
@@ -114,8 +115,9 @@ def test_a_post_needs_the_sessions_csrf_token(client):
         client.post(f"/console/leads/{LEAD_USER}/status", data={"status": "contacted"}).status_code
         == 400
     )
-    wrong = client.post(f"/console/leads/{LEAD_USER}/status",
-                        data={"status": "contacted", "csrf_token": "forged"})  # fmt: skip
+    wrong = client.post(
+        f"/console/leads/{LEAD_USER}/status", data={"status": "contacted", "csrf_token": "forged"}
+    )
     assert wrong.status_code == 403 and "token de seguridad" in wrong.get_data(as_text=True)
     assert client.post("/console/logout").status_code == 400
     assert client.get("/console/").status_code == 200  # still signed in
@@ -140,8 +142,9 @@ def test_failed_sign_ins_are_throttled(app):
 def sign_in_from(client, address: str):
     environ = {"REMOTE_ADDR": address}
     token = csrf(client)
-    return client.post("/console/login", data={"csrf_token": token, "token": TOKEN},
-                       environ_base=environ)  # fmt: skip
+    return client.post(
+        "/console/login", data={"csrf_token": token, "token": TOKEN}, environ_base=environ
+    )
 
 
 def test_without_a_token_only_this_machine(make_app, tmp_path):
@@ -166,11 +169,15 @@ def test_a_customers_markup_is_shown_as_text(client, path):
 
 def test_markup_in_a_note_or_an_answer_preview_is_text(client):
     token = csrf(client, "/console/leads")
-    client.post(f"/console/leads/{LEAD_USER}/status",
-                data={"csrf_token": token, "status": "new", "note": SCRIPT})  # fmt: skip
+    client.post(
+        f"/console/leads/{LEAD_USER}/status",
+        data={"csrf_token": token, "status": "new", "note": SCRIPT},
+    )
     assert ESCAPED in client.get("/console/leads").get_data(as_text=True)
-    preview = client.post("/console/answers/locations",
-                          data={"csrf_token": token, "answer": f"*hola* {SCRIPT}", "action": "preview"})  # fmt: skip
+    preview = client.post(
+        "/console/answers/locations",
+        data={"csrf_token": token, "answer": f"*hola* {SCRIPT}", "action": "preview"},
+    )
     page = preview.get_data(as_text=True)
     assert "<strong>hola</strong>" in page and ESCAPED in page and SCRIPT not in page
 
@@ -192,15 +199,23 @@ def test_conversations_search_and_pages(client, app):
     assert client.get("/console/conversations?page=dos").status_code == 400
     assert client.get("/console/conversations?q=" + "x" * 101).status_code == 400
     by_phone = client.get("/console/conversations?q=55 1234").get_data(as_text=True)
-    assert "1 conversaciones" in by_phone and "•••• 5678" in by_phone
+    assert "1 conversación" in by_phone and "•••• 5678" in by_phone
     by_text = client.get("/console/conversations?q=REFACCIONES").get_data(as_text=True)
-    assert "1 conversaciones" in by_text and "venden refacciones" in by_text
+    assert "1 conversación" in by_text and "venden refacciones" in by_text
 
 
 def test_a_transcript_shows_how_each_turn_was_read(client):
     page = client.get(f"/console/conversations/{LEAD_USER}").get_data(as_text=True)
-    for shown in ("search_cars", "regla", "model=Versa", "Nissan Versa", "/mes", "48 meses",
-                  "human_agent", "Lead · nuevo"):  # fmt: skip
+    for shown in (
+        "search_cars",
+        "regla",
+        "model=Versa",
+        "Nissan Versa",
+        "/mes",
+        "48 meses",
+        "human_agent",
+        "Lead · nuevo",
+    ):
         assert shown in page, shown
     assert client.get("/console/conversations/nobody").status_code == 404
     assert client.get("/console/conversations/" + "9" * 200).status_code == 400
@@ -211,8 +226,9 @@ def test_a_transcript_shows_how_each_turn_was_read(client):
 
 def _status(client, status: str, note: str = "", user: str = LEAD_USER):
     token = csrf(client, "/console/leads")
-    return client.post(f"/console/leads/{user}/status",
-                       data={"csrf_token": token, "status": status, "note": note})  # fmt: skip
+    return client.post(
+        f"/console/leads/{user}/status", data={"csrf_token": token, "status": status, "note": note}
+    )
 
 
 def test_a_lead_moves_from_new_to_contacted_to_won_with_notes(client, app):
@@ -339,12 +355,16 @@ def test_an_answer_is_edited_with_a_preview_validated_and_reloaded(client, app, 
     knowledge = tmp_path / "knowledge.yml"
     token = csrf(client, "/console/answers/warranty_returns")
     new = "*Garantía* de 3 meses 🛡️\nY 7 días para _devolverlo_."
-    preview = client.post("/console/answers/warranty_returns",
-                          data={"csrf_token": token, "answer": new, "action": "preview"})  # fmt: skip
+    preview = client.post(
+        "/console/answers/warranty_returns",
+        data={"csrf_token": token, "answer": new, "action": "preview"},
+    )
     assert "<strong>Garantía</strong>" in preview.get_data(as_text=True)
     assert new not in knowledge.read_text(encoding="utf-8")  # a preview saves nothing
-    saved = client.post("/console/answers/warranty_returns",
-                        data={"csrf_token": token, "answer": new, "action": "save"})  # fmt: skip
+    saved = client.post(
+        "/console/answers/warranty_returns",
+        data={"csrf_token": token, "answer": new, "action": "save"},
+    )
     assert saved.status_code == 200 and "Cambio guardado" in saved.get_data(as_text=True)
     text = knowledge.read_text(encoding="utf-8")
     assert (
@@ -358,8 +378,10 @@ def test_an_answer_over_the_limit_is_refused_with_file_and_line(client, tmp_path
     knowledge = tmp_path / "knowledge.yml"
     before = knowledge.read_text(encoding="utf-8")
     token = csrf(client, "/console/answers/warranty_returns")
-    response = client.post("/console/answers/warranty_returns",
-                           data={"csrf_token": token, "answer": "a" * 950, "action": "save"})  # fmt: skip
+    response = client.post(
+        "/console/answers/warranty_returns",
+        data={"csrf_token": token, "answer": "a" * 950, "action": "save"},
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and f"{knowledge}:" in page and "900" in page
     assert knowledge.read_text(encoding="utf-8") == before
@@ -370,9 +392,14 @@ def test_an_answer_over_the_limit_is_refused_with_file_and_line(client, tmp_path
 
 
 def _webhook_app(make_app, tmp_path, httpserver):
-    app = make_app(admin_token=TOKEN, lead_webhook_url=httpserver.url_for("/crm"),
-                   lead_webhook_secret="crm-secret", lead_webhook_backoff=0,
-                   lead_webhook_retries=2, **yaml_copies(tmp_path))  # fmt: skip
+    app = make_app(
+        admin_token=TOKEN,
+        lead_webhook_url=httpserver.url_for("/crm"),
+        lead_webhook_secret="crm-secret",
+        lead_webhook_backoff=0,
+        lead_webhook_retries=2,
+        **yaml_copies(tmp_path),
+    )
     return app, app.extensions["kavak"].extras["lead_notifier"]
 
 
@@ -410,8 +437,9 @@ def test_a_failing_webhook_is_shown_counted_and_can_be_resent(make_app, tmp_path
     assert 'kavak_lead_webhooks_total{outcome="failed"} 1.0' in metrics
     httpserver.clear()
     httpserver.expect_request("/crm", method="POST").respond_with_data("ok")
-    resend = client.post(f"/console/leads/{LEAD_USER}/resend",
-                         data={"csrf_token": csrf(client, "/console/leads")})  # fmt: skip
+    resend = client.post(
+        f"/console/leads/{LEAD_USER}/resend", data={"csrf_token": csrf(client, "/console/leads")}
+    )
     assert resend.status_code == 302
     assert app.extensions["kavak"].store.console_get("delivery", LEAD_USER)["state"] == "sent"
 

@@ -66,8 +66,15 @@ HOUR, DAY = 3600, 86400
 
 
 def turn_row(turn: Turn) -> tuple:
-    return (turn.user, turn.model_dump_json(), turn.intent, turn.at.timestamp(),
-            fold(turn.text_in), turn.stage, turn.score)  # fmt: skip
+    return (
+        turn.user,
+        turn.model_dump_json(),
+        turn.intent,
+        turn.at.timestamp(),
+        fold(turn.text_in),
+        turn.stage,
+        turn.score,
+    )
 
 
 def count_turn(db: sqlite3.Connection, turn: Turn) -> None:
@@ -158,8 +165,9 @@ class ConsoleQueries:
         elif words:
             matched = db.execute(
                 "SELECT DISTINCT user FROM (SELECT user FROM turns INDEXED BY turns_by_text "
-                "WHERE instr(text_fold, ?) > 0 LIMIT ?)", (words, SEARCH_ROWS_SCANNED)
-            ).fetchall()  # fmt: skip
+                "WHERE instr(text_fold, ?) > 0 LIMIT ?)",
+                (words, SEARCH_ROWS_SCANNED),
+            ).fetchall()
             users = [row[0] for row in matched]
             total = len(users)
             found = self._states_of(users, offset, limit)
@@ -186,16 +194,21 @@ class ConsoleQueries:
     def _row(self, user: str, updated_at: float, turns: int) -> ConversationRow:
         db = self._db
         last = db.execute(
-            "SELECT json_extract(json, '$.text_in'), intent, json_extract(json, '$.topic') FROM turns "
-            "WHERE user = ? ORDER BY id DESC LIMIT 1",
+            "SELECT json_extract(json, '$.text_in'), intent, json_extract(json, '$.topic') "
+            "FROM turns WHERE user = ? ORDER BY id DESC LIMIT 1",
             (user,),
         ).fetchone()
         lead = db.execute("SELECT 1 FROM handoffs WHERE user = ? LIMIT 1", (user,)).fetchone()
         text, intent, topic = last or ("", None, None)
         return ConversationRow(
-            user=user, last_text=text or "", last_at=as_datetime(updated_at), last_intent=intent,
-            last_topic=topic, turns=turns, lead=lead is not None,
-        )  # fmt: skip
+            user=user,
+            last_text=text or "",
+            last_at=as_datetime(updated_at),
+            last_intent=intent,
+            last_topic=topic,
+            turns=turns,
+            lead=lead is not None,
+        )
 
     def console_review(self, since: datetime, below_score: float, limit: int) -> list[Turn]:
         marks = ",".join("?" * len(FALLBACK_INTENTS))
