@@ -22,6 +22,7 @@ from api.dispatcher import UserOrderedDispatcher
 from api.jobs import JobQueue
 from api.logs import configure_logging
 from api.metrics import AppMetrics
+from console import register as register_console
 from dialog.engine import Engine
 from dialog.runtime import Runtime, RuntimePaths
 from dialog.store import STORE_UNAVAILABLE, Store, open_store
@@ -68,6 +69,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["kavak"] = context
     _register_blueprints(app)
+    register_console(app, context)
     _register_errors(app)
     _register_access_log(app)
     _log_start(settings, runtime)

@@ -6,7 +6,7 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
@@ -66,6 +66,23 @@ class Settings(BaseSettings):
     messages_per_minute: int = Field(20, ge=0, validation_alias=_env("MESSAGES_PER_MINUTE"))
     max_queued_messages: int = Field(2000, ge=1, validation_alias=_env("MAX_QUEUED_MESSAGES"))
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("MAX_BODY_BYTES"))
+    # the staff console (/console): its session cookie's key (generated under VAR_DIR when unset)
+    secret_key: str = Field("", validation_alias=_env("SECRET_KEY"), repr=False)
+    var_dir: Path = Field(ROOT / "var", validation_alias=_env("VAR_DIR"))
+    preferred_url_scheme: Literal["http", "https"] = Field(
+        "http", validation_alias=_env("PREFERRED_URL_SCHEME")
+    )
+    # proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (nginx on this host: 127.0.0.1)
+    trusted_proxies: str = Field("", validation_alias=_env("TRUSTED_PROXIES"))
+    console_timezone: str = Field("America/Mexico_City", validation_alias=_env("CONSOLE_TIMEZONE"))
+    # an example-stage decision scoring less than min_score + this goes to "Sin entender"
+    review_margin: float = Field(0.1, ge=0, le=1, validation_alias=_env("REVIEW_MARGIN"))
+    lead_webhook_url: str = Field("", validation_alias=_env("LEAD_WEBHOOK_URL"))
+    lead_webhook_secret: str = Field("", validation_alias=_env("LEAD_WEBHOOK_SECRET"), repr=False)
+    lead_webhook_retries: int = Field(4, ge=0, le=10, validation_alias=_env("LEAD_WEBHOOK_RETRIES"))
+    lead_webhook_backoff: float = Field(
+        1.0, ge=0, le=60, validation_alias=_env("LEAD_WEBHOOK_BACKOFF")
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -81,6 +98,34 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "redis://", "rediss://", "memory://")):
             raise ValueError("must start with sqlite://, redis:// or memory://")
         return value
+
+    @field_validator("console_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as America/Mexico_City") from None
+        return value
+
+    @field_validator("lead_webhook_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _signed_webhook(self) -> Settings:
+        if self.lead_webhook_url and not self.lead_webhook_secret:
+            raise ValueError("LEAD_WEBHOOK_URL needs LEAD_WEBHOOK_SECRET (the HMAC key)")
+        return self
+
+    @property
+    def trusted_proxy_addresses(self) -> frozenset[str]:
+        return frozenset(part.strip() for part in self.trusted_proxies.split(",") if part.strip())
 
     @property
     def whatsapp_enabled(self) -> bool:

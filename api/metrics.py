@@ -73,6 +73,12 @@ class AppMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.lead_webhooks = Counter(
+            "kavak_lead_webhooks_total",
+            "Leads POSTed to LEAD_WEBHOOK_URL by outcome (sent, failed after retries)",
+            ["outcome"],
+            registry=self.registry,
+        )
         for attribute, name, description in EVENT_COUNTERS:
             setattr(self, attribute, Counter(name, description, registry=self.registry))
 

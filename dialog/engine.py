@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from dialog.config import FALLBACK_ROUTE
 from dialog.forms import continue_form
@@ -13,7 +14,7 @@ from dialog.render import clip, fill
 from dialog.runtime import Bundle, Runtime
 from dialog.screen import dialog_context
 from dialog.state import ConversationState, utc_now
-from dialog.store.base import Store, Turn
+from dialog.store.base import Handoff, Store, Turn
 from dialog.turn import Reply, TurnContext, TurnResult
 from nlu.schema import Extraction
 from nlu.text import valid_unicode
@@ -29,6 +30,7 @@ class Engine:
 
     def __init__(self, runtime: Runtime, store: Store, rephrase: bool = False):
         self.runtime, self.store, self.rephrase = runtime, store, rephrase
+        self.handoff_listeners: list[Callable[[Handoff], None]] = []  # told of each stored lead
 
     def handle(
         self,
@@ -44,6 +46,7 @@ class Engine:
         `reply_id` is the id of a tapped reply button or list row ("car:123", "financing",
         "plan:48"); `picked` (a stock id) is the older form of "car:<id>".
         """
+        started = time.perf_counter()
         text = valid_unicode(" ".join(text.split())[:MAX_TEXT_CHARS])
         if picked is not None and reply_id is None:
             reply_id = f"{CAR_REPLY}{picked}"
@@ -68,6 +71,7 @@ class Engine:
                     plan=result.plan.model_dump() if result.plan else None,
                     message_id=message_id,
                     llm_used=result.llm_used,
+                    latency_ms=round((time.perf_counter() - started) * 1000, 3),
                 ),
             )
         return result
@@ -98,6 +102,8 @@ class Engine:
             reply.text = "\n\n".join(part for part in (note, reply.text) if part)
         if ctx.handoff is not None:
             self.store.add_handoff(ctx.handoff)
+            for listener in self.handoff_listeners:
+                listener(ctx.handoff)
         reply = self._maybe_rephrase(ctx, reply)
         state.last_intent, state.last_topic = ctx.intent, extraction.topic
         state.last_money = _money(extraction) or state.last_money

@@ -48,6 +48,7 @@ def test_settings(**overrides: object) -> Settings:
         "whatsapp_verify_token": "verify-me",
         "openai_api_key": "",
         "log_level": "WARNING",
+        "secret_key": "test-console-session-key",  # else one is generated under var/
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

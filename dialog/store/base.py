@@ -6,11 +6,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from dialog.state import ConversationState, utc_now
+
+if TYPE_CHECKING:
+    from dialog.store.console import ConversationPage, Overview
 
 
 class Turn(BaseModel):
@@ -28,6 +31,7 @@ class Turn(BaseModel):
     plan: dict[str, object] | None = None
     message_id: str | None = None
     llm_used: bool = False
+    latency_ms: float | None = None  # the engine's time for the turn (lock, NLU, handler, state)
     at: datetime = Field(default_factory=utc_now)
 
 
@@ -243,6 +247,46 @@ class Store(ABC):
 
     @abstractmethod
     def summary(self) -> StoreSummary: ...
+
+    # --- the staff console (dialog/store/console.py): small records and read-only queries ---
+
+    @abstractmethod
+    def console_put(
+        self, kind: str, key: str, value: dict[str, Any], user: str | None = None
+    ) -> None:
+        """Keep one console record ('lead' status of a user, a 'delivery', a 'review' mark);
+        records with a `user` are deleted with that user."""
+
+    @abstractmethod
+    def console_get(self, kind: str, key: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def console_all(self, kind: str) -> dict[str, dict[str, Any]]: ...
+
+    def console_turns(self, since: datetime) -> Iterator[Turn]:
+        """Every kept turn from `since` on (backends with an index override the queries below)."""
+        for summary in self.users():
+            if summary.last_activity >= since:
+                yield from (t for t in self.history(summary.user, 10_000) if t.at >= since)
+
+    def console_overview(self, since: datetime, utc_offset: int, top: int = 10) -> Overview:
+        from dialog.store.console import overview_of
+
+        return overview_of(
+            self.console_turns(since), self.handoffs(100_000), since, utc_offset, top
+        )
+
+    def console_conversations(self, query: str, offset: int, limit: int) -> ConversationPage:
+        from dialog.store.console import conversations_of
+
+        return conversations_of(self, query, offset, limit)
+
+    def console_review(self, since: datetime, below_score: float, limit: int) -> list[Turn]:
+        """Turns not understood: the fallback, out_of_scope, or examples scoring below the bar."""
+        from dialog.store.console import needs_review
+
+        turns = [turn for turn in self.console_turns(since) if needs_review(turn, below_score)]
+        return sorted(turns, key=lambda turn: turn.at, reverse=True)[:limit]
 
     def state_for(self, user: str) -> ConversationState:
         """The user's state, or a fresh one."""

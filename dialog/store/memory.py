@@ -39,6 +39,7 @@ class MemoryStore(Store):
         self._counts: dict[tuple[str, str], tuple[float, int]] = {}  # (scope, user) -> window
         self._outbound: dict[str, OutboundRecord] = {}
         self._intents: Counter[str] = Counter()
+        self._console: dict[tuple[str, str], tuple[str | None, dict[str, Any]]] = {}
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
 
@@ -90,7 +91,23 @@ class MemoryStore(Store):
             self._locks.pop(user, None)
             for key in [key for key in self._counts if key[1] == user]:
                 del self._counts[key]
+            for key in [key for key, (owner, _) in self._console.items() if owner == user]:
+                del self._console[key]
         return existed
+
+    def console_put(
+        self, kind: str, key: str, value: dict[str, Any], user: str | None = None
+    ) -> None:
+        with self._guard:
+            self._console[kind, key] = (user, dict(value))
+
+    def console_get(self, kind: str, key: str) -> dict[str, Any] | None:
+        found = self._console.get((kind, key))
+        return dict(found[1]) if found else None
+
+    def console_all(self, kind: str) -> dict[str, dict[str, Any]]:
+        with self._guard:
+            return {key: dict(value) for (k, key), (_, value) in self._console.items() if k == kind}
 
     @contextmanager
     def user_lock(self, user: str) -> Iterator[None]:

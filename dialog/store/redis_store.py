@@ -4,11 +4,13 @@ in Redis under one prefix."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 
@@ -56,8 +58,13 @@ for _, item in ipairs(redis.call('LRANGE', p .. 'handoffs', 0, -1)) do
   local ok, handoff = pcall(cjson.decode, item)
   if ok and handoff.user == u then redis.call('LREM', p .. 'handoffs', 0, item) end
 end
+for _, entry in ipairs(redis.call('SMEMBERS', p .. 'console_by:' .. u)) do
+  local sep = string.find(entry, ':', 1, true)
+  redis.call('HDEL', p .. 'console:' .. string.sub(entry, 1, sep - 1), string.sub(entry, sep + 1))
+end
 redis.call('DEL', p .. 'state:' .. u, p .. 'history:' .. u, p .. 'msgs:' .. u,
-           p .. 'outbound_by:' .. u, p .. 'lock:' .. u, p .. 'counts:' .. u)
+           p .. 'outbound_by:' .. u, p .. 'lock:' .. u, p .. 'counts:' .. u,
+           p .. 'console_by:' .. u)
 redis.call('ZREM', p .. 'users', u)
 return existed
 """
@@ -205,6 +212,36 @@ class RedisStore(RedisInbound, Store):
             handoffs=self.client.llen(self._key("handoffs")),
             turns_by_intent=counts,
         )
+
+    def console_put(
+        self, kind: str, key: str, value: dict[str, Any], user: str | None = None
+    ) -> None:
+        pipe = self.client.pipeline()
+        pipe.hset(self._key("console", kind), key, json.dumps(value, default=str))
+        if user is not None:  # what delete_user must find
+            pipe.sadd(self._key("console_by", user), f"{kind}:{key}")
+        pipe.execute()
+
+    def console_get(self, kind: str, key: str) -> dict[str, Any] | None:
+        raw = self.client.hget(self._key("console", kind), key)
+        return json.loads(raw) if raw else None
+
+    def console_all(self, kind: str) -> dict[str, dict[str, Any]]:
+        rows = self.client.hgetall(self._key("console", kind))
+        return {key: json.loads(raw) for key, raw in rows.items()}
+
+    def console_turns(self, since: datetime) -> Iterator[Turn]:
+        """Every history of a user active since then, 500 users per round trip."""
+        users = self.client.zrangebyscore(self._key("users"), since.timestamp(), "+inf")
+        for start in range(0, len(users), 500):
+            pipe = self.client.pipeline(transaction=False)
+            for user in users[start : start + 500]:
+                pipe.lrange(self._key("history", user), 0, -1)
+            for rows in pipe.execute():
+                for row in rows:
+                    turn = Turn.model_validate_json(row)
+                    if turn.at >= since:
+                        yield turn
 
     def ping(self) -> bool:
         try:

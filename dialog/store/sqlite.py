@@ -27,6 +27,13 @@ from dialog.store.base import (
     as_datetime,
     error_text,
 )
+from dialog.store.sqlite_console import (
+    INSERT_TURN,
+    ConsoleQueries,
+    count_turn,
+    migrate_console,
+    turn_row,
+)
 from dialog.store.sqlite_inbound import (
     _INSERT_OUTBOUND,
     INBOUND_COLUMNS,
@@ -58,7 +65,7 @@ CREATE TABLE IF NOT EXISTS counters (scope TEXT NOT NULL, user TEXT NOT NULL,
 """
 
 
-class SQLiteStore(InboundTable, Store):
+class SQLiteStore(InboundTable, ConsoleQueries, Store):
     def __init__(self, path: Path | str):
         super().__init__(path)
         self._thread_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
@@ -72,6 +79,7 @@ class SQLiteStore(InboundTable, Store):
         for name, declaration in INBOUND_COLUMNS:
             if name not in columns:
                 self._db.execute(f"ALTER TABLE inbound ADD COLUMN {name} {declaration}")
+        migrate_console(self._db)
 
     def load_state(self, user: str) -> ConversationState | None:
         row = self._db.execute("SELECT json FROM states WHERE user = ?", (user,)).fetchone()
@@ -102,10 +110,8 @@ class SQLiteStore(InboundTable, Store):
 
     def _append_turn(self, turn: Turn) -> None:
         db = self._db
-        db.execute(
-            "INSERT INTO turns (user, json, intent, at) VALUES (?, ?, ?, ?)",
-            (turn.user, turn.model_dump_json(), turn.intent, turn.at.timestamp()),
-        )
+        db.execute(INSERT_TURN, turn_row(turn))
+        count_turn(db, turn)
         db.execute(
             "INSERT INTO intent_counts (intent, n) VALUES (?, 1) "
             "ON CONFLICT(intent) DO UPDATE SET n = n + 1",
@@ -124,7 +130,10 @@ class SQLiteStore(InboundTable, Store):
         return [Turn.model_validate_json(row[0]) for row in reversed(rows)]
 
     def add_handoff(self, handoff: Handoff) -> None:
-        self._write("INSERT INTO handoffs (json) VALUES (?)", (handoff.model_dump_json(),))
+        self._write(
+            "INSERT INTO handoffs (json, user, at) VALUES (?, ?, ?)",
+            (handoff.model_dump_json(), handoff.user, handoff.at.timestamp()),
+        )
 
     def handoffs(self, limit: int = 100) -> list[Handoff]:
         rows = self._db.execute(
@@ -152,7 +161,9 @@ class SQLiteStore(InboundTable, Store):
         db = self._db
         deleted = db.execute("DELETE FROM states WHERE user = ?", (user,)).rowcount
         deleted += db.execute("DELETE FROM turns WHERE user = ?", (user,)).rowcount
-        db.execute("DELETE FROM handoffs WHERE json_extract(json, '$.user') = ?", (user,))
+        db.execute("DELETE FROM handoffs WHERE user = ?", (user,))
+        db.execute("DELETE FROM console WHERE user = ?", (user,))
+        db.execute("DELETE FROM user_hours WHERE user = ?", (user,))
         db.execute("DELETE FROM inbound WHERE user = ?", (user,))
         db.execute("DELETE FROM outbound WHERE user = ?", (user,))
         db.execute("DELETE FROM counters WHERE user = ?", (user,))
