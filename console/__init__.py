@@ -77,7 +77,8 @@ def guard():
 
 @bp.context_processor
 def page_values() -> dict[str, object]:
-    return {"config_token_set": bool(app_context().settings.admin_token)}
+    settings = app_context().settings
+    return {"config_token_set": bool(settings.admin_token), "config_llm": settings.llm_enabled}
 
 
 @bp.after_request

@@ -76,6 +76,11 @@ def test_every_page_renders_once_signed_in(client, path):
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_the_stylesheet_is_served_without_signing_in(app):
+    response = app.test_client().get("/console/static/console.css")
+    assert response.status_code == 200 and response.mimetype == "text/css"
+
+
 def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(app):
     client = app.test_client()
     wrong = sign_in(client, "nope")
@@ -108,6 +113,12 @@ def test_the_cookie_is_secure_over_https(make_app, tmp_path, overrides, headers,
         "/console/login", data={"csrf_token": token, "token": TOKEN}, headers=headers
     )
     assert ("Secure" in response.headers["Set-Cookie"]) is secure
+
+
+def test_a_new_admin_token_ends_the_sessions_signed_in_with_the_old_one(client, app):
+    context = app.extensions["kavak"]
+    context.settings = context.settings.model_copy(update={"admin_token": "rotated"})
+    assert client.get("/console/").status_code == 302
 
 
 def test_a_post_needs_the_sessions_csrf_token(client):
