@@ -433,6 +433,12 @@ def test_a_new_lead_is_posted_signed_and_retried(make_app, tmp_path, httpserver)
     assert lead["car"]["make"] == "Nissan" and lead["lead"]["plan"]["term_months"] == 48
     delivery = app.extensions["kavak"].store.console_get("delivery", LEAD_USER)
     assert delivery["state"] == "sent" and delivery["attempts"] == 2
+    httpserver.expect_request("/crm", method="POST").respond_with_data("ok")
+    chat(app.test_client(), LEAD_USER, "mejor en la mañana")  # the customer corrects the lead
+    notifier.wait()
+    correction = json.loads(httpserver.log[-1][0].get_data())
+    assert correction["event"] == "lead.updated"
+    assert correction["lead"]["contact_time"] == "por la mañana"
 
 
 def test_a_failing_webhook_is_shown_counted_and_can_be_resent(make_app, tmp_path, httpserver):
@@ -452,6 +458,7 @@ def test_a_failing_webhook_is_shown_counted_and_can_be_resent(make_app, tmp_path
         f"/console/leads/{LEAD_USER}/resend", data={"csrf_token": csrf(client, "/console/leads")}
     )
     assert resend.status_code == 302
+    notifier.wait()
     assert app.extensions["kavak"].store.console_get("delivery", LEAD_USER)["state"] == "sent"
 
 
