@@ -15,7 +15,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from api.auth import _local_only
+from api.auth import from_this_machine
 from api.context import AppContext, app_context
 from console.formatting import register_filters
 from console.security import (
@@ -64,7 +64,7 @@ def guard():
     if request.endpoint == "console.static":
         return None
     settings = app_context().settings
-    if not settings.admin_token and not _local_only()[0]:
+    if not settings.admin_token and not from_this_machine():
         abort(403, description="local_only")
     if request.method == "POST":
         check_csrf()

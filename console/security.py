@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import Flask, abort, request, session
 from flask.sessions import SecureCookieSessionInterface
 
-from api.auth import _local_only
+from api.auth import from_this_machine
 from settings import Settings
 
 log = logging.getLogger("console")
@@ -114,7 +114,7 @@ def check_csrf() -> None:
 def signed_in(settings: Settings) -> bool:
     """With ADMIN_TOKEN: a session that signed in with it. Without: a request from this machine."""
     if not settings.admin_token:
-        return _local_only()[0]
+        return from_this_machine()
     return session.get("staff") == token_id(settings)  # a changed ADMIN_TOKEN ends every session
 
 

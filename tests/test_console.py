@@ -328,7 +328,7 @@ def test_an_example_that_fails_validation_is_refused_and_the_file_kept(client, t
     intents = tmp_path / "config" / "intents.yml"
     before = intents.read_text(encoding="utf-8")
     form = _group_form(client)
-    form.update(text="cual es la capital de francia", label="greet")
+    form.update(text="puedo pagar con bitcoin", label="financing")  # a rule says out_of_scope
     response = client.post("/console/review/add", data=form)
     page = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -341,6 +341,7 @@ def test_an_example_that_fails_validation_is_refused_and_the_file_kept(client, t
     [
         ({"keys": "nothex", "text": UNSURE, "label": TEACH_AS}, 400),
         ({"keys": "0" * 32, "text": UNSURE, "label": "no_such_label"}, 400),
+        ({"keys": "0" * 32, "text": "qué onda", "label": "greet"}, 400),  # small talk: phrases
         ({"keys": "0" * 32, "text": "", "label": TEACH_AS}, 400),
         ({"keys": "0" * 32, "text": "x" * 301, "label": TEACH_AS}, 400),
     ],
