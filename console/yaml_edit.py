@@ -104,6 +104,13 @@ def _round_trip() -> YAML:
 
 def _edit(context: AppContext, path: Path, change) -> EditResult:
     """Read, change, check on a copy, write, reload; the file is left as it was on any refusal."""
+    try:
+        return _edit_locked(context, path, change)
+    except OSError as error:  # a read-only file or folder (a container's image), a full disk
+        raise EditRefused("not_writable", f"{path}: {error.strerror or error}") from None
+
+
+def _edit_locked(context: AppContext, path: Path, change) -> EditResult:
     with _edit_lock(Path(context.settings.var_dir)):
         before = path.read_text(encoding="utf-8")
         try:

@@ -481,3 +481,24 @@ def test_without_secret_key_one_is_made_once_private_and_never_logged(make_app, 
     second = make_app(**settings)
     assert first.secret_key == second.secret_key == key_file.read_text().strip()
     assert first.secret_key not in caplog.text
+
+
+def test_a_file_the_server_cannot_write_is_refused_with_a_reason(client, tmp_path, monkeypatch):
+    """A container whose image holds the YAML read-only: a reason, not a traceback."""
+    import console.yaml_edit
+
+    def read_only(path, text):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(console.yaml_edit, "_write", read_only)
+    before = (tmp_path / "knowledge.yml").read_text(encoding="utf-8")
+    token = csrf(client, "/console/answers/warranty_returns")
+    response = client.post(
+        "/console/answers/warranty_returns",
+        data={"csrf_token": token, "answer": "Nueva", "action": "save"},
+    )
+    page = response.get_data(as_text=True)
+    assert (
+        response.status_code == 400 and "no puede escribir" in page and "Permission denied" in page
+    )
+    assert (tmp_path / "knowledge.yml").read_text(encoding="utf-8") == before
