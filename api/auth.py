@@ -47,6 +47,11 @@ def _local_only() -> tuple[bool, str]:
     return True, ""
 
 
+def from_this_machine() -> bool:
+    """The rule without ADMIN_TOKEN: loopback, no proxy headers, a Host of this machine."""
+    return _local_only()[0]
+
+
 def _bearer(token: str) -> tuple[bool, str]:
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")

@@ -15,7 +15,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from api.auth import _local_only
+from api.auth import from_this_machine
 from api.context import AppContext, app_context
 from console.formatting import register_filters
 from console.security import (
@@ -64,7 +64,7 @@ def guard():
     if request.endpoint == "console.static":
         return None
     settings = app_context().settings
-    if not settings.admin_token and not _local_only()[0]:
+    if not settings.admin_token and not from_this_machine():
         abort(403, description="local_only")
     if request.method == "POST":
         check_csrf()
@@ -77,7 +77,8 @@ def guard():
 
 @bp.context_processor
 def page_values() -> dict[str, object]:
-    return {"config_token_set": bool(app_context().settings.admin_token)}
+    settings = app_context().settings
+    return {"config_token_set": bool(settings.admin_token), "config_llm": settings.llm_enabled}
 
 
 @bp.after_request

@@ -52,7 +52,7 @@ def sign_in():
             left=SIGN_IN_ATTEMPTS - attempts,
         )
         return page, 401
-    security.sign_in()
+    security.sign_in(settings)
     return redirect(_next_page())
 
 

@@ -86,5 +86,5 @@ def lead_resend(user: str):
     found = [row for row in latest_leads(context) if row.handoff.user == _user_of(user)]
     if not found:
         abort(404, description="no_lead")
-    notifier.deliver(found[0].handoff)
+    notifier.notify(found[0].handoff)  # in the background: retries may take a minute
     return redirect(url_for("console.leads") + "#" + user)

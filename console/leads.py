@@ -68,6 +68,7 @@ class Delivery(BaseModel):
     attempts: int = 0
     error: str = ""
     http_status: int | None = None
+    delivered: bool = False  # this lead reached the CRM once (a correction is 'lead.updated')
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 

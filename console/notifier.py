@@ -56,9 +56,11 @@ class LeadNotifier:
         return bool(self.url)
 
     def notify(self, handoff: Handoff) -> None:
-        """The engine's handoff listener: queue it (the turn goes on at once)."""
+        """The engine's handoff listener, and the console's resend: mark the lead pending and
+        queue it (the turn or the request goes on at once)."""
         if not self.enabled:
             return
+        self._record(handoff, Delivery(state="pending"))
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="lead-webhook", daemon=True)
@@ -92,9 +94,7 @@ class LeadNotifier:
 
     def deliver(self, handoff: Handoff) -> Delivery:
         """POST one lead (retries included) and keep the outcome."""
-        store = self.context.store
-        earlier = store.console_get(DELIVERY, handoff.user)
-        event = "lead.updated" if earlier and earlier.get("state") == "sent" else "lead.created"
+        event = "lead.updated" if self._sent_before(handoff.user) else "lead.created"
         body = self.payload(handoff, event)
         headers = {
             "Content-Type": "application/json",
@@ -120,9 +120,14 @@ class LeadNotifier:
         self._record(handoff, outcome)
         return outcome
 
+    def _sent_before(self, user: str) -> bool:
+        """Whether an earlier handoff of this customer reached the CRM (then this corrects it)."""
+        earlier = self.context.store.console_get(DELIVERY, user) or {}
+        return bool(earlier.get("delivered"))
+
     def _record(self, handoff: Handoff, outcome: Delivery) -> None:
         metrics = self.context.metrics
-        if metrics is not None:
+        if metrics is not None and outcome.state != "pending":
             metrics.lead_webhooks.labels(outcome=outcome.state).inc()
         if outcome.state == "failed":
             log.error(
@@ -132,6 +137,7 @@ class LeadNotifier:
                 extra={"user": handoff.user},
             )
         try:
+            outcome.delivered = outcome.state == "sent" or self._sent_before(handoff.user)
             value = outcome.model_dump(mode="json")
             self.context.store.console_put(DELIVERY, handoff.user, value, user=handoff.user)
         except STORE_UNAVAILABLE as error:

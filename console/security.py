@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import Flask, abort, request, session
 from flask.sessions import SecureCookieSessionInterface
 
-from api.auth import _local_only
+from api.auth import from_this_machine
 from settings import Settings
 
 log = logging.getLogger("console")
@@ -114,8 +114,14 @@ def check_csrf() -> None:
 def signed_in(settings: Settings) -> bool:
     """With ADMIN_TOKEN: a session that signed in with it. Without: a request from this machine."""
     if not settings.admin_token:
-        return _local_only()[0]
-    return bool(session.get("staff"))
+        return from_this_machine()
+    return session.get("staff") == token_id(settings)  # a changed ADMIN_TOKEN ends every session
+
+
+def token_id(settings: Settings) -> str:
+    """Which ADMIN_TOKEN a session signed in with (a digest, never the token)."""
+    digest = hmac.new(b"kavak-console-session", settings.admin_token.encode(), "sha256")
+    return digest.hexdigest()[:24]
 
 
 def token_matches(settings: Settings, given: str) -> bool:
@@ -124,10 +130,10 @@ def token_matches(settings: Settings, given: str) -> bool:
     )
 
 
-def sign_in() -> None:
+def sign_in(settings: Settings) -> None:
     session.clear()  # a new session: nothing chosen before signing in carries over
     session.permanent = True
-    session["staff"] = True
+    session["staff"] = token_id(settings)
     csrf_token()
 
 

@@ -59,9 +59,9 @@ def add_example(context: AppContext, label: str, text: str) -> EditResult:
     text = " ".join(text.split())
     if not text or len(text) > MAX_EXAMPLE_CHARS:
         raise EditRefused("bad_example")
-    labels = context.runtime.current.services.extractor.classifier.labels
-    if label not in labels or label == "out_of_scope":
+    if label not in {name for name, _, _ in label_choices(context)}:
         raise EditRefused("unknown_label")
+    labels = context.runtime.current.services.extractor.classifier.labels
     topic = labels[label].topic
     paths = context.runtime.paths
     if topic:
@@ -104,6 +104,13 @@ def _round_trip() -> YAML:
 
 def _edit(context: AppContext, path: Path, change) -> EditResult:
     """Read, change, check on a copy, write, reload; the file is left as it was on any refusal."""
+    try:
+        return _edit_locked(context, path, change)
+    except OSError as error:  # a read-only file or folder (a container's image), a full disk
+        raise EditRefused("not_writable", f"{path}: {error.strerror or error}") from None
+
+
+def _edit_locked(context: AppContext, path: Path, change) -> EditResult:
     with _edit_lock(Path(context.settings.var_dir)):
         before = path.read_text(encoding="utf-8")
         try:
@@ -240,9 +247,11 @@ def label_choices(context: AppContext) -> list[tuple[str, str, str]]:
     """(label, 'intent' or 'topic', name for people) of every label an example may teach."""
     bundle = context.runtime.current
     titles = {entry.topic: entry.title for entry in bundle.services.knowledge.data.entries}
+    classifier = bundle.services.extractor.classifier
+    unteachable = {"out_of_scope", *classifier.settings.social}  # small talk is phrases only
     choices = []
-    for name, label in bundle.services.extractor.classifier.labels.items():
-        if name == "out_of_scope":
+    for name, label in classifier.labels.items():
+        if name in unteachable:
             continue
         if label.intent == KNOWLEDGE and label.topic:
             choices.append((name, "topic", titles.get(label.topic, label.topic)))

@@ -76,6 +76,11 @@ def test_every_page_renders_once_signed_in(client, path):
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_the_stylesheet_is_served_without_signing_in(app):
+    response = app.test_client().get("/console/static/console.css")
+    assert response.status_code == 200 and response.mimetype == "text/css"
+
+
 def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(app):
     client = app.test_client()
     wrong = sign_in(client, "nope")
@@ -108,6 +113,12 @@ def test_the_cookie_is_secure_over_https(make_app, tmp_path, overrides, headers,
         "/console/login", data={"csrf_token": token, "token": TOKEN}, headers=headers
     )
     assert ("Secure" in response.headers["Set-Cookie"]) is secure
+
+
+def test_a_new_admin_token_ends_the_sessions_signed_in_with_the_old_one(client, app):
+    context = app.extensions["kavak"]
+    context.settings = context.settings.model_copy(update={"admin_token": "rotated"})
+    assert client.get("/console/").status_code == 302
 
 
 def test_a_post_needs_the_sessions_csrf_token(client):
@@ -317,7 +328,7 @@ def test_an_example_that_fails_validation_is_refused_and_the_file_kept(client, t
     intents = tmp_path / "config" / "intents.yml"
     before = intents.read_text(encoding="utf-8")
     form = _group_form(client)
-    form.update(text="cual es la capital de francia", label="greet")
+    form.update(text="puedo pagar con bitcoin", label="financing")  # a rule says out_of_scope
     response = client.post("/console/review/add", data=form)
     page = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -330,6 +341,7 @@ def test_an_example_that_fails_validation_is_refused_and_the_file_kept(client, t
     [
         ({"keys": "nothex", "text": UNSURE, "label": TEACH_AS}, 400),
         ({"keys": "0" * 32, "text": UNSURE, "label": "no_such_label"}, 400),
+        ({"keys": "0" * 32, "text": "qué onda", "label": "greet"}, 400),  # small talk: phrases
         ({"keys": "0" * 32, "text": "", "label": TEACH_AS}, 400),
         ({"keys": "0" * 32, "text": "x" * 301, "label": TEACH_AS}, 400),
     ],
@@ -422,6 +434,12 @@ def test_a_new_lead_is_posted_signed_and_retried(make_app, tmp_path, httpserver)
     assert lead["car"]["make"] == "Nissan" and lead["lead"]["plan"]["term_months"] == 48
     delivery = app.extensions["kavak"].store.console_get("delivery", LEAD_USER)
     assert delivery["state"] == "sent" and delivery["attempts"] == 2
+    httpserver.expect_request("/crm", method="POST").respond_with_data("ok")
+    chat(app.test_client(), LEAD_USER, "mejor en la mañana")  # the customer corrects the lead
+    notifier.wait()
+    correction = json.loads(httpserver.log[-1][0].get_data())
+    assert correction["event"] == "lead.updated"
+    assert correction["lead"]["contact_time"] == "por la mañana"
 
 
 def test_a_failing_webhook_is_shown_counted_and_can_be_resent(make_app, tmp_path, httpserver):
@@ -441,6 +459,7 @@ def test_a_failing_webhook_is_shown_counted_and_can_be_resent(make_app, tmp_path
         f"/console/leads/{LEAD_USER}/resend", data={"csrf_token": csrf(client, "/console/leads")}
     )
     assert resend.status_code == 302
+    notifier.wait()
     assert app.extensions["kavak"].store.console_get("delivery", LEAD_USER)["state"] == "sent"
 
 
@@ -462,3 +481,24 @@ def test_without_secret_key_one_is_made_once_private_and_never_logged(make_app, 
     second = make_app(**settings)
     assert first.secret_key == second.secret_key == key_file.read_text().strip()
     assert first.secret_key not in caplog.text
+
+
+def test_a_file_the_server_cannot_write_is_refused_with_a_reason(client, tmp_path, monkeypatch):
+    """A container whose image holds the YAML read-only: a reason, not a traceback."""
+    import console.yaml_edit
+
+    def read_only(path, text):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(console.yaml_edit, "_write", read_only)
+    before = (tmp_path / "knowledge.yml").read_text(encoding="utf-8")
+    token = csrf(client, "/console/answers/warranty_returns")
+    response = client.post(
+        "/console/answers/warranty_returns",
+        data={"csrf_token": token, "answer": "Nueva", "action": "save"},
+    )
+    page = response.get_data(as_text=True)
+    assert (
+        response.status_code == 400 and "no puede escribir" in page and "Permission denied" in page
+    )
+    assert (tmp_path / "knowledge.yml").read_text(encoding="utf-8") == before

@@ -91,7 +91,10 @@ def top_of(counter: Counter[str], top: int) -> list[Counted]:
 
 def car_searched(turn: Turn) -> str:
     """'Volkswagen Jetta', 'Nissan', or '' for a search without make or model."""
-    return " ".join(str(turn.slots[key]) for key in ("make", "model") if turn.slots.get(key))
+    make, model = (str(turn.slots.get(key) or "") for key in ("make", "model"))
+    if model.lower().startswith(make.lower()):  # "Mazda 3" already names its make
+        return model or make
+    return f"{make} {model}".strip()
 
 
 def empty_days(since: datetime, utc_offset: int, now: datetime | None = None) -> list[DayFigures]:

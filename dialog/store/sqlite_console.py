@@ -62,7 +62,8 @@ COUNT_TURN = (
     "ON CONFLICT (hour, name) DO UPDATE SET n = n + 1"
 )
 SEARCH_ROWS_SCANNED = 200_000  # a text search reads at most this many turns
-HOUR, DAY = 3600, 86400
+HOUR = 3600
+MIGRATION_BATCH = 5000
 
 
 def turn_row(turn: Turn) -> tuple:
@@ -85,10 +86,9 @@ def count_turn(db: sqlite3.Connection, turn: Turn) -> None:
 
 
 def migrate_console(db: sqlite3.Connection) -> None:
-    """Add the console's columns, tables and indexes to a database made by an earlier version
-    (its turns are counted into the hourly figures once)."""
-    present = {row[1] for row in db.execute("PRAGMA table_info(turns)")}
-    fresh = "text_fold" not in present
+    """Add the console's columns, tables and indexes to a database made by an earlier version,
+    then count its turns into the hourly figures, once (a turn without `text_fold` was never
+    counted; each batch is one transaction, so an interrupted start resumes where it stopped)."""
     for table, columns in (("turns", TURN_COLUMNS), ("handoffs", HANDOFF_COLUMNS)):
         present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
         for name, declaration, source in columns:
@@ -97,12 +97,24 @@ def migrate_console(db: sqlite3.Connection) -> None:
                 if source:
                     db.execute(f"UPDATE {table} SET {name} = {source}")
     db.executescript(CONSOLE_SCHEMA)
-    if fresh:
-        rows = db.execute("SELECT id, json FROM turns").fetchall()
-        for row_id, raw in rows:
-            turn = Turn.model_validate_json(raw)
-            db.execute("UPDATE turns SET text_fold = ? WHERE id = ?", (fold(turn.text_in), row_id))
-            count_turn(db, turn)
+    while True:
+        rows = db.execute(
+            "SELECT id, json FROM turns WHERE text_fold IS NULL LIMIT ?", (MIGRATION_BATCH,)
+        ).fetchall()
+        if not rows:
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for row_id, raw in rows:
+                turn = Turn.model_validate_json(raw)
+                db.execute(
+                    "UPDATE turns SET text_fold = ? WHERE id = ?", (fold(turn.text_in), row_id)
+                )
+                count_turn(db, turn)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
 
 class ConsoleQueries:
