@@ -125,6 +125,9 @@ class ContactReader:
             i for i in range(len(tokens)) if i == 0 or tokens[i - 1] in {",", ".", "!", "?", ";"}
         ]
         for start in starts:
+            if start in cue_ends and start < len(tokens) and tokens[start] == ".":
+                start += 1  # "Sra. Carmen": the title's full stop
+                cue_ends = cue_ends | {start}
             words = self._name_words(tokens, taken, start)
             if not words:
                 continue

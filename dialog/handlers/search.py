@@ -211,6 +211,9 @@ def merge_filters(
             merged[key] = None
         if new_make and not extraction.model:
             merged["model"] = None
+    named = extraction.make or extraction.model
+    if named and extraction.bluetooth is None and extraction.car_play is None:
+        merged["bluetooth"] = merged["car_play"] = None  # "precio del audi a1": that car, any
     for key in FILTER_KEYS:
         value = getattr(extraction, key, None)
         if value is not None and key != "exclude":
