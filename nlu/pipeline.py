@@ -94,6 +94,7 @@ class Analysis:
     said_spans: list[tuple[str, int, int]] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)  # numbers that meant nothing: "¿y a 5?"
     picks: list[int] = field(default_factory=list)  # every ordinal: "el 1 con el 3"
+    alternatives: list[str] = field(default_factory=list)  # "jetta o vento": 'Volkswagen|Vento'
     years: list[int] = field(default_factory=list)  # every single year: "la del 2015 y la 2016"
 
     def put(self, slot: str, value: object, position: int) -> None:
@@ -336,6 +337,9 @@ class Extractor:
             if _owned(tokens, car[1], own_cues)
             and not all(token in OWN_GAP for token in tokens[car[1] : car[2]])
         ]
+        own += [  # "my 2019 Mazda CX-5": the model right after an owned make is theirs too
+            car for car in cars if car not in own and any(car[1] == o[2] for o in own)
+        ]
         if own:  # "por mi versa me dan 90 mil": their car, not what they want
             self._own_car(analysis, own, taken)
             cars = [car for car in cars if car not in own]
@@ -362,6 +366,7 @@ class Extractor:
             analysis.put("make", mention.make, car_at)
         if mention.model:
             analysis.put("model", mention.model, car_at)
+        analysis.alternatives = [f"{make}|{model or ''}" for make, model in mention.others]
         for label, start, end in found["cue"]:
             if label in WORD_CUES:  # "por ciento" is a unit, not the number 100
                 taken[start:end] = [True] * (end - start)
@@ -416,6 +421,9 @@ class Extractor:
         if end < len(tokens) and _YEAR.fullmatch(tokens[end]):
             parts.append(tokens[end])
             end += 1
+        elif start > 0 and _YEAR.fullmatch(tokens[start - 1]):  # "my 2019 Mazda CX-5"
+            parts.append(tokens[start - 1])
+            start -= 1
         taken[start:end] = [True] * (end - start)
         for i in range(start, end):
             analysis.kinds[i] = analysis.kinds[i] or "car"
@@ -519,6 +527,7 @@ class Extractor:
             said=frozenset(analysis.said) | _whole(analysis),
             picks=tuple(analysis.picks),
             years=tuple(analysis.years),
+            alternatives=tuple(analysis.alternatives),
             **slots,
         )
 
@@ -699,6 +708,9 @@ def _data_asked(analysis: Analysis, details_phrase: bool) -> bool:
 
 
 OWN_WORDS = frozenset({"mi", "mis", "my"})  # "mi versa", "por mi lobo"
+TRADE_VALUE = frozenset(
+    {"dan", "darian", "den", "dieran", "pagan", "pagarian", "paguen", "ofrecen"}
+)
 OWN_GAP = frozenset({"un", "una", "el", "la", "es", "a", "an"})  # "tengo un", "mi carro es un"
 _YEAR = re.compile(r"(19[89]\d|20[0-4]\d)")
 
@@ -716,8 +728,15 @@ def _after_cue(tokens: list[str], start: int, cue_ends: list[int]) -> bool:
 
 def _owned(tokens: list[str], start: int, cue_ends: list[int]) -> bool:
     """A car named right after "mi" or an own-car cue ("tengo un", "mi carro es un")."""
-    if start > 0 and tokens[start - 1] in OWN_WORDS:
-        return True
+    before = tokens[max(0, start - 2) : start]
+    if before and (
+        before[-1] in OWN_WORDS or (_YEAR.fullmatch(before[-1]) and before[0] in OWN_WORDS)
+    ):
+        return True  # "mi versa", "my 2019 CX-5"
+    if before in (["por", "el"], ["por", "la"], ["for", "my"]) and TRADE_VALUE & set(
+        tokens[max(0, start - 7) : start]
+    ):
+        return True  # "si me dan 150 por el jetta": the car they hand over
     for end in cue_ends:
         if end <= start and all(token in OWN_GAP for token in tokens[end:start]):
             return True

@@ -87,6 +87,8 @@ class Extraction(BaseModel):
     # every ordinal and every single year said, in order ("compárame el 1 con el 3")
     picks: tuple[int, ...] = Field(default=(), exclude=True)
     years: tuple[int, ...] = Field(default=(), exclude=True)
+    # other cars offered as alternatives ("un jetta o un vento"): 'make|model' ('BMW|' a make)
+    alternatives: tuple[str, ...] = Field(default=(), exclude=True)
 
     @property
     def label(self) -> str | None:

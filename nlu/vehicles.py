@@ -39,6 +39,8 @@ class VehicleMention:
     make: str | None = None
     model: str | None = None
     claimed: list[tuple[int, int]] = field(default_factory=list)
+    # other cars named as alternatives ("un jetta o un vento"): (make, model or None)
+    others: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 def spellings(name: str) -> set[str]:
@@ -177,6 +179,12 @@ def resolve(
         if not usable:
             continue
         model_names = [n for n in usable if n.model]
+        if mention.claimed and _joined(tokens, mention.claimed[-1][1], start):
+            other = _prefer_make(model_names, None) if model_names else usable[0]
+            if (other.make, other.model) != (mention.make, mention.model):
+                mention.others.append((other.make, other.model))
+                mention.claimed.append((start, end))
+                continue
         if model_names and mention.model is None:
             pick = _prefer_make(model_names, mention.make or _first(makes_said, named))
             mention.model, mention.make = pick.model, pick.make
@@ -186,6 +194,15 @@ def resolve(
             mention.make = mention.make or usable[0].make
         mention.claimed.append((start, end))
     return mention
+
+
+ALTERNATIVE_JOINERS = frozenset({"o", "u", "or", "y", "e", "and", "ni"})
+
+
+def _joined(tokens: list[str], last_end: int, start: int) -> bool:
+    """ "jetta o (un) vento": a second car offered as an alternative, not a make + model."""
+    between = tokens[last_end:start]
+    return 0 < len(between) <= 3 and between[0] in ALTERNATIVE_JOINERS
 
 
 def _prefer_make(names: list[Name], make: str | None) -> Name:

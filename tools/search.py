@@ -31,6 +31,7 @@ class SearchFilters(BaseModel):
     superlative: str | None = None
     exclude: list[str] | None = None  # models or makes ruled out ("olvida el vento", "no nissan")
     version_has: str | None = None  # a word of the version ("M2": the BMW Serie 2 3.0 M2)
+    alternatives: list[str] | None = None  # more cars that also do: 'Volkswagen|Vento', 'BMW|'
 
     def is_empty(self) -> bool:
         return all(value is None for key, value in self.model_dump().items() if key != "exclude")
@@ -125,13 +126,21 @@ def _matching(
     """Positions of the cars that pass every filter (one vectorised mask)."""
     columns = catalog.columns
     mask = np.ones(len(catalog.cars), dtype=bool)
+    named = np.ones(len(catalog.cars), dtype=bool)
     for column in ("make", "model"):
         value = getattr(filters, column)
         if value:
             key = (column, value.casefold())
             if key not in text_masks:
                 text_masks[key] = columns[column] == key[1]
-            mask &= text_masks[key]
+            named &= text_masks[key]
+    for alternative in filters.alternatives or ():  # "un jetta o un vento": either
+        make, _, model = alternative.partition("|")
+        other = columns["make"] == make.casefold()
+        if model:
+            other = other & (columns["model"] == model.casefold())
+        named = named | other
+    mask &= named
     bounds = (
         ("year", filters.year_min, filters.year_max),
         ("price", filters.price_min, _tolerant(filters.price_max)),

@@ -106,9 +106,10 @@ def search_cars(ctx: TurnContext) -> Reply:
     catalog = ctx.services.catalog
     if SIMILAR in ctx.extraction.said and filters.model:  # "algo tipo Jetta"
         return _alternatives(ctx, filters, "similar_to")
-    if filters.make and not brand_in_stock(catalog, filters.make):
+    either = bool(filters.alternatives)  # "un tahoe o una durango": whichever is in stock
+    if filters.make and not either and not brand_in_stock(catalog, filters.make):
         return _alternatives(ctx, filters, "brand_not_in_stock")
-    if filters.model and not model_in_stock(catalog, filters.model):
+    if filters.model and not either and not model_in_stock(catalog, filters.model):
         if in_versions(catalog, filters.make, filters.model):  # "BMW M2": a Serie 2 version
             filters = filters.model_copy(update={"model": None, "version_has": filters.model})
             ctx.state.filters = filters
@@ -205,6 +206,8 @@ def merge_filters(
         extraction.make and (extraction.make or "").casefold() != (current.make or "").casefold()
     )
     new_model = extraction.model and extraction.model != current.model
+    if extraction.make or extraction.model:  # the cars named now, with their alternatives
+        merged["alternatives"] = list(extraction.alternatives) or None
     if new_make or new_model:
         merged["version_has"] = None
         for key in resets:
@@ -298,7 +301,7 @@ def list_outcome(
 def describe(ctx: TurnContext, filters: SearchFilters) -> str:
     """'Mazda CX-5 2021 de menos de 350 mil con CarPlay' from the filters and the YAML fragments."""
     words = ctx.words
-    parts = [_name(filters)]
+    parts = [_name(filters, words.get("or", "o"))]
     if filters.body_type and not filters.model:
         parts.insert(
             0, ctx.say("criteria_body_type", {"body_type": words.get(filters.body_type, "")})
@@ -341,7 +344,16 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
     return " ".join(part for part in parts if part).strip()
 
 
-def _name(filters: SearchFilters) -> str:
+def _name(filters: SearchFilters, joiner: str = "o") -> str:
+    first = _one_name(filters)
+    others = [
+        _one_name(SearchFilters(make=make, model=model or None))
+        for make, _, model in (alt.partition("|") for alt in filters.alternatives or ())
+    ]
+    return f" {joiner} ".join([first, *others]) if others and first else first
+
+
+def _one_name(filters: SearchFilters) -> str:
     if filters.version_has and not filters.model:  # "BMW M2"
         return " ".join(part for part in (filters.make, filters.version_has.upper()) if part)
     if filters.model:
@@ -375,7 +387,7 @@ def _relaxed_what(ctx: TurnContext, outcome: SearchOutcome) -> str:
         )
         for step in outcome.relaxed
     ]
-    joiner = ctx.say("relax_join") or ", "
+    joiner = ctx.template("relax_join") or ", "  # raw: say() strips its space
     return joiner.join(text for text in texts if text)
 
 

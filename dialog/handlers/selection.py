@@ -166,7 +166,8 @@ def _pointed(ctx: TurnContext) -> Car | None:
     if superlative is None or not ctx.state.last_results:
         return None
     cars = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i)) is not None]
-    return best_of(cars, superlative) if cars else None
+    named = cars_named(ctx.services.catalog, ctx.extraction, ctx.state.last_results)
+    return best_of(named or cars, superlative) if cars else None
 
 
 def _has(car: Car, flag: str | None, extraction: Extraction) -> bool:
