@@ -121,6 +121,7 @@ class Reading(BaseModel):
     data_asked: bool = False  # that, or a data keyword in a question ("¿cuánto km tiene?")
     generic_car: bool = False  # "un jetta": any Jetta, not the one in focus
     bare_number: float | None = None  # the one number that meant nothing by itself: "¿y a 5?"
+    weak: bool = False  # only weak phrases decided ("ya te dije, en el sur": no complaint)
     worded: str | None = None  # a request the words made besides the label decided
 
 
@@ -334,13 +335,14 @@ def _follow_up(
     if "context:follow_up" in reading.said and reading.words <= settings.max_follow_up_words:
         _same_money(slots, context)
     carried = settings.carry.get(last or "")
-    if not last or carried is None or reading.words > settings.max_follow_up_words:
+    too_long = reading.words > settings.max_follow_up_words and not reading.weak
+    if not last or carried is None or too_long:
         return None
     term = _bare_term(reading, carried)
     if term is not None:
         slots["term_months"] = term  # "¿y a 5?" after a plan: 5 years
         return last, None
-    weak = reading.stage != "rule" or reading.by_slots_only
+    weak = reading.stage != "rule" or reading.by_slots_only or reading.weak
     if not weak or reading.label == last:
         return None
     if slots and set(slots) <= set(carried):

@@ -500,6 +500,7 @@ class Extractor:
             data_asked=_data_asked(analysis, DETAILS in hits.worded),
             generic_car=_indefinite_car(analysis),
             bare_number=analysis.bare[0] if len(analysis.bare) == 1 and not slots else None,
+            weak=stage == "rule" and score is not None and score < 1.0,
             worded=self._worded_request(hits, decision.label, flags, slots),
         )
         changed = apply_context(reading, slots, context, self.context_settings)
@@ -772,6 +773,8 @@ def _label(intent: str | None, topic: str | None) -> str | None:
 def _meaning(unit: Unit) -> dict[str, float] | None:
     if _pick(unit):
         return None  # "la mensualidad del 3": the third car, not 3 mil
+    if "income_before" in unit.before or "income_after" in unit.after:
+        return {}  # "gano 15 mil al mes": a salary, not what they would pay
     for reader in READERS:
         meaning = reader(unit)
         if meaning is not None:

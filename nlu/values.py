@@ -16,7 +16,9 @@ SUPERLATIVE = "superlative"
 DROPPED = "dropped:"  # a slot the customer no longer cares about, reported in `said`
 ENGLISH_SUPERLATIVES = frozenset({"cheapest", "newest", "oldest", "most", "lowest"})
 ARTICLES = frozenset({"el", "la", "los", "las", "lo", "del", "al", "the"})
-WISHES = frozenset({"quiero", "busco", "prefiero", "mejor", "necesito", "ocupo", "want", "prefer"})
+WISHES = frozenset(
+    {"quiero", "busco", "prefiero", "mejor", "necesito", "ocupo", "aunque", "want", "prefer"}
+)  # "deportivo, aunque sea sedán": the later wish
 CLAUSE_END = frozenset({",", ".", "?", "!", ";", "y", "pero"})
 BRIDGE = frozenset(
     {"de", "que", "con", "tenga", "tengan", "tiene", "tienen", "traiga", "sea", "este"}

@@ -37,7 +37,9 @@ class SearchFilters(BaseModel):
         return all(value is None for key, value in self.model_dump().items() if key != "exclude")
 
 
-RelaxKind = Literal["year", "price", "model", "make", "km", "features", "fuel", "transmission"]
+RelaxKind = Literal[
+    "year", "price", "model", "make", "km", "features", "fuel", "transmission", "body_type"
+]
 TRAITS = ("body_type", "transmission", "fuel")
 SEATS = 5  # asking for more seats than this, a minivan is a "camioneta" too
 PRICE_STEP = 1.15  # "price +15%" when nothing matches
@@ -258,6 +260,12 @@ def _relax_transmission(filters: SearchFilters) -> Loosened | None:
     return filters.model_copy(update={"transmission": None}), Relaxation(kind="transmission")
 
 
+def _relax_body(filters: SearchFilters) -> Loosened | None:
+    if not filters.body_type or not (filters.make or filters.model):
+        return None  # "los BMW coupé": other BMW before other makes
+    return filters.model_copy(update={"body_type": None}), Relaxation(kind="body_type")
+
+
 def _apply(filters: SearchFilters, steps: list[RelaxStep]) -> SearchFilters:
     for step in steps:
         loosened = step(filters)
@@ -277,6 +285,7 @@ _RELAX_STEPS = (
     _relax_price,
     _relax_fuel,
     _relax_transmission,
+    _relax_body,
     _relax_model,
     _relax_make,
     _relax_km,

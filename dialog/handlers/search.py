@@ -49,6 +49,7 @@ RELAX_TEMPLATES = {
     "relaxed_features": set(),
     "relaxed_fuel": set(),
     "relaxed_transmission": set(),
+    "relaxed_body_type": set(),
 }
 RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"}
 
@@ -106,7 +107,10 @@ def search_cars(ctx: TurnContext) -> Reply:
     catalog = ctx.services.catalog
     if SIMILAR in ctx.extraction.said and filters.model:  # "algo tipo Jetta"
         return _alternatives(ctx, filters, "similar_to")
-    either = bool(filters.alternatives)  # "un tahoe o una durango": whichever is in stock
+    either = bool(filters.alternatives) and any(  # "un tahoe o una durango": whichever is
+        model_in_stock(catalog, model) if model else brand_in_stock(catalog, make)
+        for make, _, model in (alt.partition("|") for alt in filters.alternatives or ())
+    )
     if filters.make and not either and not brand_in_stock(catalog, filters.make):
         return _alternatives(ctx, filters, "brand_not_in_stock")
     if filters.model and not either and not model_in_stock(catalog, filters.model):
