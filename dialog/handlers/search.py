@@ -223,7 +223,7 @@ def merge_filters(
         merged["bluetooth"] = merged["car_play"] = None  # "precio del audi a1": that car, any
     for key in FILTER_KEYS:
         value = getattr(extraction, key, None)
-        if value is not None and key != "exclude":
+        if value is not None and key not in ("exclude", "alternatives"):
             merged[key] = value
     excluded = extraction.exclude_car
     if excluded:  # "olvida el vento": no Vento, and no longer a Vento search
