@@ -175,7 +175,8 @@ def resolve(
     makes_said = {name.make for names, _, _ in named for name in names if name.model is None}
     mention = VehicleMention()
     for names, start, end in sorted(named, key=lambda item: item[1]):
-        usable = [n for n in names if owned or not n.needs_make or n.make in makes_said]
+        article = start > 0 and tokens[start - 1] in CAR_ARTICLES
+        usable = [n for n in names if owned or article or not n.needs_make or n.make in makes_said]
         if not usable:
             continue
         model_names = [n for n in usable if n.model]
@@ -196,6 +197,7 @@ def resolve(
     return mention
 
 
+CAR_ARTICLES = frozenset({"el", "la", "los", "las"})  # "el figo": a car pointed at
 ALTERNATIVE_JOINERS = frozenset({"o", "u", "or", "y", "e", "and", "ni"})
 
 

@@ -81,6 +81,7 @@ def search_cars(ctx: TurnContext) -> Reply:
     """List the best matches for the accumulated criteria; with none, a question gets what is
     in stock and a statement starts the guided form."""
     said = ctx.extraction.said
+    _drop_focus_if_ruled_out(ctx)
     dropping = any(name.startswith("dropped:") for name in said)  # "olvida el carplay"
     reset = "context:reset" in said and not dropping
     current = SearchFilters() if reset else ctx.state.filters
@@ -155,6 +156,14 @@ def _beyond_shown(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
     if "context:newer" in said and extraction.year_min is None:
         update |= {"year_min": max(car.year for car in shown) + 1, "year_max": None}
     return filters.model_copy(update=update) if update else filters
+
+
+def _drop_focus_if_ruled_out(ctx: TurnContext) -> None:
+    """ "no la frontier, la hilux": the chosen car is no longer the one (nor the lead's car)."""
+    ruled = (ctx.extraction.exclude_car or "").casefold()
+    car = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
+    if ruled and car is not None and ruled in (car.model.casefold(), car.make.casefold()):
+        ctx.state.selected = None
 
 
 def _more_pages(ctx: TurnContext, filters: SearchFilters) -> bool:
