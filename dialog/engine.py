@@ -79,7 +79,11 @@ class Engine:
     def _turn(self, state: ConversationState, text: str, reply_id: str | None) -> TurnResult:
         bundle = self.runtime.current
         started = time.perf_counter()
-        extraction = self._read(state, text, reply_id, bundle)
+        try:
+            extraction = self._read(state, text, reply_id, bundle)
+        except Exception:  # an NLU bug: the customer gets the fallback, never a 500
+            log.exception("understanding failed")
+            extraction = Extraction()
         intent = extraction.intent or FALLBACK_ROUTE
         ctx = TurnContext(
             text=text,

@@ -166,14 +166,21 @@ def apply_context(
     return _follow_up(reading, slots, context, settings)
 
 
+# labels a question about a part of the topic being talked about may look like ("¿cuál opción
+# me conviene?" after the ways Kavak pays for a car is not buying advice)
+SECTION_RIVALS = frozenset({"advice", "policy_question", "car_question", "car_details"})
+
+
 def _current_topic_section(reading: Reading, context: DialogContext) -> tuple[str, None] | None:
     """ "¿qué papeles necesito?" while talking about selling a car: a part of the topic being
     talked about wins over another topic that has no such part."""
     last, label = context.last_label or "", reading.label
-    if not last.startswith("knowledge/") or not label.startswith("knowledge/") or last == label:
+    about = label.startswith("knowledge/") or label in SECTION_RIVALS
+    if not last.startswith("knowledge/") or not about or last == label:
         return None
     sections = {name.split(":")[1] for name in reading.said if name.startswith("section:")}
-    if last.split("/", 1)[1] in sections and label.split("/", 1)[1] not in sections:
+    topic = label.split("/", 1)[1] if "/" in label else ""
+    if last.split("/", 1)[1] in sections and topic not in sections:
         return last, None
     return None
 

@@ -61,6 +61,7 @@ FIT = PLAN | {"monthly_budget", "down_payment_needed"}
         "minimum_note": RANGE,
         "no_down_note": RANGE,
         "minimum_general": {"min_pct", "terms", "rate"},
+        "term_not_offered": {"min_pct", "terms", "rate", "term_months"},
     },
 )
 def financing_plan(ctx: TurnContext) -> Reply:
@@ -78,9 +79,14 @@ def financing_plan(ctx: TurnContext) -> Reply:
         ctx.state.selected = car.stock_id if car is not None else None
     if car is None:
         note = ctx.say("minimum_general", _conditions(ctx)) if _minimum_asked(ctx) else ""
+        asked = ctx.extraction.term_months
+        if asked and asked / 12 not in ctx.services.financing.terms_years:  # "¿a 12 meses?"
+            note = ctx.say("term_not_offered", {**_conditions(ctx), "term_months": asked})
         if ctx.state.last_results:
             ask = ctx.say("ask_car_from_list", {"count": len(ctx.state.last_results)})
             return Reply("\n\n".join(part for part in (note, ask) if part))
+        if ctx.extraction.term_months and note:
+            return Reply(note)  # "¿a 12 meses sí o no?": the answer, not the pitch again
         return Reply(ctx.say("ask_car", _conditions(ctx)))
     return plan_reply(ctx, car)
 
