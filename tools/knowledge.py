@@ -8,6 +8,7 @@ area ("¿dónde están en Zapopan?" -> Guadalajara) or one of its phrases ("¿a 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,8 @@ class KnowledgeBase:
             return KnowledgeAnswer(topic=entry.topic, text=entry.answer)
         texts = [section.answer for section in sections]
         general = first and area is None and len(entry.answer) + sum(map(len, texts)) <= LONGEST
+        if general:  # a part the general answer already says is not said twice
+            texts = [text for text in texts if not _said_in(text, entry.answer)]
         return KnowledgeAnswer(
             topic=entry.topic,
             section=", ".join(section.name for section in sections),
@@ -123,3 +126,12 @@ class KnowledgeBase:
     def texts(self, topics: list[str]) -> list[str]:
         """The general answers of these topics (verified context for the LLM)."""
         return [self.entries[topic].answer for topic in topics if topic in self.entries]
+
+
+SAID_SHARE = 0.7  # a section whose words are mostly in the general answer repeats it
+
+
+def _said_in(part: str, whole: str) -> bool:
+    words = {word for word in re.findall(r"\w+", part.casefold()) if len(word) > 3}
+    known = set(re.findall(r"\w+", whole.casefold()))
+    return bool(words) and len(words & known) >= SAID_SHARE * len(words)
