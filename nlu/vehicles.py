@@ -180,6 +180,13 @@ def resolve(
         if not usable:
             continue
         model_names = [n for n in usable if n.model]
+        if mention.others and mention.others[-1][1] is None and mention.claimed[-1][1] == start:
+            make = mention.others[-1][0]  # "y el mercedes clase a": the alternative's model
+            same = [n for n in model_names if n.make == make]
+            if same:
+                mention.others[-1] = (make, same[0].model)
+                mention.claimed.append((start, end))
+                continue
         if mention.claimed and _joined(tokens, mention.claimed[-1][1], start):
             other = _prefer_make(model_names, None) if model_names else usable[0]
             if (other.make, other.model) != (mention.make, mention.model):
