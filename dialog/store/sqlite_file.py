@@ -119,7 +119,9 @@ class SQLiteFile:
                 if frames == copied == last_frames and self._wal_bytes() > WAL_KEPT_BYTES:
                     self._truncate_idle_wal()
                 last_frames = frames
-            except sqlite3.Error as error:  # a closed store, a full disk: try again later
+            except sqlite3.ProgrammingError:  # the store was closed (the process is ending)
+                return
+            except sqlite3.Error as error:  # a full disk, a lock: try again later
                 log.warning("WAL checkpoint failed: %s", error)
 
     def _open_checkpointer(self) -> None:
