@@ -93,6 +93,8 @@ class DetailTopic(_Strict):
     flag: Literal["bluetooth", "car_play", "transmission", "fuel", "body_type"] | None = None
     template_no: str = ""
     template_unknown: str = ""
+    # context word lists of config/intents.yml that ask it too ("¿viene en rojo?": colour_words)
+    context_words: list[Literal["colour_words"]] = Field(default_factory=list)
 
 
 class LLMPolicy(_Strict):

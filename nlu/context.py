@@ -102,6 +102,7 @@ class ContextSettings(BaseModel):
     broaden_words: list[str] = Field(default_factory=list)  # "no nomás vento": not only that one
     negation_after_words: list[str] = Field(default_factory=list)  # "el corolla no me gusta"
     correction_words: list[str] = Field(default_factory=list)  # "está mal": fixing given data
+    colour_words: list[str] = Field(default_factory=list)  # "el rojo": the catalog has no colour
     focus_slots: list[str] = Field(default_factory=list)  # attributes asked of the car in focus
     # an amount up to this, said while talking financing, is a monthly payment, not a car price
     monthly_max: float = 30_000
@@ -139,6 +140,9 @@ def apply_context(
         return INFORM, other  # "5534567890. ¿y puedo pasar el apartado?": both
     if answers and reading.label not in ANSWERS:
         return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both
+    colour = _colour(reading, slots, context)
+    if colour is not None and not searching:
+        return colour
     if not searching and (context.focus is not None or context.shown):
         about = _about_a_car(reading, slots, context, settings)
         if about is not None:
@@ -185,6 +189,26 @@ def _current_topic_section(reading: Reading, context: DialogContext) -> tuple[st
     return None
 
 
+COLOUR_WORDS = 5  # "¿lo tienen en blanco?": a short message about a colour
+CAR_LABELS = frozenset({SEARCH, SELECT, DETAILS, QUESTION})
+
+
+def _colour(reading: Reading, slots: dict[str, object], context: DialogContext):
+    """The catalog has no colours: "el rojo" of a list shown picks nothing (the dialog says
+    so) and "¿viene en rojo?" asks it of the car in focus."""
+    if "context:colour" not in reading.said or reading.words > COLOUR_WORDS:
+        return None
+    if _criteria_beyond(slots, NAMING):
+        return None
+    if reading.stage == "rule" and not reading.weak and reading.label not in CAR_LABELS:
+        return None  # "¿tienen sucursal en el centro?": another request decided by its words
+    if context.shown and "context:pointing" in reading.said and not reading.details_asked:
+        return SELECT, None
+    if context.focus is not None:
+        return DETAILS, None
+    return None
+
+
 def _about_a_car(
     reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
 ) -> tuple[str, str | None] | None:
@@ -199,6 +223,7 @@ def _about_a_car(
     asked = set(slots) - {"make", "model"}
     if reading.label == DETAILS and not pointed:
         return None  # already about the car in focus
+
     if reading.generic_car or not _about_focus(slots, context):
         return None
     if reading.details_asked or (

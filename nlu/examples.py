@@ -24,6 +24,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from spacy.lang.es.stop_words import STOP_WORDS
 
+from nlu.lexicon import load_concepts
 from nlu.text import fold, stem
 
 QUESTION_WORDS = {"no", "sin", "como", "donde", "cuando", "cuanto", "cuantos", "cual"}  # they count
@@ -50,10 +51,35 @@ class Ranked:
     score: float
 
 
-def features(tokens: Sequence[str]) -> Counter[str]:
+class Concepts:
+    """Words read as one meaning (data/nlu/concepts.yml): "nave" and "carro" are both "@auto",
+    "inspected" is "@revisar" like "revisión"."""
+
+    def __init__(self, words: dict[str, str] | None = None, stems: dict[str, str] | None = None):
+        self.words = words or {}
+        self.stems = stems or {}
+
+    @classmethod
+    @lru_cache(maxsize=4)
+    def load(cls, path: Path | None = None) -> Concepts:
+        return cls(*load_concepts(path))
+
+    def meaning(self, token: str) -> str:
+        """The concept of a token, else its stem ('#num' and other placeholders as they are)."""
+        if token.startswith("#"):
+            return token
+        found = self.words.get(token)
+        if found:
+            return found
+        word = stem(token)
+        return self.stems.get(word, word)
+
+
+def features(tokens: Sequence[str], concepts: Concepts | None = None) -> Counter[str]:
     """Weighted features of already-normalised tokens (placeholders like '#num' kept as is)."""
     found: Counter[str] = Counter()
-    stems = [token if token.startswith("#") else stem(token) for token in tokens]
+    concepts = concepts or Concepts()
+    stems = [concepts.meaning(token) for token in tokens]
     for token, word in zip(tokens, stems, strict=True):
         if token not in STOPWORDS:  # "la", "de", "es" say nothing about what is wanted
             found["w:" + word] += 1.0
@@ -81,7 +107,9 @@ class ExampleIndex:
         vectors: list[dict[int, float]],
         idf: dict[str, float],
         sources: list[tuple[str, str, bool]] | None = None,
+        concepts: Concepts | None = None,
     ):
+        self.concepts = concepts or Concepts()
         self.sources = sources or [(label, "", False) for label in labels]  # label, text, example?
         self.label_names = sorted(set(labels))
         label_ids = {name: i for i, name in enumerate(self.label_names)}
@@ -104,13 +132,18 @@ class ExampleIndex:
         }
 
     @classmethod
-    def build(cls, examples: Iterable[tuple[str, str, bool, Sequence[str]]]) -> ExampleIndex:
+    def build(
+        cls,
+        examples: Iterable[tuple[str, str, bool, Sequence[str]]],
+        concepts: Concepts | None = None,
+    ) -> ExampleIndex:
         """`examples`: (label, text, is an example (not a phrase), normalised tokens)."""
+        concepts = concepts or Concepts()
         labels: list[str] = []
         counted: list[Counter[str]] = []
         sources: list[tuple[str, str, bool]] = []
         for label, text, is_example, tokens in examples:
-            found = features(tokens)
+            found = features(tokens, concepts)
             if found:
                 labels.append(label)
                 counted.append(found)
@@ -126,10 +159,10 @@ class ExampleIndex:
         vectors = [
             _unit({feature_ids[n]: _tf(w) * idf[n] for n, w in found.items()}) for found in counted
         ]
-        return cls(labels, vectors, idf, sources)
+        return cls(labels, vectors, idf, sources, concepts)
 
     def vector(self, tokens: Sequence[str]) -> dict[int, float]:
-        found = features(tokens)
+        found = features(tokens, self.concepts)
         weights = {
             self.feature_ids[name]: _tf(weight) * self.idf[name]
             for name, weight in found.items()
@@ -151,7 +184,7 @@ class ExampleIndex:
         return known / len(words)
 
     def _knows(self, word: str) -> bool:
-        if "w:" + stem(word) in self.feature_ids:
+        if "w:" + self.concepts.meaning(word) in self.feature_ids:
             return True
         return _near(word, self.vocabulary)
 

@@ -8,8 +8,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nlu.text import fold
-from tools.yamlio import load_model
+from nlu.text import fold, stem
+from tools.yamlio import (
+    YamlError,
+    line_at,
+    load_model,
+    load_yaml,
+    raise_problems,
+    validate_yaml,
+)
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "nlu"
 
@@ -38,6 +45,8 @@ class Values(_Strict):
     # "olvida el carplay", "ya no importa lo automático": the criterion is dropped, not negated
     drops: list[str] = Field(default_factory=list)
     values: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    # nouns a value word only describes ("inspección mecánica", "falla eléctrica"): not the car's
+    not_after: list[str] = Field(default_factory=list)
 
 
 class Area(_Strict):
@@ -82,6 +91,40 @@ class Emoji(_Strict):
 class Shorthand(_Strict):
     shorthand: dict[str, str]
     keep_before: list[str] = Field(default_factory=list)  # "x trail" is a car, not "por trail"
+
+
+class Concept(_Strict):
+    es: list[str] = Field(default_factory=list)  # every inflection, through the stemmer
+    en: list[str] = Field(default_factory=list)  # exact words
+
+
+class Concepts(_Strict):
+    """Words the example stage reads as one (data/nlu/concepts.yml): "nave" = "carro"."""
+
+    concepts: dict[str, Concept]
+
+
+def load_concepts(path: Path | str | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """(English word -> concept, Spanish stem -> concept), concepts written "@auto". A word
+    under two concepts is reported with its line (one of them would silently win)."""
+    path = Path(path) if path else DATA_DIR / "concepts.yml"
+    data = load_yaml(path)
+    found = validate_yaml(Concepts, data, path)
+    words: dict[str, str] = {}
+    stems: dict[str, str] = {}
+    problems: list[YamlError] = []
+    for name, concept in found.concepts.items():
+        for language, keys in (("en", words), ("es", stems)):
+            for index, word in enumerate(getattr(concept, language)):
+                folded = fold(word).strip()
+                key = stem(folded) if language == "es" else folded
+                other = keys.setdefault(key, f"@{name}")
+                if other != f"@{name}":
+                    line = line_at(data, ("concepts", name, language, index))
+                    reason = f"{word!r} is under {other[1:]!r} and {name!r}: keep it in one"
+                    problems.append(YamlError(path, reason, line, f"concepts.{name}"))
+    raise_problems(problems)
+    return words, stems
 
 
 class Lexicon(BaseModel):

@@ -24,7 +24,7 @@ from nlu import financing, money, seats, years
 from nlu.contact import ContactReader
 from nlu.context import ContextSettings, DialogContext, Reading, apply_context, car_matches
 from nlu.cues import CueIndex, Unit
-from nlu.examples import STOPWORDS, ExampleIndex
+from nlu.examples import STOPWORDS, Concepts, ExampleIndex
 from nlu.intents import KNOWLEDGE, Decision, Hits, IntentClassifier, Label
 from nlu.language import LanguageGuess
 from nlu.lexicon import DATA_DIR, Lexicon, read_word_list
@@ -52,6 +52,11 @@ PLACEHOLDERS = {
     "email": "#email",
 }
 CALL_INTENT = "human_agent"
+FOCUS_POINTERS = frozenset({"el", "la", "este", "esta", "ese", "esa"})
+FOCUS_CRITERIA = frozenset(
+    {"make", "model", "year_min", "year_max", "price_min", "price_max", "km_max", "fuel"}
+    | {"transmission", "seats_min", "superlative", "ordinal"}
+)
 DETAILS = "car_details"
 SELECT = "select_car"
 PRICE_BOUND = "price:bound"
@@ -146,8 +151,11 @@ class Extractor:
         self._keys: dict[int, tuple[str, str]] = {}
         self._add_patterns(phrase_sets or {})
         classifier.index = ExampleIndex.build(
-            (label, text, is_example, self._example_tokens(text, is_example))
-            for label, text, is_example in classifier.examples()
+            (
+                (label, text, is_example, self._example_tokens(text, is_example))
+                for label, text, is_example in classifier.examples()
+            ),
+            Concepts.load((data_dir or DATA_DIR) / "concepts.yml"),
         )
 
     def _example_tokens(self, text: str, is_example: bool) -> list[str]:
@@ -250,6 +258,7 @@ class Extractor:
             ("context:broaden", settings.broaden_words),
             ("context:negation_after", settings.negation_after_words),
             ("context:correction", settings.correction_words),
+            ("context:colour", settings.colour_words),
             ("contact:name_cue", self.contact.cue_phrases),
             *self.classifier.unless_groups(),
             *phrase_sets.items(),
@@ -469,6 +478,8 @@ class Extractor:
         analysis = self.analyse(text, asking)
         if not analysis.tokens:
             return Extraction()
+        if context.focus is not None:
+            _body_word_is_the_focus(analysis)
         slots = analysis.slots
         flags = context.flags() | {name for name in analysis.said if name.startswith("unless:")}
         decision, hits = self._decide(analysis, flags, exclude)
@@ -489,7 +500,13 @@ class Extractor:
         named = slots.get("make") or slots.get("model")
         of_focus = context.focus is not None and car_matches(context.focus, slots)
         if second is None and intent == KNOWLEDGE and named and not of_focus:
-            second = SEARCH_REQUEST  # "¿tienen garantía? me interesa la CX-5": the CX-5s too
+            if stage == "examples" and SEARCH_REQUEST in hits.weak:
+                # only the examples' guess of a topic, and a car named the way a search names
+                # it ("vi un sportage en su página, ¿todavía lo tienen?"): the car comes first
+                second = _label(intent, topic)
+                intent, topic, stage, score = SEARCH_REQUEST, None, "rule", 0.5
+            else:
+                second = SEARCH_REQUEST  # "¿tienen garantía? me interesa la CX-5": the CX-5s too
         reading = Reading(
             label=_label(intent, topic) or "",
             stage=stage,
@@ -667,6 +684,17 @@ def _claim_words(analysis: Analysis, words: list[str], kind: str) -> int:
 
 def _first(analysis: Analysis, kind: str) -> int:
     return next((i for i, found in enumerate(analysis.kinds) if found == kind), 0)
+
+
+def _body_word_is_the_focus(analysis: Analysis) -> None:
+    """ "crédito pa la troca" with a car chosen: "la troca" is that car, not a search for
+    pickups (no other criterion, no "busco"/"otra")."""
+    at = analysis.slot_at.get("body_type")
+    if at is None or at == 0 or analysis.tokens[at - 1] not in FOCUS_POINTERS:
+        return
+    if "context:search" in analysis.said or FOCUS_CRITERIA & analysis.slots.keys():
+        return
+    del analysis.slots["body_type"], analysis.slot_at["body_type"]
 
 
 def _clauses(tokens: list[str]) -> list[tuple[int, int]]:

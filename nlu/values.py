@@ -29,6 +29,7 @@ class ValueReader:
     def __init__(self, values: Values):
         self.negations = [fold(phrase).split() for phrase in values.negations]
         self.drops = [fold(phrase).split() for phrase in values.drops]
+        self.not_after = frozenset(fold(word) for word in values.not_after)
 
     @staticmethod
     def phrase_groups(values: Values) -> Iterator[tuple[str, list[str]]]:
@@ -61,6 +62,8 @@ class ValueReader:
             slot, _, value = rest.partition("|")
             if slot == SUPERLATIVE and not _superlative(tokens, start, end, named):
                 continue
+            if start and tokens[start - 1] in self.not_after:
+                continue  # "inspección mecánica" is not a manual car
             if self._negated(tokens, start) or _denied_after(tokens, end):
                 continue  # "nada de híbridos", "estándar no": not a wish for one
             if (

@@ -12,6 +12,7 @@ import yaml
 
 from dialog.runtime import RuntimePaths, build_bundle
 from nlu.evaluation import evaluate, leave_one_out, load_cases
+from nlu.examples import Concepts
 from nlu.pipeline import Extractor
 from tests.conftest import ROOT
 from tools.catalog import load_catalog
@@ -21,11 +22,11 @@ from tools.yamlio import YamlError
 # the rules); the suite keeps them from going down. The files themselves are never edited.
 BLIND_FLOORS = {
     "nlu_blind.yml": {"intent": 0.97, "topic": 0.92, "slots": 0.98},
-    "nlu_blind2.yml": {"intent": 0.93, "topic": 0.95, "slots": 0.96},
+    "nlu_blind2.yml": {"intent": 0.95, "topic": 0.97, "slots": 0.97},
 }
 # slots a set's writer could not label: the schema gained them after the set was written
 NEWER_SLOTS = {"nlu_blind.yml": ("contact_time", "seats_min", "own_car"), "nlu_blind2.yml": ()}
-LOO_FLOOR = 0.86
+LOO_FLOOR = 0.87
 
 
 @cache
@@ -48,6 +49,24 @@ def test_leave_one_out_over_the_yaml_examples():
     catalog, extractor = _bundled()
     accuracy, total, _ = leave_one_out(extractor, catalog)
     assert total >= 800 and accuracy >= LOO_FLOOR
+
+
+def test_concepts_read_slang_and_english_as_the_spanish_word():
+    concepts = Concepts.load()
+    assert concepts.meaning("naves") == concepts.meaning("carro") == concepts.meaning("cars")
+    assert concepts.meaning("inspected") == concepts.meaning("revision")
+    assert concepts.meaning("caro") != concepts.meaning("car")  # Spanish stems, English words
+
+
+def test_a_word_under_two_concepts_is_reported_with_its_line(tmp_path: Path):
+    path = tmp_path / "concepts.yml"
+    path.write_text(
+        "concepts:\n  auto:\n    es: [carro, nave]\n  dinero:\n    es: [lana, naves]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(YamlError) as caught:
+        Concepts.load(path)
+    assert "concepts.yml:5" in str(caught.value) and "'naves'" in str(caught.value)
 
 
 @pytest.fixture

@@ -71,6 +71,7 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"
     },
     optional={
         "budget_note": {"monthly_budget", "down_payment", "price_max", "term_months"},
+        "colour_note": set(),
         "relax_join": set(),
         "criteria_cars": set(),
         **CRITERIA_TEMPLATES,
@@ -105,6 +106,8 @@ def search_cars(ctx: TurnContext) -> Reply:
 
         return start_form(ctx, "guided_search")
     ctx.state.filters = filters
+    if "context:colour" in said and ctx.template("colour_note"):
+        ctx.notes.append(ctx.say("colour_note"))  # "un jetta rojo": no colours on file
     catalog = ctx.services.catalog
     if SIMILAR in ctx.extraction.said and filters.model:  # "algo tipo Jetta"
         return _alternatives(ctx, filters, "similar_to")

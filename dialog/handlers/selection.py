@@ -28,7 +28,7 @@ NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", 
         "nothing_shown": set(),
         "ambiguous": {"count", "name"},
     },
-    optional={"not_in_list": {"name"}, "selected_short": FOCUS},
+    optional={"not_in_list": {"name"}, "selected_short": FOCUS, "colour": {"count"}},
 )
 def select_car(ctx: TurnContext) -> Reply:
     """Put a shown car in focus; with a details question in the same message, answer it too."""
@@ -53,6 +53,8 @@ def select_car(ctx: TurnContext) -> Reply:
     if len(matches) == 1:
         return focus_reply(ctx, matches[0].stock_id)
     name = _said_name(extraction)
+    if not matches and "context:colour" in extraction.said and ctx.template("colour"):
+        return Reply(ctx.say("colour", {"count": len(shown)}))  # "el rojo": no colours on file
     if not matches:
         return Reply(
             ctx.say("not_in_list", {"name": name})
@@ -149,6 +151,10 @@ def _detail_answers(ctx: TurnContext, car: Car) -> list[str]:
         asked = f"details:{name}" in ctx.extraction.said
         asked = asked or (
             topic.flag is not None and getattr(ctx.extraction, topic.flag) is not None
+        )
+        asked = asked or any(
+            f"context:{words.removesuffix('_words')}" in ctx.extraction.said
+            for words in topic.context_words
         )
         if not asked:
             continue
