@@ -88,6 +88,9 @@ class ClassifierSettings(BaseModel):
     # label -> the label that, asked in the same message, takes it in (contact data given with
     # a request for an advisor is part of that request)
     absorbed_by: dict[str, str] = Field(default_factory=dict)
+    # questions about the customer's own car: the km, year or price said describe that car,
+    # they are not a search ("¿en cuánto lo compran? tiene 120 mil km")
+    own_car_labels: list[str] = Field(default_factory=list)
     # the examples overrule small talk only this clearly ("gracias por tu ayuda" stays thanks)
     min_score_beyond_small_talk: float = Field(0.45, ge=0, le=1)
 

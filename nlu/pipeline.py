@@ -507,6 +507,9 @@ class Extractor:
                 intent, topic, stage, score = SEARCH_REQUEST, None, "rule", 0.5
             else:
                 second = SEARCH_REQUEST  # "¿tienen garantía? me interesa la CX-5": the CX-5s too
+        own_car_label = _label(intent, topic) in self.classifier.settings.own_car_labels
+        if own_car_label and second == SEARCH_REQUEST and not named:
+            second = None  # "¿en cuánto lo compran? tiene 120 mil km": their car's km
         reading = Reading(
             label=_label(intent, topic) or "",
             stage=stage,
