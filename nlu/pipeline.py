@@ -64,6 +64,7 @@ BOUND_CUES = frozenset({"max_before", "max_after", "min_before", "min_after", "a
 COMPARE = "compare_cars"
 PICK_MAX = 10  # "el 3": a position in a list is small
 POINTING = frozenset({"ordinal", "superlative"})
+CLAUSE_PLACES = frozenset({"city"})  # "¿todo es en línea? Vivo en Puebla": the Puebla branches
 # what a clause asks for by itself: a search ("sedanes 2019 o más nuevos. ¿se puede sin enganche?")
 CLAUSE_CARS = frozenset(
     {"make", "model", "year_min", "year_max", "price_min", "price_max", "km_max", "body_type",
@@ -593,7 +594,7 @@ class Extractor:
             return []
         found: list[str] = []
         for start, end in clauses:
-            label = self._clause_label(analysis, start, end, flags)
+            label = self._clause_label(analysis, start, end, flags, decision.label)
             if label is not None and label not in found:
                 found.append(label)
         absorbed = self.classifier.settings.absorbed_by
@@ -622,8 +623,11 @@ class Extractor:
             return None
         return max(worded, key=lambda name: self.classifier.labels[name].priority)
 
-    def _clause_label(self, analysis: Analysis, start: int, end: int, flags) -> str | None:
-        """The request of one clause: only words count, or a pointing slot ("el 3, ...")."""
+    def _clause_label(
+        self, analysis: Analysis, start: int, end: int, flags, decided: str | None = None
+    ) -> str | None:
+        """The request of one clause: only words count, or a pointing slot ("el 3, ...");
+        between equals, the label the whole message was read as."""
         phrases = [
             (label, True)
             for label, strong, s, e in analysis.labels
@@ -632,11 +636,16 @@ class Extractor:
         slots = {
             key: value
             for key, value in analysis.slots.items()
-            if start <= analysis.slot_at[key] < end and (key in POINTING or key in CLAUSE_CARS)
+            if start <= analysis.slot_at[key] < end
+            and (key in POINTING or key in CLAUSE_CARS or key in CLAUSE_PLACES)
         }
-        hits = self.classifier.hits(phrases, {k: v for k, v in slots.items() if k in POINTING})
+        hits = self.classifier.hits(
+            phrases, {k: v for k, v in slots.items() if k in POINTING or k in CLAUSE_PLACES}
+        )
         if not hits.strong and self._clause_searches(analysis, start, end, slots):
             hits.strong[SEARCH_REQUEST] = 1  # "¿tienen jettas? ¿y qué garantía dan?"
+        if not hits.strong and slots.keys() & CLAUSE_PLACES and not phrases:
+            hits.strong.update(hits.weak)  # a clause that only says where: "Vivo en Puebla."
         social = self.classifier.settings.social
         allowed = [
             name
@@ -645,7 +654,14 @@ class Extractor:
         ]
         if not allowed:
             return None
-        return max(allowed, key=lambda name: self.classifier.labels[name].priority)
+        return max(  # the highest priority; between equals, the more evidence
+            allowed,
+            key=lambda name: (
+                self.classifier.labels[name].priority,
+                hits.strong[name],
+                name == decided,
+            ),
+        )
 
     @staticmethod
     def _clause_searches(analysis: Analysis, start: int, end: int, slots) -> bool:
