@@ -109,7 +109,7 @@ class Engine:
             for listener in self.handoff_listeners:
                 listener(ctx.handoff)
         reply = self._maybe_rephrase(ctx, reply)
-        state.last_intent, state.last_topic = ctx.intent, extraction.topic
+        state.last_intent, state.last_topic = ctx.answered_last or (ctx.intent, extraction.topic)
         state.last_money = _money(extraction) or state.last_money
         if reply.plan is not None:
             state.last_plan = reply.plan.model_dump()
@@ -176,6 +176,8 @@ class Engine:
             intent=intent,
         )
         reply = self._dispatch(other, forms=False)  # answered, not taken as a form answer
+        if reply.text:  # a follow-up ("¿y con 30 mil?") continues the last answer
+            ctx.answered_last = (intent, topic or None)
         if other.handoff is not None:
             ctx.handoff = other.handoff
         return first.followed_by(reply)  # a form's question, from either, goes last

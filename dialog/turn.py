@@ -115,6 +115,8 @@ class TurnContext:
     handoff: Handoff | None = None
     translated: bool = False  # a template of the customer's language (config/i18n) was used
     notes: list[str] = field(default_factory=list)  # said before the reply ("Sin problema, ...")
+    # the request answered last: a second one ("¿tiene carplay? ¿y a 4 años?") if there was one
+    answered_last: tuple[str, str | None] | None = None
 
     def say(self, template: str, values: Mapping[str, object] | None = None) -> str:
         """Render one of this route's templates (falling back to the shared ones), in the

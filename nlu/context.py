@@ -130,6 +130,8 @@ def apply_context(
     reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
 ) -> tuple[str, str | None] | None:
     """(label, second) when the conversation changes the reading, else None."""
+    if "context:follow_up" in reading.said and reading.words <= settings.max_follow_up_words:
+        _same_money(slots, context)  # "¿y con 30 mil?" after a down payment: another one
     _small_price_is_monthly(reading, slots, context, settings)
     searching = "context:search" in reading.said
     answers = context.asking and any(slot in slots for slot in context.asking)

@@ -60,6 +60,7 @@ FOCUS_CRITERIA = frozenset(
 DETAILS = "car_details"
 SELECT = "select_car"
 PRICE_BOUND = "price:bound"
+BARE_DOWN_PAYMENT = "down_payment:bare"  # a down payment said without "mil", "k" or "$"
 BOUND_CUES = frozenset({"max_before", "max_after", "min_before", "min_after", "age_limit_before"})
 COMPARE = "compare_cars"
 PICK_MAX = 10  # "el 3": a position in a list is small
@@ -464,6 +465,10 @@ class Extractor:
                 analysis.said.add(
                     PRICE_BOUND
                 )  # "de menos de 200 mil": a ceiling, not a car's price
+            last = unit.last
+            bare = not (last.multiplied or last.money) and last.value <= financing.MAX_PCT
+            if "down_payment" in meaning and bare:
+                analysis.said.add(BARE_DOWN_PAYMENT)  # "con 20 de enganche": mil or %?
             if meaning.get("year_min") is not None and meaning.get("year_min") == meaning.get(
                 "year_max"
             ):
@@ -509,7 +514,8 @@ class Extractor:
             else:
                 second = SEARCH_REQUEST  # "¿tienen garantía? me interesa la CX-5": the CX-5s too
         own_car_label = _label(intent, topic) in self.classifier.settings.own_car_labels
-        if own_car_label and second == SEARCH_REQUEST and not named:
+        wants_cars = "context:search" in analysis.said  # "...y también busco una camioneta"
+        if own_car_label and second == SEARCH_REQUEST and not named and not wants_cars:
             second = None  # "¿en cuánto lo compran? tiene 120 mil km": their car's km
         reading = Reading(
             label=_label(intent, topic) or "",

@@ -9,6 +9,7 @@ from dialog.handlers.search import list_outcome, merge_filters
 from dialog.registry import handler
 from dialog.render import money
 from dialog.turn import Choice, PlanSummary, Reply, TurnContext
+from nlu.pipeline import BARE_DOWN_PAYMENT
 from tools.catalog import Car
 from tools.financing import (
     FinancingError,
@@ -62,6 +63,7 @@ FIT = PLAN | {"monthly_budget", "down_payment_needed"}
         "no_down_note": RANGE,
         "minimum_general": {"min_pct", "terms", "rate"},
         "term_not_offered": {"min_pct", "terms", "rate", "term_months"},
+        "bare_as_pct_note": RANGE | {"said", "pct", "number"},
     },
 )
 def financing_plan(ctx: TurnContext) -> Reply:
@@ -100,6 +102,7 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
         and params.term_months is None
     ):
         return _options(ctx, car)
+    as_pct = _bare_as_pct(ctx, car)
     try:
         plan = make_plan(
             car.price,
@@ -111,10 +114,35 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
     except FinancingError as error:
         return Reply(ctx.say(error.code, _range_values(ctx, car)), rephrasable=False)
     text = ctx.say("plan", _plan_values(ctx, car, plan))
-    note = _minimum_asked(ctx)
+    note = "bare_as_pct_note" if as_pct is not None else _minimum_asked(ctx)
     if note and ctx.template(note):
-        text = f"{ctx.say(note, _range_values(ctx, car))}\n\n{text}"
+        said_pct = as_pct or 0.0
+        values = {
+            **_range_values(ctx, car),
+            "said": money(said_pct * 1000),
+            "pct": _pct(said_pct),
+            "number": f"{said_pct:g}",
+        }
+        text = f"{ctx.say(note, values)}\n\n{text}"
     return Reply(text, plan=_summary(plan))
+
+
+def _bare_as_pct(ctx: TurnContext, car: Car) -> float | None:
+    """ "con 20 de enganche" for a $254,000 car: $20,000 is below the minimum, 20% is not; the
+    percent is used and the note says so. Returns the number said, when read as a percent."""
+    params, extraction = ctx.state.financing, ctx.extraction
+    if BARE_DOWN_PAYMENT not in extraction.said or extraction.down_payment is None:
+        return None
+    if params.down_payment != extraction.down_payment or not ctx.template("bare_as_pct_note"):
+        return None
+    config = ctx.services.financing
+    pct = extraction.down_payment / 1000
+    if extraction.down_payment >= car.price * config.min_down_payment_pct / 100:
+        return None  # the amount works as said
+    if not config.min_down_payment_pct <= pct < 100:
+        return None
+    params.down_payment, params.down_payment_pct = None, pct
+    return pct
 
 
 def _minimum_asked(ctx: TurnContext) -> str | None:
