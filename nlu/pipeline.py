@@ -66,6 +66,8 @@ COMPARE = "compare_cars"
 PICK_MAX = 10  # "el 3": a position in a list is small
 POINTING = frozenset({"ordinal", "superlative"})
 CLAUSE_PLACES = frozenset({"city"})  # "¿todo es en línea? Vivo en Puebla": the Puebla branches
+# a clause that says a term or an amount asks for a plan: "busco un jetta y ¿cuánto a 48 meses?"
+CLAUSE_PLAN = frozenset({"term_months", "down_payment", "down_payment_pct", "monthly_budget"})
 # what a clause asks for by itself: a search ("sedanes 2019 o más nuevos. ¿se puede sin enganche?")
 CLAUSE_CARS = frozenset(
     {"make", "model", "year_min", "year_max", "price_min", "price_max", "km_max", "body_type",
@@ -643,11 +645,12 @@ class Extractor:
             key: value
             for key, value in analysis.slots.items()
             if start <= analysis.slot_at[key] < end
-            and (key in POINTING or key in CLAUSE_CARS or key in CLAUSE_PLACES)
+            and (
+                key in POINTING or key in CLAUSE_CARS or key in CLAUSE_PLACES or key in CLAUSE_PLAN
+            )
         }
-        hits = self.classifier.hits(
-            phrases, {k: v for k, v in slots.items() if k in POINTING or k in CLAUSE_PLACES}
-        )
+        evidence = POINTING | CLAUSE_PLACES | CLAUSE_PLAN
+        hits = self.classifier.hits(phrases, {k: v for k, v in slots.items() if k in evidence})
         if not hits.strong and self._clause_searches(analysis, start, end, slots):
             hits.strong[SEARCH_REQUEST] = 1  # "¿tienen jettas? ¿y qué garantía dan?"
         if not hits.strong and slots.keys() & CLAUSE_PLACES and not phrases:
