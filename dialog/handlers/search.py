@@ -242,6 +242,12 @@ def merge_filters(
         merged["exclude"] = sorted({*(merged.get("exclude") or []), excluded})
         if (merged.get("model") or "").casefold() == excluded.casefold():
             merged["model"] = None
+            # "NO el jetta no, cualquier sedán automático": what came with the Jetta goes too
+            for key in resets:
+                if getattr(extraction, key, None) is None:
+                    merged[key] = None
+            if not extraction.make:
+                merged["make"] = None
         if (merged.get("make") or "").casefold() == excluded.casefold():
             merged["make"] = None
     if extraction.model and merged.get("exclude"):  # naming it again brings it back
