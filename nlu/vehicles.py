@@ -205,7 +205,9 @@ def resolve(
 
 
 CAR_ARTICLES = frozenset({"el", "la", "los", "las"})  # "el figo": a car pointed at
-ALTERNATIVE_JOINERS = frozenset({"o", "u", "or", "y", "e", "and", "ni"})
+ALTERNATIVE_JOINERS = frozenset(
+    {"o", "u", "or", "y", "e", "and", "ni", "con", "vs", "versus", "contra", "with"}
+)  # "compárame la sportage con la compass": both cars
 
 
 def _joined(tokens: list[str], last_end: int, start: int) -> bool:

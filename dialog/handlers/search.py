@@ -427,11 +427,25 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
     if ours and (not outcome.cars or outcome.relaxed):  # our price band found nothing: any price
         alternative = alternative.model_copy(update={"price_min": None, "price_max": None})
         outcome = search(ctx.services.catalog, alternative, limit=ctx.config.results_limit)
+    if template == "similar_to":  # "tipo CR-V o RAV4": the CR-Vs and RAV4s that fit come first
+        outcome = _named_first(ctx, filters, outcome)
     listing = list_outcome(ctx, outcome, filters=alternative)
     name = _name(filters)
     intro = ctx.say(template, {"make": filters.make or "", "model": name})
     listing.text = f"{intro}\n\n{listing.text}"
     return listing
+
+
+def _named_first(ctx: TurnContext, filters: SearchFilters, similar: SearchOutcome) -> SearchOutcome:
+    """The cars of the models named that meet the other criteria, then the similar ones."""
+    limit = ctx.config.results_limit
+    named = search(ctx.services.catalog, filters, limit=limit)
+    if not named.cars or named.relaxed:
+        return similar
+    ids = {car.stock_id for car in named.cars}
+    cars = [*named.cars, *(car for car in similar.cars if car.stock_id not in ids)][:limit]
+    total = named.total + sum(car.stock_id not in ids for car in similar.cars)
+    return similar.model_copy(update={"cars": cars, "total": max(total, similar.total)})
 
 
 def _monthly_budget(ctx: TurnContext) -> float | None:

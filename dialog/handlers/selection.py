@@ -14,7 +14,7 @@ from dialog.turn import Choice, Reply, TurnContext
 from nlu.context import car_matches, price_pointed
 from nlu.schema import Extraction
 from tools.catalog import Car, Catalog
-from tools.search import ORDER
+from tools.search import ORDER, SearchFilters, search
 
 FOCUS = CAR_PLACEHOLDERS
 NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
@@ -249,7 +249,38 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
         cars.insert(0, focus)
     if not cars and len(shown) <= COMPARE_MAX:
         cars = shown
-    return [car for car in cars if car in shown][:COMPARE_MAX]
+    cars = [car for car in cars if car in shown]
+    unlisted = _named_unlisted(ctx, cars)
+    if unlisted:  # "compárame la sportage con la compass" with neither listed: from the catalog
+        cars = [*cars, *unlisted][:COMPARE_MAX]
+        shown[:] = cars
+        ctx.state.last_results = [car.stock_id for car in cars]
+    return cars[:COMPARE_MAX]
+
+
+def _named_unlisted(ctx: TurnContext, cars: list[Car]) -> list[Car]:
+    """One car of each model named in the message that the cars to compare lack (the newest in
+    stock), when two or more models were named."""
+    extraction = ctx.extraction
+    names = [(extraction.make, extraction.model)] + [
+        (make, model or None)
+        for make, _, model in (a.partition("|") for a in extraction.alternatives)
+    ]
+    models = [(make, model) for make, model in names if model]
+    if len(models) < 2:
+        return []
+    found: list[Car] = []
+    for make, model in models:
+        if any(car.model.casefold() == model.casefold() for car in [*cars, *found]):
+            continue
+        outcome = search(
+            ctx.services.catalog,
+            SearchFilters(make=make, model=model, superlative="newest"),
+            limit=1,
+        )
+        if outcome.cars and not outcome.relaxed:
+            found.append(outcome.cars[0])
+    return found
 
 
 def _gaps(ctx: TurnContext, cars: list[Car]) -> list[str]:
