@@ -94,6 +94,8 @@ class ContextSettings(BaseModel):
     similar_words: list[str] = Field(default_factory=list)  # "tipo", "parecido a": like a model
     reset_words: list[str] = Field(default_factory=list)  # "empecemos de nuevo": drop old criteria
     any_make_words: list[str] = Field(default_factory=list)  # "de cualquier marca"
+    any_year_words: list[str] = Field(default_factory=list)  # "del año que sea": no year limit
+    any_price_words: list[str] = Field(default_factory=list)  # "el precio que sea": no price limit
     more_words: list[str] = Field(default_factory=list)  # "enséñame las demás": the next page
     other_words: list[str] = Field(default_factory=list)  # "otras opciones": next page or others
     cheaper_words: list[str] = Field(default_factory=list)  # "algo más barato": below the list
@@ -142,6 +144,11 @@ def apply_context(
         return INFORM, other  # "5534567890. ¿y puedo pasar el apartado?": both
     if answers and reading.label not in ANSWERS:
         return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both
+    lifted = {"context:any_year", "context:any_price"} & reading.said
+    searched = context.shown or context.focus is not None
+    car_talk = reading.stage != "rule" or reading.weak or reading.label in CAR_LABELS
+    if lifted and searched and car_talk:
+        return SEARCH, None  # "quita el año" after a list: the same search, any year
     colour = _colour(reading, slots, context)
     if colour is not None and not searching:
         return colour

@@ -254,6 +254,8 @@ class Extractor:
             ("context:similar", settings.similar_words),
             ("context:reset", settings.reset_words),
             ("context:any_make", settings.any_make_words),
+            ("context:any_year", settings.any_year_words),
+            ("context:any_price", settings.any_price_words),
             ("context:more", settings.more_words),
             ("context:other", settings.other_words),
             ("context:cheaper", settings.cheaper_words),

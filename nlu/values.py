@@ -19,6 +19,7 @@ ARTICLES = frozenset({"el", "la", "los", "las", "lo", "del", "al", "the"})
 WISHES = frozenset(
     {"quiero", "busco", "prefiero", "mejor", "necesito", "ocupo", "aunque", "want", "prefer"}
 )  # "deportivo, aunque sea sedán": the later wish
+DENIALS = frozenset({"no", "nel", "nop", "nope", "nunca"})
 CLAUSE_END = frozenset({",", ".", "?", "!", ";", "y", "pero"})
 BRIDGE = frozenset(
     {"de", "que", "con", "tenga", "tengan", "tiene", "tienen", "traiga", "sea", "este"}
@@ -57,7 +58,10 @@ class ValueReader:
                 found[f"{DROPPED}{slot}"] = (True, start)  # "olvida el carplay": any
                 continue
             if kind == "flag":
-                found.setdefault(rest, (not self._negated(tokens, start), start))
+                wanted = not self._negated(tokens, start)
+                if not wanted and _denied_after(tokens, end):
+                    wanted = True  # "sin carplay no": without it, no; they want it
+                found[rest] = (wanted, start)  # the last word on it: "sin bt no... con bt"
                 continue
             slot, _, value = rest.partition("|")
             if slot == SUPERLATIVE and not _superlative(tokens, start, end, named):
@@ -92,7 +96,7 @@ def _denied_after(tokens: list[str], end: int) -> bool:
     """ "automático no, estándar": a "no" closing the value's clause."""
     return (
         end < len(tokens)
-        and tokens[end] == "no"
+        and tokens[end] in DENIALS
         and (end + 1 == len(tokens) or tokens[end + 1] in CLAUSE_END)
     )
 

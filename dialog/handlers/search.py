@@ -88,6 +88,10 @@ def search_cars(ctx: TurnContext) -> Reply:
     current = SearchFilters() if reset else ctx.state.filters
     if "context:any_make" in said:
         current = current.model_copy(update={"make": None, "model": None})
+    if "context:any_year" in said:  # "del año que sea"
+        current = current.model_copy(update={"year_min": None, "year_max": None})
+    if "context:any_price" in said:  # "el precio que sea"
+        current = current.model_copy(update={"price_min": None, "price_max": None})
     filters = merge_filters(current, ctx.extraction, ctx.config.reset_on_new_model, _body_of(ctx))
     filters = _beyond_shown(ctx, filters)
     named = ctx.extraction.make or ctx.extraction.model
