@@ -17,7 +17,7 @@ from dialog.state import ConversationState, utc_now
 from dialog.store.base import Handoff, Store, Turn
 from dialog.turn import Reply, TurnContext, TurnResult
 from nlu.schema import Extraction
-from nlu.text import valid_unicode
+from nlu.text import normalize, valid_unicode
 
 log = logging.getLogger("dialog")
 MAX_TEXT_CHARS = 5000
@@ -175,11 +175,17 @@ class Engine:
             services=ctx.services,
             intent=intent,
         )
+        last_plan = ctx.state.last_plan
         reply = self._dispatch(other, forms=False)  # answered, not taken as a form answer
         if reply.text:  # a follow-up ("¿y con 30 mil?") continues the last answer
             ctx.answered_last = (intent, topic or None)
         if other.handoff is not None:
             ctx.handoff = other.handoff
+        if _says_nothing_new(first, reply, last_plan):
+            return first  # the hours again after a branch's hours, the plan shown a turn ago
+        if reply.plan is not None and first.results is not None and len(first.results) == 1:
+            # "el sentra 2019 con 50 mil a 4 años": the plan says which car; no list of one
+            first = Reply("", results=first.results, ask=first.ask)
         return first.followed_by(reply)  # a form's question, from either, goes last
 
     def _maybe_rephrase(self, ctx: TurnContext, reply: Reply) -> Reply:
@@ -191,6 +197,26 @@ class Engine:
         if result.used and result.text:
             reply.text, reply.llm_used = result.text, True
         return reply
+
+
+NEW_WORDS = 0.25  # a second answer with less than this share of new words repeats the first
+
+
+def _says_nothing_new(first: Reply, second: Reply, last_plan: dict | None) -> bool:
+    """A second answer that repeats what the message already says, or the plan of the last
+    turn with nothing changed in it."""
+    shown_before = second.plan is not None and second.plan.model_dump() == last_plan
+    if shown_before and first.plan is None:
+        return True
+    words = _content_words(second.text)
+    if not words:
+        return False
+    new = words - _content_words(first.text)
+    return len(new) / len(words) < NEW_WORDS
+
+
+def _content_words(text: str) -> set[str]:
+    return {word for word in normalize(text).split() if len(word) > 3 or word.isdigit()}
 
 
 def _tapped(state: ConversationState, reply_id: str | None, bundle: Bundle) -> Extraction | None:

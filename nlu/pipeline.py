@@ -63,6 +63,7 @@ PRICE_BOUND = "price:bound"
 BARE_DOWN_PAYMENT = "down_payment:bare"  # a down payment said without "mil", "k" or "$"
 BOUND_CUES = frozenset({"max_before", "max_after", "min_before", "min_after", "age_limit_before"})
 COMPARE = "compare_cars"
+CAR_SCREEN_LABELS = frozenset({DETAILS, SELECT, COMPARE})  # about a car shown or chosen
 PICK_MAX = 10  # "el 3": a position in a list is small
 POINTING = frozenset({"ordinal", "superlative"})
 CLAUSE_PLACES = frozenset({"city"})  # "¿todo es en línea? Vivo en Puebla": the Puebla branches
@@ -517,6 +518,8 @@ class Extractor:
                 intent, topic, stage, score = SEARCH_REQUEST, None, "rule", 0.5
             else:
                 second = SEARCH_REQUEST  # "¿tienen garantía? me interesa la CX-5": the CX-5s too
+        if second in CAR_SCREEN_LABELS and context.focus is None and not context.shown:
+            second = None  # "¿qué es Kavak Total y cuánto cuesta?": no car to say it of
         own_car_label = _label(intent, topic) in self.classifier.settings.own_car_labels
         wants_cars = "context:search" in analysis.said  # "...y también busco una camioneta"
         if own_car_label and second == SEARCH_REQUEST and not named and not wants_cars:

@@ -6,7 +6,8 @@ Each turn's `expect` may check:
   transmission/fuel),
   selected (null | "result:N" = N-th car of the previous list | true = anything), plan (null |
   true | subset of fields), plan_consistent (monthly payment matches the amortization formula),
-  reply_contains / reply_not_contains (accent- and case-insensitive), llm_used.
+  reply_contains / reply_not_contains (accent- and case-insensitive), reply_count (fragment ->
+  times it appears: a fact said once), llm_used.
 A turn may speak `as:` another user (interleaving), and a script may list `catalogs:`.
 """
 
@@ -25,7 +26,7 @@ SCRIPTS = yaml.safe_load((ROOT / "data" / "conversations.yml").read_text(encodin
 CATALOG_NAMES = ("bundled", "kavak")
 EXPECT_KEYS = frozenset(
     {"intent", "slots", "results", "results_min", "results_where", "selected", "plan",
-     "plan_consistent", "reply_contains", "reply_not_contains", "llm_used"}
+     "plan_consistent", "reply_contains", "reply_not_contains", "reply_count", "llm_used"}
 )  # fmt: skip
 
 
@@ -86,6 +87,9 @@ def _check(expect: dict, body: dict, previous: list[int], cars: dict, where: str
         assert _fold(fragment) in reply, f"{where}: missing {fragment!r}"
     for fragment in _as_list(expect.get("reply_not_contains")):
         assert _fold(fragment) not in reply, f"{where}: unexpected {fragment!r}"
+    for fragment, times in (expect.get("reply_count") or {}).items():
+        found = reply.count(_fold(fragment))
+        assert found == times, f"{where}: {fragment!r} {found} times, expected {times}"
     if "llm_used" in expect:
         assert body["llm_used"] is expect["llm_used"], where
 

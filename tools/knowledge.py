@@ -119,7 +119,7 @@ class KnowledgeBase:
         return KnowledgeAnswer(
             topic=entry.topic,
             section=", ".join(section.name for section in sections),
-            text="\n\n".join([entry.answer, *texts] if general else texts),
+            text=without_repeated_facts("\n\n".join([entry.answer, *texts] if general else texts)),
             general=general,
         )
 
@@ -129,6 +129,35 @@ class KnowledgeBase:
 
 
 SAID_SHARE = 0.7  # a section whose words are mostly in the general answer repeats it
+_ENUMERATOR = re.compile(r"^\s*(?:[•\-]|\d+[.)])\s*")
+_BOLD = re.compile(r"\*[^*]+\*")
+_DIGITS = re.compile(r"\d+")
+
+
+def without_repeated_facts(text: str) -> str:
+    """A line whose figures and bold words another line also says, with more, goes: "• Incluye
+    *3 meses de garantía*" before "Tu auto incluye *3 meses de garantía* y la puedes extender
+    *un año más*" (list numbers do not count as figures)."""
+    lines = text.split("\n")
+    facts = [_facts(line) for line in lines]
+    dropped: set[int] = set()
+    for i, mine in enumerate(facts):
+        if not mine:
+            continue
+        for j, other in enumerate(facts):
+            if j == i or j in dropped or not other:
+                continue
+            if mine < other or (mine == other and j < i):
+                dropped.add(i)  # the other line says it too, and more (or said it first)
+                break
+    kept = [line for i, line in enumerate(lines) if i not in dropped]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+
+
+def _facts(line: str) -> frozenset[str]:
+    body = _ENUMERATOR.sub("", line)
+    bold = {" ".join(fact.strip("*").casefold().split()) for fact in _BOLD.findall(body)}
+    return frozenset(bold | set(_DIGITS.findall(body)))
 
 
 def _said_in(part: str, whole: str) -> bool:
