@@ -19,6 +19,8 @@ from nlu.text import fold
 SEARCH = "search_cars"
 SELECT = "select_car"
 DETAILS = "car_details"
+FINANCING = "financing"
+PICK_AS_PERCENT = (5, 90)  # "el 10 entonces" after a plan, with fewer cars shown: 10% down
 QUESTION = "car_question"
 INFORM = "inform"
 # while a form asks, these readings of a message that fills its question are just the answer
@@ -144,6 +146,8 @@ def apply_context(
         return INFORM, other  # "5534567890. ¿y puedo pasar el apartado?": both
     if answers and reading.label not in ANSWERS:
         return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both
+    if _pick_is_a_percent(reading, slots, context):
+        return FINANCING, None
     lifted = {"context:any_year", "context:any_price"} & reading.said
     searched = context.shown or context.focus is not None
     car_talk = reading.stage != "rule" or reading.weak or reading.label in CAR_LABELS
@@ -342,6 +346,34 @@ def _same_money(slots: dict[str, object], context: DialogContext) -> None:
 
 
 FINANCING_SLOTS = ("down_payment", "down_payment_pct", "term_months")
+
+
+def _pick_is_a_percent(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:
+    """ "el 10 entonces" right after a plan, when no 10th car was shown: the 10 percent down;
+    "con el 30" too, which read alone would be an amount."""
+    if context.last_label != FINANCING or context.focus is None:
+        return False
+    bare = reading.bare_number
+    low, high = PICK_AS_PERCENT
+    if "number:article" in reading.said and bare is not None and low <= bare <= high:
+        slots[FINANCING_SLOTS[1]] = float(bare)  # "el 30"
+        return True
+    if "number:article" in reading.said and "ordinal" not in slots:
+        amounts = [key for key in ("price_max", "monthly_budget", "term_months") if key in slots]
+        value = slots.get(amounts[0]) if len(amounts) == 1 else None
+        number = value / 1000 if amounts and amounts[0] != "term_months" and value else value
+        if isinstance(number, int | float) and PICK_AS_PERCENT[0] <= number <= PICK_AS_PERCENT[1]:
+            del slots[amounts[0]]
+            slots[FINANCING_SLOTS[1]] = float(number)
+            return True
+    number = slots.get("ordinal")
+    if not isinstance(number, int):
+        return False
+    low, high = PICK_AS_PERCENT
+    if number <= len(context.shown) or not low <= number <= high or FINANCING_SLOTS[1] in slots:
+        return False
+    slots[FINANCING_SLOTS[1]] = float(slots.pop("ordinal"))
+    return True
 
 
 def _small_price_is_monthly(

@@ -61,6 +61,7 @@ DETAILS = "car_details"
 SELECT = "select_car"
 PRICE_BOUND = "price:bound"
 BARE_DOWN_PAYMENT = "down_payment:bare"  # a down payment said without "mil", "k" or "$"
+ARTICLE_NUMBER = "number:article"  # a bare number after "el"/"la" ("con el 30")
 BOUND_CUES = frozenset({"max_before", "max_after", "min_before", "min_after", "age_limit_before"})
 COMPARE = "compare_cars"
 CAR_SCREEN_LABELS = frozenset({DETAILS, SELECT, COMPARE})  # about a car shown or chosen
@@ -458,6 +459,10 @@ class Extractor:
                 for i in range(quantity.start, quantity.end):
                     analysis.kinds[i] = analysis.kinds[i] or "number"
             meaning = _meaning(unit)
+            last = unit.last
+            bare = not (last.multiplied or last.money) and last.value <= financing.MAX_PCT
+            if bare and "pick_before" in unit.before and len(unit.quantities) == 1:
+                analysis.said.add(ARTICLE_NUMBER)  # "con el 30": a percent, after a plan
             if meaning is None:
                 if "count_after" in unit.after:
                     counted.update(quantity.start for quantity in unit.quantities)
@@ -470,8 +475,6 @@ class Extractor:
                 analysis.said.add(
                     PRICE_BOUND
                 )  # "de menos de 200 mil": a ceiling, not a car's price
-            last = unit.last
-            bare = not (last.multiplied or last.money) and last.value <= financing.MAX_PCT
             if "down_payment" in meaning and bare:
                 analysis.said.add(BARE_DOWN_PAYMENT)  # "con 20 de enganche": mil or %?
             if meaning.get("year_min") is not None and meaning.get("year_min") == meaning.get(
