@@ -128,11 +128,23 @@ class ContactReader:
             if start in cue_ends and start < len(tokens) and tokens[start] == ".":
                 start += 1  # "Sra. Carmen": the title's full stop
                 cue_ends = cue_ends | {start}
+            if start in cue_ends and start < len(tokens) and tokens[start] in NAME_ARTICLES:
+                start += 1  # "soy el Beto Ramírez": the article Mexicans put before a name
+                cue_ends = cue_ends | {start}
             words = self._name_words(tokens, taken, start)
             if not words:
                 continue
             after_cue = start in cue_ends
-            alone = _clause_ends(tokens, start + len(words))
+            end = start + len(words)
+            alone = (
+                _clause_ends(tokens, end)
+                or (  # "Ramiro Treviño 8119876543"
+                    contact_nearby
+                    and end < len(tokens)
+                    and taken[end]
+                    and tokens[end][:1].isdigit()
+                )
+            )
             known_first = words[0] in self.first_names
             as_written = _as_written(raw, words)
             if known_first and (after_cue or alone or asked):
@@ -162,6 +174,9 @@ class ContactReader:
         if not words or len(words) > self.max_words:
             return []
         return words
+
+
+NAME_ARTICLES = frozenset({"el", "la"})
 
 
 def _say(template: str, match: re.Match[str]) -> str:
