@@ -495,7 +495,7 @@ class Extractor:
         if context.focus is not None:
             _body_word_is_the_focus(analysis)
         slots = analysis.slots
-        flags = context.flags() | {name for name in analysis.said if name.startswith("unless:")}
+        flags = context.flags() | _vetoes(analysis)
         decision, hits = self._decide(analysis, flags, exclude)
         intent, topic, stage, score = (
             decision.intent,
@@ -720,6 +720,26 @@ def _claim_words(analysis: Analysis, words: list[str], kind: str) -> int:
 
 def _first(analysis: Analysis, kind: str) -> int:
     return next((i for i, found in enumerate(analysis.kinds) if found == kind), 0)
+
+
+CONTRAST = frozenset({"pero", "nomas", "nada mas", "solo", "solamente", "but", "only"})
+
+
+def _vetoes(analysis: Analysis) -> set[str]:
+    """ "unless:human_agent" when the message rules the request out ("no me marquen"), but not
+    when it asked for it first and the rule-out is a condition ("que me contacte alguien pero
+    nomás por whats, no me marquen")."""
+    found = {name for name in analysis.said if name.startswith("unless:")}
+    for name, start, _ in analysis.said_spans:
+        if name not in found:
+            continue
+        label = name.removeprefix("unless:")
+        asked = [
+            s for hit, strong, s, _ in analysis.labels if hit == label and strong and s < start
+        ]
+        if asked and CONTRAST & set(analysis.tokens[min(asked) : start]):
+            found.discard(name)
+    return found
 
 
 def _body_word_is_the_focus(analysis: Analysis) -> None:
