@@ -107,6 +107,9 @@ class Analysis:
     picks: list[int] = field(default_factory=list)  # every ordinal: "el 1 con el 3"
     alternatives: list[str] = field(default_factory=list)  # "jetta o vento": 'Volkswagen|Vento'
     years: list[int] = field(default_factory=list)  # every single year: "la del 2015 y la 2016"
+    # every term and down payment said: "a 3 y a 5 años", "con 60 mil, y con 90 mil"
+    terms: list[int] = field(default_factory=list)
+    down_payments: list[float] = field(default_factory=list)
 
     def put(self, slot: str, value: object, position: int) -> None:
         if slot not in self.slots:
@@ -471,6 +474,7 @@ class Extractor:
             for key, value in meaning.items():
                 if value <= MAX_AMOUNT:
                     analysis.put(key, value, unit.first.start)
+            self._remember_plans(analysis, unit, meaning, _listed_before(tokens, leftovers, unit))
             if "price_max" in meaning and (unit.before | unit.after) & BOUND_CUES:
                 analysis.said.add(
                     PRICE_BOUND
@@ -482,6 +486,28 @@ class Extractor:
             ):
                 analysis.years.append(int(meaning["year_min"]))
         return leftovers, counted
+
+    @staticmethod
+    def _remember_plans(analysis: Analysis, unit, meaning: dict[str, float], pending) -> None:
+        """Every term and down payment said, to compare plans: "a 3 y a 5 años" (one unit, two
+        values), "con 60 mil de enganche, ¿y con 90 mil?" (an amount after "con" once a down
+        payment was said)."""
+        term = meaning.get("term_months")
+        if term is not None:
+            years = "years_unit" in unit.after or term == unit.last.value * 12
+            values = [q.value for q in pending if q.value == int(q.value)] + [term]
+            for value in values:  # "a 3 y a 5 años": the 3 waited for its unit
+                months = int(value * 12 if years and value != term else value)
+                if months not in analysis.terms and months >= financing.MIN_TERM_MONTHS:
+                    analysis.terms.append(months)
+        down = meaning.get("down_payment")
+        start = unit.first.start
+        after_con = start > 0 and analysis.tokens[start - 1] == "con"
+        if down is None and analysis.down_payments and after_con and set(meaning) == {"price_max"}:
+            down = meaning["price_max"]
+            del analysis.slots["price_max"]  # "¿y con 90 mil?": another down payment
+        if down is not None and down not in analysis.down_payments:
+            analysis.down_payments.append(down)
 
     def extract(
         self, text: str, context: DialogContext | None = None, exclude: int | None = None
@@ -565,6 +591,8 @@ class Extractor:
             said=frozenset(analysis.said) | _whole(analysis),
             picks=tuple(analysis.picks),
             years=tuple(analysis.years),
+            terms=tuple(analysis.terms),
+            down_payments=tuple(analysis.down_payments),
             alternatives=tuple(analysis.alternatives),
             **slots,
         )
@@ -723,6 +751,23 @@ def _first(analysis: Analysis, kind: str) -> int:
 
 
 CONTRAST = frozenset({"pero", "nomas", "nada mas", "solo", "solamente", "but", "only"})
+
+
+LIST_JOINERS = frozenset({"y", "o", "u", ",", "a", "e"})
+
+
+def _listed_before(tokens: list[str], leftovers: list[Quantity], unit) -> list[Quantity]:
+    """Bare numbers right before `unit`, joined to it only by "y", "o", "a" or commas ("a 3, 4
+    o 5 años"): they share its unit."""
+    found: list[Quantity] = []
+    end = unit.first.start
+    for quantity in reversed(leftovers):
+        between = tokens[quantity.end : end]
+        if quantity.multiplied or quantity.money or not between or set(between) - LIST_JOINERS:
+            break
+        found.insert(0, quantity)
+        end = quantity.start
+    return found
 
 
 def _vetoes(analysis: Analysis) -> set[str]:

@@ -64,6 +64,8 @@ FIT = PLAN | {"monthly_budget", "down_payment_needed"}
         "minimum_general": {"min_pct", "terms", "rate"},
         "term_not_offered": {"min_pct", "terms", "rate", "term_months"},
         "bare_as_pct_note": RANGE | {"said", "pct", "number"},
+        "compare_header": CAR_PLACEHOLDERS | {"rate"},
+        "compare_closing": set(),
     },
 )
 def financing_plan(ctx: TurnContext) -> Reply:
@@ -102,6 +104,9 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
         and params.term_months is None
     ):
         return _options(ctx, car)
+    compared = _compared(ctx, car)
+    if compared is not None:
+        return compared
     as_pct = _bare_as_pct(ctx, car)
     try:
         plan = make_plan(
@@ -125,6 +130,44 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
         }
         text = f"{ctx.say(note, values)}\n\n{text}"
     return Reply(text, plan=_summary(plan))
+
+
+MAX_COMPARED = 4
+
+
+def _compared(ctx: TurnContext, car: Car) -> Reply | None:
+    """ "a 3 y a 5 años, pa comparar", "con 60 mil, ¿y con 90 mil?": one line per plan asked."""
+    extraction, params = ctx.extraction, ctx.state.financing
+    terms = list(extraction.terms) or [params.term_months]
+    downs = list(extraction.down_payments) or [params.down_payment]
+    if len(terms) * len(downs) < 2 or not ctx.template("compare_header"):
+        return None
+    plans = []
+    for down in downs:
+        for term in terms:
+            try:
+                plans.append(
+                    make_plan(
+                        car.price,
+                        ctx.services.financing,
+                        down_payment=down,
+                        down_payment_pct=None if down is not None else params.down_payment_pct,
+                        term_months=term,
+                    )
+                )
+            except FinancingError:
+                continue
+    if len(plans) < 2:
+        return None
+    plans = plans[:MAX_COMPARED]
+    values = {
+        **car_values(car, words=ctx.words),
+        "rate": _pct(ctx.services.financing.annual_rate * 100),
+    }
+    lines = [ctx.say("compare_header", values)]
+    lines += [ctx.say("option_line", _option_values(plan)) for plan in plans]
+    lines += ["", ctx.say("compare_closing")]
+    return Reply("\n".join(lines), plan=_summary(plans[0]))
 
 
 def _bare_as_pct(ctx: TurnContext, car: Car) -> float | None:
@@ -166,6 +209,11 @@ def _remember_params(ctx: TurnContext) -> None:
         params.down_payment_pct, params.down_payment = extraction.down_payment_pct, None
     if extraction.term_months is not None:
         params.term_months = extraction.term_months
+    terms = ctx.services.financing.terms_years
+    if said(ctx, "financing:longest_term") and extraction.term_months is None:
+        params.term_months = max(terms) * 12  # "lo más largo posible"
+    if said(ctx, "financing:shortest_term") and extraction.term_months is None:
+        params.term_months = min(terms) * 12
     if extraction.monthly_budget is not None:
         params.monthly_budget = extraction.monthly_budget
 
