@@ -106,6 +106,7 @@ class ContextSettings(BaseModel):
     broaden_words: list[str] = Field(default_factory=list)  # "no nomás vento": not only that one
     negation_after_words: list[str] = Field(default_factory=list)  # "el corolla no me gusta"
     correction_words: list[str] = Field(default_factory=list)  # "está mal": fixing given data
+    not_asked_words: list[str] = Field(default_factory=list)  # "no te pregunté sucursales"
     colour_words: list[str] = Field(default_factory=list)  # "el rojo": the catalog has no colour
     focus_slots: list[str] = Field(default_factory=list)  # attributes asked of the car in focus
     # an amount up to this, said while talking financing, is a monthly payment, not a car price

@@ -270,6 +270,7 @@ class Extractor:
             ("context:negation_after", settings.negation_after_words),
             ("context:correction", settings.correction_words),
             ("context:colour", settings.colour_words),
+            ("context:not_asked", settings.not_asked_words),
             ("contact:name_cue", self.contact.cue_phrases),
             *self.classifier.unless_groups(),
             *phrase_sets.items(),
@@ -609,7 +610,10 @@ class Extractor:
     def _decide(
         self, analysis: Analysis, flags: set[str], exclude: int | None = None
     ) -> tuple[Decision, Hits]:
-        phrase_hits = [(label, strong) for label, strong, _, _ in analysis.labels]
+        unasked = _not_asked(analysis)
+        phrase_hits = [
+            (label, strong) for label, strong, start, _ in analysis.labels if start not in unasked
+        ]
         own_car = "context:own_car" in analysis.said  # "tengo un aveo 2016": their car, not a wish
         hits = self.classifier.hits(phrase_hits, analysis.slots, own_car)
         social = set(self.classifier.settings.social)
@@ -672,10 +676,11 @@ class Extractor:
     ) -> str | None:
         """The request of one clause: only words count, or a pointing slot ("el 3, ...");
         between equals, the label the whole message was read as."""
+        unasked = _not_asked(analysis)
         phrases = [
             (label, True)
             for label, strong, s, e in analysis.labels
-            if strong and start <= s and e <= end
+            if strong and start <= s and e <= end and s not in unasked
         ]
         slots = {
             key: value
@@ -767,6 +772,20 @@ def _listed_before(tokens: list[str], leftovers: list[Quantity], unit) -> list[Q
             break
         found.insert(0, quantity)
         end = quantity.start
+    return found
+
+
+def _not_asked(analysis: Analysis) -> set[int]:
+    """Token positions of what the customer says they did not ask ("no te pregunté sucursales,
+    pregunté si hacen visita a domicilio"): up to the end of that clause."""
+    found: set[int] = set()
+    for name, _, end in analysis.said_spans:
+        if name != "context:not_asked":
+            continue
+        i = end
+        while i < len(analysis.tokens) and analysis.tokens[i] not in CLAUSE_BREAKS:
+            found.add(i)
+            i += 1
     return found
 
 
