@@ -108,6 +108,7 @@ class Analysis:
     alternatives: list[str] = field(default_factory=list)  # "jetta o vento": 'Volkswagen|Vento'
     years: list[int] = field(default_factory=list)  # every single year: "la del 2015 y la 2016"
     # every term and down payment said: "a 3 y a 5 años", "con 60 mil, y con 90 mil"
+    cities: list[str] = field(default_factory=list)  # every place named, in order
     terms: list[int] = field(default_factory=list)
     down_payments: list[float] = field(default_factory=list)
 
@@ -350,6 +351,11 @@ class Extractor:
         if place:
             _mark(analysis, taken, "place")
             analysis.put("city", place, _first(analysis, "place"))
+            analysis.cities.append(place)
+            while (other := self.places.read(tokens, found["place"], taken)) is not None:
+                _mark(analysis, taken, "place")  # "¿hay en Cuernavaca? ¿y en Mérida?"
+                if other not in analysis.cities:
+                    analysis.cities.append(other)
         cars = [(phrase, s, e) for phrase, s, e in found["car"] if not any(taken[s:e])]
         own_cues = [end for key, _, end in found["said"] if key == "context:own_car"]
         own = [  # ("es" in "mi carro es un aveo" is a verb, not the Lexus ES)
@@ -593,6 +599,7 @@ class Extractor:
             picks=tuple(analysis.picks),
             years=tuple(analysis.years),
             terms=tuple(analysis.terms),
+            cities=tuple(analysis.cities),
             down_payments=tuple(analysis.down_payments),
             alternatives=tuple(analysis.alternatives),
             **slots,

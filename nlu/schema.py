@@ -88,6 +88,7 @@ class Extraction(BaseModel):
     picks: tuple[int, ...] = Field(default=(), exclude=True)
     years: tuple[int, ...] = Field(default=(), exclude=True)
     # every term and down payment said, to compare plans ("a 3 y a 5 años", "con 60 o con 90 mil")
+    cities: tuple[str, ...] = Field(default=(), exclude=True)  # every place named
     terms: tuple[int, ...] = Field(default=(), exclude=True)
     down_payments: tuple[float, ...] = Field(default=(), exclude=True)
     # other cars offered as alternatives ("un jetta o un vento"): 'make|model' ('BMW|' a make)

@@ -4,6 +4,7 @@ the LLM may answer: a question about cars or buying that no rule and no example 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from dialog.registry import handler
 from dialog.turn import Reply, TurnContext
@@ -31,6 +32,8 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     routes that allow it); else say so honestly."""
     knowledge, extraction = ctx.services.knowledge, ctx.extraction
     places = ctx.services.extractor.places
+    if extraction.topic == LOCATIONS and len(extraction.cities) > 1:
+        return _several_places(ctx)
     area = places.area_of(extraction.city)
     if extraction.topic == LOCATIONS and extraction.city and area is None:
         nearest = _nearest(ctx, extraction.city)
@@ -53,6 +56,17 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
             text = f"{text}\n\n{offer}"
         return Reply(text)
     return ask_llm(ctx, "no_answer")
+
+
+def _several_places(ctx: TurnContext) -> Reply:
+    """ "¿hay sucursal en Cuernavaca? ¿y en Mérida?": each place answered, in the order named."""
+    parts: list[str] = []
+    for city in ctx.extraction.cities:
+        one = ctx.extraction.model_copy(update={"city": city, "cities": (city,)})
+        reply = knowledge_answer(replace(ctx, extraction=one))
+        if reply.text and reply.text not in parts:
+            parts.append(reply.text)
+    return Reply("\n\n".join(parts))
 
 
 def _in_language(ctx: TurnContext, answer) -> str:
