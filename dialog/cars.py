@@ -24,6 +24,7 @@ CAR_PLACEHOLDERS = frozenset(
         "body_type",
         "transmission",
         "fuel",
+        "drive",
         "seats",
     }
 )
@@ -61,5 +62,6 @@ def car_values(
         "body_type": said(car.body_type),
         "transmission": said(car.transmission),
         "fuel": said(car.fuel),
+        "drive": said(car.drive),
         "seats": car.seats,
     }

@@ -90,7 +90,9 @@ class DetailTopic(_Strict):
 
     keywords: list[str] = Field(min_length=1)
     template: str
-    flag: Literal["bluetooth", "car_play", "transmission", "fuel", "body_type"] | None = None
+    flag: Literal["bluetooth", "car_play", "transmission", "fuel", "body_type", "drive"] | None = (
+        None
+    )
     template_no: str = ""
     template_unknown: str = ""
     # context word lists of config/intents.yml that ask it too ("¿viene en rojo?": colour_words)

@@ -230,6 +230,8 @@ def _about_a_car(
     pointed = slots.get("ordinal") is not None or slots.get("superlative") is not None
     if reading.details_asked and pointed and context.shown:
         return DETAILS, None
+    if context.focus is not None and reading.stage == "none" and reading.data_asked:
+        return DETAILS, None  # "¿qué tracción tiene?": a datum of the car in focus
     if context.focus is None or reading.label not in {SEARCH, SELECT, DETAILS, QUESTION}:
         return None
     if reading.label == QUESTION and reading.stage == "rule":

@@ -26,6 +26,7 @@ SLOT_KEYS = (
     "seats_min",
     "transmission",
     "fuel",
+    "drive",
     "city",
     "own_car",
     "exclude_car",
@@ -75,6 +76,7 @@ class Extraction(BaseModel):
     seats_min: int | None = None  # "de 7 pasajeros", "tres filas"
     transmission: str | None = None
     fuel: str | None = None
+    drive: str | None = None  # "awd": "4x4", "doble tracción", "AWD"
     city: str | None = None
     own_car: str | None = None  # the customer's car ("Nissan Versa 2016"), to sell or trade in
     exclude_car: str | None = None  # a model ruled out: "olvida el vento", "no quiero la duster"

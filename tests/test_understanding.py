@@ -25,7 +25,10 @@ BLIND_FLOORS = {
     "nlu_blind2.yml": {"intent": 0.95, "topic": 0.97, "slots": 0.97},
 }
 # slots a set's writer could not label: the schema gained them after the set was written
-NEWER_SLOTS = {"nlu_blind.yml": ("contact_time", "seats_min", "own_car"), "nlu_blind2.yml": ()}
+NEWER_SLOTS = {
+    "nlu_blind.yml": ("contact_time", "seats_min", "own_car", "drive"),
+    "nlu_blind2.yml": ("drive",),
+}
 LOO_FLOOR = 0.87
 
 

@@ -69,6 +69,7 @@ class Car(BaseModel):
     body_type: str | None = None
     transmission: str | None = None
     fuel: str | None = None
+    drive: str | None = None
     seats: int = 5
 
     @property
@@ -124,6 +125,7 @@ class Catalog:
             "body_type": np.array([c.body_type or "" for c in self.cars], dtype=object),
             "transmission": np.array([c.transmission or "" for c in self.cars], dtype=object),
             "fuel": np.array([c.fuel or "" for c in self.cars], dtype=object),
+            "drive": np.array([c.drive or "" for c in self.cars], dtype=object),
             "seats": np.array([c.seats for c in self.cars], dtype=np.int64),
         }
 

@@ -27,6 +27,7 @@ class SearchFilters(BaseModel):
     seats_min: int | None = None
     transmission: str | None = None
     fuel: str | None = None
+    drive: str | None = None  # "awd": 4x4 / all-wheel drive, as the version text says
     # how to order: cheapest (default), most_expensive, newest, oldest, lowest_km
     superlative: str | None = None
     exclude: list[str] | None = None  # models or makes ruled out ("olvida el vento", "no nissan")
@@ -38,9 +39,18 @@ class SearchFilters(BaseModel):
 
 
 RelaxKind = Literal[
-    "year", "price", "model", "make", "km", "features", "fuel", "transmission", "body_type"
+    "year",
+    "price",
+    "model",
+    "make",
+    "km",
+    "features",
+    "fuel",
+    "transmission",
+    "body_type",
+    "drive",
 ]
-TRAITS = ("body_type", "transmission", "fuel")
+TRAITS = ("body_type", "transmission", "fuel", "drive")
 SEATS = 5  # asking for more seats than this, a minivan is a "camioneta" too
 PRICE_STEP = 1.15  # "price +15%" when nothing matches
 
@@ -260,6 +270,12 @@ def _relax_transmission(filters: SearchFilters) -> Loosened | None:
     return filters.model_copy(update={"transmission": None}), Relaxation(kind="transmission")
 
 
+def _relax_drive(filters: SearchFilters) -> Loosened | None:
+    if not filters.drive:
+        return None
+    return filters.model_copy(update={"drive": None}), Relaxation(kind="drive")
+
+
 def _relax_body(filters: SearchFilters) -> Loosened | None:
     if not filters.body_type or not (filters.make or filters.model):
         return None  # "los BMW coupé": other BMW before other makes
@@ -285,6 +301,7 @@ _RELAX_STEPS = (
     _relax_price,
     _relax_fuel,
     _relax_transmission,
+    _relax_drive,
     _relax_body,
     _relax_model,
     _relax_make,

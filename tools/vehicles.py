@@ -36,6 +36,7 @@ class VersionWords(_Strict):
     transmission: dict[str, list[str]] = Field(default_factory=dict)
     fuel: dict[str, list[str]] = Field(default_factory=dict)
     body_type: dict[str, list[str]] = Field(default_factory=dict)
+    drive: dict[str, list[str]] = Field(default_factory=dict)  # "4WD", "XDRIVE": all-wheel
     seats: dict[int, list[str]] = Field(default_factory=dict)
 
 
@@ -47,6 +48,7 @@ class Traits(BaseModel):
     body_type: str | None = None
     transmission: str | None = None
     fuel: str | None = None
+    drive: str | None = None  # "awd" (4x4 / all-wheel) or "2wd", when the version says
     seats: int = DEFAULT_SEATS
 
 

@@ -38,6 +38,7 @@ CRITERIA_TEMPLATES = {
     "criteria_seats": {"seats"},
     "criteria_transmission": {"transmission"},
     "criteria_fuel": {"fuel"},
+    "criteria_drive": set(),
     "criteria_superlative": {"superlative"},
 }
 RELAX_TEMPLATES = {
@@ -50,6 +51,7 @@ RELAX_TEMPLATES = {
     "relaxed_fuel": set(),
     "relaxed_transmission": set(),
     "relaxed_body_type": set(),
+    "relaxed_drive": set(),
 }
 RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"}
 
@@ -360,6 +362,8 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
         value = getattr(filters, trait)
         if value:
             parts.append(ctx.say(f"criteria_{trait}", {trait: words.get(value, value)}))
+    if filters.drive == "awd":
+        parts.append(ctx.say("criteria_drive"))
     for feature in ("bluetooth", "car_play"):
         if getattr(filters, feature):
             parts.append(ctx.say(f"criteria_{feature}"))
