@@ -478,6 +478,8 @@ class Extractor:
                     counted.update(quantity.start for quantity in unit.quantities)
                 leftovers.extend(unit.quantities)
                 continue
+            if _denied_year(tokens, unit, meaning):
+                continue  # "la del 2013 no, muy vieja": not a year they want
             for key, value in meaning.items():
                 if value <= MAX_AMOUNT:
                     analysis.put(key, value, unit.first.start)
@@ -766,6 +768,22 @@ CONTRAST = frozenset({"pero", "nomas", "nada mas", "solo", "solamente", "but", "
 
 
 LIST_JOINERS = frozenset({"y", "o", "u", ",", "a", "e"})
+
+
+YEAR_DENIALS = frozenset({"no", "nel", "nop", "nope"})
+
+
+def _denied_year(tokens: list[str], unit, meaning: dict[str, float]) -> bool:
+    """A single year followed by a "no" that closes its clause ("la del 2013 no, ...")."""
+    year = meaning.get("year_min")
+    if year is None or year != meaning.get("year_max"):
+        return False
+    end = unit.last.end
+    return (
+        end < len(tokens)
+        and tokens[end] in YEAR_DENIALS
+        and (end + 1 == len(tokens) or tokens[end + 1] in CLAUSE_BREAKS)
+    )
 
 
 def _listed_before(tokens: list[str], leftovers: list[Quantity], unit) -> list[Quantity]:

@@ -52,7 +52,7 @@ def select_car(ctx: TurnContext) -> Reply:
     matches = cars_named(ctx.services.catalog, extraction, shown)
     if len(matches) == 1:
         return focus_reply(ctx, matches[0].stock_id)
-    name = _said_name(extraction)
+    name = _said_name(extraction, ctx.words)
     if not matches and "context:colour" in extraction.said and ctx.template("colour"):
         return Reply(ctx.say("colour", {"count": len(shown)}))  # "el rojo": no colours on file
     if not matches:
@@ -87,9 +87,11 @@ def cars_named(catalog: Catalog, extraction: Extraction, stock_ids: list[int]) -
     return [car for car in cars if car is not None and car_matches(shown_car(car), slots)]
 
 
-def _said_name(extraction: Extraction) -> str:
+def _said_name(extraction: Extraction, words: dict[str, str] | None = None) -> str:
+    """How the customer named the car: "Jetta 2018", or its body type ("hatchbacks")."""
     year = extraction.year_min or extraction.year_max
-    parts = [extraction.model or extraction.make or "", str(year) if year else ""]
+    body = (words or {}).get(extraction.body_type or "", extraction.body_type or "")
+    parts = [extraction.model or extraction.make or body, str(year) if year else ""]
     return " ".join(part for part in parts if part)
 
 
