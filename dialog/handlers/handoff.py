@@ -47,7 +47,10 @@ def finish_handoff(ctx: TurnContext, template: str = "done") -> Reply:
     """Store the lead and tell the customer exactly what the advisor will receive."""
     state, lead = ctx.state, ctx.state.lead
     seller = state.profile.get("handoff_reason") in SELLER_REASONS or state.own_car is not None
-    car = ctx.services.catalog.get(state.selected) if state.selected and not seller else None
+    # a trade-in has both cars: the one chosen and the customer's own; a seller only their own
+    car = ctx.services.catalog.get(state.selected) if state.selected else None
+    if seller and state.own_car is None:
+        car = None
     plan = (state.last_plan or _plan_of(ctx, car.price)) if car else None
     title = f"{car.title} · {money(car.price)}" if car else None
     ctx.handoff = Handoff(
