@@ -480,6 +480,8 @@ class Extractor:
                 continue
             if _denied_year(tokens, unit, meaning):
                 continue  # "la del 2013 no, muy vieja": not a year they want
+            if "term_months" in meaning and _years_of_driving(tokens, analysis, unit):
+                continue  # "90 mil km en 5 años": how long it was driven, not a plan
             for key, value in meaning.items():
                 if value <= MAX_AMOUNT:
                     analysis.put(key, value, unit.first.start)
@@ -559,8 +561,12 @@ class Extractor:
         if second in CAR_SCREEN_LABELS and context.focus is None and not context.shown:
             second = None  # "¿qué es Kavak Total y cuánto cuesta?": no car to say it of
         own_car_label = _label(intent, topic) in self.classifier.settings.own_car_labels
-        wants_cars = "context:search" in analysis.said  # "...y también busco una camioneta"
-        if own_car_label and second == SEARCH_REQUEST and not named and not wants_cars:
+        # "...y también busco una camioneta": words that ask for cars, not only the car described
+        other_car = bool(slots.get("own_car")) and bool(
+            named
+        )  # "vender mi aveo y comprar un jetta"
+        wants_cars = "context:search" in analysis.said or SEARCH_REQUEST in hits.worded or other_car
+        if own_car_label and second == SEARCH_REQUEST and not wants_cars:
             second = None  # "¿en cuánto lo compran? tiene 120 mil km": their car's km
         reading = Reading(
             label=_label(intent, topic) or "",
@@ -771,6 +777,13 @@ LIST_JOINERS = frozenset({"y", "o", "u", ",", "a", "e"})
 
 
 YEAR_DENIALS = frozenset({"no", "nel", "nop", "nope"})
+
+
+def _years_of_driving(tokens: list[str], analysis: Analysis, unit) -> bool:
+    """ "90 mil km en 5 años": a km figure right before "en N años"."""
+    start = unit.first.start
+    at = analysis.slot_at.get("km_max")
+    return start >= 2 and tokens[start - 1] == "en" and at is not None and at < start
 
 
 def _denied_year(tokens: list[str], unit, meaning: dict[str, float]) -> bool:

@@ -95,6 +95,8 @@ def search_cars(ctx: TurnContext) -> Reply:
     if "context:any_price" in said:  # "el precio que sea"
         current = current.model_copy(update={"price_min": None, "price_max": None})
     filters = merge_filters(current, ctx.extraction, ctx.config.reset_on_new_model, _body_of(ctx))
+    if "context:any_year" in said:  # "¿por qué 2018? quita el año": the year quoted goes too
+        filters = filters.model_copy(update={"year_min": None, "year_max": None})
     filters = _beyond_shown(ctx, filters)
     named = ctx.extraction.make or ctx.extraction.model
     other = "context:other" in said and not named
