@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from dialog.cars import car_values
 from dialog.config import FALLBACK_ROUTE
 from dialog.forms import continue_form
 from dialog.registry import HANDLERS
@@ -186,6 +187,8 @@ class Engine:
         if reply.plan is not None and first.results is not None and len(first.results) == 1:
             # "el sentra 2019 con 50 mil a 4 años": the plan says which car; no list of one
             first = Reply("", results=first.results, ask=first.ask)
+        elif reply.plan is not None and ctx.intent == "select_car" and first.choices:
+            first = _short_selection(ctx, first)  # the plan follows: no "¿quieres ver planes?"
         return first.followed_by(reply)  # a form's question, from either, goes last
 
     def _maybe_rephrase(self, ctx: TurnContext, reply: Reply) -> Reply:
@@ -197,6 +200,14 @@ class Engine:
         if result.used and result.text:
             reply.text, reply.llm_used = result.text, True
         return reply
+
+
+def _short_selection(ctx: TurnContext, first: Reply) -> Reply:
+    car = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
+    short = ctx.template("selected_short")
+    if car is None or not short:
+        return first
+    return Reply(fill(short, car_values(car, words=ctx.words)), ask=first.ask)
 
 
 NEW_WORDS = 0.25  # a second answer with less than this share of new words repeats the first

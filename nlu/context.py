@@ -127,6 +127,7 @@ class Reading(BaseModel):
     data_asked: bool = False  # that, or a data keyword in a question ("¿cuánto km tiene?")
     generic_car: bool = False  # "un jetta": any Jetta, not the one in focus
     bare_number: float | None = None  # the one number that meant nothing by itself: "¿y a 5?"
+    article_numbers: tuple[int, ...] = ()  # numbers after "el"/"del" that meant nothing: "del 23"
     weak: bool = False  # only weak phrases decided ("ya te dije, en el sur": no complaint)
     worded: str | None = None  # a request the words made besides the label decided
 
@@ -167,6 +168,8 @@ def apply_context(
         by_name = _names_the_car(slots) or _year_said(slots)  # "el que es automático" picks
         if by_name and _matches(named, context) and not _criteria_beyond(slots, NAMING):
             return DETAILS, None  # "el sentra, ¿cuántos km tiene?" of the Sentra listed
+    if context.shown and not searching and _short_year(reading, slots, context):
+        reading = reading.model_copy(update={"stage": "none"})  # "la del 23": a year pointed at
     if context.shown and not searching and "context:negation" not in reading.said:
         picked = _picks_shown(reading, slots, context)
         if picked is not None:
@@ -253,6 +256,8 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
     if reading.label not in {SEARCH, SELECT, DETAILS} and reading.stage != "none":
         return None  # "¿la tiguan da lata?" asks about the model, it does not pick
     second = DETAILS if reading.details_asked or reading.label == DETAILS else None
+    if second is None and any(key in slots for key in (*FINANCING_SLOTS, "monthly_budget")):
+        second = FINANCING  # "el del 23, ¿cuánto al mes con 20% a 3 y a 5 años?"
     if slots.get("superlative") and not _criteria_beyond(slots, ("superlative",)):
         return SELECT, second
     if slots.get("superlative") and not _criteria_beyond(slots, (*NAMING, "superlative")):
@@ -349,6 +354,19 @@ def _same_money(slots: dict[str, object], context: DialogContext) -> None:
 
 
 FINANCING_SLOTS = ("down_payment", "down_payment_pct", "term_months")
+
+
+def _short_year(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:
+    """ "ese, el del 23" with a 2023 car listed: a two-digit year that points at a shown car."""
+    if "year_min" in slots or "year_max" in slots or "ordinal" in slots:
+        return False
+    shown_years = {car.year for car in context.shown}
+    for number in reading.article_numbers:
+        year = 2000 + number
+        if 0 <= number <= 99 and year in shown_years:
+            slots["year_min"] = slots["year_max"] = year
+            return True
+    return False
 
 
 def _pick_is_a_percent(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:

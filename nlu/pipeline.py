@@ -109,6 +109,7 @@ class Analysis:
     years: list[int] = field(default_factory=list)  # every single year: "la del 2015 y la 2016"
     # every term and down payment said: "a 3 y a 5 años", "con 60 mil, y con 90 mil"
     cities: list[str] = field(default_factory=list)  # every place named, in order
+    article_numbers: list[int] = field(default_factory=list)  # bare numbers after "el"/"del"
     terms: list[int] = field(default_factory=list)
     down_payments: list[float] = field(default_factory=list)
 
@@ -473,6 +474,8 @@ class Extractor:
             bare = not (last.multiplied or last.money) and last.value <= financing.MAX_PCT
             if bare and "pick_before" in unit.before and len(unit.quantities) == 1:
                 analysis.said.add(ARTICLE_NUMBER)  # "con el 30": a percent, after a plan
+                if meaning is None and last.value == int(last.value):
+                    analysis.article_numbers.append(int(last.value))  # "el del 23": a year?
             if meaning is None:
                 if "count_after" in unit.after:
                     counted.update(quantity.start for quantity in unit.quantities)
@@ -578,6 +581,7 @@ class Extractor:
             data_asked=_data_asked(analysis, DETAILS in hits.worded),
             generic_car=_indefinite_car(analysis),
             bare_number=analysis.bare[0] if len(analysis.bare) == 1 and not slots else None,
+            article_numbers=tuple(analysis.article_numbers),
             weak=stage == "rule" and score is not None and score < 1.0,
             worded=self._worded_request(hits, decision.label, flags, slots),
         )

@@ -106,7 +106,7 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
     if params.down_payment or params.down_payment_pct or params.term_months:
         from dialog.handlers.financing import plan_reply
 
-        plan = plan_reply(ctx, car)  # the customer's own terms win over the suggested ones
+        plan = plan_reply(ctx.speaking_as("financing"), car)  # their own terms win
         return Reply(f"{ctx.say('selected_short', values)}\n\n{plan.text}", plan=plan.plan)
     return Reply(
         ctx.say("selected", values),
