@@ -45,7 +45,8 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     if answer is not None:
         entry = knowledge.entries[answer.topic]
         key = f"{answer.topic}:{answer.section or ''}:{area or ''}"
-        if key in recent and ctx.template("repeated"):  # the same block again helps nobody
+        pointed = bool(extraction.city or answer.section)  # "¿y dónde está la de Qro?" again
+        if key in recent and not pointed and ctx.template("repeated"):  # the same block again
             title = ctx.knowledge(entry.topic, "title") or entry.title
             return Reply(ctx.say("repeated", {"title": title}), rephrasable=False)
         offered = not first  # the offer is made once
