@@ -98,6 +98,7 @@ class ContextSettings(BaseModel):
     any_make_words: list[str] = Field(default_factory=list)  # "de cualquier marca"
     any_year_words: list[str] = Field(default_factory=list)  # "del año que sea": no year limit
     any_price_words: list[str] = Field(default_factory=list)  # "el precio que sea": no price limit
+    any_transmission_words: list[str] = Field(default_factory=list)  # "cualquier transmisión"
     more_words: list[str] = Field(default_factory=list)  # "enséñame las demás": the next page
     other_words: list[str] = Field(default_factory=list)  # "otras opciones": next page or others
     cheaper_words: list[str] = Field(default_factory=list)  # "algo más barato": below the list
@@ -150,7 +151,7 @@ def apply_context(
         return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both
     if _pick_is_a_percent(reading, slots, context):
         return FINANCING, None
-    lifted = {"context:any_year", "context:any_price"} & reading.said
+    lifted = {"context:any_year", "context:any_price", "context:any_transmission"} & reading.said
     searched = context.shown or context.focus is not None
     car_talk = reading.stage != "rule" or reading.weak or reading.label in CAR_LABELS
     if lifted and searched and car_talk:

@@ -263,6 +263,7 @@ class Extractor:
             ("context:any_make", settings.any_make_words),
             ("context:any_year", settings.any_year_words),
             ("context:any_price", settings.any_price_words),
+            ("context:any_transmission", settings.any_transmission_words),
             ("context:more", settings.more_words),
             ("context:other", settings.other_words),
             ("context:cheaper", settings.cheaper_words),
@@ -501,6 +502,25 @@ class Extractor:
                 analysis.years.append(int(meaning["year_min"]))
         return leftovers, counted
 
+    def _seller_follow_up(
+        self, context: DialogContext, analysis: Analysis, intent: str | None
+    ) -> str | None:
+        """Right after talking about selling or trading in their car, a car described without
+        a word that asks for cars ("busco", "otra") is the customer's own."""
+        last = context.last_label or ""
+        if last not in self.classifier.settings.own_car_labels or intent != SEARCH_REQUEST:
+            return None
+        slots = analysis.slots
+        described = bool(slots.get("make") or slots.get("model")) and "km_max" in slots
+        if not (described or slots.get("own_car")) or last not in self.classifier.labels:
+            return None
+        asks = [
+            start
+            for name, start, end in analysis.said_spans
+            if name == "context:search" and analysis.tokens[end : end + 1] != ["vez"]
+        ]  # "otra vez la misma" is "again", not another car
+        return None if asks else last
+
     @staticmethod
     def _remember_plans(analysis: Analysis, unit, meaning: dict[str, float], pending) -> None:
         """Every term and down payment said, to compare plans: "a 3 y a 5 años" (one unit, two
@@ -593,6 +613,10 @@ class Extractor:
             if label is not None:
                 intent, topic, stage, score = label.intent, label.topic, "context", 1.0
                 second = changed[1] or second
+        seller = self._seller_follow_up(context, analysis, intent)
+        if seller is not None:  # "dame un número aprox, es una jetta 2017 con 80 mil km"
+            label = self.classifier.labels[seller]
+            intent, topic, stage, score, second = label.intent, label.topic, "context", 1.0, None
         dropped = any(name.startswith(DROPPED) for name in analysis.said)
         if dropped and stage != "rule" and intent != SEARCH_REQUEST:
             intent, topic, stage = SEARCH_REQUEST, None, "rule"  # "olvida el carplay"

@@ -16,6 +16,7 @@ SUPERLATIVE = "superlative"
 DROPPED = "dropped:"  # a slot the customer no longer cares about, reported in `said`
 ENGLISH_SUPERLATIVES = frozenset({"cheapest", "newest", "oldest", "most", "lowest"})
 ARTICLES = frozenset({"el", "la", "los", "las", "lo", "del", "al", "the"})
+WHICH = frozenset({"cual", "cuales", "which"})  # "¿cuál tiene menos kilometraje?" picks too
 WISHES = frozenset(
     {"quiero", "busco", "prefiero", "mejor", "necesito", "ocupo", "aunque", "want", "prefer"}
 )  # "deportivo, aunque sea sedán": the later wish
@@ -111,4 +112,4 @@ def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int])
     i = start - 1
     while i >= 0 and (tokens[i] in BRIDGE or i in named):
         i -= 1
-    return i >= 0 and tokens[i] in ARTICLES
+    return i >= 0 and (tokens[i] in ARTICLES or tokens[i] in WHICH)

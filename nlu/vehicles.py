@@ -213,6 +213,8 @@ ALTERNATIVE_JOINERS = frozenset(
 def _joined(tokens: list[str], last_end: int, start: int) -> bool:
     """ "jetta o (un) vento": a second car offered as an alternative, not a make + model."""
     between = tokens[last_end:start]
+    if between == [","]:
+        return True  # "BMW, Mercedes o Audi": a list of cars
     return 0 < len(between) <= 3 and between[0] in ALTERNATIVE_JOINERS
 
 

@@ -97,6 +97,8 @@ def search_cars(ctx: TurnContext) -> Reply:
     filters = merge_filters(current, ctx.extraction, ctx.config.reset_on_new_model, _body_of(ctx))
     if "context:any_year" in said:  # "¿por qué 2018? quita el año": the year quoted goes too
         filters = filters.model_copy(update={"year_min": None, "year_max": None})
+    if "context:any_transmission" in said:  # "quita lo de automático"
+        filters = filters.model_copy(update={"transmission": None})
     filters = _beyond_shown(ctx, filters)
     named = ctx.extraction.make or ctx.extraction.model
     other = "context:other" in said and not named

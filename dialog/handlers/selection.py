@@ -28,7 +28,12 @@ NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", 
         "nothing_shown": set(),
         "ambiguous": {"count", "name"},
     },
-    optional={"not_in_list": {"name"}, "selected_short": FOCUS, "colour": {"count"}},
+    optional={
+        "not_in_list": {"name"},
+        "selected_short": FOCUS,
+        "colour": {"count"},
+        "which_one": {"count"},
+    },
 )
 def select_car(ctx: TurnContext) -> Reply:
     """Put a shown car in focus; with a details question in the same message, answer it too."""
@@ -55,6 +60,8 @@ def select_car(ctx: TurnContext) -> Reply:
     name = _said_name(extraction, ctx.words)
     if not matches and "context:colour" in extraction.said and ctx.template("colour"):
         return Reply(ctx.say("colour", {"count": len(shown)}))  # "el rojo": no colours on file
+    if not name and ctx.template("which_one"):  # nothing named to say back: ask the number
+        return Reply(ctx.say("which_one", {"count": len(shown)}))
     if not matches:
         return Reply(
             ctx.say("not_in_list", {"name": name})
