@@ -42,6 +42,8 @@ MAX_AMOUNT = 1e10  # "999999999999999 mil" is not a budget
 WORD_CUES = frozenset({"percent_after"})
 READERS = (financing.read, money.read_km, seats.read, years.read, money.read_price)
 SEARCH_REQUEST = "search_cars"
+FINANCING_REQUEST = "financing"
+FINANCING_KEYS = frozenset({"down_payment", "down_payment_pct", "term_months"})
 OPINION_DETAILS = frozenset({"details:fuel", "details:version"})
 CLAUSE_BREAKS = frozenset({"?", ".", "!", ";", ",", "tambien", "ademas", "aparte", "y", "pero"})
 PLACEHOLDERS = {
@@ -61,6 +63,7 @@ DETAILS = "car_details"
 SELECT = "select_car"
 PRICE_BOUND = "price:bound"
 BARE_DOWN_PAYMENT = "down_payment:bare"  # a down payment said without "mil", "k" or "$"
+MONEY_AFTER_CON = "money:con"  # "con (los) 40 mil": paid in, next to a term it is a down payment
 ARTICLE_NUMBER = "number:article"  # a bare number after "el"/"la" ("con el 30")
 BOUND_CUES = frozenset({"max_before", "max_after", "min_before", "min_after", "age_limit_before"})
 COMPARE = "compare_cars"
@@ -502,6 +505,30 @@ class Extractor:
                 analysis.years.append(int(meaning["year_min"]))
         return leftovers, counted
 
+    def _topic_with_section(
+        self, decision: Decision, hits: Hits, analysis: Analysis, flags: set[str]
+    ) -> Decision:
+        """ "¿qué papeles llevo pa vender?": document words belong to several topics; the topic
+        the message names by its own words (selling) and whose part it asks (its documents) wins
+        over the one that only has the shared words (the credit application)."""
+        if decision.topic is None or decision.stage != "rule":
+            return decision
+        sections = {name.split(":")[1] for name in analysis.said if name.startswith("section:")}
+        if decision.topic in sections:
+            return decision
+        rivals = [
+            name
+            for name in hits.strong
+            if name.startswith(f"{KNOWLEDGE}/")
+            and name.split("/", 1)[1] in sections
+            and _named_beyond_section(analysis, name)
+            and self.classifier.allowed(name, analysis.slots, flags)
+        ]
+        if len(rivals) != 1:
+            return decision
+        label = self.classifier.labels[rivals[0]]
+        return Decision(label.intent, label.topic, "rule", 1.0, decision.ranked)
+
     def _seller_follow_up(
         self, context: DialogContext, analysis: Analysis, intent: str | None
     ) -> str | None:
@@ -536,7 +563,10 @@ class Extractor:
                     analysis.terms.append(months)
         down = meaning.get("down_payment")
         start = unit.first.start
-        after_con = start > 0 and analysis.tokens[start - 1] == "con"
+        before = analysis.tokens[max(0, start - 2) : start]
+        after_con = bool(before) and (before[-1] == "con" or before == ["con", "los"])
+        if after_con and set(meaning) == {"price_max"}:
+            analysis.said.add(MONEY_AFTER_CON)  # "a 6 años con los 40 mil": a down payment?
         if down is None and analysis.down_payments and after_con and set(meaning) == {"price_max"}:
             down = meaning["price_max"]
             del analysis.slots["price_max"]  # "¿y con 90 mil?": another down payment
@@ -557,6 +587,7 @@ class Extractor:
         slots = analysis.slots
         flags = context.flags() | _vetoes(analysis)
         decision, hits = self._decide(analysis, flags, exclude)
+        decision = self._topic_with_section(decision, hits, analysis, flags)
         intent, topic, stage, score = (
             decision.intent,
             decision.topic,
@@ -613,6 +644,14 @@ class Extractor:
             if label is not None:
                 intent, topic, stage, score = label.intent, label.topic, "context", 1.0
                 second = changed[1] or second
+        plan_words = intent == FINANCING_REQUEST or "term_months" in slots
+        paid_in = MONEY_AFTER_CON in analysis.said and PRICE_BOUND not in analysis.said
+        if paid_in and plan_words and "down_payment" not in slots and "price_max" in slots:
+            slots["down_payment"] = slots.pop("price_max")  # "a 6 años con los 40 mil"
+            slots.pop("price_min", None)
+            intent, topic = FINANCING_REQUEST, None
+        if intent == SELECT and second == SEARCH_REQUEST and FINANCING_KEYS & slots.keys():
+            second = FINANCING_REQUEST  # "el 1, el onix. enganche de 40 mil, 6 años"
         seller = self._seller_follow_up(context, analysis, intent)
         if seller is not None:  # "dame un número aprox, es una jetta 2017 con 80 mil km"
             label = self.classifier.labels[seller]
@@ -805,6 +844,22 @@ LIST_JOINERS = frozenset({"y", "o", "u", ",", "a", "e"})
 
 
 YEAR_DENIALS = frozenset({"no", "nel", "nop", "nope"})
+
+
+def _named_beyond_section(analysis: Analysis, label: str) -> bool:
+    """The topic has a strong phrase of its own outside the words of its section ("pa vender"
+    besides "papeles"): the message names the topic, not only the part."""
+    topic = label.split("/", 1)[1]
+    parts = [
+        (start, end)
+        for name, start, end in analysis.said_spans
+        if name.startswith(f"section:{topic}:")
+    ]
+    return any(
+        not any(start < e and s < end for s, e in parts)
+        for hit, strong, start, end in analysis.labels
+        if hit == label and strong
+    )
 
 
 def _years_of_driving(tokens: list[str], analysis: Analysis, unit) -> bool:
