@@ -17,7 +17,7 @@ from tools.financing import (
     monthly_payment,
     suggested_plans,
 )
-from tools.knowledge import KnowledgeBase
+from tools.knowledge import KnowledgeBase, without_repeated_facts
 from tools.search import SearchFilters, brand_in_stock, search
 from tools.yamlio import YamlError
 
@@ -183,6 +183,23 @@ def test_search_on_real_catalogs_never_lists_a_car_outside_the_catalog(name):
 
 
 # --- knowledge -----------------------------------------------------------------------------
+
+
+def test_a_fact_said_in_another_block_with_more_is_not_repeated():
+    text = (
+        "🛡️ *Compra con confianza:*\n• Incluye *3 meses de garantía*, que puedes extender\n\n"
+        "🛡️ Tu auto incluye *3 meses de garantía* y la puedes extender *un año más*."
+    )
+    kept = without_repeated_facts(text)
+    assert kept.count("3 meses de garantía") == 1 and "un año más" in kept
+
+
+def test_every_general_answer_keeps_all_its_lines():
+    """Lines of one block are never judged against each other, and a single figure ("3 días")
+    is too little to call a line a repeat: the reservation answer keeps "no es reembolsable"."""
+    for entry in KNOWLEDGE.entries.values():
+        assert without_repeated_facts(entry.answer) == entry.answer.strip(), entry.topic
+
 
 PHRASINGS = {
     "about_kavak": ["que es kavak", "es confiable kavak?"],

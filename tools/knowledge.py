@@ -130,25 +130,32 @@ class KnowledgeBase:
 
 SAID_SHARE = 0.7  # a section whose words are mostly in the general answer repeats it
 _ENUMERATOR = re.compile(r"^\s*(?:[•\-]|\d+[.)])\s*")
+MIN_FACTS = 2  # "3 días" alone is too little to call a line a repeat
 _BOLD = re.compile(r"\*[^*]+\*")
 _DIGITS = re.compile(r"\d+")
 
 
 def without_repeated_facts(text: str) -> str:
-    """A line whose figures and bold words another line also says, with more, goes: "• Incluye
-    *3 meses de garantía*" before "Tu auto incluye *3 meses de garantía* y la puedes extender
-    *un año más*" (list numbers do not count as figures)."""
+    """Across the blocks of an answer (the general one, a section, a city), a line whose figures
+    and bold words a line of another block also says, with more, goes: "• Incluye *3 meses de
+    garantía*" before "Tu auto incluye *3 meses de garantía* y la puedes extender *un año más*".
+    A line with a single figure ("3 días") is never judged by it; list numbers do not count."""
     lines = text.split("\n")
+    block, blocks = 0, []
+    for line in lines:
+        blocks.append(block)
+        if not line.strip():
+            block += 1
     facts = [_facts(line) for line in lines]
     dropped: set[int] = set()
     for i, mine in enumerate(facts):
-        if not mine:
+        if len(mine) < MIN_FACTS:
             continue
         for j, other in enumerate(facts):
-            if j == i or j in dropped or not other:
+            if blocks[j] == blocks[i] or j in dropped or not other:
                 continue
             if mine < other or (mine == other and j < i):
-                dropped.add(i)  # the other line says it too, and more (or said it first)
+                dropped.add(i)  # another block says it too, and more (or said it first)
                 break
     kept = [line for i, line in enumerate(lines) if i not in dropped]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
