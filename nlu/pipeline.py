@@ -33,7 +33,7 @@ from nlu.ordinals import OrdinalReader
 from nlu.places import PlaceIndex
 from nlu.schema import Extraction
 from nlu.text import fold, prepare
-from nlu.values import DROPPED, ValueReader
+from nlu.values import DROPPED, NEGATED, ValueReader
 from nlu.vehicles import VehicleVocabulary, resolve
 from tools.catalog import Catalog
 
@@ -115,6 +115,7 @@ class Analysis:
     article_numbers: list[int] = field(default_factory=list)  # bare numbers after "el"/"del"
     terms: list[int] = field(default_factory=list)
     down_payments: list[float] = field(default_factory=list)
+    down_payment_pcts: list[float] = field(default_factory=list)  # "con 20 y 30% de enganche"
 
     def put(self, slot: str, value: object, position: int) -> None:
         if slot not in self.slots:
@@ -408,8 +409,8 @@ class Extractor:
         values = [(key, s, e) for key, s, e in found["value"] if not any(taken[s:e])]
         named = frozenset(i for i, kind in enumerate(analysis.kinds) if kind == "car")
         for slot, (value, position) in self.values.read(tokens, values, named).items():
-            if slot.startswith(DROPPED):
-                analysis.said.add(slot)  # "olvida el carplay": the search no longer asks it
+            if slot.startswith((DROPPED, NEGATED)):
+                analysis.said.add(slot)  # "olvida el carplay", "que no sea pickup": not asked
                 continue
             analysis.put(slot, value, position)
         leftovers, counted = self._numbers(analysis, found["cue"], taken)
@@ -469,6 +470,7 @@ class Extractor:
         index = CueIndex(tokens, cue_spans, self.lexicon.fillers)
         leftovers: list[Quantity] = []
         counted: set[int] = set()
+        previous: tuple | None = None
         for unit in index.group(self.numbers.read(tokens, taken)):
             for quantity in unit.quantities:
                 for i in range(quantity.start, quantity.end):
@@ -493,6 +495,9 @@ class Extractor:
                 if value <= MAX_AMOUNT:
                     analysis.put(key, value, unit.first.start)
             self._remember_plans(analysis, unit, meaning, _listed_before(tokens, leftovers, unit))
+            if "down_payment_pct" in meaning:
+                self._listed_percents(analysis, unit, previous, leftovers)
+            previous = (unit, meaning)
             if "price_max" in meaning and (unit.before | unit.after) & BOUND_CUES:
                 analysis.said.add(
                     PRICE_BOUND
@@ -528,6 +533,24 @@ class Extractor:
             return decision
         label = self.classifier.labels[rivals[0]]
         return Decision(label.intent, label.topic, "rule", 1.0, decision.ranked)
+
+    @staticmethod
+    def _listed_percents(analysis: Analysis, unit, previous, leftovers) -> None:
+        """ "con 20 y 30% de enganche": the 20 shares the percent (not 20 mil a month)."""
+        found = [q.value for q in _listed_before(analysis.tokens, leftovers, unit)]
+        if previous is not None:
+            before, meaning = previous
+            last = before.last
+            between = analysis.tokens[last.end : unit.first.start]
+            bare = not (last.multiplied or last.money) and last.value <= financing.MAX_PCT
+            if bare and between and not set(between) - LIST_JOINERS and len(before.quantities) == 1:
+                for key in meaning:
+                    if analysis.slot_at.get(key) == before.first.start:
+                        del analysis.slots[key], analysis.slot_at[key]
+                found.append(last.value)
+        pcts = [*found, unit.last.value]
+        if len(pcts) > 1:
+            analysis.down_payment_pcts = sorted(set(pcts))
 
     def _seller_follow_up(
         self, context: DialogContext, analysis: Analysis, intent: str | None
@@ -676,6 +699,7 @@ class Extractor:
             terms=tuple(analysis.terms),
             cities=tuple(analysis.cities),
             down_payments=tuple(analysis.down_payments),
+            down_payment_pcts=tuple(analysis.down_payment_pcts),
             alternatives=tuple(analysis.alternatives),
             **slots,
         )

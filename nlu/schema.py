@@ -93,6 +93,7 @@ class Extraction(BaseModel):
     cities: tuple[str, ...] = Field(default=(), exclude=True)  # every place named
     terms: tuple[int, ...] = Field(default=(), exclude=True)
     down_payments: tuple[float, ...] = Field(default=(), exclude=True)
+    down_payment_pcts: tuple[float, ...] = Field(default=(), exclude=True)
     # other cars offered as alternatives ("un jetta o un vento"): 'make|model' ('BMW|' a make)
     alternatives: tuple[str, ...] = Field(default=(), exclude=True)
 

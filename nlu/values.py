@@ -14,6 +14,7 @@ from nlu.text import fold
 
 SUPERLATIVE = "superlative"
 DROPPED = "dropped:"  # a slot the customer no longer cares about, reported in `said`
+NEGATED = "negated:"  # a value ruled out ("que no sea pickup"), reported in `said`
 ENGLISH_SUPERLATIVES = frozenset({"cheapest", "newest", "oldest", "most", "lowest"})
 ARTICLES = frozenset({"el", "la", "los", "las", "lo", "del", "al", "the"})
 WHICH = frozenset({"cual", "cuales", "which"})  # "¿cuál tiene menos kilometraje?" picks too
@@ -70,6 +71,7 @@ class ValueReader:
             if start and tokens[start - 1] in self.not_after:
                 continue  # "inspección mecánica" is not a manual car
             if self._negated(tokens, start) or _denied_after(tokens, end):
+                found[f"{NEGATED}{slot}:{value}"] = (True, start)  # "aunque no sea pickup"
                 continue  # "nada de híbridos", "estándar no": not a wish for one
             if (
                 slot in found

@@ -139,19 +139,22 @@ def _compared(ctx: TurnContext, car: Car) -> Reply | None:
     """ "a 3 y a 5 años, pa comparar", "con 60 mil, ¿y con 90 mil?": one line per plan asked."""
     extraction, params = ctx.extraction, ctx.state.financing
     terms = list(extraction.terms) or [params.term_months]
-    downs = list(extraction.down_payments) or [params.down_payment]
+    downs: list[tuple[float | None, float | None]] = [
+        (amount, None) for amount in extraction.down_payments
+    ] + [(None, pct) for pct in extraction.down_payment_pcts]
+    downs = downs or [(params.down_payment, params.down_payment_pct)]
     if len(terms) * len(downs) < 2 or not ctx.template("compare_header"):
         return None
     plans = []
-    for down in downs:
+    for amount, pct in downs:
         for term in terms:
             try:
                 plans.append(
                     make_plan(
                         car.price,
                         ctx.services.financing,
-                        down_payment=down,
-                        down_payment_pct=None if down is not None else params.down_payment_pct,
+                        down_payment=amount,
+                        down_payment_pct=pct if amount is None else None,
                         term_months=term,
                     )
                 )

@@ -267,6 +267,10 @@ def merge_filters(
     for name in extraction.said:  # "olvida el carplay": any car again
         if name.startswith("dropped:") and name[8:] in merged:
             merged[name[8:]] = None
+        if name.startswith("negated:"):  # "aunque no sea pickup" after pickups: not that one
+            slot, _, value = name[8:].partition(":")
+            if merged.get(slot) == value:
+                merged[slot] = None
     if "context:broaden:car" in extraction.said:  # "no nomás vento": any model
         merged["make"] = merged["model"] = None
     if extraction.year_min is not None and extraction.year_max is None and merged["year_max"]:
