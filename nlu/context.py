@@ -380,10 +380,11 @@ def _pick_is_a_percent(reading: Reading, slots: dict[str, object], context: Dial
     if "number:article" in reading.said and bare is not None and low <= bare <= high:
         slots[FINANCING_SLOTS[1]] = float(bare)  # "el 30"
         return True
-    if "number:article" in reading.said and "ordinal" not in slots:
-        amounts = [key for key in ("price_max", "monthly_budget", "term_months") if key in slots]
+    pct_said = FINANCING_SLOTS[1] in slots  # "enganche del 20 por ciento": already a percent
+    if "number:article" in reading.said and "ordinal" not in slots and not pct_said:
+        amounts = [key for key in ("price_max", "monthly_budget") if key in slots]
         value = slots.get(amounts[0]) if len(amounts) == 1 else None
-        number = value / 1000 if amounts and amounts[0] != "term_months" and value else value
+        number = value / 1000 if value else None
         if isinstance(number, int | float) and PICK_AS_PERCENT[0] <= number <= PICK_AS_PERCENT[1]:
             del slots[amounts[0]]
             slots[FINANCING_SLOTS[1]] = float(number)

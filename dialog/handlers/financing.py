@@ -208,7 +208,8 @@ def _remember_params(ctx: TurnContext) -> None:
         params.down_payment = None
     if extraction.down_payment is not None:
         params.down_payment, params.down_payment_pct = extraction.down_payment, None
-    if extraction.down_payment_pct is not None:
+    if extraction.down_payment_pct is not None and extraction.down_payment is None:
+        # both said ("¿60%? no, 20 por ciento, 54 mil de enganche"): the amount is the exact one
         params.down_payment_pct, params.down_payment = extraction.down_payment_pct, None
     if extraction.term_months is not None:
         params.term_months = extraction.term_months
