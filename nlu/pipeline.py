@@ -14,6 +14,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import spacy
@@ -33,7 +34,7 @@ from nlu.ordinals import OrdinalReader
 from nlu.places import PlaceIndex
 from nlu.schema import Extraction
 from nlu.text import fold, prepare
-from nlu.values import DROPPED, NEGATED, ValueReader
+from nlu.values import DENIALS, DROPPED, NEGATED, ValueReader
 from nlu.vehicles import VehicleVocabulary, resolve
 from tools.catalog import Catalog
 
@@ -116,6 +117,11 @@ class Analysis:
     terms: list[int] = field(default_factory=list)
     down_payments: list[float] = field(default_factory=list)
     down_payment_pcts: list[float] = field(default_factory=list)  # "con 20 y 30% de enganche"
+
+    @cached_property
+    def unasked(self) -> set[int]:
+        """Positions of what the customer says they did not ask (read once per message)."""
+        return _not_asked(self)
 
     def put(self, slot: str, value: object, position: int) -> None:
         if slot not in self.slots:
@@ -477,7 +483,7 @@ class Extractor:
                     analysis.kinds[i] = analysis.kinds[i] or "number"
             meaning = _meaning(unit)
             last = unit.last
-            bare = not (last.multiplied or last.money) and last.value <= financing.MAX_PCT
+            bare = _bare_small(last)
             if bare and "pick_before" in unit.before and len(unit.quantities) == 1:
                 analysis.said.add(ARTICLE_NUMBER)  # "con el 30": a percent, after a plan
                 if meaning is None and last.value == int(last.value):
@@ -542,8 +548,12 @@ class Extractor:
             before, meaning = previous
             last = before.last
             between = analysis.tokens[last.end : unit.first.start]
-            bare = not (last.multiplied or last.money) and last.value <= financing.MAX_PCT
-            if bare and between and not set(between) - LIST_JOINERS and len(before.quantities) == 1:
+            if (
+                _bare_small(last)
+                and between
+                and not set(between) - LIST_JOINERS
+                and len(before.quantities) == 1
+            ):
                 for key in meaning:
                     if analysis.slot_at.get(key) == before.first.start:
                         del analysis.slots[key], analysis.slot_at[key]
@@ -588,9 +598,10 @@ class Extractor:
         start = unit.first.start
         before = analysis.tokens[max(0, start - 2) : start]
         after_con = bool(before) and (before[-1] == "con" or before == ["con", "los"])
-        if after_con and set(meaning) == {"price_max"}:
+        paid_in = after_con and set(meaning) == {"price_max"}
+        if paid_in:
             analysis.said.add(MONEY_AFTER_CON)  # "a 6 años con los 40 mil": a down payment?
-        if down is None and analysis.down_payments and after_con and set(meaning) == {"price_max"}:
+        if down is None and analysis.down_payments and paid_in:
             down = meaning["price_max"]
             del analysis.slots["price_max"]  # "¿y con 90 mil?": another down payment
         if down is not None and down not in analysis.down_payments:
@@ -639,9 +650,7 @@ class Extractor:
             second = None  # "¿qué es Kavak Total y cuánto cuesta?": no car to say it of
         own_car_label = _label(intent, topic) in self.classifier.settings.own_car_labels
         # "...y también busco una camioneta": words that ask for cars, not only the car described
-        other_car = bool(slots.get("own_car")) and bool(
-            named
-        )  # "vender mi aveo y comprar un jetta"
+        other_car = bool(slots.get("own_car") and named)  # "vender mi aveo y comprar un jetta"
         wants_cars = "context:search" in analysis.said or SEARCH_REQUEST in hits.worded or other_car
         if own_car_label and second == SEARCH_REQUEST and not wants_cars:
             second = None  # "¿en cuánto lo compran? tiene 120 mil km": their car's km
@@ -716,7 +725,7 @@ class Extractor:
     def _decide(
         self, analysis: Analysis, flags: set[str], exclude: int | None = None
     ) -> tuple[Decision, Hits]:
-        unasked = _not_asked(analysis)
+        unasked = analysis.unasked
         phrase_hits = [
             (label, strong) for label, strong, start, _ in analysis.labels if start not in unasked
         ]
@@ -782,7 +791,7 @@ class Extractor:
     ) -> str | None:
         """The request of one clause: only words count, or a pointing slot ("el 3, ...");
         between equals, the label the whole message was read as."""
-        unasked = _not_asked(analysis)
+        unasked = analysis.unasked
         phrases = [
             (label, True)
             for label, strong, s, e in analysis.labels
@@ -867,9 +876,6 @@ CONTRAST = frozenset({"pero", "nomas", "nada mas", "solo", "solamente", "but", "
 LIST_JOINERS = frozenset({"y", "o", "u", ",", "a", "e"})
 
 
-YEAR_DENIALS = frozenset({"no", "nel", "nop", "nope"})
-
-
 def _named_beyond_section(analysis: Analysis, label: str) -> bool:
     """The topic has a strong phrase of its own outside the words of its section ("pa vender"
     besides "papeles"): the message names the topic, not only the part."""
@@ -901,9 +907,14 @@ def _denied_year(tokens: list[str], unit, meaning: dict[str, float]) -> bool:
     end = unit.last.end
     return (
         end < len(tokens)
-        and tokens[end] in YEAR_DENIALS
+        and tokens[end] in DENIALS
         and (end + 1 == len(tokens) or tokens[end + 1] in CLAUSE_BREAKS)
     )
+
+
+def _bare_small(quantity: Quantity) -> bool:
+    """A number said without "mil", "k" or "$" that could be a percent ("con 20", "el 30")."""
+    return not (quantity.multiplied or quantity.money) and quantity.value <= financing.MAX_PCT
 
 
 def _listed_before(tokens: list[str], leftovers: list[Quantity], unit) -> list[Quantity]:
