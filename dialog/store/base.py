@@ -270,6 +270,8 @@ class Store(ABC):
                 yield from (t for t in self.history(summary.user, 10_000) if t.at >= since)
 
     def console_overview(self, since: datetime, utc_offset: int, top: int = 10) -> Overview:
+        """Figures from `since`, which is on an hour boundary (the console asks from a local
+        midnight): stores that keep hourly figures count whole hours."""
         from dialog.store.console import overview_of
 
         return overview_of(
