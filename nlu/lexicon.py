@@ -82,6 +82,8 @@ class Ordinals(_Strict):
     not_after: list[str]
     not_before: list[str]
     months: list[str]
+    positions: dict[str, int] = {}
+    position_pointers: list[str] = []
 
 
 class Emoji(_Strict):

@@ -21,6 +21,8 @@ class OrdinalReader:
         self.not_after = frozenset(fold(word) for word in ordinals.not_after)
         self.not_before = [fold(phrase).split() for phrase in ordinals.not_before]
         self.months = frozenset(fold(word) for word in ordinals.months)
+        self.positions = [(fold(phrase).split(), value) for phrase, value in ordinals.positions.items()]
+        self.position_pointers = frozenset(fold(word) for word in ordinals.position_pointers)
 
     def read(
         self,
@@ -41,7 +43,19 @@ class OrdinalReader:
             pick for pick in (self._word(tokens, taken, i) for i in range(len(tokens))) if pick
         ]
         picks += [pick for q in leftovers if (pick := self._number(tokens, q, counted))]
+        picks += self._positions(tokens, taken)
         return sorted(picks)
+
+    def _positions(self, tokens: list[str], taken: list[bool]) -> list[tuple[int, int]]:
+        """"el de hasta abajo" (-1), "la que está mero arriba" (1)."""
+        found = []
+        for i in range(len(tokens)):
+            for phrase, value in self.positions:
+                if tokens[i : i + len(phrase)] != phrase or any(taken[i : i + len(phrase)]):
+                    continue
+                if self.position_pointers & set(tokens[max(0, i - 3) : i]):
+                    found.append((i, value))
+        return found
 
     def _word(self, tokens: list[str], taken: list[bool], i: int) -> tuple[int, int] | None:
         value = self.words.get(tokens[i])
