@@ -54,6 +54,8 @@ class FormQuestion(_Strict):
     retry: str = ""  # asked again when the reply answers nothing ("Solo necesito tu nombre...")
     fills: list[str] = Field(default_factory=list)
     options: dict[str, list[str]] = Field(default_factory=dict)
+    # asked once more at most: a reply that does not answer it ends the form with what it has
+    optional: bool = False
 
     @field_validator("fills")
     @classmethod

@@ -93,6 +93,8 @@ def _advance(ctx: TurnContext, form: Form, first_turn: bool) -> Reply:
         return _complete(ctx, form)
     question = pending[0]
     unanswered = not first_turn and question.id == asked and progress.answers == before
+    if unanswered and question.optional:  # "ok gracias" to "¿en qué horario?": no nagging
+        return _complete(ctx, form)
     if unanswered:
         _missed(ctx, form)
         if ctx.state.form is None:  # asked enough: answer the message as it is

@@ -101,6 +101,7 @@ class ContextSettings(BaseModel):
     any_transmission_words: list[str] = Field(default_factory=list)  # "cualquier transmisión"
     more_words: list[str] = Field(default_factory=list)  # "enséñame las demás": the next page
     other_words: list[str] = Field(default_factory=list)  # "otras opciones": next page or others
+    other_one_words: list[str] = Field(default_factory=list)  # "¿y la otra?": the other car
     cheaper_words: list[str] = Field(default_factory=list)  # "algo más barato": below the list
     newer_words: list[str] = Field(default_factory=list)  # "una más nueva": newer than the list
     negation_words: list[str] = Field(default_factory=list)  # "no quiero la duster": not a pick
@@ -127,6 +128,7 @@ class Reading(BaseModel):
     details_asked: bool = False  # a phrase of car_details was in the message
     data_asked: bool = False  # that, or a data keyword in a question ("¿cuánto km tiene?")
     generic_car: bool = False  # "un jetta": any Jetta, not the one in focus
+    several_cars: bool = False  # "el audi a1 y el clase a": more than one car named
     bare_number: float | None = None  # the one number that meant nothing by itself: "¿y a 5?"
     article_numbers: tuple[int, ...] = ()  # numbers after "el"/"del" that meant nothing: "del 23"
     weak: bool = False  # only weak phrases decided ("ya te dije, en el sur": no complaint)
@@ -169,6 +171,18 @@ def apply_context(
         by_name = _names_the_car(slots) or _year_said(slots)  # "el que es automático" picks
         if by_name and _matches(named, context) and not _criteria_beyond(slots, NAMING):
             return DETAILS, None  # "el sentra, ¿cuántos km tiene?" of the Sentra listed
+    one_car = not reading.several_cars and not slots.get("superlative")
+    if about and not searching and one_car and _names_the_car(slots):
+        if not _criteria_beyond(slots, NAMING) and (
+            reading.label != QUESTION or reading.stage != "rule"
+        ):
+            return DETAILS, None  # "¿cuántos km tiene la cx-5?": the catalog's CX-5s answer
+    if "context:other_one" in reading.said and context.shown and context.focus is not None:
+        car_talk = reading.label in CAR_LABELS or reading.stage != "rule" or reading.weak
+        if reading.label == FINANCING or (car_talk and not _criteria_beyond(slots, NAMING)):
+            second = DETAILS if reading.details_asked else None
+            second = FINANCING if reading.label == FINANCING else second
+            return SELECT, second  # "¿y la otra?": the other car of the two, the dialog says
     if context.shown and not searching and _short_year(reading, slots, context):
         reading = reading.model_copy(update={"stage": "none"})  # "la del 23": a year pointed at
     if context.shown and not searching and "context:negation" not in reading.said:

@@ -21,7 +21,9 @@ class OrdinalReader:
         self.not_after = frozenset(fold(word) for word in ordinals.not_after)
         self.not_before = [fold(phrase).split() for phrase in ordinals.not_before]
         self.months = frozenset(fold(word) for word in ordinals.months)
-        self.positions = [(fold(phrase).split(), value) for phrase, value in ordinals.positions.items()]
+        self.positions = [
+            (fold(phrase).split(), value) for phrase, value in ordinals.positions.items()
+        ]
         self.position_pointers = frozenset(fold(word) for word in ordinals.position_pointers)
 
     def read(
@@ -47,7 +49,7 @@ class OrdinalReader:
         return sorted(picks)
 
     def _positions(self, tokens: list[str], taken: list[bool]) -> list[tuple[int, int]]:
-        """"el de hasta abajo" (-1), "la que está mero arriba" (1)."""
+        """ "el de hasta abajo" (-1), "la que está mero arriba" (1)."""
         found = []
         for i in range(len(tokens)):
             for phrase, value in self.positions:

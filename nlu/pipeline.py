@@ -276,6 +276,7 @@ class Extractor:
             ("context:any_transmission", settings.any_transmission_words),
             ("context:more", settings.more_words),
             ("context:other", settings.other_words),
+            ("context:other_one", settings.other_one_words),
             ("context:cheaper", settings.cheaper_words),
             ("context:newer", settings.newer_words),
             ("context:negation", [*settings.negation_words, *settings.reset_words]),
@@ -597,7 +598,9 @@ class Extractor:
         down = meaning.get("down_payment")
         start = unit.first.start
         before = analysis.tokens[max(0, start - 2) : start]
-        after_con = bool(before) and (before[-1] == "con" or before == ["con", "los"])
+        after_con = bool(before) and (
+            before[-1] == "con" or before in (["con", "los"], ["con", "mis"])
+        )
         paid_in = after_con and set(meaning) == {"price_max"}
         if paid_in:
             analysis.said.add(MONEY_AFTER_CON)  # "a 6 años con los 40 mil": a down payment?
@@ -663,6 +666,7 @@ class Extractor:
             details_asked=DETAILS in hits.worded,
             data_asked=_data_asked(analysis, DETAILS in hits.worded),
             generic_car=_indefinite_car(analysis),
+            several_cars=bool(analysis.alternatives),
             bare_number=analysis.bare[0] if len(analysis.bare) == 1 and not slots else None,
             article_numbers=tuple(analysis.article_numbers),
             weak=stage == "rule" and score is not None and score < 1.0,

@@ -12,6 +12,7 @@ from tools.catalog import Car
 from tools.financing import max_affordable_price
 from tools.search import (
     PRICE_TOLERANCE,
+    Relaxation,
     SearchFilters,
     SearchOutcome,
     brand_in_stock,
@@ -44,6 +45,7 @@ CRITERIA_TEMPLATES = {
 RELAX_TEMPLATES = {
     "relaxed_year": set(),
     "relaxed_price": {"price_max"},
+    "relaxed_price_any": set(),
     "relaxed_model": {"make"},
     "relaxed_make": set(),
     "relaxed_km": set(),
@@ -136,10 +138,48 @@ def search_cars(ctx: TurnContext) -> Reply:
     max_price, budget_note = _budget_cap(ctx, budget)
     offset = ctx.state.page + ctx.config.results_limit if more else 0
     outcome = search(catalog, filters, ctx.config.results_limit, max_price, offset)
+    outcome = _named_over_inherited(ctx, filters, outcome, max_price)
     if more and not outcome.cars:
         return Reply(ctx.say("no_more", {"total": outcome.total}))
     ctx.state.page = offset
     return list_outcome(ctx, outcome, budget_note, first=offset + 1)
+
+
+# criteria a later message may have inherited, and the relaxation that names each
+INHERITED = {
+    "price_min": "price",
+    "price_max": "price",
+    "year_min": "year",
+    "year_max": "year",
+    "km_max": "km",
+    "bluetooth": "features",
+    "car_play": "features",
+    "transmission": "transmission",
+    "fuel": "fuel",
+    "drive": "drive",
+}
+
+
+def _named_over_inherited(
+    ctx: TurnContext, filters: SearchFilters, outcome: SearchOutcome, max_price: float | None
+) -> SearchOutcome:
+    """ "¿y el serie 1 tiene carplay?" after a search under 500 mil: the Serie 1 named now, with
+    the earlier criteria it misses said as loosened, before other makes that meet them."""
+    model = ctx.extraction.model
+    lost = {step.kind for step in outcome.relaxed} & {"model", "make"}
+    if not model or not lost:
+        return outcome
+    said = {key for key in INHERITED if getattr(ctx.extraction, key, None) is not None}
+    inherited = [key for key in INHERITED if key not in said and getattr(filters, key) is not None]
+    if not inherited:
+        return outcome
+    looser = filters.model_copy(update=dict.fromkeys(inherited))
+    found = search(ctx.services.catalog, looser, ctx.config.results_limit, max_price)
+    if not found.cars or {step.kind for step in found.relaxed} & {"model", "make"}:
+        return outcome
+    kinds = dict.fromkeys(INHERITED[key] for key in inherited)
+    relaxed = [Relaxation(kind=kind) for kind in kinds] + list(found.relaxed)
+    return found.model_copy(update={"relaxed": relaxed})
 
 
 def _beyond_shown(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
@@ -417,7 +457,9 @@ def _relaxed_what(ctx: TurnContext, outcome: SearchOutcome) -> str:
     used = outcome.filters_used
     texts = [
         ctx.say(
-            f"relaxed_{step.kind}",
+            "relaxed_price_any"
+            if step.kind == "price" and used.price_max is None
+            else f"relaxed_{step.kind}",
             {
                 "make": used.make or "",
                 "price_max": _amount(used.price_max, ctx.words.get("thousand", "mil")),

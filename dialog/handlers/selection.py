@@ -6,7 +6,13 @@ km") or by what the customer saw ("el jetta", "la del 2018", "la camioneta", "el
 
 from __future__ import annotations
 
-from dialog.handlers.common import CAR_PLACEHOLDERS, car_in_focus, car_values, pick_by_ordinal
+from dialog.handlers.common import (
+    CAR_PLACEHOLDERS,
+    car_choices,
+    car_in_focus,
+    car_values,
+    pick_by_ordinal,
+)
 from dialog.registry import handler
 from dialog.render import fill, km, money
 from dialog.screen import shown_car
@@ -47,6 +53,9 @@ def select_car(ctx: TurnContext) -> Reply:
             return Reply(ctx.say("out_of_range", {"count": len(shown)}))
         return focus_reply(ctx, stock_id)
     cars = [car for stock_id in shown if (car := ctx.services.catalog.get(stock_id)) is not None]
+    other = _the_other(ctx, cars)
+    if other is not None:  # "¿y la otra?" after one of the two Odysseys
+        return focus_reply(ctx, other.stock_id)
     if extraction.superlative:  # "la odyssey más nueva": the newest of the Odysseys shown
         named = cars_named(ctx.services.catalog, extraction, shown)
         return focus_reply(ctx, best_of(named or cars, extraction.superlative).stock_id)
@@ -69,6 +78,21 @@ def select_car(ctx: TurnContext) -> Reply:
         )
     ctx.state.last_results = [car.stock_id for car in matches]
     return Reply(ctx.say("ambiguous", {"count": len(matches), "name": name}))
+
+
+def _the_other(ctx: TurnContext, cars: list[Car]) -> Car | None:
+    """The one car besides the car in focus: of its model when the list has one more, else of
+    a list of two; None when "la otra" could be several."""
+    focus = ctx.state.selected
+    if "context:other_one" not in ctx.extraction.said or focus is None:
+        return None
+    current = ctx.services.catalog.get(focus)
+    rest = [car for car in cars if car.stock_id != focus]
+    if current is None or not rest:
+        return None
+    same = [car for car in rest if (car.make, car.model) == (current.make, current.model)]
+    candidates = same if len(same) == 1 else rest
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def best_of(cars: list[Car], superlative: str) -> Car:
@@ -127,12 +151,21 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
 
 @handler(
     "catalog.details",
-    required={"card": FOCUS, "no_car": set()},
+    required={"card": FOCUS, "no_car": set(), "several_named": {"count", "lines"}},
 )
 def car_details(ctx: TurnContext) -> Reply:
     """Answer about the car in focus (or the one pointed at in this message): the YAML's detail
     topics by keyword, a trait asked ("¿es automático?"), else its full card."""
     car = _pointed(ctx) or car_in_focus(ctx)
+    if _names_another_car(ctx, car):  # "la x trail, ¿qué año es?" with no list, or another car
+        found = _named_in_catalog(ctx)
+        if found is None:  # not in stock, or not only that car: the search says what there is
+            from dialog.handlers.search import SEARCH_ROUTE, search_cars
+
+            return search_cars(ctx.speaking_as(SEARCH_ROUTE))
+        if len(found) > 1:
+            return _details_of_several(ctx, found)
+        car = found[0]
     if car is None:
         listed = [c for i in ctx.state.last_results if (c := ctx.services.catalog.get(i))]
         answers = [_detail_answers(ctx, c) for c in listed[:LISTED_DETAILS]]
@@ -149,6 +182,51 @@ def car_details(ctx: TurnContext) -> Reply:
 
 
 LISTED_DETAILS = 5
+
+
+def _names_another_car(ctx: TurnContext, car: Car | None) -> bool:
+    """The message names a make or model that is not the car about to be described."""
+    extraction = ctx.extraction
+    if not (extraction.make or extraction.model):
+        return False
+    named = {key: getattr(extraction, key) for key in ("make", "model") if getattr(extraction, key)}
+    return car is None or not car_matches(shown_car(car), named)
+
+
+def _named_in_catalog(ctx: TurnContext) -> list[Car] | None:
+    """The cars of the make/model (and year) named, from the whole catalog, whatever the
+    conversation's search said; None when the catalog has none of them."""
+    extraction = ctx.extraction
+    filters = SearchFilters(
+        make=extraction.make,
+        model=extraction.model,
+        year_min=extraction.year_min,
+        year_max=extraction.year_max,
+    )
+    outcome = search(ctx.services.catalog, filters, LISTED_DETAILS)
+    if outcome.relaxed or not outcome.cars:
+        return None
+    return list(outcome.cars)
+
+
+def _details_of_several(ctx: TurnContext, cars: list[Car]) -> Reply:
+    """ "¿qué año es la cx-5?" with two CX-5s in stock: the answer for each, numbered to pick."""
+    from dialog.handlers.search import SEARCH_ROUTE
+
+    ctx.state.last_results = [car.stock_id for car in cars]
+    ctx.state.selected = None
+    listing = ctx.speaking_as(SEARCH_ROUTE)  # the list looks as the search shows it
+    lines = []
+    for n, car in enumerate(cars, 1):
+        line = listing.say("result_line", car_values(car, n, words=ctx.words))
+        found = _detail_answers(ctx, car)
+        lines.append(f"{line}\n    " + " ".join(found) if found else line)
+    return Reply(
+        ctx.say("several_named", {"count": len(cars), "lines": "\n".join(lines)}),
+        results=[car.stock_id for car in cars],
+        choices=car_choices(cars),
+        choices_kind="cars",
+    )
 
 
 def _detail_answers(ctx: TurnContext, car: Car) -> list[str]:
