@@ -172,11 +172,10 @@ def apply_context(
         if by_name and _matches(named, context) and not _criteria_beyond(slots, NAMING):
             return DETAILS, None  # "el sentra, ¿cuántos km tiene?" of the Sentra listed
     one_car = not reading.several_cars and not slots.get("superlative")
-    if about and not searching and one_car and _names_the_car(slots):
-        if not _criteria_beyond(slots, NAMING) and (
-            reading.label != QUESTION or reading.stage != "rule"
-        ):
-            return DETAILS, None  # "¿cuántos km tiene la cx-5?": the catalog's CX-5s answer
+    of_model = reading.label != QUESTION or reading.stage != "rule"  # "¿cuánto gasta?" is not
+    one_named = one_car and _names_the_car(slots) and not _criteria_beyond(slots, NAMING)
+    if about and not searching and one_named and of_model:
+        return DETAILS, None  # "¿cuántos km tiene la cx-5?": the catalog's CX-5s answer
     if "context:other_one" in reading.said and context.shown and context.focus is not None:
         car_talk = reading.label in CAR_LABELS or reading.stage != "rule" or reading.weak
         if reading.label == FINANCING or (car_talk and not _criteria_beyond(slots, NAMING)):
