@@ -23,7 +23,14 @@ from spacy.matcher import PhraseMatcher
 
 from nlu import financing, money, seats, years
 from nlu.contact import ContactReader
-from nlu.context import ContextSettings, DialogContext, Reading, apply_context, car_matches
+from nlu.context import (
+    PICK_AS_PERCENT,
+    ContextSettings,
+    DialogContext,
+    Reading,
+    apply_context,
+    car_matches,
+)
 from nlu.cues import CueIndex, Unit
 from nlu.examples import STOPWORDS, Concepts, ExampleIndex
 from nlu.intents import KNOWLEDGE, Decision, Hits, IntentClassifier, Label
@@ -672,6 +679,8 @@ class Extractor:
             weak=stage == "rule" and score is not None and score < 1.0,
             worded=self._worded_request(hits, decision.label, flags, slots),
         )
+        if context.shown and FINANCING_KEYS & slots.keys():
+            _percent_among_picks(analysis, len(context.shown))
         changed = apply_context(reading, slots, context, self.context_settings)
         if changed is not None and changed[0] == reading.label:
             second = changed[1] or second
@@ -697,6 +706,11 @@ class Extractor:
             intent, topic, stage = SEARCH_REQUEST, None, "rule"  # "olvida el carplay"
         if intent == SELECT and len(set(analysis.picks)) > 1 and context.shown:
             intent, second = COMPARE, None  # "¿cuál está mejor, el 3 o el 5?": side by side
+        asks_difference = COMPARE in hits.strong or second == COMPARE
+        if intent in (SELECT, SEARCH_REQUEST) and asks_difference and named and context.shown:
+            naming = {key: slots[key] for key in ("make", "model") if key in slots}
+            if sum(car_matches(car, naming) for car in context.shown) > 1:
+                intent, topic, second = COMPARE, None, None  # "hay dos rio, ¿qué diferencia?"
         if intent == COMPARE and len(set(analysis.picks)) > 1:
             slots.pop("ordinal", None)  # several cars: `picks`, not one ordinal
         return Extraction(
@@ -947,6 +961,19 @@ def _not_asked(analysis: Analysis) -> set[int]:
             found.add(i)
             i += 1
     return found
+
+
+def _percent_among_picks(analysis: Analysis, shown: int) -> None:
+    """ "el último, cuánto al mes con el 10 a 3 años" with five cars shown: the 10 is the percent
+    down, not a tenth car to compare with."""
+    low, high = PICK_AS_PERCENT
+    slots = analysis.slots
+    beyond = [p for p in analysis.picks if p > shown and low <= p <= high]
+    if len(analysis.picks) < 2 or len(beyond) != 1 or "down_payment_pct" in slots:
+        return
+    analysis.picks.remove(beyond[0])
+    slots["down_payment_pct"] = float(beyond[0])
+    slots["ordinal"] = analysis.picks[0]
 
 
 def _vetoes(analysis: Analysis) -> set[str]:

@@ -24,8 +24,9 @@ WISHES = frozenset(
 DENIALS = frozenset({"no", "nel", "nop", "nope", "nunca"})
 CLAUSE_END = frozenset({",", ".", "?", "!", ";", "y", "pero"})
 BRIDGE = frozenset(
-    {"de", "que", "con", "tenga", "tengan", "tiene", "tienen", "traiga", "sea", "este"}
-)
+    {"de", "que", "con", "tenga", "tengan", "tiene", "tienen", "traiga", "sea", "este", "es", "son",
+     "esta", "estan", "esas", "esos", "estas", "estos", "ellas", "ellos", "todas", "todos"}
+)  # fmt: skip
 
 
 class ValueReader:

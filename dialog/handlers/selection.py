@@ -309,7 +309,7 @@ def compare_cars(ctx: TurnContext) -> Reply:
         }
         lines.append(ctx.say("line", values))
     lines.append("")
-    lines.extend(_gaps(ctx, cars))
+    lines.extend(_gaps(ctx, cars, shown))
     lines += ["", ctx.say("closing")]
     ctx.state.selected = None  # the next "ese" is one of these, not the car seen before
     return Reply("\n".join(lines))
@@ -319,7 +319,7 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
     extraction = ctx.extraction
     picked = [pick_by_ordinal(ctx.state.last_results, n) for n in extraction.picks]
     cars = [car for i in picked if i is not None and (car := ctx.services.catalog.get(i))]
-    if extraction.years:
+    if extraction.years and not (extraction.model or extraction.make):  # "la del 2020": a year
         cars += [car for car in shown if car.year in extraction.years and car not in cars]
     named = (
         [
@@ -337,32 +337,39 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
     if not cars and len(shown) <= COMPARE_MAX:
         cars = shown
     cars = [car for car in cars if car in shown]
-    unlisted = _named_unlisted(ctx, cars)
+    unlisted = _named_unlisted(ctx, cars, focus)
     if unlisted:  # "compárame la sportage con la compass" with neither listed: from the catalog
+        if not cars and len(unlisted) == 1 and focus is not None:
+            cars = [focus]  # "¿qué diferencia hay con la trax 2020?": with the car in focus
         cars = [*cars, *unlisted][:COMPARE_MAX]
         shown[:] = cars
         ctx.state.last_results = [car.stock_id for car in cars]
     return cars[:COMPARE_MAX]
 
 
-def _named_unlisted(ctx: TurnContext, cars: list[Car]) -> list[Car]:
+def _named_unlisted(ctx: TurnContext, cars: list[Car], focus: Car | None = None) -> list[Car]:
     """One car of each model named in the message that the cars to compare lack (the newest in
-    stock), when two or more models were named."""
+    stock, of the year said), when two or more models were named, or one besides the car in
+    focus."""
     extraction = ctx.extraction
     names = [(extraction.make, extraction.model)] + [
         (make, model or None)
         for make, _, model in (a.partition("|") for a in extraction.alternatives)
     ]
     models = [(make, model) for make, model in names if model]
-    if len(models) < 2:
+    other_than_focus = len(models) == 1 and focus is not None and not cars
+    if len(models) < 2 and not other_than_focus:
         return []
     found: list[Car] = []
-    for make, model in models:
+    for index, (make, model) in enumerate(models):
         if any(car.model.casefold() == model.casefold() for car in [*cars, *found]):
             continue
+        years = (extraction.year_min, extraction.year_max) if index == 0 else (None, None)
         outcome = search(
             ctx.services.catalog,
-            SearchFilters(make=make, model=model, superlative="newest"),
+            SearchFilters(
+                make=make, model=model, year_min=years[0], year_max=years[1], superlative="newest"
+            ),
             limit=1,
         )
         if outcome.cars and not outcome.relaxed:
@@ -370,17 +377,23 @@ def _named_unlisted(ctx: TurnContext, cars: list[Car]) -> list[Car]:
     return found
 
 
-def _gaps(ctx: TurnContext, cars: list[Car]) -> list[str]:
+def _gaps(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> list[str]:
+    titles = [car.title for car in cars]
+    twins = len(set(titles)) < len(titles)  # two "KIA Rio 2020": say which by its number
+
+    def name(car: Car) -> str:
+        return f"{shown.index(car) + 1}. {car.title}" if twins and car in shown else car.title
+
     by_price = sorted(cars, key=lambda car: car.price)
     cheap, dear = by_price[0], by_price[-1]
     found = []
     if dear.price > cheap.price:
         gap = money(dear.price - cheap.price)
-        found.append(ctx.say("price_gap", {"dearer": dear.title, "gap": gap}))
+        found.append(ctx.say("price_gap", {"dearer": name(dear), "gap": gap}))
     by_km = sorted(cars, key=lambda car: car.km)
     if by_km[-1].km > by_km[0].km:
         gap = km(by_km[-1].km - by_km[0].km)
-        found.append(ctx.say("km_gap", {"fewer": by_km[0].title, "gap": gap}))
+        found.append(ctx.say("km_gap", {"fewer": name(by_km[0]), "gap": gap}))
     versions = {car.version.casefold() for car in cars}
     if len(versions) == 1:
         found.append(ctx.say("same_version", {"version": cars[0].version}))
