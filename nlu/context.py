@@ -195,7 +195,7 @@ def apply_context(
     names_unshown = _names_the_car(slots) and not _matches(slots, context)
     if reading.label == SELECT and slots.get("ordinal") is None and names_unshown:
         return SEARCH, None  # "me interesa el corolla" with no Corolla listed
-    current = _current_topic_section(reading, context)
+    current = _current_topic_section(reading, slots, context)
     if current is not None:
         return current
     return _follow_up(reading, slots, context, settings)
@@ -206,11 +206,16 @@ def apply_context(
 SECTION_RIVALS = frozenset({"advice", "policy_question", "car_question", "car_details"})
 
 
-def _current_topic_section(reading: Reading, context: DialogContext) -> tuple[str, None] | None:
+def _current_topic_section(
+    reading: Reading, slots: dict[str, object], context: DialogContext
+) -> tuple[str, None] | None:
     """ "¿qué papeles necesito?" while talking about selling a car: a part of the topic being
-    talked about wins over another topic that has no such part."""
+    talked about wins over another topic that has no such part; so does "¿y cuánto cuesta al
+    mes?" after Kavak Total over a plan for no car."""
     last, label = context.last_label or "", reading.label
-    about = label.startswith("knowledge/") or label in SECTION_RIVALS
+    no_plan = label == FINANCING and context.focus is None and not context.shown
+    no_plan = no_plan and not any(key in slots for key in (*FINANCING_SLOTS, "monthly_budget"))
+    about = label.startswith("knowledge/") or label in SECTION_RIVALS or no_plan
     if not last.startswith("knowledge/") or not about or last == label:
         return None
     sections = {name.split(":")[1] for name in reading.said if name.startswith("section:")}
@@ -234,6 +239,9 @@ def _colour(reading: Reading, slots: dict[str, object], context: DialogContext):
     if reading.stage == "rule" and not reading.weak and reading.label not in CAR_LABELS:
         return None  # "¿tienen sucursal en el centro?": another request decided by its words
     if context.shown and "context:pointing" in reading.said and not reading.details_asked:
+        named = {key: value for key, value in slots.items() if key in NAMING}
+        if named and len(_matches(named, context)) == 1:
+            return SELECT, DETAILS  # "el vento es blanco?": that car, and its colour answered
         return SELECT, None
     if context.focus is not None:
         return DETAILS, None
@@ -269,7 +277,8 @@ def _about_a_car(
 def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogContext):
     if reading.label not in {SEARCH, SELECT, DETAILS} and reading.stage != "none":
         return None  # "¿la tiguan da lata?" asks about the model, it does not pick
-    second = DETAILS if reading.details_asked or reading.label == DETAILS else None
+    asked = reading.details_asked or reading.label == DETAILS or "context:colour" in reading.said
+    second = DETAILS if asked else None  # "el vento es blanco?": picked, and the colour answered
     if second is None and any(key in slots for key in (*FINANCING_SLOTS, "monthly_budget")):
         second = FINANCING  # "el del 23, ¿cuánto al mes con 20% a 3 y a 5 años?"
     if slots.get("superlative") and not _criteria_beyond(slots, ("superlative",)):

@@ -13,18 +13,29 @@ MIN_ENGLISH_WORDS = 4
 
 
 class LanguageGuess:
-    def __init__(self, english: frozenset[str], spanish: frozenset[str]):
+    def __init__(
+        self,
+        english: frozenset[str],
+        spanish: frozenset[str],
+        neutral: frozenset[str] = frozenset(),
+    ):
         self.english = english - spanish
         self.spanish = spanish
+        self.neutral = neutral  # names said the same in both: "Kavak", "Jetta", "Guadalajara"
 
     @classmethod
-    def build(cls, english: frozenset[str], domain_words: frozenset[str]) -> LanguageGuess:
+    def build(
+        cls,
+        english: frozenset[str],
+        domain_words: frozenset[str],
+        neutral: frozenset[str] = frozenset(),
+    ) -> LanguageGuess:
         spanish = frozenset(fold(word) for word in STOP_WORDS) | domain_words
-        return cls(english, spanish - english)
+        return cls(english, spanish - english - neutral, neutral - english)
 
     def guess(self, words: list[str]) -> str | None:
         """'en', 'es', or None when the message says too little to tell (a number, a name)."""
-        words = [word for word in words if word.isalpha()]
+        words = [w for w in words if w.replace("'", "").isalpha() and w not in self.neutral]
         if not words:
             return None
         english = sum(word in self.english for word in words)
