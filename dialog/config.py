@@ -130,6 +130,10 @@ class DialogConfig(_Strict):
     routes: dict[str, Route]
     forms: dict[str, Form] = Field(default_factory=dict)
     results_limit: int = Field(default=5, ge=1, le=10)
+    # how the cars a monthly budget affords are listed when the customer chose no order
+    budget_order: Literal["cheapest", "most_expensive", "newest", "oldest", "lowest_km"] = (
+        "most_expensive"
+    )
     pass_phrases: list[str] = Field(default_factory=list)
     llm: LLMPolicy = Field(default_factory=LLMPolicy)
     reset_on_new_model: list[str] = Field(default_factory=lambda: ["model", "year_min", "year_max"])

@@ -277,6 +277,8 @@ def _about_a_car(
 def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogContext):
     if reading.label not in {SEARCH, SELECT, DETAILS} and reading.stage != "none":
         return None  # "¿la tiguan da lata?" asks about the model, it does not pick
+    if {"context:more", "context:other"} & reading.said:
+        return None  # "¿hay más trocas o nomás esa?": more of them, not the one listed
     asked = reading.details_asked or reading.label == DETAILS or "context:colour" in reading.said
     second = DETAILS if asked else None  # "el vento es blanco?": picked, and the colour answered
     if second is None and any(key in slots for key in (*FINANCING_SLOTS, "monthly_budget")):

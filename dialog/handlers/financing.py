@@ -276,6 +276,9 @@ def _affordable(ctx: TurnContext) -> Reply:
     budget = params.monthly_budget or 0.0
     afford = max_affordable_price(params.down_payment, budget, ctx.services.financing)
     filters = ctx.state.filters.model_copy(update={"price_max": afford.price, "price_min": None})
+    # the cars that make the most of the budget first, unless the customer chose an order
+    order = filters.superlative or ctx.config.budget_order
+    filters = filters.model_copy(update={"superlative": order})
     outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
     listing = list_outcome(ctx, outcome, filters=filters)
     listing.text = ctx.say(

@@ -317,8 +317,10 @@ def merge_filters(
         merged["year_max"] = (
             None if merged["year_max"] < extraction.year_min else merged["year_max"]
         )
-    if extraction.price_max is not None and extraction.price_min is None:
+    raised = current.price_max is not None and (extraction.price_max or 0) > current.price_max
+    if extraction.price_max is not None and extraction.price_min is None and not raised:
         merged["price_min"] = None  # "máximo 300 mil" after "alrededor de 400": a ceiling only
+    # "de 300 a 400 mil", then "sube el presupuesto a medio millón": still from 300
     return SearchFilters(**merged)
 
 

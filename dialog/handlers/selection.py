@@ -39,6 +39,7 @@ NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", 
         "selected_short": FOCUS,
         "colour": {"count"},
         "which_one": {"count"},
+        "beyond_list": {"total"},
     },
 )
 def select_car(ctx: TurnContext) -> Reply:
@@ -58,7 +59,8 @@ def select_car(ctx: TurnContext) -> Reply:
         return focus_reply(ctx, other.stock_id)
     if extraction.superlative:  # "la odyssey más nueva": the newest of the Odysseys shown
         named = cars_named(ctx.services.catalog, extraction, shown)
-        return focus_reply(ctx, best_of(named or cars, extraction.superlative).stock_id)
+        best = None if named else _best_of_search(ctx, shown, extraction.superlative)
+        return focus_reply(ctx, (best or best_of(named or cars, extraction.superlative)).stock_id)
     bound = "price:bound" in extraction.said  # "de menos de 200 mil" is a ceiling
     priced = [] if bound else price_pointed([shown_car(car) for car in cars], extraction.slots())
     if len(priced) == 1:  # "la de 238 mil"
@@ -93,6 +95,30 @@ def _the_other(ctx: TurnContext, cars: list[Car]) -> Car | None:
     same = [car for car in rest if (car.make, car.model) == (current.make, current.model)]
     candidates = same if len(same) == 1 else rest
     return candidates[0] if len(candidates) == 1 else None
+
+
+def _best_of_search(ctx: TurnContext, shown: list[int], superlative: str) -> Car | None:
+    """ "la más nueva de esas" when the list shown is the first page of a longer search: the
+    newest of every car that search found, not only of the five on screen."""
+    from tools.financing import max_affordable_price
+
+    filters = ctx.state.filters
+    budget, down = ctx.state.financing.monthly_budget, ctx.state.financing.down_payment
+    if filters.is_empty() and budget is None:
+        return None
+    cap = max_affordable_price(down, budget, ctx.services.financing).price if budget else None
+    every = search(ctx.services.catalog, filters, ALL_CARS, cap)
+    if every.relaxed or every.total <= len(shown):
+        return None  # all of it is on screen
+    if not set(shown) <= {car.stock_id for car in every.cars}:
+        return None  # not that search's list (a comparison, similar cars)
+    best = best_of(every.cars, superlative)
+    if best.stock_id not in shown and ctx.template("beyond_list"):
+        ctx.notes.append(ctx.say("beyond_list", {"total": every.total}))
+    return best
+
+
+ALL_CARS = 10_000
 
 
 def best_of(cars: list[Car], superlative: str) -> Car:
