@@ -134,6 +134,8 @@ class DialogConfig(_Strict):
     budget_order: Literal["cheapest", "most_expensive", "newest", "oldest", "lowest_km"] = (
         "most_expensive"
     )
+    # routes whose answer, given twice in a row word for word, becomes `said_again`
+    not_twice: list[str] = Field(default_factory=list)
     pass_phrases: list[str] = Field(default_factory=list)
     llm: LLMPolicy = Field(default_factory=LLMPolicy)
     reset_on_new_model: list[str] = Field(default_factory=lambda: ["model", "year_min", "year_max"])
@@ -245,6 +247,13 @@ def _check_routes(config: DialogConfig, data: Any, path: Path) -> None:
                 f"routes.{intent}.handler",
             )
         _check_templates(spec, route.templates, config.templates, data, path, where)
+    for index, intent in enumerate(config.not_twice):
+        if intent not in config.routes:
+            raise YamlError(path, f"not_twice names '{intent}', which has no route",
+                            line_at(data, ("not_twice", index)), "not_twice")  # fmt: skip
+    if config.not_twice and not config.templates.get("said_again"):
+        raise YamlError(path, "not_twice needs a 'said_again' template under templates:",
+                        line_at(data, ("not_twice",)), "not_twice")  # fmt: skip
 
 
 def _check_templates(

@@ -3,6 +3,7 @@ request in the same message), save the state. Every intent decision is the NLU's
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -110,6 +111,7 @@ class Engine:
             for listener in self.handoff_listeners:
                 listener(ctx.handoff)
         reply = self._maybe_rephrase(ctx, reply)
+        reply = _not_twice(ctx, reply)
         state.last_intent, state.last_topic = ctx.answered_last or (ctx.intent, extraction.topic)
         state.last_money = _money(extraction) or state.last_money
         if reply.plan is not None:
@@ -297,3 +299,15 @@ def _remind(ctx: TurnContext, reply: Reply) -> Reply:
             part for part in (reply.ask, fill(question_text(ctx, question, "remind"), {})) if part
         )
     return reply
+
+
+def _not_twice(ctx: TurnContext, reply: Reply) -> Reply:
+    """The same answer to an insistent customer says so and offers a person, instead of
+    repeating itself word for word ("no me salgas con rollos, dame un precio")."""
+    digest = hashlib.sha1(reply.full_text.encode("utf-8")).hexdigest()[:16]
+    again = digest == ctx.state.last_reply_digest
+    ctx.state.last_reply_digest = digest
+    if not again or ctx.intent not in ctx.config.not_twice or reply.plan is not None:
+        return reply
+    said_again = ctx.say("said_again")
+    return Reply(said_again, rephrasable=False) if said_again else reply

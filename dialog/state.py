@@ -55,6 +55,7 @@ class ConversationState(BaseModel):
     last_intent: str | None = None
     last_topic: str | None = None
     last_reply_kind: str | None = None  # "help" after the menu: the next time, a short variant
+    last_reply_digest: str | None = None  # the last reply, hashed: never the same text twice
     form: FormProgress | None = None
     profile: dict[str, str] = Field(default_factory=dict)  # form answers (use of the car...)
     lead: Lead = Field(default_factory=Lead)

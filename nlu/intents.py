@@ -88,6 +88,9 @@ class ClassifierSettings(BaseModel):
     # label -> the label that, asked in the same message, takes it in (contact data given with
     # a request for an advisor is part of that request)
     absorbed_by: dict[str, str] = Field(default_factory=dict)
+    # the same, only when a car is chosen: "¿cuál es el enganche mínimo y cuánto al mes a 6
+    # años?" about the car in focus is its plan, not the general text about plans
+    absorbed_with_car: dict[str, str] = Field(default_factory=dict)
     # questions about the customer's own car: the km, year or price said describe that car,
     # they are not a search ("¿en cuánto lo compran? tiene 120 mil km")
     own_car_labels: list[str] = Field(default_factory=list)

@@ -4,6 +4,8 @@ knowledge topics from data/knowledge.yml (next to their answers). Checked both w
 - E101 a label with fewer than `min_examples` examples;
 - E102 the same phrase under two labels (unless their slot conditions exclude each other);
 - E103 an example that does not classify to its own label, or a not_example that does
+- E104 a classifier setting (leading, own_car_labels, absorbed_by, absorbed_with_car) that names
+  no label;
   (run with `check_examples`, once the extractor is built).
 Every problem is reported at once, with file:line.
 """
@@ -63,8 +65,31 @@ def load_labels(
     raw = {intents_source: intents_raw, str(knowledge_path): knowledge_raw}
     raw[str(intents_path)] = intents_raw
     loaded = LoadedLabels(labels, intents.classifier, context, raw, knowledge)
-    raise_problems(_check_counts(loaded) + _check_phrases(loaded))
+    raise_problems(_check_counts(loaded) + _check_phrases(loaded) + _check_settings(loaded))
     return loaded
+
+
+def _check_settings(loaded: LoadedLabels) -> list[YamlError]:
+    """E104: the classifier's label lists and maps name labels that exist."""
+    known = {label.name for label in loaded.labels}
+    settings, source = loaded.settings, next(iter(loaded.raw))
+    named = {
+        "leading": list(settings.leading),
+        "own_car_labels": list(settings.own_car_labels),
+        "absorbed_by": [*settings.absorbed_by, *settings.absorbed_by.values()],
+        "absorbed_with_car": [*settings.absorbed_with_car, *settings.absorbed_with_car.values()],
+    }
+    return [
+        YamlError(
+            source,
+            f"E104 classifier.{key} names '{name}', which is no intent or knowledge topic",
+            line_at(loaded.raw[source], ("classifier", key)),
+            f"classifier.{key}",
+        )
+        for key, names in named.items()
+        for name in names
+        if name not in known
+    ]
 
 
 def _line(loaded: LoadedLabels, label: Label, *path: Any) -> int | None:

@@ -664,6 +664,10 @@ class Extractor:
                 second = SEARCH_REQUEST  # "¿tienen garantía? me interesa la CX-5": the CX-5s too
         if second in CAR_SCREEN_LABELS and context.focus is None and not context.shown:
             second = None  # "¿qué es Kavak Total y cuánto cuesta?": no car to say it of
+        with_car = self.classifier.settings.absorbed_with_car.get(_label(intent, topic) or "")
+        if with_car is not None and second == with_car and context.focus is not None:
+            taker = self.classifier.labels[with_car]  # the plan of the car in focus says it all
+            intent, topic, second = taker.intent, taker.topic, None
         own_car_label = _label(intent, topic) in self.classifier.settings.own_car_labels
         # "...y también busco una camioneta": words that ask for cars, not only the car described
         other_car = bool(slots.get("own_car") and named)  # "vender mi aveo y comprar un jetta"

@@ -136,6 +136,16 @@ def test_the_same_phrase_under_two_labels_is_reported(yaml_copy):
     assert "knowledge.yml:" in message or "intents.yml:" in message
 
 
+def test_a_classifier_setting_naming_no_label_is_reported(yaml_copy):
+    path = yaml_copy.config_dir / "intents.yml"
+    _replace(
+        path, "absorbed_with_car: {knowledge/payment_plans:", "absorbed_with_car: {knowledge/plans:"
+    )
+    message = _errors(yaml_copy)
+    line = _line_of(path, "  absorbed_with_car: {knowledge/plans: financing}")
+    assert f"intents.yml:{line}" in message and "E104" in message and "knowledge/plans" in message
+
+
 def test_an_example_read_as_another_label_is_reported(yaml_copy):
     path = yaml_copy.knowledge
     text = path.read_text(encoding="utf-8")
