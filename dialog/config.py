@@ -54,7 +54,8 @@ class FormQuestion(_Strict):
     retry: str = ""  # asked again when the reply answers nothing ("Solo necesito tu nombre...")
     fills: list[str] = Field(default_factory=list)
     options: dict[str, list[str]] = Field(default_factory=dict)
-    # asked once more at most: a reply that does not answer it ends the form with what it has
+    # asked once more at most: a second reply that does not answer it ends the form with what it
+    # has (the first gets `retry`)
     optional: bool = False
 
     @field_validator("fills")
@@ -79,6 +80,8 @@ class Form(_Strict):
     interrupt_min_score: float = Field(default=0.5, ge=0, le=1)
     search_when_criteria: bool = False  # criteria that ignore the question asked end the form
     end_intents: list[str] = Field(default_factory=list)  # answered normally, and the form closes
+    # to an optional question, these ("ok gracias") close the form with what it has at once
+    optional_done_intents: list[str] = Field(default_factory=list)
     on_complete: str
     templates: dict[str, str] = Field(default_factory=dict)  # for on_complete's handler
 

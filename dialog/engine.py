@@ -307,7 +307,8 @@ def _not_twice(ctx: TurnContext, reply: Reply) -> Reply:
     digest = hashlib.sha1(reply.full_text.encode("utf-8")).hexdigest()[:16]
     again = digest == ctx.state.last_reply_digest
     ctx.state.last_reply_digest = digest
-    if not again or ctx.intent not in ctx.config.not_twice or reply.plan is not None:
+    fresh = reply.llm_used  # written anew for this question: not a repeat of a fixed text
+    if not again or fresh or ctx.intent not in ctx.config.not_twice or reply.plan is not None:
         return reply
     said_again = ctx.say("said_again")
     return Reply(said_again, rephrasable=False) if said_again else reply

@@ -93,7 +93,8 @@ def _advance(ctx: TurnContext, form: Form, first_turn: bool) -> Reply:
         return _complete(ctx, form)
     question = pending[0]
     unanswered = not first_turn and question.id == asked and progress.answers == before
-    if unanswered and question.optional:  # "ok gracias" to "¿en qué horario?": no nagging
+    done = ctx.intent in form.optional_done_intents or progress.misses >= 1
+    if unanswered and question.optional and done:  # "ok gracias" to "¿en qué horario?"
         return _complete(ctx, form)
     if unanswered:
         _missed(ctx, form)
