@@ -39,6 +39,8 @@ class ContactWords(BaseModel):
     not_names: list[str]
     max_name_words: int = Field(4, ge=1, le=8)
     times: list[TimePattern]
+    # a phone number said in words: "cinco cinco, doce, treinta y cuatro..." (0-99 each)
+    spoken_digits: dict[str, int] = Field(default_factory=dict)
 
 
 class ContactReader:
@@ -51,6 +53,7 @@ class ContactReader:
         self.first_names = first_names
         self.max_words = words.max_name_words
         self.times = [(re.compile(t.pattern), t.say) for t in words.times]
+        self.spoken = {fold(word): value for word, value in words.spoken_digits.items()}
 
     @classmethod
     def load(cls, directory: Path | None = None, vocabulary: frozenset[str] = frozenset()):
@@ -61,19 +64,20 @@ class ContactReader:
         return cls(words, first_names - {"america", "mercedes"}, everyday - first_names)
 
     def phone(self, tokens: list[str], taken: list[bool]) -> str | None:
-        """The first run of digit tokens (and separators) that spells a Mexican phone number."""
+        """The first run of digit tokens (and separators) that spells a Mexican phone number,
+        in figures or in words ("cinco cinco doce treinta y cuatro...")."""
         i = 0
         while i < len(tokens):
-            if taken[i] or not _digits(tokens[i]):
+            if taken[i] or not self._digit_like(tokens, i):
                 i += 1
                 continue
             end, digits = i, ""
             while (
                 end < len(tokens)
                 and not taken[end]
-                and (_digits(tokens[end]) or tokens[end] in _SEPARATORS)
+                and (self._digit_like(tokens, end) or tokens[end] in _SEPARATORS)
             ):
-                digits += re.sub(r"\D", "", tokens[end])
+                digits += self._spelled(tokens, end)
                 end += 1
             number = _national(digits)
             if number:
@@ -82,6 +86,27 @@ class ContactReader:
                 return number
             i = end
         return None
+
+    def _digit_like(self, tokens: list[str], i: int) -> bool:
+        """Figures, a number word, or the "y" of "treinta y cuatro" between two of them."""
+        token, spoken = tokens[i], self.spoken
+        if _digits(token) or token in spoken:
+            return True
+        if token != "y" or not 0 < i < len(tokens) - 1:
+            return False
+        return spoken.get(tokens[i - 1], 0) >= 20 and 0 < spoken.get(tokens[i + 1], 0) < 10
+
+    def _spelled(self, tokens: list[str], i: int) -> str:
+        """The digits a token adds: "55" -> "55", "cinco" -> "5", "treinta" -> "30" (or "3" when
+        "y cuatro" follows), "y" -> ""."""
+        token, spoken = tokens[i], self.spoken
+        if token not in spoken:
+            return "" if token == "y" else re.sub(r"\D", "", token)
+        value = spoken[token]
+        tens_with_unit = value >= 20 and i + 2 < len(tokens) and tokens[i + 1] == "y"
+        if tens_with_unit and 0 < spoken.get(tokens[i + 2], 0) < 10:
+            return str(value // 10)  # "treinta y cuatro": the unit word adds the 4
+        return str(value)
 
     def email(self, tokens: list[str], taken: list[bool]) -> str | None:
         for i, token in enumerate(tokens):

@@ -102,6 +102,8 @@ class ContextSettings(BaseModel):
     more_words: list[str] = Field(default_factory=list)  # "enséñame las demás": the next page
     other_words: list[str] = Field(default_factory=list)  # "otras opciones": next page or others
     other_one_words: list[str] = Field(default_factory=list)  # "¿y la otra?": the other car
+    sort_words: list[str] = Field(default_factory=list)  # "ordénalos": the same cars, reordered
+    sort_by: dict[str, list[str]] = Field(default_factory=dict)  # superlative -> "por km"
     cheaper_words: list[str] = Field(default_factory=list)  # "algo más barato": below the list
     newer_words: list[str] = Field(default_factory=list)  # "una más nueva": newer than the list
     negation_words: list[str] = Field(default_factory=list)  # "no quiero la duster": not a pick

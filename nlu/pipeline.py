@@ -261,10 +261,23 @@ class Extractor:
         texts = [text for _, text, is_example in self.classifier.examples() if not is_example]
         return frozenset(word for text in texts for word in re.findall(r"[a-z]+", fold(text)))
 
+    def _origin(self, analysis: Analysis, found: tuple[str, int, int], taken: list[bool]) -> None:
+        """ "autos alemanes de menos de 400 mil": any make of that origin in stock (the first one
+        is the make, the others its alternatives)."""
+        name, start, end = found
+        makes = self.vocabulary.origins.get(name) or []
+        if not makes:
+            return
+        taken[start:end] = [True] * (end - start)
+        analysis.put("make", makes[0], start)
+        analysis.alternatives = [f"{make}|" for make in makes[1:]]
+
     def _add_patterns(self, phrase_sets: Mapping[str, Iterable[str]]) -> None:
         groups: list[tuple[str, str, Iterable[str]]] = []
         for phrase in self.vocabulary.phrases:
             groups.append(("car", phrase, [phrase]))
+        for name, words in self.vocabulary.origin_words.items():
+            groups.append(("origin", name, words))
         for key, phrases in ValueReader.phrase_groups(self.lexicon.values):
             groups.append(("value", key, phrases))
         for key, phrases in self.places.phrase_groups():
@@ -290,6 +303,8 @@ class Extractor:
             ("context:more", settings.more_words),
             ("context:other", settings.other_words),
             ("context:other_one", settings.other_one_words),
+            ("context:sort", settings.sort_words),
+            *((f"sort:{order}", phrases) for order, phrases in settings.sort_by.items()),
             ("context:cheaper", settings.cheaper_words),
             ("context:newer", settings.newer_words),
             ("context:negation", [*settings.negation_words, *settings.reset_words]),
@@ -420,6 +435,8 @@ class Extractor:
         if mention.model:
             analysis.put("model", mention.model, car_at)
         analysis.alternatives = [f"{make}|{model or ''}" for make, model in mention.others]
+        if not (mention.make or mention.model) and found["origin"]:
+            self._origin(analysis, found["origin"][0], taken)
         for label, start, end in found["cue"]:
             if label in WORD_CUES:  # "por ciento" is a unit, not the number 100
                 taken[start:end] = [True] * (end - start)
@@ -714,6 +731,10 @@ class Extractor:
         dropped = any(name.startswith(DROPPED) for name in analysis.said)
         if dropped and stage != "rule" and intent != SEARCH_REQUEST:
             intent, topic, stage = SEARCH_REQUEST, None, "rule"  # "olvida el carplay"
+        order = _sort_order(analysis)
+        if order is not None and (context.shown or "context:sort" in analysis.said):
+            slots["superlative"] = order  # "ordénalos por km": the same search, another order
+            intent, topic, stage, second = SEARCH_REQUEST, None, "rule", None
         if intent == SELECT and len(set(analysis.picks)) > 1 and context.shown:
             intent, second = COMPARE, None  # "¿cuál está mejor, el 3 o el 5?": side by side
         asks_difference = COMPARE in hits.strong or second == COMPARE
@@ -971,6 +992,16 @@ def _not_asked(analysis: Analysis) -> set[int]:
             found.add(i)
             i += 1
     return found
+
+
+def _sort_order(analysis: Analysis) -> str | None:
+    """The order asked with a sort word: "ordénalos por km" -> lowest_km, "ordénalos del más
+    barato" -> cheapest (a superlative said with it)."""
+    if "context:sort" not in analysis.said:
+        return None
+    asked = [name[5:] for name in analysis.said if name.startswith("sort:")]
+    superlative = analysis.slots.get("superlative")
+    return asked[0] if asked else superlative if isinstance(superlative, str) else None
 
 
 def _percent_among_picks(analysis: Analysis, shown: int) -> None:

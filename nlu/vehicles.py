@@ -69,6 +69,13 @@ class VehicleVocabulary:
         self.models_by_make: dict[str, set[str]] = {}
         self._add_makes(catalog, vehicles)
         self._add_models(catalog, vehicles)
+        in_stock = {fold(make): make for make in catalog.makes}
+        # "autos alemanes": the makes of that origin the catalog has, in the order listed
+        self.origins = {
+            name: [in_stock[fold(make)] for make in origin.makes if fold(make) in in_stock]
+            for name, origin in vehicles.origins.items()
+        }
+        self.origin_words = {name: origin.words for name, origin in vehicles.origins.items()}
         self.skip_fuzzy = common_words | lexicon.known_words
         self.fuzzy_choices = sorted(  # typos are corrected to cars in stock and to makes only
             phrase

@@ -52,12 +52,21 @@ class Traits(BaseModel):
     seats: int = DEFAULT_SEATS
 
 
+class Origin(_Strict):
+    """Where some makes come from, and the words customers use for it ("alemanes", "german")."""
+
+    words: list[str] = Field(min_length=1)
+    makes: list[str] = Field(min_length=1)
+
+
 class VehicleLexicon(_Strict):
     makes: dict[str, list[str]]
     models: dict[str, dict[str, BodyType | ModelInfo]]
     needs_make: list[str] = Field(default_factory=list)
     seven_seats: list[str] = Field(default_factory=list)  # models with a third row of seats
     premium: list[str] = Field(default_factory=list)  # makes compared with each other
+    # makes by where they come from: "autos alemanes" is any of these makes
+    origins: dict[str, Origin] = Field(default_factory=dict)
     version_words: VersionWords = Field(default_factory=VersionWords)
 
     def info(self, make: str, model: str) -> ModelInfo | None:

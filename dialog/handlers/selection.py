@@ -51,6 +51,8 @@ def select_car(ctx: TurnContext) -> Reply:
     if extraction.ordinal is not None:
         stock_id = pick_by_ordinal(shown, extraction.ordinal)
         if stock_id is None:
+            stock_id = _next_page_pick(ctx, shown, extraction.ordinal)
+        if stock_id is None:
             return Reply(ctx.say("out_of_range", {"count": len(shown)}))
         return focus_reply(ctx, stock_id)
     cars = [car for stock_id in shown if (car := ctx.services.catalog.get(stock_id)) is not None]
@@ -100,6 +102,32 @@ def _the_other(ctx: TurnContext, cars: list[Car]) -> Car | None:
 def _best_of_search(ctx: TurnContext, shown: list[int], superlative: str) -> Car | None:
     """ "la más nueva de esas" when the list shown is the first page of a longer search: the
     newest of every car that search found, not only of the five on screen."""
+    every = _whole_search(ctx, shown)
+    if every is None:
+        return None
+    best = best_of(every[1], superlative)
+    if best.stock_id not in shown and ctx.template("beyond_list"):
+        ctx.notes.append(ctx.say("beyond_list", {"total": every[0]}))
+    return best
+
+
+def _next_page_pick(ctx: TurnContext, shown: list[int], ordinal: int) -> int | None:
+    """ "¿y el sexto?" after the first five of a longer search: the sixth car it found, in the
+    order the list was numbered (the list on screen stays the one "el último" points into)."""
+    every = _whole_search(ctx, shown) if ordinal > len(shown) else None
+    if every is None or ordinal > len(every[1]):
+        return None
+    ordered = [car.stock_id for car in every[1]]
+    if ordered[: len(shown)] != shown:  # numbered in another order: no sixth to speak of
+        return None
+    if ctx.template("beyond_list"):
+        ctx.notes.append(ctx.say("beyond_list", {"total": every[0]}))
+    return ordered[ordinal - 1]
+
+
+def _whole_search(ctx: TurnContext, shown: list[int]) -> tuple[int, list[Car]] | None:
+    """Every car of the search whose first cars are on screen (total, cars in the order shown);
+    None when the list is not a search's (a comparison, similar cars) or all of it is shown."""
     from tools.financing import max_affordable_price
 
     filters = ctx.state.filters
@@ -109,13 +137,10 @@ def _best_of_search(ctx: TurnContext, shown: list[int], superlative: str) -> Car
     cap = max_affordable_price(down, budget, ctx.services.financing).price if budget else None
     every = search(ctx.services.catalog, filters, ALL_CARS, cap)
     if every.relaxed or every.total <= len(shown):
-        return None  # all of it is on screen
+        return None
     if not set(shown) <= {car.stock_id for car in every.cars}:
-        return None  # not that search's list (a comparison, similar cars)
-    best = best_of(every.cars, superlative)
-    if best.stock_id not in shown and ctx.template("beyond_list"):
-        ctx.notes.append(ctx.say("beyond_list", {"total": every.total}))
-    return best
+        return None
+    return every.total, list(every.cars)
 
 
 ALL_CARS = 10_000
