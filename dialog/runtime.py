@@ -81,6 +81,7 @@ def build_bundle(
     )
     config.i18n = load_i18n(config)  # after the routes were checked against the intents
     _check_pack_topics(config, knowledge)
+    _check_with_car(paths.knowledge, knowledge)
     if check_examples:
         raise_problems(check_examples_of(extractor, labels, catalog))
     services = Services(
@@ -114,6 +115,23 @@ def _check_pack_topics(config: DialogConfig, knowledge: KnowledgeBase) -> None:
                     where = ("knowledge_answers", topic, "sections", section)
                     message = f"'{section}' is not a section of topic '{topic}'; known: "
                     raise YamlError(file, message + ", ".join(sorted(names)), line_at(pack, where))
+
+
+def _check_with_car(path: Path, knowledge: KnowledgeBase) -> None:
+    """A topic's `with_car` uses only the chosen car's placeholders ({title}, {price}...)."""
+    from dialog.cars import CAR_PLACEHOLDERS
+    from dialog.render import placeholders_of
+    from tools.knowledge import load_knowledge_file
+
+    for topic, entry in knowledge.entries.items():
+        unknown = placeholders_of(entry.with_car) - CAR_PLACEHOLDERS if entry.with_car else set()
+        if unknown:
+            _, raw = load_knowledge_file(path)
+            index = next(i for i, e in enumerate(raw["entries"]) if e.get("topic") == topic)
+            names = ", ".join("{" + name + "}" for name in sorted(unknown))
+            known = ", ".join(sorted(CAR_PLACEHOLDERS))
+            message = f"with_car of '{topic}' uses {names}; a car has {known}"
+            raise YamlError(path, message, line_at(raw, ("entries", index, "with_car")))
 
 
 def _catalog(paths: RuntimePaths, previous: Bundle | None) -> tuple[Catalog, float]:

@@ -36,6 +36,8 @@ class KnowledgeEntry(Evidence):
     sections: list[KnowledgeSection] = Field(default_factory=list)
     nearest: str = ""  # locations: a place with no branch ({place}, {areas})
     offer: str = ""  # a next step appended to the answer ("¿Quieres que agende la inspección?")
+    # said after the answer when a car is chosen ({title}, {price}...): "¿dónde lo puedo ver?"
+    with_car: str = ""
 
     @field_validator("answer")
     @classmethod

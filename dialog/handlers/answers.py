@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from dialog.cars import car_values
 from dialog.registry import handler
+from dialog.render import fill
 from dialog.turn import Reply, TurnContext
 
 log = logging.getLogger("dialog")
@@ -55,6 +57,10 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         offer = ctx.knowledge(entry.topic, "offer") or entry.offer
         if offer and ctx.state.form is None and not offered:
             text = f"{text}\n\n{offer}"
+        car = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
+        with_car = (ctx.knowledge(entry.topic, "with_car") or entry.with_car) if car else ""
+        if car is not None and with_car:  # "va, ¿y dónde la puedo ver?" of the car chosen
+            text = f"{text}\n\n{fill(with_car, car_values(car, words=ctx.words))}"
         return Reply(text)
     return ask_llm(ctx, "no_answer")
 
