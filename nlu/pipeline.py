@@ -52,6 +52,8 @@ READERS = (financing.read, money.read_km, seats.read, years.read, money.read_pri
 SEARCH_REQUEST = "search_cars"
 FINANCING_REQUEST = "financing"
 FINANCING_KEYS = frozenset({"down_payment", "down_payment_pct", "term_months"})
+# an amount said with a bound ("máximo 5 mil") replaces one said bare in the same message
+BOUNDABLE = frozenset({"price_max", "monthly_budget"})
 OPINION_DETAILS = frozenset({"details:fuel", "details:version"})
 CLAUSE_BREAKS = frozenset({"?", ".", "!", ";", ",", "tambien", "ademas", "aparte", "y", "pero"})
 PLACEHOLDERS = {
@@ -116,6 +118,7 @@ class Analysis:
     said_spans: list[tuple[str, int, int]] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)  # numbers that meant nothing: "¿y a 5?"
     picks: list[int] = field(default_factory=list)  # every ordinal: "el 1 con el 3"
+    unbounded: set[str] = field(default_factory=set)  # amounts said without "máximo", "hasta"
     alternatives: list[str] = field(default_factory=list)  # "jetta o vento": 'Volkswagen|Vento'
     years: list[int] = field(default_factory=list)  # every single year: "la del 2015 y la 2016"
     # every term and down payment said: "a 3 y a 5 años", "con 60 mil, y con 90 mil"
@@ -528,9 +531,17 @@ class Extractor:
                 continue  # "la del 2013 no, muy vieja": not a year they want
             if "term_months" in meaning and _years_of_driving(tokens, analysis, unit):
                 continue  # "90 mil km en 5 años": how long it was driven, not a plan
+            bounded = bool((unit.before | unit.after) & BOUND_CUES)
             for key, value in meaning.items():
-                if value <= MAX_AMOUNT:
+                if value > MAX_AMOUNT:
+                    continue
+                if bounded and key in analysis.unbounded:  # "¿6 mil 800? yo dije 5 mil máximo"
+                    analysis.slots[key], analysis.slot_at[key] = value, unit.first.start
+                    analysis.unbounded.discard(key)
+                elif key not in analysis.slots:
                     analysis.put(key, value, unit.first.start)
+                    if not bounded and key in BOUNDABLE:
+                        analysis.unbounded.add(key)
             self._remember_plans(analysis, unit, meaning, _listed_before(tokens, leftovers, unit))
             if "down_payment_pct" in meaning:
                 self._listed_percents(analysis, unit, previous, leftovers)

@@ -146,14 +146,19 @@ def suggested_plans(price: float, config: FinancingConfig) -> list[Plan]:
 
 
 def max_affordable_price(
-    down_payment: float | None, monthly_budget: float, config: FinancingConfig
+    down_payment: float | None,
+    monthly_budget: float,
+    config: FinancingConfig,
+    term_months: int | None = None,
 ) -> Affordability:
-    """The dearest car a monthly budget (and down payment) pays for, over the offered terms."""
-    best = Affordability(price=0.0, term_months=config.term_months[-1], down_payment=0.0)
+    """The dearest car a monthly budget (and down payment) pays for, over the offered terms (or
+    at the term the customer asked for, when it is one of them)."""
+    terms = [term_months] if term_months in config.term_months else config.term_months
+    best = Affordability(price=0.0, term_months=terms[-1], down_payment=0.0)
     if not math.isfinite(monthly_budget) or monthly_budget <= 0:
         return best
     min_share = config.min_down_payment_pct / 100
-    for months in config.term_months:
+    for months in terms:
         financed = _present_value(monthly_budget, config.annual_rate, months)
         if down_payment is None:  # assume the minimum down payment on top
             price = financed / (1 - min_share)
@@ -184,14 +189,20 @@ class Fit(BaseModel):
 
 
 def budget_fit(
-    price: float, monthly_budget: float, config: FinancingConfig, down_payment: float | None = None
+    price: float,
+    monthly_budget: float,
+    config: FinancingConfig,
+    down_payment: float | None = None,
+    term_months: int | None = None,
 ) -> Fit:
     """ "¿Me alcanza con 7 mil al mes?" for a chosen car: the customer's down payment (or the
-    minimum), the shortest offered term whose payment fits; else the down payment that would."""
+    minimum), the shortest offered term whose payment fits (only the term they asked for, when
+    they did); else the down payment that would."""
     down = price * config.min_down_payment_pct / 100 if down_payment is None else down_payment
     down = min(max(down, price * config.min_down_payment_pct / 100), price)
+    terms = [term_months] if term_months in config.term_months else config.term_months
     plans = []
-    for months in config.term_months:
+    for months in terms:
         try:
             plans.append(make_plan(price, config, down_payment=down, term_months=months))
         except FinancingError:
@@ -199,6 +210,6 @@ def budget_fit(
     for plan in plans:
         if plan.monthly_payment <= monthly_budget + TOLERANCE:
             return Fit(fits=True, plan=plan)
-    longest = config.term_months[-1]
+    longest = terms[-1]
     needed = price - _present_value(monthly_budget, config.annual_rate, longest)
     return Fit(fits=False, plan=plans[-1] if plans else None, down_payment_needed=max(needed, 0.0))

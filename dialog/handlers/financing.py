@@ -274,7 +274,9 @@ def _affordable(ctx: TurnContext) -> Reply:
     """ "¿Qué me alcanza con 7 mil al mes?": the price ceiling, its assumptions, and the cars."""
     params = ctx.state.financing
     budget = params.monthly_budget or 0.0
-    afford = max_affordable_price(params.down_payment, budget, ctx.services.financing)
+    afford = max_affordable_price(
+        params.down_payment, budget, ctx.services.financing, params.term_months
+    )
     filters = ctx.state.filters.model_copy(update={"price_max": afford.price, "price_min": None})
     # the cars that make the most of the budget first, unless the customer chose an order
     order = filters.superlative or ctx.config.budget_order
@@ -298,7 +300,9 @@ def _fit(ctx: TurnContext, car: Car) -> Reply:
     """ "¿Me alcanza con 7 mil al mes?" with a car chosen: yes with which plan, or what it takes."""
     params = ctx.state.financing
     budget = params.monthly_budget or 0.0
-    fit = budget_fit(car.price, budget, ctx.services.financing, params.down_payment)
+    fit = budget_fit(
+        car.price, budget, ctx.services.financing, params.down_payment, params.term_months
+    )
     values: dict[str, object] = {
         **car_values(car, words=ctx.words),
         "monthly_budget": money(budget),

@@ -137,8 +137,11 @@ def search_cars(ctx: TurnContext) -> Reply:
             return _alternatives(ctx, filters, "model_not_in_stock")
     max_price, budget_note = _budget_cap(ctx, budget)
     offset = ctx.state.page + ctx.config.results_limit if more else 0
-    outcome = search(catalog, filters, ctx.config.results_limit, max_price, offset)
-    outcome = _named_over_inherited(ctx, filters, outcome, max_price)
+    ordered = filters  # a monthly budget lists the cars that make the most of it first
+    if budget is not None and filters.superlative is None:
+        ordered = filters.model_copy(update={"superlative": ctx.config.budget_order})
+    outcome = search(catalog, ordered, ctx.config.results_limit, max_price, offset)
+    outcome = _named_over_inherited(ctx, ordered, outcome, max_price)
     if more and not outcome.cars:
         return Reply(ctx.say("no_more", {"total": outcome.total}))
     ctx.state.page = offset
@@ -521,7 +524,8 @@ def _budget_cap(ctx: TurnContext, budget: float | None) -> tuple[float | None, s
     if budget is None:
         return None, ""
     down_payment = ctx.state.financing.down_payment
-    afford = max_affordable_price(down_payment, budget, ctx.services.financing)
+    term = ctx.state.financing.term_months
+    afford = max_affordable_price(down_payment, budget, ctx.services.financing, term)
     note = ctx.say(
         "budget_note",
         {

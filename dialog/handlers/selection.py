@@ -134,7 +134,8 @@ def _whole_search(ctx: TurnContext, shown: list[int]) -> tuple[int, list[Car]] |
     budget, down = ctx.state.financing.monthly_budget, ctx.state.financing.down_payment
     if filters.is_empty() and budget is None:
         return None
-    cap = max_affordable_price(down, budget, ctx.services.financing).price if budget else None
+    term = ctx.state.financing.term_months
+    cap = max_affordable_price(down, budget, ctx.services.financing, term).price if budget else None
     every = search(ctx.services.catalog, filters, ALL_CARS, cap)
     if every.relaxed or every.total <= len(shown):
         return None
