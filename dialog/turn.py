@@ -85,10 +85,13 @@ class Reply:
 
     def followed_by(self, other: Reply) -> Reply:
         """Two answers in one message (a second request): texts joined, the last list wins;
-        a question either asks goes last."""
+        a question either asks goes last, once (a complaint and a request for a person both
+        open the advisor form)."""
+        texts = (self.text.strip(), other.text.strip())
+        asks = (self.ask.strip(), other.ask.strip())
         return Reply(
-            text="\n\n".join(part for part in (self.text.strip(), other.text.strip()) if part),
-            ask="\n\n".join(part for part in (self.ask.strip(), other.ask.strip()) if part),
+            text="\n\n".join(dict.fromkeys(part for part in texts if part)),
+            ask="\n\n".join(dict.fromkeys(part for part in asks if part)),
             results=other.results if other.results is not None else self.results,
             plan=other.plan or self.plan,
             llm_used=self.llm_used or other.llm_used,

@@ -181,6 +181,8 @@ class ContactReader:
                 return _title(as_written)
             if asked and alone and len(words) >= 2 and (start == 0 or capitalised):
                 return _title(as_written)
+            if asked and alone and capitalised and (start == 0 or contact_nearby):
+                return _title(as_written)  # "Brandon, 33 4455 6677": a first name we do not list
             if contact_nearby and alone and capitalised and len(words) >= 2:
                 return _title(as_written)
         return None

@@ -174,14 +174,14 @@ class Extractor:
         self.places = PlaceIndex(lexicon.places)
         domain = self._domain_words()
         cars = frozenset(word for phrase in vocabulary.phrases for word in phrase.split())
-        self.contact = ContactReader.load(data_dir, domain | cars)
-        english = read_word_list((data_dir or DATA_DIR) / "english.txt")
         places = frozenset(  # "Guadalajara", "Monterrey": one word, said alike in both
             fold(name)
             for _, names in self.places.phrase_groups()
             for name in names
             if " " not in name.strip()
         )
+        self.contact = ContactReader.load(data_dir, domain | cars | places)  # never a name
+        english = read_word_list((data_dir or DATA_DIR) / "english.txt")
         self.language = LanguageGuess.build(english, domain, cars | places | {"kavak"})
         self.shorthand = lexicon.shorthand_pattern(self._car_words_after_shorthand())
         self.matcher = PhraseMatcher(nlp.vocab, attr="ORTH")

@@ -89,8 +89,8 @@ def search(
 ) -> SearchOutcome:
     """AND of every filter; if nothing matches, relax one constraint at a time, cumulatively,
     in this order: year range, price +15%, fuel, transmission, model (keep the make), make, km,
-    features. The body type is never relaxed: a customer who wants a pickup is not shown
-    sedans. `offset` skips the cars already shown ("enséñame las demás")."""
+    features, and last the body type to its nearest one (a pickup to an SUV, never a sedan).
+    `offset` skips the cars already shown ("enséñame las demás")."""
     original = _with_cap(filters, max_price)
     text_masks: dict[tuple[str, str], np.ndarray] = {}  # make/model compares, reused by relaxation
     applied, current, found = _relax(original, lambda f: _matching(catalog, f, text_masks))
@@ -282,6 +282,25 @@ def _relax_body(filters: SearchFilters) -> Loosened | None:
     return filters.model_copy(update={"body_type": None}), Relaxation(kind="body_type")
 
 
+# the body type nearest to each, when none of the one asked is left: a family that asked for a
+# pickup under 450 mil sees SUVs, never sedans
+BODY_NEIGHBOURS = {
+    "pickup": "suv",
+    "suv": "minivan",
+    "minivan": "suv",
+    "hatchback": "sedan",
+    "sedan": "hatchback",
+    "coupe": "sedan",
+}
+
+
+def _relax_body_to_neighbour(filters: SearchFilters) -> Loosened | None:
+    neighbour = BODY_NEIGHBOURS.get(filters.body_type or "")
+    if neighbour is None or filters.make or filters.model:
+        return None
+    return filters.model_copy(update={"body_type": neighbour}), Relaxation(kind="body_type")
+
+
 def _apply(filters: SearchFilters, steps: list[RelaxStep]) -> SearchFilters:
     for step in steps:
         loosened = step(filters)
@@ -307,6 +326,7 @@ _RELAX_STEPS = (
     _relax_make,
     _relax_km,
     _relax_features,
+    _relax_body_to_neighbour,
 )
 
 

@@ -9,9 +9,16 @@ from tools.catalog import Car
 
 
 def car_in_focus(ctx: TurnContext) -> Car | None:
-    """The selected car, after applying an ordinal said in this very message ("el 2 a 4 años")."""
+    """The selected car, after applying an ordinal or a superlative said in this very message
+    ("el 2 a 4 años", "la más barata de esas a 5 años")."""
     ordinal = ctx.extraction.ordinal
-    if ordinal is not None and ctx.state.last_results:
+    if ctx.extraction.superlative and ordinal is None and ctx.state.last_results:
+        from dialog.handlers.selection import pointed_car
+
+        pointed = pointed_car(ctx)
+        if pointed is not None:
+            ctx.state.selected = pointed.stock_id
+    elif ordinal is not None and ctx.state.last_results:
         stock_id = pick_by_ordinal(ctx.state.last_results, ordinal)
         if stock_id is not None:
             ctx.state.selected = stock_id

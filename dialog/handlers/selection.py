@@ -305,6 +305,19 @@ def _detail_answers(ctx: TurnContext, car: Car) -> list[str]:
     return list(dict.fromkeys(answers))
 
 
+def pointed_car(ctx: TurnContext) -> Car | None:
+    """The car a superlative points at: of the cars named in the list, else of the whole search
+    the list shows the start of, else of the list ("la más barata de esas a 5 años")."""
+    shown = ctx.state.last_results
+    superlative = ctx.extraction.superlative
+    cars = [car for i in shown if (car := ctx.services.catalog.get(i)) is not None]
+    if not superlative or not cars:
+        return None
+    named = cars_named(ctx.services.catalog, ctx.extraction, shown)
+    best = None if named else _best_of_search(ctx, shown, superlative)
+    return best or best_of(named or cars, superlative)
+
+
 def _pointed(ctx: TurnContext) -> Car | None:
     """ "¿el más barato es automático?": the car a superlative points at in the last list."""
     superlative = ctx.extraction.superlative
