@@ -73,6 +73,7 @@ DETAILS = "car_details"
 SELECT = "select_car"
 PRICE_BOUND = "price:bound"
 BARE_DOWN_PAYMENT = "down_payment:bare"  # a down payment said without "mil", "k" or "$"
+OWN_VALUE = "money:own_value"  # an amount said as what the customer's own car is worth
 MONEY_AFTER_CON = "money:con"  # "con (los) 40 mil": paid in, next to a term it is a down payment
 ARTICLE_NUMBER = "number:article"  # a bare number after "el"/"la" ("con el 30")
 BOUND_CUES = frozenset({"max_before", "max_after", "min_before", "min_after", "age_limit_before"})
@@ -454,6 +455,7 @@ class Extractor:
                 continue
             analysis.put(slot, value, position)
         leftovers, counted = self._numbers(analysis, found["cue"], taken)
+        _own_car_value(analysis)
         picks = self.ordinals.read_all(tokens, taken, leftovers, counted)
         ordinal = picks[0] if picks else None
         analysis.picks = [value for _, value in picks]
@@ -552,6 +554,8 @@ class Extractor:
                 )  # "de menos de 200 mil": a ceiling, not a car's price
             if "down_payment" in meaning and bare:
                 analysis.said.add(BARE_DOWN_PAYMENT)  # "con 20 de enganche": mil or %?
+            if "price_max" in meaning and "own_value" in unit.before:
+                analysis.said.add(OWN_VALUE)  # "mi versa vale como 120 mil"
             if meaning.get("year_min") is not None and meaning.get("year_min") == meaning.get(
                 "year_max"
             ):
@@ -1013,6 +1017,18 @@ def _sort_order(analysis: Analysis) -> str | None:
     asked = [name[5:] for name in analysis.said if name.startswith("sort:")]
     superlative = analysis.slots.get("superlative")
     return asked[0] if asked else superlative if isinstance(superlative, str) else None
+
+
+def _own_car_value(analysis: Analysis) -> None:
+    """ "cuánto quedaría la t-cross si mi versa vale como 120 mil": what their own car is worth
+    goes in as the down payment, it is not a price ceiling."""
+    slots = analysis.slots
+    plan = any(key in slots for key in ("make", "model", "term_months", "monthly_budget"))
+    own = OWN_VALUE in analysis.said and bool(slots.get("own_car"))
+    ceiling = "price_max" in slots and "price_min" not in slots and "down_payment" not in slots
+    if own and plan and ceiling:  # another car's plan, paid in with their own car
+        slots["down_payment"] = slots.pop("price_max")
+        analysis.slot_at["down_payment"] = analysis.slot_at.pop("price_max", 0)
 
 
 def _percent_among_picks(analysis: Analysis, shown: int) -> None:
