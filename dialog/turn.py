@@ -87,10 +87,10 @@ class Reply:
         """Two answers in one message (a second request): texts joined, the last list wins;
         a question either asks goes last, once (a complaint and a request for a person both
         open the advisor form)."""
-        texts = (self.text.strip(), other.text.strip())
+        paragraphs = [*self.text.strip().split("\n\n"), *other.text.strip().split("\n\n")]
         asks = (self.ask.strip(), other.ask.strip())
-        return Reply(
-            text="\n\n".join(dict.fromkeys(part for part in texts if part)),
+        return Reply(  # a paragraph both say (the same list) is said once
+            text="\n\n".join(dict.fromkeys(part for part in paragraphs if part.strip())),
             ask="\n\n".join(dict.fromkeys(part for part in asks if part)),
             results=other.results if other.results is not None else self.results,
             plan=other.plan or self.plan,

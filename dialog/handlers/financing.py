@@ -66,6 +66,8 @@ FIT = PLAN | {"monthly_budget", "down_payment_needed"}
         "bare_as_pct_note": RANGE | {"said", "pct", "number"},
         "compare_header": CAR_PLACEHOLDERS | {"rate"},
         "compare_closing": set(),
+        "list_plans_header": {"down_payment", "term_years", "rate"},
+        "list_plan_line": CAR_PLACEHOLDERS | {"monthly_payment"},
     },
 )
 def financing_plan(ctx: TurnContext) -> Reply:
@@ -88,7 +90,8 @@ def financing_plan(ctx: TurnContext) -> Reply:
             note = ctx.say("term_not_offered", {**_conditions(ctx), "term_months": asked})
         if ctx.state.last_results:
             ask = ctx.say("ask_car_from_list", {"count": len(ctx.state.last_results)})
-            return Reply("\n\n".join(part for part in (note, ask) if part))
+            each = _plans_for_list(ctx)  # "tienen mazda 3 2018? ¿y con 20% a 5 años?": each one
+            return Reply("\n\n".join(part for part in (note, each) if part), ask=ask)
         if ctx.extraction.term_months and note:
             return Reply(note)  # "¿a 12 meses sí o no?": the answer, not the pitch again
         return Reply(ctx.say("ask_car", _conditions(ctx)))
@@ -240,7 +243,9 @@ def _named_car(ctx: TurnContext) -> Reply | None:
     listing = list_outcome(ctx, outcome)
     if outcome.cars:
         count = len(outcome.cars)
-        listing.text = f"{listing.text}\n\n{ctx.say('pick_for_plan', {'count': count})}"
+        each = _plans_for_list(ctx)  # "¿tienen mazda 3 2018? ¿y con 20% a 5 años?": each one
+        listing.text = "\n\n".join(part for part in (listing.text, each) if part)
+        listing.ask = ctx.say("pick_for_plan", {"count": count})
     return listing
 
 
@@ -329,6 +334,53 @@ def _plan_values(ctx: TurnContext, car: Car, plan: Plan) -> dict[str, object]:
         "total_interest": money(plan.total_interest),
         "rate": _pct(plan.rate * 100),
     }
+
+
+LIST_PLANS = 5
+
+
+def _plans_for_list(ctx: TurnContext) -> str:
+    """The monthly payment of each listed car with the down payment and term the customer gave
+    ("" when they gave neither, or the list is long)."""
+    params = ctx.state.financing
+    shown = ctx.state.last_results
+    asked = params.down_payment is not None or params.down_payment_pct is not None
+    if (
+        not (asked and params.term_months)
+        or len(shown) > LIST_PLANS
+        or not ctx.template("list_plans_header")
+    ):
+        return ""
+    lines = []
+    for n, stock_id in enumerate(shown, 1):
+        car = ctx.services.catalog.get(stock_id)
+        if car is None:
+            continue
+        try:
+            plan = make_plan(
+                car.price,
+                ctx.services.financing,
+                down_payment=params.down_payment,
+                down_payment_pct=params.down_payment_pct if params.down_payment is None else None,
+                term_months=params.term_months,
+            )
+        except FinancingError:
+            continue
+        values = car_values(car, n, words=ctx.words)
+        values["monthly_payment"] = money(plan.monthly_payment)
+        lines.append(ctx.say("list_plan_line", values))
+    if not lines:
+        return ""
+    down = money(params.down_payment) if params.down_payment else _pct(params.down_payment_pct)
+    header = ctx.say(
+        "list_plans_header",
+        {
+            "down_payment": down,
+            "term_years": _years(params.term_months),
+            "rate": _pct(ctx.services.financing.annual_rate * 100),
+        },
+    )
+    return "\n".join([header, *lines])
 
 
 def _option_values(plan: Plan) -> dict[str, object]:
