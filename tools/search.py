@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -181,9 +183,19 @@ def _matching(
     for name in filters.exclude or ():  # a model or a whole make ruled out
         mask &= (columns["model"] != name.casefold()) & (columns["make"] != name.casefold())
     if filters.version_has:
-        word = filters.version_has.casefold()
-        mask &= np.array([word in car.version.casefold().split() for car in catalog.cars])
+        word = filters.version_has
+        mask &= np.array([version_says(car.version, word) for car in catalog.cars])
     return np.flatnonzero(mask)
+
+
+def version_says(version: str, name: str) -> bool:
+    """The version text names it, as whole words: "4.0 MERCEDES-AMG C 63 S AT" says "AMG" and
+    "C63" and "c 63"; "3.0 M2 DCT" says "M2" (not "M")."""
+    words = [word for word in re.split(r"[^0-9a-z]+", version.casefold()) if word]
+    said = set(words) | {a + b for a, b in pairwise(words)}  # "c 63": "c63"
+    wanted = [word for word in re.split(r"[^0-9a-z]+", name.casefold()) if word]
+    joined = "".join(wanted)
+    return bool(wanted) and (joined in said or all(word in said for word in wanted))
 
 
 ORDER = {  # column, descending?
@@ -332,9 +344,9 @@ _RELAX_STEPS = (
 
 def in_versions(catalog: Catalog, make: str | None, word: str) -> bool:
     """ "BMW M2": a model name that is a word of a stocked version of that make."""
-    wanted, brand = word.casefold(), (make or "").casefold()
+    brand = (make or "").casefold()
     return any(
-        wanted in car.version.casefold().split() and (not brand or car.make.casefold() == brand)
+        version_says(car.version, word) and (not brand or car.make.casefold() == brand)
         for car in catalog.cars
     )
 
