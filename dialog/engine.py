@@ -275,7 +275,7 @@ def _remember(state: ConversationState, extraction: Extraction) -> None:
 
 
 def _money(extraction: Extraction) -> tuple[str, float] | None:
-    for slot in ("monthly_budget", "down_payment", "price_max", "price_min"):
+    for slot in ("monthly_budget", "down_payment", "price_max", "price_min", "down_payment_pct"):
         value = getattr(extraction, slot)
         if value is not None:
             return slot, float(value)

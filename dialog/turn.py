@@ -117,6 +117,7 @@ class TurnContext:
     form_name: str | None = None  # set when a form completes: its templates answer
     handoff: Handoff | None = None
     translated: bool = False  # a template of the customer's language (config/i18n) was used
+    pct_before: bool = False  # the down payment before this turn was a percent ("¿y con 30?")
     notes: list[str] = field(default_factory=list)  # said before the reply ("Sin problema, ...")
     # the request answered last: a second one ("¿tiene carplay? ¿y a 4 años?") if there was one
     answered_last: tuple[str, str | None] | None = None

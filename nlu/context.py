@@ -103,6 +103,7 @@ class ContextSettings(BaseModel):
     other_words: list[str] = Field(default_factory=list)  # "otras opciones": next page or others
     other_one_words: list[str] = Field(default_factory=list)  # "¿y la otra?": the other car
     sort_words: list[str] = Field(default_factory=list)  # "ordénalos": the same cars, reordered
+    same_plan_words: list[str] = Field(default_factory=list)  # "¿y la tiguan igual?"
     sort_by: dict[str, list[str]] = Field(default_factory=dict)  # superlative -> "por km"
     cheaper_words: list[str] = Field(default_factory=list)  # "algo más barato": below the list
     newer_words: list[str] = Field(default_factory=list)  # "una más nueva": newer than the list
@@ -143,6 +144,8 @@ def apply_context(
     """(label, second) when the conversation changes the reading, else None."""
     if "context:follow_up" in reading.said and reading.words <= settings.max_follow_up_words:
         _same_money(slots, context)  # "¿y con 30 mil?" after a down payment: another one
+        _bare_same_money(reading, slots, context)  # "¿me alcanza con 6 mil?" ... "¿y con 5?"
+    _bare_after_percent(reading, slots, context)
     _small_price_is_monthly(reading, slots, context, settings)
     searching = "context:search" in reading.said
     answers = context.asking and any(slot in slots for slot in context.asking)
@@ -423,6 +426,30 @@ def _pick_is_a_percent(reading: Reading, slots: dict[str, object], context: Dial
         return False
     slots[FINANCING_SLOTS[1]] = float(slots.pop("ordinal"))
     return True
+
+
+def _bare_same_money(reading: Reading, slots: dict[str, object], context: DialogContext) -> None:
+    """A bare number the size of the last amount in thousands is another such amount: "¿me
+    alcanza con 6 mil al mes?" ... "¿y con 5?" is 5 mil a month."""
+    last, bare = context.last_money, reading.bare_number
+    if last is None or bare is None or any(key in slots for key in MONEY):
+        return
+    kind, value = last
+    if kind in MONEY and value >= 1000 and value / SAME_SIZE <= bare * 1000 <= value * SAME_SIZE:
+        slots[kind] = bare * 1000
+
+
+def _bare_after_percent(reading: Reading, slots: dict[str, object], context: DialogContext) -> None:
+    """ "¿y con 30?" right after a plan with 20% down: 30 percent, not 30 mil nor a budget."""
+    last = context.last_money
+    if last is None or last[0] != FINANCING_SLOTS[1] or "money:bare" not in reading.said:
+        return
+    said = [key for key in ("price_max", "down_payment") if key in slots]
+    value = slots.get(said[0]) if len(said) == 1 else None
+    low, high = PICK_AS_PERCENT
+    if isinstance(value, int | float) and low <= value / 1000 <= high:
+        del slots[said[0]]
+        slots[FINANCING_SLOTS[1]] = value / 1000
 
 
 def _small_price_is_monthly(

@@ -73,6 +73,7 @@ DETAILS = "car_details"
 SELECT = "select_car"
 PRICE_BOUND = "price:bound"
 BARE_DOWN_PAYMENT = "down_payment:bare"  # a down payment said without "mil", "k" or "$"
+BARE_AMOUNT = "money:bare"  # an amount said as a small bare number ("con 30")
 OWN_VALUE = "money:own_value"  # an amount said as what the customer's own car is worth
 MONEY_AFTER_CON = "money:con"  # "con (los) 40 mil": paid in, next to a term it is a down payment
 ARTICLE_NUMBER = "number:article"  # a bare number after "el"/"la" ("con el 30")
@@ -308,6 +309,7 @@ class Extractor:
             ("context:other", settings.other_words),
             ("context:other_one", settings.other_one_words),
             ("context:sort", settings.sort_words),
+            ("context:same_plan", settings.same_plan_words),
             *((f"sort:{order}", phrases) for order, phrases in settings.sort_by.items()),
             ("context:cheaper", settings.cheaper_words),
             ("context:newer", settings.newer_words),
@@ -554,6 +556,8 @@ class Extractor:
                 )  # "de menos de 200 mil": a ceiling, not a car's price
             if "down_payment" in meaning and bare:
                 analysis.said.add(BARE_DOWN_PAYMENT)  # "con 20 de enganche": mil or %?
+            if bare and meaning.keys() & {"price_max", "down_payment"}:
+                analysis.said.add(BARE_AMOUNT)  # "¿y con 30?": mil, or a percent after one
             if "price_max" in meaning and "own_value" in unit.before:
                 analysis.said.add(OWN_VALUE)  # "mi versa vale como 120 mil"
             if meaning.get("year_min") is not None and meaning.get("year_min") == meaning.get(
@@ -732,6 +736,8 @@ class Extractor:
                 intent, topic, stage, score = label.intent, label.topic, "context", 1.0
                 second = changed[1] or second
         plan_words = intent == FINANCING_REQUEST or "term_months" in slots
+        # "¿y con 100 mil?" right after a plan of the chosen car: another down payment
+        plan_words = plan_words or (context.last_label == FINANCING_REQUEST and context.focus)
         paid_in = MONEY_AFTER_CON in analysis.said and PRICE_BOUND not in analysis.said
         if paid_in and plan_words and "down_payment" not in slots and "price_max" in slots:
             slots["down_payment"] = slots.pop("price_max")  # "a 6 años con los 40 mil"
@@ -746,6 +752,19 @@ class Extractor:
         dropped = any(name.startswith(DROPPED) for name in analysis.said)
         if dropped and stage != "rule" and intent != SEARCH_REQUEST:
             intent, topic, stage = SEARCH_REQUEST, None, "rule"  # "olvida el carplay"
+        same_plan = "context:same_plan" in analysis.said and context.last_label == FINANCING_REQUEST
+        if (
+            same_plan
+            and named
+            and not FINANCING_KEYS & slots.keys()
+            and intent != FINANCING_REQUEST
+        ):
+            intent, topic, stage, second = (
+                FINANCING_REQUEST,
+                None,
+                "context",
+                None,
+            )  # "¿y la tiguan igual?"
         order = _sort_order(analysis)
         if order is not None and (context.shown or "context:sort" in analysis.said):
             slots["superlative"] = order  # "ordénalos por km": the same search, another order

@@ -64,6 +64,7 @@ FIT = PLAN | {"monthly_budget", "down_payment_needed"}
         "minimum_general": {"min_pct", "terms", "rate"},
         "term_not_offered": {"min_pct", "terms", "rate", "term_months"},
         "bare_as_pct_note": RANGE | {"said", "pct", "number"},
+        "bare_as_pct_again": RANGE | {"said", "pct", "number"},
         "compare_header": CAR_PLACEHOLDERS | {"rate"},
         "compare_closing": set(),
         "list_plans_header": {"down_payment", "term_years", "rate"},
@@ -72,6 +73,8 @@ FIT = PLAN | {"monthly_budget", "down_payment_needed"}
 )
 def financing_plan(ctx: TurnContext) -> Reply:
     """Compute what was asked; never guess a car the customer did not choose."""
+    before = ctx.state.financing
+    ctx.pct_before = before.down_payment is None and before.down_payment_pct is not None
     _remember_params(ctx)
     named = _named_car(ctx)
     if named is not None:
@@ -123,6 +126,8 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
         return Reply(ctx.say(error.code, _range_values(ctx, car)), rephrasable=False)
     text = ctx.say("plan", _plan_values(ctx, car, plan))
     note = "bare_as_pct_note" if as_pct is not None else _minimum_asked(ctx)
+    if as_pct is not None and ctx.pct_before and ctx.template("bare_as_pct_again"):
+        note = "bare_as_pct_again"  # "¿y con 30?" after a 20% plan: 30% again, said so
     if note and ctx.template(note):
         said_pct = as_pct or 0.0
         values = {
@@ -186,8 +191,9 @@ def _bare_as_pct(ctx: TurnContext, car: Car) -> float | None:
         return None
     config = ctx.services.financing
     pct = extraction.down_payment / 1000
-    if extraction.down_payment >= car.price * config.min_down_payment_pct / 100:
-        return None  # the amount works as said
+    enough = extraction.down_payment >= car.price * config.min_down_payment_pct / 100
+    if enough and not ctx.pct_before:
+        return None  # the amount works as said; after "el 20%", "¿y con 30?" is 30% too
     if not config.min_down_payment_pct <= pct < 100:
         return None
     params.down_payment, params.down_payment_pct = None, pct

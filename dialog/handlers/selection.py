@@ -150,10 +150,12 @@ ALL_CARS = 10_000
 def best_of(cars: list[Car], superlative: str) -> Car:
     """The cheapest / dearest / newest / oldest / least driven of the cars shown."""
     column, descending = ORDER.get(superlative, ORDER["cheapest"])
+    tie = "price" if column == "km" else "km"  # four 2017s: the one driven least
     return sorted(
         cars,
         key=lambda car: (
             -getattr(car, column) if descending else getattr(car, column),
+            getattr(car, tie),
             car.stock_id,
         ),
     )[0]
@@ -320,12 +322,7 @@ def pointed_car(ctx: TurnContext) -> Car | None:
 
 def _pointed(ctx: TurnContext) -> Car | None:
     """ "¿el más barato es automático?": the car a superlative points at in the last list."""
-    superlative = ctx.extraction.superlative
-    if superlative is None or not ctx.state.last_results:
-        return None
-    cars = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i)) is not None]
-    named = cars_named(ctx.services.catalog, ctx.extraction, ctx.state.last_results)
-    return best_of(named or cars, superlative) if cars else None
+    return pointed_car(ctx)  # "la de menos km de esas": of the whole search, said so
 
 
 def _has(car: Car, flag: str | None, extraction: Extraction) -> bool:
