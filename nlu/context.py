@@ -225,7 +225,8 @@ def _current_topic_section(
         return None
     sections = {name.split(":")[1] for name in reading.said if name.startswith("section:")}
     topic = label.split("/", 1)[1] if "/" in label else ""
-    if last.split("/", 1)[1] in sections and topic not in sections:
+    follow_up = "context:follow_up" in reading.said  # "¿y si me arrepiento?" continues the topic
+    if last.split("/", 1)[1] in sections and (topic not in sections or follow_up):
         return last, None
     return None
 

@@ -75,6 +75,8 @@ PRICE_BOUND = "price:bound"
 BARE_DOWN_PAYMENT = "down_payment:bare"  # a down payment said without "mil", "k" or "$"
 BARE_AMOUNT = "money:bare"  # an amount said as a small bare number ("con 30")
 OWN_VALUE = "money:own_value"  # an amount said as what the customer's own car is worth
+# "con los/mis/esos 70 mil": an amount paid in
+CON_AMOUNT = (["con", "los"], ["con", "mis"], ["con", "esos"], ["con", "mi"], ["con", "estos"])
 MONEY_AFTER_CON = "money:con"  # "con (los) 40 mil": paid in, next to a term it is a down payment
 ARTICLE_NUMBER = "number:article"  # a bare number after "el"/"la" ("con el 30")
 BOUND_CUES = frozenset({"max_before", "max_after", "min_before", "min_after", "age_limit_before"})
@@ -647,9 +649,7 @@ class Extractor:
         down = meaning.get("down_payment")
         start = unit.first.start
         before = analysis.tokens[max(0, start - 2) : start]
-        after_con = bool(before) and (
-            before[-1] == "con" or before in (["con", "los"], ["con", "mis"])
-        )
+        after_con = bool(before) and (before[-1] == "con" or before in CON_AMOUNT)
         paid_in = after_con and set(meaning) == {"price_max"}
         if paid_in:
             analysis.said.add(MONEY_AFTER_CON)  # "a 6 años con los 40 mil": a down payment?
