@@ -104,6 +104,7 @@ class ContextSettings(BaseModel):
     other_one_words: list[str] = Field(default_factory=list)  # "¿y la otra?": the other car
     sort_words: list[str] = Field(default_factory=list)  # "ordénalos": the same cars, reordered
     same_plan_words: list[str] = Field(default_factory=list)  # "¿y la tiguan igual?"
+    haggle_words: list[str] = Field(default_factory=list)  # "¿me lo dejas en 400?"
     sort_by: dict[str, list[str]] = Field(default_factory=dict)  # superlative -> "por km"
     cheaper_words: list[str] = Field(default_factory=list)  # "algo más barato": below the list
     newer_words: list[str] = Field(default_factory=list)  # "una más nueva": newer than the list

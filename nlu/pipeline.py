@@ -51,6 +51,7 @@ WORD_CUES = frozenset({"percent_after"})
 READERS = (financing.read, money.read_km, seats.read, years.read, money.read_price)
 SEARCH_REQUEST = "search_cars"
 FINANCING_REQUEST = "financing"
+POLICY = "policy_question"
 FINANCING_KEYS = frozenset({"down_payment", "down_payment_pct", "term_months"})
 # an amount said with a bound ("máximo 5 mil") replaces one said bare in the same message
 BOUNDABLE = frozenset({"price_max", "monthly_budget"})
@@ -312,6 +313,7 @@ class Extractor:
             ("context:other_one", settings.other_one_words),
             ("context:sort", settings.sort_words),
             ("context:same_plan", settings.same_plan_words),
+            ("context:haggle", settings.haggle_words),
             *((f"sort:{order}", phrases) for order, phrases in settings.sort_by.items()),
             ("context:cheaper", settings.cheaper_words),
             ("context:newer", settings.newer_words),
@@ -765,6 +767,10 @@ class Extractor:
                 "context",
                 None,
             )  # "¿y la tiguan igual?"
+        if "context:haggle" in analysis.said and (context.focus or named):
+            slots.pop("price_max", None)  # an offer for the car, not a ceiling for a search
+            slots.pop("price_min", None)
+            intent, topic, stage, second = POLICY, None, "rule", None
         order = _sort_order(analysis)
         if order is not None and (context.shown or "context:sort" in analysis.said):
             slots["superlative"] = order  # "ordénalos por km": the same search, another order
