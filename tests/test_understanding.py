@@ -21,7 +21,7 @@ from tools.yamlio import YamlError
 # The figures reached on each blind set (data/nlu_blind*.yml, written by people who never read
 # the rules); the suite keeps them from going down. The files themselves are never edited.
 BLIND_FLOORS = {
-    "nlu_blind.yml": {"intent": 0.97, "topic": 0.92, "slots": 0.98},
+    "nlu_blind.yml": {"intent": 0.98, "topic": 0.92, "slots": 0.98},
     "nlu_blind2.yml": {"intent": 0.95, "topic": 0.97, "slots": 0.97},
 }
 # slots a set's writer could not label: the schema gained them after the set was written
@@ -29,7 +29,7 @@ NEWER_SLOTS = {
     "nlu_blind.yml": ("contact_time", "seats_min", "own_car", "drive"),
     "nlu_blind2.yml": ("drive",),
 }
-LOO_FLOOR = 0.87
+LOO_FLOOR = 0.91
 
 
 @cache
@@ -51,7 +51,7 @@ def test_blind_sets_stay_at_or_above_their_figures(name):
 def test_leave_one_out_over_the_yaml_examples():
     catalog, extractor = _bundled()
     accuracy, total, _ = leave_one_out(extractor, catalog)
-    assert total >= 800 and accuracy >= LOO_FLOOR
+    assert total >= 1000 and accuracy >= LOO_FLOOR
 
 
 def test_concepts_read_slang_and_english_as_the_spanish_word():
