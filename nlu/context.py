@@ -489,7 +489,8 @@ def _follow_up(
     too_long = reading.words > settings.max_follow_up_words and not reading.weak
     if not last or carried is None or too_long:
         return None
-    term = _bare_term(reading, carried)
+    more = {"context:more", "context:other"} & reading.said  # "muéstrame los otros 5": a page
+    term = None if more else _bare_term(reading, carried)
     if term is not None:
         slots["term_months"] = term  # "¿y a 5?" after a plan: 5 years
         return last, None

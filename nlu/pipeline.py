@@ -277,6 +277,7 @@ class Extractor:
         if not makes:
             return
         taken[start:end] = [True] * (end - start)
+        analysis.kinds[start:end] = ["car"] * (end - start)  # "cuál de los alemanes tiene menos km"
         analysis.put("make", makes[0], start)
         analysis.alternatives = [f"{make}|" for make in makes[1:]]
 
@@ -469,6 +470,7 @@ class Extractor:
             analysis.put("ordinal", ordinal[1], ordinal[0])
         else:
             analysis.bare = [q.value for q in leftovers if not q.multiplied and not q.money]
+        _term_after_a(analysis, leftovers)
 
     def _side_car(self, analysis: Analysis, spans, taken, slot: str | None, cue: str) -> None:
         """A car named to rule it out or to widen the search: claimed, never a criterion."""
@@ -1042,6 +1044,27 @@ def _sort_order(analysis: Analysis) -> str | None:
     asked = [name[5:] for name in analysis.said if name.startswith("sort:")]
     superlative = analysis.slots.get("superlative")
     return asked[0] if asked else superlative if isinstance(superlative, str) else None
+
+
+def _term_after_a(analysis: Analysis, leftovers: list[Quantity]) -> None:
+    """ "¿y si pongo cien mil de enganche a 4?": next to a down payment, "a 4" is the term."""
+    slots = analysis.slots
+    if "term_months" in slots or not {"down_payment", "down_payment_pct"} & slots.keys():
+        return
+    for quantity in leftovers:
+        value = quantity.value
+        after_a = quantity.start > 0 and analysis.tokens[quantity.start - 1] == "a"
+        if not after_a or quantity.money or not value.is_integer():
+            continue
+        if financing.MIN_TERM_MONTHS <= value * 12 <= financing.MAX_TERM_MONTHS:
+            slots["term_months"] = int(value * 12)
+        elif financing.MIN_TERM_MONTHS <= value <= financing.MAX_TERM_MONTHS and value % 6 == 0:
+            slots["term_months"] = int(value)
+        else:
+            continue
+        analysis.slot_at["term_months"] = quantity.start
+        analysis.terms.append(slots["term_months"])
+        return
 
 
 def _own_car_value(analysis: Analysis) -> None:
