@@ -35,9 +35,12 @@ class SearchFilters(BaseModel):
     exclude: list[str] | None = None  # models or makes ruled out ("olvida el vento", "no nissan")
     version_has: str | None = None  # a word of the version ("M2": the BMW Serie 2 3.0 M2)
     alternatives: list[str] | None = None  # more cars that also do: 'Volkswagen|Vento', 'BMW|'
+    # "menos de 180 mil" is a ceiling: no $1,000 of slack for prices that end in 999
+    price_strict: bool | None = None
 
     def is_empty(self) -> bool:
-        return all(value is None for key, value in self.model_dump().items() if key != "exclude")
+        skip = ("exclude", "price_strict")  # how a price is read is no criterion by itself
+        return all(value is None for key, value in self.model_dump().items() if key not in skip)
 
 
 RelaxKind = Literal[
@@ -157,7 +160,7 @@ def _matching(
     mask &= named
     bounds = (
         ("year", filters.year_min, filters.year_max),
-        ("price", filters.price_min, _tolerant(filters.price_max)),
+        ("price", filters.price_min, _ceiling(filters)),
         ("km", None, filters.km_max),
     )
     for column, low, high in bounds:
@@ -208,6 +211,10 @@ ORDER = {  # column, descending?
 
 
 PRICE_TOLERANCE = 1000.0  # "la de 211 mil" is the one at $211,999: prices end in 999
+
+
+def _ceiling(filters: SearchFilters) -> float | None:
+    return filters.price_max if filters.price_strict else _tolerant(filters.price_max)
 
 
 def _tolerant(price_max: float | None) -> float | None:
