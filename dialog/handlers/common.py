@@ -6,6 +6,7 @@ from dialog.cars import CAR_PLACEHOLDERS, car_values  # noqa: F401 - handlers im
 from dialog.render import km, money
 from dialog.turn import Choice, TurnContext
 from tools.catalog import Car
+from tools.financing import Affordability, max_affordable_price
 
 
 def car_in_focus(ctx: TurnContext) -> Car | None:
@@ -72,3 +73,14 @@ def car_choices(cars: list[Car], first: int = 1) -> list[Choice]:
         )
         for n, car in enumerate(cars, start=first)
     ]
+
+
+def affordability(ctx: TurnContext, budget: float | None = None) -> Affordability | None:
+    """What a monthly budget (the conversation's, unless given) affords with the customer's own
+    down payment and term; None without a budget."""
+    params = ctx.state.financing
+    budget = params.monthly_budget if budget is None else budget
+    if budget is None:
+        return None
+    config = ctx.services.financing
+    return max_affordable_price(params.down_payment, budget, config, params.term_months)

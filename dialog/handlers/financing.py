@@ -4,7 +4,7 @@ options, what a monthly budget affords, and whether it affords the chosen car.""
 from __future__ import annotations
 
 from dialog.forms import said
-from dialog.handlers.common import CAR_PLACEHOLDERS, car_in_focus, car_values
+from dialog.handlers.common import CAR_PLACEHOLDERS, affordability, car_in_focus, car_values
 from dialog.handlers.search import list_outcome, merge_filters
 from dialog.registry import handler
 from dialog.render import money
@@ -16,7 +16,6 @@ from tools.financing import (
     Plan,
     budget_fit,
     make_plan,
-    max_affordable_price,
     suggested_plans,
 )
 from tools.search import SearchFilters, search
@@ -285,9 +284,8 @@ def _affordable(ctx: TurnContext) -> Reply:
     """ "¿Qué me alcanza con 7 mil al mes?": the price ceiling, its assumptions, and the cars."""
     params = ctx.state.financing
     budget = params.monthly_budget or 0.0
-    afford = max_affordable_price(
-        params.down_payment, budget, ctx.services.financing, params.term_months
-    )
+    afford = affordability(ctx, budget)
+    assert afford is not None
     filters = ctx.state.filters.model_copy(update={"price_max": afford.price, "price_min": None})
     # the cars that make the most of the budget first, unless the customer chose an order
     order = filters.superlative or ctx.config.budget_order
@@ -367,7 +365,7 @@ def _plans_for_list(ctx: TurnContext) -> str:
                 car.price,
                 ctx.services.financing,
                 down_payment=params.down_payment,
-                down_payment_pct=params.down_payment_pct if params.down_payment is None else None,
+                down_payment_pct=params.down_payment_pct,
                 term_months=params.term_months,
             )
         except FinancingError:

@@ -3,13 +3,12 @@ say honestly when a make or model is not in stock and show the nearest alternati
 
 from __future__ import annotations
 
-from dialog.handlers.common import CAR_PLACEHOLDERS, car_choices, car_values
+from dialog.handlers.common import CAR_PLACEHOLDERS, affordability, car_choices, car_values
 from dialog.registry import handler
 from dialog.render import money, thousands
 from dialog.turn import Reply, TurnContext
 from nlu.schema import Extraction
 from tools.catalog import Car
-from tools.financing import max_affordable_price
 from tools.search import (
     PRICE_TOLERANCE,
     Relaxation,
@@ -526,8 +525,8 @@ def _budget_cap(ctx: TurnContext, budget: float | None) -> tuple[float | None, s
     if budget is None:
         return None, ""
     down_payment = ctx.state.financing.down_payment
-    term = ctx.state.financing.term_months
-    afford = max_affordable_price(down_payment, budget, ctx.services.financing, term)
+    afford = affordability(ctx, budget)
+    assert afford is not None
     note = ctx.say(
         "budget_note",
         {

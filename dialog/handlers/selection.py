@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dialog.handlers.common import (
     CAR_PLACEHOLDERS,
+    affordability,
     car_choices,
     car_in_focus,
     car_values,
@@ -59,10 +60,9 @@ def select_car(ctx: TurnContext) -> Reply:
     other = _the_other(ctx, cars)
     if other is not None:  # "¿y la otra?" after one of the two Odysseys
         return focus_reply(ctx, other.stock_id)
-    if extraction.superlative:  # "la odyssey más nueva": the newest of the Odysseys shown
-        named = cars_named(ctx.services.catalog, extraction, shown)
-        best = None if named else _best_of_search(ctx, shown, extraction.superlative)
-        return focus_reply(ctx, (best or best_of(named or cars, extraction.superlative)).stock_id)
+    pointed = pointed_car(ctx)  # "la odyssey más nueva", "la más nueva de esas"
+    if pointed is not None:
+        return focus_reply(ctx, pointed.stock_id)
     bound = "price:bound" in extraction.said  # "de menos de 200 mil" is a ceiling
     priced = [] if bound else price_pointed([shown_car(car) for car in cars], extraction.slots())
     if len(priced) == 1:  # "la de 238 mil"
@@ -128,23 +128,16 @@ def _next_page_pick(ctx: TurnContext, shown: list[int], ordinal: int) -> int | N
 def _whole_search(ctx: TurnContext, shown: list[int]) -> tuple[int, list[Car]] | None:
     """Every car of the search whose first cars are on screen (total, cars in the order shown);
     None when the list is not a search's (a comparison, similar cars) or all of it is shown."""
-    from tools.financing import max_affordable_price
-
-    filters = ctx.state.filters
-    budget, down = ctx.state.financing.monthly_budget, ctx.state.financing.down_payment
-    if filters.is_empty() and budget is None:
+    filters, afford = ctx.state.filters, affordability(ctx)
+    if filters.is_empty() and afford is None:
         return None
-    term = ctx.state.financing.term_months
-    cap = max_affordable_price(down, budget, ctx.services.financing, term).price if budget else None
-    every = search(ctx.services.catalog, filters, ALL_CARS, cap)
+    catalog = ctx.services.catalog
+    every = search(catalog, filters, len(catalog.cars), afford.price if afford else None)
     if every.relaxed or every.total <= len(shown):
         return None
     if not set(shown) <= {car.stock_id for car in every.cars}:
         return None
     return every.total, list(every.cars)
-
-
-ALL_CARS = 10_000
 
 
 def best_of(cars: list[Car], superlative: str) -> Car:
@@ -210,7 +203,7 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
 def car_details(ctx: TurnContext) -> Reply:
     """Answer about the car in focus (or the one pointed at in this message): the YAML's detail
     topics by keyword, a trait asked ("¿es automático?"), else its full card."""
-    car = _pointed(ctx) or car_in_focus(ctx)
+    car = pointed_car(ctx) or car_in_focus(ctx)
     if _names_another_car(ctx, car):  # "la x trail, ¿qué año es?" with no list, or another car
         found = _named_in_catalog(ctx)
         if found is None:  # not in stock, or not only that car: the search says what there is
@@ -318,11 +311,6 @@ def pointed_car(ctx: TurnContext) -> Car | None:
     named = cars_named(ctx.services.catalog, ctx.extraction, shown)
     best = None if named else _best_of_search(ctx, shown, superlative)
     return best or best_of(named or cars, superlative)
-
-
-def _pointed(ctx: TurnContext) -> Car | None:
-    """ "¿el más barato es automático?": the car a superlative points at in the last list."""
-    return pointed_car(ctx)  # "la de menos km de esas": of the whole search, said so
 
 
 def _has(car: Car, flag: str | None, extraction: Extraction) -> bool:
