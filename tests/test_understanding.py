@@ -29,7 +29,7 @@ NEWER_SLOTS = {
     "nlu_blind.yml": ("contact_time", "seats_min", "own_car", "drive"),
     "nlu_blind2.yml": ("drive",),
 }
-LOO_FLOOR = 0.91
+LOO_FLOOR = 0.95
 
 
 @cache
@@ -51,7 +51,7 @@ def test_blind_sets_stay_at_or_above_their_figures(name):
 def test_leave_one_out_over_the_yaml_examples():
     catalog, extractor = _bundled()
     accuracy, total, _ = leave_one_out(extractor, catalog)
-    assert total >= 1000 and accuracy >= LOO_FLOOR
+    assert total >= 1100 and accuracy >= LOO_FLOOR
 
 
 def test_concepts_read_slang_and_english_as_the_spanish_word():
