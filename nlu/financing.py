@@ -22,7 +22,7 @@ MIN_PCT, MAX_PCT = 1, 99
 def read(unit: Unit) -> dict[str, float] | None:
     """The financing meaning of a number, {} if it is one but unusable, None if not financing."""
     value = max(unit.values)
-    if unit.cue("percent_after"):
+    if "percent_after" in unit.after:  # "10% enganche 6 años": the % is the 10's, not the 6's
         if unit.cue("rate_words") or not MIN_PCT <= value <= MAX_PCT:
             return {}  # "la tasa de 10%", "100%"
         return {"down_payment_pct": value}  # in this business a percent is the down payment

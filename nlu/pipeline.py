@@ -705,9 +705,20 @@ class Extractor:
         if second in CAR_SCREEN_LABELS and context.focus is None and not context.shown:
             second = None  # "¿qué es Kavak Total y cuánto cuesta?": no car to say it of
         with_car = self.classifier.settings.absorbed_with_car.get(_label(intent, topic) or "")
-        if with_car is not None and second == with_car and context.focus is not None:
+        # "¿el enganche mínimo cuánto es?" of the chosen car: its plan's words ask for its plan
+        plan_words_said = any(name.startswith(f"{with_car}:") for name in analysis.said)
+        asks_taker = second == with_car or plan_words_said
+        if with_car is not None and asks_taker and context.focus is not None:
             taker = self.classifier.labels[with_car]  # the plan of the car in focus says it all
             intent, topic, second = taker.intent, taker.topic, None
+            if plan_words_said and of_focus and _data_asked(analysis, DETAILS in hits.worded):
+                second = DETAILS  # "el aveo, ¿cuántos km tiene? y ¿el enganche mínimo?"
+        names_focus = context.focus is not None and car_matches(
+            context.focus, {key: slots[key] for key in ("make", "model") if key in slots}
+        )  # "el vento es automático?" names the Vento; the transmission is asked, not wanted
+        if intent == FINANCING_REQUEST and second is None and named and names_focus:
+            if _own_clause(analysis, DETAILS, FINANCING_REQUEST):
+                second = DETAILS  # "el vento es automático, ¿verdad? y ¿a 4 años?": both
         own_car_label = _label(intent, topic) in self.classifier.settings.own_car_labels
         # "...y también busco una camioneta": words that ask for cars, not only the car described
         other_car = bool(slots.get("own_car") and named)  # "vender mi aveo y comprar un jetta"
@@ -1130,6 +1141,15 @@ def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
     if start < len(tokens):
         clauses.append((start, len(tokens)))
     return clauses
+
+
+def _own_clause(analysis: Analysis, label: str, other: str) -> bool:
+    """Whether a clause of the message has strong words of `label` and none of `other`."""
+    for start, end in _clauses(analysis.tokens):
+        inside = {name for name, strong, s, e in analysis.labels if strong and start <= s < end}
+        if label in inside and other not in inside:
+            return True
+    return False
 
 
 def _by_slots_only(label: str, analysis: Analysis, hits: Hits) -> bool:
