@@ -716,9 +716,9 @@ class Extractor:
         names_focus = context.focus is not None and car_matches(
             context.focus, {key: slots[key] for key in ("make", "model") if key in slots}
         )  # "el vento es automático?" names the Vento; the transmission is asked, not wanted
-        if intent == FINANCING_REQUEST and second is None and named and names_focus:
-            if _own_clause(analysis, DETAILS, FINANCING_REQUEST):
-                second = DETAILS  # "el vento es automático, ¿verdad? y ¿a 4 años?": both
+        plan_first = intent == FINANCING_REQUEST and second is None and named and names_focus
+        if plan_first and _own_clause(analysis, DETAILS, FINANCING_REQUEST):
+            second = DETAILS  # "el vento es automático, ¿verdad? y ¿a 4 años?": both
         own_car_label = _label(intent, topic) in self.classifier.settings.own_car_labels
         # "...y también busco una camioneta": words that ask for cars, not only the car described
         other_car = bool(slots.get("own_car") and named)  # "vender mi aveo y comprar un jetta"
