@@ -157,8 +157,9 @@ class ContactReader:
                 start += 1  # "soy el Beto Ramírez": the article Mexicans put before a name
                 cue_ends = cue_ends | {start}
             words = self._name_words(tokens, taken, start)
-            if not words:
-                continue
+            verbs = [w for w in words[1:] if _verb_form(w) and w not in self.first_names]
+            if not words or verbs:
+                continue  # "nomas ando viendo": a sentence, not a name
             after_cue = start in cue_ends
             end = start + len(words)
             alone = (
@@ -204,6 +205,11 @@ class ContactReader:
 
 
 NAME_ARTICLES = frozenset({"el", "la"})
+GERUND_ENDINGS = ("ando", "iendo", "yendo")  # "viendo", "buscando": never a surname
+
+
+def _verb_form(word: str) -> bool:
+    return word.endswith(GERUND_ENDINGS) and len(word) > 5
 
 
 def _say(template: str, match: re.Match[str]) -> str:

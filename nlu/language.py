@@ -40,8 +40,11 @@ class LanguageGuess:
             return None
         english = sum(word in self.english for word in words)
         spanish = sum(word in self.spanish for word in words)
-        mostly = english >= MIN_ENGLISH_SHARE * len(words) and english > spanish
+        known = english + spanish  # names and typos say nothing: "Mike Johnson, call me"
+        mostly = english >= MIN_ENGLISH_SHARE * known and english > spanish
         clearly = english >= MIN_ENGLISH_WORDS and english > 2 * spanish  # long messages
         if english and (mostly or clearly):
             return "en"
+        if english and english >= spanish:
+            return None  # "and carplay?": as English as Spanish, the conversation's language
         return "es" if spanish else None

@@ -26,6 +26,8 @@ HOSTILE_NAMES = [
     "12345",
     "gracias",
     "me llamo 🤡",
+    "orita manejando",  # a sentence of everyday verbs, lowercase like a name typed in a hurry
+    "nomas esperando",
 ]
 NAME = "Laura Méndez"
 
@@ -35,7 +37,10 @@ def test_hostile_names_are_never_stored(make_app, hostile):
     app = make_app()
     client = app.test_client()
     for text in ("quiero hablar con un asesor", hostile, NAME, "55 1234 5678", "en la tarde"):
-        assert client.post("/chat", json={"user": "lead-test", "text": text}).status_code == 200
+        answer = client.post("/chat", json={"user": "lead-test", "text": text})
+        assert answer.status_code == 200
+        if text == hostile:  # not even taken for a moment ("Gracias, Orita Manejando")
+            assert hostile.strip().title()[:60] not in answer.get_json()["reply"]
     handoffs = client.get("/admin/handoffs").get_json()["handoffs"]
     assert len(handoffs) == 1
     lead = handoffs[0]
