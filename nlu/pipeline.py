@@ -525,7 +525,7 @@ class Extractor:
             for quantity in unit.quantities:
                 for i in range(quantity.start, quantity.end):
                     analysis.kinds[i] = analysis.kinds[i] or "number"
-            meaning = _meaning(unit)
+            meaning = {} if _relative(tokens, unit) else _meaning(unit)
             last = unit.last
             bare = _bare_small(last)
             if bare and "pick_before" in unit.before and len(unit.quantities) == 1:
@@ -1141,6 +1141,20 @@ def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
     if start < len(tokens):
         clauses.append((start, len(tokens)))
     return clauses
+
+
+RELATIVE_WORDS = frozenset({"mas", "menos", "more", "less"})
+
+
+def _relative(tokens: list[str], unit) -> bool:
+    """ "cuesta 13 mil más", "20 mil menos": a difference between prices, never a price
+    ("300 mil o más" and "200 mil más o menos" are prices)."""
+    end = unit.last.end
+    if end >= len(tokens) or tokens[end] not in RELATIVE_WORDS:
+        return False
+    # "más o menos"; "2019 menos de 220 mil": the bound of the next number
+    approximate = end + 1 < len(tokens) and tokens[end + 1] in {"o", "or", "de", "than"}
+    return not approximate and tokens[unit.first.start - 1 : unit.first.start] != ["o"]
 
 
 def _own_clause(analysis: Analysis, label: str, other: str) -> bool:
