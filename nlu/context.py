@@ -224,6 +224,8 @@ def _current_topic_section(
     about = label.startswith("knowledge/") or label in SECTION_RIVALS or no_plan
     if not last.startswith("knowledge/") or not about or last == label:
         return None
+    if _names_the_car(slots) and not label.startswith("knowledge/"):
+        return None  # "mejor el X3, ¿cuánto cuesta?" after Kavak Total: the X3's price
     sections = {name.split(":")[1] for name in reading.said if name.startswith("section:")}
     topic = label.split("/", 1)[1] if "/" in label else ""
     follow_up = "context:follow_up" in reading.said  # "¿y si me arrepiento?" continues the topic

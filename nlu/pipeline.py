@@ -919,6 +919,8 @@ class Extractor:
             for name in hits.strong
             if name not in social and self.classifier.allowed(name, analysis.slots, flags)
         ]
+        if not allowed and DETAILS in hits.strong and slots.keys() & NAMES:
+            return SEARCH_REQUEST  # "mejor el X3, ¿cuánto cuesta?": the X3s answer
         if not allowed:
             return None
         return max(  # the highest priority; between equals, the more evidence
