@@ -101,6 +101,8 @@ class Engine:
         _remember(state, extraction)
         reply = self._dispatch(ctx)
         reply = self._second_request(ctx, reply)
+        _remember_chosen(state)
+        reply = _lead_car_corrected(ctx, reply)
         if ctx.notes:
             reply.text = "\n\n".join(part for part in [*ctx.notes, reply.text] if part)
         if state.language != "es" and not ctx.translated and ctx.pack():
@@ -272,6 +274,38 @@ def _remember(state: ConversationState, extraction: Extraction) -> None:
         year = extraction.year_min or extraction.year_max
         parts = [extraction.make, extraction.model, str(year) if year else None]
         state.own_car = " ".join(part for part in parts if part)
+
+
+CHOSEN_KEPT = 5  # "me quedo con el sentra" finds the Sentra chosen a few turns ago
+
+
+def _remember_chosen(state: ConversationState) -> None:
+    if state.selected is None or state.chosen[-1:] == [state.selected]:
+        return
+    state.chosen = [car for car in state.chosen if car != state.selected][-CHOSEN_KEPT + 1 :]
+    state.chosen.append(state.selected)
+
+
+LEAD_FIXES = frozenset({"context:correction", "context:negation"})
+LEAD_UPDATE_INTENT = "inform"  # its route sends the lead again with what changed
+
+
+def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
+    """A lead was sent with one car and the customer says it is another ("no, es el SENTRA
+    2019 el que quiero"): the lead is sent again with the car now in focus, and said so."""
+    state = ctx.state
+    sent = state.profile.get("lead_car")
+    if not state.handoff or sent is None or state.selected is None or sent == str(state.selected):
+        return reply
+    if not LEAD_FIXES & ctx.extraction.said or ctx.handoff is not None:
+        return reply
+    fixing = ctx.speaking_as(LEAD_UPDATE_INTENT)
+    spec = HANDLERS.get(fixing.route.handler)
+    if spec is None:
+        return reply
+    updated = spec.func(fixing)
+    reply.text = "\n\n".join(part for part in (reply.text, updated.text) if part)
+    return reply
 
 
 def _money(extraction: Extraction) -> tuple[str, float] | None:

@@ -33,6 +33,7 @@ def dialog_context(
     return DialogContext(
         shown=shown,
         focus=shown_car(focus) if focus is not None else None,
+        chosen=[shown_car(car) for car in _cars(catalog, state.chosen)],
         last_label=state.last_label,
         asking=_asking(state, config),
         last_money=state.last_money,

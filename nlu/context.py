@@ -66,6 +66,7 @@ class DialogContext(BaseModel):
 
     shown: list[ShownCar] = Field(default_factory=list)
     focus: ShownCar | None = None
+    chosen: list[ShownCar] = Field(default_factory=list)  # cars in focus before this one
     last_label: str | None = None  # "financing", "knowledge/locations"
     asking: list[str] = Field(default_factory=list)  # slots the pending question takes
     last_money: tuple[str, float] | None = None  # the last amount said: ("monthly_budget", 6000)
@@ -198,7 +199,8 @@ def apply_context(
         return SELECT, None  # "el segundo" with nothing shown: the dialog says so
     if reading.label == SEARCH and slots.get("superlative") and reading.data_asked:
         return SEARCH, DETAILS  # "¿cuántos km tiene la odyssey más nueva?": find it, then answer
-    names_unshown = _names_the_car(slots) and not _matches(slots, context)
+    chosen = [car for car in context.chosen if car_matches(car, slots)]
+    names_unshown = _names_the_car(slots) and not _matches(slots, context) and not chosen
     if reading.label == SELECT and slots.get("ordinal") is None and names_unshown:
         return SEARCH, None  # "me interesa el corolla" with no Corolla listed
     current = _current_topic_section(reading, slots, context)
@@ -301,9 +303,11 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
     priced = [] if "price:bound" in reading.said else price_pointed(context.shown, slots)
     if len(priced) == 1 and not _criteria_beyond(slots, (*NAMING, "price_max")):
         return SELECT, second  # "the 2018 one for 238k", "la de 211 mil"
+    pointing = "context:pointing" in reading.said
+    if pointing and not slots and reading.words <= POINTING_ONLY and reading.stage != "rule":
+        return SELECT, second  # "ese quiero", "ese carro": one of the cars on screen
     if not _points(slots) or _criteria_beyond(slots, NAMING):
         return None
-    pointing = "context:pointing" in reading.said
     if not _names_the_car(slots) and not _year_said(slots) and not pointing:
         return None  # "y en automático?" refines the search; "el que es automático" points
     if (pointing or reading.words <= 4) and _matches(slots, context):
@@ -311,6 +315,7 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
     return None
 
 
+POINTING_ONLY = 3  # words of a message that only points ("ese me late")
 PRICE_POINT = (2000.0, 0.01)  # a price said points at a car within $2,000 or 1% of it
 
 

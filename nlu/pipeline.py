@@ -704,10 +704,15 @@ class Extractor:
                 second = SEARCH_REQUEST  # "¿tienen garantía? me interesa la CX-5": the CX-5s too
         if second in CAR_SCREEN_LABELS and context.focus is None and not context.shown:
             second = None  # "¿qué es Kavak Total y cuánto cuesta?": no car to say it of
-        with_car = self.classifier.settings.absorbed_with_car.get(_label(intent, topic) or "")
+        absorbed = self.classifier.settings.absorbed_with_car
+        first_label = _label(intent, topic) or ""
+        # the plan topic asked first, or second after a question about the car ("el aveo,
+        # ¿cuántos km tiene? y ¿el enganche mínimo?")
+        plan_topic = first_label if first_label in absorbed else second
+        with_car = absorbed.get(plan_topic or "")
         # "¿el enganche mínimo cuánto es?" of the chosen car: its plan's words ask for its plan
         plan_words_said = any(name.startswith(f"{with_car}:") for name in analysis.said)
-        asks_taker = second == with_car or plan_words_said
+        asks_taker = (second == with_car and plan_topic == first_label) or plan_words_said
         if with_car is not None and asks_taker and context.focus is not None:
             taker = self.classifier.labels[with_car]  # the plan of the car in focus says it all
             intent, topic, second = taker.intent, taker.topic, None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dialog.forms import said
 from dialog.handlers.common import CAR_PLACEHOLDERS, affordability, car_in_focus, car_values
 from dialog.handlers.search import list_outcome, merge_filters
+from dialog.handlers.selection import cars_named
 from dialog.registry import handler
 from dialog.render import money
 from dialog.turn import Choice, PlanSummary, Reply, TurnContext
@@ -238,6 +239,11 @@ def _named_car(ctx: TurnContext) -> Reply | None:
     focus = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
     if focus is not None and (extraction.model or "").casefold() in ("", focus.model.casefold()):
         return None  # the car in focus is the one named
+    seen = list(dict.fromkeys([*ctx.state.last_results, *ctx.state.chosen]))
+    known = cars_named(ctx.services.catalog, extraction, seen)
+    if len(known) == 1:  # "el sentra, ¿cuánto al mes?" with one Sentra shown or chosen before
+        ctx.state.selected = known[0].stock_id
+        return plan_reply(ctx, known[0])
     filters = merge_filters(SearchFilters(), extraction, ctx.config.reset_on_new_model)
     outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
     if outcome.total == 1 and not outcome.relaxed:

@@ -66,6 +66,8 @@ def finish_handoff(ctx: TurnContext, template: str = "done") -> Reply:
         summary=summary(ctx),
     )
     state.handoff = True
+    if car is not None:
+        state.profile["lead_car"] = str(car.stock_id)  # a later "no, es el otro" corrects it
     captured = {
         "name": lead.name,
         "phone": lead.phone,

@@ -46,9 +46,13 @@ NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", 
 def select_car(ctx: TurnContext) -> Reply:
     """Put a shown car in focus; with a details question in the same message, answer it too."""
     shown = ctx.state.last_results
+    extraction = ctx.extraction
+    earlier = cars_named(ctx.services.catalog, extraction, ctx.state.chosen)
+    named_earlier = len(earlier) == 1 and extraction.ordinal is None
+    if named_earlier and not cars_named(ctx.services.catalog, extraction, shown):
+        return focus_reply(ctx, earlier[0].stock_id)  # "me quedo con el sentra" chosen before
     if not shown:
         return Reply(ctx.say("nothing_shown"))
-    extraction = ctx.extraction
     if extraction.ordinal is not None:
         stock_id = pick_by_ordinal(shown, extraction.ordinal)
         if stock_id is None:
@@ -71,6 +75,8 @@ def select_car(ctx: TurnContext) -> Reply:
     if len(matches) == 1:
         return focus_reply(ctx, matches[0].stock_id)
     name = _said_name(extraction, ctx.words)
+    if len(shown) == 1 and not name:  # "ese carro" with one car on screen: that one
+        return focus_reply(ctx, shown[0])
     if not matches and "context:colour" in extraction.said and ctx.template("colour"):
         return Reply(ctx.say("colour", {"count": len(shown)}))  # "el rojo": no colours on file
     if not name and ctx.template("which_one"):  # nothing named to say back: ask the number
