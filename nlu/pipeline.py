@@ -755,6 +755,8 @@ class Extractor:
             if label is not None:
                 intent, topic, stage, score = label.intent, label.topic, "context", 1.0
                 second = changed[1] or second
+        if _asks_between_shown(analysis, slots, context):
+            intent, topic, stage, second = COMPARE, None, "context", None
         plan_words = intent == FINANCING_REQUEST or "term_months" in slots
         # "¿y con 100 mil?" right after a plan of the chosen car: another down payment
         plan_words = plan_words or (context.last_label == FINANCING_REQUEST and context.focus)
@@ -1162,6 +1164,23 @@ def _relative(tokens: list[str], unit) -> bool:
     # "más o menos"; "2019 menos de 220 mil": the bound of the next number
     approximate = end + 1 < len(tokens) and tokens[end + 1] in {"o", "or", "de", "than"}
     return not approximate and tokens[unit.first.start - 1 : unit.first.start] != ["o"]
+
+
+def _asks_between_shown(analysis: Analysis, slots, context: DialogContext) -> bool:
+    """ "el spark y el figo, ¿cuál es más chico?": a question between cars on screen compares
+    them (never a search: "busca jetta o vento")."""
+    if not analysis.alternatives or not context.shown or "context:search" in analysis.said:
+        return False
+    if "context:question" not in analysis.said and "?" not in analysis.raw:
+        return False
+    named = [(slots.get("make"), slots.get("model"))] + [
+        (make or None, model or None)
+        for make, _, model in (alt.partition("|") for alt in analysis.alternatives)
+    ]
+    return all(
+        model and any(car_matches(car, {"make": make, "model": model}) for car in context.shown)
+        for make, model in named
+    )
 
 
 def _own_clause(analysis: Analysis, label: str, other: str) -> bool:

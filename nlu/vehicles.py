@@ -208,6 +208,11 @@ def resolve(
         elif not model_names and mention.model is None:
             mention.make = mention.make or usable[0].make
         mention.claimed.append((start, end))
+    models_of_make = [model for make, model in mention.others if model and make == mention.make]
+    if mention.model is None and mention.others and len(models_of_make) == len(mention.others):
+        # "un honda, cr-v o hr-v": the make, then which of its models
+        mention.model = models_of_make[0]
+        mention.others = mention.others[1:]
     return mention
 
 
@@ -220,6 +225,8 @@ ALTERNATIVE_JOINERS = frozenset(
 def _joined(tokens: list[str], last_end: int, start: int) -> bool:
     """ "jetta o (un) vento": a second car offered as an alternative, not a make + model."""
     between = tokens[last_end:start]
+    while between and between[0].isdigit() and len(between[0]) == 4:
+        between = between[1:]  # "la cr-v 2017 con la hr-v": the first car's year
     if between == [","]:
         return True  # "BMW, Mercedes o Audi": a list of cars
     return 0 < len(between) <= 3 and between[0] in ALTERNATIVE_JOINERS

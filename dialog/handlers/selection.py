@@ -330,6 +330,7 @@ def _has(car: Car, flag: str | None, extraction: Extraction) -> bool:
 
 
 COMPARE_MAX = 3
+LENGTH_GAP = 50  # mm: a shorter car is worth saying ("¿cuál es más chico?") from 5 cm
 
 
 @handler(
@@ -344,6 +345,9 @@ COMPARE_MAX = 3
         "which": set(),
         "has": set(),
         "lacks": set(),
+    },
+    optional={
+        "length_gap": {"shorter", "gap"},
     },
 )
 def compare_cars(ctx: TurnContext) -> Reply:
@@ -450,6 +454,11 @@ def _gaps(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> list[str]:
     if by_km[-1].km > by_km[0].km:
         gap = km(by_km[-1].km - by_km[0].km)
         found.append(ctx.say("km_gap", {"fewer": name(by_km[0]), "gap": gap}))
+    sized = sorted((car for car in cars if car.largo), key=lambda car: car.largo or 0)
+    if len(sized) == len(cars) and (sized[-1].largo or 0) - (sized[0].largo or 0) >= LENGTH_GAP:
+        gap = f"{((sized[-1].largo or 0) - (sized[0].largo or 0)) / 10:.0f} cm"
+        found.append(ctx.say("length_gap", {"shorter": name(sized[0]), "gap": gap}))
+        found = [line for line in found if line]  # an optional template left out
     versions = {car.version.casefold() for car in cars}
     if len(versions) == 1:
         found.append(ctx.say("same_version", {"version": cars[0].version}))
