@@ -27,6 +27,7 @@ SLOT_KEYS = (
     "transmission",
     "fuel",
     "drive",
+    "size",
     "city",
     "own_car",
     "exclude_car",
@@ -77,6 +78,7 @@ class Extraction(BaseModel):
     transmission: str | None = None
     fuel: str | None = None
     drive: str | None = None  # "awd": "4x4", "doble tracción", "AWD"
+    size: str | None = None  # "small" ("chiquito", "fácil de estacionar") / "large" ("grande")
     city: str | None = None
     own_car: str | None = None  # the customer's car ("Nissan Versa 2016"), to sell or trade in
     exclude_car: str | None = None  # a model ruled out: "olvida el vento", "no quiero la duster"

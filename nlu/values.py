@@ -29,6 +29,11 @@ BRIDGE = frozenset(
 )  # fmt: skip
 
 
+COMPARATIVES = frozenset({"mas", "menos", "more", "less"})
+COPULAS = frozenset({"es", "esta", "son", "estan", "is", "are"})
+INTENSIFIERS = frozenset({"muy", "tan", "demasiado", "bien", "too", "very", "so"})
+
+
 class ValueReader:
     def __init__(self, values: Values):
         self.negations = [fold(phrase).split() for phrase in values.negations]
@@ -69,8 +74,11 @@ class ValueReader:
             slot, _, value = rest.partition("|")
             if slot == SUPERLATIVE and not _superlative(tokens, start, end, named):
                 continue
-            if start and tokens[start - 1] in self.not_after:
-                continue  # "inspección mecánica" is not a manual car
+            described = tokens[start - 2] if start > 1 and tokens[start - 1] in COPULAS else None
+            if start and (tokens[start - 1] in self.not_after or described in self.not_after):
+                continue  # "inspección mecánica" is not a manual car; "mi cochera es chica"
+            if slot != SUPERLATIVE and start and tokens[start - 1] in COMPARATIVES:
+                continue  # "¿cuál es más chico?" compares two cars, it asks for no size
             if self._negated(tokens, start) or _denied_after(tokens, end):
                 found[f"{NEGATED}{slot}:{value}"] = (True, start)  # "aunque no sea pickup"
                 continue  # "nada de híbridos", "estándar no": not a wish for one
@@ -85,6 +93,8 @@ class ValueReader:
         return found
 
     def _negated(self, tokens: list[str], start: int) -> bool:
+        while start and tokens[start - 1] in INTENSIFIERS:
+            start -= 1  # "que no sea muy grande"
         return self._before(tokens, start, self.negations)
 
     @staticmethod

@@ -70,6 +70,7 @@ class Car(BaseModel):
     transmission: str | None = None
     fuel: str | None = None
     drive: str | None = None
+    size: str | None = None  # "small" / "large" by its length (data/vehicles.yml `sizes`)
     seats: int = 5
 
     @property
@@ -126,6 +127,7 @@ class Catalog:
             "transmission": np.array([c.transmission or "" for c in self.cars], dtype=object),
             "fuel": np.array([c.fuel or "" for c in self.cars], dtype=object),
             "drive": np.array([c.drive or "" for c in self.cars], dtype=object),
+            "size": np.array([c.size or "" for c in self.cars], dtype=object),
             "seats": np.array([c.seats for c in self.cars], dtype=np.int64),
         }
 
@@ -321,5 +323,6 @@ def _cars(parsed: dict[str, _Parsed], vehicles: VehicleLexicon) -> tuple[Car, ..
         key = (values["make"], values["model"], values["version"])
         if key not in traits:
             traits[key] = vehicles.traits(*key).model_dump()
-        cars.append(Car(**values, **traits[key]))
+        size = vehicles.size(values["largo"])
+        cars.append(Car(**values, **traits[key], size=size))
     return tuple(cars)

@@ -30,6 +30,7 @@ class SearchFilters(BaseModel):
     transmission: str | None = None
     fuel: str | None = None
     drive: str | None = None  # "awd": 4x4 / all-wheel drive, as the version text says
+    size: str | None = None  # "small" / "large": by the car's length
     # how to order: cheapest (default), most_expensive, newest, oldest, lowest_km
     superlative: str | None = None
     exclude: list[str] | None = None  # models or makes ruled out ("olvida el vento", "no nissan")
@@ -54,8 +55,9 @@ RelaxKind = Literal[
     "transmission",
     "body_type",
     "drive",
+    "size",
 ]
-TRAITS = ("body_type", "transmission", "fuel", "drive")
+TRAITS = ("body_type", "transmission", "fuel", "drive", "size")
 SEATS = 5  # asking for more seats than this, a minivan is a "camioneta" too
 PRICE_STEP = 1.15  # "price +15%" when nothing matches
 
@@ -295,6 +297,12 @@ def _relax_drive(filters: SearchFilters) -> Loosened | None:
     return filters.model_copy(update={"drive": None}), Relaxation(kind="drive")
 
 
+def _relax_size(filters: SearchFilters) -> Loosened | None:
+    if not filters.size:
+        return None
+    return filters.model_copy(update={"size": None}), Relaxation(kind="size")
+
+
 def _relax_body(filters: SearchFilters) -> Loosened | None:
     if not filters.body_type or not (filters.make or filters.model):
         return None  # "los BMW coupé": other BMW before other makes
@@ -340,6 +348,7 @@ _RELAX_STEPS = (
     _relax_fuel,
     _relax_transmission,
     _relax_drive,
+    _relax_size,
     _relax_body,
     _relax_model,
     _relax_make,

@@ -52,6 +52,19 @@ class Traits(BaseModel):
     seats: int = DEFAULT_SEATS
 
 
+class Size(_Strict):
+    """The lengths a size word means (mm): small up to `max_length_mm`, large from `min_length_mm`."""
+
+    max_length_mm: float | None = Field(None, gt=0)
+    min_length_mm: float | None = Field(None, gt=0)
+
+    def fits(self, length: float | None) -> bool:
+        if not length:
+            return False
+        above = self.min_length_mm is None or length >= self.min_length_mm
+        return above and (self.max_length_mm is None or length <= self.max_length_mm)
+
+
 class Origin(_Strict):
     """Where some makes come from, and the words customers use for it ("alemanes", "german")."""
 
@@ -68,6 +81,10 @@ class VehicleLexicon(_Strict):
     # makes by where they come from: "autos alemanes" is any of these makes
     origins: dict[str, Origin] = Field(default_factory=dict)
     version_words: VersionWords = Field(default_factory=VersionWords)
+    sizes: dict[str, Size] = Field(default_factory=dict)  # "small", "large" by length
+
+    def size(self, length: float | None) -> str | None:
+        return next((name for name, size in self.sizes.items() if size.fits(length)), None)
 
     def info(self, make: str, model: str) -> ModelInfo | None:
         return self._index.get((fold(make), fold(model)))

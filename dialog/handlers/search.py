@@ -39,6 +39,7 @@ CRITERIA_TEMPLATES = {
     "criteria_transmission": {"transmission"},
     "criteria_fuel": {"fuel"},
     "criteria_drive": set(),
+    "criteria_size": {"size"},
     "criteria_superlative": {"superlative"},
 }
 RELAX_TEMPLATES = {
@@ -53,6 +54,7 @@ RELAX_TEMPLATES = {
     "relaxed_transmission": set(),
     "relaxed_body_type": set(),
     "relaxed_drive": set(),
+    "relaxed_size": set(),
 }
 RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"}
 
@@ -159,6 +161,7 @@ INHERITED = {
     "transmission": "transmission",
     "fuel": "fuel",
     "drive": "drive",
+    "size": "size",
 }
 
 
@@ -388,6 +391,9 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
         parts.insert(
             0, ctx.say("criteria_body_type", {"body_type": words.get(filters.body_type, "")})
         )
+    if filters.size:  # "sedanes grandes", "autos compactos": right after what they are
+        size = ctx.say("criteria_size", {"size": words.get(filters.size, filters.size)})
+        parts.insert(len(parts) if parts[0] else 1, size)
     if filters.seats_min:
         parts.append(ctx.say("criteria_seats", {"seats": filters.seats_min}))
     if filters.year_min and filters.year_min == filters.year_max:
