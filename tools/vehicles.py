@@ -53,7 +53,7 @@ class Traits(BaseModel):
 
 
 class Size(_Strict):
-    """The lengths a size word means (mm): small up to `max_length_mm`, large from `min_length_mm`."""
+    """Lengths (mm) a size word means: small up to `max_length_mm`, large from `min_length_mm`."""
 
     max_length_mm: float | None = Field(None, gt=0)
     min_length_mm: float | None = Field(None, gt=0)
