@@ -76,6 +76,7 @@ PRICE_BOUND = "price:bound"
 BARE_DOWN_PAYMENT = "down_payment:bare"  # a down payment said without "mil", "k" or "$"
 BARE_AMOUNT = "money:bare"  # an amount said as a small bare number ("con 30")
 OWN_VALUE = "money:own_value"  # an amount said as what the customer's own car is worth
+SAVINGS = "money:savings"  # an amount the customer has saved
 # "con los/mis/esos 70 mil": an amount paid in
 CON_AMOUNT = (["con", "los"], ["con", "mis"], ["con", "esos"], ["con", "mi"], ["con", "estos"])
 MONEY_AFTER_CON = "money:con"  # "con (los) 40 mil": paid in, next to a term it is a down payment
@@ -526,6 +527,8 @@ class Extractor:
                 for i in range(quantity.start, quantity.end):
                     analysis.kinds[i] = analysis.kinds[i] or "number"
             meaning = {} if _relative(tokens, unit) else _meaning(unit)
+            if DENIED_TERM in analysis.said and _bare_term_years(unit, meaning or {}):
+                meaning = {"term_months": unit.last.value * 12}  # "a 6 años no, máximo 4"
             last = unit.last
             bare = _bare_small(last)
             if bare and "pick_before" in unit.before and len(unit.quantities) == 1:
@@ -539,6 +542,9 @@ class Extractor:
                 continue
             if _denied_year(tokens, unit, meaning):
                 continue  # "la del 2013 no, muy vieja": not a year they want
+            if "term_months" in meaning and _denied_term(tokens, unit):
+                analysis.said.add(DENIED_TERM)
+                continue  # "a 6 años no, máximo 4": not the term they want
             if "term_months" in meaning and _years_of_driving(tokens, analysis, unit):
                 continue  # "90 mil km en 5 años": how long it was driven, not a plan
             bounded = bool((unit.before | unit.after) & BOUND_CUES)
@@ -566,6 +572,8 @@ class Extractor:
                 analysis.said.add(BARE_AMOUNT)  # "¿y con 30?": mil, or a percent after one
             if "price_max" in meaning and "own_value" in unit.before:
                 analysis.said.add(OWN_VALUE)  # "mi versa vale como 120 mil"
+            if "price_max" in meaning and unit.cue("savings"):
+                analysis.said.add(SAVINGS)  # "tengo 60 mil ahorrados"
             if meaning.get("year_min") is not None and meaning.get("year_min") == meaning.get(
                 "year_max"
             ):
@@ -1023,6 +1031,29 @@ def _denied_year(tokens: list[str], unit, meaning: dict[str, float]) -> bool:
     )
 
 
+DENIED_TERM = "context:denied_term"
+TERM_WORDS = frozenset({"anos", "ano", "anios", "meses", "mes", "years", "year", "months"})
+
+
+def _denied_term(tokens: list[str], unit) -> bool:
+    """ "a 6 años no", "no a 6 años": a term the customer rules out."""
+    end = unit.last.end
+    while end < len(tokens) and tokens[end] in TERM_WORDS:
+        end += 1
+    closes = end + 1 == len(tokens) or (end + 1 < len(tokens) and tokens[end + 1] in CLAUSE_BREAKS)
+    after = end < len(tokens) and tokens[end] in DENIALS and closes
+    start = unit.first.start
+    before = tokens[max(0, start - 2) : start]
+    return after or before == ["no", "a"] or before[-1:] == ["no"]
+
+
+def _bare_term_years(unit, meaning: dict[str, float]) -> bool:
+    """A bare number of years a term can be ("máximo 4", "mejor a 5") after a term ruled out."""
+    last = unit.last
+    small = not (last.multiplied or last.money) and 1 <= last.value <= financing.MAX_TERM_YEARS
+    return small and len(unit.quantities) == 1 and not ({"term_months"} & meaning.keys())
+
+
 def _bare_small(quantity: Quantity) -> bool:
     """A number said without "mil", "k" or "$" that could be a percent ("con 20", "el 30")."""
     return not (quantity.multiplied or quantity.money) and quantity.value <= financing.MAX_PCT
@@ -1094,7 +1125,9 @@ def _own_car_value(analysis: Analysis) -> None:
     plan = any(key in slots for key in ("make", "model", "term_months", "monthly_budget"))
     own = OWN_VALUE in analysis.said and bool(slots.get("own_car"))
     ceiling = "price_max" in slots and "price_min" not in slots and "down_payment" not in slots
-    if own and plan and ceiling:  # another car's plan, paid in with their own car
+    monthly = any(key in slots for key in ("term_months", "monthly_budget"))
+    saved = SAVINGS in analysis.said and monthly  # "tengo 60 mil ahorrados, ¿me alcanza con 5?"
+    if (own or saved) and plan and ceiling:  # a plan paid in with their car or their savings
         slots["down_payment"] = slots.pop("price_max")
         analysis.slot_at["down_payment"] = analysis.slot_at.pop("price_max", 0)
 
