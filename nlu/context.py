@@ -101,6 +101,8 @@ class ContextSettings(BaseModel):
     any_price_words: list[str] = Field(default_factory=list)  # "el precio que sea": no price limit
     any_transmission_words: list[str] = Field(default_factory=list)  # "cualquier transmisión"
     more_words: list[str] = Field(default_factory=list)  # "enséñame las demás": the next page
+    # ... and words that ask for the next page only when they are the whole message ("más")
+    more_alone_words: list[str] = Field(default_factory=list)
     other_words: list[str] = Field(default_factory=list)  # "otras opciones": next page or others
     other_one_words: list[str] = Field(default_factory=list)  # "¿y la otra?": the other car
     sort_words: list[str] = Field(default_factory=list)  # "ordénalos": the same cars, reordered
@@ -502,6 +504,8 @@ def _follow_up(
         slots["term_months"] = term  # "¿y a 5?" after a plan: 5 years
         return last, None
     weak = reading.stage != "rule" or reading.by_slots_only or reading.weak
+    if more and context.shown and not slots and reading.stage != "rule":
+        return SEARCH, None  # "más": the next cars of the search shown
     if not weak or reading.label == last:
         return None
     if slots and set(slots) <= set(carried):

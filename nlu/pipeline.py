@@ -311,6 +311,7 @@ class Extractor:
             ("context:any_price", settings.any_price_words),
             ("context:any_transmission", settings.any_transmission_words),
             ("context:more", settings.more_words),
+            ("context:more_alone", settings.more_alone_words),
             ("context:other", settings.other_words),
             ("context:other_one", settings.other_one_words),
             ("context:sort", settings.sort_words),
@@ -356,6 +357,8 @@ class Extractor:
 
         analysis.said = {name for name, _, _ in found["said"]}
         analysis.said_spans = found["said"]
+        if "context:more_alone!" in _whole(analysis):
+            analysis.said.add("context:more")  # "más" alone: the next page
         if not light:
             self._contact(analysis, found, set(asking))
         self._claims(analysis, found, light)
@@ -423,7 +426,11 @@ class Extractor:
         if own:  # "por mi versa me dan 90 mil": their car, not what they want
             self._own_car(analysis, own, taken)
             cars = [car for car in cars if car not in own]
-        after = [start for key, start, _ in found["said"] if key == "context:negation_after"]
+        after = [  # "el swift no?" asks about the Swift: a question tag, not a "no"
+            start
+            for key, start, end in found["said"]
+            if key == "context:negation_after" and tokens[end : end + 1] != ["?"]
+        ]
         for cue, slot in (("context:negation", "exclude_car"), ("context:broaden", None)):
             ends = [end for key, _, end in found["said"] if key == cue]
             ruled = [car for car in cars if _after_cue(tokens, car[1], ends)]
@@ -1077,10 +1084,10 @@ def _not_asked(analysis: Analysis) -> set[int]:
     """Token positions of what the customer says they did not ask ("no te pregunté sucursales,
     pregunté si hacen visita a domicilio"): up to the end of that clause."""
     found: set[int] = set()
-    for name, _, end in analysis.said_spans:
+    for name, start, _ in analysis.said_spans:
         if name != "context:not_asked":
             continue
-        i = end
+        i = start  # the phrase too: "no he apartado nada" asks nothing about reserving
         while i < len(analysis.tokens) and analysis.tokens[i] not in CLAUSE_BREAKS:
             found.add(i)
             i += 1

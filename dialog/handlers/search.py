@@ -285,6 +285,8 @@ def merge_filters(
             merged[key] = None
         if new_make and not extraction.model:
             merged["model"] = None
+    if extraction.make and not extraction.model and extraction.alternatives:
+        merged["model"] = None  # "bmw o mercedes" after the X1: the makes, any model
     named = extraction.make or extraction.model
     if named and extraction.bluetooth is None and extraction.car_play is None:
         merged["bluetooth"] = merged["car_play"] = None  # "precio del audi a1": that car, any
