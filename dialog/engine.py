@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from dialog.cars import car_values
 from dialog.config import FALLBACK_ROUTE
-from dialog.forms import continue_form
+from dialog.forms import continue_form, declined_unasked
 from dialog.registry import HANDLERS
 from dialog.render import clip, fill
 from dialog.runtime import Bundle, Runtime
@@ -149,6 +149,9 @@ class Engine:
         """`forms=False` for a second request: the open form neither reads it nor asks again."""
         try:
             form = ctx.state.form if forms else None
+            declined = declined_unasked(ctx) if forms else None
+            if declined is not None:
+                return declined
             if form is not None:
                 reply = continue_form(ctx)
                 if reply is not None:

@@ -33,6 +33,17 @@ def start_form(ctx: TurnContext, name: str) -> Reply:
     return _advance(ctx, ctx.config.forms[name], first_turn=True)
 
 
+def declined_unasked(ctx: TurnContext) -> Reply | None:
+    """ "no te voy a dar mi teléfono, nomás quería saber" with no form open and nothing else
+    asked: the same answer as a refusal inside the form, not the menu."""
+    if ctx.state.form is not None or ctx.intent not in NOTHING_ELSE:
+        return None
+    if not any(said(ctx, f"form:{name}:refuse") for name in ctx.config.forms):
+        return None
+    ctx.state.profile["lead_declined"] = "1"
+    return Reply(ctx.say("lead_declined_only"))
+
+
 def continue_form(ctx: TurnContext) -> Reply | None:
     """Consume this message as form answers; None when it is another request (handled normally,
     then the pending question is asked again once)."""

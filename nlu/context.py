@@ -468,12 +468,16 @@ def _small_price_is_monthly(
 ) -> None:
     """ "con 50 mil de enganche, ¿a cuántos meses me queda en 5 mil?": no car costs 5 mil, and
     the talk is of financing, so it is a monthly payment."""
-    price = slots.get("price_max")
-    if not isinstance(price, int | float) or "price_min" in slots or price > settings.monthly_max:
+    price, low = slots.get("price_max"), slots.get("price_min")
+    if not isinstance(price, int | float) or price > settings.monthly_max:
         return
     financing = any(key in slots for key in FINANCING_SLOTS)
-    if financing or reading.label == "financing" or context.last_label == "financing":
+    monthly_before = bool(context.last_money) and context.last_money[0] == "monthly_budget"
+    plans = reading.label == "financing" or context.last_label == "financing" or monthly_before
+    if financing or plans:  # "enséñame camionetas que me queden en 6 mil" after 6 mil al mes
         slots["monthly_budget"] = slots.pop("price_max")
+        if isinstance(low, int | float):  # "que me queden en 6 mil": about 6 mil a month
+            slots["monthly_budget"] = round((slots.pop("price_min") + price) / 2)
 
 
 def _bare_term(reading: Reading, carried: list[str]) -> int | None:

@@ -54,7 +54,7 @@ FINANCING_REQUEST = "financing"
 POLICY = "policy_question"
 FINANCING_KEYS = frozenset({"down_payment", "down_payment_pct", "term_months"})
 # an amount said with a bound ("máximo 5 mil") replaces one said bare in the same message
-BOUNDABLE = frozenset({"price_max", "monthly_budget"})
+BOUNDABLE = frozenset({"price_max", "monthly_budget", "km_max"})
 OPINION_DETAILS = frozenset({"details:fuel", "details:version"})
 CLAUSE_BREAKS = frozenset({"?", ".", "!", ";", ",", "tambien", "ademas", "aparte", "y", "pero"})
 PLACEHOLDERS = {
@@ -534,6 +534,8 @@ class Extractor:
                 for i in range(quantity.start, quantity.end):
                     analysis.kinds[i] = analysis.kinds[i] or "number"
             meaning = {} if _relative(tokens, unit) else _meaning(unit)
+            if _own_value_in_thousands(unit):
+                meaning = {"price_max": unit.last.value * 1000}  # "mi sentra vale unos 150"
             if DENIED_TERM in analysis.said and _bare_term_years(unit, meaning or {}):
                 meaning = {"term_months": unit.last.value * 12}  # "a 6 años no, máximo 4"
             last = unit.last
@@ -642,7 +644,11 @@ class Extractor:
         if last not in self.classifier.settings.own_car_labels or intent != SEARCH_REQUEST:
             return None
         slots = analysis.slots
+        if slots.keys() & {"term_months", "monthly_budget"}:
+            return None  # "el tracker; si mi sentra vale 150, ¿cuánto al mes?": a plan
         described = bool(slots.get("make") or slots.get("model")) and "km_max" in slots
+        # "tiene 90 mil km": the km of their car (a buyer says "con menos de 90 mil km")
+        described = described or ("km_max" in analysis.unbounded and len(slots) == 1)
         if not (described or slots.get("own_car")) or last not in self.classifier.labels:
             return None
         asks = [
@@ -1036,6 +1042,16 @@ def _denied_year(tokens: list[str], unit, meaning: dict[str, float]) -> bool:
         and tokens[end] in DENIALS
         and (end + 1 == len(tokens) or tokens[end + 1] in CLAUSE_BREAKS)
     )
+
+
+OWN_VALUE_THOUSANDS = (20, 999)  # "vale unos 150": what a car is worth, said in thousands
+
+
+def _own_value_in_thousands(unit) -> bool:
+    last = unit.last
+    low, high = OWN_VALUE_THOUSANDS
+    bare = not (last.multiplied or last.money) and low <= last.value <= high
+    return bare and "own_value" in unit.before and len(unit.quantities) == 1
 
 
 DENIED_TERM = "context:denied_term"

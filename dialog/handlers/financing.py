@@ -120,7 +120,7 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
             ctx.services.financing,
             down_payment=params.down_payment,
             down_payment_pct=params.down_payment_pct,
-            term_months=params.term_months,
+            term_months=params.term_months or _term_for_budget(ctx, car),
         )
     except FinancingError as error:
         return Reply(ctx.say(error.code, _range_values(ctx, car)), rephrasable=False)
@@ -141,6 +141,29 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
 
 
 MAX_COMPARED = 4
+
+
+def _term_for_budget(ctx: TurnContext, car: Car) -> int | None:
+    """With a monthly budget said and no term: the shortest offered term that fits it, else the
+    longest ("me alcanza con 6 mil" ... "el 2": its plan within the 6 mil)."""
+    params, config = ctx.state.financing, ctx.services.financing
+    if not params.monthly_budget:
+        return None
+    months = [int(years * 12) for years in sorted(config.terms_years)]
+    for term in months:
+        try:
+            plan = make_plan(
+                car.price,
+                config,
+                down_payment=params.down_payment,
+                down_payment_pct=params.down_payment_pct,
+                term_months=term,
+            )
+        except FinancingError:
+            return None
+        if plan.monthly_payment <= params.monthly_budget:
+            return term
+    return months[-1]
 
 
 def _compared(ctx: TurnContext, car: Car) -> Reply | None:
@@ -292,7 +315,9 @@ def _affordable(ctx: TurnContext) -> Reply:
     budget = params.monthly_budget or 0.0
     afford = affordability(ctx, budget)
     assert afford is not None
-    filters = ctx.state.filters.model_copy(update={"price_max": afford.price, "price_min": None})
+    wanted = merge_filters(ctx.state.filters, ctx.extraction, ctx.config.reset_on_new_model)
+    ctx.state.filters = wanted  # "¿me alcanza con 6 mil al mes? busco suv": SUVs only
+    filters = wanted.model_copy(update={"price_max": afford.price, "price_min": None})
     # the cars that make the most of the budget first, unless the customer chose an order
     order = filters.superlative or ctx.config.budget_order
     filters = filters.model_copy(update={"superlative": order})
