@@ -317,12 +317,15 @@ def _cars(parsed: dict[str, _Parsed], vehicles: VehicleLexicon) -> tuple[Car, ..
         columns[name] = [None if value != value else value for value in columns[name]]  # NaN
     names = list(columns)
     traits: dict[tuple[str, str, str], dict[str, str | None]] = {}
+    sizes: dict[float | None, str | None] = {}  # a few lengths repeat across thousands of cars
     cars = []
     for row in zip(*columns.values(), strict=True):
         values = dict(zip(names, row, strict=True))
         key = (values["make"], values["model"], values["version"])
         if key not in traits:
             traits[key] = vehicles.traits(*key).model_dump()
-        size = vehicles.size(values["largo"])
-        cars.append(Car(**values, **traits[key], size=size))
+        length = values["largo"]
+        if length not in sizes:
+            sizes[length] = vehicles.size(length)
+        cars.append(Car(**values, **traits[key], size=sizes[length]))
     return tuple(cars)
