@@ -217,6 +217,7 @@ def resolve(
 
 
 CAR_ARTICLES = frozenset({"el", "la", "los", "las"})  # "el figo": a car pointed at
+COMPARE_JOINERS = frozenset({"con", "vs", "versus", "contra", "with"})
 ALTERNATIVE_JOINERS = frozenset(
     {"o", "u", "or", "y", "e", "and", "ni", "con", "vs", "versus", "contra", "with"}
 )  # "compárame la sportage con la compass": both cars
@@ -229,7 +230,11 @@ def _joined(tokens: list[str], last_end: int, start: int) -> bool:
         between = between[1:]  # "la cr-v 2017 con la hr-v": the first car's year
     if between == [","]:
         return True  # "BMW, Mercedes o Audi": a list of cars
-    return 0 < len(between) <= 3 and between[0] in ALTERNATIVE_JOINERS
+    if 0 < len(between) <= 3 and between[0] in ALTERNATIVE_JOINERS:
+        return True
+    # "el cla. compáralo con la x1": the joiner right before the second car (and its article)
+    tail = between[-2:] if between[-1:] and between[-1] in CAR_ARTICLES else between[-1:]
+    return 0 < len(between) <= 5 and tail[:1] != [] and tail[0] in COMPARE_JOINERS
 
 
 def _prefer_make(names: list[Name], make: str | None) -> Name:

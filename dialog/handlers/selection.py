@@ -14,7 +14,7 @@ from dialog.handlers.common import (
     car_values,
     pick_by_ordinal,
 )
-from dialog.registry import handler
+from dialog.registry import HANDLERS, handler
 from dialog.render import fill, km, money
 from dialog.screen import shown_car
 from dialog.turn import Choice, Reply, TurnContext
@@ -463,3 +463,27 @@ def _gaps(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> list[str]:
     if len(versions) == 1:
         found.append(ctx.say("same_version", {"version": cars[0].version}))
     return found
+
+
+@handler(
+    "catalog.advice",
+    required={"no_answer": set()},
+    optional={"compare_note": set()},
+)
+def advice(ctx: TurnContext) -> Reply:
+    """ "Entre un corolla y un civic, ¿cuál me recomiendas?": the two side by side from the
+    catalog (the facts a choice rests on), then a word on what decides; without two cars named,
+    the general advice answer."""
+    extraction = ctx.extraction
+    models = [extraction.model] if extraction.model else []
+    models += [alt.partition("|")[2] for alt in extraction.alternatives if alt.partition("|")[2]]
+    if len(models) >= 2:
+        compare = ctx.speaking_as("compare_cars")
+        reply = compare_cars(compare)
+        if reply.text != compare.say("which"):
+            note = ctx.say("compare_note")
+            reply.text = "\n\n".join(part for part in (reply.text, note) if part)
+            return reply
+    spec = HANDLERS.get("knowledge.answer")
+    assert spec is not None  # registered by dialog.handlers.answers
+    return spec.func(ctx)
