@@ -331,6 +331,19 @@ def price_pointed(cars: list, slots: dict[str, object]) -> list:
     return [car for car in cars if car_matches(car, named) and abs(car.price - price) <= margin]
 
 
+KM_POINT = (1000, 0.03)  # km said point at a car within 1,000 km or 3% of its odometer
+
+
+def km_pointed(cars: list, slots: dict[str, object]) -> list:
+    """The cars the km said point at ("el rio de 19 mil km" is the one with 19,000 km)."""
+    km = slots.get("km_max")
+    if not isinstance(km, int | float):
+        return []
+    named = {key: value for key, value in slots.items() if key in NAMING}
+    margin = max(KM_POINT[0], KM_POINT[1] * km)
+    return [car for car in cars if car_matches(car, named) and abs(car.km - km) <= margin]
+
+
 def _year_said(slots: dict[str, object]) -> bool:
     return slots.get("year_min") is not None or slots.get("year_max") is not None
 

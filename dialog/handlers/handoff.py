@@ -32,7 +32,22 @@ def start_handoff(ctx: TurnContext, reason: str | None = None) -> Reply:
     if lead.phone is None and (match := _PHONE_USER.match(ctx.state.user)):
         lead.phone = match.group(1)
     ctx.state.profile["handoff_reason"] = reason or ctx.state.last_label or ctx.intent
+    _car_described(ctx)
     return start_form(ctx, LEAD_FORM)
+
+
+def _car_described(ctx: TurnContext) -> None:
+    """ "márquenme ... para el rio de 19 mil km": the listed car the message describes by its km
+    or price is the one the lead is about."""
+    from dialog.screen import shown_car
+    from nlu.context import km_pointed, price_pointed
+
+    cars = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
+    slots = ctx.extraction.slots()
+    shown = [shown_car(car) for car in cars]
+    pointed = km_pointed(shown, slots) or price_pointed(shown, slots)
+    if len(pointed) == 1:
+        ctx.state.selected = pointed[0].stock_id
 
 
 @handler(
