@@ -587,6 +587,7 @@ class Extractor:
                 "year_max"
             ):
                 analysis.years.append(int(meaning["year_min"]))
+        _terms_listed_after(analysis, leftovers)
         return leftovers, counted
 
     def _topic_with_section(
@@ -1068,6 +1069,27 @@ def _denied_term(tokens: list[str], unit) -> bool:
     start = unit.first.start
     before = tokens[max(0, start - 2) : start]
     return after or before == ["no", "a"] or before[-1:] == ["no"]
+
+
+def _terms_listed_after(analysis: Analysis, leftovers: list[Quantity]) -> None:
+    """ "¿a 3 años y a 4?": a bare number joined to a term said in years is another term."""
+    if not analysis.terms or "term_months" not in analysis.slot_at:
+        return
+    tokens = analysis.tokens
+    end = analysis.slot_at["term_months"]
+    while end < len(tokens) and not tokens[end].isalpha():
+        end += 1  # past the number
+    while end < len(tokens) and tokens[end] in TERM_WORDS:
+        end += 1
+    for quantity in leftovers:
+        between = tokens[end : quantity.start]
+        bare = not (quantity.multiplied or quantity.money)
+        years = 1 <= quantity.value <= financing.MAX_TERM_YEARS
+        if between and not set(between) - LIST_JOINERS and bare and years:
+            months = int(quantity.value * 12)
+            if months not in analysis.terms:
+                analysis.terms.append(months)
+            end = quantity.end
 
 
 def _bare_term_years(unit, meaning: dict[str, float]) -> bool:
