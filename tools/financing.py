@@ -83,6 +83,8 @@ class Affordability(BaseModel):
     price: float
     term_months: int
     down_payment: float
+    # the down payment, not the monthly budget, sets the price: it is the minimum share of it
+    by_down_payment: bool = False
 
 
 def monthly_payment(principal: float, annual_rate: float, months: int) -> float:
@@ -165,11 +167,13 @@ def max_affordable_price(
             paid = price * min_share
         else:
             price = financed + down_payment
-            if min_share:
-                price = min(price, down_payment / min_share)
+            capped = bool(min_share) and down_payment / min_share < price
+            if capped:
+                price = down_payment / min_share
             paid = down_payment
         if price > best.price:
             best = Affordability(price=round(price, 2), term_months=months, down_payment=paid)
+            best.by_down_payment = down_payment is not None and capped
     return best
 
 

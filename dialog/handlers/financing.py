@@ -69,6 +69,8 @@ FIT = PLAN | {"monthly_budget", "down_payment_needed"}
         "compare_closing": set(),
         "list_plans_header": {"down_payment", "term_years", "rate"},
         "list_plan_line": CAR_PLACEHOLDERS | {"monthly_payment"},
+        "affordable_by_down_payment": {"down_payment", "price_max", "min_pct"},
+        "no_down_affordable": {"min_pct"},
     },
 )
 def financing_plan(ctx: TurnContext) -> Reply:
@@ -141,6 +143,10 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
 
 
 MAX_COMPARED = 4
+
+
+def config_pct(ctx: TurnContext) -> float:
+    return ctx.services.financing.min_down_payment_pct
 
 
 def _term_for_budget(ctx: TurnContext, car: Car) -> int | None:
@@ -323,6 +329,17 @@ def _affordable(ctx: TurnContext) -> Reply:
     filters = filters.model_copy(update={"superlative": order})
     outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
     listing = list_outcome(ctx, outcome, filters=filters)
+    if afford.by_down_payment and ctx.template("affordable_by_down_payment"):
+        values = {
+            "down_payment": money(afford.down_payment),
+            "price_max": money(afford.price),
+            "min_pct": _pct(ctx.services.financing.min_down_payment_pct),
+        }
+        note = ctx.say("affordable_by_down_payment", values)
+        listing.text = f"{note}\n\n{listing.text}"
+    if said(ctx, "financing:no_down") and ctx.template("no_down_affordable"):
+        note = ctx.say("no_down_affordable", {"min_pct": _pct(config_pct(ctx))})
+        listing.text = f"{note}\n\n{listing.text}"  # "no tengo enganche": said, not assumed away
     listing.text = ctx.say(
         "affordable",
         {
