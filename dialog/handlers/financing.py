@@ -145,31 +145,17 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
 MAX_COMPARED = 4
 
 
-def config_pct(ctx: TurnContext) -> float:
-    return ctx.services.financing.min_down_payment_pct
-
-
 def _term_for_budget(ctx: TurnContext, car: Car) -> int | None:
-    """With a monthly budget said and no term: the shortest offered term that fits it, else the
-    longest ("me alcanza con 6 mil" ... "el 2": its plan within the 6 mil)."""
-    params, config = ctx.state.financing, ctx.services.financing
+    """With a monthly budget said and no term: the term `budget_fit` finds for it (the shortest
+    that fits, else the longest), at the customer's own down payment."""
+    params = ctx.state.financing
     if not params.monthly_budget:
         return None
-    months = [int(years * 12) for years in sorted(config.terms_years)]
-    for term in months:
-        try:
-            plan = make_plan(
-                car.price,
-                config,
-                down_payment=params.down_payment,
-                down_payment_pct=params.down_payment_pct,
-                term_months=term,
-            )
-        except FinancingError:
-            return None
-        if plan.monthly_payment <= params.monthly_budget:
-            return term
-    return months[-1]
+    down = params.down_payment
+    if down is None and params.down_payment_pct is not None:
+        down = car.price * params.down_payment_pct / 100
+    fit = budget_fit(car.price, params.monthly_budget, ctx.services.financing, down)
+    return fit.plan.term_months if fit.plan is not None else None
 
 
 def _compared(ctx: TurnContext, car: Car) -> Reply | None:
@@ -331,14 +317,14 @@ def _affordable(ctx: TurnContext) -> Reply:
     listing = list_outcome(ctx, outcome, filters=filters)
     if afford.by_down_payment and ctx.template("affordable_by_down_payment"):
         values = {
+            **_conditions(ctx),
             "down_payment": money(afford.down_payment),
             "price_max": money(afford.price),
-            "min_pct": _pct(ctx.services.financing.min_down_payment_pct),
         }
         note = ctx.say("affordable_by_down_payment", values)
         listing.text = f"{note}\n\n{listing.text}"
     if said(ctx, "financing:no_down") and ctx.template("no_down_affordable"):
-        note = ctx.say("no_down_affordable", {"min_pct": _pct(config_pct(ctx))})
+        note = ctx.say("no_down_affordable", _conditions(ctx))
         listing.text = f"{note}\n\n{listing.text}"  # "no tengo enganche": said, not assumed away
     listing.text = ctx.say(
         "affordable",
