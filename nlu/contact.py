@@ -226,8 +226,11 @@ class _Blank(dict):
         return ""
 
 
+_FIGURES = re.compile(r"\+?\d[\d-]*")
+
+
 def _digits(token: str) -> bool:
-    return bool(re.fullmatch(r"\+?\d[\d-]*", token))
+    return bool(_FIGURES.fullmatch(token))
 
 
 def _national(digits: str) -> str | None:

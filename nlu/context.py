@@ -11,6 +11,8 @@ Cue words live in config/intents.yml under `context:`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from nlu.financing import MAX_TERM_MONTHS, MAX_TERM_YEARS
@@ -124,8 +126,10 @@ class ContextSettings(BaseModel):
     carry: dict[str, list[str]] = Field(default_factory=dict)  # label -> slots that carry it
 
 
-class Reading(BaseModel):
-    """What the context rules need of one message besides its slots."""
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the context rules need of one message besides its slots (a dataclass: built once
+    per message, it needs no validation)."""
 
     label: str
     stage: str
@@ -192,7 +196,7 @@ def apply_context(
             second = FINANCING if reading.label == FINANCING else second
             return SELECT, second  # "¿y la otra?": the other car of the two, the dialog says
     if context.shown and not searching and _short_year(reading, slots, context):
-        reading = reading.model_copy(update={"stage": "none"})  # "la del 23": a year pointed at
+        reading = replace(reading, stage="none")  # "la del 23": a year pointed at
     if context.shown and not searching and "context:negation" not in reading.said:
         picked = _picks_shown(reading, slots, context)
         if picked is not None:

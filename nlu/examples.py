@@ -211,7 +211,10 @@ class ExampleIndex:
 
     def _by_label(self, similarity: np.ndarray) -> list[Ranked]:
         best: dict[int, float] = {}
-        for example in np.argsort(-similarity)[:TOP_CANDIDATES]:
+        count = min(TOP_CANDIDATES, len(similarity))
+        top = np.argpartition(-similarity, count - 1)[:count] if count else similarity[:0]
+        # best first; of equal scores the example written first in the YAML
+        for example in top[np.lexsort((top, -similarity[top]))]:
             score = float(similarity[example])
             if score <= 0:
                 break

@@ -21,9 +21,10 @@ class OrdinalReader:
         self.not_after = frozenset(fold(word) for word in ordinals.not_after)
         self.not_before = [fold(phrase).split() for phrase in ordinals.not_before]
         self.months = frozenset(fold(word) for word in ordinals.months)
-        self.positions = [
-            (fold(phrase).split(), value) for phrase, value in ordinals.positions.items()
-        ]
+        self.positions: dict[str, list[tuple[list[str], int]]] = {}  # by first word
+        for phrase, value in ordinals.positions.items():
+            words = fold(phrase).split()
+            self.positions.setdefault(words[0], []).append((words, value))
         self.position_pointers = frozenset(fold(word) for word in ordinals.position_pointers)
 
     def read(
@@ -51,8 +52,8 @@ class OrdinalReader:
     def _positions(self, tokens: list[str], taken: list[bool]) -> list[tuple[int, int]]:
         """ "el de hasta abajo" (-1), "la que está mero arriba" (1)."""
         found = []
-        for i in range(len(tokens)):
-            for phrase, value in self.positions:
+        for i, token in enumerate(tokens):
+            for phrase, value in self.positions.get(token, ()):
                 if tokens[i : i + len(phrase)] != phrase or any(taken[i : i + len(phrase)]):
                     continue
                 if self.position_pointers & set(tokens[max(0, i - 3) : i]):

@@ -139,6 +139,17 @@ class Analysis:
         """Positions of what the customer says they did not ask (read once per message)."""
         return _not_asked(self)
 
+    @cached_property
+    def whole(self) -> frozenset[str]:
+        """'pass!' when a phrase of the set 'pass' is the whole message ("me da igual")."""
+        words = [i for i, token in enumerate(self.tokens) if token.isalnum()]
+        if not words:
+            return frozenset()
+        first, last = words[0], words[-1]
+        return frozenset(
+            f"{name}!" for name, start, end in self.said_spans if start <= first and last < end
+        )
+
     def put(self, slot: str, value: object, position: int) -> None:
         if slot not in self.slots:
             self.slots[slot] = value
@@ -357,7 +368,7 @@ class Extractor:
 
         analysis.said = {name for name, _, _ in found["said"]}
         analysis.said_spans = found["said"]
-        if "context:more_alone!" in _whole(analysis):
+        if "context:more_alone!" in analysis.whole:
             analysis.said.add("context:more")  # "más" alone: the next page
         if not light:
             self._contact(analysis, found, set(asking))
@@ -833,7 +844,7 @@ class Extractor:
             score=score,
             second=second if second != _label(intent, topic) else None,
             language=self.language.guess(analysis.tokens),
-            said=frozenset(analysis.said) | _whole(analysis),
+            said=frozenset(analysis.said) | analysis.whole,
             picks=tuple(analysis.picks),
             years=tuple(analysis.years),
             terms=tuple(analysis.terms),
@@ -1272,17 +1283,6 @@ def _own_clause(analysis: Analysis, label: str, other: str) -> bool:
 
 def _by_slots_only(label: str, analysis: Analysis, hits: Hits) -> bool:
     return label not in hits.worded
-
-
-def _whole(analysis: Analysis) -> frozenset[str]:
-    """'pass!' when a phrase of the set 'pass' is the whole message ("me da igual")."""
-    words = [i for i, token in enumerate(analysis.tokens) if token.isalnum()]
-    if not words:
-        return frozenset()
-    first, last = words[0], words[-1]
-    return frozenset(
-        f"{name}!" for name, start, end in analysis.said_spans if start <= first and last < end
-    )
 
 
 def _data_asked(analysis: Analysis, details_phrase: bool) -> bool:
