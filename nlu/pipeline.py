@@ -20,6 +20,7 @@ from pathlib import Path
 import spacy
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
 
 from nlu import financing, money, seats, years
 from nlu.contact import ContactReader
@@ -107,6 +108,13 @@ CLAIMS = frozenset(
 def blank_spanish() -> Language:
     """spaCy's rule-based Spanish tokenizer; no trained weights are downloaded or needed."""
     return spacy.blank("es")
+
+
+# spaCy keeps every word it ever tokenised (about 1 KB each, never freed): names, phone numbers
+# and typos would grow a long-running worker without end. Messages are tokenised by a tokenizer
+# of their own, replaced by a fresh one (~25 ms) once it has learnt this many words; the
+# PhraseMatcher matches by the words' hashes, which do not depend on the vocabulary.
+READER_NEW_WORDS = 20_000
 
 
 @dataclass
@@ -202,6 +210,8 @@ class Extractor:
         self.language = LanguageGuess.build(english, domain, cars | places | {"kavak"})
         self.shorthand = lexicon.shorthand_pattern(self._car_words_after_shorthand())
         self.matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
+        self._reader = blank_spanish()  # tokenises messages; self.nlp the YAML phrases
+        self._reader_words = len(self._reader.vocab)
         self._keys: dict[int, tuple[str, str]] = {}
         self._add_patterns(phrase_sets or {})
         classifier.index = ExampleIndex.build(
@@ -353,7 +363,7 @@ class Extractor:
         stage does not use (contact data, slot values, picks)."""
         raw = self.lexicon.words_for_emoji(text[:MAX_CHARS]) if isinstance(text, str) else ""
         prepared = self._expand(prepare(raw))
-        doc = self.nlp.make_doc(prepared)
+        doc = self._tokenise(prepared)
         tokens = [token.text for token in doc]
         analysis = Analysis(raw, prepared, tokens, [None] * len(tokens))
         if not tokens:
@@ -385,6 +395,12 @@ class Extractor:
             end = max(start + 1, bisect_left(starts, last))
             analysis.labels.append((label, True, start, end))
         return analysis
+
+    def _tokenise(self, text: str) -> Doc:
+        reader = self._reader
+        if len(reader.vocab) > self._reader_words + READER_NEW_WORDS:
+            reader = self._reader = blank_spanish()  # what it learnt goes with the old one
+        return reader.make_doc(text)
 
     def _contact(self, analysis: Analysis, found, asking: set[str]) -> None:
         tokens = analysis.tokens

@@ -164,3 +164,21 @@ def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         timeout=120,
         check=False,
     )
+
+
+def test_new_words_do_not_grow_the_extractor_without_end(monkeypatch):
+    """Every name, phone and typo a tokenizer sees stays in spaCy's vocabulary: the message
+    tokenizer is replaced once it learnt READER_NEW_WORDS, and reading stays the same after."""
+    import nlu.pipeline
+
+    monkeypatch.setattr(nlu.pipeline, "READER_NEW_WORDS", 50)
+    extractor = Extractor.build(catalog_named("bundled"))
+    first = extractor.extract("busco un jetta 2019 de menos de 300 mil").to_json()
+    sizes = []
+    for n in range(400):
+        found = extractor.extract(f"me llamo zorbax{n} y mi cel es 55{n:08d}").to_json()
+        assert found.get("phone") == f"55{n:08d}"
+        sizes.append(len(extractor._reader.vocab))
+    assert max(sizes) <= sizes[0] + 50 + 3  # at most one message's words past the limit
+    assert min(sizes[50:]) < max(sizes)  # it was replaced, more than once
+    assert extractor.extract("busco un jetta 2019 de menos de 300 mil").to_json() == first
