@@ -116,6 +116,8 @@ class ContextSettings(BaseModel):
     negation_words: list[str] = Field(default_factory=list)  # "no quiero la duster": not a pick
     broaden_words: list[str] = Field(default_factory=list)  # "no nomás vento": not only that one
     negation_after_words: list[str] = Field(default_factory=list)  # "el corolla no me gusta"
+    # ... unless what follows the "no" asks about the car: "¿y el 208 no hay?", "¿no lo tienen?"
+    asks_after_no_words: list[str] = Field(default_factory=list)
     correction_words: list[str] = Field(default_factory=list)  # "está mal": fixing given data
     not_asked_words: list[str] = Field(default_factory=list)  # "no te pregunté sucursales"
     colour_words: list[str] = Field(default_factory=list)  # "el rojo": the catalog has no colour
@@ -429,8 +431,10 @@ def _short_year(reading: Reading, slots: dict[str, object], context: DialogConte
 
 def _pick_is_a_percent(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:
     """ "el 10 entonces" right after a plan, when no 10th car was shown: the 10 percent down;
-    "con el 30" too, which read alone would be an amount."""
-    if context.last_label != FINANCING or context.focus is None:
+    "con el 30" too, which read alone would be an amount, and in a message that asks for a plan
+    by its term ("va la x1, a 6 años con el 30")."""
+    plan_asked = reading.label == FINANCING and "term_months" in slots
+    if not plan_asked and (context.last_label != FINANCING or context.focus is None):
         return False
     bare = reading.bare_number
     low, high = PICK_AS_PERCENT
@@ -491,7 +495,12 @@ def _small_price_is_monthly(
     financing = any(key in slots for key in FINANCING_SLOTS)
     monthly_before = bool(context.last_money) and context.last_money[0] == "monthly_budget"
     plans = reading.label == "financing" or context.last_label == "financing" or monthly_before
-    if financing or plans:  # "enséñame camionetas que me queden en 6 mil" after 6 mil al mes
+    if (financing or plans) and "monthly_budget" in slots and "down_payment" not in slots:
+        # "unos 3 mil al mes? de enganche casi, como 15 mil": the monthly payment was said; a
+        # second amount no car costs is what they put down
+        slots["down_payment"] = slots.pop("price_max")
+        slots.pop("price_min", None)
+    elif financing or plans:  # "enséñame camionetas que me queden en 6 mil" after 6 mil al mes
         slots["monthly_budget"] = slots.pop("price_max")
         if isinstance(low, int | float):  # "que me queden en 6 mil": about 6 mil a month
             slots["monthly_budget"] = round((slots.pop("price_min") + price) / 2)

@@ -344,6 +344,7 @@ class Extractor:
             ("context:negation", [*settings.negation_words, *settings.reset_words]),
             ("context:broaden", settings.broaden_words),
             ("context:negation_after", settings.negation_after_words),
+            ("context:asks_after_no", settings.asks_after_no_words),
             ("context:correction", settings.correction_words),
             ("context:colour", settings.colour_words),
             ("context:not_asked", settings.not_asked_words),
@@ -453,10 +454,13 @@ class Extractor:
         if own:  # "por mi versa me dan 90 mil": their car, not what they want
             self._own_car(analysis, own, taken)
             cars = [car for car in cars if car not in own]
-        after = [  # "el swift no?" asks about the Swift: a question tag, not a "no"
+        asking = {start for key, start, _ in found["said"] if key == "context:asks_after_no"}
+        after = [  # "el swift no?", "¿y el 208 no hay?" ask about the car: not a "no"
             start
             for key, start, end in found["said"]
-            if key == "context:negation_after" and tokens[end : end + 1] != ["?"]
+            if key == "context:negation_after"
+            and tokens[end : end + 1] != ["?"]
+            and end not in asking
         ]
         for cue, slot in (("context:negation", "exclude_car"), ("context:broaden", None)):
             ends = [end for key, _, end in found["said"] if key == cue]

@@ -71,6 +71,7 @@ FIT = PLAN | {"monthly_budget", "down_payment_needed"}
         "list_plan_line": CAR_PLACEHOLDERS | {"monthly_payment"},
         "affordable_by_down_payment": {"down_payment", "price_max", "min_pct"},
         "no_down_affordable": {"min_pct"},
+        "down_payment_reach": {"down_payment", "price_max", "min_pct", "terms"},
     },
 )
 def financing_plan(ctx: TurnContext) -> Reply:
@@ -99,8 +100,33 @@ def financing_plan(ctx: TurnContext) -> Reply:
             return Reply("\n\n".join(part for part in (note, each) if part), ask=ask)
         if ctx.extraction.term_months and note:
             return Reply(note)  # "¿a 12 meses sí o no?": the answer, not the pitch again
+        down = ctx.extraction.down_payment
+        if down and not note and ctx.template("down_payment_reach"):
+            return down_payment_reach(ctx, down)  # "tengo 50 mil de enganche, ¿qué saco?"
         return Reply(ctx.say("ask_car", _conditions(ctx)))
     return plan_reply(ctx, car)
+
+
+def down_payment_reach(ctx: TurnContext, down_payment: float) -> Reply:
+    """ "Tengo 50 mil de enganche (o ahorrados), ¿qué carro puedo sacar?": the minimum down
+    payment makes the amount the enganche of a car up to down / min_pct; those cars, the ones
+    that make the most of it first."""
+    config = ctx.services.financing
+    params = ctx.state.financing
+    params.down_payment, params.down_payment_pct = down_payment, None
+    ceiling = down_payment * 100 / config.min_down_payment_pct
+    wanted = merge_filters(ctx.state.filters, ctx.extraction, ctx.config.reset_on_new_model)
+    wanted = wanted.model_copy(update={"price_max": ceiling, "price_min": None})
+    ctx.state.filters = wanted  # "¿y con carplay, el mismo presupuesto?": the same ceiling
+    order = wanted.superlative or ctx.config.budget_order
+    filters = wanted.model_copy(update={"superlative": order})
+    outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
+    listing = list_outcome(ctx, outcome, filters=filters)
+    values = {**_conditions(ctx), "down_payment": money(down_payment), "price_max": money(ceiling)}
+    listing.text = f"{ctx.say('down_payment_reach', values)}\n\n{listing.text}"
+    if outcome.cars:
+        listing.ask = ctx.say("pick_for_plan", {"count": len(outcome.cars)})
+    return listing
 
 
 def plan_reply(ctx: TurnContext, car: Car) -> Reply:

@@ -7,6 +7,7 @@ from dialog.handlers.common import CAR_PLACEHOLDERS, affordability, car_choices,
 from dialog.registry import handler
 from dialog.render import money, thousands
 from dialog.turn import Reply, TurnContext
+from nlu.pipeline import SAVINGS
 from nlu.schema import Extraction
 from tools.catalog import Car
 from tools.search import (
@@ -112,6 +113,13 @@ def search_cars(ctx: TurnContext) -> Reply:
         filters = filters.model_copy(update={"make": None, "model": None})
         more = False
     budget = _monthly_budget(ctx)
+    saved = ctx.extraction.price_max if SAVINGS in said and budget is None else None
+    prices = ctx.services.catalog.columns["price"]
+    if saved and (not len(prices) or saved < prices.min()):
+        from dialog.handlers.financing import down_payment_reach
+
+        # "tengo 50 mil ahorrados, ¿qué carro saco?": no car costs that; it is the enganche
+        return down_payment_reach(ctx.speaking_as("financing"), saved)
     if filters.is_empty() and budget is None and not ctx.from_form:
         if _is_question(ctx) or "guided_search" not in ctx.config.forms:
             return _inventory(ctx)
