@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from dialog.cars import car_values
 from dialog.config import FALLBACK_ROUTE
-from dialog.forms import continue_form, declined_unasked
+from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
 from dialog.registry import HANDLERS
 from dialog.render import clip, fill
 from dialog.runtime import Bundle, Runtime
@@ -20,6 +20,7 @@ from dialog.store.base import Handoff, Store, Turn
 from dialog.turn import Reply, TurnContext, TurnResult
 from nlu.schema import Extraction
 from nlu.text import normalize, valid_unicode
+from tools.catalog import car_name
 
 log = logging.getLogger("dialog")
 MAX_TEXT_CHARS = 5000
@@ -101,6 +102,7 @@ class Engine:
         _remember(state, extraction)
         reply = self._dispatch(ctx)
         reply = self._second_request(ctx, reply)
+        reply = self._contact_given(ctx, reply)
         _remember_chosen(state)
         reply = _lead_car_corrected(ctx, reply)
         if ctx.notes:
@@ -198,6 +200,21 @@ class Engine:
             first = _short_selection(ctx, first)  # the plan follows: no "¿quieres ver planes?"
         return first.followed_by(reply)  # a form's question, from either, goes last
 
+    def _contact_given(self, ctx: TurnContext, first: Reply) -> Reply:
+        """A phone number beside other requests ("el 1, ¿cómo lo aparto? Sofía Herrera 33 1234
+        5678, tardes"): they want a call, whatever else was answered."""
+        state = ctx.state
+        if not ctx.extraction.phone or state.handoff or state.form is not None:
+            return first
+        if ctx.handoff is not None or state.profile.get("lead_declined"):
+            return first
+        calling = ctx.speaking_as(HANDOFF_INTENT)
+        reply = self._dispatch(calling, forms=False)
+        if calling.handoff is not None:
+            ctx.handoff = calling.handoff
+        first.ask = ""  # "¿quieres que un asesor te llame?" is answered by the lead itself
+        return first.followed_by(reply)
+
     def _maybe_rephrase(self, ctx: TurnContext, reply: Reply) -> Reply:
         llm = ctx.services.llm
         wanted = self.rephrase or ctx.config.llm.rephrase
@@ -259,7 +276,6 @@ def _tapped(state: ConversationState, reply_id: str | None, bundle: Bundle) -> E
     return Extraction(intent=intent, **tapped) if intent else None
 
 
-LEAD_SLOTS = ("name", "phone", "email", "contact_time")
 SELLER_TOPICS = ("selling_car", "trade_in")
 
 
@@ -274,9 +290,10 @@ def _remember(state: ConversationState, extraction: Extraction) -> None:
         if not known.startswith(extraction.own_car):  # "mi lobo" keeps "Ford Lobo 2015"
             state.own_car = extraction.own_car
     elif extraction.topic in SELLER_TOPICS and (extraction.model or extraction.make):
+        if state.own_car:
+            return  # "mi mazda 3 ... dar a cuenta de la cx5 2019": the CX-5 is the one wanted
         year = extraction.year_min or extraction.year_max
-        parts = [extraction.make, extraction.model, str(year) if year else None]
-        state.own_car = " ".join(part for part in parts if part)
+        state.own_car = car_name(extraction.make, extraction.model, year)
 
 
 CHOSEN_KEPT = 5  # "me quedo con el sentra" finds the Sentra chosen a few turns ago
@@ -291,22 +308,30 @@ def _remember_chosen(state: ConversationState) -> None:
 
 LEAD_FIXES = frozenset({"context:correction", "context:negation"})
 LEAD_UPDATE_INTENT = "inform"  # its route sends the lead again with what changed
+HANDOFF_INTENT = "human_agent"  # its route takes the lead
 
 
 def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
     """A lead was sent with one car and the customer says it is another ("no, es el SENTRA
     2019 el que quiero"): the lead is sent again with the car now in focus, and said so."""
     state = ctx.state
-    sent = state.profile.get("lead_car")
-    if not state.handoff or sent is None or state.selected is None or sent == str(state.selected):
+    if not state.handoff or ctx.handoff is not None:
         return reply
-    if not LEAD_FIXES & ctx.extraction.said or ctx.handoff is not None:
+    sent = state.profile.get("lead_car")
+    car_fixed = sent is not None and state.selected is not None and sent != str(state.selected)
+    car_fixed = car_fixed and bool(LEAD_FIXES & ctx.extraction.said)
+    # "mi auto es un mazda 3 2016, no la cx5": their own car, said again after the lead
+    sent_own = state.profile.get("lead_own_car")
+    own_fixed = bool(ctx.extraction.own_car) and sent_own is not None and sent_own != state.own_car
+    if not (car_fixed or own_fixed):
         return reply
     fixing = ctx.speaking_as(LEAD_UPDATE_INTENT)
     spec = HANDLERS.get(fixing.route.handler)
     if spec is None:
         return reply
     updated = spec.func(fixing)
+    if own_fixed and not car_fixed:
+        return updated  # the message was the correction: what the advisor now gets
     reply.text = "\n\n".join(part for part in (reply.text, updated.text) if part)
     return reply
 

@@ -146,6 +146,11 @@ def _record_answers(ctx: TurnContext, form: Form, progress: FormProgress) -> Non
     for slot in LEAD_SLOTS:  # contact data is kept whichever question it answers
         if slot in slots:
             setattr(lead, slot, str(slots[slot]))
+    lead_form = any(slot in LEAD_SLOTS for question in form.questions for slot in question.fills)
+    if lead_form and slots.keys() & {"make", "model"}:
+        from dialog.handlers.handoff import car_described
+
+        car_described(ctx)  # "Fernando Ochoa, 55…, quería la tracker 2021": that car
     for question in form.questions:
         if question.id in progress.answers:
             continue

@@ -82,6 +82,8 @@ class DialogContext(BaseModel):
             found.add("focus")
         if self.asking:
             found.add("asking")
+        if self.lead_open:
+            found.add("lead")  # a lead was sent: "agrégala a mi solicitud" adds to it
         return found
 
 

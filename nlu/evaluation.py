@@ -5,9 +5,9 @@ each stage decided, and leave-one-out accuracy over the YAML examples.
 Cases (data/nlu_cases.yml, data/nlu_blind*.yml) are `{text, expect, context?, catalogs?}`;
 every slot not under `expect` must not be extracted; `intent`/`topic`/`second` are checked only
 when given. `context` is what was on screen: `list_shown` (a list of cars that includes any car
-the case names), `car_chosen` (that car is also in focus) or `plan_shown` (a plan for that car
-was the last answer). Strings compare without case or
-accents, numbers exactly.
+the case names), `car_chosen` (that car is also in focus), `plan_shown` (a plan for that car
+was the last answer) or `lead_sent` (an advisor's lead was taken). Strings compare without case
+or accents, numbers exactly.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Case(BaseModel):
 
     text: str
     expect: dict[str, object] = Field(default_factory=dict)
-    context: Literal["list_shown", "car_chosen", "plan_shown"] | None = None
+    context: Literal["list_shown", "car_chosen", "plan_shown", "lead_sent"] | None = None
     catalogs: list[str] = Field(default_factory=lambda: ["bundled", "kavak"])
     note: str = ""
 
@@ -168,6 +168,8 @@ def case_context(case: Case, catalog: Catalog | None) -> DialogContext | None:
     """The screen the case's writer imagined: a list that holds the car the case names."""
     if case.context is None:
         return None
+    if case.context == "lead_sent":  # the advisor's lead was sent; nothing on screen
+        return DialogContext(lead_open=True)
     if catalog is None or not len(catalog):
         car = ShownCar(stock_id=0, make="Nissan", model="Versa", year=2020)
         focus = car if case.context in CHOSEN else None

@@ -195,6 +195,8 @@ def screen_for(label: Label, text: str, extractor: Extractor, catalog=None):
         from nlu.context import DialogContext
 
         return DialogContext(asking=["name", "phone", "email", "contact_time"])
+    if screen == "lead":
+        screen = "lead_sent"
     if screen == "shown":
         screen = "list_shown"
     slots = extractor.analyse(text).slots

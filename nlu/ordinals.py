@@ -76,6 +76,8 @@ class OrdinalReader:
         value = quantity.value
         if quantity.multiplied or quantity.money or not value.is_integer():
             return None
+        if any("." in token for token in tokens[quantity.start : quantity.end]):
+            return None  # "¿es el 4.0 biturbo?": an engine size, never a pick
         if not LOWEST <= value <= HIGHEST or quantity.start in counted:
             return None
         previous = tokens[quantity.start - 1] if quantity.start else ""

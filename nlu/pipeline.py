@@ -44,7 +44,7 @@ from nlu.schema import Extraction
 from nlu.text import fold, prepare
 from nlu.values import DENIALS, DROPPED, NEGATED, ValueReader
 from nlu.vehicles import VehicleVocabulary, resolve
-from tools.catalog import Catalog
+from tools.catalog import Catalog, car_name
 
 MAX_CHARS = 1000  # longer messages are read up to here: a WhatsApp request is a few lines
 MAX_AMOUNT = 1e10  # "999999999999999 mil" is not a budget
@@ -539,7 +539,7 @@ class Extractor:
             return
         end = max(e for _, e in mention.claimed)
         start = min(s for s, _ in mention.claimed)
-        parts = [mention.make, mention.model]
+        parts = [car_name(mention.make, mention.model)]
         if end < len(tokens) and _YEAR.fullmatch(tokens[end]):
             parts.append(tokens[end])
             end += 1

@@ -75,10 +75,15 @@ class Car(BaseModel):
 
     @property
     def title(self) -> str:
-        """'Mazda CX-5 2021', or 'Mazda 3 2019' when the model already carries the make."""
-        if self.model.lower().startswith(self.make.lower()):
-            return f"{self.model} {self.year}"
-        return f"{self.make} {self.model} {self.year}"
+        return car_name(self.make, self.model, self.year)
+
+
+def car_name(make: str | None, model: str | None, year: int | str | None = None) -> str:
+    """'Mazda CX-5 2021', or 'Mazda 3 2019' when the model already carries the make."""
+    parts = [make, model, str(year) if year else None]
+    if make and model and model.lower().startswith(make.lower()):
+        parts = parts[1:]
+    return " ".join(part for part in parts if part)
 
 
 @dataclass(frozen=True)

@@ -367,6 +367,15 @@ def in_versions(catalog: Catalog, make: str | None, word: str) -> bool:
     )
 
 
+def trim_as_version(catalog: Catalog, filters: SearchFilters) -> SearchFilters:
+    """A model not in stock whose name is a trim of a stocked version ("BMW M2", "C63 AMG")
+    searches the versions that say it."""
+    model = filters.model
+    if not model or model_in_stock(catalog, model) or not in_versions(catalog, filters.make, model):
+        return filters
+    return filters.model_copy(update={"model": None, "version_has": model})
+
+
 def model_in_stock(catalog: Catalog, model: str) -> bool:
     wanted = model.casefold()
     return any(name.casefold() == wanted for name in catalog.models)

@@ -19,7 +19,7 @@ from tools.financing import (
     make_plan,
     suggested_plans,
 )
-from tools.search import SearchFilters, search
+from tools.search import SearchFilters, search, trim_as_version
 
 PLAN = CAR_PLACEHOLDERS | {
     "down_payment",
@@ -286,6 +286,7 @@ def _named_car(ctx: TurnContext) -> Reply | None:
         ctx.state.selected = known[0].stock_id
         return plan_reply(ctx, known[0])
     filters = merge_filters(SearchFilters(), extraction, ctx.config.reset_on_new_model)
+    filters = trim_as_version(ctx.services.catalog, filters)  # "¿y el amg al mes?": a version
     outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
     if outcome.total == 1 and not outcome.relaxed:
         ctx.state.filters, ctx.state.last_results = filters, [outcome.cars[0].stock_id]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from dialog.forms import LEAD_SLOTS
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_values
 from dialog.registry import handler
 from dialog.render import money
@@ -17,7 +18,6 @@ from tools.financing import FinancingError, make_plan
 LEAD_FORM = "lead_capture"
 SELLER_REASONS = ("knowledge/selling_car", "knowledge/trade_in")
 DONE = {"name", "contact_time", "captured"} | CAR_PLACEHOLDERS
-CAPTURED = {"name", "phone", "email", "contact_time", "car", "plan"}
 _PHONE_USER = re.compile(r"^\+?(?:521|52)?(\d{10})$")
 
 
@@ -32,22 +32,30 @@ def start_handoff(ctx: TurnContext, reason: str | None = None) -> Reply:
     if lead.phone is None and (match := _PHONE_USER.match(ctx.state.user)):
         lead.phone = match.group(1)
     ctx.state.profile["handoff_reason"] = reason or ctx.state.last_label or ctx.intent
-    _car_described(ctx)
+    car_described(ctx)
     return start_form(ctx, LEAD_FORM)
 
 
-def _car_described(ctx: TurnContext) -> None:
+def car_described(ctx: TurnContext) -> None:
     """ "márquenme ... para el rio de 19 mil km": the listed car the message describes by its km
-    or price is the one the lead is about."""
+    or price is the one the lead is about; "Fernando Ochoa, 55…, quería la tracker 2021": the
+    one car named (among those seen, else in the whole catalog)."""
+    from dialog.handlers.selection import cars_named
     from dialog.screen import shown_car
     from nlu.context import km_pointed, price_pointed
 
-    cars = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
+    state, catalog = ctx.state, ctx.services.catalog
+    cars = [car for i in state.last_results if (car := catalog.get(i))]
     slots = ctx.extraction.slots()
     shown = [shown_car(car) for car in cars]
     pointed = km_pointed(shown, slots) or price_pointed(shown, slots)
+    if not pointed and (ctx.extraction.make or ctx.extraction.model):
+        seen = list(dict.fromkeys([*state.last_results, *state.chosen]))
+        pointed = cars_named(catalog, ctx.extraction, seen) or cars_named(
+            catalog, ctx.extraction, [car.stock_id for car in catalog.cars]
+        )
     if len(pointed) == 1:
-        ctx.state.selected = pointed[0].stock_id
+        state.selected = pointed[0].stock_id
 
 
 @handler(
@@ -58,8 +66,9 @@ def _car_described(ctx: TurnContext) -> None:
               "label_own_car": set(),
               "plan_line": {"monthly_payment", "term_months", "down_payment"}},
 )  # fmt: skip
-def finish_handoff(ctx: TurnContext, template: str = "done") -> Reply:
-    """Store the lead and tell the customer exactly what the advisor will receive."""
+def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) -> Reply:
+    """Store the lead and tell the customer exactly what the advisor will receive; `send=False`
+    only says what the advisor has."""
     state, lead = ctx.state, ctx.state.lead
     seller = state.profile.get("handoff_reason") in SELLER_REASONS or state.own_car is not None
     # a trade-in has both cars: the one chosen and the customer's own; a seller only their own
@@ -68,7 +77,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done") -> Reply:
         car = None
     plan = (state.last_plan or _plan_of(ctx, car.price)) if car else None
     title = f"{car.title} · {money(car.price)}" if car else None
-    ctx.handoff = Handoff(
+    handoff = Handoff(
         user=state.user,
         name=lead.name,
         phone=lead.phone,
@@ -80,9 +89,17 @@ def finish_handoff(ctx: TurnContext, template: str = "done") -> Reply:
         reason=state.profile.get("handoff_reason", ctx.intent),
         summary=summary(ctx),
     )
-    state.handoff = True
-    if car is not None:
-        state.profile["lead_car"] = str(car.stock_id)  # a later "no, es el otro" corrects it
+    if send:
+        ctx.handoff = handoff
+        state.handoff = True
+        if car is not None:
+            state.profile["lead_car"] = str(car.stock_id)  # a later "no, es el otro" corrects it
+        state.profile["lead_own_car"] = state.own_car or ""
+    elif state.profile.get("lead_car") is not None:  # what was sent, not the car now in focus
+        sent = ctx.services.catalog.get(int(state.profile["lead_car"]))
+        title = f"{sent.title} · {money(sent.price)}" if sent else title
+    else:
+        title, plan = None, None
     captured = {
         "name": lead.name,
         "phone": lead.phone,
@@ -122,6 +139,50 @@ def update_handoff(ctx: TurnContext) -> Reply:
             return start_handoff(ctx, "inform")  # "mi cel es 55…" unasked: they want a call
         return Reply(ctx.say("noted"))
     return finish_handoff(ctx, "updated")
+
+
+@handler(
+    "handoff.status",
+    required={"noted": set(), "updated": DONE, "unchanged": DONE,
+              "captured_line": {"label", "value"}},
+    optional={"label_name": set(), "label_phone": set(), "label_email": set(),
+              "label_contact_time": set(), "label_car": set(), "label_plan": set(),
+              "label_own_car": set(),
+              "plan_line": {"monthly_payment", "term_months", "down_payment"}},
+)  # fmt: skip
+def lead_status(ctx: TurnContext) -> Reply:
+    """After the lead was sent: "agrégala a mi solicitud" sends it again with the car the message
+    points at; "¿qué datos tienes de mi solicitud?" shows what the advisor got."""
+    state = ctx.state
+    if not state.handoff:
+        return Reply(ctx.say("noted"))
+    car = _pointed_car(ctx)
+    contact = any(getattr(ctx.extraction, key) for key in LEAD_SLOTS)
+    if (car is not None and str(car) != state.profile.get("lead_car")) or contact:
+        state.selected = car if car is not None else state.selected
+        return finish_handoff(ctx, "updated")
+    return finish_handoff(ctx, "unchanged", send=False)
+
+
+def _pointed_car(ctx: TurnContext) -> int | None:
+    """The car a lead update is about: the one picked or named among those shown or chosen, the
+    only one on screen ("ok esa, agrégala"), else the one in focus."""
+    from dialog.handlers.selection import cars_named
+
+    state, extraction = ctx.state, ctx.extraction
+    shown = state.last_results
+    if extraction.ordinal is not None and shown:
+        index = (
+            extraction.ordinal - 1 if extraction.ordinal > 0 else len(shown) + extraction.ordinal
+        )
+        return shown[index] if 0 <= index < len(shown) else None
+    if extraction.make or extraction.model:
+        seen = list(dict.fromkeys([*shown, *state.chosen]))
+        named = cars_named(ctx.services.catalog, extraction, seen)
+        return named[0].stock_id if len(named) == 1 else None
+    if len(shown) == 1:
+        return shown[0]
+    return state.selected
 
 
 def summary(ctx: TurnContext) -> list[str]:

@@ -16,10 +16,10 @@ from tools.search import (
     SearchFilters,
     SearchOutcome,
     brand_in_stock,
-    in_versions,
     model_in_stock,
     search,
     similar_to,
+    trim_as_version,
 )
 
 FILTER_KEYS = tuple(SearchFilters.model_fields)
@@ -139,11 +139,10 @@ def search_cars(ctx: TurnContext) -> Reply:
     if filters.make and not either and not brand_in_stock(catalog, filters.make):
         return _alternatives(ctx, filters, "brand_not_in_stock")
     if filters.model and not either and not model_in_stock(catalog, filters.model):
-        if in_versions(catalog, filters.make, filters.model):  # "BMW M2": a Serie 2 version
-            filters = filters.model_copy(update={"model": None, "version_has": filters.model})
-            ctx.state.filters = filters
-        else:
+        filters = trim_as_version(catalog, filters)  # "BMW M2": a Serie 2 version
+        if filters.model:
             return _alternatives(ctx, filters, "model_not_in_stock")
+        ctx.state.filters = filters
     max_price, budget_note = _budget_cap(ctx, budget)
     offset = ctx.state.page + ctx.config.results_limit if more else 0
     ordered = filters  # a monthly budget lists the cars that make the most of it first
