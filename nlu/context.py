@@ -24,6 +24,7 @@ DETAILS = "car_details"
 FINANCING = "financing"
 PICK_AS_PERCENT = (5, 90)  # "el 10 entonces" after a plan, with fewer cars shown: 10% down
 QUESTION = "car_question"
+ADVICE = "advice"
 INFORM = "inform"
 # while a form asks, these readings of a message that fills its question are just the answer
 ANSWERS = frozenset({SEARCH, "greet", "thanks", INFORM, "human_agent", "complaint"})
@@ -121,6 +122,7 @@ class ContextSettings(BaseModel):
     # ... unless what follows the "no" asks about the car: "¿y el 208 no hay?", "¿no lo tienen?"
     asks_after_no_words: list[str] = Field(default_factory=list)
     correction_words: list[str] = Field(default_factory=list)  # "está mal": fixing given data
+    judged_words: list[str] = Field(default_factory=list)  # "¿es mucho?": a figure judged
     not_asked_words: list[str] = Field(default_factory=list)  # "no te pregunté sucursales"
     colour_words: list[str] = Field(default_factory=list)  # "el rojo": the catalog has no colour
     focus_slots: list[str] = Field(default_factory=list)  # attributes asked of the car in focus
@@ -170,6 +172,8 @@ def apply_context(
         return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both
     if _pick_is_a_percent(reading, slots, context):
         return FINANCING, None
+    if _km_judged(reading, slots, context):
+        return ADVICE, None
     lifted = {"context:any_year", "context:any_price", "context:any_transmission"} & reading.said
     searched = context.shown or context.focus is not None
     car_talk = reading.stage != "rule" or reading.weak or reading.label in CAR_LABELS
@@ -429,6 +433,20 @@ def _short_year(reading: Reading, slots: dict[str, object], context: DialogConte
             slots["year_min"] = slots["year_max"] = year
             return True
     return False
+
+
+JUDGED = "context:judged"  # "¿es mucho?", "¿aguanta?": an opinion of a figure said
+
+
+def _km_judged(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:
+    """ "la toyota ya trae casi 100 mil km, ¿es mucho?": the km of a car judged, no wish for
+    cars with fewer."""
+    if JUDGED not in reading.said or "km_max" not in slots or "context:search" in reading.said:
+        return False
+    if not (context.shown or context.focus is not None or _names_the_car(slots)):
+        return False
+    del slots["km_max"]
+    return True
 
 
 def _pick_is_a_percent(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:

@@ -37,7 +37,9 @@ SLOT_KEYS = (
     "contact_time",
 )
 Stage = Literal["rule", "examples", "context", "none"]
-Superlative = Literal["cheapest", "most_expensive", "newest", "oldest", "lowest_km"]
+Superlative = Literal[
+    "cheapest", "most_expensive", "newest", "oldest", "lowest_km", "shortest", "longest"
+]
 
 
 class Extraction(BaseModel):

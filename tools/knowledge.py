@@ -27,6 +27,9 @@ class KnowledgeSection(BaseModel):
     name: str
     phrases: list[str] = Field(default_factory=list)
     answer: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS)
+    # answered without the topic's general answer, which says nothing of it ("¿quién paga la
+    # tenencia?" needs no list of what the app does)
+    alone: bool = False
 
 
 class KnowledgeEntry(Evidence):
@@ -116,6 +119,7 @@ class KnowledgeBase:
             return KnowledgeAnswer(topic=entry.topic, text=entry.answer)
         texts = [section.answer for section in sections]
         general = first and area is None and len(entry.answer) + sum(map(len, texts)) <= LONGEST
+        general = general and not all(section.alone for section in sections)
         if general:  # a part the general answer already says is not said twice
             texts = [text for text in texts if not _said_in(text, entry.answer)]
         return KnowledgeAnswer(

@@ -209,6 +209,8 @@ ORDER = {  # column, descending?
     "newest": ("year", True),
     "oldest": ("year", False),
     "lowest_km": ("km", False),
+    "shortest": ("largo", False),  # a car of unknown length goes last either way
+    "longest": ("largo", True),
 }
 
 

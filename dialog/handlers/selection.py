@@ -6,6 +6,8 @@ km") or by what the customer saw ("el jetta", "la del 2018", "la camioneta", "el
 
 from __future__ import annotations
 
+import math
+
 from dialog.handlers.common import (
     CAR_PLACEHOLDERS,
     affordability,
@@ -17,8 +19,9 @@ from dialog.handlers.common import (
 from dialog.registry import HANDLERS, handler
 from dialog.render import fill, km, money
 from dialog.screen import shown_car
+from dialog.state import utc_now
 from dialog.turn import Choice, Reply, TurnContext
-from nlu.context import car_matches, price_pointed
+from nlu.context import JUDGED, car_matches, price_pointed
 from nlu.schema import Extraction
 from tools.catalog import Car, Catalog
 from tools.search import ORDER, SearchFilters, search
@@ -41,6 +44,9 @@ NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", 
         "colour": {"count"},
         "which_one": {"count"},
         "beyond_list": {"total"},
+        "out_of_range_one": set(),
+        "size_note_shortest": FOCUS,
+        "size_note_longest": FOCUS,
     },
 )
 def select_car(ctx: TurnContext) -> Reply:
@@ -57,6 +63,8 @@ def select_car(ctx: TurnContext) -> Reply:
         stock_id = pick_by_ordinal(shown, extraction.ordinal)
         if stock_id is None:
             stock_id = _next_page_pick(ctx, shown, extraction.ordinal)
+        if stock_id is None and len(shown) == 1 and ctx.template("out_of_range_one"):
+            return Reply(ctx.say("out_of_range_one"))  # not "del 1 al 1"
         if stock_id is None:
             return Reply(ctx.say("out_of_range", {"count": len(shown)}))
         return focus_reply(ctx, stock_id)
@@ -66,7 +74,12 @@ def select_car(ctx: TurnContext) -> Reply:
         return focus_reply(ctx, other.stock_id)
     pointed = pointed_car(ctx)  # "la odyssey más nueva", "la más nueva de esas"
     if pointed is not None:
-        return focus_reply(ctx, pointed.stock_id)
+        reply = focus_reply(ctx, pointed.stock_id)
+        note = f"size_note_{extraction.superlative}"  # "¿cuál es la más chica?": its length
+        if pointed.largo is not None and ctx.template(note):
+            values = car_values(pointed, words=ctx.words)
+            reply.text = f"{ctx.say(note, values)}\n\n{reply.text}"
+        return reply
     bound = "price:bound" in extraction.said  # "de menos de 200 mil" is a ceiling
     priced = [] if bound else price_pointed([shown_car(car) for car in cars], extraction.slots())
     if len(priced) == 1:  # "la de 238 mil"
@@ -150,10 +163,15 @@ def best_of(cars: list[Car], superlative: str) -> Car:
     """The cheapest / dearest / newest / oldest / least driven of the cars shown."""
     column, descending = ORDER.get(superlative, ORDER["cheapest"])
     tie = "price" if column == "km" else "km"  # four 2017s: the one driven least
+
+    def value(car: Car) -> float:  # a length not on file goes last
+        found = getattr(car, column)
+        return math.inf if found is None else (-found if descending else found)
+
     return sorted(
         cars,
         key=lambda car: (
-            -getattr(car, column) if descending else getattr(car, column),
+            value(car),
             getattr(car, tie),
             car.stock_id,
         ),
@@ -468,13 +486,17 @@ def _gaps(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> list[str]:
 @handler(
     "catalog.advice",
     required={"no_answer": set()},
-    optional={"compare_note": set()},
+    optional={"compare_note": set(), "km_judged": CAR_PLACEHOLDERS | {"km_year", "age"}},
 )
 def advice(ctx: TurnContext) -> Reply:
     """ "Entre un corolla y un civic, ¿cuál me recomiendas?": the two side by side from the
     catalog (the facts a choice rests on), then a word on what decides; without two cars named,
     the general advice answer."""
     extraction = ctx.extraction
+    if JUDGED in extraction.said and ctx.template("km_judged"):
+        judged = _km_judged(ctx)
+        if judged is not None:
+            return judged
     models = [extraction.model] if extraction.model else []
     models += [alt.partition("|")[2] for alt in extraction.alternatives if alt.partition("|")[2]]
     if len(models) >= 2:
@@ -487,3 +509,20 @@ def advice(ctx: TurnContext) -> Reply:
     spec = HANDLERS.get("knowledge.answer")
     assert spec is not None  # registered by dialog.handlers.answers
     return spec.func(ctx)
+
+
+def _km_judged(ctx: TurnContext) -> Reply | None:
+    """ "ya trae casi 100 mil km, ¿es mucho?": its km per year of age and what Kavak's facts
+    promise of every car (the inspection, the trial); no opinion of our own."""
+    car = car_in_focus(ctx)
+    if car is None and len(ctx.state.last_results) == 1:
+        car = ctx.services.catalog.get(ctx.state.last_results[0])
+    if car is None:
+        return None
+    age = max(1, utc_now().year - car.year)
+    values = {
+        **car_values(car, words=ctx.words),
+        "age": age,
+        "km_year": km(int(round(car.km / age, -2))),
+    }
+    return Reply(ctx.say("km_judged", values))
