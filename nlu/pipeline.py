@@ -46,6 +46,7 @@ from nlu.values import DENIALS, DROPPED, NEGATED, ValueReader
 from nlu.vehicles import VehicleVocabulary, resolve
 from tools.catalog import Catalog, car_name
 
+PERSON_COPULAS = [["es"], ["soy"], ["eres"], ["somos"], ["son"], ["is"], ["am"]]
 MAX_CHARS = 1000  # longer messages are read up to here: a WhatsApp request is a few lines
 MAX_AMOUNT = 1e10  # "999999999999999 mil" is not a budget
 WORD_CUES = frozenset({"percent_after"})
@@ -486,8 +487,11 @@ class Extractor:
         if mention.model:
             analysis.put("model", mention.model, car_at)
         analysis.alternatives = [f"{make}|{model or ''}" for make, model in mention.others]
-        if not (mention.make or mention.model) and found["origin"]:
-            self._origin(analysis, found["origin"][0], taken)
+        origins = [  # "mi novia es gringa": a person's origin, no cars wanted
+            span for span in found["origin"] if tokens[span[1] - 1 : span[1]] not in PERSON_COPULAS
+        ]
+        if not (mention.make or mention.model) and origins:
+            self._origin(analysis, origins[0], taken)
         for label, start, end in found["cue"]:
             if label in WORD_CUES:  # "por ciento" is a unit, not the number 100
                 taken[start:end] = [True] * (end - start)

@@ -89,6 +89,9 @@ class ValueReader:
             ):
                 found[slot] = (value, start)
                 continue
+            if slot in found and slot == "body_type" and start - 1 in named:
+                found[slot] = (value, start)  # "algo deportivo... el mazda 3 hatch": its body
+                continue
             found.setdefault(slot, (value, start))
         return found
 

@@ -496,7 +496,8 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
     """ "No tenemos Tacoma; te muestro pickups parecidas": same body type, the customer's prices."""
     vehicles = ctx.services.extractor.vocabulary.vehicles
     info = vehicles.info(filters.make or "", filters.model or "") if filters.model else None
-    body = (info.body if info else None) or filters.body_type
+    # the body asked in this message ("tipo hatchback, como el mazda 3 hatch"), else the model's
+    body = ctx.extraction.body_type or (info.body if info else None) or filters.body_type
     peers = frozenset(make.casefold() for make in vehicles.premium)
     alternative = similar_to(ctx.services.catalog, filters, body, filters.model, peers)
     # the customer's own criteria stay; the price band was ours, not theirs
