@@ -31,6 +31,8 @@ BRIDGE = frozenset(
 
 COMPARATIVES = frozenset({"mas", "menos", "more", "less"})
 COPULAS = frozenset({"es", "esta", "son", "estan", "is", "are"})
+# "esas son las más baratas" says what a list is ("¿esa es la más nueva?" still asks for one)
+DEMONSTRATIVES = frozenset({"esos", "esas", "estos", "estas", "those", "these"})
 INTENSIFIERS = frozenset({"muy", "tan", "demasiado", "bien", "too", "very", "so"})
 
 
@@ -128,4 +130,6 @@ def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int])
     i = start - 1
     while i >= 0 and (tokens[i] in BRIDGE or i in named):
         i -= 1
+    if i >= 2 and tokens[i - 1] in COPULAS and tokens[i - 2] in DEMONSTRATIVES:
+        return False  # "esas son las más baratas": what the list is, no wish
     return i >= 0 and (tokens[i] in ARTICLES or tokens[i] in WHICH)

@@ -183,7 +183,16 @@ def resolve(
     mention = VehicleMention()
     for names, start, end in sorted(named, key=lambda item: item[1]):
         article = start > 0 and tokens[start - 1] in CAR_ARTICLES
-        usable = [n for n in names if owned or article or not n.needs_make or n.make in makes_said]
+        # "con los 500": an amount; one car is "el 500", "un 500"
+        plural = start > 0 and tokens[start - 1] in PLURAL_ARTICLES
+        usable = [
+            n
+            for n in names
+            if owned
+            or (article and not (plural and (n.model or "").isdigit()))
+            or not n.needs_make
+            or n.make in makes_said
+        ]
         if not usable:
             continue
         model_names = [n for n in usable if n.model]
@@ -217,6 +226,7 @@ def resolve(
 
 
 CAR_ARTICLES = frozenset({"el", "la", "los", "las"})  # "el figo": a car pointed at
+PLURAL_ARTICLES = frozenset({"los", "las"})
 COMPARE_JOINERS = frozenset({"con", "vs", "versus", "contra", "with"})
 ALTERNATIVE_JOINERS = frozenset(
     {"o", "u", "or", "y", "e", "and", "ni", "con", "vs", "versus", "contra", "with"}

@@ -88,6 +88,7 @@ def search_cars(ctx: TurnContext) -> Reply:
     """List the best matches for the accumulated criteria; with none, a question gets what is
     in stock and a statement starts the guided form."""
     said = ctx.extraction.said
+    before = ctx.state.filters
     _drop_focus_if_ruled_out(ctx)
     dropping = any(name.startswith("dropped:") for name in said)  # "olvida el carplay"
     reset = "context:reset" in said and not dropping
@@ -153,7 +154,17 @@ def search_cars(ctx: TurnContext) -> Reply:
     if more and not outcome.cars:
         return Reply(ctx.say("no_more", {"total": outcome.total}))
     ctx.state.page = offset
-    return list_outcome(ctx, outcome, budget_note, first=offset + 1)
+    reply = list_outcome(ctx, outcome, budget_note, first=offset + 1)
+    if reply.results == [] and not more:
+        ctx.state.filters = before  # "¿tienen híbridos?" with none: the next search forgets it
+    missed = {step.kind for step in outcome.relaxed} & NOT_CARRIED
+    if missed and ctx.state.filters is filters:  # "¿eléctricas?": said once, not in every list
+        ctx.state.filters = filters.model_copy(update=dict.fromkeys(missed))
+    return reply
+
+
+# rare wishes no car in stock has: said once in the answer, not carried into the next searches
+NOT_CARRIED = frozenset({"fuel", "drive"})
 
 
 # criteria a later message may have inherited, and the relaxation that names each

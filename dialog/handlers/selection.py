@@ -408,6 +408,11 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
         if (extraction.model or extraction.make or extraction.body_type)
         else []
     )
+    each = _each_named(extraction, shown) if extraction.alternatives else []
+    if len(each) > 1 and not cars:  # "el 208 con el ibiza 2018": each car named, its own year
+        shown[:] = each[:COMPARE_MAX]  # the list is now these: "¿y cuál de los dos…?"
+        ctx.state.last_results = [car.stock_id for car in shown]
+        return list(shown)
     cars += named
     focus = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
     if len(cars) == 1 and focus is not None and focus not in cars:
@@ -423,6 +428,25 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
         shown[:] = cars
         ctx.state.last_results = [car.stock_id for car in cars]
     return cars[:COMPARE_MAX]
+
+
+def _each_named(extraction: Extraction, shown: list[Car]) -> list[Car]:
+    """The listed car of each make/model named: the one of the year said when it has one, else
+    the only one of that name."""
+    names = [(extraction.make, extraction.model)] + [
+        (make, model or None)
+        for make, _, model in (alt.partition("|") for alt in extraction.alternatives)
+    ]
+    years = set(extraction.years) | {extraction.year_min, extraction.year_max} - {None}
+    found: list[Car] = []
+    for make, model in names:
+        wanted = {key: value for key, value in (("make", make), ("model", model)) if value}
+        of_name = [car for car in shown if wanted and car_matches(shown_car(car), wanted)]
+        of_year = [car for car in of_name if car.year in years]
+        pick = of_year or (of_name if len(of_name) == 1 else [])
+        if pick and pick[0] not in found:
+            found.append(pick[0])
+    return found
 
 
 def _named_unlisted(ctx: TurnContext, cars: list[Car], focus: Car | None = None) -> list[Car]:
