@@ -25,6 +25,7 @@ FINANCING = "financing"
 PICK_AS_PERCENT = (5, 90)  # "el 10 entonces" after a plan, with fewer cars shown: 10% down
 QUESTION = "car_question"
 ADVICE = "advice"
+COMPARE = "compare_cars"
 INFORM = "inform"
 # while a form asks, these readings of a message that fills its question are just the answer
 ANSWERS = frozenset({SEARCH, "greet", "thanks", INFORM, "human_agent", "complaint"})
@@ -187,6 +188,9 @@ def apply_context(
         if about is not None:
             return about
     about = reading.data_asked and reading.label in ABOUT_CARS and not reading.generic_car
+    two_models = reading.several_cars and slots.get("model") and not slots.get("superlative")
+    if context.shown and not searching and about and two_models:
+        return COMPARE, None  # "¿cuánto mide la t-cross y la kicks?": both, side by side
     if context.shown and not searching and about:
         named = {key: value for key, value in slots.items() if key in NAMING}
         by_name = _names_the_car(slots) or _year_said(slots)  # "el que es automático" picks
@@ -515,9 +519,11 @@ def _small_price_is_monthly(
     financing = any(key in slots for key in FINANCING_SLOTS)
     monthly_before = bool(context.last_money) and context.last_money[0] == "monthly_budget"
     plans = reading.label == "financing" or context.last_label == "financing" or monthly_before
-    if (financing or plans) and "monthly_budget" in slots and "down_payment" not in slots:
-        # "unos 3 mil al mes? de enganche casi, como 15 mil": the monthly payment was said; a
-        # second amount no car costs is what they put down
+    # "unos 3 mil al mes? de enganche casi, como 15 mil": the monthly payment was said, and "a 3
+    # años con mis 30 mil" is paid in beside a term: an amount no car costs is put down
+    paid_in = "money:con" in reading.said and "term_months" in slots
+    down = "monthly_budget" in slots or paid_in
+    if (financing or plans) and down and "down_payment" not in slots:
         slots["down_payment"] = slots.pop("price_max")
         slots.pop("price_min", None)
     elif financing or plans:  # "enséñame camionetas que me queden en 6 mil" after 6 mil al mes

@@ -779,8 +779,12 @@ class Extractor:
         names_focus = context.focus is not None and car_matches(
             context.focus, {key: slots[key] for key in ("make", "model") if key in slots}
         )  # "el vento es automático?" names the Vento; the transmission is asked, not wanted
-        plan_first = intent == FINANCING_REQUEST and second is None and named and names_focus
-        if plan_first and _own_clause(analysis, DETAILS, FINANCING_REQUEST):
+        # ... or a car named now: "el fiat palio, ¿tiene bluetooth? ¿y a cuánto con 30 mil?"
+        named_now = bool(slots.get("model"))
+        plan_first = intent == FINANCING_REQUEST and second is None and named
+        plan_first = plan_first and (names_focus or named_now)
+        own = _own_clause(analysis, DETAILS, FINANCING_REQUEST) or _datum_clause(analysis)
+        if plan_first and own:
             second = DETAILS  # "el vento es automático, ¿verdad? y ¿a 4 años?": both
         own_car_label = _label(intent, topic) in self.classifier.settings.own_car_labels
         # "...y también busco una camioneta": words that ask for cars, not only the car described
@@ -1043,6 +1047,7 @@ CONTRAST = frozenset({"pero", "nomas", "nada mas", "solo", "solamente", "but", "
 
 
 LIST_JOINERS = frozenset({"y", "o", "u", ",", "a", "e"})
+QUESTION_MARKS = frozenset({"?", "¿"})
 
 
 def _named_beyond_section(analysis: Analysis, label: str) -> bool:
@@ -1121,7 +1126,8 @@ def _terms_listed_after(analysis: Analysis, leftovers: list[Quantity]) -> None:
         between = tokens[end : quantity.start]
         bare = not (quantity.multiplied or quantity.money)
         years = 1 <= quantity.value <= financing.MAX_TERM_YEARS
-        if between and not set(between) - LIST_JOINERS and bare and years:
+        # "¿a 5 años? ¿y a 4?": a question mark between them joins them too
+        if between and not set(between) - LIST_JOINERS - QUESTION_MARKS and bare and years:
             months = int(quantity.value * 12)
             if months not in analysis.terms:
                 analysis.terms.append(months)
@@ -1302,6 +1308,22 @@ def _own_clause(analysis: Analysis, label: str, other: str) -> bool:
     for start, end in _clauses(analysis.tokens):
         inside = {name for name, strong, s, e in analysis.labels if strong and start <= s < end}
         if label in inside and other not in inside:
+            return True
+    return False
+
+
+def _datum_clause(analysis: Analysis) -> bool:
+    """A clause that asks a datum of the car and no plan: "¿tiene bluetooth?" before "¿y a cuánto
+    me sale con 30 mil?"."""
+    for start, end in _clauses(analysis.tokens):
+        data = any(
+            name.startswith("details:") and name not in OPINION_DETAILS and start <= s < end
+            for name, s, _ in analysis.said_spans
+        )
+        plan = any(
+            label == FINANCING_REQUEST and start <= s < end for label, _, s, _ in analysis.labels
+        )
+        if data and not plan and analysis.tokens[end : end + 1] == ["?"]:
             return True
     return False
 
