@@ -147,7 +147,7 @@ class ContactReader:
         one), a clause that is only a name, or (when asked, or next to a phone or e-mail) a
         capitalised clause ("Mike Turner, 8112345678")."""
         starts = sorted(cue_ends) + [
-            i for i in range(len(tokens)) if i == 0 or tokens[i - 1] in {",", ".", "!", "?", ";"}
+            i for i in range(len(tokens)) if i == 0 or tokens[i - 1] in CLAUSE_MARKS
         ]
         for start in starts:
             if start in cue_ends and start < len(tokens) and tokens[start] == ".":
@@ -205,6 +205,7 @@ class ContactReader:
 
 
 NAME_ARTICLES = frozenset({"el", "la"})
+CLAUSE_MARKS = frozenset({",", ".", "!", "?", ";", ":"})  # "paso mis datos: Ana López, 55…"
 GERUND_ENDINGS = ("ando", "iendo", "yendo")  # "viendo", "buscando": never a surname
 
 

@@ -31,6 +31,8 @@ BRIDGE = frozenset(
 
 COMPARATIVES = frozenset({"mas", "menos", "more", "less"})
 COPULAS = frozenset({"es", "esta", "son", "estan", "is", "are"})
+# "algo más grande", "una más chica": a comparative after these asks for another search
+INDEFINITES = frozenset({"algo", "uno", "una", "unos", "unas", "otro", "otra", "otros", "otras"})
 # "esas son las más baratas" says what a list is ("¿esa es la más nueva?" still asks for one)
 DEMONSTRATIVES = frozenset({"esos", "esas", "estos", "estas", "those", "these"})
 INTENSIFIERS = frozenset({"muy", "tan", "demasiado", "bien", "too", "very", "so"})
@@ -80,7 +82,11 @@ class ValueReader:
             if start and (tokens[start - 1] in self.not_after or described in self.not_after):
                 continue  # "inspección mecánica" is not a manual car; "mi cochera es chica"
             if slot != SUPERLATIVE and start and tokens[start - 1] in COMPARATIVES:
+                if slot == "size" and start > 1 and tokens[start - 2] in INDEFINITES:
+                    found[slot] = (value, start)  # "algo más grande": another search, bigger
                 continue  # "¿cuál es más chico?" compares two cars, it asks for no size
+            if slot == "size" and _after_copula(tokens, start):
+                continue  # "uy, está grandota": what the car is, no wish
             if self._negated(tokens, start) or _denied_after(tokens, end):
                 found[f"{NEGATED}{slot}:{value}"] = (True, start)  # "aunque no sea pickup"
                 continue  # "nada de híbridos", "estándar no": not a wish for one
@@ -118,6 +124,14 @@ def _denied_after(tokens: list[str], end: int) -> bool:
         and tokens[end] in DENIALS
         and (end + 1 == len(tokens) or tokens[end + 1] in CLAUSE_END)
     )
+
+
+def _after_copula(tokens: list[str], start: int) -> bool:
+    """ "está (muy) chica", "es grandota": the word says what a car is."""
+    i = start - 1
+    while i >= 0 and tokens[i] in INTENSIFIERS:
+        i -= 1
+    return i >= 0 and tokens[i] in COPULAS
 
 
 def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int]) -> bool:

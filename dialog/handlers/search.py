@@ -267,14 +267,19 @@ def _inventory(ctx: TurnContext) -> Reply:
 
 
 def _body_of(ctx: TurnContext):
-    """The body type of a model (data/vehicles.yml), to notice "mejor una troca" after an Aveo."""
-    vehicles = ctx.services.extractor.vocabulary.vehicles
+    """The body types of a model (data/vehicles.yml, and those of its cars in stock: a Mazda 3
+    is also a hatchback), to notice "mejor una troca" after an Aveo; empty when unknown."""
+    vehicles, catalog = ctx.services.extractor.vocabulary.vehicles, ctx.services.catalog
 
-    def body(make: str | None, model: str | None) -> str | None:
-        info = vehicles.info(make or "", model or "") if model else None
-        return info.body if info else None
+    def bodies(make: str | None, model: str | None) -> frozenset[str]:
+        if not model:
+            return frozenset()
+        info = vehicles.info(make or "", model)
+        wanted = model.casefold()
+        stocked = {car.body_type for car in catalog.cars if car.model.casefold() == wanted}
+        return frozenset(body for body in {info.body if info else None, *stocked} if body)
 
-    return body
+    return bodies
 
 
 def merge_filters(
@@ -288,7 +293,8 @@ def merge_filters(
         and current.model
         and not extraction.model
         and body_of is not None
-        and body_of(current.make, current.model) not in (None, extraction.body_type)
+        and (bodies := body_of(current.make, current.model))
+        and extraction.body_type not in bodies
     ):
         merged["make"] = merged["model"] = None
     new_make = (
