@@ -11,7 +11,7 @@ import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from nlu.evaluation import CASES, evaluate, leave_one_out, load_cases  # noqa: E402
+from nlu.evaluation import CASES, SCREENS, evaluate, leave_one_out, load_cases  # noqa: E402
 from nlu.pipeline import Extractor  # noqa: E402
 from tools.catalog import DEFAULT_CATALOG, CatalogError, load_catalog  # noqa: E402
 from tools.yamlio import YamlError  # noqa: E402
@@ -24,8 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     extract.add_argument("text", nargs="?", help="the message; omitted: one message per stdin line")
     extract.add_argument(
         "--context",
-        choices=["list_shown", "car_chosen"],
-        help="read the message as if a list was just shown or a car chosen",
+        choices=SCREENS,
+        help="read the message as if a list was just shown, a car chosen, a plan shown or a "
+        "lead sent (the screens of data/nlu_cases.yml)",
     )
     evaluation = commands.add_parser("eval", help="regression cases: per-slot P/R/F1")
     evaluation.add_argument("cases", nargs="*", help=f"case files (default {CASES.name})")

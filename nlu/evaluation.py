@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -30,12 +30,16 @@ LABEL_KEYS = ("intent", "topic", "second")
 SHOWN = 5
 
 
+Screen = Literal["list_shown", "car_chosen", "plan_shown", "lead_sent"]
+SCREENS = get_args(Screen)
+
+
 class Case(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str
     expect: dict[str, object] = Field(default_factory=dict)
-    context: Literal["list_shown", "car_chosen", "plan_shown", "lead_sent"] | None = None
+    context: Screen | None = None
     catalogs: list[str] = Field(default_factory=lambda: ["bundled", "kavak"])
     note: str = ""
 

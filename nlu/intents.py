@@ -228,10 +228,13 @@ class IntentClassifier:
                 hits.add(label, strong and not own_car, worded=False)
         return hits
 
-    def allowed(self, name: str, slots, context: Iterable[str] = ()) -> bool:
+    def allowed(self, name: str, slots, context: Iterable[str] = (), unless_in=None) -> bool:
+        """`unless_in`: the slots that rule a label out, when not all of `slots` (one clause's:
+        "¿dónde llevo la crv a inspeccionar? y ¿a qué hora cierran?" asks the hours)."""
         label = self.labels[name]
         evidence = label.evidence
-        if evidence.unless_slots and any(slot in slots for slot in evidence.unless_slots):
+        ruling = slots if unless_in is None else unless_in
+        if evidence.unless_slots and any(slot in ruling for slot in evidence.unless_slots):
             return False
         if evidence.requires_slots and not any(slot in slots for slot in evidence.requires_slots):
             car_slots = {"make", "model"} & set(evidence.requires_slots)

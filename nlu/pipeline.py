@@ -477,6 +477,7 @@ class Extractor:
                     any(_after_cue(tokens, c[1], [e]) for c in ruled) for e in resets
                 ):
                     analysis.said.discard("context:reset")  # "olvida el vento" forgets the Vento
+        cars = _after_change_of_mind(tokens, cars, found["said"], taken)
         mention = resolve(self.vocabulary, cars, tokens, taken)
         for start, end in mention.claimed:
             taken[start:end] = [True] * (end - start)
@@ -983,10 +984,11 @@ class Extractor:
         if not hits.strong and slots.keys() & CLAUSE_PLACES and not phrases:
             hits.strong.update(hits.weak)  # a clause that only says where: "Vivo en Puebla."
         social = self.classifier.settings.social
+        here = {k: v for k, v in analysis.slots.items() if start <= analysis.slot_at[k] < end}
         allowed = [
             name
             for name in hits.strong
-            if name not in social and self.classifier.allowed(name, analysis.slots, flags)
+            if name not in social and self.classifier.allowed(name, analysis.slots, flags, here)
         ]
         if not allowed and DETAILS in hits.strong and slots.keys() & NAMES:
             return SEARCH_REQUEST  # "mejor el X3, ¿cuánto cuesta?": the X3s answer
@@ -1048,6 +1050,7 @@ CONTRAST = frozenset({"pero", "nomas", "nada mas", "solo", "solamente", "but", "
 
 LIST_JOINERS = frozenset({"y", "o", "u", ",", "a", "e"})
 QUESTION_MARKS = frozenset({"?", "¿"})
+CHANGE_OF_MIND = frozenset({",", ".", "no", "o", "!", "?", ";", "pero", "y"})  # before "mejor"
 
 
 def _named_beyond_section(analysis: Analysis, label: str) -> bool:
@@ -1310,6 +1313,26 @@ def _own_clause(analysis: Analysis, label: str, other: str) -> bool:
         if label in inside and other not in inside:
             return True
     return False
+
+
+def _after_change_of_mind(tokens: list[str], cars, said_spans, taken: list[bool]):
+    """ "mejor el vento. o no, mejor el versa 2020": the cars named before a correction that
+    starts a clause are no longer wanted (claimed, so no typo search reads them)."""
+    fixes = [
+        start
+        for key, start, _ in said_spans
+        if key == "context:correction" and (start == 0 or tokens[start - 1] in CHANGE_OF_MIND)
+    ]
+    if len(cars) < 2 or not fixes:
+        return cars
+    last = max(fixes)
+    later = [car for car in cars if car[1] > last]
+    earlier = [car for car in cars if car[2] <= last]
+    if not later or not earlier:
+        return cars
+    for _, start, end in earlier:
+        taken[start:end] = [True] * (end - start)
+    return later
 
 
 def _datum_clause(analysis: Analysis) -> bool:

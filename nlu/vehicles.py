@@ -225,7 +225,7 @@ def resolve(
     return mention
 
 
-CAR_ARTICLES = frozenset({"el", "la", "los", "las"})  # "el figo": a car pointed at
+CAR_ARTICLES = frozenset({"el", "la", "los", "las", "otro", "otra"})  # "el figo", "otro clase a"
 PLURAL_ARTICLES = frozenset({"los", "las"})
 COMPARE_JOINERS = frozenset({"con", "vs", "versus", "contra", "with"})
 ALTERNATIVE_JOINERS = frozenset(

@@ -33,6 +33,7 @@ def car_in_focus(ctx: TurnContext) -> Car | None:
 
 
 NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
+ASKED_TRAITS = ("transmission", "fuel")  # often asked of a car named, not naming it
 
 
 def _named_in_list(ctx: TurnContext) -> int | None:
@@ -48,13 +49,17 @@ def _named_in_list(ctx: TurnContext) -> int | None:
     focus = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
     if focus is not None and car_matches(shown_car(focus), slots):
         return focus.stock_id
-    matches = [
-        stock_id
-        for stock_id in ctx.state.last_results
-        if (car := ctx.services.catalog.get(stock_id)) is not None
-        and car_matches(shown_car(car), slots)
-    ]
-    return matches[0] if len(matches) == 1 else None
+    for naming in (slots, {k: v for k, v in slots.items() if k not in ASKED_TRAITS}):
+        # "el figo, ¿es estándar o automático?": the trait is asked, the Figo listed is meant
+        matches = [
+            stock_id
+            for stock_id in ctx.state.last_results
+            if (car := ctx.services.catalog.get(stock_id)) is not None
+            and car_matches(shown_car(car), naming)
+        ]
+        if matches or not naming:
+            return matches[0] if len(matches) == 1 else None
+    return None
 
 
 def pick_by_ordinal(stock_ids: list[int], ordinal: int) -> int | None:

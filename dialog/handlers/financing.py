@@ -253,6 +253,8 @@ def _minimum_asked(ctx: TurnContext) -> str | None:
 def _remember_params(ctx: TurnContext) -> None:
     """This turn's financing wishes over the stored ones ("¿y a 3 años?" keeps the down payment)."""
     extraction, params = ctx.extraction, ctx.state.financing
+    if said(ctx, "financing:term_asked") and extraction.term_months is None:
+        params.term_months = None  # "¿qué plazo necesito?": the term is the question
     if _minimum_asked(ctx) and extraction.down_payment is None:
         params.down_payment_pct = ctx.services.financing.min_down_payment_pct
         params.down_payment = None
