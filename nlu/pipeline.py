@@ -586,7 +586,7 @@ class Extractor:
                     counted.update(quantity.start for quantity in unit.quantities)
                 leftovers.extend(unit.quantities)
                 continue
-            if _denied_year(tokens, unit, meaning):
+            if _denied_year(tokens, unit, meaning) or _year_ruled_out(analysis, unit, meaning):
                 continue  # "la del 2013 no, muy vieja": not a year they want
             if "term_months" in meaning and _denied_term(tokens, unit):
                 analysis.said.add(DENIED_TERM)
@@ -858,6 +858,14 @@ class Extractor:
         if order is not None and (context.shown or "context:sort" in analysis.said):
             slots["superlative"] = order  # "ordénalos por km": the same search, another order
             intent, topic, stage, second = SEARCH_REQUEST, None, "rule", None
+        small = [int(n) for n in analysis.bare if n.is_integer() and 1 <= n <= 10]
+        numbers = analysis.picks or (small if len(small) == len(analysis.bare) else [])
+        beyond = bool(context.shown) and len(set(numbers)) > 1
+        beyond = beyond and min(numbers) > len(context.shown)
+        if beyond and intent != COMPARE and not FINANCING_KEYS & slots.keys():
+            analysis.said.add("context:more")  # "6, 7 y 8, ¿cuáles son?": the next page
+            intent, topic, stage, second = SEARCH_REQUEST, None, "context", None
+            slots.pop("ordinal", None)
         if intent == SELECT and len(set(analysis.picks)) > 1 and context.shown:
             intent, second = COMPARE, None  # "¿cuál está mejor, el 3 o el 5?": side by side
         asks_difference = COMPARE in hits.strong or second == COMPARE
@@ -1089,6 +1097,18 @@ def _denied_year(tokens: list[str], unit, meaning: dict[str, float]) -> bool:
     )
 
 
+def _year_ruled_out(analysis: Analysis, unit, meaning: dict[str, float]) -> bool:
+    """A single year right after a negation ("no quiero comprar el 2018", "que no sea 2015")."""
+    year = meaning.get("year_min")
+    if year is None or year != meaning.get("year_max"):
+        return False
+    start = unit.first.start
+    if start and analysis.tokens[start - 1] in YEAR_ARTICLES:
+        start -= 1
+    return any(key == "context:negation" and end == start for key, _, end in analysis.said_spans)
+
+
+YEAR_ARTICLES = frozenset({"el", "la", "del", "un", "una", "modelo"})
 OWN_VALUE_THOUSANDS = (20, 999)  # "vale unos 150": what a car is worth, said in thousands
 
 
@@ -1403,10 +1423,14 @@ def _owned(tokens: list[str], start: int, cue_ends: list[int]) -> bool:
     return False
 
 
+CAR_KINDS = ("make", "model", "body_type", "fuel", "transmission", "drive")
+
+
 def _indefinite_car(analysis: Analysis) -> bool:
-    """ "¿cuánto cuesta un jetta?": a car named with "un/una" is any such car."""
+    """ "¿cuánto cuesta un jetta?": a car named with "un/una" is any such car; so is a kind
+    ("¿algún híbrido?")."""
     at = min(
-        (analysis.slot_at[key] for key in ("make", "model") if key in analysis.slot_at),
+        (analysis.slot_at[key] for key in CAR_KINDS if key in analysis.slot_at),
         default=None,
     )
     return at is not None and at > 0 and analysis.tokens[at - 1] in INDEFINITE

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from dialog.forms import LEAD_SLOTS
+from dialog.forms import LEAD_SLOTS, said
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_values
 from dialog.registry import handler
 from dialog.render import money
@@ -156,6 +156,10 @@ def lead_status(ctx: TurnContext) -> Reply:
     state = ctx.state
     if not state.handoff:
         return Reply(ctx.say("noted"))
+    if said(ctx, "lead_update:no_car") and state.profile.get("lead_car"):
+        state.selected = None  # "corrige mi solicitud, no me interesa ningún auto"
+        state.profile.pop("lead_car")
+        return finish_handoff(ctx, "updated")
     car = _pointed_car(ctx)
     contact = any(getattr(ctx.extraction, key) for key in LEAD_SLOTS)
     if (car is not None and str(car) != state.profile.get("lead_car")) or contact:
