@@ -504,6 +504,10 @@ class Extractor:
         for slot, (value, position) in self.values.read(tokens, values, named).items():
             if slot.startswith((DROPPED, NEGATED)):
                 analysis.said.add(slot)  # "olvida el carplay", "que no sea pickup": not asked
+                name, _, ruled_out = slot[len(NEGATED) :].partition(":")
+                other = TWO_VALUED.get(name, {}).get(ruled_out) if slot.startswith(NEGATED) else None
+                if other:  # "que no sea estándar": automatic, the only other one
+                    analysis.put(name, other, position)
                 continue
             analysis.put(slot, value, position)
         leftovers, counted = self._numbers(analysis, found["cue"], taken)
@@ -1058,6 +1062,7 @@ CONTRAST = frozenset({"pero", "nomas", "nada mas", "solo", "solamente", "but", "
 
 LIST_JOINERS = frozenset({"y", "o", "u", ",", "a", "e"})
 QUESTION_MARKS = frozenset({"?", "¿"})
+TWO_VALUED = {"transmission": {"manual": "automatic", "automatic": "manual"}}
 CHANGE_OF_MIND = frozenset({",", ".", "no", "o", "!", "?", ";", "pero", "y"})  # before "mejor"
 
 

@@ -119,7 +119,7 @@ def down_payment_reach(ctx: TurnContext, down_payment: float) -> Reply:
     wanted = wanted.model_copy(update={"price_max": ceiling, "price_min": None})
     ctx.state.filters = wanted  # "¿y con carplay, el mismo presupuesto?": the same ceiling
     order = wanted.superlative or ctx.config.budget_order
-    filters = wanted.model_copy(update={"superlative": order})
+    filters = wanted.model_copy(update={"superlative": order, "price_strict": True})
     outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
     listing = list_outcome(ctx, outcome, filters=filters)
     values = {**_conditions(ctx), "down_payment": money(down_payment), "price_max": money(ceiling)}
@@ -338,7 +338,10 @@ def _affordable(ctx: TurnContext) -> Reply:
     assert afford is not None
     wanted = merge_filters(ctx.state.filters, ctx.extraction, ctx.config.reset_on_new_model)
     ctx.state.filters = wanted  # "¿me alcanza con 6 mil al mes? busco suv": SUVs only
-    filters = wanted.model_copy(update={"price_max": afford.price, "price_min": None})
+    # the ceiling a budget affords is exact: no tolerance for prices ending in 999
+    filters = wanted.model_copy(
+        update={"price_max": afford.price, "price_min": None, "price_strict": True}
+    )
     # the cars that make the most of the budget first, unless the customer chose an order
     order = filters.superlative or ctx.config.budget_order
     filters = filters.model_copy(update={"superlative": order})

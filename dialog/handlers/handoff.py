@@ -6,6 +6,7 @@ captured."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from dialog.forms import LEAD_SLOTS, said
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_values
@@ -16,6 +17,7 @@ from dialog.turn import Reply, TurnContext
 from tools.financing import FinancingError, make_plan
 
 LEAD_FORM = "lead_capture"
+RESERVATION = "reservation"  # the knowledge topic whose rules a reservation request gets first
 SELLER_REASONS = ("knowledge/selling_car", "knowledge/trade_in")
 DONE = {"name", "contact_time", "captured"} | CAR_PLACEHOLDERS
 _PHONE_USER = re.compile(r"^\+?(?:521|52)?(\d{10})$")
@@ -33,7 +35,15 @@ def start_handoff(ctx: TurnContext, reason: str | None = None) -> Reply:
         lead.phone = match.group(1)
     ctx.state.profile["handoff_reason"] = reason or ctx.state.last_label or ctx.intent
     car_described(ctx)
-    return start_form(ctx, LEAD_FORM)
+    reply = start_form(ctx, LEAD_FORM)
+    told = any(done.startswith(f"{RESERVATION}:") for done in ctx.state.recent_answers)
+    if said(ctx, f"{ctx.intent}:reserve") and not told:
+        from dialog.handlers.answers import knowledge_answer
+
+        topic = ctx.extraction.model_copy(update={"intent": "knowledge", "topic": RESERVATION})
+        rules = knowledge_answer(replace(ctx.speaking_as("knowledge"), extraction=topic))
+        return rules.followed_by(reply)  # "lo quiero apartar": the 3 days, then the form
+    return reply
 
 
 def car_described(ctx: TurnContext) -> None:
