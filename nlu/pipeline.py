@@ -505,8 +505,8 @@ class Extractor:
             if slot.startswith((DROPPED, NEGATED)):
                 analysis.said.add(slot)  # "olvida el carplay", "que no sea pickup": not asked
                 name, _, ruled_out = slot[len(NEGATED) :].partition(":")
-                other = TWO_VALUED.get(name, {}).get(ruled_out) if slot.startswith(NEGATED) else None
-                if other:  # "que no sea estándar": automatic, the only other one
+                other = TWO_VALUED.get(name, {}).get(ruled_out)
+                if other and slot.startswith(NEGATED):  # "que no sea estándar": automatic
                     analysis.put(name, other, position)
                 continue
             analysis.put(slot, value, position)
