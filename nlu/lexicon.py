@@ -57,6 +57,7 @@ class Area(_Strict):
 class Place(_Strict):
     aliases: list[str] = Field(default_factory=list)
     area: str | None = None
+    near: str | None = None  # the branch of its area nearest to it ("Coacalco" -> "Cosmopol")
     lat: float | None = None
     lon: float | None = None
     needs_preposition: bool = False

@@ -47,6 +47,11 @@ class PlaceIndex:
         place = self.data.places.get(name or "")
         return place.area if place else None
 
+    def branch_near(self, name: str | None) -> str | None:
+        """The branch nearest a neighbourhood or town of an area ("Polanco" -> "Antara")."""
+        place = self.data.places.get(name or "")
+        return place.near if place else None
+
     def nearest_areas(self, name: str, count: int = 2) -> list[tuple[str, float]]:
         """Kavak areas by distance from a place without one: [('Querétaro', 180.0), ...]."""
         place = self.data.places.get(name)

@@ -10,6 +10,7 @@ from dialog.cars import car_values
 from dialog.registry import handler
 from dialog.render import fill
 from dialog.turn import Reply, TurnContext
+from nlu.text import normalize
 
 log = logging.getLogger("dialog")
 LOCATIONS = "locations"
@@ -27,7 +28,11 @@ def fixed_reply(ctx: TurnContext) -> Reply:
 @handler(
     "knowledge.answer",
     required={"no_answer": set()},
-    optional={"nearest": {"place", "areas"}, "repeated": {"title"}},
+    optional={
+        "nearest": {"place", "areas"},
+        "repeated": {"title"},
+        "nearest_branch": {"place", "line"},
+    },
 )
 def knowledge_answer(ctx: TurnContext) -> Reply:
     """The topic's answer, narrowed to the place or section asked about; else the LLM (only for
@@ -57,12 +62,26 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         offer = ctx.knowledge(entry.topic, "offer") or entry.offer
         if offer and ctx.state.form is None and not offered:
             text = f"{text}\n\n{offer}"
+        near = places.branch_near(extraction.city) if answer.topic == LOCATIONS else None
+        line = _branch_line(text, near) if near else None
+        if line and ctx.template("nearest_branch"):  # "vivo en Coacalco": Cosmopol first
+            nearest = ctx.say("nearest_branch", {"place": extraction.city, "line": line})
+            text = f"{nearest}\n\n{text}"
         car = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
         with_car = (ctx.knowledge(entry.topic, "with_car") or entry.with_car) if car else ""
         if car is not None and with_car:  # "va, ¿y dónde la puedo ver?" of the car chosen
             text = f"{text}\n\n{fill(with_car, car_values(car, words=ctx.words))}"
         return Reply(text)
     return ask_llm(ctx, "no_answer")
+
+
+def _branch_line(text: str, branch: str) -> str | None:
+    """The answer's line about a branch ("• Cosmopol: Av. José López Portillo 1, Coacalco")."""
+    wanted = normalize(branch)
+    for line in text.splitlines():
+        if wanted in normalize(line):
+            return line.lstrip("•· ").strip()
+    return None
 
 
 def _several_places(ctx: TurnContext) -> Reply:
