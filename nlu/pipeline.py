@@ -42,7 +42,7 @@ from nlu.ordinals import OrdinalReader
 from nlu.places import PlaceIndex
 from nlu.schema import Extraction
 from nlu.text import fold, prepare
-from nlu.values import DENIALS, DROPPED, NEGATED, ValueReader
+from nlu.values import COMPARATIVES, DENIALS, DROPPED, NEGATED, ValueReader
 from nlu.vehicles import VehicleVocabulary, resolve
 from tools.catalog import Catalog, car_name
 
@@ -1300,14 +1300,11 @@ def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
     return clauses
 
 
-RELATIVE_WORDS = frozenset({"mas", "menos", "more", "less"})
-
-
 def _relative(tokens: list[str], unit) -> bool:
     """ "cuesta 13 mil más", "20 mil menos": a difference between prices, never a price
     ("300 mil o más" and "200 mil más o menos" are prices)."""
     end = unit.last.end
-    if end >= len(tokens) or tokens[end] not in RELATIVE_WORDS:
+    if end >= len(tokens) or tokens[end] not in COMPARATIVES:
         return False
     # "más o menos"; "2019 menos de 220 mil": the bound of the next number
     approximate = end + 1 < len(tokens) and tokens[end + 1] in {"o", "or", "de", "than"}
