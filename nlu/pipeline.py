@@ -838,7 +838,8 @@ class Extractor:
         if seller is not None:  # "dame un número aprox, es una jetta 2017 con 80 mil km"
             label = self.classifier.labels[seller]
             intent, topic, stage, score, second = label.intent, label.topic, "context", 1.0, None
-        dropped = any(name.startswith(DROPPED) for name in analysis.said)
+        # "olvida el carplay", "los sedán no me gustan": a criterion taken back is a search
+        dropped = any(name.startswith((DROPPED, NEGATED)) for name in analysis.said)
         if dropped and stage != "rule" and intent != SEARCH_REQUEST:
             intent, topic, stage = SEARCH_REQUEST, None, "rule"  # "olvida el carplay"
         same_plan = "context:same_plan" in analysis.said and context.last_label == FINANCING_REQUEST
@@ -926,11 +927,17 @@ class Extractor:
         decision = self.classifier.decide(
             hits,
             analysis.slots,
-            analysis.example_tokens(),
+            analysis.example_tokens(frozenset(unasked)),  # what they did not ask is no example
             flags,
             exclude,
-            content=analysis.example_tokens(small_talk),
+            content=analysis.example_tokens(small_talk | unasked),
         )
+        named = analysis.slots.keys() & {"make", "model"}
+        about_car = decision.label in ("car_question", "advice", DETAILS)  # opinions of a car
+        if decision.stage == "examples" and DETAILS in hits.strong and named and not about_car:
+            # "¿cuántos km tiene el X1?": the data words of a car named outweigh a guess; the
+            # search finds it, and the context answers of it when it is on screen
+            decision = Decision(SEARCH_REQUEST, None, "rule", 0.5, decision.ranked)
         return decision, hits
 
     def _requests(self, analysis: Analysis, decision: Decision, flags: set[str]) -> list[str]:
@@ -1193,8 +1200,8 @@ def _not_asked(analysis: Analysis) -> set[int]:
     pregunté si hacen visita a domicilio"): up to the end of that clause."""
     found: set[int] = set()
     for name, start, _ in analysis.said_spans:
-        if name != "context:not_asked":
-            continue
+        if name != "context:not_asked" and not name.endswith(":refuse"):
+            continue  # ... or what they refuse: "no me pidas datos" asks for nothing
         i = start  # the phrase too: "no he apartado nada" asks nothing about reserving
         while i < len(analysis.tokens) and analysis.tokens[i] not in CLAUSE_BREAKS:
             found.add(i)
@@ -1458,7 +1465,7 @@ def _label(intent: str | None, topic: str | None) -> str | None:
 def _meaning(unit: Unit) -> dict[str, float] | None:
     if _pick(unit):
         return None  # "la mensualidad del 3": the third car, not 3 mil
-    if "income_before" in unit.before or "income_after" in unit.after:
+    if unit.cue("income_before", "income_after", "owed_before", "owed_after"):
         return {}  # "gano 15 mil al mes": a salary, not what they would pay
     for reader in READERS:
         meaning = reader(unit)

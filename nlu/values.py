@@ -87,6 +87,11 @@ class ValueReader:
                 continue  # "¿cuál es más chico?" compares two cars, it asks for no size
             if slot == "size" and _after_copula(tokens, start):
                 continue  # "uy, está grandota": what the car is, no wish
+            judged = tokens[end : end + 1] in ([c] for c in COPULAS) and (
+                tokens[end + 1 : end + 2] in ([w] for w in (*INTENSIFIERS, "no"))
+            )
+            if slot == "body_type" and judged:
+                continue  # "los sedán son muy bajitos": what they are, no wish
             if self._negated(tokens, start) or _denied_after(tokens, end):
                 found[f"{NEGATED}{slot}:{value}"] = (True, start)  # "aunque no sea pickup"
                 continue  # "nada de híbridos", "estándar no": not a wish for one
@@ -118,12 +123,17 @@ class ValueReader:
 
 
 def _denied_after(tokens: list[str], end: int) -> bool:
-    """ "automático no, estándar": a "no" closing the value's clause."""
+    """ "automático no, estándar": a "no" closing the value's clause; "los sedán no me gustan"."""
+    if tokens[end : end + 3] in (["no", "me", verb] for verb in DISLIKES):
+        return True
     return (
         end < len(tokens)
         and tokens[end] in DENIALS
         and (end + 1 == len(tokens) or tokens[end + 1] in CLAUSE_END)
     )
+
+
+DISLIKES = ("gusta", "gustan", "gusto", "gustaron", "late", "laten", "convence", "convencen")
 
 
 def _after_copula(tokens: list[str], start: int) -> bool:
