@@ -168,6 +168,8 @@ def apply_context(
     fixing = corrects and "context:correction" in reading.said
     if (answers or corrects) and (reading.stage != "rule" or reading.label in ANSWERS or fixing):
         other = reading.worded if reading.worded not in ANSWERS else None
+        if other is None and reading.data_asked:
+            other = DETAILS  # "Alejandro Garza. Pero primero, ¿cuántos km tiene el X1?"
         return INFORM, other  # "5534567890. ¿y puedo pasar el apartado?": both
     if answers and reading.label not in ANSWERS:
         return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both

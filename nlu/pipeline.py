@@ -1069,6 +1069,7 @@ CONTRAST = frozenset({"pero", "nomas", "nada mas", "solo", "solamente", "but", "
 
 LIST_JOINERS = frozenset({"y", "o", "u", ",", "a", "e"})
 QUESTION_MARKS = frozenset({"?", "¿"})
+TERM_JOINERS = LIST_JOINERS | QUESTION_MARKS | {"cuanto", "como", "seria", "queda", "quedaria"}
 TWO_VALUED = {"transmission": {"manual": "automatic", "automatic": "manual"}}
 CHANGE_OF_MIND = frozenset({",", ".", "no", "o", "!", "?", ";", "pero", "y"})  # before "mejor"
 
@@ -1161,8 +1162,8 @@ def _terms_listed_after(analysis: Analysis, leftovers: list[Quantity]) -> None:
         between = tokens[end : quantity.start]
         bare = not (quantity.multiplied or quantity.money)
         years = 1 <= quantity.value <= financing.MAX_TERM_YEARS
-        # "¿a 5 años? ¿y a 4?": a question mark between them joins them too
-        if between and not set(between) - LIST_JOINERS - QUESTION_MARKS and bare and years:
+        # "¿a 5 años? ¿y a 4?", "a 3 años y cuánto a 5": a question between them joins them too
+        if between and not set(between) - TERM_JOINERS and bare and years:
             months = int(quantity.value * 12)
             if months not in analysis.terms:
                 analysis.terms.append(months)

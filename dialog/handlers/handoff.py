@@ -14,6 +14,7 @@ from dialog.registry import handler
 from dialog.render import money
 from dialog.store.base import Handoff
 from dialog.turn import Reply, TurnContext
+from tools.catalog import car_name
 from tools.financing import FinancingError, make_plan
 
 LEAD_FORM = "lead_capture"
@@ -73,7 +74,7 @@ def car_described(ctx: TurnContext) -> None:
     required={"done": DONE, "captured_line": {"label", "value"}},
     optional={"label_name": set(), "label_phone": set(), "label_email": set(),
               "label_contact_time": set(), "label_car": set(), "label_plan": set(),
-              "label_own_car": set(),
+              "label_own_car": set(), "label_note": set(),
               "plan_line": {"monthly_payment", "term_months", "down_payment"}},
 )  # fmt: skip
 def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) -> Reply:
@@ -118,6 +119,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         "car": title,
         "plan": ctx.say("plan_line", _plan_words(plan)) if plan else None,
         "own_car": state.own_car,  # to sell, or to leave as a down payment
+        "note": state.profile.get("lead_notes"),  # "anota que debo 80 mil"
     }
     lines = [
         ctx.say("captured_line", {"label": ctx.say(f"label_{key}") or key, "value": value})
@@ -137,7 +139,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
     required={"noted": set(), "updated": DONE, "captured_line": {"label", "value"}},
     optional={"label_name": set(), "label_phone": set(), "label_email": set(),
               "label_contact_time": set(), "label_car": set(), "label_plan": set(),
-              "label_own_car": set(),
+              "label_own_car": set(), "label_note": set(),
               "plan_line": {"monthly_payment", "term_months", "down_payment"}},
 )  # fmt: skip
 def update_handoff(ctx: TurnContext) -> Reply:
@@ -157,7 +159,7 @@ def update_handoff(ctx: TurnContext) -> Reply:
               "captured_line": {"label", "value"}},
     optional={"label_name": set(), "label_phone": set(), "label_email": set(),
               "label_contact_time": set(), "label_car": set(), "label_plan": set(),
-              "label_own_car": set(),
+              "label_own_car": set(), "label_note": set(),
               "plan_line": {"monthly_payment", "term_months", "down_payment"}},
 )  # fmt: skip
 def lead_status(ctx: TurnContext) -> Reply:
@@ -169,6 +171,15 @@ def lead_status(ctx: TurnContext) -> Reply:
     if said(ctx, "lead_update:no_car") and state.profile.get("lead_car"):
         state.selected = None  # "corrige mi solicitud, no me interesa ningún auto"
         state.profile.pop("lead_car")
+        return finish_handoff(ctx, "updated")
+    extraction = ctx.extraction
+    seller = state.profile.get("handoff_reason") in SELLER_REASONS or state.own_car is not None
+    if seller and (extraction.make or extraction.model):  # "anota que es un mazda 3 2019"
+        year = extraction.year_min or extraction.year_max
+        state.own_car = car_name(extraction.make, extraction.model, year)
+    notes = state.profile.get("lead_notes", "")
+    state.profile["lead_notes"] = f"{notes} | {ctx.text}" if notes else ctx.text  # for the advisor
+    if seller:
         return finish_handoff(ctx, "updated")
     car = _pointed_car(ctx)
     contact = any(getattr(ctx.extraction, key) for key in LEAD_SLOTS)
@@ -213,6 +224,8 @@ def summary(ctx: TurnContext) -> list[str]:
         lines.append(f"auto del cliente (vende o deja a cuenta): {state.own_car}")
     if state.last_label:
         lines.append(f"último tema: {state.last_label}")
+    if state.profile.get("lead_notes"):  # "anota que debo 80 mil": what they asked to add
+        lines.append(f"notas del cliente: {state.profile['lead_notes']}")
     return lines
 
 
