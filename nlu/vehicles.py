@@ -159,6 +159,13 @@ def _closest(token: str, choices: tuple[str, ...]) -> str | None:
     return phrase if abs(len(phrase) - len(token)) <= max(1, len(phrase) // 4) else None
 
 
+def _pointable(vocabulary: VehicleVocabulary, name: Name) -> bool:
+    """An article makes a short name a car only when we have it: "el gt" after a list is the
+    Forte GT listed, not an MG GT we lack."""
+    key = fold(name.model or "")
+    return key in vocabulary.in_stock or len(key.replace(" ", "").replace("-", "")) > 3
+
+
 def _numeric(model: str, make: str) -> bool:
     """'208', '2008', 'Mazda 3' said as '3': numbers are only a model next to the make."""
     if model.startswith(fold(make)):
@@ -189,7 +196,7 @@ def resolve(
             n
             for n in names
             if owned
-            or (article and not (plural and (n.model or "").isdigit()))
+            or (article and not (plural and (n.model or "").isdigit()) and _pointable(vocabulary, n))
             or not n.needs_make
             or n.make in makes_said
         ]
