@@ -159,7 +159,7 @@ def _closest(token: str, choices: tuple[str, ...]) -> str | None:
     return phrase if abs(len(phrase) - len(token)) <= max(1, len(phrase) // 4) else None
 
 
-def _pointable(vocabulary: VehicleVocabulary, name: Name) -> bool:
+def _pointed(vocabulary: VehicleVocabulary, name: Name) -> bool:
     """An article makes a short name a car only when we have it: "el gt" after a list is the
     Forte GT listed, not an MG GT we lack."""
     key = fold(name.model or "")
@@ -196,7 +196,7 @@ def resolve(
             n
             for n in names
             if owned
-            or (article and not (plural and (n.model or "").isdigit()) and _pointable(vocabulary, n))
+            or (article and not (plural and (n.model or "").isdigit()) and _pointed(vocabulary, n))
             or not n.needs_make
             or n.make in makes_said
         ]
