@@ -9,7 +9,11 @@ from nlu.numbers import Quantity
 
 APPROX_SHARE = 0.10
 SMALLEST_THOUSANDS = 20  # "presupuesto de 300" is 300 mil; "tengo 3" is not money
-PRICE_CUES = ("max_before", "min_before", "budget_before", "approx_before", "money_before")
+# ("de menos de 400": the longer cue an age limit also uses, a ceiling all the same)
+PRICE_CUES = (
+    "max_before", "min_before", "budget_before", "approx_before", "money_before",
+    "age_limit_before", "max_after", "min_after",
+)  # fmt: skip
 
 
 def pesos(quantity: Quantity) -> float:
@@ -51,7 +55,7 @@ def read_price(unit: Unit) -> dict[str, float] | None:
         low, high = sorted(pesos(quantity) for quantity in unit.quantities)
         return {"price_min": low, "price_max": high}
     value = pesos(unit.last)
-    if unit.cue("max_before", "max_after"):  # "unos 400 mil máximo" is a ceiling
+    if unit.cue("max_before", "max_after", "age_limit_before"):  # "unos 400 mil máximo" too
         return {"price_max": value}
     if unit.cue("approx_before", "approx_after"):
         return {

@@ -425,7 +425,10 @@ class Extractor:
                 analysis.put("contact_time", when, _first(analysis, "time"))
         cue_ends = {end for key, _, end in found["said"] if key == "contact:name_cue"}
         nearby = bool(email or phone)  # "Mike Turner, 8112345678": a capitalised clause is a name
-        name = self.contact.name(analysis.raw, tokens, taken, "name" in asking, cue_ends, nearby)
+        wished = list(taken)  # "pickup sin importar precio": a car wished for is no name
+        for _, start, end in found["value"]:  # (a make may be a first name: "Mercedes Ruiz")
+            wished[start:end] = [True] * (end - start)
+        name = self.contact.name(analysis.raw, tokens, wished, "name" in asking, cue_ends, nearby)
         if name:
             position = _claim_words(analysis, fold(name).split(), "name")
             analysis.put("name", name, position)
@@ -629,6 +632,9 @@ class Extractor:
             ):
                 analysis.years.append(int(meaning["year_min"]))
         _terms_listed_after(analysis, leftovers)
+        low, high = analysis.slots.get("price_min"), analysis.slots.get("price_max")
+        if isinstance(low, float | int) and isinstance(high, float | int) and low > high:
+            del analysis.slots["price_min"]  # "¿como de 900 mil? no, de 400 o menos": the ceiling
         return leftovers, counted
 
     def _topic_with_section(
