@@ -47,6 +47,8 @@ class Values(_Strict):
     values: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
     # nouns a value word only describes ("inspección mecánica", "falla eléctrica"): not the car's
     not_after: list[str] = Field(default_factory=list)
+    # a two-valued slot ruled out is the other value ("que no sea estándar": automatic)
+    opposites: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 
 class Area(_Strict):

@@ -46,7 +46,7 @@ from nlu.values import COMPARATIVES, DENIALS, DROPPED, NEGATED, ValueReader
 from nlu.vehicles import VehicleVocabulary, resolve
 from tools.catalog import Catalog, car_name
 
-PERSON_COPULAS = [["es"], ["soy"], ["eres"], ["somos"], ["son"], ["is"], ["am"]]
+PERSON_COPULAS = frozenset({"es", "soy", "eres", "somos", "son", "is", "am"})
 MAX_CHARS = 1000  # longer messages are read up to here: a WhatsApp request is a few lines
 MAX_AMOUNT = 1e10  # "999999999999999 mil" is not a budget
 WORD_CUES = frozenset({"percent_after"})
@@ -492,7 +492,9 @@ class Extractor:
             analysis.put("model", mention.model, car_at)
         analysis.alternatives = [f"{make}|{model or ''}" for make, model in mention.others]
         origins = [  # "mi novia es gringa": a person's origin, no cars wanted
-            span for span in found["origin"] if tokens[span[1] - 1 : span[1]] not in PERSON_COPULAS
+            (name, start, end)
+            for name, start, end in found["origin"]
+            if not (start and tokens[start - 1] in PERSON_COPULAS)
         ]
         if not (mention.make or mention.model) and origins:
             self._origin(analysis, origins[0], taken)
@@ -504,11 +506,16 @@ class Extractor:
             return
         values = [(key, s, e) for key, s, e in found["value"] if not any(taken[s:e])]
         named = frozenset(i for i, kind in enumerate(analysis.kinds) if kind == "car")
-        for slot, (value, position) in self.values.read(tokens, values, named).items():
+        disliked = frozenset(  # "los sedán no me gustan": config/intents.yml negation_after_words
+            start
+            for key, start, end in found["said"]
+            if key == "context:negation_after" and tokens[start:end] != ["no"]
+        )
+        for slot, (value, position) in self.values.read(tokens, values, named, disliked).items():
             if slot.startswith((DROPPED, NEGATED)):
                 analysis.said.add(slot)  # "olvida el carplay", "que no sea pickup": not asked
                 name, _, ruled_out = slot[len(NEGATED) :].partition(":")
-                other = TWO_VALUED.get(name, {}).get(ruled_out)
+                other = self.lexicon.values.opposites.get(name, {}).get(ruled_out)
                 if other and slot.startswith(NEGATED):  # "que no sea estándar": automatic
                     analysis.put(name, other, position)
                 continue
@@ -1076,8 +1083,7 @@ CONTRAST = frozenset({"pero", "nomas", "nada mas", "solo", "solamente", "but", "
 LIST_JOINERS = frozenset({"y", "o", "u", ",", "a", "e"})
 QUESTION_MARKS = frozenset({"?", "¿"})
 TERM_JOINERS = LIST_JOINERS | QUESTION_MARKS | {"cuanto", "como", "seria", "queda", "quedaria"}
-TWO_VALUED = {"transmission": {"manual": "automatic", "automatic": "manual"}}
-CHANGE_OF_MIND = frozenset({",", ".", "no", "o", "!", "?", ";", "pero", "y"})  # before "mejor"
+CHANGE_OF_MIND = CLAUSE_BREAKS | {"no", "o"}  # before "mejor": "o no, mejor el versa"
 
 
 def _named_beyond_section(analysis: Analysis, label: str) -> bool:

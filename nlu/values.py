@@ -58,6 +58,7 @@ class ValueReader:
         tokens: list[str],
         spans: Iterable[tuple[str, int, int]],
         named: frozenset[int] = frozenset(),
+        disliked: frozenset[int] = frozenset(),
     ) -> dict[str, tuple]:
         """slot -> (value, position) of the first mention; a later one the customer wishes for
         ("¿es estándar? lo quiero automático") replaces it, and a value followed by "no"
@@ -71,7 +72,7 @@ class ValueReader:
                 continue
             if kind == "flag":
                 wanted = not self._negated(tokens, start)
-                if not wanted and _denied_after(tokens, end):
+                if not wanted and _denied_after(tokens, end, disliked):
                     wanted = True  # "sin carplay no": without it, no; they want it
                 found[rest] = (wanted, start)  # the last word on it: "sin bt no... con bt"
                 continue
@@ -92,7 +93,7 @@ class ValueReader:
             )
             if slot == "body_type" and judged:
                 continue  # "los sedán son muy bajitos": what they are, no wish
-            if self._negated(tokens, start) or _denied_after(tokens, end):
+            if self._negated(tokens, start) or _denied_after(tokens, end, disliked):
                 found[f"{NEGATED}{slot}:{value}"] = (True, start)  # "aunque no sea pickup"
                 continue  # "nada de híbridos", "estándar no": not a wish for one
             if (
@@ -122,18 +123,16 @@ class ValueReader:
         )
 
 
-def _denied_after(tokens: list[str], end: int) -> bool:
-    """ "automático no, estándar": a "no" closing the value's clause; "los sedán no me gustan"."""
-    if tokens[end : end + 3] in (["no", "me", verb] for verb in DISLIKES):
+def _denied_after(tokens: list[str], end: int, disliked: frozenset[int] = frozenset()) -> bool:
+    """ "automático no, estándar": a "no" closing the value's clause; `disliked`: where a phrase
+    of dislike starts ("los sedán no me gustan")."""
+    if end in disliked:
         return True
     return (
         end < len(tokens)
         and tokens[end] in DENIALS
         and (end + 1 == len(tokens) or tokens[end + 1] in CLAUSE_END)
     )
-
-
-DISLIKES = ("gusta", "gustan", "gusto", "gustaron", "late", "laten", "convence", "convencen")
 
 
 def _after_copula(tokens: list[str], start: int) -> bool:

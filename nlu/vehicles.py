@@ -125,8 +125,7 @@ class VehicleVocabulary:
             self._add_model(make, model, aliases, word_like)
         for key, (make, model, aliases) in known.items():
             if key not in in_stock:  # a short name of a car we lack is too easily a word
-                short = len(key.replace(" ", "").replace("-", "")) <= 3
-                self._add_model(make, model, aliases, word_like | ({key} if short else set()))
+                self._add_model(make, model, aliases, word_like | ({key} if _short(key) else set()))
         self.in_stock = in_stock
 
     def _add_model(self, make: str, model: str, aliases: list[str], word_like: set[str]) -> None:
@@ -163,7 +162,12 @@ def _pointed(vocabulary: VehicleVocabulary, name: Name) -> bool:
     """An article makes a short name a car only when we have it: "el gt" after a list is the
     Forte GT listed, not an MG GT we lack."""
     key = fold(name.model or "")
-    return key in vocabulary.in_stock or len(key.replace(" ", "").replace("-", "")) > 3
+    return key in vocabulary.in_stock or not _short(key)
+
+
+def _short(key: str) -> bool:
+    """A model name of three characters or fewer ("gt", "c-3"): too easily a word."""
+    return len(key.replace(" ", "").replace("-", "")) <= 3
 
 
 def _numeric(model: str, make: str) -> bool:

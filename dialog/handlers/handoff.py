@@ -9,18 +9,25 @@ import re
 from dataclasses import replace
 
 from dialog.forms import LEAD_SLOTS, said
-from dialog.handlers.common import CAR_PLACEHOLDERS, car_values
+from dialog.handlers.common import CAR_PLACEHOLDERS, car_values, pick_by_ordinal
 from dialog.registry import handler
 from dialog.render import money
 from dialog.store.base import Handoff
 from dialog.turn import Reply, TurnContext
 from tools.catalog import car_name
 from tools.financing import FinancingError, make_plan
+from tools.search import SearchFilters, search
 
 LEAD_FORM = "lead_capture"
 RESERVATION = "reservation"  # the knowledge topic whose rules a reservation request gets first
 SELLER_REASONS = ("knowledge/selling_car", "knowledge/trade_in")
 DONE = {"name", "contact_time", "captured"} | CAR_PLACEHOLDERS
+# the templates every reply that lists what the advisor receives may use
+CAPTURED_LINE = {"captured_line": {"label", "value"}}
+CAPTURED_TEMPLATES = {
+    **{f"label_{key}": set() for key in (*LEAD_SLOTS, "car", "plan", "own_car", "note")},
+    "plan_line": {"monthly_payment", "term_months", "down_payment"},
+}
 _PHONE_USER = re.compile(r"^\+?(?:521|52)?(\d{10})$")
 
 
@@ -60,28 +67,33 @@ def car_described(ctx: TurnContext) -> None:
     slots = ctx.extraction.slots()
     shown = [shown_car(car) for car in cars]
     pointed = km_pointed(shown, slots) or price_pointed(shown, slots)
-    if not pointed and (ctx.extraction.make or ctx.extraction.model):
+    extraction = ctx.extraction
+    if not pointed and (extraction.make or extraction.model):
         seen = list(dict.fromkeys([*state.last_results, *state.chosen]))
-        pointed = cars_named(catalog, ctx.extraction, seen) or cars_named(
-            catalog, ctx.extraction, [car.stock_id for car in catalog.cars]
-        )
+        pointed = cars_named(catalog, extraction, seen)
+        if not pointed:  # in the whole catalog, by the vectorised search
+            wanted = SearchFilters(
+                make=extraction.make,
+                model=extraction.model,
+                year_min=extraction.year_min,
+                year_max=extraction.year_max,
+            )
+            outcome = search(catalog, wanted, limit=2)
+            pointed = list(outcome.cars) if not outcome.relaxed else []
     if len(pointed) == 1:
         state.selected = pointed[0].stock_id
 
 
 @handler(
     "handoff.finish",
-    required={"done": DONE, "captured_line": {"label", "value"}},
-    optional={"label_name": set(), "label_phone": set(), "label_email": set(),
-              "label_contact_time": set(), "label_car": set(), "label_plan": set(),
-              "label_own_car": set(), "label_note": set(),
-              "plan_line": {"monthly_payment", "term_months", "down_payment"}},
-)  # fmt: skip
+    required={"done": DONE, **CAPTURED_LINE},
+    optional=CAPTURED_TEMPLATES,
+)
 def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) -> Reply:
     """Store the lead and tell the customer exactly what the advisor will receive; `send=False`
     only says what the advisor has."""
     state, lead = ctx.state, ctx.state.lead
-    seller = state.profile.get("handoff_reason") in SELLER_REASONS or state.own_car is not None
+    seller = _is_seller(state)
     # a trade-in has both cars: the one chosen and the customer's own; a seller only their own
     car = ctx.services.catalog.get(state.selected) if state.selected else None
     if seller and state.own_car is None:
@@ -136,12 +148,9 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
 
 @handler(
     "handoff.update",
-    required={"noted": set(), "updated": DONE, "captured_line": {"label", "value"}},
-    optional={"label_name": set(), "label_phone": set(), "label_email": set(),
-              "label_contact_time": set(), "label_car": set(), "label_plan": set(),
-              "label_own_car": set(), "label_note": set(),
-              "plan_line": {"monthly_payment", "term_months", "down_payment"}},
-)  # fmt: skip
+    required={"noted": set(), "updated": DONE, **CAPTURED_LINE},
+    optional=CAPTURED_TEMPLATES,
+)
 def update_handoff(ctx: TurnContext) -> Reply:
     """Contact data given after the lead was sent corrects it ("el horario está mal, es fin de
     semana"); before any lead, it is just noted for when the customer wants a call."""
@@ -155,13 +164,9 @@ def update_handoff(ctx: TurnContext) -> Reply:
 
 @handler(
     "handoff.status",
-    required={"noted": set(), "updated": DONE, "unchanged": DONE,
-              "captured_line": {"label", "value"}},
-    optional={"label_name": set(), "label_phone": set(), "label_email": set(),
-              "label_contact_time": set(), "label_car": set(), "label_plan": set(),
-              "label_own_car": set(), "label_note": set(),
-              "plan_line": {"monthly_payment", "term_months", "down_payment"}},
-)  # fmt: skip
+    required={"noted": set(), "updated": DONE, "unchanged": DONE, **CAPTURED_LINE},
+    optional=CAPTURED_TEMPLATES,
+)
 def lead_status(ctx: TurnContext) -> Reply:
     """After the lead was sent: "agrégala a mi solicitud" sends it again with the car the message
     points at; "¿qué datos tienes de mi solicitud?" shows what the advisor got."""
@@ -173,7 +178,7 @@ def lead_status(ctx: TurnContext) -> Reply:
         state.profile.pop("lead_car")
         return finish_handoff(ctx, "updated")
     extraction = ctx.extraction
-    seller = state.profile.get("handoff_reason") in SELLER_REASONS or state.own_car is not None
+    seller = _is_seller(state)
     if seller and (extraction.make or extraction.model):  # "anota que es un mazda 3 2019"
         year = extraction.year_min or extraction.year_max
         state.own_car = car_name(extraction.make, extraction.model, year)
@@ -189,6 +194,11 @@ def lead_status(ctx: TurnContext) -> Reply:
     return finish_handoff(ctx, "unchanged", send=False)
 
 
+def _is_seller(state) -> bool:
+    """The lead is about the customer's own car (to sell, or to leave as a down payment)."""
+    return state.profile.get("handoff_reason") in SELLER_REASONS or state.own_car is not None
+
+
 def _pointed_car(ctx: TurnContext) -> int | None:
     """The car a lead update is about: the one picked or named among those shown or chosen, the
     only one on screen ("ok esa, agrégala"), else the one in focus."""
@@ -197,10 +207,7 @@ def _pointed_car(ctx: TurnContext) -> int | None:
     state, extraction = ctx.state, ctx.extraction
     shown = state.last_results
     if extraction.ordinal is not None and shown:
-        index = (
-            extraction.ordinal - 1 if extraction.ordinal > 0 else len(shown) + extraction.ordinal
-        )
-        return shown[index] if 0 <= index < len(shown) else None
+        return pick_by_ordinal(shown, extraction.ordinal)
     if extraction.make or extraction.model:
         seen = list(dict.fromkeys([*shown, *state.chosen]))
         named = cars_named(ctx.services.catalog, extraction, seen)

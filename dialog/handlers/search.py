@@ -275,8 +275,8 @@ def _body_of(ctx: TurnContext):
         if not model:
             return frozenset()
         info = vehicles.info(make or "", model)
-        wanted = model.casefold()
-        stocked = {car.body_type for car in catalog.cars if car.model.casefold() == wanted}
+        columns = catalog.columns  # the catalog's column arrays: no loop over its cars
+        stocked = set(columns["body_type"][columns["model"] == model.casefold()])
         return frozenset(body for body in {info.body if info else None, *stocked} if body)
 
     return bodies
