@@ -179,13 +179,16 @@ def lead_status(ctx: TurnContext) -> Reply:
         return finish_handoff(ctx, "updated")
     extraction = ctx.extraction
     seller = _is_seller(state)
+    changed = False
     if seller and (extraction.make or extraction.model):  # "anota que es un mazda 3 2019"
         year = extraction.year_min or extraction.year_max
-        state.own_car = car_name(extraction.make, extraction.model, year)
-    notes = state.profile.get("lead_notes", "")
-    state.profile["lead_notes"] = f"{notes} | {ctx.text}" if notes else ctx.text  # for the advisor
-    if seller:
-        return finish_handoff(ctx, "updated")
+        state.own_car, changed = car_name(extraction.make, extraction.model, year), True
+    if said(ctx, "lead_update:note"):  # "anota que debo 80 mil": their words, for the advisor
+        notes = state.profile.get("lead_notes", "")
+        state.profile["lead_notes"] = f"{notes} | {ctx.text}" if notes else ctx.text
+        changed = True
+    if seller:  # their own car is the lead's: no listed car to add
+        return finish_handoff(ctx, "updated" if changed else "unchanged", send=changed)
     car = _pointed_car(ctx)
     contact = any(getattr(ctx.extraction, key) for key in LEAD_SLOTS)
     if (car is not None and str(car) != state.profile.get("lead_car")) or contact:
