@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from dialog.registry import HANDLERS, HandlerSpec
 from dialog.render import placeholders_of
 from nlu.schema import SLOT_KEYS
+from tools.search import RelaxKind
 from tools.yamlio import YamlError, line_at, load_yaml, raise_problems, validate_yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -142,6 +143,8 @@ class DialogConfig(_Strict):
     pass_phrases: list[str] = Field(default_factory=list)
     llm: LLMPolicy = Field(default_factory=LLMPolicy)
     reset_on_new_model: list[str] = Field(default_factory=lambda: ["model", "year_min", "year_max"])
+    # wishes no car in stock has (a relaxation kind): said once in the answer, then forgotten
+    not_carried: list[RelaxKind] = Field(default_factory=list)
     words: dict[str, str] = Field(default_factory=dict)  # slot values in the customer's words
     # other languages (config/i18n/<lang>.yml): route -> template -> text, "templates" (shared)
     # and "forms" -> form -> question -> ask/remind/retry (or form -> "templates")

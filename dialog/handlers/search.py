@@ -157,14 +157,10 @@ def search_cars(ctx: TurnContext) -> Reply:
     reply = list_outcome(ctx, outcome, budget_note, first=offset + 1)
     if reply.results == [] and not more:
         ctx.state.filters = before  # "¿tienen híbridos?" with none: the next search forgets it
-    missed = {step.kind for step in outcome.relaxed} & NOT_CARRIED
+    missed = {step.kind for step in outcome.relaxed} & set(ctx.config.not_carried)
     if missed and ctx.state.filters is filters:  # "¿eléctricas?": said once, not in every list
         ctx.state.filters = filters.model_copy(update=dict.fromkeys(missed))
     return reply
-
-
-# rare wishes no car in stock has: said once in the answer, not carried into the next searches
-NOT_CARRIED = frozenset({"fuel", "drive"})
 
 
 # criteria a later message may have inherited, and the relaxation that names each
