@@ -14,13 +14,14 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 from spacy.lang.es.stop_words import STOP_WORDS
 
+from nlu.grammar import GRAMMAR
 from nlu.lexicon import DATA_DIR, read_word_list
 from nlu.text import fold
 from tools.yamlio import load_model
 
 _EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
 _SEPARATORS = frozenset({"-", ".", "(", ")", "+", "/", ":"})
-_CLAUSE_END = frozenset({",", ".", ";", "!", "?", "y", "mi", "tel", "cel", "al", "numero"})
+_CLAUSE_END = GRAMMAR.phone_clause_end
 PHONE_DIGITS = 10
 COUNTRY = "52"
 
@@ -204,9 +205,9 @@ class ContactReader:
         return words
 
 
-NAME_ARTICLES = frozenset({"el", "la"})
-CLAUSE_MARKS = frozenset({",", ".", "!", "?", ";", ":"})  # "paso mis datos: Ana López, 55…"
-GERUND_ENDINGS = ("ando", "iendo", "yendo")  # "viendo", "buscando": never a surname
+NAME_ARTICLES = GRAMMAR.name_articles
+CLAUSE_MARKS = GRAMMAR.name_clause_marks  # "paso mis datos: Ana López, 55…"
+GERUND_ENDINGS = tuple(sorted(GRAMMAR.gerund_endings))  # "viendo", "buscando": never a surname
 
 
 def _verb_form(word: str) -> bool:

@@ -187,6 +187,12 @@ class Lexicon(BaseModel):
         return frozenset(fold(word) for word in self.cues.fillers)
 
     @cached_property
+    def term_units(self) -> frozenset[str]:
+        """The words of a term's unit (cues.yml years_unit, months_unit): "años", "meses"."""
+        phrases = self.cues.cues.get("years_unit", []) + self.cues.cues.get("months_unit", [])
+        return frozenset(word for phrase in phrases for word in fold(phrase).split())
+
+    @cached_property
     def known_words(self) -> frozenset[str]:
         """Every word the rules use: never fuzzy-matched to a car name."""
         phrases = [*self.cues.fillers, *self.numbers.units, *self.numbers.thousands]

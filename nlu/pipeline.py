@@ -34,6 +34,7 @@ from nlu.context import (
 )
 from nlu.cues import CueIndex, Unit
 from nlu.examples import STOPWORDS, Concepts, ExampleIndex
+from nlu.grammar import GRAMMAR
 from nlu.intents import KNOWLEDGE, Decision, Hits, IntentClassifier, Label
 from nlu.language import LanguageGuess
 from nlu.lexicon import DATA_DIR, Lexicon, read_word_list
@@ -46,7 +47,7 @@ from nlu.values import COMPARATIVES, DENIALS, DROPPED, NEGATED, ValueReader
 from nlu.vehicles import VehicleVocabulary, resolve
 from tools.catalog import Catalog, car_name
 
-PERSON_COPULAS = frozenset({"es", "soy", "eres", "somos", "son", "is", "am"})
+PERSON_COPULAS = GRAMMAR.person_copulas  # grammar words: data/nlu/grammar.yml
 MAX_CHARS = 1000  # longer messages are read up to here: a WhatsApp request is a few lines
 MAX_AMOUNT = 1e10  # "999999999999999 mil" is not a budget
 WORD_CUES = frozenset({"percent_after"})
@@ -58,7 +59,7 @@ FINANCING_KEYS = frozenset({"down_payment", "down_payment_pct", "term_months"})
 # an amount said with a bound ("máximo 5 mil") replaces one said bare in the same message
 BOUNDABLE = frozenset({"price_max", "monthly_budget", "km_max"})
 OPINION_DETAILS = frozenset({"details:fuel", "details:version"})
-CLAUSE_BREAKS = frozenset({"?", ".", "!", ";", ",", "tambien", "ademas", "aparte", "y", "pero"})
+CLAUSE_BREAKS = GRAMMAR.clause_breaks
 PLACEHOLDERS = {
     "car": "#car",
     "number": "#num",
@@ -67,7 +68,7 @@ PLACEHOLDERS = {
     "email": "#email",
 }
 CALL_INTENT = "human_agent"
-FOCUS_POINTERS = frozenset({"el", "la", "este", "esta", "ese", "esa"})
+FOCUS_POINTERS = GRAMMAR.focus_pointers
 FOCUS_CRITERIA = frozenset(
     {"make", "model", "year_min", "year_max", "price_min", "price_max", "km_max", "fuel"}
     | {"transmission", "seats_min", "superlative", "ordinal"}
@@ -80,7 +81,7 @@ BARE_AMOUNT = "money:bare"  # an amount said as a small bare number ("con 30")
 OWN_VALUE = "money:own_value"  # an amount said as what the customer's own car is worth
 SAVINGS = "money:savings"  # an amount the customer has saved
 # "con los/mis/esos 70 mil": an amount paid in
-CON_AMOUNT = (["con", "los"], ["con", "mis"], ["con", "esos"], ["con", "mi"], ["con", "estos"])
+CON_AMOUNT = GRAMMAR.money_paid_in
 MONEY_AFTER_CON = "money:con"  # "con (los) 40 mil": paid in, next to a term it is a down payment
 ARTICLE_NUMBER = "number:article"  # a bare number after "el"/"la" ("con el 30")
 BOUND_CUES = frozenset({"max_before", "max_after", "min_before", "min_after", "age_limit_before"})
@@ -100,7 +101,7 @@ NAMES = frozenset({"make", "model"})
 CLAUSE_TRAITS = frozenset(
     {"year_min", "year_max", "km_max", "body_type", "seats_min", "transmission", "fuel"}
 )
-INDEFINITE = frozenset({"un", "una", "unos", "unas", "algun", "alguna", "a", "an"})
+INDEFINITE = GRAMMAR.indefinite_articles
 CLAIMS = frozenset(
     {"car", "place", "phone", "email"}
 )  # words that name a thing, not a wish  # a clause of its own may be just a pick
@@ -602,7 +603,7 @@ class Extractor:
                 continue
             if _denied_year(tokens, unit, meaning) or _year_ruled_out(analysis, unit, meaning):
                 continue  # "la del 2013 no, muy vieja": not a year they want
-            if "term_months" in meaning and _denied_term(tokens, unit):
+            if "term_months" in meaning and _denied_term(tokens, unit, self.lexicon.term_units):
                 analysis.said.add(DENIED_TERM)
                 continue  # "a 6 años no, máximo 4": not the term they want
             if "term_months" in meaning and _years_of_driving(tokens, analysis, unit):
@@ -638,7 +639,7 @@ class Extractor:
                 "year_max"
             ):
                 analysis.years.append(int(meaning["year_min"]))
-        _terms_listed_after(analysis, leftovers)
+        _terms_listed_after(analysis, leftovers, self.lexicon.term_units)
         low, high = analysis.slots.get("price_min"), analysis.slots.get("price_max")
         if isinstance(low, float | int) and isinstance(high, float | int) and low > high:
             del analysis.slots["price_min"]  # "¿como de 900 mil? no, de 400 o menos": the ceiling
@@ -729,7 +730,7 @@ class Extractor:
         down = meaning.get("down_payment")
         start = unit.first.start
         before = analysis.tokens[max(0, start - 2) : start]
-        after_con = bool(before) and (before[-1] == "con" or before in CON_AMOUNT)
+        after_con = bool(before) and (before[-1] == "con" or " ".join(before) in CON_AMOUNT)
         paid_in = after_con and set(meaning) == {"price_max"}
         if paid_in:
             analysis.said.add(MONEY_AFTER_CON)  # "a 6 años con los 40 mil": a down payment?
@@ -1077,13 +1078,12 @@ def _first(analysis: Analysis, kind: str) -> int:
     return next((i for i, found in enumerate(analysis.kinds) if found == kind), 0)
 
 
-CONTRAST = frozenset({"pero", "nomas", "nada mas", "solo", "solamente", "but", "only"})
+CONTRAST = GRAMMAR.contrast
 
 
-LIST_JOINERS = frozenset({"y", "o", "u", ",", "a", "e"})
-QUESTION_MARKS = frozenset({"?", "¿"})
-TERM_JOINERS = LIST_JOINERS | QUESTION_MARKS | {"cuanto", "como", "seria", "queda", "quedaria"}
-CHANGE_OF_MIND = CLAUSE_BREAKS | {"no", "o"}  # before "mejor": "o no, mejor el versa"
+LIST_JOINERS = GRAMMAR.list_joiners
+TERM_JOINERS = LIST_JOINERS | GRAMMAR.question_marks | GRAMMAR.term_joiners
+CHANGE_OF_MIND = CLAUSE_BREAKS | GRAMMAR.change_of_mind  # before "mejor": "o no, mejor el versa"
 
 
 def _named_beyond_section(analysis: Analysis, label: str) -> bool:
@@ -1133,7 +1133,7 @@ def _year_ruled_out(analysis: Analysis, unit, meaning: dict[str, float]) -> bool
     return any(key == "context:negation" and end == start for key, _, end in analysis.said_spans)
 
 
-YEAR_ARTICLES = frozenset({"el", "la", "del", "un", "una", "modelo"})
+YEAR_ARTICLES = GRAMMAR.year_articles
 OWN_VALUE_THOUSANDS = (20, 999)  # "vale unos 150": what a car is worth, said in thousands
 
 
@@ -1145,13 +1145,12 @@ def _own_value_in_thousands(unit) -> bool:
 
 
 DENIED_TERM = "context:denied_term"
-TERM_WORDS = frozenset({"anos", "ano", "anios", "meses", "mes", "years", "year", "months"})
 
 
-def _denied_term(tokens: list[str], unit) -> bool:
+def _denied_term(tokens: list[str], unit, term_units: frozenset[str]) -> bool:
     """ "a 6 años no", "no a 6 años": a term the customer rules out."""
     end = unit.last.end
-    while end < len(tokens) and tokens[end] in TERM_WORDS:
+    while end < len(tokens) and tokens[end] in term_units:
         end += 1
     closes = end + 1 == len(tokens) or (end + 1 < len(tokens) and tokens[end + 1] in CLAUSE_BREAKS)
     after = end < len(tokens) and tokens[end] in DENIALS and closes
@@ -1160,7 +1159,9 @@ def _denied_term(tokens: list[str], unit) -> bool:
     return after or before == ["no", "a"] or before[-1:] == ["no"]
 
 
-def _terms_listed_after(analysis: Analysis, leftovers: list[Quantity]) -> None:
+def _terms_listed_after(
+    analysis: Analysis, leftovers: list[Quantity], term_units: frozenset[str]
+) -> None:
     """ "¿a 3 años y a 4?": a bare number joined to a term said in years is another term."""
     if not analysis.terms or "term_months" not in analysis.slot_at:
         return
@@ -1168,7 +1169,7 @@ def _terms_listed_after(analysis: Analysis, leftovers: list[Quantity]) -> None:
     end = analysis.slot_at["term_months"]
     while end < len(tokens) and not tokens[end].isalpha():
         end += 1  # past the number
-    while end < len(tokens) and tokens[end] in TERM_WORDS:
+    while end < len(tokens) and tokens[end] in term_units:
         end += 1
     for quantity in leftovers:
         between = tokens[end : quantity.start]
@@ -1409,15 +1410,13 @@ def _data_asked(analysis: Analysis, details_phrase: bool) -> bool:
     return keyword and ("context:question" in analysis.said or "?" in analysis.raw)
 
 
-OWN_WORDS = frozenset({"mi", "mis", "my"})  # "mi versa", "por mi lobo"
-TRADE_VALUE = frozenset(
-    {"dan", "darian", "den", "dieran", "pagan", "pagarian", "paguen", "ofrecen"}
-)
-OWN_GAP = frozenset({"un", "una", "el", "la", "es", "a", "an"})  # "tengo un", "mi carro es un"
+OWN_WORDS = GRAMMAR.own_words  # "mi versa", "por mi lobo"
+TRADE_VALUE = GRAMMAR.trade_value
+OWN_GAP = GRAMMAR.own_gap  # "tengo un", "mi carro es un"
 _YEAR = re.compile(r"(19[89]\d|20[0-4]\d)")
 
 
-SIDE_GAP = frozenset({"el", "la", "los", "las", "un", "una", "lo", "al", "del", "de", "a"})
+SIDE_GAP = GRAMMAR.side_gap
 
 
 def _after_cue(tokens: list[str], start: int, cue_ends: list[int]) -> bool:

@@ -9,33 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from nlu.grammar import GRAMMAR
 from nlu.lexicon import Values
 from nlu.text import fold
 
 SUPERLATIVE = "superlative"
 DROPPED = "dropped:"  # a slot the customer no longer cares about, reported in `said`
 NEGATED = "negated:"  # a value ruled out ("que no sea pickup"), reported in `said`
-ENGLISH_SUPERLATIVES = frozenset({"cheapest", "newest", "oldest", "most", "lowest"})
-ARTICLES = frozenset({"el", "la", "los", "las", "lo", "del", "al", "the"})
-WHICH = frozenset({"cual", "cuales", "which"})  # "¿cuál tiene menos kilometraje?" picks too
-WISHES = frozenset(
-    {"quiero", "busco", "prefiero", "mejor", "necesito", "ocupo", "aunque", "want", "prefer"}
-)  # "deportivo, aunque sea sedán": the later wish
-DENIALS = frozenset({"no", "nel", "nop", "nope", "nunca"})
-CLAUSE_END = frozenset({",", ".", "?", "!", ";", "y", "pero"})
-BRIDGE = frozenset(
-    {"de", "que", "con", "tenga", "tengan", "tiene", "tienen", "traiga", "sea", "este", "es", "son",
-     "esta", "estan", "esas", "esos", "estas", "estos", "ellas", "ellos", "todas", "todos"}
-)  # fmt: skip
-
-
-COMPARATIVES = frozenset({"mas", "menos", "more", "less"})
-COPULAS = frozenset({"es", "esta", "son", "estan", "is", "are"})
-# "algo más grande", "una más chica": a comparative after these asks for another search
-INDEFINITES = frozenset({"algo", "uno", "una", "unos", "unas", "otro", "otra", "otros", "otras"})
-# "esas son las más baratas" says what a list is ("¿esa es la más nueva?" still asks for one)
-DEMONSTRATIVES = frozenset({"esos", "esas", "estos", "estas", "those", "these"})
-INTENSIFIERS = frozenset({"muy", "tan", "demasiado", "bien", "too", "very", "so"})
+# grammar words (data/nlu/grammar.yml, where each set says what it is for)
+ENGLISH_SUPERLATIVES = GRAMMAR.english_superlatives
+ARTICLES = GRAMMAR.articles
+WHICH = GRAMMAR.which
+WISHES = GRAMMAR.wishes
+DENIALS = GRAMMAR.denials
+CLAUSE_END = GRAMMAR.value_clause_end
+BRIDGE = GRAMMAR.bridge
+COMPARATIVES = GRAMMAR.comparatives
+COPULAS = GRAMMAR.copulas
+INDEFINITES = GRAMMAR.indefinites
+DEMONSTRATIVES = GRAMMAR.demonstratives
+INTENSIFIERS = GRAMMAR.intensifiers
 
 
 class ValueReader:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
+from nlu.grammar import GRAMMAR
 from nlu.lexicon import DATA_DIR, Lexicon, read_word_list
 from nlu.text import fold, prepare
 from tools.catalog import Catalog
@@ -236,12 +237,10 @@ def resolve(
     return mention
 
 
-CAR_ARTICLES = frozenset({"el", "la", "los", "las", "otro", "otra"})  # "el figo", "otro clase a"
-PLURAL_ARTICLES = frozenset({"los", "las"})
-COMPARE_JOINERS = frozenset({"con", "vs", "versus", "contra", "with"})
-ALTERNATIVE_JOINERS = frozenset(
-    {"o", "u", "or", "y", "e", "and", "ni", "con", "vs", "versus", "contra", "with"}
-)  # "compárame la sportage con la compass": both cars
+CAR_ARTICLES = GRAMMAR.car_articles  # "el figo", "otro clase a"
+PLURAL_ARTICLES = GRAMMAR.plural_articles
+COMPARE_JOINERS = GRAMMAR.compare_joiners
+ALTERNATIVE_JOINERS = GRAMMAR.alternative_joiners  # "compárame la sportage con la compass"
 
 
 def _joined(tokens: list[str], last_end: int, start: int) -> bool:

@@ -72,6 +72,25 @@ def test_a_word_under_two_concepts_is_reported_with_its_line(tmp_path: Path):
     assert "concepts.yml:5" in str(caught.value) and "'naves'" in str(caught.value)
 
 
+def test_grammar_words_are_data_read_with_their_line(tmp_path: Path):
+    """data/nlu/grammar.yml: an unquoted `no` (YAML reads it as false) or a missing set stops
+    start-up with the file and line, not a traceback deep in a rule."""
+    from nlu.grammar import GRAMMAR, GRAMMAR_FILE, load_grammar
+
+    assert {"no", "nel"} <= GRAMMAR.denials and "?" in GRAMMAR.clause_breaks
+    assert "con los" in GRAMMAR.money_paid_in  # phrases kept as folded phrases
+    text = GRAMMAR_FILE.read_text(encoding="utf-8")
+    broken = tmp_path / "grammar.yml"
+    broken.write_text(text.replace('denials: ["no",', "denials: [no,"), encoding="utf-8")
+    with pytest.raises(YamlError) as caught:
+        load_grammar(broken)
+    line = 1 + text[: text.index("denials:")].count("\n")
+    assert caught.value.line == line and "denials" in str(caught.value)
+    broken.write_text(text.replace("denials:", "denyals:"), encoding="utf-8")
+    with pytest.raises(YamlError, match="denials"):
+        load_grammar(broken)
+
+
 @pytest.fixture
 def yaml_copy(tmp_path: Path) -> RuntimePaths:
     shutil.copytree(ROOT / "config", tmp_path / "config")

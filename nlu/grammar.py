@@ -1,0 +1,70 @@
+"""The grammar words the extraction rules read (data/nlu/grammar.yml): articles, pointers,
+copulas, joiners and clause breaks. Language rather than business vocabulary, but data all the
+same: a word added to a set there is read by every rule that uses the set, with no code change.
+Loaded once at import, like the spaCy tokenizer rules; a wrong file stops start-up with its line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import field_validator
+
+from nlu.lexicon import DATA_DIR, _Strict
+from nlu.text import fold
+from tools.yamlio import load_model
+
+GRAMMAR_FILE = DATA_DIR / "grammar.yml"
+
+
+class Grammar(_Strict):
+    articles: frozenset[str]
+    car_articles: frozenset[str]
+    plural_articles: frozenset[str]
+    name_articles: frozenset[str]
+    year_articles: frozenset[str]
+    indefinite_articles: frozenset[str]
+    indefinites: frozenset[str]
+    demonstratives: frozenset[str]
+    focus_pointers: frozenset[str]
+    own_words: frozenset[str]
+    own_gap: frozenset[str]
+    side_gap: frozenset[str]
+    copulas: frozenset[str]
+    person_copulas: frozenset[str]
+    intensifiers: frozenset[str]
+    comparatives: frozenset[str]
+    english_superlatives: frozenset[str]
+    which: frozenset[str]
+    wishes: frozenset[str]
+    denials: frozenset[str]
+    bridge: frozenset[str]
+    contrast: frozenset[str]
+    trade_value: frozenset[str]
+    gerund_endings: frozenset[str]
+    clause_breaks: frozenset[str]
+    value_clause_end: frozenset[str]
+    phone_clause_end: frozenset[str]
+    name_clause_marks: frozenset[str]
+    question_marks: frozenset[str]
+    list_joiners: frozenset[str]
+    term_joiners: frozenset[str]
+    change_of_mind: frozenset[str]
+    compare_joiners: frozenset[str]
+    alternative_joiners: frozenset[str]
+    money_paid_in: frozenset[str]
+
+    @field_validator("*")
+    @classmethod
+    def _folded(cls, words: frozenset[str]) -> frozenset[str]:
+        folded = frozenset(" ".join(fold(word).split()) for word in words)
+        if "" in folded:
+            raise ValueError("an empty word")
+        return folded
+
+
+def load_grammar(path: Path | str = GRAMMAR_FILE) -> Grammar:
+    return load_model(Grammar, path)
+
+
+GRAMMAR = load_grammar()
