@@ -91,7 +91,9 @@ class DetailTopic(_Strict):
     """A question about the car in focus (bluetooth, size...) and its answer template.
 
     For a yes/no feature, `flag` names the car field and `template_no` answers the "no";
-    `template_unknown` answers when the catalog does not say.
+    `template_unknown` answers when the catalog does not say. For a figure the catalog may only
+    guess (`guessed`: seats), `template` answers when the version states it, `template_usual` when
+    its model usually has it, `template_unknown` when nothing says it.
     """
 
     keywords: list[str] = Field(min_length=1)
@@ -101,6 +103,8 @@ class DetailTopic(_Strict):
     )
     template_no: str = ""
     template_unknown: str = ""
+    guessed: Literal["seats"] | None = None
+    template_usual: str = ""
     # context word lists of config/intents.yml that ask it too ("¿viene en rojo?": colour_words)
     context_words: list[Literal["colour_words"]] = Field(default_factory=list)
 
@@ -330,9 +334,8 @@ def _check_details(config: DialogConfig, data: Any, path: Path) -> None:
     from dialog.cars import CAR_PLACEHOLDERS as DETAIL_PLACEHOLDERS
 
     for name, topic in config.details.items():
-        unknown = (placeholders_of(topic.template) | placeholders_of(topic.template_no)) - (
-            DETAIL_PLACEHOLDERS
-        )
+        fields = (topic.template, topic.template_no, topic.template_unknown, topic.template_usual)
+        unknown = set().union(*map(placeholders_of, fields)) - DETAIL_PLACEHOLDERS
         if unknown:
             raise YamlError(
                 path,

@@ -158,6 +158,16 @@ def test_kavak_sample_names_as_written(kavak):
     assert kavak.get(323666).model == "208"
 
 
+def test_kavak_sample_seats_say_where_they_come_from(kavak):
+    """Seats are a fact only when the version says them; a third-row model's figure is its usual
+    one; any other car's 5 is a guess the bot must not state as fact."""
+    captiva = kavak.get(322966)  # "1.5 LT 7 PASAJEROS B CVT"
+    assert (captiva.seats, captiva.seats_source) == (7, "version")
+    br_v = kavak.get(322165)  # a BR-V: a third row in its usual versions
+    assert (br_v.seats, br_v.seats_source) == (7, "model")
+    assert (kavak.get(243587).seats, kavak.get(243587).seats_source) == (5, "default")
+
+
 # --- files that must be accepted ------------------------------------------------------
 
 

@@ -72,6 +72,7 @@ class Car(BaseModel):
     drive: str | None = None
     size: str | None = None  # "small" / "large" by its length (data/vehicles.yml `sizes`)
     seats: int = 5
+    seats_source: str = "default"  # "version", "model" (its usual figure) or "default"
 
     @property
     def title(self) -> str:

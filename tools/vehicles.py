@@ -50,6 +50,9 @@ class Traits(BaseModel):
     fuel: str | None = None
     drive: str | None = None  # "awd" (4x4 / all-wheel) or "2wd", when the version says
     seats: int = DEFAULT_SEATS
+    # where the figure comes from: the version text says it, the model usually has it, or
+    # nothing says it (the usual figure for its body)
+    seats_source: Literal["version", "model", "default"] = "default"
 
 
 class Size(_Strict):
@@ -136,9 +139,12 @@ class VehicleLexicon(_Strict):
             if info.fuel:
                 found.setdefault("fuel", info.fuel)
         found.setdefault("fuel", "gasoline")
-        if "seats" not in found:  # "7 PASAJEROS" in the version, else the model, else the body
+        if "seats" in found:  # "7 PASAJEROS" in the version, else the model, else the body
+            found["seats_source"] = "version"
+        else:
             seven = fold(model) in self._seven or found.get("body_type") == "minivan"
             found["seats"] = MINIVAN_SEATS if seven else DEFAULT_SEATS
+            found["seats_source"] = "model" if seven else "default"
         return Traits(**found)
 
     @cached_property

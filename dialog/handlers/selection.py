@@ -320,6 +320,11 @@ def _detail_answers(ctx: TurnContext, car: Car) -> list[str]:
         field = "template" if has_it or not topic.template_no else "template_no"
         if topic.flag and getattr(car, topic.flag) is None and topic.template_unknown:
             field = "template_unknown"  # the catalog does not say: an advisor confirms
+        source = getattr(car, f"{topic.guessed}_source") if topic.guessed else "version"
+        if source == "model" and topic.template_usual:
+            field = "template_usual"  # "suele ser de 7 pasajeros"
+        elif source == "default" and topic.template_unknown:
+            field = "template_unknown"
         answers.append(fill(ctx.detail(name, field, getattr(topic, field)), values))
     return list(dict.fromkeys(answers))
 
