@@ -40,6 +40,8 @@ class ContactWords(BaseModel):
     not_names: list[str]
     max_name_words: int = Field(4, ge=1, le=8)
     times: list[TimePattern]
+    # a time right after these is a farewell, not when to call: "nos vemos el domingo"
+    farewells: list[str] = Field(default_factory=list)
     # a phone number said in words: "cinco cinco, doce, treinta y cuatro..." (0-99 each)
     spoken_digits: dict[str, int] = Field(default_factory=dict)
 
@@ -54,6 +56,11 @@ class ContactReader:
         self.first_names = first_names
         self.max_words = words.max_name_words
         self.times = [(re.compile(t.pattern), t.say) for t in words.times]
+        phrases = sorted(
+            {" ".join(fold(p).split()) for p in words.farewells}, key=len, reverse=True
+        )
+        alternatives = "|".join(re.escape(phrase).replace(r"\ ", r"\s+") for phrase in phrases)
+        self.farewell = re.compile(rf"(?:^|\W)(?:{alternatives})\W*$") if phrases else None
         self.spoken = {fold(word): value for word, value in words.spoken_digits.items()}
 
     @classmethod
@@ -125,6 +132,8 @@ class ContactReader:
                 span = match.span()
                 if any(span[0] < end and start < span[1] for start, end in used):
                     continue  # "después de las 7 de la noche": the hour, not "noche" again
+                if self.farewell and self.farewell.search(prepared, 0, span[0]):
+                    continue  # "gracias, nos vemos el domingo", "buen fin de semana"
                 used.append(span)
                 _claim(tokens, taken, match.group(0))
                 found.append((span[0], _say(say, match)))

@@ -30,6 +30,17 @@ KNOWLEDGE = "knowledge"
 OUT_OF_SCOPE = "out_of_scope"
 
 
+
+_ESCAPE = re.compile(r"(\\.)")
+
+
+def fold_pattern(pattern: str) -> str:
+    """A pattern folded like the text it searches, its escapes kept: folding "\\W" would make it
+    "\\w", the opposite class."""
+    return "".join(
+        part if part.startswith("\\") else fold(part) for part in _ESCAPE.split(pattern)
+    )
+
 class Evidence(BaseModel):
     """What points to one label: shared by intents and knowledge topics."""
 
@@ -170,9 +181,9 @@ class IntentClassifier:
         self.labels = {label.name: label for label in labels}
         self.settings = settings
         self.patterns = {  # one alternation per label: a message is searched once per label
-            label.name: re.compile("|".join(f"(?:{fold(p)})" for p in label.evidence.patterns))
+            label.name: re.compile("|".join(map("(?:{})".format, map(fold_pattern, patterns))))
             for label in labels
-            if label.evidence.patterns
+            if (patterns := label.evidence.patterns)
         }
         self._by_slot: dict[str, list[tuple[str, bool]]] = {}
         for label in labels:

@@ -3,6 +3,7 @@ teaches it is checked: blind sets, leave-one-out over the examples, the validato
 
 from __future__ import annotations
 
+import re
 import shutil
 from functools import cache
 from pathlib import Path
@@ -14,6 +15,7 @@ from dialog.runtime import RuntimePaths, build_bundle
 from nlu.evaluation import evaluate, leave_one_out, load_cases
 from nlu.examples import Concepts
 from nlu.pipeline import Extractor
+from nlu.text import fold
 from tests.conftest import ROOT
 from tools.catalog import load_catalog
 from tools.yamlio import YamlError
@@ -202,3 +204,13 @@ def test_cases_and_scripts_refuse_unknown_expect_keys(tmp_path: Path):
     for script in scripts:
         for turn in script["turns"]:
             assert set(turn.get("expect", {})) <= EXPECT_KEYS, (script["name"], turn)
+
+
+def test_patterns_are_folded_but_keep_their_escapes():
+    """Staff write `\\W`, `\\D` in intents.yml patterns; folding the pattern like the text must
+    not turn them into `\\w`, `\\d` (the opposite class)."""
+    from nlu.intents import fold_pattern
+
+    pattern = re.compile(fold_pattern(r"^\W*Adiós\W+Señor\W*$"))
+    assert pattern.search(fold("¡¡ adiós, señor!"))
+    assert not pattern.search(fold("adiós, señor x"))
