@@ -30,16 +30,14 @@ KNOWLEDGE = "knowledge"
 OUT_OF_SCOPE = "out_of_scope"
 
 
-
 _ESCAPE = re.compile(r"(\\.)")
 
 
 def fold_pattern(pattern: str) -> str:
     """A pattern folded like the text it searches, its escapes kept: folding "\\W" would make it
     "\\w", the opposite class."""
-    return "".join(
-        part if part.startswith("\\") else fold(part) for part in _ESCAPE.split(pattern)
-    )
+    return "".join(part if part.startswith("\\") else fold(part) for part in _ESCAPE.split(pattern))
+
 
 class Evidence(BaseModel):
     """What points to one label: shared by intents and knowledge topics."""
