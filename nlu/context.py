@@ -163,6 +163,8 @@ def apply_context(
     _bare_after_percent(reading, slots, context)
     _small_price_is_monthly(reading, slots, context, settings)
     searching = "context:search" in reading.said
+    if "context:another_kind" in reading.said and reading.label in (DETAILS, QUESTION):
+        return SEARCH, None  # "algo 4x4 más barato" with a car chosen: not "¿es 4x4?"
     answers = context.asking and any(slot in slots for slot in context.asking)
     corrects = context.lead_open and any(slot in slots for slot in CONTACT)
     fixing = corrects and "context:correction" in reading.said

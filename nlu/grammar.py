@@ -40,6 +40,8 @@ class Grammar(_Strict):
     denials: frozenset[str]
     bridge: frozenset[str]
     contrast: frozenset[str]
+    another_kind: frozenset[str]
+    another_kind_pairs: frozenset[str]
     trade_value: frozenset[str]
     gerund_endings: frozenset[str]
     clause_breaks: frozenset[str]

@@ -134,6 +134,7 @@ class Analysis:
     said_spans: list[tuple[str, int, int]] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)  # numbers that meant nothing: "¿y a 5?"
     picks: list[int] = field(default_factory=list)  # every ordinal: "el 1 con el 3"
+    taken_back: list[int] = field(default_factory=list)  # values dropped or ruled out
     unbounded: set[str] = field(default_factory=set)  # amounts said without "máximo", "hasta"
     alternatives: list[str] = field(default_factory=list)  # "jetta o vento": 'Volkswagen|Vento'
     years: list[int] = field(default_factory=list)  # every single year: "la del 2015 y la 2016"
@@ -398,6 +399,12 @@ class Extractor:
             start = bisect_right(starts, first) - 1
             end = max(start + 1, bisect_left(starts, last))
             analysis.labels.append((label, True, start, end))
+        if analysis.taken_back:  # "no me importa si es estándar" asks nothing of a car
+            analysis.labels = [
+                (label, strong, start, end)
+                for label, strong, start, end in analysis.labels
+                if label != DETAILS or not any(start <= at < end for at in analysis.taken_back)
+            ]
         return analysis
 
     def _tokenise(self, text: str) -> Doc:
@@ -515,6 +522,7 @@ class Extractor:
         for slot, (value, position) in self.values.read(tokens, values, named, disliked).items():
             if slot.startswith((DROPPED, NEGATED)):
                 analysis.said.add(slot)  # "olvida el carplay", "que no sea pickup": not asked
+                analysis.taken_back.append(position)
                 name, _, ruled_out = slot[len(NEGATED) :].partition(":")
                 other = self.lexicon.values.opposites.get(name, {}).get(ruled_out)
                 if other and slot.startswith(NEGATED):  # "que no sea estándar": automatic
@@ -751,6 +759,7 @@ class Extractor:
             return Extraction()
         if context.focus is not None:
             _body_word_is_the_focus(analysis)
+            _another_kind_wished(analysis)
         slots = analysis.slots
         flags = context.flags() | _vetoes(analysis)
         decision, hits = self._decide(analysis, flags, exclude)
@@ -838,6 +847,8 @@ class Extractor:
                 second = changed[1] or second
         if _asks_between_shown(analysis, slots, context):
             intent, topic, stage, second = COMPARE, None, "context", None
+        if ANOTHER_KIND_SAID in analysis.said and intent == SEARCH_REQUEST and second == DETAILS:
+            second = None  # "¿y en sedán? quiere cajuela": a trunk wished, not the chosen car's
         plan_words = intent == FINANCING_REQUEST or "term_months" in slots
         # "¿y con 100 mil?" right after a plan of the chosen car: another down payment
         plan_words = plan_words or (context.last_label == FINANCING_REQUEST and context.focus)
@@ -1307,6 +1318,37 @@ def _body_word_is_the_focus(analysis: Analysis) -> None:
     if "context:search" in analysis.said or FOCUS_CRITERIA & analysis.slots.keys():
         return
     del analysis.slots["body_type"], analysis.slot_at["body_type"]
+
+
+ANOTHER_KIND = GRAMMAR.another_kind
+ANOTHER_KIND_SAID = "context:another_kind"
+ANOTHER_KIND_PAIRS = frozenset(tuple(pair.split()) for pair in GRAMMAR.another_kind_pairs)
+SKIPPED_BEFORE_TRAIT = COMPARATIVES | GRAMMAR.intensifiers | GRAMMAR.copulas
+KINDS = ("body_type", "drive", "size", "transmission", "fuel", "seats_min")
+
+
+def _another_kind_wished(analysis: Analysis) -> None:
+    """ "algo 4x4 más barato", "mejor algo chiquito", "¿y en sedán?" with a car chosen: a kind of
+    car wished (a search), not a question about the chosen car's traits ("¿es 4x4?")."""
+    tokens = analysis.tokens
+    for slot in KINDS:
+        at = analysis.slot_at.get(slot)
+        if at is None:
+            continue
+        i = at - 1
+        while i >= 0 and tokens[i] in SKIPPED_BEFORE_TRAIT:
+            i -= 1  # "algo más chico", "¿cuáles son automáticos?"
+        described = i > 0 and tokens[i - 1] in GRAMMAR.copulas  # "¿es una camioneta?"
+        if (
+            i >= 0
+            and not described
+            and (
+                tokens[i] in ANOTHER_KIND
+                or tuple(tokens[max(0, i - 1) : i + 1]) in ANOTHER_KIND_PAIRS
+            )
+        ):
+            analysis.said.update(("context:search", ANOTHER_KIND_SAID))
+            return
 
 
 def _clauses(tokens: list[str]) -> list[tuple[int, int]]:

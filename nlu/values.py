@@ -26,6 +26,7 @@ CLAUSE_END = GRAMMAR.value_clause_end
 BRIDGE = GRAMMAR.bridge
 COMPARATIVES = GRAMMAR.comparatives
 COPULAS = GRAMMAR.copulas
+LIST_JOINERS = GRAMMAR.list_joiners
 INDEFINITES = GRAMMAR.indefinites
 DEMONSTRATIVES = GRAMMAR.demonstratives
 INTENSIFIERS = GRAMMAR.intensifiers
@@ -57,11 +58,14 @@ class ValueReader:
         ("¿es estándar? lo quiero automático") replaces it, and a value followed by "no"
         ("estándar no") is not wished for."""
         found: dict[str, tuple] = {}
+        dropped_end: dict[str, int] = {}  # where a dropped value ended: "sedán o hatch" both go
         for key, start, end in sorted(spans, key=lambda span: span[1]):
             kind, _, rest = key.partition("|")
             slot = rest if kind == "flag" else rest.partition("|")[0]
-            if slot != SUPERLATIVE and self._before(tokens, start, self.drops):
+            listed = slot in dropped_end and set(tokens[dropped_end[slot] : start]) <= LIST_JOINERS
+            if slot != SUPERLATIVE and (listed or self._before(tokens, start, self.drops)):
                 found[f"{DROPPED}{slot}"] = (True, start)  # "olvida el carplay": any
+                dropped_end[slot] = end
                 continue
             if kind == "flag":
                 wanted = not self._negated(tokens, start)
@@ -109,7 +113,7 @@ class ValueReader:
 
     @staticmethod
     def _before(tokens: list[str], start: int, phrases: list[list[str]]) -> bool:
-        before = tokens[max(0, start - 4) : start]
+        before = tokens[max(0, start - 6) : start]
         return any(
             len(before) >= len(phrase) and before[len(before) - len(phrase) :] == phrase
             for phrase in phrases

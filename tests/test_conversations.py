@@ -108,6 +108,8 @@ def _check_car(car, rules: dict, where: str) -> None:
         "body_type": lambda v: car.body_type == v,
         "transmission": lambda v: car.transmission == v,
         "fuel": lambda v: car.fuel == v,
+        "drive": lambda v: car.drive == v,
+        "size": lambda v: car.size == v,
         "seats_min": lambda v: car.seats >= v,
     }
     for key, value in rules.items():
