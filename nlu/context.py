@@ -106,6 +106,7 @@ class ContextSettings(BaseModel):
     any_year_words: list[str] = Field(default_factory=list)  # "del año que sea": no year limit
     any_price_words: list[str] = Field(default_factory=list)  # "el precio que sea": no price limit
     any_transmission_words: list[str] = Field(default_factory=list)  # "cualquier transmisión"
+    any_size_words: list[str] = Field(default_factory=list)  # "no importa el tamaño"
     more_words: list[str] = Field(default_factory=list)  # "enséñame las demás": the next page
     # ... and words that ask for the next page only when they are the whole message ("más")
     more_alone_words: list[str] = Field(default_factory=list)
@@ -179,7 +180,7 @@ def apply_context(
         return FINANCING, None
     if _km_judged(reading, slots, context):
         return ADVICE, None
-    lifted = {"context:any_year", "context:any_price", "context:any_transmission"} & reading.said
+    lifted = LIFTED & reading.said
     searched = context.shown or context.focus is not None
     car_talk = reading.stage != "rule" or reading.weak or reading.label in CAR_LABELS
     if lifted and searched and car_talk:
@@ -258,6 +259,11 @@ def _current_topic_section(
     return None
 
 
+# a limit lifted ("cualquier marca", "del año que sea", "no importa el tamaño"): the same search
+LIFTED = frozenset(
+    {"context:any_make", "context:any_year", "context:any_price", "context:any_transmission"}
+    | {"context:any_size"}
+)
 COLOUR_WORDS = 5  # "¿lo tienen en blanco?": a short message about a colour
 CAR_LABELS = frozenset({SEARCH, SELECT, DETAILS, QUESTION})
 

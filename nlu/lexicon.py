@@ -32,6 +32,8 @@ class NumberWords(_Strict):
     needs_multiplier: list[str]
     time_units: list[str] = Field(default_factory=list)
     half_words: list[str]
+    # parts of a million said as a word before it ("un cuarto de millón")
+    fractions: dict[str, float] = Field(default_factory=dict)
     thousands: list[str]
     millions: list[str]
     joiner: str = "y"

@@ -54,6 +54,7 @@ class NumberReader:
         self.needs_multiplier = frozenset(fold(word) for word in words.needs_multiplier)
         self.time_units = frozenset(fold(word) for word in words.time_units)
         self.half = frozenset(fold(word) for word in words.half_words)
+        self.fractions = {fold(word): value for word, value in words.fractions.items()}
         self.thousands = frozenset(fold(word) for word in words.thousands)
         self.millions = frozenset(fold(word) for word in words.millions)
         self.multipliers = self.thousands | self.millions
@@ -94,6 +95,8 @@ class NumberReader:
         word = tokens[i]
         if word in self.half:
             return i + 1 < len(tokens) and tokens[i + 1] in self.millions
+        if word in self.fractions:
+            return self._of_millions(tokens, i) > 0
         if word not in self.units:
             return False
         if word in self.needs_multiplier:
@@ -132,6 +135,12 @@ class NumberReader:
                     total, i = total + 500_000, i + 2
             elif word in self.half and i + 1 < len(tokens) and tokens[i + 1] in self.millions:
                 current = 0.5
+            elif (
+                word in self.fractions
+                and current is None
+                and (skip := self._of_millions(tokens, i))
+            ):
+                current, i = self.fractions[word], i + skip - 1  # "un cuarto de millón"
             elif word == self.joiner and self._joins_units(tokens, i, current):
                 pass
             elif (value := self._word_value(tokens, i, current, last_word)) is not None:
@@ -172,6 +181,13 @@ class NumberReader:
             return False
         following = self.units.get(tokens[i + 1])
         return following is not None and following < 10
+
+    def _of_millions(self, tokens: list[str], i: int) -> int:
+        """After a fraction ("cuarto"), how far the million word is: 1, 2 past "de", else 0."""
+        after = tokens[i + 1 : i + 3]
+        if after[:1] and after[0] in self.millions:
+            return 1
+        return 2 if len(after) == 2 and after[0] == "de" and after[1] in self.millions else 0
 
     def _half_follows(self, tokens: list[str], i: int) -> bool:
         return i + 2 < len(tokens) and tokens[i + 1] == self.joiner and tokens[i + 2] in self.half

@@ -334,6 +334,7 @@ class Extractor:
             ("context:any_year", settings.any_year_words),
             ("context:any_price", settings.any_price_words),
             ("context:any_transmission", settings.any_transmission_words),
+            ("context:any_size", settings.any_size_words),
             ("context:more", settings.more_words),
             ("context:more_alone", settings.more_alone_words),
             ("context:other", settings.other_words),

@@ -104,6 +104,8 @@ def search_cars(ctx: TurnContext) -> Reply:
         filters = filters.model_copy(update={"year_min": None, "year_max": None})
     if "context:any_transmission" in said:  # "quita lo de automático"
         filters = filters.model_copy(update={"transmission": None})
+    if "context:any_size" in said:  # "no importa el tamaño"
+        filters = filters.model_copy(update={"size": None})
     filters = _beyond_shown(ctx, filters)
     named = ctx.extraction.make or ctx.extraction.model
     other = "context:other" in said and not named
@@ -158,9 +160,16 @@ def search_cars(ctx: TurnContext) -> Reply:
     if reply.results == [] and not more:
         ctx.state.filters = before  # "¿tienen híbridos?" with none: the next search forgets it
     missed = {step.kind for step in outcome.relaxed} & set(ctx.config.not_carried)
+    # only a wish no car has at all: "una jeep 4x4" with no 4x4 Jeep keeps 4x4 for other makes
+    missed = {kind for kind in missed if not _in_stock(catalog, kind, getattr(filters, kind))}
     if missed and ctx.state.filters is filters:  # "¿eléctricas?": said once, not in every list
         ctx.state.filters = filters.model_copy(update=dict.fromkeys(missed))
     return reply
+
+
+def _in_stock(catalog, slot: str, value: object) -> bool:
+    """Some car of the catalog has this value ("awd"), whatever else was asked."""
+    return value is not None and search(catalog, SearchFilters(**{slot: value}), 1).total > 0
 
 
 # criteria a later message may have inherited, and the relaxation that names each
