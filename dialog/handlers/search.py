@@ -160,16 +160,19 @@ def search_cars(ctx: TurnContext) -> Reply:
     if reply.results == [] and not more:
         ctx.state.filters = before  # "¿tienen híbridos?" with none: the next search forgets it
     missed = {step.kind for step in outcome.relaxed} & set(ctx.config.not_carried)
-    # only a wish no car has at all: "una jeep 4x4" with no 4x4 Jeep keeps 4x4 for other makes
-    missed = {kind for kind in missed if not _in_stock(catalog, kind, getattr(filters, kind))}
+    # only a wish no car of any make has with the rest: "una jeep 4x4" with no 4x4 Jeep keeps 4x4
+    # for the other makes; "¿eléctricas?" among 2020 SUVs goes
+    missed = {kind for kind in missed if not _any_make_has(catalog, filters)}
     if missed and ctx.state.filters is filters:  # "¿eléctricas?": said once, not in every list
         ctx.state.filters = filters.model_copy(update=dict.fromkeys(missed))
     return reply
 
 
-def _in_stock(catalog, slot: str, value: object) -> bool:
-    """Some car of the catalog has this value ("awd"), whatever else was asked."""
-    return value is not None and search(catalog, SearchFilters(**{slot: value}), 1).total > 0
+def _any_make_has(catalog, filters: SearchFilters) -> bool:
+    """Some car of another make or model meets every criterion ("4x4" beyond the Jeeps)."""
+    named = filters.make or filters.model or filters.alternatives
+    anyone = filters.model_copy(update={"make": None, "model": None, "alternatives": None})
+    return bool(named) and search(catalog, anyone, 1).total > 0
 
 
 # criteria a later message may have inherited, and the relaxation that names each
