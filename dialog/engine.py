@@ -101,10 +101,10 @@ class Engine:
             state.language = extraction.language
         _remember(state, extraction)
         reply = self._dispatch(ctx)
-        reply = self._second_request(ctx, reply)
-        reply = self._contact_given(ctx, reply)
+        reply = _guarded(self._second_request, ctx, reply)
+        reply = _guarded(self._contact_given, ctx, reply)
         _remember_chosen(state)
-        reply = _lead_car_corrected(ctx, reply)
+        reply = _guarded(_lead_car_corrected, ctx, reply)
         if ctx.notes:
             reply.text = "\n\n".join(part for part in [*ctx.notes, reply.text] if part)
         if state.language != "es" and not ctx.translated and ctx.pack():
@@ -309,6 +309,16 @@ def _remember_chosen(state: ConversationState) -> None:
 LEAD_FIXES = frozenset({"context:correction", "context:negation"})
 LEAD_UPDATE_INTENT = "inform"  # its route sends the lead again with what changed
 HANDOFF_INTENT = "human_agent"  # its route takes the lead
+
+
+def _guarded(step, ctx: TurnContext, reply: Reply) -> Reply:
+    """A step after the answer (a second request, contact data given, a lead's car corrected)
+    that fails leaves the answer as it was: logged, never a 500 or a lost reply."""
+    try:
+        return step(ctx, reply)
+    except Exception:
+        log.exception("%s failed for intent %s", getattr(step, "__name__", step), ctx.intent)
+        return reply
 
 
 def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:

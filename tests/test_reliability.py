@@ -415,3 +415,20 @@ def test_phones_and_tokens_never_reach_the_logs(make_app, httpserver, caplog):
     for secret in (phone, TOKEN, SECRET, ADMIN):
         assert secret not in text
     assert "***5432" in text
+
+
+def test_a_step_after_the_answer_that_fails_leaves_the_answer(make_app, monkeypatch, caplog):
+    """A bug in what runs after the handler (contact data given, a lead's car corrected) is
+    logged; the customer still gets the answer, and the conversation goes on."""
+    import dialog.engine as engine
+
+    def broken(ctx, reply):
+        raise RuntimeError("step bug")
+
+    monkeypatch.setattr(engine, "_lead_car_corrected", broken)
+    client = make_app().test_client()
+    response = client.post("/chat", json={"user": "steps", "text": "busco un jetta"})
+    assert response.status_code == 200
+    assert "Jetta" in response.get_json()["reply"]
+    assert "broken failed for intent search_cars" in caplog.text
+    assert client.post("/chat", json={"user": "steps", "text": "el 1"}).status_code == 200
