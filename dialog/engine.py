@@ -99,7 +99,7 @@ class Engine:
         )
         if extraction.language:
             state.language = extraction.language
-        _remember(state, extraction)
+        _remember(state, extraction, bundle.services.extractor.own_car_labels)
         reply = self._dispatch(ctx)
         reply = _guarded(self._second_request, ctx, reply)
         reply = _guarded(self._contact_given, ctx, reply)
@@ -276,10 +276,9 @@ def _tapped(state: ConversationState, reply_id: str | None, bundle: Bundle) -> E
     return Extraction(intent=intent, **tapped) if intent else None
 
 
-SELLER_TOPICS = ("selling_car", "trade_in")
-
-
-def _remember(state: ConversationState, extraction: Extraction) -> None:
+def _remember(
+    state: ConversationState, extraction: Extraction, seller_labels: frozenset[str]
+) -> None:
     """Contact data is kept whenever it is given; so is the car a seller describes."""
     for slot in LEAD_SLOTS:
         value = getattr(extraction, slot)
@@ -289,7 +288,7 @@ def _remember(state: ConversationState, extraction: Extraction) -> None:
         known = state.own_car or ""
         if not known.startswith(extraction.own_car):  # "mi lobo" keeps "Ford Lobo 2015"
             state.own_car = extraction.own_car
-    elif extraction.topic in SELLER_TOPICS and (extraction.model or extraction.make):
+    elif extraction.label in seller_labels and (extraction.model or extraction.make):
         if state.own_car:
             return  # "mi mazda 3 ... dar a cuenta de la cx5 2019": the CX-5 is the one wanted
         year = extraction.year_min or extraction.year_max

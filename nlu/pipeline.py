@@ -200,6 +200,8 @@ class Extractor:
         self.ordinals = OrdinalReader(lexicon.ordinals)
         self.values = ValueReader(lexicon.values)
         self.places = PlaceIndex(lexicon.places)
+        # labels about the customer's own car (config/intents.yml): a seller's lead, their car
+        self.own_car_labels = frozenset(classifier.settings.own_car_labels)
         domain = self._domain_words()
         cars = frozenset(word for phrase in vocabulary.phrases for word in phrase.split())
         places = frozenset(  # "Guadalajara", "Monterrey": one word, said alike in both

@@ -20,7 +20,6 @@ from tools.search import SearchFilters, search
 
 LEAD_FORM = "lead_capture"
 RESERVATION = "reservation"  # the knowledge topic whose rules a reservation request gets first
-SELLER_REASONS = ("knowledge/selling_car", "knowledge/trade_in")
 DONE = {"name", "contact_time", "captured"} | CAR_PLACEHOLDERS
 # the templates every reply that lists what the advisor receives may use
 CAPTURED_LINE = {"captured_line": {"label", "value"}}
@@ -93,7 +92,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
     """Store the lead and tell the customer exactly what the advisor will receive; `send=False`
     only says what the advisor has."""
     state, lead = ctx.state, ctx.state.lead
-    seller = _is_seller(state)
+    seller = _is_seller(ctx)
     # a trade-in has both cars: the one chosen and the customer's own; a seller only their own
     car = ctx.services.catalog.get(state.selected) if state.selected else None
     if seller and state.own_car is None:
@@ -178,7 +177,7 @@ def lead_status(ctx: TurnContext) -> Reply:
         state.profile.pop("lead_car")
         return finish_handoff(ctx, "updated")
     extraction = ctx.extraction
-    seller = _is_seller(state)
+    seller = _is_seller(ctx)
     changed = False
     if seller and (extraction.make or extraction.model):  # "anota que es un mazda 3 2019"
         year = extraction.year_min or extraction.year_max
@@ -197,9 +196,12 @@ def lead_status(ctx: TurnContext) -> Reply:
     return finish_handoff(ctx, "unchanged", send=False)
 
 
-def _is_seller(state) -> bool:
-    """The lead is about the customer's own car (to sell, or to leave as a down payment)."""
-    return state.profile.get("handoff_reason") in SELLER_REASONS or state.own_car is not None
+def _is_seller(ctx: TurnContext) -> bool:
+    """The lead is about the customer's own car (to sell, or to leave as a down payment): it was
+    started from one of config/intents.yml `own_car_labels`, or their car is known."""
+    state = ctx.state
+    reason = state.profile.get("handoff_reason")
+    return reason in ctx.services.extractor.own_car_labels or state.own_car is not None
 
 
 def _pointed_car(ctx: TurnContext) -> int | None:
