@@ -27,6 +27,7 @@ QUESTION = "car_question"
 ADVICE = "advice"
 COMPARE = "compare_cars"
 INFORM = "inform"
+AFFIRM = "affirm"
 # while a form asks, these readings of a message that fills its question are just the answer
 ANSWERS = frozenset({SEARCH, "greet", "thanks", INFORM, "human_agent", "complaint"})
 CONTACT = ("name", "phone", "email", "contact_time")
@@ -132,6 +133,7 @@ class ContextSettings(BaseModel):
     monthly_max: float = 30_000
     max_follow_up_words: int = Field(7, ge=1)
     carry: dict[str, list[str]] = Field(default_factory=dict)  # label -> slots that carry it
+    affirm_means: dict[str, str] = Field(default_factory=dict)  # "sí" after label -> label
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,7 @@ class Reading:
     several_cars: bool = False  # "el audi a1 y el clase a": more than one car named
     bare_number: float | None = None  # the one number that meant nothing by itself: "¿y a 5?"
     article_numbers: tuple[int, ...] = ()  # numbers after "el"/"del" that meant nothing: "del 23"
+    bare_numbers: tuple[float, ...] = ()  # every number that meant nothing by itself: "30 a 6"
     weak: bool = False  # only weak phrases decided ("ya te dije, en el sur": no complaint)
     worded: str | None = None  # a request the words made besides the label decided
 
@@ -158,6 +161,9 @@ def apply_context(
     reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
 ) -> tuple[str, str | None] | None:
     """(label, second) when the conversation changes the reading, else None."""
+    if reading.label == AFFIRM and not slots:
+        accepted = settings.affirm_means.get(context.last_label or "")
+        return (accepted, None) if accepted else None  # "sí" to "¿quieres ver planes?"
     if "context:follow_up" in reading.said and reading.words <= settings.max_follow_up_words:
         _same_money(slots, context)  # "¿y con 30 mil?" after a down payment: another one
         _bare_same_money(reading, slots, context)  # "¿me alcanza con 6 mil?" ... "¿y con 5?"
@@ -176,7 +182,7 @@ def apply_context(
         return INFORM, other  # "5534567890. ¿y puedo pasar el apartado?": both
     if answers and reading.label not in ANSWERS:
         return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both
-    if _pick_is_a_percent(reading, slots, context):
+    if _pick_is_a_percent(reading, slots, context) or _percent_and_term(reading, slots, context):
         return FINANCING, None
     if _km_judged(reading, slots, context):
         return ADVICE, None
@@ -492,6 +498,25 @@ def _pick_is_a_percent(reading: Reading, slots: dict[str, object], context: Dial
         return False
     slots[FINANCING_SLOTS[1]] = float(slots.pop("ordinal"))
     return True
+
+
+def _percent_and_term(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:
+    """ "30 a 6" or "el 30 a 6 años" right after a plan of the car in focus: 30% down, 6 years."""
+    if context.last_label != FINANCING or context.focus is None:
+        return False
+    if any(key in slots for key in (*FINANCING_SLOTS[:2], "monthly_budget", "price_max")):
+        return False
+    low, high = PICK_AS_PERCENT
+    numbers = [*reading.article_numbers, *reading.bare_numbers]
+    if "term_months" not in slots and len(numbers) == 2 and 1 <= numbers[1] <= MAX_TERM_YEARS:
+        percent, years = numbers
+        if low <= percent <= high and float(years).is_integer():
+            slots[FINANCING_SLOTS[1]], slots["term_months"] = float(percent), int(years) * 12
+            return True
+    if "term_months" in slots and len(numbers) == 1 and low <= numbers[0] <= high:
+        slots[FINANCING_SLOTS[1]] = float(numbers[0])  # "el 30 a 6 años"
+        return True
+    return False
 
 
 def _bare_same_money(reading: Reading, slots: dict[str, object], context: DialogContext) -> None:

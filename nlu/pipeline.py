@@ -835,6 +835,7 @@ class Extractor:
             several_cars=bool(analysis.alternatives),
             bare_number=analysis.bare[0] if len(analysis.bare) == 1 and not slots else None,
             article_numbers=tuple(analysis.article_numbers),
+            bare_numbers=tuple(analysis.bare),
             weak=stage == "rule" and score is not None and score < 1.0,
             worded=self._worded_request(hits, decision.label, flags, slots),
         )

@@ -459,6 +459,9 @@ def _each_named(extraction: Extraction, shown: list[Car]) -> list[Car]:
     return found
 
 
+UNLISTED_LOOKED_AT = 50  # cars of a model looked at for the year said
+
+
 def _named_unlisted(ctx: TurnContext, cars: list[Car], focus: Car | None = None) -> list[Car]:
     """One car of each model named in the message that the cars to compare lack (the newest in
     stock, of the year said), when two or more models were named, or one besides the car in
@@ -468,20 +471,16 @@ def _named_unlisted(ctx: TurnContext, cars: list[Car], focus: Car | None = None)
     other_than_focus = len(models) == 1 and focus is not None and not cars
     if len(models) < 2 and not other_than_focus:
         return []
+    # a year said belongs to whichever model has it ("el civic y el sentra 2018")
+    years = set(extraction.years) | {extraction.year_min, extraction.year_max} - {None}
     found: list[Car] = []
-    for index, (make, model) in enumerate(models):
+    for make, model in models:
         if any(car.model.casefold() == model.casefold() for car in [*cars, *found]):
             continue
-        years = (extraction.year_min, extraction.year_max) if index == 0 else (None, None)
-        outcome = search(
-            ctx.services.catalog,
-            SearchFilters(
-                make=make, model=model, year_min=years[0], year_max=years[1], superlative="newest"
-            ),
-            limit=1,
-        )
+        wanted = SearchFilters(make=make, model=model, superlative="newest")
+        outcome = search(ctx.services.catalog, wanted, limit=UNLISTED_LOOKED_AT)
         if outcome.cars and not outcome.relaxed:
-            found.append(outcome.cars[0])
+            found.append(next((c for c in outcome.cars if c.year in years), outcome.cars[0]))
     return found
 
 
