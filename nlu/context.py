@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pydantic import BaseModel, ConfigDict, Field
 
 from nlu.financing import MAX_TERM_MONTHS, MAX_TERM_YEARS
+from nlu.ordinals import HIGHEST as ORDINAL_HIGHEST
 from nlu.text import fold
 
 SEARCH = "search_cars"
@@ -218,6 +219,8 @@ def apply_context(
             second = DETAILS if reading.details_asked else None
             second = FINANCING if reading.label == FINANCING else second
             return SELECT, second  # "¿y la otra?": the other car of the two, the dialog says
+    if context.shown and not searching and _long_list_pick(reading, slots, context):
+        return SELECT, DETAILS if reading.details_asked else None  # "el 14" of 15 shown
     if context.shown and not searching and _short_year(reading, slots, context):
         reading = replace(reading, stage="none")  # "la del 23": a year pointed at
     if context.shown and not searching and "context:negation" not in reading.said:
@@ -442,6 +445,24 @@ def _same_money(slots: dict[str, object], context: DialogContext) -> None:
 FINANCING_SLOTS = ("down_payment", "down_payment_pct", "term_months")
 
 
+PICK_WORDS = 4  # "el 14 porfa": a short message
+
+
+def _long_list_pick(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:
+    """ "el 14" with 15 cars shown: a position past 10 (the numbers read as picks by themselves)
+    still points at a car when the list is that long; "la del 14" stays a year."""
+    if "ordinal" in slots or len(context.shown) <= ORDINAL_HIGHEST or reading.words > PICK_WORDS:
+        return False
+    if "number:year_article" in reading.said or slots.keys() - {"year_min", "year_max"}:
+        return False
+    numbers = reading.article_numbers or reading.bare_numbers
+    if len(numbers) != 1 or not ORDINAL_HIGHEST < numbers[0] <= len(context.shown):
+        return False
+    slots.pop("year_min", None), slots.pop("year_max", None)
+    slots["ordinal"] = int(numbers[0])
+    return True
+
+
 def _short_year(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:
     """ "ese, el del 23" with a 2023 car listed: a two-digit year that points at a shown car."""
     if "year_min" in slots or "year_max" in slots or "ordinal" in slots:
@@ -525,6 +546,8 @@ def _bare_same_money(reading: Reading, slots: dict[str, object], context: Dialog
     last, bare = context.last_money, reading.bare_number
     if last is None or bare is None or any(key in slots for key in MONEY):
         return
+    if "number:after_a" in reading.said:
+        return  # "¿y a 72?" after "con 100 mil": 72 months, not 72 mil
     kind, value = last
     if kind in MONEY and value >= 1000 and value / SAME_SIZE <= bare * 1000 <= value * SAME_SIZE:
         slots[kind] = bare * 1000

@@ -90,6 +90,9 @@ class ClassifierSettings(BaseModel):
     min_examples: int = Field(5, ge=0)
     # small talk: decides only when the message says little else ("hola, ¿son agencia?" is not)
     social: list[str] = Field(default_factory=list)
+    # labels whose examples never decide alone: a heavy answer (an apology and the advisor's
+    # form) needs the customer's own words for it ("¿y si nos esperamos?" is no complaint)
+    rule_only: list[str] = Field(default_factory=list)
     min_content_words: int = Field(3, ge=1)
     # a label with weak rule evidence ("tienen", "auto") starts this much ahead in the examples
     weak_bonus: float = Field(0.15, ge=0, le=1)
@@ -309,7 +312,9 @@ class IntentClassifier:
         return tuple(  # small talk is all phrases: examples never decide it
             item
             for item in self.index.rank(tokens, exclude)
-            if item.label not in self.settings.social and self.allowed(item.label, slots, context)
+            if item.label not in self.settings.social
+            and item.label not in self.settings.rule_only
+            and self.allowed(item.label, slots, context)
         )
 
     def _highest(self, names, counts, tokens, slots, context, exclude) -> str:

@@ -541,6 +541,8 @@ class Extractor:
             analysis.put("ordinal", ordinal[1], ordinal[0])
         else:
             analysis.bare = [q.value for q in leftovers if not q.multiplied and not q.money]
+            if any(q.start and tokens[q.start - 1] == "a" for q in leftovers):
+                analysis.said.add(AFTER_A)  # "¿y a 72?": a term, not another amount
         _term_after_a(analysis, leftovers)
 
     def _side_car(self, analysis: Analysis, spans, taken, slot: str | None, cue: str) -> None:
@@ -603,10 +605,17 @@ class Extractor:
                 meaning = {"term_months": unit.last.value * 12}  # "a 6 años no, máximo 4"
             last = unit.last
             bare = _bare_small(last)
+            dated = (
+                tokens[last.end + 1 : last.end + 2] and tokens[last.end + 1] in self.ordinals.months
+            )
+            if dated and tokens[last.end] == "de":
+                continue  # "¿abren el 16 de septiembre?": a date, no year, pick nor amount
             if bare and "pick_before" in unit.before and len(unit.quantities) == 1:
                 analysis.said.add(ARTICLE_NUMBER)  # "con el 30": a percent, after a plan
                 if meaning is None and last.value == int(last.value):
                     analysis.article_numbers.append(int(last.value))  # "el del 23": a year?
+                    if last.start and tokens[last.start - 1] in YEAR_ONLY_ARTICLES:
+                        analysis.said.add(YEAR_ARTICLE)  # "la del 16" is a year, not a position
             if meaning is None:
                 if "count_after" in unit.after:
                     counted.update(quantity.start for quantity in unit.quantities)
@@ -1149,6 +1158,9 @@ def _year_ruled_out(analysis: Analysis, unit, meaning: dict[str, float]) -> bool
 
 
 YEAR_ARTICLES = GRAMMAR.year_articles
+YEAR_ONLY_ARTICLES = frozenset({"del", "modelo"})
+YEAR_ARTICLE = "number:year_article"
+AFTER_A = "number:after_a"
 OWN_VALUE_THOUSANDS = (20, 999)  # "vale unos 150": what a car is worth, said in thousands
 
 
@@ -1189,10 +1201,16 @@ def _terms_listed_after(
     for quantity in leftovers:
         between = tokens[end : quantity.start]
         bare = not (quantity.multiplied or quantity.money)
-        years = 1 <= quantity.value <= financing.MAX_TERM_YEARS
+        value = quantity.value
+        years = 1 <= value <= financing.MAX_TERM_YEARS
+        # "¿a 48 meses? ¿y a 72?": a number a term in months can be is months
+        months_said = value.is_integer() and value % 6 == 0
+        months_said = (
+            months_said and financing.MIN_TERM_MONTHS * 2 <= value <= financing.MAX_TERM_MONTHS
+        )
         # "¿a 5 años? ¿y a 4?", "a 3 años y cuánto a 5": a question between them joins them too
-        if between and not set(between) - TERM_JOINERS and bare and years:
-            months = int(quantity.value * 12)
+        if between and not set(between) - TERM_JOINERS and bare and (years or months_said):
+            months = int(value * 12) if years else int(value)
             if months not in analysis.terms:
                 analysis.terms.append(months)
             end = quantity.end

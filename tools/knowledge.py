@@ -117,6 +117,12 @@ class KnowledgeBase:
         ]
         if not sections:
             return KnowledgeAnswer(topic=entry.topic, text=entry.answer)
+        alone = [section for section in sections if section.alone]
+        sections = [  # "¿abren el 16 de septiembre?": the holidays, which say the hours too
+            section
+            for section in sections
+            if section.alone or not any(_said_in(section.answer, other.answer) for other in alone)
+        ]
         texts = [section.answer for section in sections]
         general = first and area is None and len(entry.answer) + sum(map(len, texts)) <= LONGEST
         general = general and not all(section.alone for section in sections)
