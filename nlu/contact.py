@@ -83,7 +83,11 @@ class ContactReader:
             while (
                 end < len(tokens)
                 and not taken[end]
-                and (self._digit_like(tokens, end) or tokens[end] in _SEPARATORS)
+                and (
+                    self._digit_like(tokens, end)
+                    or tokens[end] in _SEPARATORS
+                    or self._spoken_pause(tokens, end)
+                )
             ):
                 digits += self._spelled(tokens, end)
                 end += 1
@@ -94,6 +98,10 @@ class ContactReader:
                 return number
             i = end
         return None
+
+    def _spoken_pause(self, tokens: list[str], i: int) -> bool:
+        """A comma between digits said in words: "siete siete siete, uno dos tres"."""
+        return tokens[i] == "," and i + 1 < len(tokens) and tokens[i + 1] in self.spoken
 
     def _digit_like(self, tokens: list[str], i: int) -> bool:
         """Figures, a number word, or the "y" of "treinta y cuatro" between two of them."""

@@ -219,6 +219,8 @@ def apply_context(
             second = DETAILS if reading.details_asked else None
             second = FINANCING if reading.label == FINANCING else second
             return SELECT, second  # "¿y la otra?": the other car of the two, the dialog says
+    if context.shown and not searching and _step_from_focus(reading, slots, context):
+        return SELECT, DETAILS if reading.details_asked else None  # "¿y el de arriba?"
     if context.shown and not searching and _long_list_pick(reading, slots, context):
         return SELECT, DETAILS if reading.details_asked else None  # "el 14" of 15 shown
     if context.shown and not searching and _short_year(reading, slots, context):
@@ -446,6 +448,23 @@ FINANCING_SLOTS = ("down_payment", "down_payment_pct", "term_months")
 
 
 PICK_WORDS = 4  # "el 14 porfa": a short message
+
+
+def _step_from_focus(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:
+    """ "¿y el siguiente?", "el de arriba" with a listed car in focus: the car next to it."""
+    step = (
+        1 if "position:next" in reading.said else -1 if "position:previous" in reading.said else 0
+    )
+    if not step or "ordinal" in slots or context.focus is None:
+        return False
+    ids = [car.stock_id for car in context.shown]
+    if context.focus.stock_id not in ids:
+        return False
+    index = ids.index(context.focus.stock_id) + step
+    if not 0 <= index < len(ids):
+        return False
+    slots["ordinal"] = index + 1
+    return True
 
 
 def _long_list_pick(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:

@@ -41,6 +41,7 @@ class Grammar(_Strict):
     bridge: frozenset[str]
     contrast: frozenset[str]
     another_kind: frozenset[str]
+    described: frozenset[str]
     another_kind_pairs: frozenset[str]
     trade_value: frozenset[str]
     gerund_endings: frozenset[str]

@@ -89,6 +89,8 @@ class Ordinals(_Strict):
     months: list[str]
     positions: dict[str, int] = {}
     position_pointers: list[str] = []
+    # next to the car in focus: "el siguiente" (+1), "el de arriba" (-1)
+    relative: dict[str, int] = {}
 
 
 class Emoji(_Strict):

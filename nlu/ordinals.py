@@ -26,6 +26,18 @@ class OrdinalReader:
             words = fold(phrase).split()
             self.positions.setdefault(words[0], []).append((words, value))
         self.position_pointers = frozenset(fold(word) for word in ordinals.position_pointers)
+        self.relative = [(fold(phrase).split(), step) for phrase, step in ordinals.relative.items()]
+
+    def relative_step(self, tokens: list[str], taken: list[bool]) -> int:
+        """ "¿y el de arriba?" -1, "el siguiente" +1: a step from the car in focus, said after a
+        pointer ("el", "la") within two words; 0 when none."""
+        for words, step in self.relative:
+            for i in range(len(tokens) - len(words) + 1):
+                if tokens[i : i + len(words)] != words or any(taken[i : i + len(words)]):
+                    continue
+                if self.position_pointers & set(tokens[max(0, i - 2) : i]):
+                    return step
+        return 0
 
     def read(
         self,

@@ -535,6 +535,8 @@ class Extractor:
         leftovers, counted = self._numbers(analysis, found["cue"], taken)
         _own_car_value(analysis)
         picks = self.ordinals.read_all(tokens, taken, leftovers, counted)
+        if not picks and (step := self.ordinals.relative_step(tokens, taken)):
+            analysis.said.add(NEXT_CAR if step > 0 else PREVIOUS_CAR)  # "¿y el de arriba?"
         ordinal = picks[0] if picks else None
         analysis.picks = [value for _, value in picks]
         if ordinal is not None:
@@ -1161,6 +1163,7 @@ YEAR_ARTICLES = GRAMMAR.year_articles
 YEAR_ONLY_ARTICLES = frozenset({"del", "modelo"})
 YEAR_ARTICLE = "number:year_article"
 AFTER_A = "number:after_a"
+NEXT_CAR, PREVIOUS_CAR = "position:next", "position:previous"
 OWN_VALUE_THOUSANDS = (20, 999)  # "vale unos 150": what a car is worth, said in thousands
 
 

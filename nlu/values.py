@@ -30,6 +30,7 @@ LIST_JOINERS = GRAMMAR.list_joiners
 INDEFINITES = GRAMMAR.indefinites
 DEMONSTRATIVES = GRAMMAR.demonstratives
 INTENSIFIERS = GRAMMAR.intensifiers
+DESCRIBED = GRAMMAR.described
 
 
 class ValueReader:
@@ -90,6 +91,8 @@ class ValueReader:
             )
             if slot == "body_type" and judged:
                 continue  # "los sedán son muy bajitos": what they are, no wish
+            if slot == "body_type" and _said_of_one(tokens, start):
+                continue  # "ese es hatchback y el mío es sedán": what each is, no wish
             if self._negated(tokens, start) or _denied_after(tokens, end, disliked):
                 found[f"{NEGATED}{slot}:{value}"] = (True, start)  # "aunque no sea pickup"
                 continue  # "nada de híbridos", "estándar no": not a wish for one
@@ -138,6 +141,17 @@ def _after_copula(tokens: list[str], start: int) -> bool:
     while i >= 0 and tokens[i] in INTENSIFIERS:
         i -= 1
     return i >= 0 and tokens[i] in COPULAS
+
+
+def _said_of_one(tokens: list[str], start: int) -> bool:
+    """ "ese es hatchback", "el mío es sedán", "¿es una camioneta?": a copula after a pointer or a
+    possessive, or opening the clause: what a car is (or is asked to be), no wish."""
+    i = start - 1
+    if i >= 0 and tokens[i] in ("un", "una", "a", "an"):
+        i -= 1
+    if i < 0 or tokens[i] not in COPULAS:
+        return False
+    return i == 0 or tokens[i - 1] in DESCRIBED or tokens[i - 1] in CLAUSE_END
 
 
 def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int]) -> bool:
