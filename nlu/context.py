@@ -119,6 +119,7 @@ class ContextSettings(BaseModel):
     haggle_words: list[str] = Field(default_factory=list)  # "¿me lo dejas en 400?"
     sort_by: dict[str, list[str]] = Field(default_factory=dict)  # superlative -> "por km"
     cheaper_words: list[str] = Field(default_factory=list)  # "algo más barato": below the list
+    cheap_words: list[str] = Field(default_factory=list)  # "algo barato" with nothing shown
     newer_words: list[str] = Field(default_factory=list)  # "una más nueva": newer than the list
     negation_words: list[str] = Field(default_factory=list)  # "no quiero la duster": not a pick
     broaden_words: list[str] = Field(default_factory=list)  # "no nomás vento": not only that one

@@ -42,6 +42,8 @@ class Grammar(_Strict):
     contrast: frozenset[str]
     another_kind: frozenset[str]
     described: frozenset[str]
+    car_nouns: frozenset[str]
+    stock_verbs: frozenset[str]
     another_kind_pairs: frozenset[str]
     trade_value: frozenset[str]
     gerund_endings: frozenset[str]

@@ -76,7 +76,8 @@ class Evidence(BaseModel):
 
 class IntentRule(Evidence):
     priority: int = 0
-    needs_context: list[str] = Field(default_factory=list)  # e.g. [asking]: only mid-form
+    # one of these must hold: [asking] only mid-form; [shown, two_cars] a list or two cars named
+    needs_context: list[str] = Field(default_factory=list)
     context_free_slots: list[str] = Field(default_factory=list)  # ...unless one of these is said
     # the screen the examples assume, for checking them: list_shown, car_chosen or asking
     examples_context: Literal["list_shown", "car_chosen", "asking"] | None = None
@@ -256,7 +257,7 @@ class IntentClassifier:
             return False  # "¿es confiable kavak?" is about Kavak, not about a car
         if any(slot in slots for slot in label.context_free_slots):
             return True  # its own data is in the message: "mi cel es 55…" needs no question
-        return all(need in context for need in label.needs_context)
+        return not label.needs_context or any(need in context for need in label.needs_context)
 
     def unless_groups(self) -> Iterator[tuple[str, list[str]]]:
         for label in self.labels.values():

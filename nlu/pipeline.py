@@ -346,6 +346,7 @@ class Extractor:
             ("context:haggle", settings.haggle_words),
             *((f"sort:{order}", phrases) for order, phrases in settings.sort_by.items()),
             ("context:cheaper", settings.cheaper_words),
+            ("context:cheap", settings.cheap_words),
             ("context:newer", settings.newer_words),
             ("context:negation", [*settings.negation_words, *settings.reset_words]),
             ("context:broaden", settings.broaden_words),
@@ -776,6 +777,9 @@ class Extractor:
             _another_kind_wished(analysis)
         slots = analysis.slots
         flags = context.flags() | _vetoes(analysis)
+        if analysis.alternatives and not _indefinite_car(analysis):
+            flags.add(TWO_CARS)  # "compara el jetta y el vento" with nothing listed ("un versa
+            # y un sentra, ¿cuál tienen?" asks for any such cars: a search)
         decision, hits = self._decide(analysis, flags, exclude)
         decision = self._topic_with_section(decision, hits, analysis, flags)
         intent, topic, stage, score = (
@@ -1164,6 +1168,7 @@ YEAR_ONLY_ARTICLES = frozenset({"del", "modelo"})
 YEAR_ARTICLE = "number:year_article"
 AFTER_A = "number:after_a"
 NEXT_CAR, PREVIOUS_CAR = "position:next", "position:previous"
+TWO_CARS = "two_cars"
 OWN_VALUE_THOUSANDS = (20, 999)  # "vale unos 150": what a car is worth, said in thousands
 
 

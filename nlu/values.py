@@ -31,6 +31,8 @@ INDEFINITES = GRAMMAR.indefinites
 DEMONSTRATIVES = GRAMMAR.demonstratives
 INTENSIFIERS = GRAMMAR.intensifiers
 DESCRIBED = GRAMMAR.described
+CAR_NOUNS = GRAMMAR.car_nouns
+STOCK_VERBS = GRAMMAR.stock_verbs
 
 
 class ValueReader:
@@ -157,13 +159,14 @@ def _said_of_one(tokens: list[str], start: int) -> bool:
 def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int]) -> bool:
     """ "el (de) más barato", "la odyssey más nueva" (`named`: the car's tokens), not "uno más
     barato", "2018 o más nuevo" or "más barato que"."""
-    if end < len(tokens) and tokens[end] in ("que", "than"):
-        return False
+    relative = tokens[end + 1 : end + 2] and tokens[end + 1] in STOCK_VERBS  # "...que tengas"
+    if end < len(tokens) and tokens[end] in ("que", "than") and not relative:
+        return False  # "más barato que el jetta" compares
     if tokens[start] in ENGLISH_SUPERLATIVES:  # "cheapest mazda 3 please"
         return True
     i = start - 1
-    while i >= 0 and (tokens[i] in BRIDGE or i in named):
-        i -= 1
+    while i >= 0 and (tokens[i] in BRIDGE or i in named or tokens[i] in CAR_NOUNS):
+        i -= 1  # "la odyssey más nueva", "el carro más nuevo"
     if i >= 2 and tokens[i - 1] in COPULAS and tokens[i - 2] in DEMONSTRATIVES:
         return False  # "esas son las más baratas": what the list is, no wish
     return i >= 0 and (tokens[i] in ARTICLES or tokens[i] in WHICH)

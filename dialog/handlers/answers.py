@@ -44,7 +44,10 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     area = places.area_of(extraction.city)
     if extraction.topic == LOCATIONS and extraction.city and area is None:
         nearest = _nearest(ctx, extraction.city)
-        if nearest is not None:
+        if nearest is not None:  # "¿en Toluca? ¿me pasas el teléfono?": the part asked too
+            asked = knowledge.answer(extraction.topic, extraction.said)
+            if asked is not None and asked.section:
+                nearest.text = f"{nearest.text}\n\n{_in_language(ctx, asked) or asked.text}"
             return nearest
     recent = ctx.state.recent_answers
     first = not any(done.startswith(f"{extraction.topic}:") for done in recent)

@@ -225,7 +225,11 @@ def _beyond_shown(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
         if focus
         else [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
     )
-    if not shown:
+    if not shown:  # "algo barato", "lo más nuevo que tengan" with nothing shown: sorted so
+        if {"context:cheaper", "context:cheap"} & said and filters.superlative is None:
+            return filters.model_copy(update={"superlative": "cheapest"})
+        if "context:newer" in said and filters.superlative is None:
+            return filters.model_copy(update={"superlative": "newest"})
         return filters
     update: dict[str, object] = {}
     if "context:cheaper" in said and extraction.price_max is None:
