@@ -116,11 +116,21 @@ class TurnContext:
     from_form: bool = False
     form_name: str | None = None  # set when a form completes: its templates answer
     handoff: Handoff | None = None
-    translated: bool = False  # a template of the customer's language (config/i18n) was used
+    # marks of the whole turn, seen by every copy of this context (`speaking_as`, a handler's
+    # `replace`): "translated", a template of the customer's language (config/i18n) was used
+    marks: dict[str, bool] = field(default_factory=dict)
     pct_before: bool = False  # the down payment before this turn was a percent ("¿y con 30?")
     notes: list[str] = field(default_factory=list)  # said before the reply ("Sin problema, ...")
     # the request answered last: a second one ("¿tiene carplay? ¿y a 4 años?") if there was one
     answered_last: tuple[str, str | None] | None = None
+
+    @property
+    def translated(self) -> bool:
+        return self.marks.get("translated", False)
+
+    @translated.setter
+    def translated(self, value: bool) -> None:
+        self.marks["translated"] = value
 
     def say(self, template: str, values: Mapping[str, object] | None = None) -> str:
         """Render one of this route's templates (falling back to the shared ones), in the

@@ -930,7 +930,13 @@ class Extractor:
             stage=stage,  # type: ignore[arg-type]
             score=score,
             second=second if second != _label(intent, topic) else None,
-            language=self.language.guess(analysis.tokens),
+            language=self.language.guess(  # a car's name ("Seat") is in no language
+                [
+                    t
+                    for t, kind in zip(analysis.tokens, analysis.kinds, strict=True)
+                    if kind != "car"
+                ]
+            ),
             said=frozenset(analysis.said) | analysis.whole,
             picks=tuple(analysis.picks),
             years=tuple(analysis.years),
