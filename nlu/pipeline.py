@@ -43,7 +43,7 @@ from nlu.ordinals import OrdinalReader
 from nlu.places import PlaceIndex
 from nlu.schema import Extraction
 from nlu.text import fold, prepare
-from nlu.values import COMPARATIVES, DENIALS, DROPPED, NEGATED, ValueReader
+from nlu.values import ALSO_BEST, COMPARATIVES, DENIALS, DROPPED, NEGATED, ValueReader
 from nlu.vehicles import VehicleVocabulary, resolve
 from tools.catalog import Catalog, car_name
 
@@ -524,6 +524,9 @@ class Extractor:
             if key == "context:negation_after" and tokens[start:end] != ["no"]
         )
         for slot, (value, position) in self.values.read(tokens, values, named, disliked).items():
+            if slot.startswith(ALSO_BEST):
+                analysis.said.add(slot)
+                continue
             if slot.startswith((DROPPED, NEGATED)):
                 analysis.said.add(slot)  # "olvida el carplay", "que no sea pickup": not asked
                 analysis.taken_back.append(position)

@@ -14,6 +14,7 @@ from nlu.lexicon import Values
 from nlu.text import fold
 
 SUPERLATIVE = "superlative"
+ALSO_BEST = "also_best:"  # a second superlative asked in the same message, reported in `said`
 DROPPED = "dropped:"  # a slot the customer no longer cares about, reported in `said`
 NEGATED = "negated:"  # a value ruled out ("que no sea pickup"), reported in `said`
 # grammar words (data/nlu/grammar.yml, where each set says what it is for)
@@ -79,6 +80,9 @@ class ValueReader:
             slot, _, value = rest.partition("|")
             if slot == SUPERLATIVE and not _superlative(tokens, start, end, named):
                 continue
+            if slot == SUPERLATIVE and slot in found and found[slot][0] != value:
+                found[f"{ALSO_BEST}{value}"] = (True, start)  # "¿cuál la más barata y cuál la de
+                continue  # menos km?": both asked
             described = tokens[start - 2] if start > 1 and tokens[start - 1] in COPULAS else None
             if start and (tokens[start - 1] in self.not_after or described in self.not_after):
                 continue  # "inspección mecánica" is not a manual car; "mi cochera es chica"

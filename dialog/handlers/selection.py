@@ -47,6 +47,7 @@ NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", 
         "out_of_range_one": set(),
         "size_note_shortest": FOCUS,
         "size_note_longest": FOCUS,
+        "also_best": FOCUS | {"which"},
     },
 )
 def select_car(ctx: TurnContext) -> Reply:
@@ -79,6 +80,9 @@ def select_car(ctx: TurnContext) -> Reply:
         if pointed.largo is not None and ctx.template(note):
             values = car_values(pointed, words=ctx.words)
             reply.text = f"{ctx.say(note, values)}\n\n{reply.text}"
+        also = _also_best(ctx, cars)
+        if also:  # "¿cuál es la más barata y cuál la de menos km?": the second one named too
+            reply.text = f"{reply.text}\n\n{also}"
         return reply
     bound = "price:bound" in extraction.said  # "de menos de 200 mil" is a ceiling
     priced = [] if bound else price_pointed([shown_car(car) for car in cars], extraction.slots())
@@ -101,6 +105,20 @@ def select_car(ctx: TurnContext) -> Reply:
         )
     ctx.state.last_results = [car.stock_id for car in matches]
     return Reply(ctx.say("ambiguous", {"count": len(matches), "name": name}))
+
+
+def _also_best(ctx: TurnContext, cars: list[Car]) -> str:
+    """The listed car each other superlative of the message points at, one line each."""
+    lines = []
+    for name in sorted(ctx.extraction.said):
+        if not name.startswith("also_best:") or not cars or not ctx.template("also_best"):
+            continue
+        superlative = name.removeprefix("also_best:")
+        best = best_of(cars, superlative)
+        values = car_values(best, n=cars.index(best) + 1, words=ctx.words)
+        which = ctx.words.get(f"best_{superlative}", superlative)
+        lines.append(ctx.say("also_best", {**values, "which": which}))
+    return "\n".join(lines)
 
 
 def _the_other(ctx: TurnContext, cars: list[Car]) -> Car | None:
