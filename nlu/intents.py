@@ -104,6 +104,9 @@ class ClassifierSettings(BaseModel):
     # the same, only when a car is chosen: "¿cuál es el enganche mínimo y cuánto al mes a 6
     # años?" about the car in focus is its plan, not the general text about plans
     absorbed_with_car: dict[str, str] = Field(default_factory=dict)
+    # ... and with no car and no figure: "¿me pueden financiar aunque esté en buró?" beside how
+    # plans work says nothing more than that text
+    absorbed_without_car: dict[str, str] = Field(default_factory=dict)
     # questions about the customer's own car: the km, year or price said describe that car,
     # they are not a search ("¿en cuánto lo compran? tiene 120 mil km")
     own_car_labels: list[str] = Field(default_factory=list)

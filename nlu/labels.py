@@ -78,6 +78,10 @@ def _check_settings(loaded: LoadedLabels) -> list[YamlError]:
         "own_car_labels": list(settings.own_car_labels),
         "absorbed_by": [*settings.absorbed_by, *settings.absorbed_by.values()],
         "absorbed_with_car": [*settings.absorbed_with_car, *settings.absorbed_with_car.values()],
+        "absorbed_without_car": [
+            *settings.absorbed_without_car,
+            *settings.absorbed_without_car.values(),
+        ],
     }
     return [
         YamlError(

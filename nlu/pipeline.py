@@ -825,6 +825,15 @@ class Extractor:
             intent, topic, second = taker.intent, taker.topic, None
             if plan_words_said and of_focus and _data_asked(analysis, DETAILS in hits.worded):
                 second = DETAILS  # "el aveo, ¿cuántos km tiene? y ¿el enganche mínimo?"
+        without = self.classifier.settings.absorbed_without_car
+        no_car = context.focus is None and not context.shown and not named
+        no_car = no_car and not (FINANCING_KEYS | {"monthly_budget"}) & slots.keys()
+        first_label = _label(intent, topic) or ""
+        if no_car and second and without.get(first_label) == second:
+            taker = self.classifier.labels[second]  # "¿me financian? ¿cómo funcionan los planes?"
+            intent, topic, second = taker.intent, taker.topic, None
+        elif no_car and second and without.get(second) == first_label:
+            second = None  # "¿cómo funciona? ¿aun así me financian?": the text on plans says it
         names_focus = context.focus is not None and car_matches(
             context.focus, {key: slots[key] for key in ("make", "model") if key in slots}
         )  # "el vento es automático?" names the Vento; the transmission is asked, not wanted

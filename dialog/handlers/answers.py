@@ -7,6 +7,7 @@ import logging
 from dataclasses import replace
 
 from dialog.cars import car_values
+from dialog.forms import said
 from dialog.registry import handler
 from dialog.render import fill
 from dialog.turn import Reply, TurnContext
@@ -32,6 +33,7 @@ def fixed_reply(ctx: TurnContext) -> Reply:
         "nearest": {"place", "areas"},
         "repeated": {"title"},
         "nearest_branch": {"place", "line"},
+        "case_note": set(),
     },
 )
 def knowledge_answer(ctx: TurnContext) -> Reply:
@@ -70,6 +72,8 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         if line and ctx.template("nearest_branch"):  # "vivo en Coacalco": Cosmopol first
             nearest = ctx.say("nearest_branch", {"place": extraction.city, "line": line})
             text = f"{nearest}\n\n{text}"
+        if said(ctx, f"{ctx.intent}:case") and ctx.template("case_note") and "asesor" not in text:
+            text = f"{text}\n\n{ctx.say('case_note')}"  # "¿si no tengo historial me aprueban?"
         car = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
         with_car = (ctx.knowledge(entry.topic, "with_car") or entry.with_car) if car else ""
         if car is not None and with_car:  # "va, ¿y dónde la puedo ver?" of the car chosen
