@@ -52,8 +52,8 @@ def continue_form(ctx: TurnContext) -> Reply | None:
     if progress is None or form is None:
         ctx.state.form = None
         return None
-    if _cancelled(ctx, progress.name):
-        ctx.state.form = None
+    if _cancelled(ctx, progress.name) and not _answers_pending(ctx, form):
+        ctx.state.form = None  # "después de las 5" answers the time; "después" alone cancels
         return Reply(ctx.say("form_cancelled"))
     if said(ctx, f"form:{progress.name}:refuse"):  # "no quiero asesor, solo preguntaba"
         ctx.state.form = None

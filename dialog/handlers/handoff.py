@@ -97,7 +97,12 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
     car = ctx.services.catalog.get(state.selected) if state.selected else None
     if seller and state.own_car is None:
         car = None
-    plan = (state.last_plan or _plan_of(ctx, car.price)) if car else None
+    shown_plan = (
+        state.last_plan if car and (state.last_plan or {}).get("price") == car.price else None
+    )
+    # the plan shown was of this car; else the customer's terms computed for it ("el de la
+    # Vento" after a Jetta plan is not the Jetta's payment)
+    plan = (shown_plan or _plan_of(ctx, car.price)) if car else None
     title = f"{car.title} · {money(car.price)}" if car else None
     handoff = Handoff(
         user=state.user,
