@@ -155,6 +155,7 @@ class Reading:
     bare_number: float | None = None  # the one number that meant nothing by itself: "¿y a 5?"
     article_numbers: tuple[int, ...] = ()  # numbers after "el"/"del" that meant nothing: "del 23"
     bare_numbers: tuple[float, ...] = ()  # every number that meant nothing by itself: "30 a 6"
+    free_words: tuple[str, ...] = ()  # words no rule read ("touring" in "el touring")
     weak: bool = False  # only weak phrases decided ("ya te dije, en el sur": no complaint)
     worded: str | None = None  # a request the words made besides the label decided
 
@@ -343,6 +344,16 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
     priced = [] if "price:bound" in reading.said else price_pointed(context.shown, slots)
     if len(priced) == 1 and not _criteria_beyond(slots, (*NAMING, "price_max")):
         return SELECT, second  # "the 2018 one for 238k", "la de 211 mil"
+    if not slots and len(reading.bare_numbers) == 1 and reading.words <= POINTING_WORDS:
+        thousands = reading.bare_numbers[0] * 1000  # "el de 238": the one at $238,999
+        priced = price_pointed(context.shown, {"price_max": thousands}) if thousands >= 1e5 else []
+        if len(priced) == 1:
+            slots["price_max"] = thousands
+            return SELECT, second
+    version = _version_pointed(reading, context) if not slots else None
+    if version is not None:  # "el touring", "la gt line": a word only one car's version has
+        slots["ordinal"] = version
+        return SELECT, second
     pointing = "context:pointing" in reading.said
     if pointing and not slots and reading.words <= POINTING_ONLY and reading.stage != "rule":
         return SELECT, second  # "ese quiero", "ese carro": one of the cars on screen
@@ -356,6 +367,24 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
 
 
 POINTING_ONLY = 3  # words of a message that only points ("ese me late")
+POINTING_WORDS = 6  # a short message can point by a price or a version word
+
+
+def _version_pointed(reading: Reading, context: DialogContext) -> int | None:
+    """The 1-based position of the one shown car whose version has a word of the message."""
+    if reading.words > POINTING_WORDS or not reading.free_words:
+        return None
+    versions = [set(fold(car.version).replace("-", " ").split()) for car in context.shown]
+    found = {
+        i
+        for word in reading.free_words
+        if sum(word in version for version in versions) == 1
+        for i, version in enumerate(versions)
+        if word in version
+    }
+    return found.pop() + 1 if len(found) == 1 else None
+
+
 PRICE_POINT = (2000.0, 0.01)  # a price said points at a car within $2,000 or 1% of it
 
 

@@ -863,6 +863,11 @@ class Extractor:
             bare_number=analysis.bare[0] if len(analysis.bare) == 1 and not slots else None,
             article_numbers=tuple(analysis.article_numbers),
             bare_numbers=tuple(analysis.bare),
+            free_words=tuple(
+                token
+                for token, kind in zip(analysis.tokens, analysis.kinds, strict=True)
+                if kind is None and token.isalpha() and len(token) > 2 and token not in STOPWORDS
+            ),
             weak=stage == "rule" and score is not None and score < 1.0,
             worded=self._worded_request(hits, decision.label, flags, slots),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from dialog.handlers.common import (
+    ASKED_TRAITS,
     CAR_PLACEHOLDERS,
     affordability,
     car_choices,
@@ -355,7 +356,10 @@ def pointed_car(ctx: TurnContext) -> Car | None:
     cars = [car for i in shown if (car := ctx.services.catalog.get(i)) is not None]
     if not superlative or not cars:
         return None
-    named = cars_named(ctx.services.catalog, ctx.extraction, shown)
+    extraction = ctx.extraction  # "el de menos km, ¿es automático?": the trait is asked, not named
+    asked = [trait for trait in ASKED_TRAITS if f"details:{trait}" in extraction.said]
+    extraction = extraction.model_copy(update=dict.fromkeys(asked)) if asked else extraction
+    named = cars_named(ctx.services.catalog, extraction, shown)
     best = None if named else _best_of_search(ctx, shown, superlative)
     return best or best_of(named or cars, superlative)
 
