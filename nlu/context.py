@@ -109,6 +109,7 @@ class ContextSettings(BaseModel):
     any_price_words: list[str] = Field(default_factory=list)  # "el precio que sea": no price limit
     any_transmission_words: list[str] = Field(default_factory=list)  # "cualquier transmisión"
     any_size_words: list[str] = Field(default_factory=list)  # "no importa el tamaño"
+    of_those_words: list[str] = Field(default_factory=list)  # "de esos": within the list shown
     more_words: list[str] = Field(default_factory=list)  # "enséñame las demás": the next page
     # ... and words that ask for the next page only when they are the whole message ("más")
     more_alone_words: list[str] = Field(default_factory=list)

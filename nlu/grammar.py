@@ -44,6 +44,7 @@ class Grammar(_Strict):
     described: frozenset[str]
     car_nouns: frozenset[str]
     stock_verbs: frozenset[str]
+    other_words: frozenset[str]
     another_kind_pairs: frozenset[str]
     trade_value: frozenset[str]
     gerund_endings: frozenset[str]

@@ -337,6 +337,7 @@ class Extractor:
             ("context:any_price", settings.any_price_words),
             ("context:any_transmission", settings.any_transmission_words),
             ("context:any_size", settings.any_size_words),
+            ("context:of_those", settings.of_those_words),
             ("context:more", settings.more_words),
             ("context:more_alone", settings.more_alone_words),
             ("context:other", settings.other_words),
@@ -482,6 +483,9 @@ class Extractor:
         for cue, slot in (("context:negation", "exclude_car"), ("context:broaden", None)):
             ends = [end for key, _, end in found["said"] if key == cue]
             ruled = [car for car in cars if _after_cue(tokens, car[1], ends)]
+            for car in cars:  # "olvida el figo y el march": each car listed after a ruled one
+                if car not in ruled and any(_listed_after(tokens, r[2], car[1]) for r in ruled):
+                    ruled.append(car)
             if slot:  # "el corolla no me gusta"
                 ruled += [car for car in cars if car[2] in after and car not in ruled]
             if ruled:  # "olvida el vento": not a wish; "no nomás vento": not only that one
@@ -500,6 +504,8 @@ class Extractor:
         car_at = min((start for start, _ in mention.claimed), default=0)
         if mention.make:
             analysis.put("make", mention.make, car_at)
+            if not mention.model and car_at and tokens[car_at - 1] in OTHER_WORDS:
+                analysis.said.add(OTHER_MODEL)  # "¿tienen algún otro Toyota?": not the Corolla
         if mention.model:
             analysis.put("model", mention.model, car_at)
         analysis.alternatives = [f"{make}|{model or ''}" for make, model in mention.others]
@@ -1192,6 +1198,8 @@ YEAR_ARTICLE = "number:year_article"
 AFTER_A = "number:after_a"
 NEXT_CAR, PREVIOUS_CAR = "position:next", "position:previous"
 TWO_CARS = "two_cars"
+OTHER_WORDS = GRAMMAR.other_words
+OTHER_MODEL = "context:other_model"
 OWN_VALUE_THOUSANDS = (20, 999)  # "vale unos 150": what a car is worth, said in thousands
 
 
@@ -1402,6 +1410,13 @@ def _another_kind_wished(analysis: Analysis) -> None:
         ):
             analysis.said.update(("context:search", ANOTHER_KIND_SAID))
             return
+
+
+def _listed_after(tokens: list[str], end: int, start: int) -> bool:
+    """ "el figo y el march", "el figo, el march": only joiners and articles between two cars."""
+    between = tokens[end:start]
+    joiners = LIST_JOINERS | GRAMMAR.car_articles
+    return 0 < len(between) <= 3 and all(token in joiners for token in between)
 
 
 def _clauses(tokens: list[str]) -> list[tuple[int, int]]:

@@ -93,8 +93,15 @@ def search_cars(ctx: TurnContext) -> Reply:
     dropping = any(name.startswith("dropped:") for name in said)  # "olvida el carplay"
     reset = "context:reset" in said and not dropping
     current = SearchFilters() if reset else ctx.state.filters
-    if "context:any_make" in said:
-        current = current.model_copy(update={"make": None, "model": None})
+    if "context:any_make" in said:  # "cualquier marca", "todos los automáticos": what was said of
+        lifted = ["make", "model", "alternatives", "version_has", *ctx.config.reset_on_new_model]
+        current = current.model_copy(update=dict.fromkeys(lifted))  # the models named goes too
+    if "context:other_model" in said and current.model:  # "¿algún otro Toyota?" after the Corolla
+        ruled = [*(current.exclude or []), current.model]
+        current = current.model_copy(update={"model": None, "exclude": ruled})
+    if _category_asked(ctx.extraction):  # "hatchback automático de menos de 200 mil" after the
+        named = ["make", "model", "alternatives", "version_has", *ctx.config.reset_on_new_model]
+        current = current.model_copy(update=dict.fromkeys(named))  # Figo or the March: any make
     if "context:any_year" in said:  # "del año que sea"
         current = current.model_copy(update={"year_min": None, "year_max": None})
     if "context:any_price" in said:  # "el precio que sea"
@@ -166,6 +173,18 @@ def search_cars(ctx: TurnContext) -> Reply:
     if missed and ctx.state.filters is filters:  # "¿eléctricas?": said once, not in every list
         ctx.state.filters = filters.model_copy(update=dict.fromkeys(missed))
     return reply
+
+
+CATEGORY_WITH = ("price_max", "price_min", "transmission", "year_min", "year_max", "fuel", "drive")
+
+
+def _category_asked(extraction) -> bool:
+    """A body type with another criterion and no car named, not "of those": a new category."""
+    if not extraction.body_type or extraction.make or extraction.model:
+        return False
+    if "context:of_those" in extraction.said:
+        return False  # "de esos, ¿cuáles son sedán y automáticos?"
+    return any(getattr(extraction, key) is not None for key in CATEGORY_WITH)
 
 
 def _any_make_has(catalog, filters: SearchFilters) -> bool:
