@@ -100,6 +100,8 @@ class Emoji(_Strict):
 class Shorthand(_Strict):
     shorthand: dict[str, str]
     keep_before: list[str] = Field(default_factory=list)  # "x trail" is a car, not "por trail"
+    # expanded before a number too: "menos d 150" ("q 5" stays: the Audi Q5)
+    before_numbers: list[str] = Field(default_factory=list)
 
 
 class Concept(_Strict):
@@ -172,11 +174,20 @@ class Lexicon(BaseModel):
     def shorthand_pattern(self, keep_before: set[str] = frozenset()) -> re.Pattern[str]:
         """Whole-word shorthand ("q" -> "que"), never next to a dash or a digit ("x-trail",
         "q5") nor before a word of `keep_before` (car names: "x trail", "x nova")."""
-        words = sorted(self.shorthand_words, key=len, reverse=True)
+        numbered = {fold(word) for word in self.shorthand.before_numbers} & set(
+            self.shorthand_words
+        )
+        words = sorted(set(self.shorthand_words) - numbered, key=len, reverse=True)
         keep = {fold(word) for word in self.shorthand.keep_before} | set(keep_before)
         alternatives = "|".join(map(re.escape, sorted(keep)))
-        guard = r"(?![\w-])(?! ?\d)" + (rf"(?! (?:{alternatives})\b)" if keep else "")
-        return re.compile(r"(?<![\w$#-])(?:" + "|".join(map(re.escape, words)) + ")" + guard)
+        kept = rf"(?! (?:{alternatives})\b)" if keep else ""
+        guard = r"(?![\w-])(?! ?\d)" + kept
+        pattern = r"(?<![\w$#-])(?:" + "|".join(map(re.escape, words)) + ")" + guard
+        if numbered:  # "d 150": no digit guard, still never glued to a word or a dash
+            pattern += (
+                r"|(?<![\w$#-])(?:" + "|".join(map(re.escape, sorted(numbered))) + r")(?![\w-])"
+            )
+        return re.compile(pattern)
 
     @cached_property
     def shorthand_words(self) -> dict[str, str]:

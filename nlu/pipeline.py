@@ -330,6 +330,7 @@ class Extractor:
             ("context:opinion", settings.opinion_words),
             ("context:follow_up", settings.follow_up_words),
             ("context:own_car", settings.own_car_words),
+            ("context:bought_car", settings.bought_car_words),
             ("context:similar", settings.similar_words),
             ("context:reset", settings.reset_words),
             ("context:any_make", settings.any_make_words),
@@ -889,6 +890,9 @@ class Extractor:
                 second = changed[1] or second
         if _asks_between_shown(analysis, slots, context):
             intent, topic, stage, second = COMPARE, None, "context", None
+        if second == COMPARE and intent in (SEARCH_REQUEST, SELECT) and context.shown:
+            intent, topic, stage, second = COMPARE, None, "context", None  # "la 2017 está en 414
+            # y la 2016 en 287, ¿por qué tanta diferencia?": the cars said are compared
         if ANOTHER_KIND_SAID in analysis.said and intent == SEARCH_REQUEST and second == DETAILS:
             second = None  # "¿y en sedán? quiere cajuela": a trunk wished, not the chosen car's
         plan_words = intent == FINANCING_REQUEST or "term_months" in slots
@@ -1589,6 +1593,8 @@ def _meaning(unit: Unit) -> dict[str, float] | None:
         return None  # "la mensualidad del 3": the third car, not 3 mil
     if unit.cue("income_before", "income_after", "owed_before", "owed_after"):
         return {}  # "gano 15 mil al mes": a salary, not what they would pay
+    if "foreign_after" in unit.after:
+        return {}  # "20 mil dólares (son como 340 mil pesos)": no peso amount
     for reader in READERS:
         meaning = reader(unit)
         if meaning is not None:

@@ -25,6 +25,7 @@ DONE = {"name", "contact_time", "captured"} | CAR_PLACEHOLDERS
 CAPTURED_LINE = {"captured_line": {"label", "value"}}
 CAPTURED_TEMPLATES = {
     **{f"label_{key}": set() for key in (*LEAD_SLOTS, "car", "plan", "own_car", "note")},
+    "label_own_car_plain": set(),
     "plan_line": {"monthly_payment", "term_months", "down_payment"},
 }
 _PHONE_USER = re.compile(r"^\+?(?:521|52)?(\d{10})$")
@@ -137,8 +138,16 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         "own_car": state.own_car,  # to sell, or to leave as a down payment
         "note": state.profile.get("lead_notes"),  # "anota que debo 80 mil"
     }
-    lines = [
-        ctx.say("captured_line", {"label": ctx.say(f"label_{key}") or key, "value": value})
+    bought = bool(state.profile.get("own_car_bought"))  # "compré un versa ... y ya falló"
+    labels = {"own_car": "label_own_car_plain" if bought else "label_own_car"}
+    lines = [  # a car they bought and complain about is no car to sell: "Tu auto", plainly
+        ctx.say(
+            "captured_line",
+            {
+                "label": ctx.say(labels.get(key, f"label_{key}")) or ctx.say(f"label_{key}") or key,
+                "value": value,
+            },
+        )
         for key, value in captured.items()
         if value
     ]
@@ -238,7 +247,12 @@ def summary(ctx: TurnContext) -> list[str]:
     if financing:
         lines.append("financiamiento: " + ", ".join(f"{k}={v}" for k, v in financing.items()))
     if state.own_car:
-        lines.append(f"auto del cliente (vende o deja a cuenta): {state.own_car}")
+        how = (
+            "comprado, no lo vende"
+            if state.profile.get("own_car_bought")
+            else "vende o deja a cuenta"
+        )
+        lines.append(f"auto del cliente ({how}): {state.own_car}")
     if state.last_label:
         lines.append(f"último tema: {state.last_label}")
     if state.profile.get("lead_notes"):  # "anota que debo 80 mil": what they asked to add
