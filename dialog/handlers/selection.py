@@ -537,7 +537,12 @@ def _gaps(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> list[str]:
 @handler(
     "catalog.advice",
     required={"no_answer": set()},
-    optional={"compare_note": set(), "km_judged": CAR_PLACEHOLDERS | {"km_year", "age"}},
+    optional={
+        "compare_note": set(),
+        "km_judged": CAR_PLACEHOLDERS | {"km_year", "age"},
+        "list_advice": {"lines"},
+        "list_advice_line": CAR_PLACEHOLDERS | {"which"},
+    },
 )
 def advice(ctx: TurnContext) -> Reply:
     """ "Entre un corolla y un civic, ¿cuál me recomiendas?": the two side by side from the
@@ -557,9 +562,26 @@ def advice(ctx: TurnContext) -> Reply:
             note = ctx.say("compare_note")
             reply.text = "\n\n".join(part for part in (reply.text, note) if part)
             return reply
+    shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
+    if len(shown) >= 2 and not models and ctx.template("list_advice"):
+        return _list_advice(ctx, shown)  # "¿de esas cuál me recomiendas?"
     spec = HANDLERS.get("knowledge.answer")
     assert spec is not None  # registered by dialog.handlers.answers
     return spec.func(ctx)
+
+
+LIST_ADVICE = ("cheapest", "lowest_km", "newest")  # what the listing can say in a choice's favour
+
+
+def _list_advice(ctx: TurnContext, shown: list[Car]) -> Reply:
+    """The listed cars that stand out by what the listing says (price, km, year), no opinion."""
+    lines = []
+    for superlative in LIST_ADVICE:
+        best = best_of(shown, superlative)
+        which = ctx.words.get(f"best_{superlative}", superlative)
+        values = car_values(best, n=shown.index(best) + 1, words=ctx.words)
+        lines.append(ctx.say("list_advice_line", {**values, "which": which}))
+    return Reply(ctx.say("list_advice", {"lines": "\n".join(lines)}))
 
 
 def _km_judged(ctx: TurnContext) -> Reply | None:
