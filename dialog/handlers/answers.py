@@ -65,7 +65,8 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         ctx.state.recent_answers = [*recent, key][-RECENT_ANSWERS:]
         text = _in_language(ctx, answer) or answer.text
         offer = ctx.knowledge(entry.topic, "offer") or entry.offer
-        if offer and ctx.state.form is None and not offered:
+        chosen = ctx.state.selected is not None and bool(entry.with_car)  # the car is chosen
+        if offer and ctx.state.form is None and not offered and not chosen:
             text = f"{text}\n\n{offer}"
         near = places.branch_near(extraction.city) if answer.topic == LOCATIONS else None
         line = _branch_line(text, near) if near else None
@@ -129,8 +130,22 @@ def _nearest(ctx: TurnContext, place: str) -> Reply | None:
 
 @handler("llm.answer", required={"no_answer": set()})
 def llm_answer(ctx: TurnContext) -> Reply:
-    """Questions about a car the catalog cannot answer (fuel, reliability): the LLM or say so."""
-    return ask_llm(ctx, "no_answer")
+    """Questions about a car the catalog cannot answer (fuel, reliability): the LLM or say so;
+    of two cars named ("entre la x5 y la touareg, ¿cuál aguanta más?"), what the catalog does
+    say of both first."""
+    reply = ask_llm(ctx, "no_answer")
+    from dialog.handlers.common import named_cars
+
+    named = [model for _, model in named_cars(ctx.extraction) if model]
+    if len(named) < 2 or reply.llm_used:
+        return reply
+    from dialog.handlers.selection import compare_cars
+
+    compare = ctx.speaking_as("compare_cars")
+    compared = compare_cars(compare)
+    if compared.text == compare.say("which"):
+        return reply
+    return Reply(f"{compared.text}\n\n{reply.text}", rephrasable=False)
 
 
 @handler(

@@ -89,3 +89,11 @@ def affordability(ctx: TurnContext, budget: float | None = None) -> Affordabilit
         return None
     config = ctx.services.financing
     return max_affordable_price(params.down_payment, budget, config, params.term_months)
+
+
+def named_cars(extraction) -> list[tuple[str | None, str | None]]:
+    """(make, model) of every car the message names: the first, then its alternatives."""
+    return [(extraction.make, extraction.model)] + [
+        (make, model or None)
+        for make, _, model in (alt.partition("|") for alt in extraction.alternatives)
+    ]

@@ -15,6 +15,7 @@ from dialog.handlers.common import (
     car_choices,
     car_in_focus,
     car_values,
+    named_cars,
     pick_by_ordinal,
 )
 from dialog.registry import HANDLERS, handler
@@ -457,18 +458,10 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
     return cars[:COMPARE_MAX]
 
 
-def _names(extraction: Extraction) -> list[tuple[str | None, str | None]]:
-    """(make, model) of every car the message names: the first, then its alternatives."""
-    return [(extraction.make, extraction.model)] + [
-        (make, model or None)
-        for make, _, model in (alt.partition("|") for alt in extraction.alternatives)
-    ]
-
-
 def _each_named(extraction: Extraction, shown: list[Car]) -> list[Car]:
     """The listed car of each make/model named: the one of the year said when it has one, else
     the only one of that name."""
-    names = _names(extraction)
+    names = named_cars(extraction)
     years = set(extraction.years) | {extraction.year_min, extraction.year_max} - {None}
     found: list[Car] = []
     for make, model in names:
@@ -489,7 +482,7 @@ def _named_unlisted(ctx: TurnContext, cars: list[Car], focus: Car | None = None)
     stock, of the year said), when two or more models were named, or one besides the car in
     focus."""
     extraction = ctx.extraction
-    models = [(make, model) for make, model in _names(extraction) if model]
+    models = [(make, model) for make, model in named_cars(extraction) if model]
     other_than_focus = len(models) == 1 and focus is not None and not cars
     if len(models) < 2 and not other_than_focus:
         return []
