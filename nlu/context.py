@@ -334,10 +334,11 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
     if {"context:more", "context:other"} & reading.said:
         return None  # "¿hay más trocas o nomás esa?": more of them, not the one listed
     asked = reading.details_asked or reading.label == DETAILS or "context:colour" in reading.said
-    asked = asked or reading.data_asked  # "la barata, ¿cabe en mi estacionamiento?"
     second = DETAILS if asked else None  # "el vento es blanco?": picked, and the colour answered
     if second is None and any(key in slots for key in (*FINANCING_SLOTS, "monthly_budget")):
         second = FINANCING  # "el del 23, ¿cuánto al mes con 20% a 3 y a 5 años?"
+    if second is None and reading.data_asked:
+        second = DETAILS  # "la barata, ¿cabe en mi estacionamiento?"
     if slots.get("superlative") and not _criteria_beyond(slots, ("superlative",)):
         return SELECT, second
     if slots.get("superlative") and not _criteria_beyond(slots, (*NAMING, "superlative")):
