@@ -38,6 +38,7 @@ def dialog_context(
         asking=_asking(state, config),
         last_money=state.last_money,
         lead_open=state.handoff,
+        own_car=state.own_car,
     )
 
 

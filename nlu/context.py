@@ -77,6 +77,7 @@ class DialogContext(BaseModel):
     asking: list[str] = Field(default_factory=list)  # slots the pending question takes
     last_money: tuple[str, float] | None = None  # the last amount said: ("monthly_budget", 6000)
     lead_open: bool = False  # a lead was registered: contact data now corrects it
+    own_car: str | None = None  # the customer's own car, said before ("Nissan Versa 2016")
 
     def flags(self) -> set[str]:
         found = set()
@@ -261,7 +262,8 @@ def _current_topic_section(
     last, label = context.last_label or "", reading.label
     no_plan = label == FINANCING and context.focus is None and not context.shown
     no_plan = no_plan and not any(key in slots for key in (*FINANCING_SLOTS, "monthly_budget"))
-    about = label.startswith("knowledge/") or label in SECTION_RIVALS or no_plan
+    unread = reading.stage == "none" and not slots  # "¿tengo que llevarlo o van ustedes?"
+    about = label.startswith("knowledge/") or label in SECTION_RIVALS or no_plan or unread
     if not last.startswith("knowledge/") or not about or last == label:
         return None
     if _names_the_car(slots) and not label.startswith("knowledge/"):

@@ -785,6 +785,8 @@ class Extractor:
         if context.focus is not None:
             _body_word_is_the_focus(analysis)
             _another_kind_wished(analysis)
+        if context.own_car:
+            _own_car_named_again(analysis, context.own_car)
         slots = analysis.slots
         flags = context.flags() | _vetoes(analysis)
         if analysis.alternatives and not _indefinite_car(analysis):
@@ -893,6 +895,12 @@ class Extractor:
         if second == COMPARE and intent in (SEARCH_REQUEST, SELECT) and context.shown:
             intent, topic, stage, second = COMPARE, None, "context", None  # "la 2017 está en 414
             # y la 2016 en 287, ¿por qué tanta diferencia?": the cars said are compared
+        quote = (
+            intent == FINANCING_REQUEST and not (FINANCING_KEYS | {"monthly_budget"}) & slots.keys()
+        )
+        if OWN_CAR_AGAIN in analysis.said and quote and SELLING in self.classifier.labels:
+            label = self.classifier.labels[SELLING]  # "¿cómo le hago pa que me cotizen el versa?"
+            intent, topic, stage, second = label.intent, label.topic, "context", None
         if ANOTHER_KIND_SAID in analysis.said and intent == SEARCH_REQUEST and second == DETAILS:
             second = None  # "¿y en sedán? quiere cajuela": a trunk wished, not the chosen car's
         plan_words = intent == FINANCING_REQUEST or "term_months" in slots
@@ -1202,6 +1210,8 @@ YEAR_ARTICLE = "number:year_article"
 AFTER_A = "number:after_a"
 NEXT_CAR, PREVIOUS_CAR = "position:next", "position:previous"
 TWO_CARS = "two_cars"
+OWN_CAR_AGAIN = "context:own_car_again"
+SELLING = "knowledge/selling_car"
 OTHER_WORDS = GRAMMAR.other_words
 OTHER_MODEL = "context:other_model"
 OWN_VALUE_THOUSANDS = (20, 999)  # "vale unos 150": what a car is worth, said in thousands
@@ -1335,6 +1345,9 @@ def _own_car_value(analysis: Analysis) -> None:
     goes in as the down payment, it is not a price ceiling."""
     slots = analysis.slots
     plan = any(key in slots for key in ("make", "model", "term_months", "monthly_budget"))
+    plan = plan or any(
+        label == FINANCING_REQUEST for label, *_ in analysis.labels
+    )  # "¿cuánto al mes?"
     own = OWN_VALUE in analysis.said and bool(slots.get("own_car"))
     ceiling = "price_max" in slots and "price_min" not in slots and "down_payment" not in slots
     monthly = any(key in slots for key in ("term_months", "monthly_budget"))
@@ -1421,6 +1434,21 @@ def _listed_after(tokens: list[str], end: int, start: int) -> bool:
     between = tokens[end:start]
     joiners = LIST_JOINERS | GRAMMAR.car_articles
     return 0 < len(between) <= 3 and all(token in joiners for token in between)
+
+
+def _own_car_named_again(analysis: Analysis, own_car: str) -> None:
+    """ "¿cómo le hago pa que me cotizen el versa?" after "mi versa vale como 120": the customer's
+    own car named again is that car, not one to buy (unless they search: "busco otro versa")."""
+    model = analysis.slots.get("model")
+    if not isinstance(model, str) or "context:search" in analysis.said:
+        return
+    if fold(model) not in fold(own_car).split() and fold(model) not in fold(own_car):
+        return
+    at = analysis.slot_at.pop("model", 0)
+    del analysis.slots["model"]
+    analysis.slots.pop("make", None), analysis.slot_at.pop("make", None)
+    analysis.put("own_car", own_car, at)
+    analysis.said.update(("context:own_car", OWN_CAR_AGAIN))
 
 
 def _clauses(tokens: list[str]) -> list[tuple[int, int]]:

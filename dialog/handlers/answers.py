@@ -34,6 +34,7 @@ def fixed_reply(ctx: TurnContext) -> Reply:
         "repeated": {"title"},
         "nearest_branch": {"place", "line"},
         "case_note": set(),
+        "insurance": set(),
     },
 )
 def knowledge_answer(ctx: TurnContext) -> Reply:
@@ -80,6 +81,9 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         if car is not None and with_car:  # "va, ¿y dónde la puedo ver?" of the car chosen
             text = f"{text}\n\n{fill(with_car, car_values(car, words=ctx.words))}"
         return Reply(text)
+    for key in ctx.route.phrases:  # "¿el seguro va incluido?": what the facts say of it
+        if said(ctx, f"{ctx.intent}:{key}") and ctx.template(key):
+            return Reply(ctx.say(key))
     return ask_llm(ctx, "no_answer")
 
 
