@@ -29,6 +29,7 @@ ADVICE = "advice"
 COMPARE = "compare_cars"
 INFORM = "inform"
 AFFIRM = "affirm"
+MIDDLE = 0  # the position data/nlu/ordinals.yml gives "el de en medio"
 # while a form asks, these readings of a message that fills its question are just the answer
 ANSWERS = frozenset({SEARCH, "greet", "thanks", INFORM, "human_agent", "complaint"})
 CONTACT = ("name", "phone", "email", "contact_time")
@@ -167,6 +168,8 @@ def apply_context(
     reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
 ) -> tuple[str, str | None] | None:
     """(label, second) when the conversation changes the reading, else None."""
+    if slots.get("ordinal") == MIDDLE and context.shown:  # "¿y el de en medio?" of five: the 3rd
+        slots["ordinal"] = (len(context.shown) + 1) // 2
     if reading.label == AFFIRM and not slots:
         accepted = settings.affirm_means.get(context.last_label or "")
         return (accepted, None) if accepted else None  # "sí" to "¿quieres ver planes?"

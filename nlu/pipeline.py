@@ -965,13 +965,7 @@ class Extractor:
             stage=stage,  # type: ignore[arg-type]
             score=score,
             second=second if second != _label(intent, topic) else None,
-            language=self.language.guess(  # a car's name ("Seat") is in no language
-                [
-                    t
-                    for t, kind in zip(analysis.tokens, analysis.kinds, strict=True)
-                    if kind != "car"
-                ]
-            ),
+            language=self.language.guess(_language_words(analysis)),
             said=frozenset(analysis.said) | analysis.whole,
             picks=tuple(analysis.picks),
             years=tuple(analysis.years),
@@ -1449,6 +1443,17 @@ def _own_car_named_again(analysis: Analysis, own_car: str) -> None:
     analysis.slots.pop("make", None), analysis.slot_at.pop("make", None)
     analysis.put("own_car", own_car, at)
     analysis.said.update(("context:own_car", OWN_CAR_AGAIN))
+
+
+def _language_words(analysis: Analysis) -> list[str]:
+    """The words that can tell a language: not a car's name ("Seat"), a number or the word of a
+    slot value ("suv" alone is as Spanish as it is English)."""
+    values = set(analysis.slot_at.values())
+    return [
+        token
+        for i, (token, kind) in enumerate(zip(analysis.tokens, analysis.kinds, strict=True))
+        if kind is None and i not in values
+    ]
 
 
 def _clauses(tokens: list[str]) -> list[tuple[int, int]]:

@@ -164,6 +164,8 @@ def search_cars(ctx: TurnContext) -> Reply:
         return Reply(ctx.say("no_more", {"total": outcome.total}))
     ctx.state.page = offset
     reply = list_outcome(ctx, outcome, budget_note, first=offset + 1)
+    if len(reply.results or ()) > 1 and ctx.state.selected not in (reply.results or ()):
+        ctx.state.selected = None  # a new list: "¿cuánto mide?" is of one of these, not the old car
     if reply.results == [] and not more:
         ctx.state.filters = before  # "¿tienen híbridos?" with none: the next search forgets it
     missed = {step.kind for step in outcome.relaxed} & set(ctx.config.not_carried)
@@ -179,12 +181,18 @@ CATEGORY_WITH = ("price_max", "price_min", "transmission", "year_min", "year_max
 
 
 def _category_asked(extraction) -> bool:
-    """A body type with another criterion and no car named, not "of those": a new category."""
-    if not extraction.body_type or extraction.make or extraction.model:
-        return False
-    if "context:of_those" in extraction.said:
+    """A body type with another criterion, or an electric or hybrid drive ("¿tienen eléctricos o
+    híbridos?"), no car named and not "of those": a new category, whatever was named before."""
+    if extraction.make or extraction.model or "context:of_those" in extraction.said:
         return False  # "de esos, ¿cuáles son sedán y automáticos?"
+    if extraction.fuel in RARE_FUELS:
+        return True
+    if not extraction.body_type:
+        return False
     return any(getattr(extraction, key) is not None for key in CATEGORY_WITH)
+
+
+RARE_FUELS = ("electric", "hybrid")
 
 
 def _any_make_has(catalog, filters: SearchFilters) -> bool:
@@ -429,9 +437,10 @@ def list_outcome(
     else:
         template = "single_result" if outcome.total == 1 else "results"
         template = "results_more" if first > 1 else template
-        if template == "results" and not _name(filters) and not filters.body_type:  # "46 autos…"
-            noun = ctx.say("criteria_cars") or "autos"
-            values["criteria"] = f"{noun} {values['criteria']}".strip()
+    unnamed = not _name(filters) and not filters.body_type and not filters.size
+    if template in ("results", "relaxed") and unnamed:  # "46 autos…", "no tengo autos de…"
+        noun = ctx.say("criteria_cars") or "autos"
+        values["criteria"] = f"{noun} {values['criteria']}".strip()
     return Reply(
         ctx.say(template, values),
         results=[car.stock_id for car in cars],
