@@ -155,7 +155,7 @@ def llm_answer(ctx: TurnContext) -> Reply:
 @handler(
     "complaint.answer",
     required={"apology": set(), "apology_known": {"name"}},
-    optional={"already_requested": {"name"}},
+    optional={"already_requested": {"name"}, "apology_again": {"missing"}},
 )
 def complaint_answer(ctx: TurnContext) -> Reply:
     """An apology and the fastest way to a person: the lead form, or its confirmation if the
@@ -166,9 +166,25 @@ def complaint_answer(ctx: TurnContext) -> Reply:
         )
     from dialog.handlers.handoff import start_handoff
 
+    missing = _missing_contact(ctx)
+    if ctx.state.last_reply_kind == "complaint" and missing and ctx.template("apology_again"):
+        return Reply(  # "y ahora q hago? nadie me contesta" right after the apology
+            ctx.say("apology_again", {"missing": missing}), rephrasable=False, kind="complaint"
+        )
     apology = ctx.say("apology")
     follow = start_handoff(ctx, reason="complaint")
     return Reply(apology, ask=follow.full_text, rephrasable=False, kind="complaint")
+
+
+def _missing_contact(ctx: TurnContext) -> str:
+    """What the advisor's form still waits for, in the customer's words ("nombre")."""
+    lead = ctx.state.lead
+    words = ctx.words
+    if not lead.name:
+        return words.get("contact_name", "nombre")
+    if not lead.phone:
+        return words.get("contact_phone", "número de teléfono")
+    return ""
 
 
 @handler(
