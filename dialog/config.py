@@ -144,6 +144,9 @@ class DialogConfig(_Strict):
     )
     # routes whose answer, given twice in a row word for word, becomes `said_again`
     not_twice: list[str] = Field(default_factory=list)
+    lead_sent_says: dict[str, str] = Field(
+        default_factory=dict
+    )  # after a lead: "escribe asesor" ->
     pass_phrases: list[str] = Field(default_factory=list)
     llm: LLMPolicy = Field(default_factory=LLMPolicy)
     reset_on_new_model: list[str] = Field(default_factory=lambda: ["model", "year_min", "year_max"])

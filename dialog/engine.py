@@ -116,6 +116,8 @@ class Engine:
                 listener(ctx.handoff)
         reply = self._maybe_rephrase(ctx, reply)
         reply = _not_twice(ctx, reply)
+        if state.handoff and state.language == "es":
+            reply.text = _after_lead(ctx.config.lead_sent_says, reply.text)
         state.last_intent, state.last_topic = ctx.answered_last or (ctx.intent, extraction.topic)
         state.last_money = _money(extraction) or state.last_money
         if reply.plan is not None:
@@ -310,6 +312,15 @@ def _remember_chosen(state: ConversationState) -> None:
 LEAD_FIXES = frozenset({"context:correction", "context:negation"})
 LEAD_UPDATE_INTENT = "inform"  # its route sends the lead again with what changed
 HANDOFF_INTENT = "human_agent"  # its route takes the lead
+
+
+def _after_lead(says: dict[str, str], text: str) -> str:
+    """ "…escribe *asesor*." once the advisor has the request: "…el asesor que te va a contactar te
+    lo confirma." (dialog.yml `lead_sent_says`, longest phrase first)."""
+    for phrase in sorted(says, key=len, reverse=True):
+        if phrase in text:
+            text = text.replace(phrase, says[phrase])
+    return text
 
 
 def _guarded(step, ctx: TurnContext, reply: Reply) -> Reply:
