@@ -592,8 +592,9 @@ def _percent_and_term(reading: Reading, slots: dict[str, object], context: Dialo
         if low <= percent <= high and float(years).is_integer():
             slots[FINANCING_SLOTS[1]], slots["term_months"] = float(percent), int(years) * 12
             return True
-    if "term_months" in slots and len(numbers) == 1 and low <= numbers[0] <= high:
-        slots[FINANCING_SLOTS[1]] = float(numbers[0])  # "el 30 a 6 años"
+    pointed = reading.article_numbers  # "el 30 a 6 años"; "en 5 años en vez de 6" is no percent
+    if "term_months" in slots and len(pointed) == 1 and low <= pointed[0] <= high:
+        slots[FINANCING_SLOTS[1]] = float(pointed[0])
         return True
     return False
 
@@ -606,6 +607,8 @@ def _bare_same_money(reading: Reading, slots: dict[str, object], context: Dialog
         return
     if "number:after_a" in reading.said:
         return  # "¿y a 72?" after "con 100 mil": 72 months, not 72 mil
+    if "term_months" in slots and 1 <= bare <= MAX_TERM_YEARS:
+        return  # "¿y en 5 años en vez de 6?": the 6 is the term it replaces, not 6 mil
     kind, value = last
     if kind in MONEY and value >= 1000 and value / SAME_SIZE <= bare * 1000 <= value * SAME_SIZE:
         slots[kind] = bare * 1000

@@ -636,6 +636,8 @@ class Extractor:
                 continue
             if _denied_year(tokens, unit, meaning) or _year_ruled_out(analysis, unit, meaning):
                 continue  # "la del 2013 no, muy vieja": not a year they want
+            if _denied_amount(tokens, unit):
+                continue  # "el enganche son 15 mil, no 13 mil": the 13 is what it is not
             if "term_months" in meaning and _denied_term(tokens, unit, self.lexicon.term_units):
                 analysis.said.add(DENIED_TERM)
                 continue  # "a 6 años no, máximo 4": not the term they want
@@ -738,7 +740,9 @@ class Extractor:
         described = bool(slots.get("make") or slots.get("model")) and "km_max" in slots
         # "tiene 90 mil km": the km of their car (a buyer says "con menos de 90 mil km")
         described = described or ("km_max" in analysis.unbounded and len(slots) == 1)
-        if not (described or slots.get("own_car")) or last not in self.classifier.labels:
+        # "tienen una igualita en 414 mil, ¿me darían eso?": what they would get for theirs
+        offered = bool(TRADE_VALUE & set(analysis.tokens)) and "price_max" in slots
+        if not (described or offered or slots.get("own_car")) or last not in self.classifier.labels:
             return None
         asks = [
             start
@@ -1185,6 +1189,14 @@ def _denied_year(tokens: list[str], unit, meaning: dict[str, float]) -> bool:
         and tokens[end] in DENIALS
         and (end + 1 == len(tokens) or tokens[end + 1] in CLAUSE_BREAKS)
     )
+
+
+def _denied_amount(tokens: list[str], unit) -> bool:
+    """An amount right after a "no" that opens its clause: "15 mil, no 13 mil"."""
+    start = unit.first.start
+    if start == 0 or tokens[start - 1] not in DENIALS:
+        return False
+    return start == 1 or tokens[start - 2] in CLAUSE_BREAKS
 
 
 def _year_ruled_out(analysis: Analysis, unit, meaning: dict[str, float]) -> bool:
