@@ -556,7 +556,8 @@ def advice(ctx: TurnContext) -> Reply:
             reply.text = "\n\n".join(part for part in (reply.text, note) if part)
             return reply
     shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
-    if len(shown) >= 2 and not models and ctx.template("list_advice"):
+    kinds = extraction.body_type or extraction.fuel or extraction.transmission  # "¿sedán o SUV?"
+    if len(shown) >= 2 and not models and not kinds and ctx.template("list_advice"):
         return _list_advice(ctx, shown)  # "¿de esas cuál me recomiendas?"
     spec = HANDLERS.get("knowledge.answer")
     assert spec is not None  # registered by dialog.handlers.answers
