@@ -93,15 +93,14 @@ def search_cars(ctx: TurnContext) -> Reply:
     dropping = any(name.startswith("dropped:") for name in said)  # "olvida el carplay"
     reset = "context:reset" in said and not dropping
     current = SearchFilters() if reset else ctx.state.filters
-    if "context:any_make" in said:  # "cualquier marca", "todos los automáticos": what was said of
-        lifted = ["make", "model", "alternatives", "version_has", *ctx.config.reset_on_new_model]
-        current = current.model_copy(update=dict.fromkeys(lifted))  # the models named goes too
+    # "cualquier marca", "todos los automáticos", "hatchback automático de menos de 200 mil" after
+    # the Figo or the March: any make, and what was said of the models named goes too
+    if "context:any_make" in said or _category_asked(ctx.extraction):
+        named = ["make", "model", "alternatives", "version_has", *ctx.config.reset_on_new_model]
+        current = current.model_copy(update=dict.fromkeys(named))
     if "context:other_model" in said and current.model:  # "¿algún otro Toyota?" after the Corolla
         ruled = [*(current.exclude or []), current.model]
         current = current.model_copy(update={"model": None, "exclude": ruled})
-    if _category_asked(ctx.extraction):  # "hatchback automático de menos de 200 mil" after the
-        named = ["make", "model", "alternatives", "version_has", *ctx.config.reset_on_new_model]
-        current = current.model_copy(update=dict.fromkeys(named))  # Figo or the March: any make
     if "context:any_year" in said:  # "del año que sea"
         current = current.model_copy(update={"year_min": None, "year_max": None})
     if "context:any_price" in said:  # "el precio que sea"
