@@ -23,6 +23,7 @@ class Grammar(_Strict):
     plural_articles: frozenset[str]
     name_articles: frozenset[str]
     year_articles: frozenset[str]
+    year_only_articles: frozenset[str]
     indefinite_articles: frozenset[str]
     indefinites: frozenset[str]
     demonstratives: frozenset[str]

@@ -1211,7 +1211,7 @@ def _year_ruled_out(analysis: Analysis, unit, meaning: dict[str, float]) -> bool
 
 
 YEAR_ARTICLES = GRAMMAR.year_articles
-YEAR_ONLY_ARTICLES = frozenset({"del", "modelo"})
+YEAR_ONLY_ARTICLES = GRAMMAR.year_only_articles
 YEAR_ARTICLE = "number:year_article"
 AFTER_A = "number:after_a"
 NEXT_CAR, PREVIOUS_CAR = "position:next", "position:previous"
