@@ -106,7 +106,16 @@ def _starts_with(tokens: list[str], i: int, phrases: list[list[str]]) -> bool:
 
 
 def _alone(tokens: list[str], start: int, end: int | None = None) -> bool:
-    """The pick is the whole message ("2", "segundo", "#3 porfa" is not)."""
+    """The pick is the whole message ("2", "segundo", "#3 porfa" is not), or one of a list of
+    picks said alone ("2 y 3", "1, 3 y 5")."""
     end = start + 1 if end is None else end
     rest = tokens[:start] + tokens[end:]
-    return all(not token.isalnum() for token in rest)
+    if all(not token.isalnum() for token in rest):
+        return True
+    listed = any(token.isdigit() for token in rest)  # "2 y 3"; "y con 5" is no list of picks
+    return listed and all(
+        not token.isalnum() or token.isdigit() or token in PICK_JOINERS for token in rest
+    )
+
+
+PICK_JOINERS = frozenset({"y", "e", "o", "con", "and", "vs"})  # "2 y 3", "el 1 con el 3"

@@ -894,6 +894,12 @@ class Extractor:
             if label is not None:
                 intent, topic, stage, score = label.intent, label.topic, "context", 1.0
                 second = changed[1] or second
+        if context.shown and 0 in analysis.picks:  # "compara el de en medio con el último"
+            analysis.picks = [
+                (len(context.shown) + 1) // 2 if p == 0 else p for p in analysis.picks
+            ]
+        if context.shown and len(analysis.picks) > 1 and _only_picks(analysis.tokens):
+            intent, topic, stage, second = COMPARE, None, "context", None  # "2 y 3"
         if _asks_between_shown(analysis, slots, context):
             intent, topic, stage, second = COMPARE, None, "context", None
         if second == COMPARE and intent in (SEARCH_REQUEST, SELECT) and context.shown:
@@ -1433,6 +1439,11 @@ def _another_kind_wished(analysis: Analysis) -> None:
         ):
             analysis.said.update(("context:search", ANOTHER_KIND_SAID))
             return
+
+
+def _only_picks(tokens: list[str]) -> bool:
+    """ "2 y 3", "1, 3 y 5": numbers and joiners only."""
+    return all(not t.isalnum() or t.isdigit() or t in LIST_JOINERS for t in tokens)
 
 
 def _listed_after(tokens: list[str], end: int, start: int) -> bool:

@@ -266,7 +266,14 @@ def _beyond_shown(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
         if filters.model and (found.relaxed or not found.cars):
             bodies = {car.body_type for car in shown}  # no cheaper Sentra: cheaper sedans
             body = bodies.pop() if len(bodies) == 1 else None
-            update |= {"make": None, "model": None, "version_has": None, "body_type": body}
+            make = filters.make if extraction.make and not extraction.model else None
+            body = None if make else body  # "algo de vw más barato": any Volkswagen, cheaper
+            update |= {
+                "make": make,
+                "model": None,
+                "version_has": None,
+                "body_type": body,
+            }
     if "context:newer" in said and extraction.year_min is None:
         update |= {"year_min": max(car.year for car in shown) + 1, "year_max": None}
     return filters.model_copy(update=update) if update else filters

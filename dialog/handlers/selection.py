@@ -26,7 +26,7 @@ from dialog.turn import Choice, Reply, TurnContext
 from nlu.context import JUDGED, car_matches, price_pointed
 from nlu.schema import Extraction
 from tools.catalog import Car, Catalog
-from tools.search import ORDER, SearchFilters, search
+from tools.search import ORDER, SearchFilters, search, trim_as_version
 
 FOCUS = CAR_PLACEHOLDERS
 NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
@@ -493,6 +493,7 @@ def _named_unlisted(ctx: TurnContext, cars: list[Car], focus: Car | None = None)
         if any(car.model.casefold() == model.casefold() for car in [*cars, *found]):
             continue
         wanted = SearchFilters(make=make, model=model, superlative="newest")
+        wanted = trim_as_version(ctx.services.catalog, wanted)  # "el c63 amg vs el bmw m2"
         outcome = search(ctx.services.catalog, wanted, limit=UNLISTED_LOOKED_AT)
         if outcome.cars and not outcome.relaxed:
             found.append(next((c for c in outcome.cars if c.year in years), outcome.cars[0]))
