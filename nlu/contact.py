@@ -42,6 +42,9 @@ class ContactWords(BaseModel):
     times: list[TimePattern]
     # a time right after these is a farewell, not when to call: "nos vemos el domingo"
     farewells: list[str] = Field(default_factory=list)
+    # a time right after these, or followed by a "no", is when NOT to call: "que no me hablen en la
+    # tarde", "en la tarde no"
+    ruled_out_before: list[str] = Field(default_factory=list)
     # a phone number said in words: "cinco cinco, doce, treinta y cuatro..." (0-99 each)
     spoken_digits: dict[str, int] = Field(default_factory=dict)
 
@@ -61,6 +64,10 @@ class ContactReader:
         )
         alternatives = "|".join(re.escape(phrase).replace(r"\ ", r"\s+") for phrase in phrases)
         self.farewell = re.compile(rf"(?:^|\W)(?:{alternatives})\W*$") if phrases else None
+        ruled = sorted({" ".join(fold(p).split()) for p in words.ruled_out_before}, key=len)
+        ruled_out = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in reversed(ruled))
+        # only spaces between: "no, en la tarde" corrects to the afternoon
+        self.ruled_out = re.compile(rf"(?:^|\W)(?:{ruled_out})\s*$") if ruled else None
         self.spoken = {fold(word): value for word, value in words.spoken_digits.items()}
 
     @classmethod
@@ -142,6 +149,10 @@ class ContactReader:
                     continue  # "después de las 7 de la noche": the hour, not "noche" again
                 if self.farewell and self.farewell.search(prepared, 0, span[0]):
                     continue  # "gracias, nos vemos el domingo", "buen fin de semana"
+                if self._ruled_out(prepared, span):
+                    _claim(tokens, taken, match.group(0))
+                    used.append(span)
+                    continue  # "que no me hablen en la tarde", "en la tarde NO"
                 used.append(span)
                 _claim(tokens, taken, match.group(0))
                 found.append((span[0], _say(say, match)))
@@ -151,6 +162,11 @@ class ContactReader:
         if len(said) > 1 and "lo antes posible" in said:
             said.remove("lo antes posible")  # "sábado a cualquier hora" is the weekend
         return ", ".join(said)
+
+    def _ruled_out(self, prepared: str, span: tuple[int, int]) -> bool:
+        before = self.ruled_out and self.ruled_out.search(prepared, 0, span[0])
+        after = re.match(r"\s*no\b", prepared[span[1] :])  # "en la tarde no", not "tarde. no sé"
+        return bool(before or after)
 
     def name(
         self,

@@ -46,6 +46,7 @@ class Grammar(_Strict):
     car_nouns: frozenset[str]
     stock_verbs: frozenset[str]
     other_words: frozenset[str]
+    ruled_joiners: frozenset[str]
     another_kind_pairs: frozenset[str]
     trade_value: frozenset[str]
     gerund_endings: frozenset[str]

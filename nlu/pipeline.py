@@ -1449,7 +1449,7 @@ def _only_picks(tokens: list[str]) -> bool:
 def _listed_after(tokens: list[str], end: int, start: int) -> bool:
     """ "el figo y el march", "el figo, el march": only joiners and articles between two cars."""
     between = tokens[end:start]
-    joiners = LIST_JOINERS | GRAMMAR.car_articles
+    joiners = LIST_JOINERS | GRAMMAR.car_articles | GRAMMAR.ruled_joiners  # "ni nissan"
     return 0 < len(between) <= 3 and all(token in joiners for token in between)
 
 
