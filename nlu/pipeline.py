@@ -573,6 +573,8 @@ class Extractor:
         name = mention.model or mention.make
         if slot and name:
             analysis.put(slot, name, min(s for s, _ in mention.claimed))
+            for make, model in mention.others:  # "que no sea chevrolet ni nissan": both
+                analysis.said.add(f"{EXCLUDED_TOO}{model or make}")
         analysis.said.add(f"{cue}:car")
 
     def _own_car(self, analysis: Analysis, spans, taken: list[bool]) -> None:
@@ -1222,6 +1224,7 @@ YEAR_ARTICLE = "number:year_article"
 AFTER_A = "number:after_a"
 NEXT_CAR, PREVIOUS_CAR = "position:next", "position:previous"
 TWO_CARS = "two_cars"
+EXCLUDED_TOO = "exclude_car:"  # more cars ruled out with the one in `exclude_car`, in `said`
 OWN_CAR_AGAIN = "context:own_car_again"
 SELLING = "knowledge/selling_car"
 OTHER_WORDS = GRAMMAR.other_words

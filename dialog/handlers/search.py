@@ -364,8 +364,9 @@ def merge_filters(
         if value is not None and key not in ("exclude", "alternatives"):
             merged[key] = value
     excluded = extraction.exclude_car
+    also = [name.partition(":")[2] for name in extraction.said if name.startswith("exclude_car:")]
     if excluded:  # "olvida el vento": no Vento, and no longer a Vento search
-        merged["exclude"] = sorted({*(merged.get("exclude") or []), excluded})
+        merged["exclude"] = sorted({*(merged.get("exclude") or []), excluded, *also})
         if (merged.get("model") or "").casefold() == excluded.casefold():
             merged["model"] = None
             # "NO el jetta no, cualquier sedán automático": what came with the Jetta goes too
