@@ -45,6 +45,7 @@ class ContactWords(BaseModel):
     # a time right after these, or followed by a "no", is when NOT to call: "que no me hablen en la
     # tarde", "en la tarde no"
     ruled_out_before: list[str] = Field(default_factory=list)
+    ruled_out_after: list[str] = Field(default_factory=list)
     # a phone number said in words: "cinco cinco, doce, treinta y cuatro..." (0-99 each)
     spoken_digits: dict[str, int] = Field(default_factory=dict)
 
@@ -68,6 +69,9 @@ class ContactReader:
         ruled_out = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in reversed(ruled))
         # only spaces between: "no, en la tarde" corrects to the afternoon
         self.ruled_out = re.compile(rf"(?:^|\W)(?:{ruled_out})\s*$") if ruled else None
+        after = sorted({" ".join(fold(p).split()) for p in words.ruled_out_after}, key=len)
+        busy = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in reversed(after))
+        self.busy_after = re.compile(rf"\s*(?:{busy})\b") if after else None
         self.spoken = {fold(word): value for word, value in words.spoken_digits.items()}
 
     @classmethod
@@ -165,7 +169,8 @@ class ContactReader:
 
     def _ruled_out(self, prepared: str, span: tuple[int, int]) -> bool:
         before = self.ruled_out and self.ruled_out.search(prepared, 0, span[0])
-        after = re.match(r"\s*no\b", prepared[span[1] :])  # "en la tarde no", not "tarde. no sé"
+        # "en la tarde no", "en la tarde cuido a mis nietos"; not "tarde. no sé"
+        after = self.busy_after and self.busy_after.match(prepared, span[1])
         return bool(before or after)
 
     def name(
