@@ -455,7 +455,18 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
         cars = [*cars, *unlisted][:COMPARE_MAX]
         shown[:] = cars
         ctx.state.last_results = [car.stock_id for car in cars]
+    if len(cars) < 2 and not extraction.picks and (seen := _last_two_seen(ctx)):
+        shown[:] = cars = seen  # "compárame esos dos": the last two cars looked at
+        ctx.state.last_results = [car.stock_id for car in cars]
     return cars[:COMPARE_MAX]
+
+
+def _last_two_seen(ctx: TurnContext) -> list[Car]:
+    """The last two different cars the customer had in focus, most recent last."""
+    ids = [*ctx.state.chosen, *([ctx.state.selected] if ctx.state.selected else [])]
+    unique = list(dict.fromkeys(reversed(ids)))[:2]
+    cars = [car for i in reversed(unique) if (car := ctx.services.catalog.get(i))]
+    return cars if len(cars) == 2 else []
 
 
 def _each_named(extraction: Extraction, shown: list[Car]) -> list[Car]:
