@@ -18,7 +18,7 @@ run: install
 	$(PY) server.py
 
 test: install
-	$(PY) -m pytest
+	PYTHONFAULTHANDLER=1 $(PY) -m pytest
 
 lint: install
 	$(PY) -m ruff check .

@@ -39,6 +39,7 @@ def car_values(
     """Template values of one car; dimensions in metres ('4.80 m'); body type, transmission and
     fuel in the customer's words (`words`, the `words:` block of dialog.yml)."""
     words = words or {}
+    unknown = words.get("unknown", unknown)  # "n/a" in English
 
     def said(value: str | None) -> str:
         return words.get(value, value) if value else unknown

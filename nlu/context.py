@@ -274,6 +274,7 @@ def _current_topic_section(
     sections = {name.split(":")[1] for name in reading.said if name.startswith("section:")}
     topic = label.split("/", 1)[1] if "/" in label else ""
     follow_up = "context:follow_up" in reading.said  # "¿y si me arrepiento?" continues the topic
+    follow_up = follow_up and not (topic in sections and "topic:named" in reading.said)
     if last.split("/", 1)[1] in sections and (topic not in sections or follow_up):
         return last, None
     return None
@@ -334,7 +335,12 @@ def _about_a_car(
 
 
 def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogContext):
-    if reading.label not in {SEARCH, SELECT, DETAILS} and reading.stage != "none":
+    car_priced = reading.label == FINANCING and "price:car" in reading.said  # "el de 236 a 4 años"
+    if (
+        reading.label not in {SEARCH, SELECT, DETAILS}
+        and reading.stage != "none"
+        and not car_priced
+    ):
         return None  # "¿la tiguan da lata?" asks about the model, it does not pick
     if {"context:more", "context:other"} & reading.said:
         return None  # "¿hay más trocas o nomás esa?": more of them, not the one listed

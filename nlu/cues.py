@@ -15,9 +15,17 @@ MAX_STEPS = 5
 BARRIERS = frozenset({"range_join"})  # never walk past "y"/"a": "80 mil de enganche y 7 mil al mes"
 # the nearest of these decides: "mensualidades si doy 100 mil" is a down payment
 MEANINGS = frozenset(
-    {"down_payment", "monthly_before", "monthly_after", "term_before", "km_before"}
+    {
+        "down_payment",
+        "monthly_before",
+        "monthly_after",
+        "term_before",
+        "km_before",
+        "car_price_before",
+    }
 )
 YEAR_RANGE = (1980, 2035)
+CLAIMING = frozenset({"de", "del"})  # a cue then "de" and a number belongs to that number
 
 
 @dataclass
@@ -58,6 +66,7 @@ class CueIndex:
 
     def __init__(self, tokens: list[str], spans: list[tuple[str, int, int]], fillers: frozenset):
         self.tokens, self.fillers = tokens, fillers
+        self.number_starts: frozenset[int] = frozenset()
         self.ending: dict[int, list[tuple[str, int]]] = defaultdict(list)
         self.starting: dict[int, list[tuple[str, int]]] = defaultdict(list)
         for label, start, end in spans:
@@ -94,6 +103,8 @@ class CueIndex:
             found = self.starting.get(position)
             if found:
                 end = max(end for _, end in found)
+                if end + 1 in self.number_starts and self.tokens[end] in CLAIMING:
+                    break  # "236,999 con enganche de 70 mil": the cue is the 70's
                 labels.update(label for label, other in found if other == end)
                 if _only_barriers(found, end):
                     break
@@ -108,6 +119,7 @@ class CueIndex:
     def group(self, quantities: list[Quantity]) -> list[Unit]:
         """Pair ranges ("entre 200 y 300 mil", "2018-2020") and attach the cues around each unit."""
         units: list[Unit] = []
+        self.number_starts = frozenset(quantity.start for quantity in quantities)
         i = 0
         while i < len(quantities):
             if i + 1 < len(quantities) and self._is_range(quantities[i], quantities[i + 1]):

@@ -17,11 +17,24 @@ MAX_TERM_YEARS = 10
 MAX_TERM_MONTHS = 120
 MIN_TERM_MONTHS = 6  # "ya van 2 meses" is a wait, not a payment plan
 MIN_PCT, MAX_PCT = 1, 99
+# cues after a number that say what it is even after "uno de" ("uno de 5 años", "el de 20%")
+PLAN_AFTER = frozenset(
+    {
+        "percent_after",
+        "years_unit",
+        "years_and_half",
+        "months_unit",
+        "down_payment",
+        "monthly_after",
+    }
+)
 
 
 def read(unit: Unit) -> dict[str, float] | None:
     """The financing meaning of a number, {} if it is one but unusable, None if not financing."""
     value = max(unit.values)
+    if "car_price_before" in unit.before and not unit.after & PLAN_AFTER:
+        return None  # "la mensualidad de un carro de 200 mil": the car's price
     if "percent_after" in unit.after:  # "10% enganche 6 años": the % is the 10's, not the 6's
         if unit.cue("rate_words") or not MIN_PCT <= value <= MAX_PCT:
             return {}  # "la tasa de 10%", "100%"

@@ -51,6 +51,8 @@ class Values(_Strict):
     not_after: list[str] = Field(default_factory=list)
     # a two-valued slot ruled out is the other value ("que no sea estándar": automatic)
     opposites: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # broad words a more precise value said with them narrows ("camioneta de batea": a pickup)
+    generic: list[str] = Field(default_factory=list)
 
 
 class Area(_Strict):

@@ -15,6 +15,7 @@ from nlu.text import fold
 _GROUPED_COMMA = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _GROUPED_DOT = re.compile(r"^\d{1,3}(?:\.\d{3})+$")
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
+PRONOUN_ONES = frozenset({"uno", "una"})  # "uno de 200 mil", "una de 300": a car
 _DIGITS = re.compile(r"^\d+$")
 _THREE_DIGITS = re.compile(r"^\d{3}$")
 MAX_PLAIN_DIGITS = 8  # longer bare digit runs are phone numbers or ids, not amounts
@@ -99,12 +100,21 @@ class NumberReader:
             return self._of_millions(tokens, i) > 0
         if word not in self.units:
             return False
+        if (
+            word in PRONOUN_ONES
+            and tokens[i + 1 : i + 2] == ["de"]
+            and self._number_at(tokens, i + 2)
+        ):
+            return False  # "uno de 200 mil": a car of that price, not the number one
         if word in self.needs_multiplier:
             following = tokens[i + 1] if i + 1 < len(tokens) else ""
             return following in self.multipliers or (
                 following in self.time_units and word not in self.half
             )
         return True
+
+    def _number_at(self, tokens: list[str], i: int) -> bool:
+        return i < len(tokens) and (digit_value(tokens[i]) is not None or tokens[i] in self.units)
 
     @staticmethod
     def _join_groups(tokens: list[str], blocked: list[bool], quantity: Quantity) -> None:

@@ -82,10 +82,27 @@ OWN_VALUE = "money:own_value"  # an amount said as what the customer's own car i
 SAVINGS = "money:savings"  # an amount the customer has saved
 # "con los/mis/esos 70 mil": an amount paid in
 CON_AMOUNT = GRAMMAR.money_paid_in
+# what a customer trading in or selling their car wants of the next one: a search too
+WANTED_CRITERIA = frozenset(
+    {"body_type", "seats_min", "transmission", "size", "fuel", "price_max", "price_min",
+     "monthly_budget"}
+)  # fmt: skip
+WHICH_WORDS = GRAMMAR.which
+STOCK_VERBS = GRAMMAR.stock_verbs
+ONE_OVER_OTHER = frozenset({"one", "over", "other"})  # "why would u pick one over the other"
+OWN_CAR_REACH = 4
+POSSESSIVES = frozenset(
+    {"mi", "mis", "my", "nuestro", "nuestra", "nuestros", "nuestras"}
+)  # words after their car's name that still describe it
+CAR_PRICE_JOINERS = frozenset({"de", "del", "en"})  # "la tiguan de 300 mil", "el rio en 236"
+NAMED_WITH_PLACE = frozenset({"make", "model", "year_min", "year_max", "city"})
+NAMED_TOPIC = "topic:named"  # the topic's own words, beyond a part another topic shares
+CAR_PRICE = "price:car"  # "un carro de 200 mil", "el de 236": a car's price, not a ceiling
 MONEY_AFTER_CON = "money:con"  # "con (los) 40 mil": paid in, next to a term it is a down payment
 ARTICLE_NUMBER = "number:article"  # a bare number after "el"/"la" ("con el 30")
 BOUND_CUES = frozenset({"max_before", "max_after", "min_before", "min_after", "age_limit_before"})
 COMPARE = "compare_cars"
+ADVICE = "advice"
 CAR_SCREEN_LABELS = frozenset({DETAILS, SELECT, COMPARE})  # about a car shown or chosen
 PICK_MAX = 10  # "el 3": a position in a list is small
 POINTING = frozenset({"ordinal", "superlative"})
@@ -664,6 +681,10 @@ class Extractor:
                 analysis.said.add(
                     PRICE_BOUND
                 )  # "de menos de 200 mil": a ceiling, not a car's price
+            if "price_max" in meaning and (
+                "car_price_before" in unit.before or _after_car_name(analysis, unit.first.start)
+            ):
+                analysis.said.add(CAR_PRICE)  # "el de 236", "el rio 2019 de 249,999"
             if "down_payment" in meaning and bare:
                 analysis.said.add(BARE_DOWN_PAYMENT)  # "con 20 de enganche": mil or %?
             if bare and meaning.keys() & {"price_max", "down_payment"}:
@@ -773,7 +794,12 @@ class Extractor:
         paid_in = after_con and set(meaning) == {"price_max"}
         if paid_in:
             analysis.said.add(MONEY_AFTER_CON)  # "a 6 años con los 40 mil": a down payment?
-        if down is None and analysis.down_payments and paid_in:
+        priced = analysis.slot_at.get("price_max")
+        if down is None and paid_in and CAR_PRICE in analysis.said and priced != start:
+            down = meaning["price_max"]  # "el de 236 con mis 70 mil": the car's price, paid in
+            if "down_payment" not in analysis.slots:
+                analysis.put("down_payment", down, start)
+        elif down is None and analysis.down_payments and paid_in:
             down = meaning["price_max"]
             del analysis.slots["price_max"]  # "¿y con 90 mil?": another down payment
         if down is not None and down not in analysis.down_payments:
@@ -865,6 +891,24 @@ class Extractor:
         wants_cars = "context:search" in analysis.said or SEARCH_REQUEST in hits.worded or other_car
         if own_car_label and second == SEARCH_REQUEST and not wants_cars:
             second = None  # "¿en cuánto lo compran? tiene 120 mil km": their car's km
+        own_at = analysis.slot_at.get("own_car", -OWN_CAR_REACH)
+        wished = any(  # "mi jetta 2017 automático", "mi camioneta 2017": their own car
+            key in slots
+            and not 0 <= analysis.slot_at.get(key, 0) - own_at <= OWN_CAR_REACH
+            and analysis.tokens[max(0, analysis.slot_at.get(key, 0) - 1)] not in POSSESSIVES
+            for key in WANTED_CRITERIA
+        )
+        wished = wished and OWN_VALUE not in analysis.said
+        if own_car_label and second is None and wished and not context.asking:
+            second = SEARCH_REQUEST  # "doy mi versa a cuenta de una camioneta de 7 pasajeros"
+        label_now = _label(intent, topic) or ""
+        if (
+            topic
+            and label_now in self.classifier.labels
+            and _named_beyond_section(analysis, label_now)
+        ):
+            analysis.said.add(NAMED_TOPIC)  # "si la aparto, ¿me regresan el dinero?": the topic's
+            # own word, not only words a part of the last topic shares
         reading = Reading(
             label=_label(intent, topic) or "",
             stage=stage,
@@ -904,6 +948,8 @@ class Extractor:
             intent, topic, stage, second = COMPARE, None, "context", None  # "2 y 3"
         if _asks_between_shown(analysis, slots, context):
             intent, topic, stage, second = COMPARE, None, "context", None
+        elif intent in (SEARCH_REQUEST, SELECT) and _asks_which_named(analysis):
+            intent, topic, stage, second = ADVICE, None, "context", None  # side by side, a word
         if second == COMPARE and intent in (SEARCH_REQUEST, SELECT) and context.shown:
             intent, topic, stage, second = COMPARE, None, "context", None  # "la 2017 está en 414
             # y la 2016 en 287, ¿por qué tanta diferencia?": the cars said are compared
@@ -971,6 +1017,17 @@ class Extractor:
                 intent, topic, second = COMPARE, None, None  # "hay dos rio, ¿qué diferencia?"
         if intent == COMPARE and len(set(analysis.picks)) > 1:
             slots.pop("ordinal", None)  # several cars: `picks`, not one ordinal
+        only_named = named and set(slots) <= NAMED_WITH_PLACE
+        asked = ""
+        if intent in (SELECT, SEARCH_REQUEST) and only_named and (of_focus or intent == SELECT):
+            unnamed = {key: value for key, value in slots.items() if key not in NAMES}
+            asked = self._worded_request(hits, decision.label, flags, unnamed) or ""
+        if asked.startswith(f"{KNOWLEDGE}/"):
+            label = self.classifier.labels[asked]  # "¿y la ubicación de la honda?" of the Honda
+            if of_focus:  # chosen: the question is about it
+                intent, topic, stage, second = label.intent, label.topic, "context", None
+            elif intent == SELECT and second is None:  # "la honda. ¿se puede ver en midtown?"
+                second = asked
         return Extraction(
             intent=intent,
             topic=topic,
@@ -1226,6 +1283,10 @@ NEXT_CAR, PREVIOUS_CAR = "position:next", "position:previous"
 TWO_CARS = "two_cars"
 EXCLUDED_TOO = "exclude_car:"  # more cars ruled out with the one in `exclude_car`, in `said`
 OWN_CAR_AGAIN = "context:own_car_again"
+# before their own car named again in a search: what it pays ("hasta 400 mil ya con lo del aveo")
+OWN_CAR_MONEY = frozenset(
+    {("lo", "del"), ("lo", "de"), ("por", "el"), ("por", "la"), ("por", "mi")}
+)
 SELLING = "knowledge/selling_car"
 OTHER_WORDS = GRAMMAR.other_words
 OTHER_MODEL = "context:other_model"
@@ -1460,11 +1521,15 @@ def _own_car_named_again(analysis: Analysis, own_car: str) -> None:
     """ "¿cómo le hago pa que me cotizen el versa?" after "mi versa vale como 120": the customer's
     own car named again is that car, not one to buy (unless they search: "busco otro versa")."""
     model = analysis.slots.get("model")
-    if not isinstance(model, str) or "context:search" in analysis.said:
+    if not isinstance(model, str):
+        return
+    at = analysis.slot_at.get("model", 0)
+    paid_with = tuple(analysis.tokens[max(0, at - 2) : at]) in OWN_CAR_MONEY  # "con lo del aveo"
+    if "context:search" in analysis.said and not paid_with:
         return
     if fold(model) not in fold(own_car).split() and fold(model) not in fold(own_car):
         return
-    at = analysis.slot_at.pop("model", 0)
+    analysis.slot_at.pop("model", 0)
     del analysis.slots["model"]
     analysis.slots.pop("make", None), analysis.slot_at.pop("make", None)
     analysis.put("own_car", own_car, at)
@@ -1520,6 +1585,21 @@ def _asks_between_shown(analysis: Analysis, slots, context: DialogContext) -> bo
         model and any(car_matches(car, {"make": make, "model": model}) for car in context.shown)
         for make, model in named
     )
+
+
+def _asks_which_named(analysis: Analysis) -> bool:
+    """ "el spark 2021 o el fiat uno, ¿cuál es más seguro?", "el peugeot o el swift, why would u
+    pick one over the other": which of two cars named, listed or not, is a comparison (not "un
+    versa y un sentra, ¿cuál tienen?", which asks for stock)."""
+    if not analysis.alternatives or "context:search" in analysis.said:
+        return False
+    tokens = set(analysis.tokens)
+    if tokens & STOCK_VERBS or _indefinite_car(analysis):
+        return False
+    if tokens >= ONE_OVER_OTHER:
+        return True
+    asked = "context:question" in analysis.said or "?" in analysis.raw
+    return asked and bool(tokens & WHICH_WORDS)
 
 
 def _own_clause(analysis: Analysis, label: str, other: str) -> bool:
@@ -1645,6 +1725,18 @@ def _pick(unit: Unit) -> bool:
 
 def _label(intent: str | None, topic: str | None) -> str | None:
     return f"{KNOWLEDGE}/{topic}" if intent == KNOWLEDGE and topic else intent
+
+
+def _after_car_name(analysis: Analysis, start: int) -> bool:
+    """ "la tiguan de 300 mil", "el rio 2019 de 249,999": a car named, then its price."""
+    tokens, kinds = analysis.tokens, analysis.kinds
+    i = start - 1
+    if i < 1 or tokens[i] not in CAR_PRICE_JOINERS:
+        return False
+    i -= 1
+    if _YEAR.fullmatch(tokens[i]) and i > 0:
+        i -= 1  # the car's year between its name and its price
+    return kinds[i] == "car"
 
 
 def _meaning(unit: Unit) -> dict[str, float] | None:

@@ -22,6 +22,8 @@ _ACCENTS = str.maketrans(
 _DIGIT_UNIT = re.compile(
     r"(?<=\d)(?!(?:o|a|er|ero|era|ro|ra|do|da|to|ta|vo|va|no|na|mo|ma)\b)(?=[a-z%])"
 )
+# "2020+", "300k+": a plus after a figure is a floor ("o más"); "+52 55…" keeps its plus
+_PLUS_FLOOR = re.compile(r"(?<=[0-9k])\s*\+(?!\s*\d)")
 _DIGIT_DASH = re.compile(r"(?<=\d)\s*[-/]\s*(?=\d)")  # dashes are "-" after _ACCENTS
 _SPACES = re.compile(r"\s+")
 _ELONGATED = re.compile(r"([a-z])\1{2,}")  # "holaaa", "siiii": 3+ of a letter -> 1
@@ -52,6 +54,7 @@ def prepare(text: str) -> str:
     """Folded text with units split from digits, ready for the tokenizer."""
     folded = fold(valid_unicode(text))
     folded = _ELONGATED.sub(r"\1", folded)
+    folded = _PLUS_FLOOR.sub(" o mas ", folded)
     folded = _DIGIT_UNIT.sub(" ", folded)
     folded = _DIGIT_DASH.sub(" - ", folded)
     return _SPACES.sub(" ", folded).strip()

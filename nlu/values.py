@@ -41,6 +41,7 @@ class ValueReader:
         self.negations = [fold(phrase).split() for phrase in values.negations]
         self.drops = [fold(phrase).split() for phrase in values.drops]
         self.not_after = frozenset(fold(word) for word in values.not_after)
+        self.generic = frozenset(fold(phrase) for phrase in values.generic)
 
     @staticmethod
     def phrase_groups(values: Values) -> Iterator[tuple[str, list[str]]]:
@@ -62,6 +63,7 @@ class ValueReader:
         ("¿es estándar? lo quiero automático") replaces it, and a value followed by "no"
         ("estándar no") is not wished for."""
         found: dict[str, tuple] = {}
+        compared_size = False  # "algo más grande tipo suv": bigger than theirs, an SUV says it
         dropped_end: dict[str, int] = {}  # where a dropped value ended: "sedán o hatch" both go
         for key, start, end in sorted(spans, key=lambda span: span[1]):
             kind, _, rest = key.partition("|")
@@ -86,9 +88,15 @@ class ValueReader:
             described = tokens[start - 2] if start > 1 and tokens[start - 1] in COPULAS else None
             if start and (tokens[start - 1] in self.not_after or described in self.not_after):
                 continue  # "inspección mecánica" is not a manual car; "mi cochera es chica"
-            if slot != SUPERLATIVE and start and tokens[start - 1] in COMPARATIVES:
+            # "¿cuál es más chico?" compares; "enséñame más suvs" asks for more of a body type
+            if (
+                slot not in (SUPERLATIVE, "body_type")
+                and start
+                and tokens[start - 1] in COMPARATIVES
+            ):
                 if slot == "size" and start > 1 and tokens[start - 2] in INDEFINITES:
                     found[slot] = (value, start)  # "algo más grande": another search, bigger
+                    compared_size = True
                 continue  # "¿cuál es más chico?" compares two cars, it asks for no size
             if slot == "size" and _after_copula(tokens, start):
                 continue  # "uy, está grandota": what the car is, no wish
@@ -109,11 +117,23 @@ class ValueReader:
             ):
                 found[slot] = (value, start)
                 continue
+            first = found.get(slot)
+            if first is not None and slot != SUPERLATIVE and self._generic(tokens, first[1]):
+                found[slot] = (value, start)  # "camioneta de batea", "camioneta tipo van"
+                continue
             if slot in found and slot == "body_type" and start - 1 in named:
                 found[slot] = (value, start)  # "algo deportivo... el mazda 3 hatch": its body
                 continue
             found.setdefault(slot, (value, start))
+        if compared_size and "body_type" in found and found.get("size", (None,))[0] == "large":
+            del found["size"]
         return found
+
+    def _generic(self, tokens: list[str], start: int) -> bool:
+        return any(
+            " ".join(tokens[start : start + len(phrase.split())]) == phrase
+            for phrase in self.generic
+        )
 
     def _negated(self, tokens: list[str], start: int) -> bool:
         while start and tokens[start - 1] in INTENSIFIERS:

@@ -38,9 +38,16 @@ class SearchFilters(BaseModel):
     alternatives: list[str] | None = None  # more cars that also do: 'Volkswagen|Vento', 'BMW|'
     # "menos de 180 mil" is a ceiling: no $1,000 of slack for prices that end in 999
     price_strict: bool | None = None
+    # the body type was asked after the ceiling ("no espera, yo quiero pick up"): with none of
+    # that body within it, the dearer ones of that body come before other bodies
+    body_first: bool | None = None
 
     def is_empty(self) -> bool:
-        skip = ("exclude", "price_strict")  # how a price is read is no criterion by itself
+        skip = (
+            "exclude",
+            "price_strict",
+            "body_first",
+        )  # how a price is read is no criterion by itself
         return all(value is None for key, value in self.model_dump().items() if key not in skip)
 
 
@@ -96,7 +103,8 @@ def search(
 ) -> SearchOutcome:
     """AND of every filter; if nothing matches, relax one constraint at a time, cumulatively,
     in this order: year range, price +15%, fuel, transmission, model (keep the make), make, km,
-    features, and last the body type to its nearest one (a pickup to an SUV, never a sedan).
+    features, any price for the body type asked, and last the body type to its nearest one (a
+    pickup to an SUV, never a sedan).
     `offset` skips the cars already shown ("enséñame las demás")."""
     original = _with_cap(filters, max_price)
     text_masks: dict[tuple[str, str], np.ndarray] = {}  # make/model compares, reused by relaxation
@@ -256,6 +264,14 @@ def _relax_price(filters: SearchFilters) -> Loosened | None:
     return filters.model_copy(update={"price_max": raised}), Relaxation(kind="price")
 
 
+def _relax_price_away(filters: SearchFilters) -> Loosened | None:
+    """The ceiling lifted before the body type changes: a plumber who needs a pickup sees the
+    one pickup there is, dearer, rather than SUVs inside the budget."""
+    if filters.price_max is None or not filters.body_type or not filters.body_first:
+        return None
+    return filters.model_copy(update={"price_max": None}), Relaxation(kind="price")
+
+
 def _relax_model(filters: SearchFilters) -> Loosened | None:
     if filters.model is None:
         return None
@@ -356,6 +372,7 @@ _RELAX_STEPS = (
     _relax_make,
     _relax_km,
     _relax_features,
+    _relax_price_away,
     _relax_body_to_neighbour,
 )
 

@@ -31,7 +31,7 @@ def fixed_reply(ctx: TurnContext) -> Reply:
     required={"no_answer": set()},
     optional={
         "nearest": {"place", "areas"},
-        "repeated": {"title"},
+        "repeated": {"title", "answer"},
         "nearest_branch": {"place", "line"},
         "case_note": set(),
         "insurance": set(),
@@ -59,9 +59,10 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         entry = knowledge.entries[answer.topic]
         key = f"{answer.topic}:{answer.section or ''}:{area or ''}"
         pointed = bool(extraction.city or answer.section)  # "¿y dónde está la de Qro?" again
-        if key in recent and not pointed and ctx.template("repeated"):  # the same block again
-            title = ctx.knowledge(entry.topic, "title") or entry.title
-            return Reply(ctx.say("repeated", {"title": title}), rephrasable=False)
+        if key in recent and not pointed and ctx.template("repeated"):  # the same block again:
+            title = ctx.knowledge(entry.topic, "title") or entry.title  # said again, briefly led
+            text = _in_language(ctx, answer) or answer.text
+            return Reply(ctx.say("repeated", {"title": title, "answer": text}), rephrasable=False)
         offered = not first  # the offer is made once
         ctx.state.recent_answers = [*recent, key][-RECENT_ANSWERS:]
         text = _in_language(ctx, answer) or answer.text

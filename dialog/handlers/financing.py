@@ -9,8 +9,10 @@ from dialog.handlers.search import list_outcome, merge_filters
 from dialog.handlers.selection import cars_named
 from dialog.registry import handler
 from dialog.render import money
+from dialog.screen import shown_car
 from dialog.turn import Choice, PlanSummary, Reply, TurnContext
-from nlu.pipeline import BARE_DOWN_PAYMENT
+from nlu.context import price_pointed
+from nlu.pipeline import BARE_DOWN_PAYMENT, CAR_PRICE
 from tools.catalog import Car
 from tools.financing import (
     FinancingError,
@@ -36,6 +38,8 @@ OPTION = {"down_payment_pct", "down_payment", "term_years", "term_months", "mont
 RANGE = CAR_PLACEHOLDERS | {"min_down_payment", "max_down_payment", "min_pct", "terms", "rate"}
 AFFORD = {"price_max", "monthly_budget", "assumptions", "listing", "term_years"}
 FIT = PLAN | {"monthly_budget", "down_payment_needed"}
+QUOTE = {"price", "down_payment", "down_payment_pct", "lines", "rate", "min_pct"}
+QUOTE_BAND = 0.10  # the cars shown beside a quote: within 10% of the price said
 
 
 @handler(
@@ -72,6 +76,9 @@ FIT = PLAN | {"monthly_budget", "down_payment_needed"}
         "affordable_by_down_payment": {"down_payment", "price_max", "min_pct"},
         "no_down_affordable": {"min_pct"},
         "down_payment_reach": {"down_payment", "price_max", "min_pct", "terms"},
+        "quote": QUOTE,
+        "quote_line": {"term_years", "term_months", "monthly_payment", "total_paid"},
+        "quote_assumed": QUOTE,
     },
 )
 def financing_plan(ctx: TurnContext) -> Reply:
@@ -83,6 +90,9 @@ def financing_plan(ctx: TurnContext) -> Reply:
     if named is not None:
         return named
     car = car_in_focus(ctx)
+    quote = _quote(ctx, car)
+    if quote is not None:
+        return quote
     params = ctx.state.financing
     if ctx.extraction.monthly_budget is not None or (car is None and params.monthly_budget):
         return _fit(ctx, car) if car is not None else _affordable(ctx)
@@ -126,6 +136,74 @@ def down_payment_reach(ctx: TurnContext, down_payment: float) -> Reply:
     listing.text = f"{ctx.say('down_payment_reach', values)}\n\n{listing.text}"
     if outcome.cars:
         listing.ask = ctx.say("pick_for_plan", {"count": len(outcome.cars)})
+    return listing
+
+
+def _quote(ctx: TurnContext, focus: Car | None) -> Reply | None:
+    """ "¿Cuánto pagaría al mes por uno de 200 mil?", "la mensualidad de un carro de 200 mil con
+    70 mil de enganche": the plan of a car of that price, every term (or the one said), and the
+    cars around that price to choose from. No car of the catalog is assumed."""
+    extraction = ctx.extraction
+    if (
+        CAR_PRICE not in extraction.said
+        or extraction.price_max is None
+        or not ctx.template("quote")
+    ):
+        return None
+    if extraction.make or extraction.model or extraction.ordinal is not None:
+        return None  # a car named or pointed at: its own plan
+    low = extraction.price_min
+    price = (low + extraction.price_max) / 2 if low is not None else extraction.price_max
+    if focus is not None and price_pointed([shown_car(focus)], {"price_max": price}):
+        return None  # "¿y el de 236 a 4 años?" of the car chosen at $236,999
+    config, params = ctx.services.financing, ctx.state.financing
+    terms = [params.term_months] if params.term_months else list(config.term_months)
+    key = "quote"
+    try:
+        plans = [
+            make_plan(
+                price,
+                config,
+                down_payment=params.down_payment,
+                down_payment_pct=params.down_payment_pct,
+                term_months=months,
+            )
+            for months in terms
+        ]
+    except FinancingError:  # a down payment the price cannot take: the minimum, said so
+        key = "quote_assumed"
+        pct = config.min_down_payment_pct
+        plans = [make_plan(price, config, down_payment_pct=pct, term_months=m) for m in terms]
+    lines = "\n".join(
+        ctx.say(
+            "quote_line",
+            {
+                "term_years": _years(plan.term_months),
+                "term_months": plan.term_months,
+                "monthly_payment": money(plan.monthly_payment),
+                "total_paid": money(plan.total_paid),
+            },
+        )
+        for plan in plans
+    )
+    values = {
+        **_conditions(ctx),
+        "price": money(price),
+        "down_payment": money(plans[0].down_payment),
+        "down_payment_pct": _pct(plans[0].down_payment_pct),
+        "lines": lines,
+    }
+    text = ctx.say(key, values)
+    wanted = merge_filters(ctx.state.filters, extraction, ctx.config.reset_on_new_model)
+    band = {"price_min": price * (1 - QUOTE_BAND), "price_max": price * (1 + QUOTE_BAND)}
+    filters = wanted.model_copy(update={**band, "price_strict": True})
+    outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
+    if not outcome.cars or outcome.relaxed:
+        return Reply(text, rephrasable=False)
+    listing = list_outcome(ctx, outcome, filters=filters)
+    listing.text = f"{text}\n\n{listing.text}"
+    listing.ask = ctx.say("pick_for_plan", {"count": len(outcome.cars)})
+    listing.rephrasable = False
     return listing
 
 
@@ -279,6 +357,10 @@ def _named_car(ctx: TurnContext) -> Reply | None:
     extraction = ctx.extraction
     if not (extraction.make or extraction.model) or extraction.ordinal is not None:
         return None
+    priced = _priced_named(ctx)
+    if priced is not None:  # "plan del kia rio 2019 de 249,999": the Rio at that price
+        ctx.state.selected = priced.stock_id
+        return plan_reply(ctx, priced)
     focus = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
     if focus is not None and (extraction.model or "").casefold() in ("", focus.model.casefold()):
         return None  # the car in focus is the one named
@@ -302,6 +384,21 @@ def _named_car(ctx: TurnContext) -> Reply | None:
         listing.text = "\n\n".join(part for part in (listing.text, each) if part)
         listing.ask = ctx.say("pick_for_plan", {"count": count})
     return listing
+
+
+def _priced_named(ctx: TurnContext) -> Car | None:
+    """The one car of the make/model named whose price is the one said after it."""
+    extraction = ctx.extraction
+    if CAR_PRICE not in extraction.said or extraction.price_max is None:
+        return None
+    named = merge_filters(SearchFilters(), extraction, ctx.config.reset_on_new_model)
+    named = named.model_copy(update={"price_min": None, "price_max": None})
+    catalog = ctx.services.catalog
+    outcome = search(catalog, named, limit=len(catalog.cars))
+    if outcome.relaxed:
+        return None
+    cars = price_pointed([shown_car(car) for car in outcome.cars], extraction.slots())
+    return catalog.get(cars[0].stock_id) if len(cars) == 1 else None
 
 
 def _options(ctx: TurnContext, car: Car) -> Reply:

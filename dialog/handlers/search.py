@@ -98,9 +98,11 @@ def search_cars(ctx: TurnContext) -> Reply:
     if "context:any_make" in said or _category_asked(ctx.extraction):
         named = ["make", "model", "alternatives", "version_has", *ctx.config.reset_on_new_model]
         current = current.model_copy(update=dict.fromkeys(named))
-    if "context:other_model" in said and current.model:  # "¿algún otro Toyota?" after the Corolla
-        ruled = [*(current.exclude or []), current.model]
-        current = current.model_copy(update={"model": None, "exclude": ruled})
+    if "context:other_model" in said and (current.model or current.version_has):
+        # "¿algún otro Toyota?" after the Corolla, "¿otro mercedes?" after the C63 AMG
+        ruled = [*(current.exclude or []), *([current.model] if current.model else [])]
+        update = {"model": None, "version_has": None, "exclude": ruled or None}
+        current = current.model_copy(update=update)
     if "context:any_year" in said:  # "del año que sea"
         current = current.model_copy(update={"year_min": None, "year_max": None})
     if "context:any_price" in said:  # "el precio que sea"
@@ -155,8 +157,11 @@ def search_cars(ctx: TurnContext) -> Reply:
     max_price, budget_note = _budget_cap(ctx, budget)
     offset = ctx.state.page + ctx.config.results_limit if more else 0
     ordered = filters  # a monthly budget lists the cars that make the most of it first
+    later_body = ctx.extraction.body_type and ctx.extraction.price_max is None
+    if later_body:  # "no espera, yo quiero pick up": that body, dearer, before other bodies
+        ordered = filters.model_copy(update={"body_first": True})
     if budget is not None and filters.superlative is None:
-        ordered = filters.model_copy(update={"superlative": ctx.config.budget_order})
+        ordered = ordered.model_copy(update={"superlative": ctx.config.budget_order})
     outcome = search(catalog, ordered, ctx.config.results_limit, max_price, offset)
     outcome = _named_over_inherited(ctx, ordered, outcome, max_price)
     if more and not outcome.cars:
@@ -377,6 +382,8 @@ def merge_filters(
                 merged["make"] = None
         if (merged.get("make") or "").casefold() == excluded.casefold():
             merged["make"] = None
+        if (merged.get("version_has") or "").casefold() == excluded.casefold():
+            merged["version_has"] = None  # "cualquier mercedes, no el amg"
     if extraction.model and merged.get("exclude"):  # naming it again brings it back
         merged["exclude"] = [
             m for m in merged["exclude"] if m.casefold() != extraction.model.casefold()

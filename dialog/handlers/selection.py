@@ -93,6 +93,9 @@ def select_car(ctx: TurnContext) -> Reply:
     matches = cars_named(ctx.services.catalog, extraction, shown)
     if len(matches) == 1:
         return focus_reply(ctx, matches[0].stock_id)
+    focused = [car for car in matches if car.stock_id == ctx.state.selected]
+    if focused:  # "nos quedamos con la odyssey" of two listed, one of them chosen: that one
+        return focus_reply(ctx, focused[0].stock_id)
     name = _said_name(extraction, ctx.words)
     if len(shown) == 1 and not name:  # "ese carro" with one car on screen: that one
         return focus_reply(ctx, shown[0])
@@ -445,8 +448,9 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
     focus = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
     if len(cars) == 1 and focus is not None and focus not in cars:
         cars.insert(0, focus)
-    if not cars and len(shown) <= COMPARE_MAX:
-        cars = shown
+    names = extraction.model or extraction.make or extraction.alternatives
+    if not cars and len(shown) <= COMPARE_MAX and not names:  # "compara el swift y el 208":
+        cars = shown  # those two, not the whole short list
     cars = [car for car in cars if car in shown]
     unlisted = _named_unlisted(ctx, cars, focus)
     if unlisted:  # "compárame la sportage con la compass" with neither listed: from the catalog
@@ -493,9 +497,10 @@ def _named_unlisted(ctx: TurnContext, cars: list[Car], focus: Car | None = None)
     stock, of the year said), when two or more models were named, or one besides the car in
     focus."""
     extraction = ctx.extraction
-    models = [(make, model) for make, model in named_cars(extraction) if model]
+    names = named_cars(extraction)  # "el peugeot o el swift": a make names a listed car too
+    models = [(make, model) for make, model in names if model]
     other_than_focus = len(models) == 1 and focus is not None and not cars
-    if len(models) < 2 and not other_than_focus:
+    if len(names) < 2 and not other_than_focus:
         return []
     # a year said belongs to whichever model has it ("el civic y el sentra 2018")
     years = set(extraction.years) | {extraction.year_min, extraction.year_max} - {None}
@@ -558,8 +563,11 @@ def advice(ctx: TurnContext) -> Reply:
         judged = _km_judged(ctx)
         if judged is not None:
             return judged
-    models = [extraction.model] if extraction.model else []
-    models += [alt.partition("|")[2] for alt in extraction.alternatives if alt.partition("|")[2]]
+    first = extraction.model or extraction.make  # "el peugeot o el swift": a make names one too
+    models = [first] if first else []
+    models += [
+        model or make for make, _, model in (a.partition("|") for a in extraction.alternatives)
+    ]
     if len(models) >= 2:
         compare = ctx.speaking_as("compare_cars")
         reply = compare_cars(compare)
