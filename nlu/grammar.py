@@ -61,6 +61,7 @@ class Grammar(_Strict):
     compare_joiners: frozenset[str]
     alternative_joiners: frozenset[str]
     money_paid_in: frozenset[str]
+    length_words: frozenset[str]
 
     @field_validator("*")
     @classmethod

@@ -35,6 +35,18 @@ def read_km(unit: Unit) -> dict[str, float] | None:
     return {"km_max": int(pesos(unit.last))}
 
 
+LENGTH_METRES = (2.5, 8.0)  # a car, a garage or a parking space, in metres
+
+
+def read_length(unit: Unit) -> dict[str, float] | None:
+    """ "mi cochera es de 4.5 m", "que mida menos de 4.30 metros": the longest car that fits."""
+    if "length_after" not in unit.after:
+        return None
+    low, high = LENGTH_METRES
+    value = unit.last.value
+    return {"length_max": round(value * 1000)} if low <= value <= high else {}
+
+
 def is_money(unit: Unit) -> bool:
     quantity = unit.last
     if any(is_year(q) for q in unit.quantities) or "count_after" in unit.after:

@@ -51,7 +51,14 @@ PERSON_COPULAS = GRAMMAR.person_copulas  # grammar words: data/nlu/grammar.yml
 MAX_CHARS = 1000  # longer messages are read up to here: a WhatsApp request is a few lines
 MAX_AMOUNT = 1e10  # "999999999999999 mil" is not a budget
 WORD_CUES = frozenset({"percent_after"})
-READERS = (financing.read, money.read_km, seats.read, years.read, money.read_price)
+READERS = (
+    money.read_length,
+    financing.read,
+    money.read_km,
+    seats.read,
+    years.read,
+    money.read_price,
+)
 SEARCH_REQUEST = "search_cars"
 FINANCING_REQUEST = "financing"
 POLICY = "policy_question"
@@ -88,9 +95,12 @@ WANTED_CRITERIA = frozenset(
      "monthly_budget"}
 )  # fmt: skip
 WHICH_WORDS = GRAMMAR.which
+LENGTH_WORDS = GRAMMAR.length_words
 STOCK_VERBS = GRAMMAR.stock_verbs
 ONE_OVER_OTHER = frozenset({"one", "over", "other"})  # "why would u pick one over the other"
 OWN_CAR_REACH = 4
+DATUM_ALONE = 2  # "km", "el precio": a datum asked by its word alone
+DATUM_OPENING = 1  # "la altura de la trax…": the datum's word opens the message
 POSSESSIVES = frozenset(
     {"mi", "mis", "my", "nuestro", "nuestra", "nuestros", "nuestras"}
 )  # words after their car's name that still describe it
@@ -698,6 +708,8 @@ class Extractor:
             ):
                 analysis.years.append(int(meaning["year_min"]))
         _terms_listed_after(analysis, leftovers, self.lexicon.term_units)
+        if "length_max" in analysis.slots and not set(tokens) & LENGTH_WORDS:
+            del analysis.slots["length_max"]  # "vivo a 5 metros": a distance, no car's length
         low, high = analysis.slots.get("price_min"), analysis.slots.get("price_max")
         if isinstance(low, float | int) and isinstance(high, float | int) and low > high:
             del analysis.slots["price_min"]  # "¿como de 900 mil? no, de 400 o menos": the ceiling
@@ -1018,6 +1030,11 @@ class Extractor:
         if intent == COMPARE and len(set(analysis.picks)) > 1:
             slots.pop("ordinal", None)  # several cars: `picks`, not one ordinal
         only_named = named and set(slots) <= NAMED_WITH_PLACE
+        fits = "length_max" in slots and not named and intent != SEARCH_REQUEST
+        fits = fits and not POINTING & slots.keys()  # "¿el 2 cabe en mi cochera?": that one
+        if fits and (context.focus is None or set(analysis.tokens) & WHICH_WORDS):
+            intent, topic, stage, second = SEARCH_REQUEST, None, "context", None  # "de los 9
+            # cuál cabe en mi cochera de 4.5 m": the same search, the ones that fit
         asked = ""
         if intent in (SELECT, SEARCH_REQUEST) and only_named and (of_focus or intent == SELECT):
             unnamed = {key: value for key, value in slots.items() if key not in NAMES}
@@ -1575,6 +1592,8 @@ def _asks_between_shown(analysis: Analysis, slots, context: DialogContext) -> bo
     them (never a search: "busca jetta o vento")."""
     if not analysis.alternatives or not context.shown or "context:search" in analysis.said:
         return False
+    if (FINANCING_KEYS | {"monthly_budget"}) & slots.keys():
+        return False  # "¿y el sentra y el versa en cuánto quedan con 25 mil a 5 años?": plans
     if "context:question" not in analysis.said and "?" not in analysis.raw:
         return False
     named = [(slots.get("make"), slots.get("model"))] + [
@@ -1660,7 +1679,16 @@ def _data_asked(analysis: Analysis, details_phrase: bool) -> bool:
     keyword = any(  # "¿qué motor trae?" asks an opinion, not the version
         name.startswith("details:") and name not in OPINION_DETAILS for name in analysis.said
     )
-    return keyword and ("context:question" in analysis.said or "?" in analysis.raw)
+    if keyword and ("context:question" in analysis.said or "?" in analysis.raw):
+        return True
+    # "km", "la altura de la trax y de la captur": the datum alone or opening the message
+    opening = [
+        start
+        for name, start, _ in analysis.said_spans
+        if name.startswith("details:") and name not in OPINION_DETAILS
+    ]
+    words = sum(token.isalnum() for token in analysis.tokens)
+    return bool(opening) and (words <= DATUM_ALONE or min(opening) <= DATUM_OPENING)
 
 
 OWN_WORDS = GRAMMAR.own_words  # "mi versa", "por mi lobo"

@@ -28,6 +28,7 @@ SLOT_KEYS = (
     "fuel",
     "drive",
     "size",
+    "length_max",
     "city",
     "own_car",
     "exclude_car",
@@ -38,7 +39,7 @@ SLOT_KEYS = (
 )
 Stage = Literal["rule", "examples", "context", "none"]
 Superlative = Literal[
-    "cheapest", "most_expensive", "newest", "oldest", "lowest_km", "shortest", "longest"
+    "cheapest", "most_expensive", "newest", "oldest", "lowest_km", "shortest", "longest", "tallest"
 ]
 
 
@@ -81,6 +82,7 @@ class Extraction(BaseModel):
     fuel: str | None = None
     drive: str | None = None  # "awd": "4x4", "doble tracción", "AWD"
     size: str | None = None  # "small" ("chiquito", "fácil de estacionar") / "large" ("grande")
+    length_max: int | None = None  # mm: "que quepa en mi cochera de 4.5 m", "de menos de 4.3 m"
     city: str | None = None
     own_car: str | None = None  # the customer's car ("Nissan Versa 2016"), to sell or trade in
     exclude_car: str | None = None  # a model ruled out: "olvida el vento", "no quiero la duster"

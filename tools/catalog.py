@@ -124,6 +124,7 @@ class Catalog:
             "stock_id": np.array([c.stock_id for c in self.cars], dtype=np.int64),
             "km": np.array([c.km for c in self.cars], dtype=np.int64),
             "largo": np.array([np.nan if c.largo is None else c.largo for c in self.cars]),
+            "altura": np.array([np.nan if c.altura is None else c.altura for c in self.cars]),
             "price": np.array([c.price for c in self.cars], dtype=np.float64),
             "year": np.array([c.year for c in self.cars], dtype=np.int64),
             "make": np.array([c.make.casefold() for c in self.cars], dtype=object),

@@ -38,6 +38,7 @@ class SearchFilters(BaseModel):
     alternatives: list[str] | None = None  # more cars that also do: 'Volkswagen|Vento', 'BMW|'
     # "menos de 180 mil" is a ceiling: no $1,000 of slack for prices that end in 999
     price_strict: bool | None = None
+    length_max: float | None = None  # mm: the longest car that fits ("mi cochera es de 4.5 m")
     # the body type was asked after the ceiling ("no espera, yo quiero pick up"): with none of
     # that body within it, the dearer ones of that body come before other bodies
     body_first: bool | None = None
@@ -63,6 +64,7 @@ RelaxKind = Literal[
     "body_type",
     "drive",
     "size",
+    "length",
 ]
 TRAITS = ("body_type", "transmission", "fuel", "drive", "size")
 SEATS = 5  # asking for more seats than this, a minivan is a "camioneta" too
@@ -172,6 +174,7 @@ def _matching(
         ("year", filters.year_min, filters.year_max),
         ("price", filters.price_min, _ceiling(filters)),
         ("km", None, filters.km_max),
+        ("largo", None, filters.length_max),  # a length not on file does not fit (NaN)
     )
     for column, low, high in bounds:
         if low is not None:
@@ -219,6 +222,7 @@ ORDER = {  # column, descending?
     "lowest_km": ("km", False),
     "shortest": ("largo", False),  # a car of unknown length goes last either way
     "longest": ("largo", True),
+    "tallest": ("altura", True),  # "¿cuál es la más alta?": easier to get in and out of
 }
 
 
@@ -321,6 +325,12 @@ def _relax_size(filters: SearchFilters) -> Loosened | None:
     return filters.model_copy(update={"size": None}), Relaxation(kind="size")
 
 
+def _relax_length(filters: SearchFilters) -> Loosened | None:
+    if not filters.length_max:
+        return None
+    return filters.model_copy(update={"length_max": None}), Relaxation(kind="length")
+
+
 def _relax_body(filters: SearchFilters) -> Loosened | None:
     if not filters.body_type or not (filters.make or filters.model):
         return None  # "los BMW coupé": other BMW before other makes
@@ -367,6 +377,7 @@ _RELAX_STEPS = (
     _relax_transmission,
     _relax_drive,
     _relax_size,
+    _relax_length,
     _relax_body,
     _relax_model,
     _relax_make,

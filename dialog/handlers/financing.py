@@ -6,7 +6,7 @@ from __future__ import annotations
 from dialog.forms import said
 from dialog.handlers.common import CAR_PLACEHOLDERS, affordability, car_in_focus, car_values
 from dialog.handlers.search import list_outcome, merge_filters
-from dialog.handlers.selection import cars_named
+from dialog.handlers.selection import cars_named, each_named
 from dialog.registry import handler
 from dialog.render import money
 from dialog.screen import shown_car
@@ -365,7 +365,15 @@ def _named_car(ctx: TurnContext) -> Reply | None:
     if focus is not None and (extraction.model or "").casefold() in ("", focus.model.casefold()):
         return None  # the car in focus is the one named
     seen = list(dict.fromkeys([*ctx.state.last_results, *ctx.state.chosen]))
-    known = cars_named(ctx.services.catalog, extraction, seen)
+    if extraction.alternatives:  # "¿y el sentra y el versa con 25 mil a 5 años?": each one
+        cars = [car for i in seen if (car := ctx.services.catalog.get(i)) is not None]
+        each = each_named(extraction, cars)
+        if len(each) > 1:
+            ctx.state.last_results = [car.stock_id for car in each]
+            text = _plans_for_list(ctx)
+            if text:
+                return Reply(text, ask=ctx.say("pick_for_plan", {"count": len(each)}))
+    known = [] if extraction.alternatives else cars_named(ctx.services.catalog, extraction, seen)
     if len(known) == 1:  # "el sentra, ¿cuánto al mes?" with one Sentra shown or chosen before
         ctx.state.selected = known[0].stock_id
         return plan_reply(ctx, known[0])

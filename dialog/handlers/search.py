@@ -41,6 +41,7 @@ CRITERIA_TEMPLATES = {
     "criteria_fuel": {"fuel"},
     "criteria_drive": set(),
     "criteria_size": {"size"},
+    "criteria_length_max": {"length"},
     "criteria_superlative": {"superlative"},
 }
 RELAX_TEMPLATES = {
@@ -56,6 +57,7 @@ RELAX_TEMPLATES = {
     "relaxed_body_type": set(),
     "relaxed_drive": set(),
     "relaxed_size": set(),
+    "relaxed_length": set(),
 }
 RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"}
 
@@ -219,6 +221,7 @@ INHERITED = {
     "fuel": "fuel",
     "drive": "drive",
     "size": "size",
+    "length_max": "length",
 }
 
 
@@ -496,6 +499,10 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
     if filters.km_max:
         parts.append(
             ctx.say("criteria_km_max", {"km_max": _amount(filters.km_max, thousand) + " km"})
+        )
+    if filters.length_max and ctx.template("criteria_length_max"):
+        parts.append(
+            ctx.say("criteria_length_max", {"length": f"{filters.length_max / 1000:.2f} m"})
         )
 
     for trait in ("transmission", "fuel"):

@@ -49,6 +49,7 @@ NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", 
         "out_of_range_one": set(),
         "size_note_shortest": FOCUS,
         "size_note_longest": FOCUS,
+        "size_note_tallest": FOCUS,
         "also_best": FOCUS | {"which"},
     },
 )
@@ -79,7 +80,7 @@ def select_car(ctx: TurnContext) -> Reply:
     if pointed is not None:
         reply = focus_reply(ctx, pointed.stock_id)
         note = f"size_note_{extraction.superlative}"  # "¿cuál es la más chica?": its length
-        if pointed.largo is not None and ctx.template(note):
+        if (pointed.largo or pointed.altura) is not None and ctx.template(note):
             values = car_values(pointed, words=ctx.words)
             reply.text = f"{ctx.say(note, values)}\n\n{reply.text}"
         also = _also_best(ctx, cars)
@@ -246,6 +247,7 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
 @handler(
     "catalog.details",
     required={"card": FOCUS, "no_car": set(), "several_named": {"count", "lines"}},
+    optional={"fits": FOCUS | {"space", "gap"}, "does_not_fit": FOCUS | {"space", "gap"}},
 )
 def car_details(ctx: TurnContext) -> Reply:
     """Answer about the car in focus (or the one pointed at in this message): the YAML's detail
@@ -269,10 +271,27 @@ def car_details(ctx: TurnContext) -> Reply:
         return Reply(ctx.say("no_car"))
     ctx.state.selected = car.stock_id
     answers = _detail_answers(ctx, car)
+    fit = _fit_note(ctx, car)
     if not answers:
         unknown = ctx.template("unknown_value") or "sin dato"
-        return Reply(ctx.say("card", car_values(car, unknown=unknown, words=ctx.words)))
-    return Reply("\n".join(answers))
+        card = ctx.say("card", car_values(car, unknown=unknown, words=ctx.words))
+        return Reply("\n".join(part for part in (card, fit) if part))
+    return Reply("\n".join([*answers, *([fit] if fit else [])]))
+
+
+def _fit_note(ctx: TurnContext, car: Car) -> str:
+    """ "¿Cabe en mi cochera de 4.5 m?": its length against the space said."""
+    space = ctx.extraction.length_max
+    if not space or car.largo is None:
+        return ""
+    gap = abs(space - car.largo) / 10  # cm
+    key = "fits" if car.largo <= space else "does_not_fit"
+    values = {
+        **car_values(car, words=ctx.words),
+        "space": f"{space / 1000:.2f} m",
+        "gap": f"{gap:.0f} cm",
+    }
+    return ctx.say(key, values) if ctx.template(key) else ""
 
 
 LISTED_DETAILS = 5
@@ -439,7 +458,7 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
         if (extraction.model or extraction.make or extraction.body_type)
         else []
     )
-    each = _each_named(extraction, shown) if extraction.alternatives else []
+    each = each_named(extraction, shown) if extraction.alternatives else []
     if len(each) > 1 and not cars:  # "el 208 con el ibiza 2018": each car named, its own year
         shown[:] = each[:COMPARE_MAX]  # the list is now these: "¿y cuál de los dos…?"
         ctx.state.last_results = [car.stock_id for car in shown]
@@ -473,7 +492,7 @@ def _last_two_seen(ctx: TurnContext) -> list[Car]:
     return cars if len(cars) == 2 else []
 
 
-def _each_named(extraction: Extraction, shown: list[Car]) -> list[Car]:
+def each_named(extraction: Extraction, shown: list[Car]) -> list[Car]:
     """The listed car of each make/model named: the one of the year said when it has one, else
     the only one of that name."""
     names = named_cars(extraction)
