@@ -112,6 +112,8 @@ class ContextSettings(BaseModel):
     any_price_words: list[str] = Field(default_factory=list)  # "el precio que sea": no price limit
     any_transmission_words: list[str] = Field(default_factory=list)  # "cualquier transmisión"
     any_size_words: list[str] = Field(default_factory=list)  # "no importa el tamaño"
+    # "el más caro que tienen", "de todo el inventario": a superlative over the whole stock
+    whole_stock_words: list[str] = Field(default_factory=list)
     of_those_words: list[str] = Field(default_factory=list)  # "de esos": within the list shown
     more_words: list[str] = Field(default_factory=list)  # "enséñame las demás": the next page
     # ... and words that ask for the next page only when they are the whole message ("más")
@@ -571,7 +573,12 @@ def _pick_is_a_percent(reading: Reading, slots: dict[str, object], context: Dial
         amounts = [key for key in ("price_max", "monthly_budget") if key in slots]
         value = slots.get(amounts[0]) if len(amounts) == 1 else None
         number = value / 1000 if value else None
-        if isinstance(number, int | float) and PICK_AS_PERCENT[0] <= number <= PICK_AS_PERCENT[1]:
+        # "del 18 … con los 80 mil": the article's number was a year, not this amount's
+        said_so = number in reading.article_numbers or "number:year_article" not in reading.said
+        in_range = (
+            isinstance(number, int | float) and PICK_AS_PERCENT[0] <= number <= PICK_AS_PERCENT[1]
+        )
+        if said_so and in_range:
             del slots[amounts[0]]
             slots[FINANCING_SLOTS[1]] = float(number)
             return True

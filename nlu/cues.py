@@ -22,6 +22,7 @@ MEANINGS = frozenset(
         "term_before",
         "km_before",
         "car_price_before",
+        "paid_with_before",
     }
 )
 YEAR_RANGE = (1980, 2035)

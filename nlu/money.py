@@ -12,7 +12,7 @@ SMALLEST_THOUSANDS = 20  # "presupuesto de 300" is 300 mil; "tengo 3" is not mon
 # ("de menos de 400": the longer cue an age limit also uses, a ceiling all the same)
 PRICE_CUES = (
     "max_before", "min_before", "budget_before", "approx_before", "money_before",
-    "age_limit_before", "max_after", "min_after", "car_price_before",
+    "age_limit_before", "max_after", "min_after", "car_price_before", "paid_with_before",
 )  # fmt: skip
 
 

@@ -99,6 +99,8 @@ LENGTH_WORDS = GRAMMAR.length_words
 STOCK_VERBS = GRAMMAR.stock_verbs
 ONE_OVER_OTHER = frozenset({"one", "over", "other"})  # "why would u pick one over the other"
 OWN_CAR_REACH = 4
+COPULA_PLURAL = frozenset({"son", "estan", "are"})  # "¿son automáticos?" asks of the cars shown
+ORIGIN_REACH = 3  # words between a person's copula and their origin ("soy una gringa jubilada")
 DATUM_ALONE = 2  # "km", "el precio": a datum asked by its word alone
 DATUM_OPENING = 1  # "la altura de la trax…": the datum's word opens the message
 POSSESSIVES = frozenset(
@@ -365,6 +367,7 @@ class Extractor:
             ("context:any_price", settings.any_price_words),
             ("context:any_transmission", settings.any_transmission_words),
             ("context:any_size", settings.any_size_words),
+            ("context:whole_stock", settings.whole_stock_words),
             ("context:of_those", settings.of_those_words),
             ("context:more", settings.more_words),
             ("context:more_alone", settings.more_alone_words),
@@ -540,8 +543,8 @@ class Extractor:
         origins = [  # "mi novia es gringa": a person's origin, no cars wanted
             (name, start, end)
             for name, start, end in found["origin"]
-            if not (start and tokens[start - 1] in PERSON_COPULAS)
-        ]
+            if not set(tokens[max(0, start - ORIGIN_REACH) : start]) & PERSON_COPULAS
+        ]  # "I am a retired American": the person, a few words after "am"
         if not (mention.make or mention.model) and origins:
             self._origin(analysis, origins[0], taken)
         for label, start, end in found["cue"]:
@@ -1030,6 +1033,10 @@ class Extractor:
         if intent == COMPARE and len(set(analysis.picks)) > 1:
             slots.pop("ordinal", None)  # several cars: `picks`, not one ordinal
         only_named = named and set(slots) <= NAMED_WITH_PLACE
+        whole = "context:whole_stock" in analysis.said and slots.get("superlative")
+        if whole and not named and intent in (SELECT, SEARCH_REQUEST, ADVICE):
+            intent, topic, stage, second = SEARCH_REQUEST, None, "context", None  # "el más caro
+            slots.pop("ordinal", None)  # que tienen": over every car, not the list on screen
         fits = "length_max" in slots and not named and intent != SEARCH_REQUEST
         fits = fits and not POINTING & slots.keys()  # "¿el 2 cabe en mi cochera?": that one
         if fits and (context.focus is None or set(analysis.tokens) & WHICH_WORDS):
@@ -1726,6 +1733,7 @@ def _owned(tokens: list[str], start: int, cue_ends: list[int]) -> bool:
 
 
 CAR_KINDS = ("make", "model", "body_type", "fuel", "transmission", "drive")
+VALUE_KINDS = ("body_type", "fuel", "transmission", "drive")
 
 
 def _indefinite_car(analysis: Analysis) -> bool:
@@ -1735,7 +1743,17 @@ def _indefinite_car(analysis: Analysis) -> bool:
         (analysis.slot_at[key] for key in CAR_KINDS if key in analysis.slot_at),
         default=None,
     )
-    return at is not None and at > 0 and analysis.tokens[at - 1] in INDEFINITE
+    if at is None:
+        return False
+    if at > 0 and analysis.tokens[at - 1] in INDEFINITE:
+        return True
+    # "automáticos baratos": a kind in the plural, not asked of one car ("¿son automáticos?")
+    kinds = [analysis.slot_at[key] for key in VALUE_KINDS if key in analysis.slot_at]
+    if not kinds or analysis.slots.get("make") or analysis.slots.get("model"):
+        return False  # "la t-cross y la kicks": names, not kinds
+    word = analysis.tokens[min(kinds)]
+    asked = "?" in analysis.raw or COPULA_PLURAL & set(analysis.tokens)
+    return word.endswith("s") and len(word) > 3 and not asked
 
 
 def _pick(unit: Unit) -> bool:

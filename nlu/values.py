@@ -27,6 +27,7 @@ CLAUSE_END = GRAMMAR.value_clause_end
 BRIDGE = GRAMMAR.bridge
 COMPARATIVES = GRAMMAR.comparatives
 COPULAS = GRAMMAR.copulas
+PERSON_COPULAS = GRAMMAR.person_copulas
 LIST_JOINERS = GRAMMAR.list_joiners
 INDEFINITES = GRAMMAR.indefinites
 DEMONSTRATIVES = GRAMMAR.demonstratives
@@ -69,7 +70,7 @@ class ValueReader:
             kind, _, rest = key.partition("|")
             slot = rest if kind == "flag" else rest.partition("|")[0]
             listed = slot in dropped_end and set(tokens[dropped_end[slot] : start]) <= LIST_JOINERS
-            if slot != SUPERLATIVE and (listed or self._before(tokens, start, self.drops)):
+            if slot != SUPERLATIVE and (listed or self._dropped(tokens, start)):
                 found[f"{DROPPED}{slot}"] = (True, start)  # "olvida el carplay": any
                 dropped_end[slot] = end
                 continue
@@ -135,6 +136,11 @@ class ValueReader:
             for phrase in self.generic
         )
 
+    def _dropped(self, tokens: list[str], start: int) -> bool:
+        while start and tokens[start - 1] in INTENSIFIERS:
+            start -= 1  # "no tienen que ser tan grandes"
+        return self._before(tokens, start, self.drops)
+
     def _negated(self, tokens: list[str], start: int) -> bool:
         while start and tokens[start - 1] in INTENSIFIERS:
             start -= 1  # "que no sea muy grande"
@@ -162,11 +168,12 @@ def _denied_after(tokens: list[str], end: int, disliked: frozenset[int] = frozen
 
 
 def _after_copula(tokens: list[str], start: int) -> bool:
-    """ "está (muy) chica", "es grandota": the word says what a car is."""
+    """ "está (muy) chica", "es grandota": the word says what a car is; "soy grande ya", "somos
+    grandes": what the customer is."""
     i = start - 1
     while i >= 0 and tokens[i] in INTENSIFIERS:
         i -= 1
-    return i >= 0 and tokens[i] in COPULAS
+    return i >= 0 and (tokens[i] in COPULAS or tokens[i] in PERSON_COPULAS)
 
 
 def _said_of_one(tokens: list[str], start: int) -> bool:

@@ -97,6 +97,8 @@ def search_cars(ctx: TurnContext) -> Reply:
     current = SearchFilters() if reset else ctx.state.filters
     # "cualquier marca", "todos los automáticos", "hatchback automático de menos de 200 mil" after
     # the Figo or the March: any make, and what was said of the models named goes too
+    if "context:whole_stock" in said and ctx.extraction.superlative:  # "el más caro que tienen"
+        current = SearchFilters()
     if "context:any_make" in said or _category_asked(ctx.extraction):
         named = ["make", "model", "alternatives", "version_has", *ctx.config.reset_on_new_model]
         current = current.model_copy(update=dict.fromkeys(named))
@@ -265,6 +267,9 @@ def _beyond_shown(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
         if "context:newer" in said and filters.superlative is None:
             return filters.model_copy(update={"superlative": "newest"})
         return filters
+    if "context:cheap" in said and "context:cheaper" not in said and filters.superlative:
+        return filters.model_copy(update={"superlative": "cheapest"})  # "algo barato" after the
+        # dearest ones: the same search, cheapest first
     update: dict[str, object] = {}
     if "context:cheaper" in said and extraction.price_max is None:
         cheapest = min(car.price for car in shown) - PRICE_TOLERANCE - 1  # prices end in 999

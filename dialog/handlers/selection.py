@@ -172,7 +172,8 @@ def _whole_search(ctx: TurnContext, shown: list[int]) -> tuple[int, list[Car]] |
     """Every car of the search whose first cars are on screen (total, cars in the order shown);
     None when the list is not a search's (a comparison, similar cars) or all of it is shown."""
     filters, afford = ctx.state.filters, affordability(ctx)
-    if filters.is_empty() and afford is None:
+    criteria = filters.model_copy(update={"superlative": None})  # "algo barato": only a sort
+    if criteria.is_empty() and afford is None:
         return None
     catalog = ctx.services.catalog
     every = search(catalog, filters, len(catalog.cars), afford.price if afford else None)
