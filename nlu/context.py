@@ -337,6 +337,11 @@ def _about_a_car(
 
 
 def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogContext):
+    if reading.label == FINANCING and not any(key in slots for key in NAMING):
+        version = _version_pointed(reading, context)  # "M2 it is. ¿cuánto al mes con 30%?"
+        if version is not None:
+            slots["ordinal"] = version
+            return SELECT, FINANCING
     car_priced = reading.label == FINANCING and "price:car" in reading.said  # "el de 236 a 4 años"
     if (
         reading.label not in {SEARCH, SELECT, DETAILS}

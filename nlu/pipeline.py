@@ -99,6 +99,11 @@ LENGTH_WORDS = GRAMMAR.length_words
 STOCK_VERBS = GRAMMAR.stock_verbs
 ONE_OVER_OTHER = frozenset({"one", "over", "other"})  # "why would u pick one over the other"
 OWN_CAR_REACH = 4
+# "no quiero pagar 6 años", "no quiero a 6 años": a term refused before it is said
+REFUSED_TERM = frozenset(
+    {("no", "quiero", "pagar"), ("no", "quiero", "a"), ("no", "quiero", "los"),
+     ("no", "pagar", "a")}
+)  # fmt: skip
 COPULA_PLURAL = frozenset({"son", "estan", "are"})  # "¿son automáticos?" asks of the cars shown
 ORIGIN_REACH = 3  # words between a person's copula and their origin ("soy una gringa jubilada")
 DATUM_ALONE = 2  # "km", "el precio": a datum asked by its word alone
@@ -1030,6 +1035,8 @@ class Extractor:
             naming = {key: slots[key] for key in ("make", "model") if key in slots}
             if sum(car_matches(car, naming) for car in context.shown) > 1:
                 intent, topic, second = COMPARE, None, None  # "hay dos rio, ¿qué diferencia?"
+        if intent == COMPARE and second == SEARCH_REQUEST and not named:
+            second = None  # "¿cuál de las dos? la 2015 es más cara": a year of the two, no search
         if intent == COMPARE and len(set(analysis.picks)) > 1:
             slots.pop("ordinal", None)  # several cars: `picks`, not one ordinal
         only_named = named and set(slots) <= NAMED_WITH_PLACE
@@ -1336,7 +1343,8 @@ def _denied_term(tokens: list[str], unit, term_units: frozenset[str]) -> bool:
     after = end < len(tokens) and tokens[end] in DENIALS and closes
     start = unit.first.start
     before = tokens[max(0, start - 2) : start]
-    return after or before == ["no", "a"] or before[-1:] == ["no"]
+    refused = tuple(tokens[max(0, start - 3) : start]) in REFUSED_TERM  # "no quiero pagar 6 años"
+    return after or before == ["no", "a"] or before[-1:] == ["no"] or refused
 
 
 def _terms_listed_after(
@@ -1451,7 +1459,10 @@ def _own_car_value(analysis: Analysis) -> None:
     own = OWN_VALUE in analysis.said and bool(slots.get("own_car"))
     ceiling = "price_max" in slots and "price_min" not in slots and "down_payment" not in slots
     monthly = any(key in slots for key in ("term_months", "monthly_budget"))
-    saved = SAVINGS in analysis.said and monthly  # "tengo 60 mil ahorrados, ¿me alcanza con 5?"
+    # "tengo 60 mil ahorrados, ¿me alcanza con 5?", "how much is the down payment for the Tracker?
+    # I got 50k saved": savings beside a plan or a car are what they put down
+    asked = any(label == FINANCING_REQUEST for label, *_ in analysis.labels)
+    saved = SAVINGS in analysis.said and (monthly or asked)
     if (own or saved) and plan and ceiling:  # a plan paid in with their car or their savings
         slots["down_payment"] = slots.pop("price_max")
         analysis.slot_at["down_payment"] = analysis.slot_at.pop("price_max", 0)

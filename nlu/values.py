@@ -33,6 +33,8 @@ INDEFINITES = GRAMMAR.indefinites
 DEMONSTRATIVES = GRAMMAR.demonstratives
 INTENSIFIERS = GRAMMAR.intensifiers
 DESCRIBED = GRAMMAR.described
+WHICH_REACH = 9  # words between "cuál" and the superlative ("cuál de las 16 tiene menos km")
+WHICH_STOPS = frozenset({"y", "o", "pero", "que", "than", "and", "or", "but", "?", ",", ".", "!"})
 CAR_NOUNS = GRAMMAR.car_nouns
 STOCK_VERBS = GRAMMAR.stock_verbs
 
@@ -200,4 +202,13 @@ def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int])
         i -= 1  # "la odyssey más nueva", "el carro más nuevo"
     if i >= 2 and tokens[i - 1] in COPULAS and tokens[i - 2] in DEMONSTRATIVES:
         return False  # "esas son las más baratas": what the list is, no wish
-    return i >= 0 and (tokens[i] in ARTICLES or tokens[i] in WHICH)
+    if i >= 0 and (tokens[i] in ARTICLES or tokens[i] in WHICH):
+        return True
+    # "¿cuál de las 16 tiene menos km?", "¿cuál camioneta de menos de 350 tiene menos km?": a
+    # "which" earlier in the same clause
+    j = i
+    while j >= 0 and start - j <= WHICH_REACH and tokens[j] not in WHICH_STOPS:
+        if tokens[j] in WHICH:
+            return True
+        j -= 1
+    return False

@@ -124,9 +124,15 @@ class VehicleVocabulary:
         for model, make in catalog.models.items():
             aliases = known.get(fold(model), ("", "", []))[2]
             self._add_model(make, model, aliases, word_like)
+        # "el M2": a name a stocked version carries ("3.0 M2 DCT") is a car we have
+        versions: dict[str, set[str]] = {}
+        for car in catalog.cars:
+            words = fold(car.version).replace("-", " ").split()
+            versions.setdefault(fold(car.make), set()).update(words)
         for key, (make, model, aliases) in known.items():
             if key not in in_stock:  # a short name of a car we lack is too easily a word
-                self._add_model(make, model, aliases, word_like | ({key} if _short(key) else set()))
+                lacked = _short(key) and key not in versions.get(fold(make), set())
+                self._add_model(make, model, aliases, word_like | ({key} if lacked else set()))
         self.in_stock = in_stock
 
     def _add_model(self, make: str, model: str, aliases: list[str], word_like: set[str]) -> None:

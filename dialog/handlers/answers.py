@@ -35,6 +35,8 @@ def fixed_reply(ctx: TurnContext) -> Reply:
         "nearest_branch": {"place", "line"},
         "case_note": set(),
         "insurance": set(),
+        "cash": set(),
+        "test_drive": set(),
     },
 )
 def knowledge_answer(ctx: TurnContext) -> Reply:
@@ -82,9 +84,13 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         if car is not None and with_car:  # "va, ¿y dónde la puedo ver?" of the car chosen
             text = f"{text}\n\n{fill(with_car, car_values(car, words=ctx.words))}"
         return Reply(text)
-    for key in ctx.route.phrases:  # "¿el seguro va incluido?": what the facts say of it
-        if said(ctx, f"{ctx.intent}:{key}") and ctx.template(key):
-            return Reply(ctx.say(key))
+    known = [  # "¿el seguro va incluido?": what the facts say of it; each part asked, in order
+        ctx.say(key)
+        for key in ctx.route.phrases
+        if said(ctx, f"{ctx.intent}:{key}") and ctx.template(key)
+    ]
+    if known:
+        return Reply("\n\n".join(known))
     return ask_llm(ctx, "no_answer")
 
 

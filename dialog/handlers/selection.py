@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from dialog.forms import said
 from dialog.handlers.common import (
     ASKED_TRAITS,
     CAR_PLACEHOLDERS,
@@ -417,6 +418,7 @@ LENGTH_GAP = 50  # mm: a shorter car is worth saying ("¿cuál es más chico?") 
     },
     optional={
         "length_gap": {"shorter", "gap"},
+        "why_note": set(),
     },
 )
 def compare_cars(ctx: TurnContext) -> Reply:
@@ -439,6 +441,8 @@ def compare_cars(ctx: TurnContext) -> Reply:
         lines.append(ctx.say("line", values))
     lines.append("")
     lines.extend(_gaps(ctx, cars, shown))
+    if said(ctx, "compare_cars:why") and ctx.template("why_note"):
+        lines += ["", ctx.say("why_note")]  # "¿por qué uno cuesta más?": the listing's part
     lines += ["", ctx.say("closing")]
     ctx.state.selected = None  # the next "ese" is one of these, not the car seen before
     return Reply("\n".join(lines))
@@ -479,6 +483,8 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
         cars = [*cars, *unlisted][:COMPARE_MAX]
         shown[:] = cars
         ctx.state.last_results = [car.stock_id for car in cars]
+    if len(cars) < 2 and len(shown) == 2 and not unlisted:
+        cars = list(shown)  # "¿cuál de las dos me conviene? la 2015 es más cara": both shown
     if len(cars) < 2 and not extraction.picks and (seen := _last_two_seen(ctx)):
         shown[:] = cars = seen  # "compárame esos dos": the last two cars looked at
         ctx.state.last_results = [car.stock_id for car in cars]
