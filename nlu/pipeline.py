@@ -99,6 +99,16 @@ LENGTH_WORDS = GRAMMAR.length_words
 STOCK_VERBS = GRAMMAR.stock_verbs
 ONE_OVER_OTHER = frozenset({"one", "over", "other"})  # "why would u pick one over the other"
 OWN_CAR_REACH = 4
+LOCATIONS_LABEL = "knowledge/locations"
+STAY_REACH = 6  # words before "N años" that may say it is a stay ("relocating … for 2 years")
+STAY_WORDS = frozenset(
+    {"relocating", "moving", "living", "vivir", "viviendo", "estar", "estare", "estaremos",
+     "stay", "staying", "mudo", "mudamos", "radicar", "contract", "contrato", "asignacion"}
+)  # fmt: skip
+PLAN_WORDS = frozenset(
+    {"enganche", "plazo", "pagar", "pagarlo", "financiar", "credito", "mensualidad", "loan",
+     "finance", "financing", "pay", "term", "meses"}
+)  # fmt: skip
 # "no quiero pagar 6 años", "no quiero a 6 años": a term refused before it is said
 REFUSED_TERM = frozenset(
     {("no", "quiero", "pagar"), ("no", "quiero", "a"), ("no", "quiero", "los"),
@@ -723,6 +733,11 @@ class Extractor:
             del analysis.slots["price_min"]  # "¿como de 900 mil? no, de 400 o menos": the ceiling
         return leftovers, counted
 
+    def _has_branch(self, city: object) -> bool:
+        """A city with branches; a neighbourhood near one ("near Pedregal") is worth naming it."""
+        named = isinstance(city, str) and self.places.area_of(city) is not None
+        return named and self.places.branch_near(city) is None
+
     def _topic_with_section(
         self, decision: Decision, hits: Hits, analysis: Analysis, flags: set[str]
     ) -> Decision:
@@ -1035,6 +1050,16 @@ class Extractor:
             naming = {key: slots[key] for key in ("make", "model") if key in slots}
             if sum(car_matches(car, naming) for car in context.shown) > 1:
                 intent, topic, second = COMPARE, None, None  # "hay dos rio, ¿qué diferencia?"
+        # "me mudo a Monterrey, busco una SUV": the city where they are, not a question about
+        # branches (a city with none still gets the nearest ones and buying online)
+        here = [_label(intent, topic), second]
+        city = slots.get("city")
+        city_only = LOCATIONS_LABEL in here and LOCATIONS_LABEL not in hits.worded
+        near = any(self.places.branch_near(place) for place in analysis.cities)
+        if city_only and SEARCH_REQUEST in here and self._has_branch(city) and not near:
+            if _label(intent, topic) == LOCATIONS_LABEL:
+                intent, topic, stage = SEARCH_REQUEST, None, "rule"
+            second = None
         if intent == COMPARE and second == SEARCH_REQUEST and not named:
             second = None  # "¿cuál de las dos? la 2015 es más cara": a year of the two, no search
         if intent == COMPARE and len(set(analysis.picks)) > 1:
@@ -1268,10 +1293,14 @@ def _named_beyond_section(analysis: Analysis, label: str) -> bool:
 
 
 def _years_of_driving(tokens: list[str], analysis: Analysis, unit) -> bool:
-    """ "90 mil km en 5 años": a km figure right before "en N años"."""
+    """ "90 mil km en 5 años": a km figure right before "en N años"; "I'm relocating to
+    Monterrey for 2 years", "voy a vivir 2 años en Puebla": a stay, not a plan."""
     start = unit.first.start
     at = analysis.slot_at.get("km_max")
-    return start >= 2 and tokens[start - 1] == "en" and at is not None and at < start
+    if start >= 2 and tokens[start - 1] == "en" and at is not None and at < start:
+        return True
+    before = set(tokens[max(0, start - STAY_REACH) : start])
+    return bool(before & STAY_WORDS) and not before & PLAN_WORDS
 
 
 def _denied_year(tokens: list[str], unit, meaning: dict[str, float]) -> bool:

@@ -245,6 +245,7 @@ def resolve(
 
 CAR_ARTICLES = GRAMMAR.car_articles  # "el figo", "otro clase a"
 PLURAL_ARTICLES = GRAMMAR.plural_articles
+INDEFINITES = GRAMMAR.indefinite_articles  # "un mazda 3, un corolla"
 COMPARE_JOINERS = GRAMMAR.compare_joiners
 ALTERNATIVE_JOINERS = GRAMMAR.alternative_joiners  # "compárame la sportage con la compass"
 
@@ -254,8 +255,8 @@ def _joined(tokens: list[str], last_end: int, start: int) -> bool:
     between = tokens[last_end:start]
     while between and between[0].isdigit() and len(between[0]) == 4:
         between = between[1:]  # "la cr-v 2017 con la hr-v": the first car's year
-    if between == [","]:
-        return True  # "BMW, Mercedes o Audi": a list of cars
+    if between[:1] == [","] and all(t in CAR_ARTICLES or t in INDEFINITES for t in between[1:3]):
+        return len(between) <= 2  # "BMW, Mercedes o Audi", "un mazda 3, un corolla y un sentra"
     if 0 < len(between) <= 3 and between[0] in ALTERNATIVE_JOINERS:
         return True
     # "el cla. compáralo con la x1": the joiner right before the second car (and its article)

@@ -445,6 +445,7 @@ def compare_cars(ctx: TurnContext) -> Reply:
         lines += ["", ctx.say("why_note")]  # "¿por qué uno cuesta más?": the listing's part
     lines += ["", ctx.say("closing")]
     ctx.state.selected = None  # the next "ese" is one of these, not the car seen before
+    ctx.state.compared = [car.stock_id for car in cars]  # "¿y por qué la diferencia?" again
     return Reply("\n".join(lines))
 
 
@@ -485,6 +486,9 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
         ctx.state.last_results = [car.stock_id for car in cars]
     if len(cars) < 2 and len(shown) == 2 and not unlisted:
         cars = list(shown)  # "¿cuál de las dos me conviene? la 2015 es más cara": both shown
+    again = [car for i in ctx.state.compared if (car := ctx.services.catalog.get(i))]
+    if len(cars) < 2 and not extraction.picks and not names and len(again) > 1:
+        return again[:COMPARE_MAX]  # "si pero ¿por qué la diferencia?" after a comparison
     if len(cars) < 2 and not extraction.picks and (seen := _last_two_seen(ctx)):
         shown[:] = cars = seen  # "compárame esos dos": the last two cars looked at
         ctx.state.last_results = [car.stock_id for car in cars]
@@ -534,9 +538,13 @@ def _named_unlisted(ctx: TurnContext, cars: list[Car], focus: Car | None = None)
     for make, model in models:
         if any(car.model.casefold() == model.casefold() for car in [*cars, *found]):
             continue
-        wanted = SearchFilters(make=make, model=model, superlative="newest")
+        ceiling = extraction.price_max  # "tengo hasta 300 mil": the newest within it
+        wanted = SearchFilters(make=make, model=model, superlative="newest", price_max=ceiling)
         wanted = trim_as_version(ctx.services.catalog, wanted)  # "el c63 amg vs el bmw m2"
         outcome = search(ctx.services.catalog, wanted, limit=UNLISTED_LOOKED_AT)
+        if ceiling is not None and (outcome.relaxed or not outcome.cars):  # none within: the
+            wanted = wanted.model_copy(update={"price_max": None})  # one there is, its price shown
+            outcome = search(ctx.services.catalog, wanted, limit=UNLISTED_LOOKED_AT)
         if outcome.cars and not outcome.relaxed:
             found.append(next((c for c in outcome.cars if c.year in years), outcome.cars[0]))
     return found
