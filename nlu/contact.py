@@ -24,6 +24,14 @@ _SEPARATORS = frozenset({"-", ".", "(", ")", "+", "/", ":"})
 _CLAUSE_END = GRAMMAR.phone_clause_end
 PHONE_DIGITS = 10
 COUNTRY = "52"
+DAY_NAMES = {
+    "lunes": "lunes", "martes": "martes", "miercoles": "miércoles", "jueves": "jueves",
+    "viernes": "viernes", "sabado": "sábado", "domingo": "domingo", "monday": "lunes",
+    "tuesday": "martes", "wednesday": "miércoles", "thursday": "jueves", "friday": "viernes",
+    "saturday": "sábado", "sunday": "domingo",
+}  # fmt: skip
+NAME_LINKS = frozenset({"y", "and", "de", "del", "la", "los", "las"})
+NANP = "1"  # the US and Canada: "+1" and ten digits
 
 
 class TimePattern(BaseModel):
@@ -102,7 +110,10 @@ class ContactReader:
             ):
                 digits += self._spelled(tokens, end)
                 end += 1
+            plus = tokens[i].startswith("+") or (i > 0 and tokens[i - 1] == "+")
             number = _national(digits)
+            if plus and len(digits) == PHONE_DIGITS + 1 and digits.startswith(NANP):
+                number = f"+{NANP} {digits[1:]}"  # "+1 323 555 8812": a US/Canada number, kept
             if number:
                 start = i - 1 if i and tokens[i - 1] in {"+", "("} else i
                 taken[start:end] = [True] * (end - start)
@@ -258,6 +269,8 @@ def _say(template: str, match: re.Match[str]) -> str:
         parts["m"] = ":" + parts["m"]
     if parts.get("ampm"):
         parts["ampm"] = " " + parts["ampm"]
+    if parts.get("d"):
+        parts["d"] = DAY_NAMES.get(parts["d"], parts["d"])  # "before saturday": "sábado"
     return template.format_map(_Blank(parts)).strip()
 
 
@@ -306,4 +319,7 @@ def _as_written(raw: str, folded: list[str]) -> list[str]:
 
 
 def _title(words: list[str]) -> str:
-    return " ".join(word[:1].upper() + word[1:].lower() for word in words)
+    return " ".join(
+        word.lower() if word.lower() in NAME_LINKS else word[:1].upper() + word[1:].lower()
+        for word in words
+    )  # "Robert and Linda Hughes", "María de la Luz"

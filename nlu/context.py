@@ -129,6 +129,7 @@ class ContextSettings(BaseModel):
     newer_words: list[str] = Field(default_factory=list)  # "una más nueva": newer than the list
     negation_words: list[str] = Field(default_factory=list)  # "no quiero la duster": not a pick
     broaden_words: list[str] = Field(default_factory=list)  # "no nomás vento": not only that one
+    also_words: list[str] = Field(default_factory=list)  # "enséñame también los automáticos"
     negation_after_words: list[str] = Field(default_factory=list)  # "el corolla no me gusta"
     # ... unless what follows the "no" asks about the car: "¿y el 208 no hay?", "¿no lo tienen?"
     asks_after_no_words: list[str] = Field(default_factory=list)
@@ -277,7 +278,9 @@ def _current_topic_section(
     topic = label.split("/", 1)[1] if "/" in label else ""
     follow_up = "context:follow_up" in reading.said  # "¿y si me arrepiento?" continues the topic
     follow_up = follow_up and not (topic in sections and "topic:named" in reading.said)
-    if last.split("/", 1)[1] in sections and (topic not in sections or follow_up):
+    named = "topic:named_apart" in reading.said  # "hablo del APARTADO, ¿se devuelve?": a word
+    # of that topic alone, over a part of the last one
+    if last.split("/", 1)[1] in sections and (topic not in sections or follow_up) and not named:
         return last, None
     return None
 
@@ -366,6 +369,9 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
     priced = [] if "price:bound" in reading.said else price_pointed(context.shown, slots)
     if len(priced) == 1 and not _criteria_beyond(slots, (*NAMING, "price_max")):
         return SELECT, second  # "the 2018 one for 238k", "la de 211 mil"
+    several = len(priced) > 1 and asked and not _criteria_beyond(slots, (*NAMING, "price_max"))
+    if several and "price:car" in reading.said:
+        return COMPARE, None  # "el de 265 mil, ¿cuántos km tiene?" of two at $265,999: both
     if not slots and len(reading.bare_numbers) == 1 and reading.words <= POINTING_WORDS:
         thousands = reading.bare_numbers[0] * 1000  # "el de 238": the one at $238,999
         priced = price_pointed(context.shown, {"price_max": thousands}) if thousands >= 1e5 else []

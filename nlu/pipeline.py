@@ -105,6 +105,24 @@ STAY_WORDS = frozenset(
     {"relocating", "moving", "living", "vivir", "viviendo", "estar", "estare", "estaremos",
      "stay", "staying", "mudo", "mudamos", "radicar", "contract", "contrato", "asignacion"}
 )  # fmt: skip
+COMPARE_WORDS = frozenset(
+    {"compara", "comparar", "comparame", "comparalos", "comparalas", "diferencia", "diferencias",
+     "vs", "versus", "contra", "mejor", "conviene", "compare", "difference", "better", "cual"}
+)  # fmt: skip
+COUNT_MAX = 10  # "los dos", "las 3": how many cars, not an amount
+AGE_LINKS = frozenset(
+    {"es", "tiene", "de", "menor", "mayor", "menos", "mas", "apenas", "ya", "is", "under", "over",
+     "only", "just", "casi", "como", "unos", "cumple", "cumplio", "va", "a"}
+)  # fmt: skip  # "mi hijo es menor de 25", "my son is 19": words between a person and an age
+PERSON_WORDS = frozenset(
+    {"hijo", "hija", "hijos", "esposa", "esposo", "novia", "novio", "sobrino", "sobrina",
+     "nieto", "nieta", "mama", "papa", "edad", "son", "daughter", "kid", "wife", "husband"}
+)  # fmt: skip
+SEEN_REACH = 4  # "en mercado libre vi uno igual en 230": a price seen elsewhere, no budget
+SEEN_VERBS = frozenset(
+    {"vi", "vimos", "vio", "encontre", "encontramos", "venden", "vendian", "anuncian",
+     "saw", "found"}
+)  # fmt: skip
 PLAN_WORDS = frozenset(
     {"enganche", "plazo", "pagar", "pagarlo", "financiar", "credito", "mensualidad", "loan",
      "finance", "financing", "pay", "term", "meses"}
@@ -124,6 +142,11 @@ POSSESSIVES = frozenset(
 CAR_PRICE_JOINERS = frozenset({"de", "del", "en"})  # "la tiguan de 300 mil", "el rio en 236"
 NAMED_WITH_PLACE = frozenset({"make", "model", "year_min", "year_max", "city"})
 NAMED_TOPIC = "topic:named"  # the topic's own words, beyond a part another topic shares
+NAMED_APART = "topic:named_apart"  # a word of the topic that no part of any topic has
+KM_JOINERS = frozenset({"con", "de", "with", "y"})  # "el rio 2020 con 19 mil km"
+CAR_KM = "km:car"  # a car named with its odometer: which car, not the most km wanted
+PRICE_SEEN = "price:seen"  # a price seen somewhere else: what comes with Kavak's is said
+DEFINITE_CAR = frozenset({"el", "la", "ese", "esa", "este", "esta", "the", "that", "this"})
 CAR_PRICE = "price:car"  # "un carro de 200 mil", "el de 236": a car's price, not a ceiling
 MONEY_AFTER_CON = "money:con"  # "con (los) 40 mil": paid in, next to a term it is a down payment
 ARTICLE_NUMBER = "number:article"  # a bare number after "el"/"la" ("con el 30")
@@ -178,6 +201,7 @@ class Analysis:
     said_spans: list[tuple[str, int, int]] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)  # numbers that meant nothing: "¿y a 5?"
     picks: list[int] = field(default_factory=list)  # every ordinal: "el 1 con el 3"
+    odometer: int | None = None  # the km of a car named ("el sentra 2019 con 18 mil km")
     taken_back: list[int] = field(default_factory=list)  # values dropped or ruled out
     unbounded: set[str] = field(default_factory=set)  # amounts said without "máximo", "hasta"
     alternatives: list[str] = field(default_factory=list)  # "jetta o vento": 'Volkswagen|Vento'
@@ -397,6 +421,7 @@ class Extractor:
             ("context:newer", settings.newer_words),
             ("context:negation", [*settings.negation_words, *settings.reset_words]),
             ("context:broaden", settings.broaden_words),
+            ("context:also", settings.also_words),
             ("context:negation_after", settings.negation_after_words),
             ("context:asks_after_no", settings.asks_after_no_words),
             ("context:correction", settings.correction_words),
@@ -676,6 +701,10 @@ class Extractor:
                     analysis.article_numbers.append(int(last.value))  # "el del 23": a year?
                     if last.start and tokens[last.start - 1] in YEAR_ONLY_ARTICLES:
                         analysis.said.add(YEAR_ARTICLE)  # "la del 16" is a year, not a position
+            both = len(unit.quantities) == 1 and bare and last.value <= COUNT_MAX
+            both = both and bool(last.start) and tokens[last.start - 1] in GRAMMAR.plural_articles
+            if both and not {"mil", "k", "pesos"} & set(tokens[last.end : last.end + 1]):
+                continue  # "las mensualidades de las dos": a count of cars, no amount
             if meaning is None:
                 if "count_after" in unit.after:
                     counted.update(quantity.start for quantity in unit.quantities)
@@ -685,6 +714,16 @@ class Extractor:
                 continue  # "la del 2013 no, muy vieja": not a year they want
             if _denied_amount(tokens, unit):
                 continue  # "el enganche son 15 mil, no 13 mil": the 13 is what it is not
+            described = "km_max" in meaning and not (unit.before | unit.after) & BOUND_CUES
+            if described and _after_definite_car(analysis, unit.first.start):
+                analysis.said.add(CAR_KM)
+                analysis.odometer = int(meaning["km_max"])
+                continue  # "el sentra 2019 con 18 mil km": the car's odometer, no ceiling
+            if "price_max" in meaning and _seen_elsewhere(tokens, unit):
+                analysis.said.add(PRICE_SEEN)
+                continue  # "en mercado libre vi uno igual en 230": their price, not a budget
+            if bare and "price_max" in meaning and _persons_age(tokens, unit):
+                continue  # "mi hijo es menor de 25": an age, no budget
             if "term_months" in meaning and _denied_term(tokens, unit, self.lexicon.term_units):
                 analysis.said.add(DENIED_TERM)
                 continue  # "a 6 años no, máximo 4": not the term they want
@@ -781,7 +820,12 @@ class Extractor:
                         del analysis.slots[key], analysis.slot_at[key]
                 found.append(last.value)
         pcts = [*found, unit.last.value]
-        if len(pcts) > 1:
+        said = analysis.slots.get("down_payment_pct")  # "con el 30% cuánto, ¿y con el 10%?"
+        if isinstance(said, float | int) and analysis.slot_at.get("down_payment_pct", 0) < (
+            unit.first.start
+        ):
+            pcts.append(said)
+        if len(set(pcts)) > 1:
             analysis.down_payment_pcts = sorted(set(pcts))
 
     def _seller_follow_up(
@@ -944,6 +988,8 @@ class Extractor:
         ):
             analysis.said.add(NAMED_TOPIC)  # "si la aparto, ¿me regresan el dinero?": the topic's
             # own word, not only words a part of the last topic shares
+        if topic and label_now in self.classifier.labels and _named_apart(analysis, label_now):
+            analysis.said.add(NAMED_APART)  # "hablo del APARTADO": a word of no other topic's part
         reading = Reading(
             label=_label(intent, topic) or "",
             stage=stage,
@@ -985,6 +1031,16 @@ class Extractor:
             intent, topic, stage, second = COMPARE, None, "context", None
         elif intent in (SEARCH_REQUEST, SELECT) and _asks_which_named(analysis):
             intent, topic, stage, second = ADVICE, None, "context", None  # side by side, a word
+        seen = [*context.shown, *([context.focus] if context.focus is not None else [])]
+        naming = {key: slots[key] for key in ("make", "model") if key in slots}
+        of_seen = bool(naming) and any(car_matches(car, naming) for car in seen)
+        if second == SEARCH_REQUEST and DETAILS in hits.worded and of_seen:
+            second = DETAILS  # "¿descuento de contado? ¿y el Vento tiene Bluetooth?"
+        plans_of_both = FINANCING_REQUEST in hits.worded
+        plans_of_both = plans_of_both and not set(analysis.tokens) & COMPARE_WORDS
+        if intent == COMPARE and plans_of_both and not analysis.picks:
+            intent, topic, stage, second = FINANCING_REQUEST, None, "rule", None  # "¿y las
+            # mensualidades de las dos?": the plan of each, not the comparison again
         if second == COMPARE and intent in (SEARCH_REQUEST, SELECT) and context.shown:
             intent, topic, stage, second = COMPARE, None, "context", None  # "la 2017 está en 414
             # y la 2016 en 287, ¿por qué tanta diferencia?": the cars said are compared
@@ -1094,6 +1150,7 @@ class Extractor:
             said=frozenset(analysis.said) | analysis.whole,
             picks=tuple(analysis.picks),
             years=tuple(analysis.years),
+            odometer=analysis.odometer,
             terms=tuple(analysis.terms),
             cities=tuple(analysis.cities),
             down_payments=tuple(analysis.down_payments),
@@ -1292,6 +1349,17 @@ def _named_beyond_section(analysis: Analysis, label: str) -> bool:
     )
 
 
+def _named_apart(analysis: Analysis, label: str) -> bool:
+    """The topic has a strong phrase that no part of any topic covers ("apartado" beside the
+    "devolver" of the returns part): the customer names that topic, whatever came before."""
+    parts = [(s, e) for name, s, e in analysis.said_spans if name.startswith("section:")]
+    return any(
+        not any(start < e and s < end for s, e in parts)
+        for hit, strong, start, end in analysis.labels
+        if hit == label and strong
+    )
+
+
 def _years_of_driving(tokens: list[str], analysis: Analysis, unit) -> bool:
     """ "90 mil km en 5 años": a km figure right before "en N años"; "I'm relocating to
     Monterrey for 2 years", "voy a vivir 2 años en Puebla": a stay, not a plan."""
@@ -1314,6 +1382,24 @@ def _denied_year(tokens: list[str], unit, meaning: dict[str, float]) -> bool:
         and tokens[end] in DENIALS
         and (end + 1 == len(tokens) or tokens[end + 1] in CLAUSE_BREAKS)
     )
+
+
+def _seen_elsewhere(tokens: list[str], unit) -> bool:
+    """A price a car was seen at somewhere else: "vi uno igual en 230", "I saw one for 250k"."""
+    start = unit.first.start
+    if start == 0 or tokens[start - 1] not in {"en", "a", "for", "at"}:
+        return False
+    if {"barato", "barata", "menos", "cheaper"} & set(tokens):
+        return False  # "vi un jetta en 200, ¿lo tienen más barato?": then it is a ceiling
+    return bool(set(tokens[max(0, start - 1 - SEEN_REACH) : start - 1]) & SEEN_VERBS)
+
+
+def _persons_age(tokens: list[str], unit) -> bool:
+    """A bare number a few words after a person ("mi hijo es menor de 25", "my son is 19")."""
+    at = unit.first.start - 1
+    while at >= 0 and tokens[at] in AGE_LINKS:
+        at -= 1
+    return unit.last.value < 100 and at >= 0 and tokens[at] in PERSON_WORDS
 
 
 def _denied_amount(tokens: list[str], unit) -> bool:
@@ -1813,11 +1899,22 @@ def _label(intent: str | None, topic: str | None) -> str | None:
     return f"{KNOWLEDGE}/{topic}" if intent == KNOWLEDGE and topic else intent
 
 
-def _after_car_name(analysis: Analysis, start: int) -> bool:
+def _after_definite_car(analysis: Analysis, start: int) -> bool:
+    """ "el sentra 2019 con 18 mil km", "la tracker de 15 mil km": one car, by its odometer
+    ("un jetta con 50 mil km" wishes for one)."""
+    if not _after_car_name(analysis, start, KM_JOINERS):
+        return False
+    i = start - 2
+    while i > 0 and (analysis.kinds[i - 1] == "car" or _YEAR.fullmatch(analysis.tokens[i])):
+        i -= 1
+    return i > 0 and analysis.tokens[i - 1] in DEFINITE_CAR
+
+
+def _after_car_name(analysis: Analysis, start: int, joiners=None) -> bool:
     """ "la tiguan de 300 mil", "el rio 2019 de 249,999": a car named, then its price."""
     tokens, kinds = analysis.tokens, analysis.kinds
     i = start - 1
-    if i < 1 or tokens[i] not in CAR_PRICE_JOINERS:
+    if i < 1 or tokens[i] not in (joiners or CAR_PRICE_JOINERS):
         return False
     i -= 1
     if _YEAR.fullmatch(tokens[i]) and i > 0:

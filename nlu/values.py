@@ -36,6 +36,10 @@ DESCRIBED = GRAMMAR.described
 WHICH_REACH = 9  # words between "cuál" and the superlative ("cuál de las 16 tiene menos km")
 WHICH_STOPS = frozenset({"y", "o", "pero", "que", "than", "and", "or", "but", "?", ",", ".", "!"})
 CAR_NOUNS = GRAMMAR.car_nouns
+# "puede ser estándar": a kind allowed, not required ("aunque sea sedán" concedes it)
+PERMISSIVE = frozenset({("puede", "ser"), ("can", "be"), ("could", "be")})
+EITHER_ASKED = frozenset({"transmission"})  # "¿es manual o automático?": a question
+ALSO = frozenset({"tambien", "tb", "tmb", "also"})  # "enséñame también los automáticos"
 STOCK_VERBS = GRAMMAR.stock_verbs
 
 
@@ -72,6 +76,14 @@ class ValueReader:
             kind, _, rest = key.partition("|")
             slot = rest if kind == "flag" else rest.partition("|")[0]
             listed = slot in dropped_end and set(tokens[dropped_end[slot] : start]) <= LIST_JOINERS
+            permissive = tuple(tokens[max(0, start - 2) : start]) in PERMISSIVE
+            also = bool(ALSO & set(tokens[max(0, start - 3) : start]))
+            earlier = slot in found or f"{DROPPED}{slot}" in found
+            kinds = kind != "flag" and slot not in (SUPERLATIVE, "size")
+            asked = slot in EITHER_ASKED and _either_of(tokens, start, found.get(slot))
+            if kinds and (permissive or (also and earlier) or asked):
+                found.pop(slot, None)  # "puede ser estándar", "estándar… y también automáticos":
+                listed = True  # either kind, no filter
             if slot != SUPERLATIVE and (listed or self._dropped(tokens, start)):
                 found[f"{DROPPED}{slot}"] = (True, start)  # "olvida el carplay": any
                 dropped_end[slot] = end
@@ -212,3 +224,14 @@ def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int])
             return True
         j -= 1
     return False
+
+
+def _either_of(tokens: list[str], start: int, first: tuple | None) -> bool:
+    """ "¿es manual o automático?", "estándar o automática?": two values of one slot joined by
+    "o" ask which it is; neither is a wish."""
+    return (
+        first is not None
+        and start >= 2
+        and tokens[start - 1] in {"o", "or"}
+        and (first[1] >= start - 3)
+    )

@@ -200,7 +200,9 @@ def resolve(
     makes_said = {name.make for names, _, _ in named for name in names if name.model is None}
     mention = VehicleMention()
     for names, start, end in sorted(named, key=lambda item: item[1]):
-        article = start > 0 and tokens[start - 1] in CAR_ARTICLES
+        indefinite = start > 1 and tokens[start - 1] in ONE_CAR and tokens[start] not in NUMERALS
+        indefinite = indefinite and tokens[start - 2] in WISHES  # not "vi un lobo en el camino"
+        article = indefinite or (start > 0 and tokens[start - 1] in CAR_ARTICLES)  # "una avanza"
         # "con los 500": an amount; one car is "el 500", "un 500"
         plural = start > 0 and tokens[start - 1] in PLURAL_ARTICLES
         usable = [
@@ -246,6 +248,9 @@ def resolve(
 CAR_ARTICLES = GRAMMAR.car_articles  # "el figo", "otro clase a"
 PLURAL_ARTICLES = GRAMMAR.plural_articles
 INDEFINITES = GRAMMAR.indefinite_articles  # "un mazda 3, un corolla"
+WISHES = GRAMMAR.wishes
+NUMERALS = frozenset({"uno", "one"})  # "un uno" is no Fiat Uno
+ONE_CAR = frozenset({"un", "una"})  # "busco una avanza": a word-like model after "un"/"una"
 COMPARE_JOINERS = GRAMMAR.compare_joiners
 ALTERNATIVE_JOINERS = GRAMMAR.alternative_joiners  # "compárame la sportage con la compass"
 

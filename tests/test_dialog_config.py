@@ -44,6 +44,22 @@ def test_shipped_configuration_is_valid():
     assert {"search_cars", "financing", "knowledge", "fallback"} <= set(config.routes)
 
 
+def test_shipped_language_packs_translate_every_knowledge_answer():
+    """A section left untranslated answers an English question with the topic's general text
+    ("Can we test drive it on Saturday?" got the whole buying process)."""
+    from tools.knowledge import KnowledgeBase
+
+    config = load_dialog_config(ROOT / "config" / "dialog.yml")
+    knowledge = KnowledgeBase.load(ROOT / "data" / "knowledge.yml")
+    for language, pack in config.i18n.items():
+        answers = pack.get("knowledge_answers") or {}
+        for topic, entry in knowledge.entries.items():
+            translated = answers.get(topic) or {}
+            assert translated.get("answer"), f"{language}: topic {topic} has no answer"
+            missing = {s.name for s in entry.sections} - set(translated.get("sections") or {})
+            assert not missing, f"{language}: {topic} lacks sections {sorted(missing)}"
+
+
 @pytest.mark.parametrize(
     ("old", "new", "marker", "message"),
     [

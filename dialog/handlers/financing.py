@@ -94,6 +94,9 @@ def financing_plan(ctx: TurnContext) -> Reply:
     if quote is not None:
         return quote
     params = ctx.state.financing
+    unnamed = not (ctx.extraction.make or ctx.extraction.model)
+    if car is not None and params.monthly_budget and unnamed and said(ctx, "financing:which_cars"):
+        return _affordable(ctx)  # "¿qué carro me alcanza con 4500 al mes?" with one chosen
     if ctx.extraction.monthly_budget is not None or (car is None and params.monthly_budget):
         return _fit(ctx, car) if car is not None else _affordable(ctx)
     if car is None and len(ctx.state.last_results) == 1:  # one car shown: that one
@@ -442,6 +445,9 @@ def _affordable(ctx: TurnContext) -> Reply:
     afford = affordability(ctx, budget)
     assert afford is not None
     wanted = merge_filters(ctx.state.filters, ctx.extraction, ctx.config.reset_on_new_model)
+    if said(ctx, "financing:which_cars") and not (ctx.extraction.make or ctx.extraction.model):
+        unnamed = dict.fromkeys(("make", "model", "version_has", "alternatives"))
+        wanted = wanted.model_copy(update=unnamed)  # "¿qué otros carros me alcanzan?": any car
     ctx.state.filters = wanted  # "¿me alcanza con 6 mil al mes? busco suv": SUVs only
     # the ceiling a budget affords is exact: no tolerance for prices ending in 999
     filters = wanted.model_copy(
@@ -520,6 +526,13 @@ def _plans_for_list(ctx: TurnContext) -> str:
     params = ctx.state.financing
     shown = ctx.state.last_results
     asked = params.down_payment is not None or params.down_payment_pct is not None
+    config = ctx.services.financing
+    if said(ctx, "financing:each") and len(shown) <= LIST_PLANS:  # "¿y las mensualidades de
+        params = params.model_copy()  # las dos?": each with what they said, else the defaults
+        if not asked:
+            params.down_payment_pct = config.default_down_payment_pct
+        params.term_months = params.term_months or config.default_term_years * 12
+        asked = True
     if (
         not (asked and params.term_months)
         or len(shown) > LIST_PLANS

@@ -65,6 +65,8 @@ def car_described(ctx: TurnContext) -> None:
     state, catalog = ctx.state, ctx.services.catalog
     cars = [car for i in state.last_results if (car := catalog.get(i))]
     slots = ctx.extraction.slots()
+    if ctx.extraction.odometer:  # "el rio de 19 mil km": that car's km, read apart from a ceiling
+        slots["km_max"] = ctx.extraction.odometer
     shown = [shown_car(car) for car in cars]
     pointed = km_pointed(shown, slots) or price_pointed(shown, slots)
     extraction = ctx.extraction

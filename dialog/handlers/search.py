@@ -3,6 +3,7 @@ say honestly when a make or model is not in stock and show the nearest alternati
 
 from __future__ import annotations
 
+from dialog.forms import said as phrase_said
 from dialog.handlers.common import CAR_PLACEHOLDERS, affordability, car_choices, car_values
 from dialog.registry import handler
 from dialog.render import money, thousands
@@ -160,13 +161,19 @@ def search_cars(ctx: TurnContext) -> Reply:
         ctx.state.filters = filters
     max_price, budget_note = _budget_cap(ctx, budget)
     offset = ctx.state.page + ctx.config.results_limit if more else 0
+    limit = ctx.config.results_limit
+    whole = more and phrase_said(ctx, "search_cars:all_results")  # "enséñame los 8": all at once
+    if whole or (more and phrase_said(ctx, "search_cars:last_page")):  # "y los últimos 3"
+        total = search(catalog, filters, 1, max_price).total
+        limit = min(max(total, limit), ALL_AT_ONCE) if whole else limit
+        offset = 0 if whole else max(total - limit, 0)
     ordered = filters  # a monthly budget lists the cars that make the most of it first
     later_body = ctx.extraction.body_type and ctx.extraction.price_max is None
     if later_body:  # "no espera, yo quiero pick up": that body, dearer, before other bodies
         ordered = filters.model_copy(update={"body_first": True})
     if budget is not None and filters.superlative is None:
         ordered = ordered.model_copy(update={"superlative": ctx.config.budget_order})
-    outcome = search(catalog, ordered, ctx.config.results_limit, max_price, offset)
+    outcome = search(catalog, ordered, limit, max_price, offset)
     outcome = _named_over_inherited(ctx, ordered, outcome, max_price)
     if more and not outcome.cars:
         return Reply(ctx.say("no_more", {"total": outcome.total}))
@@ -403,6 +410,11 @@ def merge_filters(
             slot, _, value = name[8:].partition(":")
             if merged.get(slot) == value:
                 merged[slot] = None
+    if "context:also" in extraction.said:  # "enséñame también los automáticos": either kind
+        for slot in ("transmission", "fuel", "body_type", "size"):
+            wished, held = getattr(extraction, slot), getattr(current, slot)
+            if wished is not None and held is not None and wished != held:
+                merged[slot] = None
     if "context:broaden:car" in extraction.said:  # "no nomás vento": any model
         merged["make"] = merged["model"] = None
     if extraction.year_min is not None and extraction.year_max is None and merged["year_max"]:
@@ -419,6 +431,7 @@ def merge_filters(
 
 
 SEARCH_ROUTE = "search_cars"
+ALL_AT_ONCE = 10  # the most cars one message lists when all are asked for
 
 
 def list_outcome(
@@ -616,6 +629,8 @@ def _monthly_budget(ctx: TurnContext) -> float | None:
         ctx.state.financing.monthly_budget = ctx.extraction.monthly_budget
     if ctx.extraction.down_payment is not None:
         ctx.state.financing.down_payment = ctx.extraction.down_payment
+    if ctx.extraction.term_months is not None:  # "que no pase de 4500 al mes a 4 años"
+        ctx.state.financing.term_months = ctx.extraction.term_months
     return ctx.state.financing.monthly_budget
 
 

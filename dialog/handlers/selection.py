@@ -24,7 +24,8 @@ from dialog.render import fill, km, money
 from dialog.screen import shown_car
 from dialog.state import utc_now
 from dialog.turn import Choice, Reply, TurnContext
-from nlu.context import JUDGED, car_matches, price_pointed
+from nlu.context import JUDGED, car_matches, km_pointed, price_pointed
+from nlu.pipeline import CAR_PRICE, PRICE_SEEN
 from nlu.schema import Extraction
 from tools.catalog import Car, Catalog
 from tools.search import ORDER, SearchFilters, search, trim_as_version
@@ -249,7 +250,11 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
 @handler(
     "catalog.details",
     required={"card": FOCUS, "no_car": set(), "several_named": {"count", "lines"}},
-    optional={"fits": FOCUS | {"space", "gap"}, "does_not_fit": FOCUS | {"space", "gap"}},
+    optional={
+        "fits": FOCUS | {"space", "gap"},
+        "does_not_fit": FOCUS | {"space", "gap"},
+        "seen_elsewhere": set(),
+    },
 )
 def car_details(ctx: TurnContext) -> Reply:
     """Answer about the car in focus (or the one pointed at in this message): the YAML's detail
@@ -274,6 +279,8 @@ def car_details(ctx: TurnContext) -> Reply:
     ctx.state.selected = car.stock_id
     answers = _detail_answers(ctx, car)
     fit = _fit_note(ctx, car)
+    if PRICE_SEEN in ctx.extraction.said and ctx.template("seen_elsewhere"):
+        fit = "\n\n".join(part for part in (fit, ctx.say("seen_elsewhere")) if part)
     if not answers:
         unknown = ctx.template("unknown_value") or "sin dato"
         card = ctx.say("card", car_values(car, unknown=unknown, words=ctx.words))
@@ -321,6 +328,9 @@ def _named_in_catalog(ctx: TurnContext) -> list[Car] | None:
     outcome = search(ctx.services.catalog, filters, LISTED_DETAILS)
     if outcome.relaxed or not outcome.cars:
         return None
+    if extraction.odometer:  # "el rio 2020 con 19 mil km": that one of the two
+        read = [car for car in outcome.cars if km_pointed([car], {"km_max": extraction.odometer})]
+        return read or list(outcome.cars)
     return list(outcome.cars)
 
 
@@ -455,6 +465,9 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
     cars = [car for i in picked if i is not None and (car := ctx.services.catalog.get(i))]
     if extraction.years and not (extraction.model or extraction.make):  # "la del 2020": a year
         cars += [car for car in shown if car.year in extraction.years and car not in cars]
+    if not cars and CAR_PRICE in extraction.said:  # "los de 265,999, ¿cuántos km tienen?"
+        slots = extraction.slots()
+        cars = [car for car in shown if price_pointed([shown_car(car)], slots)]
     named = (
         [
             car
