@@ -44,6 +44,20 @@ def test_shipped_configuration_is_valid():
     assert {"search_cars", "financing", "knowledge", "fallback"} <= set(config.routes)
 
 
+def test_shipped_language_packs_translate_every_route_template():
+    """An untranslated template answers an English customer with a Spanish line ("La más
+    cercana a Polanco" in an English conversation)."""
+    config = load_dialog_config(ROOT / "config" / "dialog.yml")
+    for language, pack in config.i18n.items():
+        missing = [
+            f"{name}.{template}"
+            for name, route in config.routes.items()
+            for template in route.templates
+            if template not in (pack.get(name) or {})
+        ]
+        assert not missing, f"{language} lacks {missing}"
+
+
 def test_shipped_language_packs_translate_every_knowledge_answer():
     """A section left untranslated answers an English question with the topic's general text
     ("Can we test drive it on Saturday?" got the whole buying process)."""

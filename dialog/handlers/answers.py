@@ -37,6 +37,7 @@ def fixed_reply(ctx: TurnContext) -> Reply:
         "insurance": set(),
         "cash": set(),
         "test_drive": set(),
+        "far_city": {"place", "areas"},
     },
 )
 def knowledge_answer(ctx: TurnContext) -> Reply:
@@ -79,6 +80,12 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
             text = f"{nearest}\n\n{text}"
         if said(ctx, f"{ctx.intent}:case") and ctx.template("case_note") and "asesor" not in text:
             text = f"{text}\n\n{ctx.say('case_note')}"  # "¿si no tengo historial me aprueban?"
+        far = extraction.city and area is None and answer.topic != LOCATIONS
+        areas = places.nearest_areas(extraction.city) if far else []
+        if areas and ctx.template("far_city"):  # "¿me la mandan a Fresnillo?": not confirmed
+            joiner = f" {ctx.template('and_join').strip() or 'y'} "
+            names = joiner.join(name for name, _ in areas)
+            text = f"{text}\n\n{ctx.say('far_city', {'place': extraction.city, 'areas': names})}"
         car = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
         with_car = (ctx.knowledge(entry.topic, "with_car") or entry.with_car) if car else ""
         if car is not None and with_car:  # "va, ¿y dónde la puedo ver?" of the car chosen
