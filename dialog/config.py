@@ -209,8 +209,8 @@ def load_dialog_config(
 
 def load_i18n(config: DialogConfig) -> dict[str, dict[str, Any]]:
     """Packs per language (config/i18n/<lang>.yml): the routes' templates, shared templates,
-    forms, `details`, `words` and `knowledge` answers in that language. Every key must exist in
-    dialog.yml and a template may only use the placeholders its handler gives."""
+    forms, `details`, `words`, `knowledge` answers and contact times in that language. Every key
+    must exist in dialog.yml and a template may only use the placeholders its handler gives."""
     directory = Path(config.source).parent / "i18n"
     packs: dict[str, dict[str, Any]] = {}
     for file in sorted(directory.glob("*.yml")) if directory.is_dir() else []:
@@ -243,7 +243,10 @@ def load_i18n(config: DialogConfig) -> dict[str, dict[str, Any]]:
     return packs
 
 
-I18N_SECTIONS = ("templates", "forms", "details", "words", "knowledge_answers")
+# `contact_time_words`: the contact times of data/nlu/contact.yml, as the customer reads them
+I18N_SECTIONS = (
+    "templates", "forms", "details", "words", "knowledge_answers", "contact_time_words"
+)  # fmt: skip
 
 
 def _check_routes(config: DialogConfig, data: Any, path: Path) -> None:

@@ -143,7 +143,10 @@ CAR_PRICE_JOINERS = frozenset({"de", "del", "en"})  # "la tiguan de 300 mil", "e
 NAMED_WITH_PLACE = frozenset({"make", "model", "year_min", "year_max", "city"})
 NAMED_TOPIC = "topic:named"  # the topic's own words, beyond a part another topic shares
 NAMED_APART = "topic:named_apart"  # a word of the topic that no part of any topic has
+HAVE_VERBS = frozenset({"tiene", "trae", "lleva", "has", "tienen", "traen", "llevan"})
+HAVE_FILLERS = frozenset({"casi", "como", "unos", "ya", "apenas", "nomas", "solo", "almost"})
 KM_JOINERS = frozenset({"con", "de", "with", "y"})  # "el rio 2020 con 19 mil km"
+YEAR_FLOOR = "year:floor"  # "2019 pa arriba", "2020 en adelante": open to the newest
 CAR_KM = "km:car"  # a car named with its odometer: which car, not the most km wanted
 PRICE_SEEN = "price:seen"  # a price seen somewhere else: what comes with Kavak's is said
 DEFINITE_CAR = frozenset({"el", "la", "ese", "esa", "este", "esta", "the", "that", "this"})
@@ -715,6 +718,9 @@ class Extractor:
             if _denied_amount(tokens, unit):
                 continue  # "el enganche son 15 mil, no 13 mil": the 13 is what it is not
             described = "km_max" in meaning and not (unit.before | unit.after) & BOUND_CUES
+            if set(meaning) == {"price_max"} and not unit.last.money and _after_have(tokens, unit):
+                analysis.said.add(CAR_KM)  # "ese es estándar y tiene 100 mil": a car "has" km,
+                continue  # not a price
             if described and _after_definite_car(analysis, unit.first.start):
                 analysis.said.add(CAR_KM)
                 analysis.odometer = int(meaning["km_max"])
@@ -752,6 +758,9 @@ class Extractor:
                 "car_price_before" in unit.before or _after_car_name(analysis, unit.first.start)
             ):
                 analysis.said.add(CAR_PRICE)  # "el de 236", "el rio 2019 de 249,999"
+            floor = {"min_after", "min_before"} & (unit.before | unit.after)
+            if "year_min" in meaning and "year_max" not in meaning and floor:
+                analysis.said.add(YEAR_FLOOR)  # "2019 pa arriba": no newest year any more
             if "down_payment" in meaning and bare:
                 analysis.said.add(BARE_DOWN_PAYMENT)  # "con 20 de enganche": mil or %?
             if bare and meaning.keys() & {"price_max", "down_payment"}:
@@ -1036,6 +1045,10 @@ class Extractor:
         of_seen = bool(naming) and any(car_matches(car, naming) for car in seen)
         if second == SEARCH_REQUEST and DETAILS in hits.worded and of_seen:
             second = DETAILS  # "¿descuento de contado? ¿y el Vento tiene Bluetooth?"
+        alike = "context:similar" in analysis.said and (context.focus or context.shown)
+        if alike and intent in (DETAILS, SELECT) and second in (SEARCH_REQUEST, DETAILS, None):
+            intent, topic, stage, second = SEARCH_REQUEST, None, "rule", None  # "ese es
+            # estándar; algo parecido pero automático": what it is said, the search asked
         plans_of_both = FINANCING_REQUEST in hits.worded
         plans_of_both = plans_of_both and not set(analysis.tokens) & COMPARE_WORDS
         if intent == COMPARE and plans_of_both and not analysis.picks:
@@ -1897,6 +1910,16 @@ def _pick(unit: Unit) -> bool:
 
 def _label(intent: str | None, topic: str | None) -> str | None:
     return f"{KNOWLEDGE}/{topic}" if intent == KNOWLEDGE and topic else intent
+
+
+def _after_have(tokens: list[str], unit) -> bool:
+    """ "tiene 100 mil", "ya trae casi 90 mil": a figure the car has (its odometer)."""
+    if (unit.before | unit.after) & BOUND_CUES:
+        return False
+    i = unit.first.start - 1
+    while i >= 0 and tokens[i] in HAVE_FILLERS:
+        i -= 1
+    return i >= 0 and tokens[i] in HAVE_VERBS
 
 
 def _after_definite_car(analysis: Analysis, start: int) -> bool:

@@ -72,15 +72,24 @@ class ValueReader:
         found: dict[str, tuple] = {}
         compared_size = False  # "algo más grande tipo suv": bigger than theirs, an SUV says it
         dropped_end: dict[str, int] = {}  # where a dropped value ended: "sedán o hatch" both go
-        for key, start, end in sorted(spans, key=lambda span: span[1]):
+        spans = sorted(spans, key=lambda span: span[1])
+        last_of: dict[str, int] = {}  # where each slot is said last
+        described_at: dict[str, tuple] = {}  # a value said of a car, no wish
+        for key, start, _ in spans:
+            last_of[key.partition("|")[2].partition("|")[0]] = start
+        for key, start, end in spans:
             kind, _, rest = key.partition("|")
             slot = rest if kind == "flag" else rest.partition("|")[0]
+            if slot in EITHER_ASKED and start < last_of[slot] and _said_of_one(tokens, start):
+                described_at[slot] = (None, start)
+                continue  # "ese es estándar… sedán automático": what it is, then the wish
             listed = slot in dropped_end and set(tokens[dropped_end[slot] : start]) <= LIST_JOINERS
             permissive = tuple(tokens[max(0, start - 2) : start]) in PERMISSIVE
             also = bool(ALSO & set(tokens[max(0, start - 3) : start]))
             earlier = slot in found or f"{DROPPED}{slot}" in found
             kinds = kind != "flag" and slot not in (SUPERLATIVE, "size")
-            asked = slot in EITHER_ASKED and _either_of(tokens, start, found.get(slot))
+            first = found.get(slot) or described_at.get(slot)
+            asked = slot in EITHER_ASKED and _either_of(tokens, start, first)
             if kinds and (permissive or (also and earlier) or asked):
                 found.pop(slot, None)  # "puede ser estándar", "estándar… y también automáticos":
                 listed = True  # either kind, no filter

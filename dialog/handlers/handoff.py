@@ -134,7 +134,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         "name": lead.name,
         "phone": lead.phone,
         "email": lead.email,
-        "contact_time": lead.contact_time,
+        "contact_time": _time_words(ctx, lead.contact_time),
         "car": title,
         "plan": ctx.say("plan_line", _plan_words(plan)) if plan else None,
         "own_car": state.own_car,  # to sell, or to leave as a down payment
@@ -289,3 +289,14 @@ def _plan_of(ctx: TurnContext, price: float) -> dict[str, object] | None:
     except FinancingError:
         return None
     return plan.model_dump()
+
+
+def _time_words(ctx: TurnContext, said: str | None) -> str | None:
+    """The contact time in the customer's language ("por la tarde" -> "in the afternoon"): the
+    pack's `contact_time_words`, longest first; the advisor's lead keeps the Spanish."""
+    pairs = ctx.pack().get("contact_time_words") or {}
+    if not said or not pairs:
+        return said
+    for spanish in sorted(pairs, key=len, reverse=True):
+        said = said.replace(spanish, pairs[spanish])
+    return said

@@ -8,7 +8,7 @@ from dialog.handlers.common import CAR_PLACEHOLDERS, affordability, car_choices,
 from dialog.registry import handler
 from dialog.render import money, thousands
 from dialog.turn import Reply, TurnContext
-from nlu.pipeline import SAVINGS
+from nlu.pipeline import SAVINGS, YEAR_FLOOR
 from nlu.schema import Extraction
 from tools.catalog import Car
 from tools.search import (
@@ -251,9 +251,23 @@ def _named_over_inherited(
     found = search(ctx.services.catalog, looser, ctx.config.results_limit, max_price)
     if not found.cars or {step.kind for step in found.relaxed} & {"model", "make"}:
         return outcome
-    kinds = dict.fromkeys(INHERITED[key] for key in inherited)
+    shown = {car.stock_id for car in found.cars}
+    # only what the cars shown do not meet: the automatic Corolla is no "other transmission"
+    # when the price was what it lacked
+    missed = [
+        key for key in inherited if not _all_meet(ctx, looser, key, filters, shown, max_price)
+    ]
+    kinds = dict.fromkeys(INHERITED[key] for key in missed)
     relaxed = [Relaxation(kind=kind) for kind in kinds] + list(found.relaxed)
     return found.model_copy(update={"relaxed": relaxed})
+
+
+def _all_meet(ctx, looser, key, filters, shown: set[int], max_price) -> bool:
+    """Every car shown meets the earlier criterion `key`."""
+    catalog = ctx.services.catalog
+    kept = search(catalog, looser.model_copy(update={key: getattr(filters, key)}),
+                  len(catalog.cars), max_price)  # fmt: skip
+    return not kept.relaxed and shown <= {car.stock_id for car in kept.cars}
 
 
 def _beyond_shown(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
@@ -417,6 +431,8 @@ def merge_filters(
                 merged[slot] = None
     if "context:broaden:car" in extraction.said:  # "no nomás vento": any model
         merged["make"] = merged["model"] = None
+    if YEAR_FLOOR in extraction.said and extraction.year_max is None:
+        merged["year_max"] = None  # "2019 pa arriba" after "2019 o 2020": any newer year too
     if extraction.year_min is not None and extraction.year_max is None and merged["year_max"]:
         merged["year_max"] = (
             None if merged["year_max"] < extraction.year_min else merged["year_max"]
