@@ -143,6 +143,7 @@ CAR_PRICE_JOINERS = frozenset({"de", "del", "en"})  # "la tiguan de 300 mil", "e
 NAMED_WITH_PLACE = frozenset({"make", "model", "year_min", "year_max", "city"})
 NAMED_TOPIC = "topic:named"  # the topic's own words, beyond a part another topic shares
 NAMED_APART = "topic:named_apart"  # a word of the topic that no part of any topic has
+TWO_WORDS = frozenset({"2", "dos", "ambas", "ambos", "two", "both"})  # "cuál de las 2"
 HAVE_VERBS = frozenset({"tiene", "trae", "lleva", "has", "tienen", "traen", "llevan"})
 HAVE_FILLERS = frozenset({"casi", "como", "unos", "ya", "apenas", "nomas", "solo", "almost"})
 KM_JOINERS = frozenset({"con", "de", "with", "y"})  # "el rio 2020 con 19 mil km"
@@ -583,6 +584,8 @@ class Extractor:
         if mention.model:
             analysis.put("model", mention.model, car_at)
         analysis.alternatives = [f"{make}|{model or ''}" for make, model in mention.others]
+        if mention.apart and not mention.others and _between_two(tokens):
+            analysis.alternatives = [f"{make}|{model or ''}" for make, model in mention.apart]
         origins = [  # "mi novia es gringa": a person's origin, no cars wanted
             (name, start, end)
             for name, start, end in found["origin"]
@@ -1042,6 +1045,9 @@ class Extractor:
             intent, topic, stage, second = ADVICE, None, "context", None  # side by side, a word
         seen = [*context.shown, *([context.focus] if context.focus is not None else [])]
         naming = {key: slots[key] for key in ("make", "model") if key in slots}
+        traits = slots.keys() & {"drive", "transmission", "fuel", "bluetooth", "car_play"}
+        if intent in ("policy_question", KNOWLEDGE) and second is None and naming and traits:
+            second = DETAILS  # "me interesa la frontier 2022, ¿tiene 4x4? ¿se puede negociar?"
         of_seen = bool(naming) and any(car_matches(car, naming) for car in seen)
         if second == SEARCH_REQUEST and DETAILS in hits.worded and of_seen:
             second = DETAILS  # "¿descuento de contado? ¿y el Vento tiene Bluetooth?"
@@ -1099,7 +1105,8 @@ class Extractor:
         if "context:haggle" in analysis.said and (context.focus or named):
             slots.pop("price_max", None)  # an offer for the car, not a ceiling for a search
             slots.pop("price_min", None)
-            intent, topic, stage, second = POLICY, None, "rule", None
+            asked = DETAILS if traits and naming else None  # "la frontier, ¿tiene 4x4? ¿negocian?"
+            intent, topic, stage, second = POLICY, None, "rule", asked
         order = _sort_order(analysis)
         if order is not None and (context.shown or "context:sort" in analysis.said):
             slots["superlative"] = order  # "ordénalos por km": the same search, another order
@@ -1910,6 +1917,12 @@ def _pick(unit: Unit) -> bool:
 
 def _label(intent: str | None, topic: str | None) -> str | None:
     return f"{KNOWLEDGE}/{topic}" if intent == KNOWLEDGE and topic else intent
+
+
+def _between_two(tokens: list[str]) -> bool:
+    """ "¿cuál de las 2 es más grande?", "which of the two": a question between two cars."""
+    words = set(tokens)
+    return bool(words & WHICH_WORDS) and bool(words & TWO_WORDS)
 
 
 def _after_have(tokens: list[str], unit) -> bool:

@@ -183,10 +183,12 @@ def _denied_after(tokens: list[str], end: int, disliked: frozenset[int] = frozen
     of dislike starts ("los sedán no me gustan")."""
     if end in disliked:
         return True
+    tag = end + 1 < len(tokens) and tokens[end + 1] == "?"  # "es más grande, ¿no?": a tag
     return (
         end < len(tokens)
         and tokens[end] in DENIALS
         and (end + 1 == len(tokens) or tokens[end + 1] in CLAUSE_END)
+        and not tag
     )
 
 

@@ -42,6 +42,9 @@ class VehicleMention:
     claimed: list[tuple[int, int]] = field(default_factory=list)
     # other cars named as alternatives ("un jetta o un vento"): (make, model or None)
     others: list[tuple[str, str | None]] = field(default_factory=list)
+    # other models named in another clause ("la tracker tiene pocos km. y la escape…"): kept
+    # aside, a question between the two ("¿cuál de las 2?") compares them
+    apart: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 def spellings(name: str) -> set[str]:
@@ -229,6 +232,10 @@ def resolve(
                 mention.others.append((other.make, other.model))
                 mention.claimed.append((start, end))
                 continue
+        if model_names and mention.model is not None:
+            pick = _prefer_make(model_names, None)
+            if pick.model != mention.model and (pick.make, pick.model) not in mention.apart:
+                mention.apart.append((pick.make, pick.model))
         if model_names and mention.model is None:
             pick = _prefer_make(model_names, mention.make or _first(makes_said, named))
             mention.model, mention.make = pick.model, pick.make

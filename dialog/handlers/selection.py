@@ -173,6 +173,8 @@ def _next_page_pick(ctx: TurnContext, shown: list[int], ordinal: int) -> int | N
 def _whole_search(ctx: TurnContext, shown: list[int]) -> tuple[int, list[Car]] | None:
     """Every car of the search whose first cars are on screen (total, cars in the order shown);
     None when the list is not a search's (a comparison, similar cars) or all of it is shown."""
+    if shown == ctx.state.compared:
+        return None  # the cars compared, not a page of the search
     filters, afford = ctx.state.filters, affordability(ctx)
     criteria = filters.model_copy(update={"superlative": None})  # "algo barato": only a sort
     if criteria.is_empty() and afford is None:
@@ -456,6 +458,8 @@ def compare_cars(ctx: TurnContext) -> Reply:
     lines += ["", ctx.say("closing")]
     ctx.state.selected = None  # the next "ese" is one of these, not the car seen before
     ctx.state.compared = [car.stock_id for car in cars]  # "¿y por qué la diferencia?" again
+    ctx.state.last_results = list(ctx.state.compared)  # numbered 1, 2 on screen: "¿cuál es más
+    # fácil de estacionar?" is one of these
     return Reply("\n".join(lines))
 
 
