@@ -143,6 +143,12 @@ CAR_PRICE_JOINERS = frozenset({"de", "del", "en"})  # "la tiguan de 300 mil", "e
 NAMED_WITH_PLACE = frozenset({"make", "model", "year_min", "year_max", "city"})
 NAMED_TOPIC = "topic:named"  # the topic's own words, beyond a part another topic shares
 NAMED_APART = "topic:named_apart"  # a word of the topic that no part of any topic has
+THAN_WORDS_OF = frozenset({"context:cheaper", "context:newer", "context:cheap"})
+THAN_REACH = 5
+COPULA_REACH = 6  # "es más nueva y más barata": the copula before the first comparative
+COPULA_WORDS = frozenset(
+    {"es", "esta", "son", "estan", "sale", "is", "are"}
+)  # "más barata que la otra"
 TWO_WORDS = frozenset({"2", "dos", "ambas", "ambos", "two", "both"})  # "cuál de las 2"
 HAVE_VERBS = frozenset({"tiene", "trae", "lleva", "has", "tienen", "traen", "llevan"})
 HAVE_FILLERS = frozenset({"casi", "como", "unos", "ya", "apenas", "nomas", "solo", "almost"})
@@ -461,6 +467,14 @@ class Extractor:
             label, _, strength = name.rpartition("|")
             analysis.labels.append((label, strength == "strong", start, end))
 
+        compared = [  # "la 2016 es más nueva y más barata que la otra": said of a car, no wish
+            (name, start, end)  # ("¿algo más barato que el jetta?" wishes for one)
+            for name, start, end in found["said"]
+            if name in THAN_WORDS_OF
+            and _than_follows(analysis.tokens, end)
+            and set(analysis.tokens[max(0, start - COPULA_REACH) : start]) & COPULA_WORDS
+        ]
+        found["said"] = [span for span in found["said"] if span not in compared]
         analysis.said = {name for name, _, _ in found["said"]}
         analysis.said_spans = found["said"]
         if "context:more_alone!" in analysis.whole:
@@ -1045,6 +1059,12 @@ class Extractor:
             intent, topic, stage, second = ADVICE, None, "context", None  # side by side, a word
         seen = [*context.shown, *([context.focus] if context.focus is not None else [])]
         naming = {key: slots[key] for key in ("make", "model") if key in slots}
+        years_of_one = "model" in naming and len(set(analysis.years)) > 1
+        if years_of_one and set(analysis.tokens) & WHICH_WORDS and intent in (
+            SEARCH_REQUEST, ADVICE, SELECT
+        ):  # fmt: skip
+            intent, topic, stage, second = COMPARE, None, "rule", None  # "¿cuál me conviene,
+            # la odyssey 2016 o la 2015?": those two, side by side
         traits = slots.keys() & {"drive", "transmission", "fuel", "bluetooth", "car_play"}
         if intent in ("policy_question", KNOWLEDGE) and second is None and naming and traits:
             second = DETAILS  # "me interesa la frontier 2022, ¿tiene 4x4? ¿se puede negociar?"
@@ -1917,6 +1937,16 @@ def _pick(unit: Unit) -> bool:
 
 def _label(intent: str | None, topic: str | None) -> str | None:
     return f"{KNOWLEDGE}/{topic}" if intent == KNOWLEDGE and topic else intent
+
+
+def _than_follows(tokens: list[str], end: int) -> bool:
+    """ "más barata que la otra", "más nueva y más barata que…": "que" before the clause ends."""
+    for token in tokens[end : end + THAN_REACH]:
+        if token in ("que", "than"):
+            return True
+        if token in CLAUSE_BREAKS and token not in ("y", "and"):  # "más nueva y más barata que"
+            return False
+    return False
 
 
 def _between_two(tokens: list[str]) -> bool:

@@ -113,7 +113,13 @@ def _branch_line(text: str, branch: str) -> str | None:
 def _several_places(ctx: TurnContext) -> Reply:
     """ "¿hay sucursal en Cuernavaca? ¿y en Mérida?": each place answered, in the order named."""
     parts: list[str] = []
-    for city in ctx.extraction.cities:
+    places = ctx.services.extractor.places
+    by_area: dict[str | None, str] = {}  # "¿en punto valle o en nuevo sur, si vivo en cumbres?":
+    for city in ctx.extraction.cities:  # one answer per area, by the neighbourhood if one is said
+        area = places.area_of(city)
+        if area is None or area not in by_area or places.branch_near(city):
+            by_area[area if area is not None else city] = city
+    for city in dict.fromkeys(by_area.values()):
         one = ctx.extraction.model_copy(update={"city": city, "cities": (city,)})
         reply = knowledge_answer(replace(ctx, extraction=one))
         if reply.text and reply.text not in parts:

@@ -469,6 +469,8 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
     cars = [car for i in picked if i is not None and (car := ctx.services.catalog.get(i))]
     if extraction.years and not (extraction.model or extraction.make):  # "la del 2020": a year
         cars += [car for car in shown if car.year in extraction.years and car not in cars]
+    if not cars and extraction.model and len(set(extraction.years)) > 1:
+        cars = _of_years(ctx, shown)  # "¿la odyssey 2016 o la 2015?": one of each year
     if not cars and CAR_PRICE in extraction.said:  # "los de 265,999, ¿cuántos km tienen?"
         slots = extraction.slots()
         cars = [car for car in shown if price_pointed([shown_car(car)], slots)]
@@ -510,6 +512,22 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
         shown[:] = cars = seen  # "compárame esos dos": the last two cars looked at
         ctx.state.last_results = [car.stock_id for car in cars]
     return cars[:COMPARE_MAX]
+
+
+def _of_years(ctx: TurnContext, shown: list[Car]) -> list[Car]:
+    """The car of the model named for each year said, from the list first, else the catalog."""
+    extraction, cars = ctx.extraction, []
+    model = (extraction.model or "").casefold()
+    for year in dict.fromkeys(extraction.years):
+        listed = [c for c in shown if c.model.casefold() == model and c.year == year]
+        wanted = SearchFilters(make=extraction.make, model=extraction.model, year_min=year,
+                               year_max=year)  # fmt: skip
+        found = listed or list(search(ctx.services.catalog, wanted, limit=1).cars)
+        if found and not (not listed and search(ctx.services.catalog, wanted, limit=1).relaxed):
+            cars.append(found[0])
+    if len(cars) > 1 and any(car not in shown for car in cars):
+        shown[:] = cars
+    return cars
 
 
 def _last_two_seen(ctx: TurnContext) -> list[Car]:
