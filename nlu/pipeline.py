@@ -782,7 +782,7 @@ class Extractor:
                 analysis.said.add(BARE_DOWN_PAYMENT)  # "con 20 de enganche": mil or %?
             if bare and meaning.keys() & {"price_max", "down_payment"}:
                 analysis.said.add(BARE_AMOUNT)  # "¿y con 30?": mil, or a percent after one
-            if "price_max" in meaning and "own_value" in unit.before:
+            if "price_max" in meaning and "own_value" in unit.before | unit.after:
                 analysis.said.add(OWN_VALUE)  # "mi versa vale como 120 mil"
             if "price_max" in meaning and unit.cue("savings"):
                 analysis.said.add(SAVINGS)  # "tengo 60 mil ahorrados"
@@ -1152,10 +1152,11 @@ class Extractor:
         city = slots.get("city")
         city_only = LOCATIONS_LABEL in here and LOCATIONS_LABEL not in hits.worded
         near = any(self.places.branch_near(place) for place in analysis.cities)
-        if city_only and SEARCH_REQUEST in here and self._has_branch(city) and not near:
+        if city_only and SEARCH_REQUEST in here and not near:
             if _label(intent, topic) == LOCATIONS_LABEL:
                 intent, topic, stage = SEARCH_REQUEST, None, "rule"
-            second = None
+            # a city with no branch: the cars first, then that there is none (and the nearest)
+            second = None if self._has_branch(city) else LOCATIONS_LABEL
         if intent == COMPARE and second == SEARCH_REQUEST and not named:
             second = None  # "¿cuál de las dos? la 2015 es más cara": a year of the two, no search
         if intent == COMPARE and len(set(analysis.picks)) > 1:
@@ -1611,7 +1612,9 @@ def _own_car_value(analysis: Analysis) -> None:
     plan = plan or any(
         label == FINANCING_REQUEST for label, *_ in analysis.labels
     )  # "¿cuánto al mes?"
-    own = OWN_VALUE in analysis.said and bool(slots.get("own_car"))
+    rest = bool(set(analysis.tokens) & {"diferencia", "falta", "faltaria", "difference"})
+    own = OWN_VALUE in analysis.said and (bool(slots.get("own_car")) or rest)  # "si la X5
+    # vale 450, ¿cuánto pongo de diferencia?": what is left after their car
     ceiling = "price_max" in slots and "price_min" not in slots and "down_payment" not in slots
     monthly = any(key in slots for key in ("term_months", "monthly_budget"))
     # "tengo 60 mil ahorrados, ¿me alcanza con 5?", "how much is the down payment for the Tracker?
