@@ -6,6 +6,8 @@ a complaint or "YA TE DIJE MI NOMBRE" is not taken as a name.
 
 from __future__ import annotations
 
+import re
+
 from dialog.config import Form, FormQuestion, Route
 from dialog.registry import HANDLERS
 from dialog.render import fill
@@ -96,6 +98,11 @@ def _missed(ctx: TurnContext, form: Form) -> None:
 def _advance(ctx: TurnContext, form: Form, first_turn: bool) -> Reply:
     progress = ctx.state.form
     assert progress is not None
+    question = _open_question(ctx) if not first_turn else None
+    if question and ctx.template("question_noted"):  # asked beside the answers: to the advisor
+        notes = ctx.state.profile.get("lead_notes", "")
+        ctx.state.profile["lead_notes"] = f"{notes} | {question}" if notes else question
+        ctx.notes.append(ctx.say("question_noted", {"question": question}))
     asked = progress.asking
     before = dict(progress.answers)
     _record_answers(ctx, form, progress)
@@ -116,6 +123,23 @@ def _advance(ctx: TurnContext, form: Form, first_turn: bool) -> Reply:
     progress.asking = question.id
     field = "retry" if unanswered and question.retry else "ask"
     return Reply("", ask=fill(question_text(ctx, question, field), _values(ctx)), rephrasable=False)
+
+
+DIGITS_IN_ANSWER = 7  # a phone number is an answer, not a question
+QUESTION_WORDS = 3  # a question clause this long, beside the form's answers, is a question
+
+
+def _open_question(ctx: TurnContext) -> str | None:
+    """ "55 4120 9983. ¿y el diagnóstico me lo deben cobrar o no?": a question the message asks
+    besides its answers, that nothing else in this turn answers."""
+    if ctx.intent != "inform" or ctx.extraction.second:
+        return None
+    for clause in re.findall(r"[^.!?¿]*\?", ctx.text):
+        words = clause.split()
+        digits = sum(ch.isdigit() for ch in clause)
+        if len(words) >= QUESTION_WORDS and digits < DIGITS_IN_ANSWER:
+            return " ".join(words)
+    return None
 
 
 def _gave_up(ctx: TurnContext) -> Reply:

@@ -322,6 +322,9 @@ def _about_a_car(
         return DETAILS, None
     if context.focus is not None and reading.stage == "none" and reading.data_asked:
         return DETAILS, None  # "¿qué tracción tiene?": a datum of the car in focus
+    short = reading.words <= DATUM_WORDS and reading.stage == "examples"
+    if context.focus is not None and short and reading.data_asked:
+        return DETAILS, None  # "¿y la transmisión?": its datum, not a question like an example
     if context.focus is None or reading.label not in {SEARCH, SELECT, DETAILS, QUESTION}:
         return None
     if reading.label == QUESTION and reading.stage == "rule":
@@ -394,6 +397,7 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
     return None
 
 
+DATUM_WORDS = 4  # "¿y la transmisión?": a datum word in a short message of a car in focus
 POINTING_ONLY = 3  # words of a message that only points ("ese me late")
 POINTING_WORDS = 6  # a short message can point by a price or a version word
 

@@ -31,6 +31,7 @@ from nlu.context import (
     Reading,
     apply_context,
     car_matches,
+    km_pointed,
 )
 from nlu.cues import CueIndex, Unit
 from nlu.examples import STOPWORDS, Concepts, ExampleIndex
@@ -103,12 +104,18 @@ LOCATIONS_LABEL = "knowledge/locations"
 STAY_REACH = 6  # words before "N años" that may say it is a stay ("relocating … for 2 years")
 STAY_WORDS = frozenset(
     {"relocating", "moving", "living", "vivir", "viviendo", "estar", "estare", "estaremos",
-     "stay", "staying", "mudo", "mudamos", "radicar", "contract", "contrato", "asignacion"}
+     "stay", "staying", "mudo", "mudamos", "radicar", "contract", "contrato", "asignacion",
+     "transferring", "transferred", "transfer", "assigned", "assignment", "posted", "transfieren",
+     "trasladan", "cambian"}
 )  # fmt: skip
 COMPARE_WORDS = frozenset(
     {"compara", "comparar", "comparame", "comparalos", "comparalas", "diferencia", "diferencias",
      "vs", "versus", "contra", "mejor", "conviene", "compare", "difference", "better", "cual"}
 )  # fmt: skip
+DENIED_FLOOR_WORDS = frozenset(
+    {"no", "not", "nunca", "never", "dont", "don't", "nada", "nothing", "cant", "can't"}
+)  # fmt: skip
+FLOOR_DENIAL_REACH = 6  # "no quiero gastar más de": the denial a few words before "más de"
 COUNT_MAX = 10  # "los dos", "las 3": how many cars, not an amount
 AGE_LINKS = frozenset(
     {"es", "tiene", "de", "menor", "mayor", "menos", "mas", "apenas", "ya", "is", "under", "over",
@@ -730,6 +737,9 @@ class Extractor:
                     counted.update(quantity.start for quantity in unit.quantities)
                 leftovers.extend(unit.quantities)
                 continue
+            if set(meaning) == {"price_min"} and _denied_floor(tokens, unit):
+                meaning = {"price_max": meaning["price_min"]}  # "no quiero gastar más de 200
+                unit.before.add("max_before")  # mil", "not more than 300k": a ceiling
             if _denied_year(tokens, unit, meaning) or _year_ruled_out(analysis, unit, meaning):
                 continue  # "la del 2013 no, muy vieja": not a year they want
             if _denied_amount(tokens, unit):
@@ -1059,6 +1069,12 @@ class Extractor:
             intent, topic, stage, second = ADVICE, None, "context", None  # side by side, a word
         seen = [*context.shown, *([context.focus] if context.focus is not None else [])]
         naming = {key: slots[key] for key in ("make", "model") if key in slots}
+        odometer = slots.get("km_max") if "km_max" in analysis.unbounded else None
+        pointed_km = bool(odometer) and bool(km_pointed(seen, slots))
+        if pointed_km and (intent != SEARCH_REQUEST or naming):
+            # "the pathfinder is cheap but 103k km... any accidents?": that car's km, no filter
+            analysis.odometer = int(slots.pop("km_max"))
+            analysis.said.add(CAR_KM)
         years_of_one = "model" in naming and len(set(analysis.years)) > 1
         if years_of_one and set(analysis.tokens) & WHICH_WORDS and intent in (
             SEARCH_REQUEST, ADVICE, SELECT
@@ -1075,6 +1091,10 @@ class Extractor:
         if alike and intent in (DETAILS, SELECT) and second in (SEARCH_REQUEST, DETAILS, None):
             intent, topic, stage, second = SEARCH_REQUEST, None, "rule", None  # "ese es
             # estándar; algo parecido pero automático": what it is said, the search asked
+        planned = FINANCING_KEYS & slots.keys() and (naming or context.focus is not None)
+        if intent == "complaint" and planned:
+            intent, topic, stage, second = FINANCING_REQUEST, None, "rule", None  # "ya me
+            # cansé, nomás dime cuánto al mes el mazda 3 con 70 mil a 5 años": the plan
         plans_of_both = FINANCING_REQUEST in hits.worded
         plans_of_both = plans_of_both and not set(analysis.tokens) & COMPARE_WORDS
         if intent == COMPARE and plans_of_both and not analysis.picks:
@@ -1409,7 +1429,12 @@ def _years_of_driving(tokens: list[str], analysis: Analysis, unit) -> bool:
     if start >= 2 and tokens[start - 1] == "en" and at is not None and at < start:
         return True
     before = set(tokens[max(0, start - STAY_REACH) : start])
-    return bool(before & STAY_WORDS) and not before & PLAN_WORDS
+    if before & PLAN_WORDS:
+        return False
+    end = unit.last.end + 1  # "for 2 years in Monterrey", "2 años en Puebla": a stay there
+    after = [i for i in range(end, min(end + 3, len(tokens))) if tokens[i] not in ("en", "in")]
+    placed = bool(after) and analysis.kinds[after[0]] == "place"
+    return bool(before & STAY_WORDS) or placed
 
 
 def _denied_year(tokens: list[str], unit, meaning: dict[str, float]) -> bool:
@@ -1441,6 +1466,14 @@ def _persons_age(tokens: list[str], unit) -> bool:
     while at >= 0 and tokens[at] in AGE_LINKS:
         at -= 1
     return unit.last.value < 100 and at >= 0 and tokens[at] in PERSON_WORDS
+
+
+def _denied_floor(tokens: list[str], unit) -> bool:
+    """ "no quiero gastar más de 200 mil", "sin pasar de", "not more than": a denied floor."""
+    start = unit.first.start
+    before = tokens[max(0, start - FLOOR_DENIAL_REACH) : start]
+    floor = before[-2:] in (["mas", "de"], ["more", "than"]) or before[-1:] in (["over"], ["above"])
+    return floor and bool(set(before) & DENIED_FLOOR_WORDS)
 
 
 def _denied_amount(tokens: list[str], unit) -> bool:

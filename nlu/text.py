@@ -25,6 +25,7 @@ _DIGIT_UNIT = re.compile(
 # "2020+", "300k+": a plus after a figure is a floor ("o más"); "+52 55…" keeps its plus
 _PLUS_FLOOR = re.compile(r"(?<=[0-9k])\s*\+(?!\s*\d)")
 _DIGIT_DASH = re.compile(r"(?<=\d)\s*[-/]\s*(?=\d)")  # dashes are "-" after _ACCENTS
+_DIGIT_WORD_DASH = re.compile(r"(?<=\d)-(?=[a-z])")  # "7-seater", "4-door": the number and its word
 _SPACES = re.compile(r"\s+")
 _ELONGATED = re.compile(r"([a-z])\1{2,}")  # "holaaa", "siiii": 3+ of a letter -> 1
 _COMBINING = re.compile(r"[\u0300-\u036f]+")
@@ -57,6 +58,7 @@ def prepare(text: str) -> str:
     folded = _PLUS_FLOOR.sub(" o mas ", folded)
     folded = _DIGIT_UNIT.sub(" ", folded)
     folded = _DIGIT_DASH.sub(" - ", folded)
+    folded = _DIGIT_WORD_DASH.sub(" ", folded)
     return _SPACES.sub(" ", folded).strip()
 
 

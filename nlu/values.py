@@ -90,10 +90,14 @@ class ValueReader:
             kinds = kind != "flag" and slot not in (SUPERLATIVE, "size")
             first = found.get(slot) or described_at.get(slot)
             asked = slot in EITHER_ASKED and _either_of(tokens, start, first)
-            if kinds and (permissive or (also and earlier) or asked):
+            if kinds and asked:
+                found.pop(slot, None)  # "¿es estándar o automático?": asked, neither wished
+                continue
+            if kinds and (permissive or (also and earlier)):
                 found.pop(slot, None)  # "puede ser estándar", "estándar… y también automáticos":
                 listed = True  # either kind, no filter
-            if slot != SUPERLATIVE and (listed or self._dropped(tokens, start)):
+            dropped_after = _not_needed_after(tokens, end)  # "4x4 isn't a must", "no es necesario"
+            if slot != SUPERLATIVE and (listed or self._dropped(tokens, start) or dropped_after):
                 found[f"{DROPPED}{slot}"] = (True, start)  # "olvida el carplay": any
                 dropped_end[slot] = end
                 continue
@@ -165,8 +169,8 @@ class ValueReader:
         return self._before(tokens, start, self.drops)
 
     def _negated(self, tokens: list[str], start: int) -> bool:
-        while start and tokens[start - 1] in INTENSIFIERS:
-            start -= 1  # "que no sea muy grande"
+        while start and (tokens[start - 1] in INTENSIFIERS or tokens[start - 1] in ("a", "an")):
+            start -= 1  # "que no sea muy grande", "not a manual"
         return self._before(tokens, start, self.negations)
 
     @staticmethod
@@ -246,3 +250,18 @@ def _either_of(tokens: list[str], start: int, first: tuple | None) -> bool:
         and tokens[start - 1] in {"o", "or"}
         and (first[1] >= start - 3)
     )
+
+
+# said right after a value, it is not needed any more: "4x4 isn't a must", "el 4x4 no es
+# necesario", "carplay doesn't matter"
+NOT_NEEDED_AFTER = (
+    ("isnt", "a", "must"), ("isn't", "a", "must"), ("is", "not", "a", "must"),
+    ("not", "a", "must"), ("isnt", "necessary"), ("isn't", "necessary"), ("not", "necessary"),
+    ("doesnt", "matter"), ("doesn't", "matter"), ("no", "es", "necesario"),
+    ("no", "es", "indispensable"), ("no", "es", "obligatorio"), ("no", "importa"),
+    ("me", "da", "igual"), ("da", "igual"), ("no", "es", "forzoso"),
+)  # fmt: skip
+
+
+def _not_needed_after(tokens: list[str], end: int) -> bool:
+    return any(tuple(tokens[end : end + len(phrase)]) == phrase for phrase in NOT_NEEDED_AFTER)

@@ -203,8 +203,12 @@ def resolve(
     makes_said = {name.make for names, _, _ in named for name in names if name.model is None}
     mention = VehicleMention()
     for names, start, end in sorted(named, key=lambda item: item[1]):
+        if start and tokens[start - 1].isdigit() and fold(tokens[start]) in SEAT_WORDS:
+            continue  # "7 seat SUVs": seats, not the make SEAT
         indefinite = start > 1 and tokens[start - 1] in ONE_CAR and tokens[start] not in NUMERALS
         indefinite = indefinite and tokens[start - 2] in WISHES  # not "vi un lobo en el camino"
+        near = set(tokens[max(0, start - 2) : start]) | set(tokens[end : end + 2])
+        indefinite = indefinite or bool(near & STOCK_ASKED)  # "¿y avanza no tienen?"
         article = indefinite or (start > 0 and tokens[start - 1] in CAR_ARTICLES)  # "una avanza"
         # "con los 500": an amount; one car is "el 500", "un 500"
         plural = start > 0 and tokens[start - 1] in PLURAL_ARTICLES
@@ -256,6 +260,8 @@ CAR_ARTICLES = GRAMMAR.car_articles  # "el figo", "otro clase a"
 PLURAL_ARTICLES = GRAMMAR.plural_articles
 INDEFINITES = GRAMMAR.indefinite_articles  # "un mazda 3, un corolla"
 WISHES = GRAMMAR.wishes
+STOCK_ASKED = frozenset({"tienen", "tienes", "hay", "manejan", "venden", "have", "tendran"})
+SEAT_WORDS = frozenset({"seat", "seats"})
 NUMERALS = frozenset({"uno", "one"})  # "un uno" is no Fiat Uno
 ONE_CAR = frozenset({"un", "una"})  # "busco una avanza": a word-like model after "un"/"una"
 COMPARE_JOINERS = GRAMMAR.compare_joiners

@@ -327,6 +327,7 @@ def _named_in_catalog(ctx: TurnContext) -> list[Car] | None:
         year_min=extraction.year_min,
         year_max=extraction.year_max,
     )
+    filters = trim_as_version(ctx.services.catalog, filters)  # "el M2": a Serie 2's version
     outcome = search(ctx.services.catalog, filters, LISTED_DETAILS)
     if outcome.relaxed or not outcome.cars:
         return None
@@ -374,6 +375,10 @@ def _detail_answers(ctx: TurnContext, car: Car) -> list[str]:
             continue
         has_it = _has(car, topic.flag, ctx.extraction)
         field = "template" if has_it or not topic.template_no else "template_no"
+        kind = getattr(car, topic.flag) if topic.flag else None
+        said_none = topic.flag and getattr(ctx.extraction, topic.flag) is None
+        if said_none and isinstance(kind, str) and topic.template_no:
+            field = "template_no"  # "¿es estándar o automático?": what it is, no "sí"
         if topic.flag and getattr(car, topic.flag) is None and topic.template_unknown:
             field = "template_unknown"  # the catalog does not say: an advisor confirms
         source = getattr(car, f"{topic.guessed}_source") if topic.guessed else "version"
