@@ -245,7 +245,8 @@ class ContactReader:
         while i < len(tokens) and len(words) < self.max_words + 1:
             token = tokens[i]
             blocked = self.not_names if not words else self.stop
-            if taken[i] or not token.isalpha() or token in blocked or len(token) > 20:
+            spelled = token.replace("-", "").replace("'", "")  # "Reyes-Miller", "O'Brien"
+            if taken[i] or not spelled.isalpha() or token in blocked or len(token) > 20:
                 break
             words.append(token)
             i += 1
@@ -320,6 +321,8 @@ def _as_written(raw: str, folded: list[str]) -> list[str]:
 
 def _title(words: list[str]) -> str:
     return " ".join(
-        word.lower() if word.lower() in NAME_LINKS else word[:1].upper() + word[1:].lower()
+        word.lower()
+        if word.lower() in NAME_LINKS
+        else "-".join(part[:1].upper() + part[1:].lower() for part in word.split("-"))
         for word in words
-    )  # "Robert and Linda Hughes", "María de la Luz"
+    )  # "Robert and Linda Hughes", "María de la Luz", "Reyes-Miller"

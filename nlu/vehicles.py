@@ -208,7 +208,8 @@ def resolve(
         indefinite = start > 1 and tokens[start - 1] in ONE_CAR and tokens[start] not in NUMERALS
         indefinite = indefinite and tokens[start - 2] in WISHES  # not "vi un lobo en el camino"
         near = set(tokens[max(0, start - 2) : start]) | set(tokens[end : end + 2])
-        indefinite = indefinite or bool(near & STOCK_ASKED)  # "¿y avanza no tienen?"
+        stocked = bool(near & STOCK_ASKED) and tokens[start] not in NUMERALS  # "hay uno"
+        indefinite = indefinite or stocked  # "¿y avanza no tienen?"
         article = indefinite or (start > 0 and tokens[start - 1] in CAR_ARTICLES)  # "una avanza"
         # "con los 500": an amount; one car is "el 500", "un 500"
         plural = start > 0 and tokens[start - 1] in PLURAL_ARTICLES

@@ -37,6 +37,7 @@ def fixed_reply(ctx: TurnContext) -> Reply:
         "insurance": set(),
         "cash": set(),
         "test_drive": set(),
+        "mixed": set(),
         "far_city": {"place", "areas"},
     },
 )
@@ -91,10 +92,11 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         if car is not None and with_car:  # "va, ¿y dónde la puedo ver?" of the car chosen
             text = f"{text}\n\n{fill(with_car, car_values(car, words=ctx.words))}"
         return Reply(text)
+    mixed = said(ctx, f"{ctx.intent}:mixed")  # "una parte de contado y otra con crédito"
     known = [  # "¿el seguro va incluido?": what the facts say of it; each part asked, in order
         ctx.say(key)
         for key in ctx.route.phrases
-        if said(ctx, f"{ctx.intent}:{key}") and ctx.template(key)
+        if said(ctx, f"{ctx.intent}:{key}") and ctx.template(key) and not (mixed and key == "cash")
     ]
     if known:
         return Reply("\n\n".join(known))

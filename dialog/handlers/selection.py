@@ -436,6 +436,7 @@ LENGTH_GAP = 50  # mm: a shorter car is worth saying ("¿cuál es más chico?") 
     optional={
         "length_gap": {"shorter", "gap"},
         "why_note": set(),
+        "total": {"count", "total"},
     },
 )
 def compare_cars(ctx: TurnContext) -> Reply:
@@ -458,6 +459,9 @@ def compare_cars(ctx: TurnContext) -> Reply:
         lines.append(ctx.say("line", values))
     lines.append("")
     lines.extend(_gaps(ctx, cars, shown))
+    if said(ctx, "compare_cars:total") and ctx.template("total"):  # "¿cuánto por los dos juntos?"
+        total = money(sum(car.price for car in cars))
+        lines += [ctx.say("total", {"count": len(cars), "total": total})]
     if said(ctx, "compare_cars:why") and ctx.template("why_note"):
         lines += ["", ctx.say("why_note")]  # "¿por qué uno cuesta más?": the listing's part
     lines += ["", ctx.say("closing")]
