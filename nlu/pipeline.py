@@ -116,6 +116,7 @@ DENIED_FLOOR_WORDS = frozenset(
     {"no", "not", "nunca", "never", "dont", "don't", "nada", "nothing", "cant", "can't"}
 )  # fmt: skip
 FLOOR_DENIAL_REACH = 6  # "no quiero gastar más de": the denial a few words before "más de"
+SPACED_LIST_MAX = 12
 COUNT_MAX = 10  # "los dos", "las 3": how many cars, not an amount
 AGE_LINKS = frozenset(
     {"es", "tiene", "de", "menor", "mayor", "menos", "mas", "apenas", "ya", "is", "under", "over",
@@ -157,6 +158,9 @@ COPULA_WORDS = frozenset(
     {"es", "esta", "son", "estan", "sale", "is", "are"}
 )  # "más barata que la otra"
 TWO_WORDS = frozenset({"2", "dos", "ambas", "ambos", "two", "both"})  # "cuál de las 2"
+DISTANCE_WORDS = frozenset(
+    {"son", "queda", "quedan", "a", "manejar", "viajar", "recorrer", "hasta", "away", "is", "drive"}
+)  # fmt: skip
 HAVE_VERBS = frozenset({"tiene", "trae", "lleva", "has", "tienen", "traen", "llevan"})
 HAVE_FILLERS = frozenset({"casi", "como", "unos", "ya", "apenas", "nomas", "solo", "almost"})
 KM_JOINERS = frozenset({"con", "de", "with", "y"})  # "el rio 2020 con 19 mil km"
@@ -745,6 +749,8 @@ class Extractor:
             if _denied_amount(tokens, unit):
                 continue  # "el enganche son 15 mil, no 13 mil": the 13 is what it is not
             described = "km_max" in meaning and not (unit.before | unit.after) & BOUND_CUES
+            if set(meaning) == {"km_max"} and _a_distance(tokens, unit):
+                continue  # "me la tengo que llevar a Monterrey? son como 1000 km": a distance
             if set(meaning) == {"price_max"} and not unit.last.money and _after_have(tokens, unit):
                 analysis.said.add(CAR_KM)  # "ese es estándar y tiene 100 mil": a car "has" km,
                 continue  # not a price
@@ -1585,8 +1591,10 @@ def _listed_before(tokens: list[str], leftovers: list[Quantity], unit) -> list[Q
     end = unit.first.start
     for quantity in reversed(leftovers):
         between = tokens[quantity.end : end]
-        if quantity.multiplied or quantity.money or not between or set(between) - LIST_JOINERS:
+        if quantity.multiplied or quantity.money or set(between) - LIST_JOINERS:
             break
+        if not between and quantity.value > SPACED_LIST_MAX:
+            break  # "3 4 5 y 6 años": small numbers listed with spaces only
         found.insert(0, quantity)
         end = quantity.start
     return found
@@ -1989,6 +1997,16 @@ def _between_two(tokens: list[str]) -> bool:
     """ "¿cuál de las 2 es más grande?", "which of the two": a question between two cars."""
     words = set(tokens)
     return bool(words & WHICH_WORDS) and bool(words & TWO_WORDS)
+
+
+def _a_distance(tokens: list[str], unit) -> bool:
+    """ "son como 1000 km", "queda a 300 km", "manejar 500 km": a distance, no odometer wish."""
+    if (unit.before | unit.after) & BOUND_CUES:
+        return False
+    i = unit.first.start - 1
+    while i >= 0 and tokens[i] in HAVE_FILLERS:
+        i -= 1
+    return i >= 0 and tokens[i] in DISTANCE_WORDS
 
 
 def _after_have(tokens: list[str], unit) -> bool:
