@@ -32,6 +32,7 @@ DAY_NAMES = {
 }  # fmt: skip
 NAME_LINKS = frozenset({"y", "and", "de", "del", "la", "los", "las"})
 NANP = "1"  # the US and Canada: "+1" and ten digits
+INTERNATIONAL = (11, 13)  # "+" with a 1-3 digit country code and a 10-digit number
 
 
 class TimePattern(BaseModel):
@@ -114,6 +115,9 @@ class ContactReader:
             number = _national(digits)
             if plus and len(digits) == PHONE_DIGITS + 1 and digits.startswith(NANP):
                 number = f"+{NANP} {digits[1:]}"  # "+1 323 555 8812": a US/Canada number, kept
+            elif plus and not number and INTERNATIONAL[0] <= len(digits) <= INTERNATIONAL[1]:
+                code = digits[: len(digits) - PHONE_DIGITS]  # "+57 310 555 8124": Colombia
+                number = f"+{code} {digits[len(code) :]}" if code != COUNTRY else None
             if number:
                 start = i - 1 if i and tokens[i - 1] in {"+", "("} else i
                 taken[start:end] = [True] * (end - start)

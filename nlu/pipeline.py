@@ -158,6 +158,7 @@ COPULA_WORDS = frozenset(
     {"es", "esta", "son", "estan", "sale", "is", "are"}
 )  # "más barata que la otra"
 TWO_WORDS = frozenset({"2", "dos", "ambas", "ambos", "two", "both"})  # "cuál de las 2"
+KM_WORDS = frozenset({"km", "kms", "kilometros", "kilometraje", "millas", "miles", "mileage"})
 DISTANCE_WORDS = frozenset(
     {"son", "queda", "quedan", "a", "manejar", "viajar", "recorrer", "hasta", "away", "is", "drive"}
 )  # fmt: skip
@@ -749,6 +750,9 @@ class Extractor:
             if _denied_amount(tokens, unit):
                 continue  # "el enganche son 15 mil, no 13 mil": the 13 is what it is not
             described = "km_max" in meaning and not (unit.before | unit.after) & BOUND_CUES
+            judged_km = "context:judged" in analysis.said and set(tokens) & KM_WORDS
+            if set(meaning) == {"price_max"} and not unit.last.money and judged_km:
+                meaning = {"km_max": meaning["price_max"]}  # "tiene muchos km, ¿119 mil es mucho?"
             if set(meaning) == {"km_max"} and _a_distance(tokens, unit):
                 continue  # "me la tengo que llevar a Monterrey? son como 1000 km": a distance
             if set(meaning) == {"price_max"} and not unit.last.money and _after_have(tokens, unit):
