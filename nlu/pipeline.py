@@ -44,7 +44,7 @@ from nlu.ordinals import OrdinalReader
 from nlu.places import PlaceIndex
 from nlu.schema import Extraction
 from nlu.text import fold, prepare
-from nlu.values import ALSO_BEST, COMPARATIVES, DENIALS, DROPPED, NEGATED, ValueReader
+from nlu.values import ALSO_BEST, ASKED, COMPARATIVES, DENIALS, DROPPED, NEGATED, ValueReader
 from nlu.vehicles import VehicleVocabulary, resolve
 from tools.catalog import Catalog, car_name
 
@@ -633,7 +633,7 @@ class Extractor:
             if key == "context:negation_after" and tokens[start:end] != ["no"]
         )
         for slot, (value, position) in self.values.read(tokens, values, named, disliked).items():
-            if slot.startswith(ALSO_BEST):
+            if slot.startswith((ALSO_BEST, ASKED)):
                 analysis.said.add(slot)
                 continue
             if slot.startswith((DROPPED, NEGATED)):
@@ -1097,10 +1097,23 @@ class Extractor:
         of_seen = bool(naming) and any(car_matches(car, naming) for car in seen)
         if second == SEARCH_REQUEST and DETAILS in hits.worded and of_seen:
             second = DETAILS  # "¿descuento de contado? ¿y el Vento tiene Bluetooth?"
+        either = any(name.startswith(ASKED) for name in analysis.said)
+        if (
+            either
+            and intent in (ADVICE, SEARCH_REQUEST)
+            and (naming or context.focus)
+            and not (COMPARE_WORDS & set(analysis.tokens) - {"o"})
+        ):
+            intent, topic, stage, second = DETAILS, None, "rule", None  # "¿el spark es
+            # estándar o automático?": which it is, of that car
         alike = "context:similar" in analysis.said and (context.focus or context.shown)
         if alike and intent in (DETAILS, SELECT) and second in (SEARCH_REQUEST, DETAILS, None):
             intent, topic, stage, second = SEARCH_REQUEST, None, "rule", None  # "ese es
             # estándar; algo parecido pero automático": what it is said, the search asked
+        chosen = naming and ("ordinal" in slots or CAR_PRICE in analysis.said)
+        if intent == "complaint" and chosen and not FINANCING_KEYS & slots.keys():
+            intent, topic, stage, second = SELECT, None, "rule", None  # "WTF, si acabas de
+            # poner el sentra de 268,999, ese quiero": the car, whatever the tone
         planned = FINANCING_KEYS & slots.keys() and (naming or context.focus is not None)
         if intent == "complaint" and planned:
             intent, topic, stage, second = FINANCING_REQUEST, None, "rule", None  # "ya me

@@ -17,6 +17,7 @@ SUPERLATIVE = "superlative"
 ALSO_BEST = "also_best:"  # a second superlative asked in the same message, reported in `said`
 DROPPED = "dropped:"  # a slot the customer no longer cares about, reported in `said`
 NEGATED = "negated:"  # a value ruled out ("que no sea pickup"), reported in `said`
+ASKED = "asked:"  # which of two values it is, asked ("¿es estándar o automático?"), in `said`
 # grammar words (data/nlu/grammar.yml, where each set says what it is for)
 ENGLISH_SUPERLATIVES = GRAMMAR.english_superlatives
 ARTICLES = GRAMMAR.articles
@@ -92,6 +93,7 @@ class ValueReader:
             asked = slot in EITHER_ASKED and _either_of(tokens, start, first)
             if kinds and asked:
                 found.pop(slot, None)  # "¿es estándar o automático?": asked, neither wished
+                found[f"{ASKED}{slot}"] = (True, start)
                 continue
             if kinds and (permissive or (also and earlier)):
                 found.pop(slot, None)  # "puede ser estándar", "estándar… y también automáticos":

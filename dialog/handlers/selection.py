@@ -262,6 +262,9 @@ def car_details(ctx: TurnContext) -> Reply:
     """Answer about the car in focus (or the one pointed at in this message): the YAML's detail
     topics by keyword, a trait asked ("¿es automático?"), else its full card."""
     car = pointed_car(ctx) or car_in_focus(ctx)
+    listed = ctx.state.last_results
+    if said(ctx, "car_details:each") and 1 < len(listed) <= LISTED_DETAILS:
+        car = None  # "¿cuánto mide de largo cada una?": each car on screen
     if _names_another_car(ctx, car):  # "la x trail, ¿qué año es?" with no list, or another car
         found = _named_in_catalog(ctx)
         if found is None:  # not in stock, or not only that car: the search says what there is
