@@ -102,39 +102,17 @@ ONE_OVER_OTHER = frozenset({"one", "over", "other"})  # "why would u pick one ov
 OWN_CAR_REACH = 4
 LOCATIONS_LABEL = "knowledge/locations"
 STAY_REACH = 6  # words before "N años" that may say it is a stay ("relocating … for 2 years")
-STAY_WORDS = frozenset(
-    {"relocating", "moving", "living", "vivir", "viviendo", "estar", "estare", "estaremos",
-     "stay", "staying", "mudo", "mudamos", "radicar", "contract", "contrato", "asignacion",
-     "transferring", "transferred", "transfer", "assigned", "assignment", "posted", "transfieren",
-     "trasladan", "cambian"}
-)  # fmt: skip
-COMPARE_WORDS = frozenset(
-    {"compara", "comparar", "comparame", "comparalos", "comparalas", "diferencia", "diferencias",
-     "vs", "versus", "contra", "mejor", "conviene", "compare", "difference", "better", "cual"}
-)  # fmt: skip
-DENIED_FLOOR_WORDS = frozenset(
-    {"no", "not", "nunca", "never", "dont", "don't", "nada", "nothing", "cant", "can't"}
-)  # fmt: skip
+STAY_WORDS = GRAMMAR.stay_words
+COMPARE_WORDS = GRAMMAR.compare_words
+DENIED_FLOOR_WORDS = GRAMMAR.denied_floor_words
 FLOOR_DENIAL_REACH = 6  # "no quiero gastar más de": the denial a few words before "más de"
 SPACED_LIST_MAX = 12
 COUNT_MAX = 10  # "los dos", "las 3": how many cars, not an amount
-AGE_LINKS = frozenset(
-    {"es", "tiene", "de", "menor", "mayor", "menos", "mas", "apenas", "ya", "is", "under", "over",
-     "only", "just", "casi", "como", "unos", "cumple", "cumplio", "va", "a"}
-)  # fmt: skip  # "mi hijo es menor de 25", "my son is 19": words between a person and an age
-PERSON_WORDS = frozenset(
-    {"hijo", "hija", "hijos", "esposa", "esposo", "novia", "novio", "sobrino", "sobrina",
-     "nieto", "nieta", "mama", "papa", "edad", "son", "daughter", "kid", "wife", "husband"}
-)  # fmt: skip
+AGE_LINKS = GRAMMAR.age_links
+PERSON_WORDS = GRAMMAR.person_words
 SEEN_REACH = 4  # "en mercado libre vi uno igual en 230": a price seen elsewhere, no budget
-SEEN_VERBS = frozenset(
-    {"vi", "vimos", "vio", "encontre", "encontramos", "venden", "vendian", "anuncian",
-     "saw", "found"}
-)  # fmt: skip
-PLAN_WORDS = frozenset(
-    {"enganche", "plazo", "pagar", "pagarlo", "financiar", "credito", "mensualidad", "loan",
-     "finance", "financing", "pay", "term", "meses"}
-)  # fmt: skip
+SEEN_VERBS = GRAMMAR.seen_verbs
+PLAN_WORDS = GRAMMAR.plan_words
 # "no quiero pagar 6 años", "no quiero a 6 años": a term refused before it is said
 REFUSED_TERM = frozenset(
     {("no", "quiero", "pagar"), ("no", "quiero", "a"), ("no", "quiero", "los"),
@@ -154,21 +132,17 @@ NAMED_APART = "topic:named_apart"  # a word of the topic that no part of any top
 THAN_WORDS_OF = frozenset({"context:cheaper", "context:newer", "context:cheap"})
 THAN_REACH = 5
 COPULA_REACH = 6  # "es más nueva y más barata": the copula before the first comparative
-COPULA_WORDS = frozenset(
-    {"es", "esta", "son", "estan", "sale", "is", "are"}
-)  # "más barata que la otra"
-TWO_WORDS = frozenset({"2", "dos", "ambas", "ambos", "two", "both"})  # "cuál de las 2"
-KM_WORDS = frozenset({"km", "kms", "kilometros", "kilometraje", "millas", "miles", "mileage"})
-DISTANCE_WORDS = frozenset(
-    {"son", "queda", "quedan", "a", "manejar", "viajar", "recorrer", "hasta", "away", "is", "drive"}
-)  # fmt: skip
-HAVE_VERBS = frozenset({"tiene", "trae", "lleva", "has", "tienen", "traen", "llevan"})
-HAVE_FILLERS = frozenset({"casi", "como", "unos", "ya", "apenas", "nomas", "solo", "almost"})
-KM_JOINERS = frozenset({"con", "de", "with", "y"})  # "el rio 2020 con 19 mil km"
+COPULA_WORDS = GRAMMAR.copula_words
+TWO_WORDS = GRAMMAR.two_words
+KM_WORDS = GRAMMAR.km_words
+DISTANCE_WORDS = GRAMMAR.distance_words
+HAVE_VERBS = GRAMMAR.have_verbs
+HAVE_FILLERS = GRAMMAR.have_fillers
+KM_JOINERS = GRAMMAR.km_joiners
 YEAR_FLOOR = "year:floor"  # "2019 pa arriba", "2020 en adelante": open to the newest
 CAR_KM = "km:car"  # a car named with its odometer: which car, not the most km wanted
 PRICE_SEEN = "price:seen"  # a price seen somewhere else: what comes with Kavak's is said
-DEFINITE_CAR = frozenset({"el", "la", "ese", "esa", "este", "esta", "the", "that", "this"})
+DEFINITE_CAR = GRAMMAR.definite_car
 CAR_PRICE = "price:car"  # "un carro de 200 mil", "el de 236": a car's price, not a ceiling
 MONEY_AFTER_CON = "money:con"  # "con (los) 40 mil": paid in, next to a term it is a down payment
 ARTICLE_NUMBER = "number:article"  # a bare number after "el"/"la" ("con el 30")

@@ -38,9 +38,9 @@ WHICH_REACH = 9  # words between "cuál" and the superlative ("cuál de las 16 t
 WHICH_STOPS = frozenset({"y", "o", "pero", "que", "than", "and", "or", "but", "?", ",", ".", "!"})
 CAR_NOUNS = GRAMMAR.car_nouns
 # "puede ser estándar": a kind allowed, not required ("aunque sea sedán" concedes it)
-PERMISSIVE = frozenset({("puede", "ser"), ("can", "be"), ("could", "be")})
+PERMISSIVE = frozenset(tuple(phrase.split()) for phrase in GRAMMAR.permissive)
 EITHER_ASKED = frozenset({"transmission"})  # "¿es manual o automático?": a question
-ALSO = frozenset({"tambien", "tb", "tmb", "also"})  # "enséñame también los automáticos"
+ALSO = GRAMMAR.also_words  # "enséñame también los automáticos"
 STOCK_VERBS = GRAMMAR.stock_verbs
 
 
@@ -256,13 +256,7 @@ def _either_of(tokens: list[str], start: int, first: tuple | None) -> bool:
 
 # said right after a value, it is not needed any more: "4x4 isn't a must", "el 4x4 no es
 # necesario", "carplay doesn't matter"
-NOT_NEEDED_AFTER = (
-    ("isnt", "a", "must"), ("isn't", "a", "must"), ("is", "not", "a", "must"),
-    ("not", "a", "must"), ("isnt", "necessary"), ("isn't", "necessary"), ("not", "necessary"),
-    ("doesnt", "matter"), ("doesn't", "matter"), ("no", "es", "necesario"),
-    ("no", "es", "indispensable"), ("no", "es", "obligatorio"), ("no", "importa"),
-    ("me", "da", "igual"), ("da", "igual"), ("no", "es", "forzoso"),
-)  # fmt: skip
+NOT_NEEDED_AFTER = tuple(tuple(phrase.split()) for phrase in GRAMMAR.not_needed_after)
 
 
 def _not_needed_after(tokens: list[str], end: int) -> bool:

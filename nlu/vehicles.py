@@ -261,10 +261,10 @@ CAR_ARTICLES = GRAMMAR.car_articles  # "el figo", "otro clase a"
 PLURAL_ARTICLES = GRAMMAR.plural_articles
 INDEFINITES = GRAMMAR.indefinite_articles  # "un mazda 3, un corolla"
 WISHES = GRAMMAR.wishes
-STOCK_ASKED = frozenset({"tienen", "tienes", "hay", "manejan", "venden", "have", "tendran"})
-SEAT_WORDS = frozenset({"seat", "seats"})
-NUMERALS = frozenset({"uno", "one"})  # "un uno" is no Fiat Uno
-ONE_CAR = frozenset({"un", "una"})  # "busco una avanza": a word-like model after "un"/"una"
+STOCK_ASKED = GRAMMAR.stock_asked
+SEAT_WORDS = GRAMMAR.seat_words
+NUMERALS = GRAMMAR.numeral_models  # "un uno" is no Fiat Uno
+ONE_CAR = GRAMMAR.one_car  # "busco una avanza": a word-like model after "un"/"una"
 COMPARE_JOINERS = GRAMMAR.compare_joiners
 ALTERNATIVE_JOINERS = GRAMMAR.alternative_joiners  # "compárame la sportage con la compass"
 
