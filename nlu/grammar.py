@@ -84,6 +84,7 @@ class Grammar(_Strict):
     seat_words: frozenset[str]
     numeral_models: frozenset[str]
     one_car: frozenset[str]
+    plural_car_nouns: frozenset[str]
 
     @field_validator("*")
     @classmethod

@@ -1071,6 +1071,11 @@ class Extractor:
         of_seen = bool(naming) and any(car_matches(car, naming) for car in seen)
         if second == SEARCH_REQUEST and DETAILS in hits.worded and of_seen:
             second = DETAILS  # "¿descuento de contado? ¿y el Vento tiene Bluetooth?"
+        criteria = slots.keys() & {"transmission", "year_min", "price_max", "body_type", "fuel"}
+        plural_cars = set(analysis.tokens) & GRAMMAR.plural_car_nouns and not naming
+        if plural_cars and criteria and "context:similar" not in analysis.said:
+            analysis.said.add("context:any_make")  # "NO. automatic cars, 2019 or newer": any
+            # make, not the models named before
         either = any(name.startswith(ASKED) for name in analysis.said)
         if (
             either

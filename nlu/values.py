@@ -81,7 +81,10 @@ class ValueReader:
         for key, start, end in spans:
             kind, _, rest = key.partition("|")
             slot = rest if kind == "flag" else rest.partition("|")[0]
-            if slot in EITHER_ASKED and start < last_of[slot] and _said_of_one(tokens, start):
+            of_car = start > 1 and tokens[start - 1] in COPULAS and start - 2 in named  # "the
+            # spark and figo are manual": what those cars are
+            said_of = _said_of_one(tokens, start) or of_car
+            if slot in EITHER_ASKED and start < last_of[slot] and said_of:
                 described_at[slot] = (None, start)
                 continue  # "ese es estándar… sedán automático": what it is, then the wish
             listed = slot in dropped_end and set(tokens[dropped_end[slot] : start]) <= LIST_JOINERS
