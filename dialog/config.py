@@ -138,6 +138,8 @@ class DialogConfig(_Strict):
     routes: dict[str, Route]
     forms: dict[str, Form] = Field(default_factory=dict)
     results_limit: int = Field(default=5, ge=1, le=10)
+    # the most cars one message lists when all are asked for ("show me all 8")
+    results_all_limit: int = Field(default=10, ge=1, le=20)
     # how the cars a monthly budget affords are listed when the customer chose no order
     budget_order: Literal["cheapest", "most_expensive", "newest", "oldest", "lowest_km"] = (
         "most_expensive"

@@ -24,12 +24,6 @@ _SEPARATORS = frozenset({"-", ".", "(", ")", "+", "/", ":"})
 _CLAUSE_END = GRAMMAR.phone_clause_end
 PHONE_DIGITS = 10
 COUNTRY = "52"
-DAY_NAMES = {
-    "lunes": "lunes", "martes": "martes", "miercoles": "miércoles", "jueves": "jueves",
-    "viernes": "viernes", "sabado": "sábado", "domingo": "domingo", "monday": "lunes",
-    "tuesday": "martes", "wednesday": "miércoles", "thursday": "jueves", "friday": "viernes",
-    "saturday": "sábado", "sunday": "domingo",
-}  # fmt: skip
 NAME_LINKS = frozenset({"y", "and", "de", "del", "la", "los", "las"})
 NANP = "1"  # the US and Canada: "+1" and ten digits
 INTERNATIONAL = (11, 13)  # "+" with a 1-3 digit country code and a 10-digit number
@@ -57,6 +51,8 @@ class ContactWords(BaseModel):
     ruled_out_after: list[str] = Field(default_factory=list)
     # a phone number said in words: "cinco cinco, doce, treinta y cuatro..." (0-99 each)
     spoken_digits: dict[str, int] = Field(default_factory=dict)
+    # a day as the lead shows it: "before saturday" -> "antes del sábado"
+    day_names: dict[str, str] = Field(default_factory=dict)
 
 
 class ContactReader:
@@ -82,6 +78,7 @@ class ContactReader:
         busy = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in reversed(after))
         self.busy_after = re.compile(rf"\s*(?:{busy})\b") if after else None
         self.spoken = {fold(word): value for word, value in words.spoken_digits.items()}
+        self.days = {fold(word): name for word, name in words.day_names.items()}
 
     @classmethod
     def load(cls, directory: Path | None = None, vocabulary: frozenset[str] = frozenset()):
@@ -174,7 +171,7 @@ class ContactReader:
                     continue  # "que no me hablen en la tarde", "en la tarde NO"
                 used.append(span)
                 _claim(tokens, taken, match.group(0))
-                found.append((span[0], _say(say, match)))
+                found.append((span[0], _say(say, match, self.days)))
         if not found:
             return None
         said = list(dict.fromkeys(text for _, text in sorted(found)))
@@ -268,14 +265,14 @@ def _verb_form(word: str) -> bool:
     return word.endswith(GERUND_ENDINGS) and len(word) > 5
 
 
-def _say(template: str, match: re.Match[str]) -> str:
+def _say(template: str, match: re.Match[str], days: dict[str, str]) -> str:
     parts = {key: value or "" for key, value in match.groupdict().items()}
     if parts.get("m"):
         parts["m"] = ":" + parts["m"]
     if parts.get("ampm"):
         parts["ampm"] = " " + parts["ampm"]
     if parts.get("d"):
-        parts["d"] = DAY_NAMES.get(parts["d"], parts["d"])  # "before saturday": "sábado"
+        parts["d"] = days.get(parts["d"], parts["d"])  # "before saturday": "sábado"
     return template.format_map(_Blank(parts)).strip()
 
 

@@ -65,6 +65,7 @@ class Grammar(_Strict):
     stay_words: frozenset[str]
     compare_words: frozenset[str]
     denied_floor_words: frozenset[str]
+    deniable_floors: frozenset[str]
     age_links: frozenset[str]
     person_words: frozenset[str]
     seen_verbs: frozenset[str]

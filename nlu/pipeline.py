@@ -63,6 +63,7 @@ READERS = (
 SEARCH_REQUEST = "search_cars"
 FINANCING_REQUEST = "financing"
 POLICY = "policy_question"
+COMPLAINT = "complaint"
 FINANCING_KEYS = frozenset({"down_payment", "down_payment_pct", "term_months"})
 # an amount said with a bound ("máximo 5 mil") replaces one said bare in the same message
 BOUNDABLE = frozenset({"price_max", "monthly_budget", "km_max"})
@@ -105,6 +106,7 @@ STAY_REACH = 6  # words before "N años" that may say it is a stay ("relocating 
 STAY_WORDS = GRAMMAR.stay_words
 COMPARE_WORDS = GRAMMAR.compare_words
 DENIED_FLOOR_WORDS = GRAMMAR.denied_floor_words
+DENIABLE_FLOORS = [phrase.split() for phrase in GRAMMAR.deniable_floors]
 FLOOR_DENIAL_REACH = 6  # "no quiero gastar más de": the denial a few words before "más de"
 SPACED_LIST_MAX = 12
 COUNT_MAX = 10  # "los dos", "las 3": how many cars, not an amount
@@ -709,7 +711,7 @@ class Extractor:
                         analysis.said.add(YEAR_ARTICLE)  # "la del 16" is a year, not a position
             both = len(unit.quantities) == 1 and bare and last.value <= COUNT_MAX
             both = both and bool(last.start) and tokens[last.start - 1] in GRAMMAR.plural_articles
-            if both and not {"mil", "k", "pesos"} & set(tokens[last.end : last.end + 1]):
+            if both:
                 continue  # "las mensualidades de las dos": a count of cars, no amount
             if meaning is None:
                 if "count_after" in unit.after:
@@ -1066,7 +1068,7 @@ class Extractor:
             intent, topic, stage, second = COMPARE, None, "rule", None  # "¿cuál me conviene,
             # la odyssey 2016 o la 2015?": those two, side by side
         traits = slots.keys() & {"drive", "transmission", "fuel", "bluetooth", "car_play"}
-        if intent in ("policy_question", KNOWLEDGE) and second is None and naming and traits:
+        if intent in (POLICY, KNOWLEDGE) and second is None and naming and traits:
             second = DETAILS  # "me interesa la frontier 2022, ¿tiene 4x4? ¿se puede negociar?"
         of_seen = bool(naming) and any(car_matches(car, naming) for car in seen)
         if second == SEARCH_REQUEST and DETAILS in hits.worded and of_seen:
@@ -1090,11 +1092,11 @@ class Extractor:
             intent, topic, stage, second = SEARCH_REQUEST, None, "rule", None  # "ese es
             # estándar; algo parecido pero automático": what it is said, the search asked
         chosen = naming and ("ordinal" in slots or CAR_PRICE in analysis.said)
-        if intent == "complaint" and chosen and not FINANCING_KEYS & slots.keys():
+        if intent == COMPLAINT and chosen and not FINANCING_KEYS & slots.keys():
             intent, topic, stage, second = SELECT, None, "rule", None  # "WTF, si acabas de
             # poner el sentra de 268,999, ese quiero": the car, whatever the tone
         planned = FINANCING_KEYS & slots.keys() and (naming or context.focus is not None)
-        if intent == "complaint" and planned:
+        if intent == COMPLAINT and planned:
             intent, topic, stage, second = FINANCING_REQUEST, None, "rule", None  # "ya me
             # cansé, nomás dime cuánto al mes el mazda 3 con 70 mil a 5 años": the plan
         plans_of_both = FINANCING_REQUEST in hits.worded
@@ -1399,23 +1401,18 @@ CHANGE_OF_MIND = CLAUSE_BREAKS | GRAMMAR.change_of_mind  # before "mejor": "o no
 def _named_beyond_section(analysis: Analysis, label: str) -> bool:
     """The topic has a strong phrase of its own outside the words of its section ("pa vender"
     besides "papeles"): the message names the topic, not only the part."""
-    topic = label.split("/", 1)[1]
-    parts = [
-        (start, end)
-        for name, start, end in analysis.said_spans
-        if name.startswith(f"section:{topic}:")
-    ]
-    return any(
-        not any(start < e and s < end for s, e in parts)
-        for hit, strong, start, end in analysis.labels
-        if hit == label and strong
-    )
+    return _strong_beyond(analysis, label, f"section:{label.split('/', 1)[1]}:")
 
 
 def _named_apart(analysis: Analysis, label: str) -> bool:
     """The topic has a strong phrase that no part of any topic covers ("apartado" beside the
     "devolver" of the returns part): the customer names that topic, whatever came before."""
-    parts = [(s, e) for name, s, e in analysis.said_spans if name.startswith("section:")]
+    return _strong_beyond(analysis, label, "section:")
+
+
+def _strong_beyond(analysis: Analysis, label: str, parts_named: str) -> bool:
+    """A strong phrase of `label` that overlaps none of the phrases named `parts_named…`."""
+    parts = [(s, e) for name, s, e in analysis.said_spans if name.startswith(parts_named)]
     return any(
         not any(start < e and s < end for s, e in parts)
         for hit, strong, start, end in analysis.labels
@@ -1474,7 +1471,7 @@ def _denied_floor(tokens: list[str], unit) -> bool:
     """ "no quiero gastar más de 200 mil", "sin pasar de", "not more than": a denied floor."""
     start = unit.first.start
     before = tokens[max(0, start - FLOOR_DENIAL_REACH) : start]
-    floor = before[-2:] in (["mas", "de"], ["more", "than"]) or before[-1:] in (["over"], ["above"])
+    floor = any(before[-len(words) :] == words for words in DENIABLE_FLOORS)
     return floor and bool(set(before) & DENIED_FLOOR_WORDS)
 
 
@@ -1997,22 +1994,22 @@ def _between_two(tokens: list[str]) -> bool:
 
 def _a_distance(tokens: list[str], unit) -> bool:
     """ "son como 1000 km", "queda a 300 km", "manejar 500 km": a distance, no odometer wish."""
-    if (unit.before | unit.after) & BOUND_CUES:
-        return False
-    i = unit.first.start - 1
-    while i >= 0 and tokens[i] in HAVE_FILLERS:
-        i -= 1
-    return i >= 0 and tokens[i] in DISTANCE_WORDS
+    return _unbound_after(tokens, unit, DISTANCE_WORDS)
 
 
 def _after_have(tokens: list[str], unit) -> bool:
     """ "tiene 100 mil", "ya trae casi 90 mil": a figure the car has (its odometer)."""
+    return _unbound_after(tokens, unit, HAVE_VERBS)
+
+
+def _unbound_after(tokens: list[str], unit, words: frozenset[str]) -> bool:
+    """A figure with no bound cue right after one of `words`, fillers between ("casi", "ya")."""
     if (unit.before | unit.after) & BOUND_CUES:
         return False
     i = unit.first.start - 1
     while i >= 0 and tokens[i] in HAVE_FILLERS:
         i -= 1
-    return i >= 0 and tokens[i] in HAVE_VERBS
+    return i >= 0 and tokens[i] in words
 
 
 def _after_definite_car(analysis: Analysis, start: int) -> bool:

@@ -82,10 +82,8 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         if said(ctx, f"{ctx.intent}:case") and ctx.template("case_note") and "asesor" not in text:
             text = f"{text}\n\n{ctx.say('case_note')}"  # "¿si no tengo historial me aprueban?"
         far = extraction.city and area is None and answer.topic != LOCATIONS
-        areas = places.nearest_areas(extraction.city) if far else []
-        if areas and ctx.template("far_city"):  # "¿me la mandan a Fresnillo?": not confirmed
-            joiner = f" {ctx.template('and_join').strip() or 'y'} "
-            names = joiner.join(name for name, _ in areas)
+        names = _nearest_names(ctx, extraction.city) if far else ""
+        if names and ctx.template("far_city"):  # "¿me la mandan a Fresnillo?": not confirmed
             text = f"{text}\n\n{ctx.say('far_city', {'place': extraction.city, 'areas': names})}"
         car = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
         with_car = (ctx.knowledge(entry.topic, "with_car") or entry.with_car) if car else ""
@@ -145,13 +143,18 @@ def _in_language(ctx: TurnContext, answer) -> str:
 def _nearest(ctx: TurnContext, place: str) -> Reply | None:
     """ "¿Tienen en Mérida?": no branch there; the nearest areas, by distance."""
     entry = ctx.services.knowledge.entries.get(LOCATIONS)
-    areas = ctx.services.extractor.places.nearest_areas(place)
-    if entry is None or not entry.nearest or not areas:
+    names = _nearest_names(ctx, place)
+    if entry is None or not entry.nearest or not names:
         return None
-    joiner = f" {ctx.template('and_join').strip() or 'y'} "
-    names = joiner.join(name for name, _ in areas)
     template = ctx.knowledge(LOCATIONS, "nearest") or entry.nearest
     return Reply(template.format(place=place, areas=names))
+
+
+def _nearest_names(ctx: TurnContext, place: str) -> str:
+    """The areas with branches nearest a place, by distance ("Puebla y CDMX"); "" if none."""
+    areas = ctx.services.extractor.places.nearest_areas(place)
+    joiner = f" {ctx.template('and_join').strip() or 'y'} "
+    return joiner.join(name for name, _ in areas)
 
 
 @handler("llm.answer", required={"no_answer": set()})

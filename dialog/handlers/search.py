@@ -165,7 +165,7 @@ def search_cars(ctx: TurnContext) -> Reply:
     whole = more and phrase_said(ctx, "search_cars:all_results")  # "enséñame los 8": all at once
     if whole or (more and phrase_said(ctx, "search_cars:last_page")):  # "y los últimos 3"
         total = search(catalog, filters, 1, max_price).total
-        limit = min(max(total, limit), ALL_AT_ONCE) if whole else limit
+        limit = min(max(total, limit), ctx.config.results_all_limit) if whole else limit
         offset = 0 if whole else max(total - limit, 0)
     ordered = filters  # a monthly budget lists the cars that make the most of it first
     later_body = ctx.extraction.body_type and ctx.extraction.price_max is None
@@ -447,7 +447,6 @@ def merge_filters(
 
 
 SEARCH_ROUTE = "search_cars"
-ALL_AT_ONCE = 10  # the most cars one message lists when all are asked for
 
 
 def list_outcome(

@@ -534,9 +534,12 @@ def _of_years(ctx: TurnContext, shown: list[Car]) -> list[Car]:
         listed = [c for c in shown if c.model.casefold() == model and c.year == year]
         wanted = SearchFilters(make=extraction.make, model=extraction.model, year_min=year,
                                year_max=year)  # fmt: skip
-        found = listed or list(search(ctx.services.catalog, wanted, limit=1).cars)
-        if found and not (not listed and search(ctx.services.catalog, wanted, limit=1).relaxed):
-            cars.append(found[0])
+        if listed:
+            cars.append(listed[0])
+            continue
+        outcome = search(ctx.services.catalog, wanted, limit=1)
+        if outcome.cars and not outcome.relaxed:  # that year in stock, not a nearby one
+            cars.append(outcome.cars[0])
     if len(cars) > 1 and any(car not in shown for car in cars):
         shown[:] = cars
     return cars
