@@ -140,6 +140,8 @@ class DialogConfig(_Strict):
     results_limit: int = Field(default=5, ge=1, le=10)
     # the most cars one message lists when all are asked for ("show me all 8")
     results_all_limit: int = Field(default=10, ge=1, le=20)
+    # the cars shown beside the plan of a price said ("uno de 200 mil"): within this share of it
+    quote_band: float = Field(default=0.10, gt=0, lt=1)
     # how the cars a monthly budget affords are listed when the customer chose no order
     budget_order: Literal["cheapest", "most_expensive", "newest", "oldest", "lowest_km"] = (
         "most_expensive"

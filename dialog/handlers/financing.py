@@ -39,7 +39,6 @@ RANGE = CAR_PLACEHOLDERS | {"min_down_payment", "max_down_payment", "min_pct", "
 AFFORD = {"price_max", "monthly_budget", "assumptions", "listing", "term_years"}
 FIT = PLAN | {"monthly_budget", "down_payment_needed"}
 QUOTE = {"price", "down_payment", "down_payment_pct", "lines", "rate", "min_pct"}
-QUOTE_BAND = 0.10  # the cars shown beside a quote: within 10% of the price said
 
 
 @handler(
@@ -198,7 +197,8 @@ def _quote(ctx: TurnContext, focus: Car | None) -> Reply | None:
     }
     text = ctx.say(key, values)
     wanted = merge_filters(ctx.state.filters, extraction, ctx.config.reset_on_new_model)
-    band = {"price_min": price * (1 - QUOTE_BAND), "price_max": price * (1 + QUOTE_BAND)}
+    share = ctx.config.quote_band  # the cars shown beside the quote: around the price said
+    band = {"price_min": price * (1 - share), "price_max": price * (1 + share)}
     filters = wanted.model_copy(update={**band, "price_strict": True})
     outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
     if not outcome.cars or outcome.relaxed:
