@@ -126,6 +126,21 @@ class LLMPolicy(_Strict):
     claim_words: list[str] = Field(default_factory=list)  # never in an answer unless in its sources
 
 
+class OpenQuestions(_Strict):
+    """Questions in further sentences of a message that neither answer took: answered by their
+    own reading when a rule knows it (`answers`), else named back (template `open_question`)."""
+
+    most: int = Field(default=2, ge=0, le=5)
+    min_words: int = Field(default=3, ge=1)
+    min_score: float = Field(default=0.75, ge=0, le=1)
+    answers: list[str] = Field(default_factory=list)
+    skip: list[str] = Field(default_factory=list)
+    starts: list[str] = Field(default_factory=list)
+    min_content: int = Field(default=2, ge=0)
+    vague: list[str] = Field(default_factory=list)
+    connectors: list[str] = Field(default_factory=list)
+
+
 class DialogConfig(_Strict):
     """The whole dialog.yml, typed."""
 
@@ -135,6 +150,7 @@ class DialogConfig(_Strict):
     reply_ids: dict[str, str] = Field(default_factory=dict)
     # a second request in the same message is answered too when it is one of these
     second_requests: list[str] = Field(default_factory=list)
+    open_questions: OpenQuestions = Field(default_factory=OpenQuestions)
     routes: dict[str, Route]
     forms: dict[str, Form] = Field(default_factory=dict)
     results_limit: int = Field(default=5, ge=1, le=10)
@@ -401,6 +417,16 @@ def check_intents_routed(
             "second_requests",
         )
         for index, label in enumerate(config.second_requests)
+        if label not in known
+    ]
+    problems += [
+        YamlError(
+            path,
+            f"E205 open_questions.answers names unknown label '{label}'",
+            line_at(data, ("open_questions", "answers", index)),
+            "open_questions.answers",
+        )
+        for index, label in enumerate(config.open_questions.answers)
         if label not in known
     ]
     raise_problems(problems)

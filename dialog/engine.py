@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dialog.cars import car_values
 from dialog.config import FALLBACK_ROUTE
 from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
+from dialog.open_questions import answer_open_questions, name_the_question
 from dialog.registry import HANDLERS
 from dialog.render import clip, fill
 from dialog.runtime import Bundle, Runtime
@@ -19,7 +20,7 @@ from dialog.state import ConversationState, utc_now
 from dialog.store.base import Handoff, Store, Turn
 from dialog.turn import Reply, TurnContext, TurnResult
 from nlu.schema import Extraction
-from nlu.text import normalize, valid_unicode
+from nlu.text import normalize, sentences, valid_unicode
 from tools.catalog import car_name
 
 log = logging.getLogger("dialog")
@@ -102,6 +103,7 @@ class Engine:
         _remember(state, extraction, bundle.services.extractor.own_car_labels)
         reply = self._dispatch(ctx)
         reply = _guarded(self._second_request, ctx, reply)
+        reply = _guarded(self._open_questions, ctx, reply)
         reply = _guarded(self._contact_given, ctx, reply)
         _remember_chosen(state)
         reply = _guarded(_lead_car_corrected, ctx, reply)
@@ -189,6 +191,8 @@ class Engine:
         )
         last_plan = ctx.state.last_plan
         reply = self._dispatch(other, forms=False)  # answered, not taken as a form answer
+        if len(sentences(ctx.text)) > 1:
+            reply = name_the_question(ctx, other, reply)
         if reply.text:  # a follow-up ("¿y con 30 mil?") continues the last answer
             ctx.answered_last = (intent, topic or None)
         if other.handoff is not None:
@@ -201,6 +205,10 @@ class Engine:
         elif reply.plan is not None and ctx.intent == "select_car" and first.choices:
             first = _short_selection(ctx, first)  # the plan follows: no "¿quieres ver planes?"
         return first.followed_by(reply)  # a form's question, from either, goes last
+
+    def _open_questions(self, ctx: TurnContext, first: Reply) -> Reply:
+        """Questions in further sentences neither answer took: answered or named back."""
+        return answer_open_questions(ctx, first, lambda other: self._dispatch(other, forms=False))
 
     def _contact_given(self, ctx: TurnContext, first: Reply) -> Reply:
         """A phone number beside other requests ("el 1, ¿cómo lo aparto? Sofía Herrera 33 1234

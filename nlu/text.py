@@ -75,6 +75,19 @@ def words(text: str) -> list[str]:
     return _WORD.findall(prepare(text))
 
 
+# A sentence ends after "?", "!", ";" or a line break, or after a full stop that is no decimal
+# point ("4.5 m"); the mark stays with its sentence.
+_SENTENCE_END = re.compile(r"(?:(?<=[?!;\n])|(?<=\.)(?!\d))\s*")
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a message in its own words, each with its closing mark:
+    'Se ve bien. ¿Trae CarPlay? y aceptan dólares?' -> ['Se ve bien.', '¿Trae CarPlay?',
+    'y aceptan dólares?']."""
+    parts = (part.strip() for part in _SENTENCE_END.split(text))
+    return [part for part in parts if any(char.isalnum() for char in part)]
+
+
 def normalize(text: str) -> str:
     """Folded words joined by single spaces, for comparing whole phrases."""
     return " ".join(words(text))

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dialog.runtime import RuntimePaths, build_bundle
 from nlu.evaluation import evaluate, leave_one_out, load_cases
@@ -192,6 +194,14 @@ def test_an_intent_without_a_route_and_a_route_without_an_intent(yaml_copy):
     assert f"dialog.yml:{_line_of(dialog_yml, '  informs:')}" in message
 
 
+def test_an_open_question_answer_that_names_no_label(yaml_copy):
+    dialog_yml = yaml_copy.config_dir / "dialog.yml"
+    _replace(dialog_yml, "  answers: [knowledge/locations,", "  answers: [knowledge/branches,")
+    message = _errors(yaml_copy)
+    assert "E205 open_questions.answers names unknown label 'knowledge/branches'" in message
+    assert f"dialog.yml:{_line_of(dialog_yml, '  answers: [knowledge/branches,')}" in message
+
+
 def test_cases_and_scripts_refuse_unknown_expect_keys(tmp_path: Path):
     cases = tmp_path / "cases.yml"
     cases.write_text('cases:\n  - {text: "hola", expect: {intnet: greet}}\n', encoding="utf-8")
@@ -214,3 +224,26 @@ def test_patterns_are_folded_but_keep_their_escapes():
     pattern = re.compile(fold_pattern(r"^\W*Adiós\W+Señor\W*$"))
     assert pattern.search(fold("¡¡ adiós, señor!"))
     assert not pattern.search(fold("adiós, señor x"))
+
+
+def test_a_message_splits_into_its_sentences_in_its_own_words():
+    from nlu.text import sentences
+
+    assert sentences("Se ve bien. ¿Trae CarPlay? y aceptan dólares?") == [
+        "Se ve bien.",
+        "¿Trae CarPlay?",
+        "y aceptan dólares?",
+    ]
+    assert sentences("¿cabe en una cochera de 4.5 m?? ok...") == [
+        "¿cabe en una cochera de 4.5 m?",
+        "ok.",
+    ]
+    assert sentences("hola") == ["hola"]
+    assert sentences(" ?! ... ") == []
+
+
+@given(st.text(max_size=300))
+def test_sentences_keep_every_word_of_the_message(text):
+    from nlu.text import sentences, words
+
+    assert [w for part in sentences(text) for w in words(part)] == words(text)

@@ -1,0 +1,163 @@
+"""Questions in further sentences of a message that neither answer took ("the x trail se ve bien.
+how many km y trae carplay? also puedo pagar con dólares cash?"): each is read on its own; one a
+rule knows is answered by its route, any other is named back and left to an advisor. A customer's
+question is never silently dropped (dialog.yml `open_questions`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dialog.screen import dialog_context
+from dialog.turn import Reply, TurnContext
+from nlu.examples import STOPWORDS
+from nlu.text import normalize, sentences
+
+QUOTE_CHARS = 90  # a longer question is cut at a word, with "…"
+ASKED = "?"
+
+
+def answer_open_questions(
+    ctx: TurnContext, first: Reply, dispatch: Callable[[TurnContext], Reply]
+) -> Reply:
+    """`first` followed by the answers to the questions it left; `dispatch` runs a route (the
+    engine's, with no form reading the aside)."""
+    policy = ctx.config.open_questions
+    parts = sentences(ctx.text)
+    if policy.most == 0 or len(parts) < 2 or ctx.intent in policy.skip:
+        return first
+    extractor = ctx.services.extractor
+    answered = {ctx.extraction.label, ctx.extraction.second}
+    if ctx.answered_last:
+        answered.add(_label(*ctx.answered_last))
+    context = dialog_context(ctx.state, ctx.services.catalog, ctx.config)
+    added = 0
+    for sentence in parts:
+        if added >= policy.most:
+            break
+        reading = extractor.extract(sentence, context)
+        label = reading.label
+        if label in answered and (_parts(ctx, reading) or not _parts(ctx, ctx.extraction, label)):
+            continue  # asked and answered; but "¿incluye seguro? ¿y cuánto tardan?" is two
+        if not _asks(sentence, policy):
+            continue  # "Estoy en Monterrey.": where they are, not a question about the branches
+        own = _own_words(sentence, policy)  # "¿cómo funciona eso?" asks of the rest
+        clear = reading.stage == "rule" or (own and (reading.score or 0.0) >= policy.min_score)
+        if clear and label in policy.answers:
+            reply = _answered(ctx, sentence, reading, dispatch)
+        elif reading.stage != "rule" and own and not reading.slots():
+            reply = Reply(_named_back(ctx, sentence), rephrasable=False)
+        else:
+            continue
+        if not reply.text or reply.text in first.full_text:
+            continue
+        answered.add(label)
+        added += 1
+        first = first.followed_by(reply)
+    return first
+
+
+def _answered(
+    ctx: TurnContext, sentence: str, reading, dispatch: Callable[[TurnContext], Reply]
+) -> Reply:
+    """The sentence answered by its own route; its general "no lo tengo confirmado" names the
+    question instead, so the customer knows which one it is."""
+    other = TurnContext(
+        text=sentence,
+        extraction=reading,
+        state=ctx.state,
+        route=ctx.config.route_for(reading.intent),
+        config=ctx.config,
+        services=ctx.services,
+        intent=reading.intent or "",
+        marks=ctx.marks,
+    )
+    reply = dispatch(other)
+    if other.handoff is not None:
+        ctx.handoff = other.handoff
+    if _generic(other, reply):
+        return Reply(_named_back(ctx, sentence), rephrasable=False)
+    return reply
+
+
+def name_the_question(ctx: TurnContext, answered: TurnContext, reply: Reply) -> Reply:
+    """A second request answered with its route's general "no lo tengo confirmado" ("busco un
+    sedán. ¿y hay descuento por pagar todo de contado?"): the sentence that asked it is named, so
+    the customer knows which question it is."""
+    if not _generic(answered, reply):
+        return reply
+    label = answered.extraction.label
+    context = dialog_context(ctx.state, ctx.services.catalog, ctx.config)
+    for sentence in sentences(ctx.text):
+        if ctx.services.extractor.extract(sentence, context).label == label:
+            return Reply(_named_back(ctx, sentence), rephrasable=False)
+    return reply
+
+
+def _generic(answered: TurnContext, reply: Reply) -> bool:
+    generic = answered.say("no_answer")
+    return bool(generic) and reply.text.strip() == generic.strip()
+
+
+def _parts(ctx: TurnContext, extraction, intent: str | None = None) -> set[str]:
+    """The parts of a route answered by their own template ("¿incluye seguro?": insurance) that
+    the message says."""
+    intent = intent or extraction.intent or ""
+    route = ctx.config.route_for(intent)
+    return {
+        key
+        for key in route.phrases
+        if route.templates.get(key) and f"{intent}:{key}" in extraction.said
+    }
+
+
+def _asks(sentence: str, policy) -> bool:
+    """A "?" closes it, or a question word opens it (after "y", "also", "ok"...)."""
+    if sentence.rstrip(" !.").endswith(ASKED):
+        return True
+    words = _unconnected(normalize(sentence).split(), policy.connectors)
+    opening = {normalize(start) for start in policy.starts}
+    return bool(words) and (words[0] in opening or " ".join(words[:2]) in opening)
+
+
+def _own_words(sentence: str, policy) -> bool:
+    """A question of enough words, with words of its own: "¿aceptan dólares?", not "what do you
+    have?" or "¿cómo funciona eso?", which ask about what the rest of the message says."""
+    words = _unconnected(normalize(sentence).split(), policy.connectors)
+    if len(words) < policy.min_words:
+        return False
+    plain = STOPWORDS | {normalize(word) for word in (*policy.starts, *policy.vague)}
+    content = [word for word in words if word.isalpha() and len(word) > 3 and word not in plain]
+    return len(content) >= policy.min_content
+
+
+def _unconnected(words: list[str], connectors: list[str]) -> list[str]:
+    """The words after the connectors a sentence begins with ("y", "also", "ok", "otra cosa")."""
+    leading = sorted((normalize(c).split() for c in connectors), key=len, reverse=True)
+    changed = True
+    while changed and words:
+        changed = False
+        for connector in leading:
+            if connector and words[: len(connector)] == connector:
+                words, changed = words[len(connector) :], True
+                break
+    return words
+
+
+def _named_back(ctx: TurnContext, sentence: str) -> str:
+    return ctx.say("open_question", {"question": _quoted(sentence, ctx.config.open_questions)})
+
+
+def _quoted(sentence: str, policy) -> str:
+    """The question in the customer's words, without its opening connector and marks."""
+    words = sentence.strip(" ¿¡?!.;").split()
+    connectors = {normalize(c) for c in policy.connectors if " " not in c}
+    while len(words) > 1 and normalize(words[0]) in connectors:
+        words = words[1:]
+    text = " ".join(words).strip(" ¿¡?!.;,")
+    if len(text) > QUOTE_CHARS:
+        text = text[:QUOTE_CHARS].rsplit(" ", 1)[0] + "…"
+    return text
+
+
+def _label(intent: str, topic: str | None) -> str:
+    return f"knowledge/{topic}" if intent == "knowledge" and topic else intent
