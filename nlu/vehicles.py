@@ -202,6 +202,7 @@ def resolve(
     named = [(vocabulary.phrases[phrase], start, end) for phrase, start, end in chosen]
     makes_said = {name.make for names, _, _ in named for name in names if name.model is None}
     mention = VehicleMention()
+    apart_before: tuple[str, str | None] | None = None  # the car named just before, not the model
     for names, start, end in sorted(named, key=lambda item: item[1]):
         if start and tokens[start - 1].isdigit() and fold(tokens[start]) in SEAT_WORDS:
             continue  # "7 seat SUVs": seats, not the make SEAT
@@ -237,10 +238,17 @@ def resolve(
                 mention.others.append((other.make, other.model))
                 mention.claimed.append((start, end))
                 continue
+            if apart_before is not None and apart_before not in mention.others:
+                # "y el serie 3? ¿cuál es mejor, el x1 o el serie 3?": the X1 is the other one
+                mention.others.append(apart_before)
+                mention.claimed.append((start, end))
+                continue
+        apart_before = None
         if model_names and mention.model is not None:
             pick = _prefer_make(model_names, None)
             if pick.model != mention.model and (pick.make, pick.model) not in mention.apart:
                 mention.apart.append((pick.make, pick.model))
+                apart_before = (pick.make, pick.model)
         if model_names and mention.model is None:
             pick = _prefer_make(model_names, mention.make or _first(makes_said, named))
             mention.model, mention.make = pick.model, pick.make

@@ -45,6 +45,7 @@ NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", 
     optional={
         "not_in_list": {"name"},
         "selected_short": FOCUS,
+        "selected_plan_shown": FOCUS | {"down_payment", "term_years", "monthly_payment"},
         "colour": {"count"},
         "which_one": {"count"},
         "beyond_list": {"total"},
@@ -238,6 +239,9 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
         from dialog.handlers.financing import plan_reply
 
         plan = plan_reply(ctx.speaking_as("financing"), car)  # their own terms win
+        shown = plan.plan is not None and plan.plan.model_dump() == ctx.state.last_plan
+        if shown and ctx.template("selected_plan_shown"):  # "me quedo con la trax" after its plan
+            return Reply(ctx.say("selected_plan_shown", {**values, **_in_words(plan.plan)}))
         return Reply(f"{ctx.say('selected_short', values)}\n\n{plan.text}", plan=plan.plan)
     return Reply(
         ctx.say("selected", values),
@@ -685,7 +689,7 @@ def _list_advice(ctx: TurnContext, shown: list[Car]) -> Reply:
 def _km_judged(ctx: TurnContext) -> Reply | None:
     """ "ya trae casi 100 mil km, ¿es mucho?": its km per year of age and what Kavak's facts
     promise of every car (the inspection, the trial); no opinion of our own."""
-    car = car_in_focus(ctx)
+    car = _one_named(ctx) or car_in_focus(ctx)
     if car is None and len(ctx.state.last_results) == 1:
         car = ctx.services.catalog.get(ctx.state.last_results[0])
     if car is None:
@@ -697,3 +701,26 @@ def _km_judged(ctx: TurnContext) -> Reply | None:
         "km_year": km(int(round(car.km / age, -2))),
     }
     return Reply(ctx.say("km_judged", values))
+
+
+def _one_named(ctx: TurnContext) -> Car | None:
+    """The one car the message names ("¿y el X5? 119 mil km, ¿no es mucho?"): of those on screen
+    or chosen before, else of the whole stock when only one car there is that one."""
+    catalog, extraction = ctx.services.catalog, ctx.extraction
+    if not (extraction.model or extraction.make):
+        return None
+    for stock_ids in (ctx.state.last_results, ctx.state.chosen):
+        named = cars_named(catalog, extraction, stock_ids)
+        if named:
+            return named[0] if len(named) == 1 else None
+    named = cars_named(catalog, extraction, [car.stock_id for car in catalog.cars])
+    return named[0] if len(named) == 1 else None
+
+
+def _in_words(plan) -> dict[str, str]:
+    years = plan.term_months / 12
+    return {
+        "down_payment": money(plan.down_payment),
+        "term_years": f"{years:g}" if years.is_integer() else f"{years:.1f}",
+        "monthly_payment": money(plan.monthly_payment),
+    }
