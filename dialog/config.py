@@ -138,6 +138,7 @@ class OpenQuestions(_Strict):
     starts: list[str] = Field(default_factory=list)
     min_content: int = Field(default=2, ge=0)
     vague: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
     connectors: list[str] = Field(default_factory=list)
 
 

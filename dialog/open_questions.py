@@ -123,8 +123,8 @@ def _own_words(sentence: str, policy) -> bool:
     """A question of enough words, with words of its own: "¿aceptan dólares?", not "what do you
     have?" or "¿cómo funciona eso?", which ask about what the rest of the message says."""
     words = _unconnected(normalize(sentence).split(), policy.connectors)
-    if len(words) < policy.min_words:
-        return False
+    if len(words) < policy.min_words or words[-1] in {normalize(tag) for tag in policy.tags}:
+        return False  # "sale más barato, ¿no?": a confirmation of what the rest says
     plain = STOPWORDS | {normalize(word) for word in (*policy.starts, *policy.vague)}
     content = [word for word in words if word.isalpha() and len(word) > 3 and word not in plain]
     return len(content) >= policy.min_content

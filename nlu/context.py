@@ -165,6 +165,7 @@ class Reading:
     free_words: tuple[str, ...] = ()  # words no rule read ("touring" in "el touring")
     weak: bool = False  # only weak phrases decided ("ya te dije, en el sur": no complaint)
     worded: str | None = None  # a request the words made besides the label decided
+    km_bound: bool = False  # the km were said as a bound ("menos de 60 mil km"): a wish
 
 
 def apply_context(
@@ -196,8 +197,9 @@ def apply_context(
         return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both
     if _pick_is_a_percent(reading, slots, context) or _percent_and_term(reading, slots, context):
         return FINANCING, None
-    if _km_judged(reading, slots, context):
-        return ADVICE, None
+    if _km_judged(reading, slots, context):  # "103k km is a lot. anything newer than 2019?":
+        wished = SEARCH_CRITERIA.difference({"make", "model"}) & slots.keys()
+        return ADVICE, SEARCH if wished else None  # the km judged, then the cars wished
     lifted = LIFTED & reading.said
     searched = context.shown or context.focus is not None
     car_talk = reading.stage != "rule" or reading.weak or reading.label in CAR_LABELS
@@ -564,6 +566,8 @@ def _km_judged(reading: Reading, slots: dict[str, object], context: DialogContex
     """ "la toyota ya trae casi 100 mil km, ¿es mucho?": the km of a car judged, no wish for
     cars with fewer."""
     if JUDGED not in reading.said or "km_max" not in slots or "context:search" in reading.said:
+        return False
+    if reading.km_bound:  # "uy, muchos km. ¿algo con menos de 60 mil km?": cars with fewer
         return False
     if not (context.shown or context.focus is not None or _names_the_car(slots)):
         return False

@@ -58,6 +58,7 @@ class Grammar(_Strict):
     list_joiners: frozenset[str]
     term_joiners: frozenset[str]
     change_of_mind: frozenset[str]
+    search_turns: frozenset[str]
     compare_joiners: frozenset[str]
     alternative_joiners: frozenset[str]
     money_paid_in: frozenset[str]

@@ -1032,6 +1032,7 @@ class Extractor:
             ),
             weak=stage == "rule" and score is not None and score < 1.0,
             worded=self._worded_request(hits, decision.label, flags, slots),
+            km_bound="km_max" in slots and "km_max" not in analysis.unbounded,
         )
         if context.shown and FINANCING_KEYS & slots.keys():
             _percent_among_picks(analysis, len(context.shown))
@@ -1396,6 +1397,7 @@ CONTRAST = GRAMMAR.contrast
 LIST_JOINERS = GRAMMAR.list_joiners
 TERM_JOINERS = LIST_JOINERS | GRAMMAR.question_marks | GRAMMAR.term_joiners
 CHANGE_OF_MIND = CLAUSE_BREAKS | GRAMMAR.change_of_mind  # before "mejor": "o no, mejor el versa"
+SEARCH_TURNS = GRAMMAR.search_turns
 
 
 def _named_beyond_section(analysis: Analysis, label: str) -> bool:
@@ -1847,6 +1849,12 @@ def _after_change_of_mind(tokens: list[str], cars, said_spans, taken: list[bool]
         start
         for key, start, _ in said_spans
         if key == "context:correction" and (start == 0 or tokens[start - 1] in CHANGE_OF_MIND)
+    ]
+    searches = [start for key, start, _ in said_spans if key == "context:search"]
+    fixes += [  # "el sentra me late pero también enséñame toyotas": no search asked the Sentra
+        start
+        for start in searches
+        if start and tokens[start - 1] in SEARCH_TURNS and not any(s < start for s in searches)
     ]
     if len(cars) < 2 or not fixes:
         return cars

@@ -72,7 +72,8 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         text = _in_language(ctx, answer) or answer.text
         offer = ctx.knowledge(entry.topic, "offer") or entry.offer
         chosen = ctx.state.selected is not None and bool(entry.with_car)  # the car is chosen
-        if offer and ctx.state.form is None and not offered and not chosen:
+        busy = ctx.state.form is not None or ctx.state.handoff  # the advisor's form is on it
+        if offer and not busy and not offered and not chosen:
             text = f"{text}\n\n{offer}"
         near = places.branch_near(extraction.city) if answer.topic == LOCATIONS else None
         line = _branch_line(text, near) if near else None

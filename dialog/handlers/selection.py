@@ -667,6 +667,8 @@ def advice(ctx: TurnContext) -> Reply:
     kinds = extraction.body_type or extraction.fuel or extraction.transmission  # "¿sedán o SUV?"
     if len(shown) >= 2 and not models and not kinds and ctx.template("list_advice"):
         return _list_advice(ctx, shown)  # "¿de esas cuál me recomiendas?"
+    if not models and (ctx.extraction.second or "").startswith("knowledge/"):
+        return Reply("")  # "¿qué diferencia hay entre ustedes y un particular?": the topic answers
     spec = HANDLERS.get("knowledge.answer")
     assert spec is not None  # registered by dialog.handlers.answers
     return spec.func(ctx)
