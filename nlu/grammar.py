@@ -59,6 +59,7 @@ class Grammar(_Strict):
     term_joiners: frozenset[str]
     change_of_mind: frozenset[str]
     search_turns: frozenset[str]
+    same_again: frozenset[str]
     compare_joiners: frozenset[str]
     alternative_joiners: frozenset[str]
     money_paid_in: frozenset[str]

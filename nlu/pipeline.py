@@ -586,7 +586,11 @@ class Extractor:
         if mention.model:
             analysis.put("model", mention.model, car_at)
         analysis.alternatives = [f"{make}|{model or ''}" for make, model in mention.others]
-        if mention.apart and not mention.others and _between_two(tokens):
+        if (
+            mention.apart
+            and not mention.others
+            and (_between_two(tokens) or _same_again(tokens, mention.claimed[1:]))
+        ):
             analysis.alternatives = [f"{make}|{model or ''}" for make, model in mention.apart]
         origins = [  # "mi novia es gringa": a person's origin, no cars wanted
             (name, start, end)
@@ -1398,6 +1402,7 @@ LIST_JOINERS = GRAMMAR.list_joiners
 TERM_JOINERS = LIST_JOINERS | GRAMMAR.question_marks | GRAMMAR.term_joiners
 CHANGE_OF_MIND = CLAUSE_BREAKS | GRAMMAR.change_of_mind  # before "mejor": "o no, mejor el versa"
 SEARCH_TURNS = GRAMMAR.search_turns
+SAME_AGAIN = GRAMMAR.same_again
 
 
 def _named_beyond_section(analysis: Analysis, label: str) -> bool:
@@ -1991,6 +1996,16 @@ def _than_follows(tokens: list[str], end: int) -> bool:
             return True
         if token in CLAUSE_BREAKS and token not in ("y", "and"):  # "más nueva y más barata que"
             return False
+    return False
+
+
+def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
+    """ "¿la x-trail a 5 años? y la hr-v igual": a later car, in a clause of its own, asked the
+    same as the first."""
+    for start, end in _clauses(tokens):
+        words = set(tokens[start:end]) | {" ".join(tokens[i : i + 2]) for i in range(start, end)}
+        if words & SAME_AGAIN and any(start <= s < end for s, _ in later):
+            return True
     return False
 
 
