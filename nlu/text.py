@@ -85,7 +85,7 @@ def sentences(text: str) -> list[str]:
     'Se ve bien. ¿Trae CarPlay? y aceptan dólares?' -> ['Se ve bien.', '¿Trae CarPlay?',
     'y aceptan dólares?']."""
     parts = (part.strip() for part in _SENTENCE_END.split(text))
-    return [part for part in parts if any(char.isalnum() for char in part)]
+    return [part for part in parts if words(part)]  # "?!" alone is no sentence; "°" is a word
 
 
 def normalize(text: str) -> str:

@@ -242,8 +242,9 @@ def test_a_message_splits_into_its_sentences_in_its_own_words():
     assert sentences(" ?! ... ") == []
 
 
-@given(st.text(max_size=300))
+@given(st.text(max_size=300).map(lambda text: text.replace("+", "")))
 def test_sentences_keep_every_word_of_the_message(text):
+    """(A "+" after a figure reads as "o más" even across a line break: "2020\n+".)"""
     from nlu.text import sentences, words
 
     assert [w for part in sentences(text) for w in words(part)] == words(text)
