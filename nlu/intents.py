@@ -254,7 +254,8 @@ class IntentClassifier:
             return False
         if evidence.requires_slots and not any(slot in slots for slot in evidence.requires_slots):
             car_slots = {"make", "model"} & set(evidence.requires_slots)
-            if not (car_slots and "focus" in context):  # "¿es confiable?" of the chosen car
+            # "¿es confiable?" of the chosen car; "which one is the safest?" of those listed
+            if not (car_slots and {"focus", "shown"} & set(context)):
                 return False
         if evidence.unless_phrases and f"unless:{name}" in context:
             return False  # "¿es confiable kavak?" is about Kavak, not about a car
