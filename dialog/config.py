@@ -132,7 +132,7 @@ class OpenQuestions(_Strict):
 
     most: int = Field(default=2, ge=0, le=5)
     min_words: int = Field(default=3, ge=1)
-    min_score: float = Field(default=0.75, ge=0, le=1)
+    min_score: float = Field(default=0.6, ge=0, le=1)
     answers: list[str] = Field(default_factory=list)
     skip: list[str] = Field(default_factory=list)
     starts: list[str] = Field(default_factory=list)
