@@ -26,6 +26,9 @@ def fixed_reply(ctx: TurnContext) -> Reply:
     return Reply(ctx.say("again") if repeated else ctx.say("default"), kind=ctx.intent)
 
 
+REPEATED = "repeated"  # the kind of the "ya te lo compartí arriba" reply
+
+
 @handler(
     "knowledge.answer",
     required={"no_answer": set()},
@@ -63,10 +66,17 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         entry = knowledge.entries[answer.topic]
         key = f"{answer.topic}:{answer.section or ''}:{area or ''}"
         pointed = bool(extraction.city or answer.section)  # "¿y dónde está la de Qro?" again
-        if key in recent and not pointed and ctx.template("repeated"):  # the same block again:
-            title = ctx.knowledge(entry.topic, "title") or entry.title  # said again, briefly led
+        # the same block again: said so once, briefly led; asked a second time in a row, the
+        # block itself again ("what documents do I need to buy a car" after "passport ok?")
+        again = ctx.state.last_reply_kind == REPEATED
+        if key in recent and not pointed and not again and ctx.template("repeated"):
+            title = ctx.knowledge(entry.topic, "title") or entry.title
             text = _in_language(ctx, answer) or answer.text
-            return Reply(ctx.say("repeated", {"title": title, "answer": text}), rephrasable=False)
+            return Reply(
+                ctx.say("repeated", {"title": title, "answer": text}),
+                rephrasable=False,
+                kind=REPEATED,
+            )
         offered = not first  # the offer is made once
         ctx.state.recent_answers = [*recent, key][-RECENT_ANSWERS:]
         text = _in_language(ctx, answer) or answer.text
