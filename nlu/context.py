@@ -166,6 +166,7 @@ class Reading:
     weak: bool = False  # only weak phrases decided ("ya te dije, en el sur": no complaint)
     worded: str | None = None  # a request the words made besides the label decided
     km_bound: bool = False  # the km were said as a bound ("menos de 60 mil km"): a wish
+    price_bound: bool = False  # so was the price ("máximo 8 mil", "hasta 300 mil")
 
 
 def apply_context(
@@ -666,6 +667,9 @@ def _small_price_is_monthly(
     the talk is of financing, so it is a monthly payment."""
     price, low = slots.get("price_max"), slots.get("price_min")
     if not isinstance(price, int | float) or price > settings.monthly_max:
+        return
+    if JUDGED in reading.said and not reading.price_bound and low is None:
+        del slots["price_max"]  # "no manches, 8 mil es mucho, ¿a 6 años?": the payment judged
         return
     financing = any(key in slots for key in FINANCING_SLOTS)
     monthly_before = bool(context.last_money) and context.last_money[0] == "monthly_budget"

@@ -966,7 +966,9 @@ class Extractor:
         # "¿el enganche mínimo cuánto es?" of the chosen car: its plan's words ask for its plan
         plan_words_said = any(name.startswith(f"{with_car}:") for name in analysis.said)
         asks_taker = (second == with_car and plan_topic == first_label) or plan_words_said
-        if with_car is not None and asks_taker and context.focus is not None:
+        at_hand = context.focus is not None or bool(named and context.shown)  # "ok la trax. ¿el
+        # enganche mínimo y a 3 años?": a listed car named now is the car the plan is of
+        if with_car is not None and asks_taker and at_hand:
             taker = self.classifier.labels[with_car]  # the plan of the car in focus says it all
             intent, topic, second = taker.intent, taker.topic, None
             if plan_words_said and of_focus and _data_asked(analysis, DETAILS in hits.worded):
@@ -1037,6 +1039,7 @@ class Extractor:
             weak=stage == "rule" and score is not None and score < 1.0,
             worded=self._worded_request(hits, decision.label, flags, slots),
             km_bound="km_max" in slots and "km_max" not in analysis.unbounded,
+            price_bound="price_max" in slots and "price_max" not in analysis.unbounded,
         )
         if context.shown and FINANCING_KEYS & slots.keys():
             _percent_among_picks(analysis, len(context.shown))

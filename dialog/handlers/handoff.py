@@ -195,6 +195,9 @@ def lead_status(ctx: TurnContext) -> Reply:
     extraction = ctx.extraction
     seller = _is_seller(ctx)
     changed = False
+    listed = (extraction.make or extraction.model) and _pointed_car(ctx) is not None
+    if listed:  # "ponme en la solicitud también la trax": a car of ours to buy, not theirs
+        seller = False
     if seller and (extraction.make or extraction.model):  # "anota que es un mazda 3 2019"
         year = extraction.year_min or extraction.year_max
         state.own_car, changed = car_name(extraction.make, extraction.model, year), True
