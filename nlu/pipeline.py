@@ -1405,6 +1405,7 @@ LIST_JOINERS = GRAMMAR.list_joiners
 TERM_JOINERS = LIST_JOINERS | GRAMMAR.question_marks | GRAMMAR.term_joiners
 CHANGE_OF_MIND = CLAUSE_BREAKS | GRAMMAR.change_of_mind  # before "mejor": "o no, mejor el versa"
 SEARCH_TURNS = GRAMMAR.search_turns
+UNASKED_ENDS = CLAUSE_BREAKS | GRAMMAR.name_clause_marks  # "no te pregunté eso... ocupo saber"
 SAME_AGAIN = GRAMMAR.same_again
 
 
@@ -1611,7 +1612,7 @@ def _not_asked(analysis: Analysis) -> set[int]:
         if name != "context:not_asked" and not name.endswith(":refuse"):
             continue  # ... or what they refuse: "no me pidas datos" asks for nothing
         i = start  # the phrase too: "no he apartado nada" asks nothing about reserving
-        while i < len(analysis.tokens) and analysis.tokens[i] not in CLAUSE_BREAKS:
+        while i < len(analysis.tokens) and analysis.tokens[i] not in UNASKED_ENDS:
             found.add(i)
             i += 1
     return found
