@@ -45,6 +45,8 @@ def answer_open_questions(
         if clear and label in policy.answers:
             reply = _answered(ctx, sentence, reading, dispatch)
         elif reading.stage != "rule" and own and not reading.slots():
+            if _said_in(sentence, first.full_text, policy):
+                continue  # "30% over 3 years. total interest paid?": the plan says it
             reply = Reply(_named_back(ctx, sentence), rephrasable=False)
         else:
             continue
@@ -125,9 +127,19 @@ def _own_words(sentence: str, policy) -> bool:
     words = _unconnected(normalize(sentence).split(), policy.connectors)
     if len(words) < policy.min_words or words[-1] in {normalize(tag) for tag in policy.tags}:
         return False  # "sale más barato, ¿no?": a confirmation of what the rest says
+    return len(_content(words, policy)) >= policy.min_content
+
+
+def _content(words: list[str], policy) -> list[str]:
     plain = STOPWORDS | {normalize(word) for word in (*policy.starts, *policy.vague)}
-    content = [word for word in words if word.isalpha() and len(word) > 3 and word not in plain]
-    return len(content) >= policy.min_content
+    return [word for word in words if word.isalpha() and len(word) > 3 and word not in plain]
+
+
+def _said_in(sentence: str, reply: str, policy) -> bool:
+    """Most of the question's own words are in the reply already: it answers it."""
+    content = set(_content(normalize(sentence).split(), policy))
+    found = content & set(normalize(reply).split())
+    return bool(content) and len(found) * 2 >= len(content)
 
 
 def _unconnected(words: list[str], connectors: list[str]) -> list[str]:

@@ -60,6 +60,7 @@ class Grammar(_Strict):
     change_of_mind: frozenset[str]
     search_turns: frozenset[str]
     same_again: frozenset[str]
+    head_count_cues: frozenset[str]
     compare_joiners: frozenset[str]
     alternative_joiners: frozenset[str]
     money_paid_in: frozenset[str]

@@ -635,7 +635,11 @@ class Extractor:
         if ordinal is not None:
             analysis.put("ordinal", ordinal[1], ordinal[0])
         else:
-            analysis.bare = [q.value for q in leftovers if not q.multiplied and not q.money]
+            analysis.bare = [
+                q.value
+                for q in leftovers
+                if not q.multiplied and not q.money and not _head_count(tokens, q.start)
+            ]
             if any(q.start and tokens[q.start - 1] == "a" for q in leftovers):
                 analysis.said.add(AFTER_A)  # "¿y a 72?": a term, not another amount
         _term_after_a(analysis, leftovers)
@@ -1407,6 +1411,7 @@ CHANGE_OF_MIND = CLAUSE_BREAKS | GRAMMAR.change_of_mind  # before "mejor": "o no
 SEARCH_TURNS = GRAMMAR.search_turns
 UNASKED_ENDS = CLAUSE_BREAKS | GRAMMAR.name_clause_marks  # "no te pregunté eso... ocupo saber"
 SAME_AGAIN = GRAMMAR.same_again
+HEAD_COUNT = GRAMMAR.head_count_cues
 
 
 def _named_beyond_section(analysis: Analysis, label: str) -> bool:
@@ -2001,6 +2006,12 @@ def _than_follows(tokens: list[str], end: int) -> bool:
         if token in CLAUSE_BREAKS and token not in ("y", "and"):  # "más nueva y más barata que"
             return False
     return False
+
+
+def _head_count(tokens: list[str], start: int) -> bool:
+    """ "somos 6 en la casa", "we are 5", "a family of 5": people, not a car picked."""
+    before = tokens[max(0, start - 2) : start]
+    return bool(before) and (before[-1] in HEAD_COUNT or " ".join(before) in HEAD_COUNT)
 
 
 def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:

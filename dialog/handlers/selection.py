@@ -32,6 +32,7 @@ from tools.search import ORDER, SearchFilters, search, trim_as_version
 
 FOCUS = CAR_PLACEHOLDERS
 NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
+WISHED = ("seats_min", "body_type", "transmission", "fuel", "drive")  # wishes of a search
 
 
 @handler(
@@ -105,6 +106,10 @@ def select_car(ctx: TurnContext) -> Reply:
         return focus_reply(ctx, shown[0])
     if not matches and "context:colour" in extraction.said and ctx.template("colour"):
         return Reply(ctx.say("colour", {"count": len(shown)}))  # "el rojo": no colours on file
+    if not name and any(getattr(extraction, key) for key in WISHED):
+        from dialog.handlers.search import search_cars  # "necesito que sea de 7 pasajeros":
+
+        return search_cars(ctx.speaking_as("search_cars"))  # the search refined, not a pick
     if not name and ctx.template("which_one"):  # nothing named to say back: ask the number
         return Reply(ctx.say("which_one", {"count": len(shown)}))
     if not matches:
