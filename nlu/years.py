@@ -25,8 +25,22 @@ def read(unit: Unit) -> dict[str, int] | None:
     return {"year_min": year, "year_max": year}
 
 
+# what an amount of money is said with: then "dos mil quinientos" stays pesos
+MONEY_CUES = frozenset(
+    {"money_before", "money_after", "down_payment", "monthly_after", "monthly_before",
+     "budget_before", "max_before", "max_after", "min_before", "min_after", "income_before",
+     "income_after", "savings", "paid_with_before", "car_price_before", "km_after", "km_before"}
+)  # fmt: skip
+
+
 def _worded_year(quantity: Quantity, unit: Unit) -> bool:
-    """ "del dos mil dieciocho", "modelo dos mil veinte": a year in words after a year word."""
+    """ "del dos mil dieciocho", "modelo dos mil veinte": a year in words after a year word; or
+    with no money word at all, "DOS MIL DIECIOCHO el ibiza" (no car costs 2,018 pesos)."""
     low, high = YEAR_RANGE
     in_range = low <= quantity.value <= high and quantity.value.is_integer()
-    return quantity.words and in_range and "year_marker" in unit.before
+    if not (quantity.words and in_range):
+        return False
+    if "year_marker" in unit.before:
+        return True
+    tail = int(quantity.value) % 1000 != 0  # "dos mil" alone may be pesos a month
+    return tail and not (MONEY_CUES & (set(unit.before) | set(unit.after)))
