@@ -135,6 +135,7 @@ class ContextSettings(BaseModel):
     asks_after_no_words: list[str] = Field(default_factory=list)
     correction_words: list[str] = Field(default_factory=list)  # "está mal": fixing given data
     judged_words: list[str] = Field(default_factory=list)  # "¿es mucho?": a figure judged
+    added_words: list[str] = Field(default_factory=list)  # "le agrego 50 mil": added to the down
     not_asked_words: list[str] = Field(default_factory=list)  # "no te pregunté sucursales"
     colour_words: list[str] = Field(default_factory=list)  # "el rojo": the catalog has no colour
     focus_slots: list[str] = Field(default_factory=list)  # attributes asked of the car in focus
@@ -173,6 +174,13 @@ def apply_context(
     reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
 ) -> tuple[str, str | None] | None:
     """(label, second) when the conversation changes the reading, else None."""
+    down, ceiling = slots.get("down_payment"), slots.get("price_max")
+    if (
+        isinstance(down, int | float)
+        and isinstance(ceiling, int | float)
+        and settings.monthly_max < ceiling < down  # (a small one is a monthly payment: later)
+    ):
+        del slots["price_max"]  # "170 mil en total (120 del sentra + 50 cash)": a part of it
     if slots.get("ordinal") == MIDDLE and context.shown:  # "¿y el de en medio?" of five: the 3rd
         slots["ordinal"] = (len(context.shown) + 1) // 2
     if reading.label == AFFIRM and not slots:
@@ -197,6 +205,8 @@ def apply_context(
     if answers and reading.label not in ANSWERS:
         return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both
     if _pick_is_a_percent(reading, slots, context) or _percent_and_term(reading, slots, context):
+        return FINANCING, None
+    if _added_to_down(reading, slots, context):
         return FINANCING, None
     if _km_judged(reading, slots, context):  # "103k km is a lot. anything newer than 2019?":
         wished = SEARCH_CRITERIA.difference({"make", "model"}) & slots.keys()
@@ -561,6 +571,26 @@ def _short_year(reading: Reading, slots: dict[str, object], context: DialogConte
 
 
 JUDGED = "context:judged"  # "¿es mucho?", "¿aguanta?": an opinion of a figure said
+
+
+ADDED = "context:added"
+
+
+def _added_to_down(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:
+    """ "¿y si le agrego 50 mil en efectivo aparte del sentra?" after a plan with 120 mil down:
+    the down payment is now 170 mil (never a price ceiling of 50 mil)."""
+    last = context.last_money
+    if ADDED not in reading.said or not last or last[0] != "down_payment":
+        return False
+    amounts = [key for key in ("price_max", "down_payment", "monthly_budget") if key in slots]
+    if len(amounts) != 1:
+        return False
+    added = slots.pop(amounts[0])
+    if not isinstance(added, int | float):
+        return False
+    slots.pop("price_min", None)
+    slots["down_payment"] = last[1] + added
+    return True
 
 
 def _km_judged(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:

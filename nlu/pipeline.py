@@ -424,6 +424,7 @@ class Extractor:
             ("context:asks_after_no", settings.asks_after_no_words),
             ("context:correction", settings.correction_words),
             ("context:judged", settings.judged_words),
+            ("context:added", settings.added_words),
             ("context:colour", settings.colour_words),
             ("context:not_asked", settings.not_asked_words),
             ("contact:name_cue", self.contact.cue_phrases),
