@@ -61,6 +61,7 @@ class Grammar(_Strict):
     search_turns: frozenset[str]
     same_again: frozenset[str]
     head_count_cues: frozenset[str]
+    year_denial_fillers: frozenset[str]
     compare_joiners: frozenset[str]
     alternative_joiners: frozenset[str]
     money_paid_in: frozenset[str]

@@ -627,6 +627,7 @@ class Extractor:
                 continue
             analysis.put(slot, value, position)
         leftovers, counted = self._numbers(analysis, found["cue"], taken)
+        _year_denied(analysis)
         _own_car_value(analysis)
         picks = self.ordinals.read_all(tokens, taken, leftovers, counted)
         if not picks and (step := self.ordinals.relative_step(tokens, taken)):
@@ -1413,6 +1414,8 @@ SEARCH_TURNS = GRAMMAR.search_turns
 UNASKED_ENDS = CLAUSE_BREAKS | GRAMMAR.name_clause_marks  # "no te pregunté eso... ocupo saber"
 SAME_AGAIN = GRAMMAR.same_again
 HEAD_COUNT = GRAMMAR.head_count_cues
+YEAR_DENIAL_FILLERS = GRAMMAR.year_denial_fillers
+YEAR_DENIAL_REACH = 3  # words between "no quiero" and the year: "no quiero algo del 2015"
 
 
 def _named_beyond_section(analysis: Analysis, label: str) -> bool:
@@ -2007,6 +2010,24 @@ def _than_follows(tokens: list[str], end: int) -> bool:
         if token in CLAUSE_BREAKS and token not in ("y", "and"):  # "más nueva y más barata que"
             return False
     return False
+
+
+def _year_denied(analysis: Analysis) -> None:
+    """ "no quiero algo del 2015", "que no sea 2016 o más viejo": that year and older are ruled
+    out, so the search starts the year after (a bare "no" is a correction: "no, la del 2015")."""
+    slots, tokens = analysis.slots, analysis.tokens
+    high = slots.get("year_max")
+    if not isinstance(high, int) or slots.get("year_min") not in (None, high):
+        return
+    at = analysis.slot_at["year_max"]
+    for name, start, end in analysis.said_spans:
+        between = tokens[end:at]
+        if name == "context:negation" and end - start >= 2 and 0 <= at - end <= YEAR_DENIAL_REACH:
+            if all(token in YEAR_DENIAL_FILLERS for token in between):
+                slots.pop("year_max")
+                slots["year_min"] = high + 1
+                analysis.slot_at["year_min"] = at
+                return
 
 
 def _head_count(tokens: list[str], start: int) -> bool:
