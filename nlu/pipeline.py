@@ -2021,13 +2021,12 @@ def _year_denied(analysis: Analysis) -> None:
         return
     at = analysis.slot_at["year_max"]
     for name, start, end in analysis.said_spans:
-        between = tokens[end:at]
-        if name == "context:negation" and end - start >= 2 and 0 <= at - end <= YEAR_DENIAL_REACH:
-            if all(token in YEAR_DENIAL_FILLERS for token in between):
-                slots.pop("year_max")
-                slots["year_min"] = high + 1
-                analysis.slot_at["year_min"] = at
-                return
+        near = name == "context:negation" and end - start >= 2 and 0 <= at - end <= YEAR_DENIAL_REACH
+        if near and all(token in YEAR_DENIAL_FILLERS for token in tokens[end:at]):
+            slots.pop("year_max")
+            slots["year_min"] = high + 1
+            analysis.slot_at["year_min"] = at
+            return
 
 
 def _head_count(tokens: list[str], start: int) -> bool:
