@@ -2021,7 +2021,8 @@ def _year_denied(analysis: Analysis) -> None:
         return
     at = analysis.slot_at["year_max"]
     for name, start, end in analysis.said_spans:
-        near = name == "context:negation" and end - start >= 2 and 0 <= at - end <= YEAR_DENIAL_REACH
+        reach = 0 <= at - end <= YEAR_DENIAL_REACH
+        near = name == "context:negation" and end - start >= 2 and reach
         if near and all(token in YEAR_DENIAL_FILLERS for token in tokens[end:at]):
             slots.pop("year_max")
             slots["year_min"] = high + 1
