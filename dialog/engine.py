@@ -294,6 +294,8 @@ def _remember(
         value = getattr(extraction, slot)
         if value is not None:
             setattr(state.lead, slot, value)
+    if "context:bought_car" in extraction.said:  # "compré un carro con ustedes y ya falló"
+        state.profile["own_car_bought"] = "1"  # the car they name next is theirs, not to buy
     if extraction.own_car:  # "tengo un versa 2016", "por mi lobo me dan 180 mil"
         if "context:bought_car" in extraction.said:  # "compré un versa con ustedes": no sale
             state.profile["own_car_bought"] = "1"

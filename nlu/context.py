@@ -25,6 +25,7 @@ DETAILS = "car_details"
 FINANCING = "financing"
 PICK_AS_PERCENT = (5, 90)  # "el 10 entonces" after a plan, with fewer cars shown: 10% down
 QUESTION = "car_question"
+AFTER_SALE = "knowledge/warranty_returns"  # a fault of a car bought from Kavak
 ADVICE = "advice"
 COMPARE = "compare_cars"
 INFORM = "inform"
@@ -208,6 +209,9 @@ def apply_context(
         return FINANCING, None
     if _added_to_down(reading, slots, context):
         return FINANCING, None
+    bought = "context:bought_car" in reading.said and reading.label in (DETAILS, QUESTION)
+    if bought and context.focus is None and not context.shown and not slots.get("model"):
+        return AFTER_SALE, None  # "compré un carro con ustedes y ya trae una falla en el motor"
     if _km_judged(reading, slots, context):  # "103k km is a lot. anything newer than 2019?":
         wished = SEARCH_CRITERIA.difference({"make", "model"}) & slots.keys()
         return ADVICE, SEARCH if wished else None  # the km judged, then the cars wished

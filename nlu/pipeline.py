@@ -468,8 +468,10 @@ class Extractor:
         analysis.said_spans = found["said"]
         if "context:more_alone!" in analysis.whole:
             analysis.said.add("context:more")  # "más" alone: the next page
-        if not light:
-            self._contact(analysis, found, set(asking))
+        patterned = self.classifier.pattern_spans(prepared)
+        if not light:  # "quiero que me llame alguien hoy": a call asked by a pattern too
+            calls = any(label == CALL_INTENT for label, _, _ in patterned)
+            self._contact(analysis, found, set(asking) | ({"lead"} if calls else set()))
         self._claims(analysis, found, light)
         claimed = {i for i, kind in enumerate(analysis.kinds) if kind in CLAIMS}
         analysis.labels = [  # "serie" inside "BMW Serie 3" is a car, not a TV series
@@ -478,7 +480,7 @@ class Extractor:
             if claimed.isdisjoint(range(start, end))
         ]
         starts = [token.idx for token in doc]
-        for label, first, last in self.classifier.pattern_spans(prepared):
+        for label, first, last in patterned:
             start = bisect_right(starts, first) - 1
             end = max(start + 1, bisect_left(starts, last))
             analysis.labels.append((label, True, start, end))
@@ -1002,7 +1004,8 @@ class Extractor:
         # "...y también busco una camioneta": words that ask for cars, not only the car described
         other_car = bool(slots.get("own_car") and named)  # "vender mi aveo y comprar un jetta"
         wants_cars = "context:search" in analysis.said or SEARCH_REQUEST in hits.worded or other_car
-        if own_car_label and second == SEARCH_REQUEST and not wants_cars:
+        their_car = own_car_label or bool(slots.get("own_car"))  # "…kia forte 2020 que ya compré"
+        if their_car and second == SEARCH_REQUEST and not wants_cars:
             second = None  # "¿en cuánto lo compran? tiene 120 mil km": their car's km
         own_at = analysis.slot_at.get("own_car", -OWN_CAR_REACH)
         wished = any(  # "mi jetta 2017 automático", "mi camioneta 2017": their own car

@@ -70,6 +70,10 @@ def car_described(ctx: TurnContext) -> None:
     shown = [shown_car(car) for car in cars]
     pointed = km_pointed(shown, slots) or price_pointed(shown, slots)
     extraction = ctx.extraction
+    if state.profile.get("own_car_bought") and (extraction.make or extraction.model):
+        year = extraction.year_min or extraction.year_max  # "compré un carro con ustedes y ya
+        state.own_car = car_name(extraction.make, extraction.model, year)  # falló; es un forte"
+        return  # their car, bought before: not one of ours to buy
     if not pointed and (extraction.make or extraction.model):
         seen = list(dict.fromkeys([*state.last_results, *state.chosen]))
         pointed = cars_named(catalog, extraction, seen)
