@@ -1341,11 +1341,11 @@ class Extractor:
         }
         evidence = POINTING | CLAUSE_PLACES | CLAUSE_PLAN
         hits = self.classifier.hits(phrases, {k: v for k, v in slots.items() if k in evidence})
-        if not hits.strong and self._clause_searches(analysis, start, end, slots):
+        social = self.classifier.settings.social  # "hola, ¿tienen swift?": a greeting beside it
+        if not (hits.strong.keys() - social) and self._clause_searches(analysis, start, end, slots):
             hits.strong[SEARCH_REQUEST] = 1  # "¿tienen jettas? ¿y qué garantía dan?"
         if not hits.strong and slots.keys() & CLAUSE_PLACES and not phrases:
             hits.strong.update(hits.weak)  # a clause that only says where: "Vivo en Puebla."
-        social = self.classifier.settings.social
         here = {k: v for k, v in analysis.slots.items() if start <= analysis.slot_at[k] < end}
         allowed = [
             name
@@ -1365,14 +1365,14 @@ class Extractor:
             ),
         )
 
-    @staticmethod
-    def _clause_searches(analysis: Analysis, start: int, end: int, slots) -> bool:
+    def _clause_searches(self, analysis: Analysis, start: int, end: int, slots) -> bool:
         """A clause that asks for cars by itself: a trait ("sedanes 2019 o más nuevos") or a
-        model with a search word ("¿tienen jettas?"), not the customer's own car."""
+        model with a search word ("hola, ¿tienen swift?"), not the customer's own car."""
         inside = [(name, s, e) for name, s, e in analysis.said_spans if start <= s and e <= end]
-        if any(name == "context:own_car" for name, _, _ in inside) or (
-            analysis.labels
-            and any(strong and start <= s and e <= end for _, strong, s, e in analysis.labels)
+        social = self.classifier.settings.social
+        if any(name == "context:own_car" for name, _, _ in inside) or any(
+            strong and start <= s and e <= end and label not in social
+            for label, strong, s, e in analysis.labels
         ):
             return False
         if slots.keys() & CLAUSE_TRAITS:
