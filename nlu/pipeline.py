@@ -1004,9 +1004,6 @@ class Extractor:
         # "...y también busco una camioneta": words that ask for cars, not only the car described
         other_car = bool(slots.get("own_car") and named)  # "vender mi aveo y comprar un jetta"
         wants_cars = "context:search" in analysis.said or SEARCH_REQUEST in hits.worded or other_car
-        their_car = own_car_label or bool(slots.get("own_car"))  # "…kia forte 2020 que ya compré"
-        if their_car and second == SEARCH_REQUEST and not wants_cars:
-            second = None  # "¿en cuánto lo compran? tiene 120 mil km": their car's km
         own_at = analysis.slot_at.get("own_car", -OWN_CAR_REACH)
         wished = any(  # "mi jetta 2017 automático", "mi camioneta 2017": their own car
             key in slots
@@ -1015,6 +1012,10 @@ class Extractor:
             for key in WANTED_CRITERIA
         )
         wished = wished and OWN_VALUE not in analysis.said
+        # "…kia forte 2020 que ya compré": only their car's own data, no car wished
+        their_car = own_car_label or (bool(slots.get("own_car")) and not wished)
+        if their_car and second == SEARCH_REQUEST and not wants_cars:
+            second = None  # "¿en cuánto lo compran? tiene 120 mil km": their car's km
         if own_car_label and second is None and wished and not context.asking:
             second = SEARCH_REQUEST  # "doy mi versa a cuenta de una camioneta de 7 pasajeros"
         label_now = _label(intent, topic) or ""
