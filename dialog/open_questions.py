@@ -38,6 +38,8 @@ def answer_open_questions(
         label = reading.label
         if label in answered and (_parts(ctx, reading) or not _parts(ctx, ctx.extraction, label)):
             continue  # asked and answered; but "¿incluye seguro? ¿y cuánto tardan?" is two
+        if _names_answered(extractor, sentence, answered):
+            continue  # "¿qué documentos necesito para venderlo?": the sale's answer took it
         if not _asks(sentence, policy):
             continue  # "Estoy en Monterrey.": where they are, not a question about the branches
         own = _own_words(sentence, policy)  # "¿cómo funciona eso?" asks of the rest
@@ -56,6 +58,13 @@ def answer_open_questions(
         added += 1
         first = first.followed_by(reply)
     return first
+
+
+def _names_answered(extractor, sentence: str, answered: set) -> bool:
+    """The sentence has a strong word of a request the reply already answers: the reply is its
+    answer, whatever the sentence alone would be read as."""
+    found = {label for label, strong, _, _ in extractor.analyse(sentence).labels if strong}
+    return bool(found & answered)
 
 
 def _answered(
