@@ -39,6 +39,8 @@ class KnowledgeEntry(Evidence):
     sections: list[KnowledgeSection] = Field(default_factory=list)
     nearest: str = ""  # locations: a place with no branch ({place}, {areas})
     offer: str = ""  # a next step appended to the answer ("¿Quieres que agende la inspección?")
+    # the offer asks for a car ("¿te ayudo a buscar uno?"): not made once a car is chosen or named
+    offer_asks_car: bool = False
     # said after the answer when a car is chosen ({title}, {price}...): "¿dónde lo puedo ver?"
     with_car: str = ""
 

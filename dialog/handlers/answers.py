@@ -82,6 +82,9 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         text = _in_language(ctx, answer) or answer.text
         offer = ctx.knowledge(entry.topic, "offer") or entry.offer
         chosen = ctx.state.selected is not None and bool(entry.with_car)  # the car is chosen
+        # "ok the vento, can I test drive it?": no "¿te ayudo a buscar uno?" with a car at hand
+        at_hand = ctx.state.selected is not None or bool(extraction.model or ctx.state.last_results)
+        chosen = chosen or (entry.offer_asks_car and at_hand)
         busy = ctx.state.form is not None or ctx.state.handoff  # the advisor's form is on it
         if offer and not busy and not offered and not chosen:
             text = f"{text}\n\n{offer}"
