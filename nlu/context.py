@@ -213,8 +213,9 @@ def apply_context(
     if bought and context.focus is None and not context.shown and not slots.get("model"):
         return AFTER_SALE, None  # "compré un carro con ustedes y ya trae una falla en el motor"
     if _km_judged(reading, slots, context):  # "103k km is a lot. anything newer than 2019?":
-        wished = SEARCH_CRITERIA.difference({"make", "model"}) & slots.keys()
-        return ADVICE, SEARCH if wished else None  # the km judged, then the cars wished
+        wished = (SEARCH_CRITERIA - {"make", "model", "year_min", "year_max"}) & slots.keys()
+        floor = slots.get("year_min") is not None and slots.get("year_max") is None  # "newer than"
+        return ADVICE, SEARCH if wished or floor else None  # the km judged, then cars wished
     lifted = LIFTED & reading.said
     searched = context.shown or context.focus is not None
     car_talk = reading.stage != "rule" or reading.weak or reading.label in CAR_LABELS

@@ -670,10 +670,10 @@ def advice(ctx: TurnContext) -> Reply:
             return reply
     shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
     kinds = extraction.body_type or extraction.fuel or extraction.transmission  # "¿sedán o SUV?"
-    if len(shown) >= 2 and not models and not kinds and ctx.template("list_advice"):
-        return _list_advice(ctx, shown)  # "¿de esas cuál me recomiendas?"
     if not models and (ctx.extraction.second or "").startswith("knowledge/"):
         return Reply("")  # "¿qué diferencia hay entre ustedes y un particular?": the topic answers
+    if len(shown) >= 2 and not models and not kinds and ctx.template("list_advice"):
+        return _list_advice(ctx, shown)  # "¿de esas cuál me recomiendas?"
     spec = HANDLERS.get("knowledge.answer")
     assert spec is not None  # registered by dialog.handlers.answers
     return spec.func(ctx)
