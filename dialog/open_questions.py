@@ -29,9 +29,12 @@ def answer_open_questions(
     answered = {ctx.extraction.label, ctx.extraction.second}
     if ctx.answered_last:
         answered.add(_label(*ctx.answered_last))
-    context = dialog_context(ctx.state, ctx.services.catalog, ctx.config)
     added = 0
-    for sentence in parts:
+    asked = [sentence for sentence in parts if _asks(sentence, policy)]
+    if not asked:
+        return first  # "Estoy en Monterrey.": where they are, not a question about the branches
+    context = dialog_context(ctx.state, ctx.services.catalog, ctx.config)
+    for sentence in asked:
         if added >= policy.most:
             break
         reading = extractor.extract(sentence, context)
@@ -40,8 +43,6 @@ def answer_open_questions(
             continue  # asked and answered; but "¿incluye seguro? ¿y cuánto tardan?" is two
         if _names_answered(extractor, sentence, answered):
             continue  # "¿qué documentos necesito para venderlo?": the sale's answer took it
-        if not _asks(sentence, policy):
-            continue  # "Estoy en Monterrey.": where they are, not a question about the branches
         own = _own_words(sentence, policy)  # "¿cómo funciona eso?" asks of the rest
         clear = reading.stage == "rule" or (own and (reading.score or 0.0) >= policy.min_score)
         if clear and label in policy.answers:
