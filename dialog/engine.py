@@ -404,8 +404,7 @@ def _not_twice(ctx: TurnContext, reply: Reply) -> Reply:
     fresh = reply.llm_used  # written anew for this question: not a repeat of a fixed text
     if not again or fresh or ctx.intent not in ctx.config.not_twice or reply.plan is not None:
         return reply
-    extraction = ctx.extraction  # "¿y abren en domingo? ¿la dirección de la de San Pedro?":
-    if extraction.city or any(name.startswith("section:") for name in extraction.said):
-        return reply  # a place or a part asked by name gets its answer again, not "es todo"
+    if ctx.extraction.city:  # "¿y abren en domingo? ¿la dirección de la de San Pedro?": a
+        return reply  # place asked by name gets its answer again, not "es todo lo que tengo"
     said_again = ctx.say("said_again")
     return Reply(said_again, rephrasable=False) if said_again else reply
