@@ -19,6 +19,7 @@ MEANINGS = frozenset(
         "down_payment",
         "monthly_before",
         "monthly_after",
+        "fortnight_after",
         "term_before",
         "km_before",
         "car_price_before",

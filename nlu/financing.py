@@ -17,6 +17,7 @@ MAX_TERM_YEARS = 10
 MAX_TERM_MONTHS = 120
 MIN_TERM_MONTHS = 6  # "ya van 2 meses" is a wait, not a payment plan
 MIN_PCT, MAX_PCT = 1, 99
+FORTNIGHTS = 2  # fortnightly payments in a month
 # cues after a number that say what it is even after "uno de" ("uno de 5 años", "el de 20%")
 PLAN_AFTER = frozenset(
     {
@@ -26,6 +27,7 @@ PLAN_AFTER = frozenset(
         "months_unit",
         "down_payment",
         "monthly_after",
+        "fortnight_after",
     }
 )
 
@@ -54,6 +56,8 @@ def read(unit: Unit) -> dict[str, float] | None:
         if "pick_before" in unit.before and not unit.last.multiplied and value <= MAX_PCT:
             return {"down_payment_pct": value}  # "con el 20 de enganche": the 20 percent
         return {"down_payment": pesos(unit.last)}
+    if unit.cue("fortnight_after"):  # "4 mil quincenales": 8 mil a month
+        return {"monthly_budget": pesos(unit.last) * FORTNIGHTS}
     if unit.cue("monthly_after", "monthly_before"):
         return {"monthly_budget": pesos(unit.last)}
     if unit.cue("down_payment"):
