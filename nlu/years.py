@@ -28,8 +28,9 @@ def read(unit: Unit) -> dict[str, int] | None:
 # what an amount of money is said with: then "dos mil quinientos" stays pesos
 MONEY_CUES = frozenset(
     {"money_before", "money_after", "down_payment", "monthly_after", "monthly_before",
-     "fortnight_after", "budget_before", "max_before", "max_after", "min_before", "min_after", "income_before",
-     "income_after", "savings", "paid_with_before", "car_price_before", "km_after", "km_before"}
+     "fortnight_after", "budget_before", "max_before", "max_after", "min_before", "min_after",
+     "income_before", "income_after", "savings", "paid_with_before", "car_price_before",
+     "km_after", "km_before"}
 )  # fmt: skip
 
 
