@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from dialog.registry import HANDLERS, HandlerSpec
 from dialog.render import placeholders_of
 from nlu.schema import SLOT_KEYS
+from nlu.text import normalize
 from tools.search import RelaxKind
 from tools.yamlio import YamlError, line_at, load_yaml, raise_problems, validate_yaml
 
@@ -140,6 +141,37 @@ class OpenQuestions(_Strict):
     vague: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     connectors: list[str] = Field(default_factory=list)
+    # the lists above folded once at load, as the messages are ("cuánto" -> "cuanto")
+    _opening: frozenset[str] = PrivateAttr(default=frozenset())
+    _plain: frozenset[str] = PrivateAttr(default=frozenset())
+    _tags: frozenset[str] = PrivateAttr(default=frozenset())
+    _leading: tuple[tuple[str, ...], ...] = PrivateAttr(default=())
+
+    def model_post_init(self, _context: Any) -> None:
+        self._opening = frozenset(normalize(word) for word in self.starts)
+        self._plain = self._opening | {normalize(word) for word in self.vague}
+        self._tags = frozenset(normalize(word) for word in self.tags)
+        split = {tuple(normalize(word).split()) for word in self.connectors}
+        self._leading = tuple(sorted((c for c in split if c), key=len, reverse=True))
+
+    @property
+    def opening(self) -> frozenset[str]:
+        """Question words that open a question ("cuánto", "can")."""
+        return self._opening
+
+    @property
+    def plain(self) -> frozenset[str]:
+        """Words that say nothing of their own in a question: question words and `vague`."""
+        return self._plain
+
+    @property
+    def tag_words(self) -> frozenset[str]:
+        return self._tags
+
+    @property
+    def leading(self) -> tuple[tuple[str, ...], ...]:
+        """The connectors as folded word tuples, longest first ("otra cosa" before "o")."""
+        return self._leading
 
 
 class DialogConfig(_Strict):

@@ -297,8 +297,6 @@ def _remember(
     if "context:bought_car" in extraction.said:  # "compré un carro con ustedes y ya falló"
         state.profile["own_car_bought"] = "1"  # the car they name next is theirs, not to buy
     if extraction.own_car:  # "tengo un versa 2016", "por mi lobo me dan 180 mil"
-        if "context:bought_car" in extraction.said:  # "compré un versa con ustedes": no sale
-            state.profile["own_car_bought"] = "1"
         known = state.own_car or ""
         if not known.startswith(extraction.own_car):  # "mi lobo" keeps "Ford Lobo 2015"
             state.own_car = extraction.own_car

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dialog.config import OpenQuestions
 from dialog.screen import dialog_context
 from dialog.turn import Reply, TurnContext
 from nlu.examples import STOPWORDS
@@ -122,44 +123,47 @@ def _parts(ctx: TurnContext, extraction, intent: str | None = None) -> set[str]:
     }
 
 
-def _asks(sentence: str, policy) -> bool:
+def _asks(sentence: str, policy: OpenQuestions) -> bool:
     """A "?" closes it, or a question word opens it (after "y", "also", "ok"...)."""
     if sentence.rstrip(" !.").endswith(ASKED):
         return True
-    words = _unconnected(normalize(sentence).split(), policy.connectors)
-    opening = {normalize(start) for start in policy.starts}
+    words = _unconnected(normalize(sentence).split(), policy)
+    opening = policy.opening
     return bool(words) and (words[0] in opening or " ".join(words[:2]) in opening)
 
 
-def _own_words(sentence: str, policy) -> bool:
+def _own_words(sentence: str, policy: OpenQuestions) -> bool:
     """A question of enough words, with words of its own: "¿aceptan dólares?", not "what do you
     have?" or "¿cómo funciona eso?", which ask about what the rest of the message says."""
-    words = _unconnected(normalize(sentence).split(), policy.connectors)
-    if len(words) < policy.min_words or words[-1] in {normalize(tag) for tag in policy.tags}:
+    words = _unconnected(normalize(sentence).split(), policy)
+    if len(words) < policy.min_words or words[-1] in policy.tag_words:
         return False  # "sale más barato, ¿no?": a confirmation of what the rest says
     return len(_content(words, policy)) >= policy.min_content
 
 
-def _content(words: list[str], policy) -> list[str]:
-    plain = STOPWORDS | {normalize(word) for word in (*policy.starts, *policy.vague)}
-    return [word for word in words if word.isalpha() and len(word) > 3 and word not in plain]
+def _content(words: list[str], policy: OpenQuestions) -> list[str]:
+    plain = policy.plain
+    return [
+        word
+        for word in words
+        if word.isalpha() and len(word) > 3 and word not in plain and word not in STOPWORDS
+    ]
 
 
-def _said_in(sentence: str, reply: str, policy) -> bool:
+def _said_in(sentence: str, reply: str, policy: OpenQuestions) -> bool:
     """Most of the question's own words are in the reply already: it answers it."""
     content = set(_content(normalize(sentence).split(), policy))
     found = content & set(normalize(reply).split())
     return bool(content) and len(found) * 2 >= len(content)
 
 
-def _unconnected(words: list[str], connectors: list[str]) -> list[str]:
+def _unconnected(words: list[str], policy: OpenQuestions) -> list[str]:
     """The words after the connectors a sentence begins with ("y", "also", "ok", "otra cosa")."""
-    leading = sorted((normalize(c).split() for c in connectors), key=len, reverse=True)
     changed = True
     while changed and words:
         changed = False
-        for connector in leading:
-            if connector and words[: len(connector)] == connector:
+        for connector in policy.leading:
+            if tuple(words[: len(connector)]) == connector:
                 words, changed = words[len(connector) :], True
                 break
     return words
@@ -169,11 +173,10 @@ def _named_back(ctx: TurnContext, sentence: str) -> str:
     return ctx.say("open_question", {"question": _quoted(sentence, ctx.config.open_questions)})
 
 
-def _quoted(sentence: str, policy) -> str:
+def _quoted(sentence: str, policy: OpenQuestions) -> str:
     """The question in the customer's words, without its opening connector and marks."""
     words = sentence.strip(" ¿¡?!.;").split()
-    connectors = {normalize(c) for c in policy.connectors if " " not in c}
-    while len(words) > 1 and normalize(words[0]) in connectors:
+    while len(words) > 1 and (normalize(words[0]),) in policy.leading:
         words = words[1:]
     text = " ".join(words).strip(" ¿¡?!.;,")
     if len(text) > QUOTE_CHARS:

@@ -97,3 +97,19 @@ def named_cars(extraction) -> list[tuple[str | None, str | None]]:
         (make, model or None)
         for make, _, model in (alt.partition("|") for alt in extraction.alternatives)
     ]
+
+
+def years_text(months: int) -> str:
+    """A term in years as said in a reply: 48 -> "4", 30 -> "2.5"."""
+    return f"{months // 12}" if months % 12 == 0 else f"{months / 12:.1f}"
+
+
+def plan_words(plan: dict[str, object]) -> dict[str, object]:
+    """A stored plan's figures as a reply says them (the lead's plan line, a plan recalled)."""
+    months = int(plan["term_months"])  # type: ignore[call-overload]
+    return {
+        "monthly_payment": money(float(plan["monthly_payment"])),  # type: ignore[arg-type]
+        "term_months": months,
+        "term_years": years_text(months),
+        "down_payment": money(float(plan["down_payment"])),  # type: ignore[arg-type]
+    }

@@ -4,7 +4,13 @@ options, what a monthly budget affords, and whether it affords the chosen car.""
 from __future__ import annotations
 
 from dialog.forms import said
-from dialog.handlers.common import CAR_PLACEHOLDERS, affordability, car_in_focus, car_values
+from dialog.handlers.common import (
+    CAR_PLACEHOLDERS,
+    affordability,
+    car_in_focus,
+    car_values,
+    years_text,
+)
 from dialog.handlers.search import list_outcome, merge_filters
 from dialog.handlers.selection import cars_named, each_named
 from dialog.registry import handler
@@ -180,7 +186,7 @@ def _quote(ctx: TurnContext, focus: Car | None) -> Reply | None:
         ctx.say(
             "quote_line",
             {
-                "term_years": _years(plan.term_months),
+                "term_years": years_text(plan.term_months),
                 "term_months": plan.term_months,
                 "monthly_payment": money(plan.monthly_payment),
                 "total_paid": money(plan.total_paid),
@@ -423,7 +429,7 @@ def _options(ctx: TurnContext, car: Car) -> Reply:
     buttons = [
         Choice(
             id=f"plan:{plan.term_months}",
-            title=ctx.say("button_term", {"term_years": _years(plan.term_months)}),
+            title=ctx.say("button_term", {"term_years": years_text(plan.term_months)}),
         )
         for plan in _distinct_terms(plans)[:3]
     ]
@@ -475,7 +481,7 @@ def _affordable(ctx: TurnContext) -> Reply:
             "price_max": money(afford.price),
             "monthly_budget": money(budget),
             "assumptions": _assumptions(ctx),
-            "term_years": _years(afford.term_months),
+            "term_years": years_text(afford.term_months),
             "listing": listing.text,
         },
     )
@@ -509,7 +515,7 @@ def _plan_values(ctx: TurnContext, car: Car, plan: Plan) -> dict[str, object]:
         "down_payment_pct": _pct(plan.down_payment_pct),
         "financed": money(plan.financed),
         "term_months": plan.term_months,
-        "term_years": _years(plan.term_months),
+        "term_years": years_text(plan.term_months),
         "monthly_payment": money(plan.monthly_payment),
         "total_paid": money(plan.total_paid),
         "total_interest": money(plan.total_interest),
@@ -564,7 +570,7 @@ def _plans_for_list(ctx: TurnContext) -> str:
         "list_plans_header",
         {
             "down_payment": down,
-            "term_years": _years(params.term_months),
+            "term_years": years_text(params.term_months),
             "rate": _pct(ctx.services.financing.annual_rate * 100),
         },
     )
@@ -575,7 +581,7 @@ def _option_values(plan: Plan) -> dict[str, object]:
     return {
         "down_payment_pct": _pct(plan.down_payment_pct),
         "down_payment": money(plan.down_payment),
-        "term_years": _years(plan.term_months),
+        "term_years": years_text(plan.term_months),
         "term_months": plan.term_months,
         "monthly_payment": money(plan.monthly_payment),
     }
@@ -623,7 +629,3 @@ def _distinct_terms(plans: list[Plan]) -> list[Plan]:
 
 def _pct(value: float) -> str:
     return f"{value:.0f}%" if float(value).is_integer() else f"{value:.1f}%"
-
-
-def _years(months: int) -> str:
-    return f"{months // 12}" if months % 12 == 0 else f"{months / 12:.1f}"

@@ -9,7 +9,7 @@ import re
 from dataclasses import replace
 
 from dialog.forms import LEAD_SLOTS, said
-from dialog.handlers.common import CAR_PLACEHOLDERS, car_values, pick_by_ordinal
+from dialog.handlers.common import CAR_PLACEHOLDERS, car_values, pick_by_ordinal, plan_words
 from dialog.registry import handler
 from dialog.render import money
 from dialog.store.base import Handoff
@@ -140,7 +140,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         "email": lead.email,
         "contact_time": _time_words(ctx, lead.contact_time),
         "car": title,
-        "plan": ctx.say("plan_line", _plan_words(plan)) if plan else None,
+        "plan": ctx.say("plan_line", plan_words(plan)) if plan else None,
         "own_car": state.own_car,  # to sell, or to leave as a down payment
         "note": state.profile.get("lead_notes"),  # "anota que debo 80 mil"
     }
@@ -267,14 +267,6 @@ def summary(ctx: TurnContext) -> list[str]:
     if state.profile.get("lead_notes"):  # "anota que debo 80 mil": what they asked to add
         lines.append(f"notas del cliente: {state.profile['lead_notes']}")
     return lines
-
-
-def _plan_words(plan: dict[str, object]) -> dict[str, object]:
-    return {
-        "monthly_payment": money(float(plan["monthly_payment"])),  # type: ignore[arg-type]
-        "term_months": plan["term_months"],
-        "down_payment": money(float(plan["down_payment"])),  # type: ignore[arg-type]
-    }
 
 
 def _plan_of(ctx: TurnContext, price: float) -> dict[str, object] | None:

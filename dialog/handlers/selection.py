@@ -18,6 +18,7 @@ from dialog.handlers.common import (
     car_values,
     named_cars,
     pick_by_ordinal,
+    plan_words,
 )
 from dialog.registry import HANDLERS, handler
 from dialog.render import fill, km, money
@@ -246,7 +247,8 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
         plan = plan_reply(ctx.speaking_as("financing"), car)  # their own terms win
         shown = plan.plan is not None and plan.plan.model_dump() == ctx.state.last_plan
         if shown and ctx.template("selected_plan_shown"):  # "me quedo con la trax" after its plan
-            return Reply(ctx.say("selected_plan_shown", {**values, **_in_words(plan.plan)}))
+            recalled = plan_words(plan.plan.model_dump())
+            return Reply(ctx.say("selected_plan_shown", {**values, **recalled}))
         return Reply(f"{ctx.say('selected_short', values)}\n\n{plan.text}", plan=plan.plan)
     return Reply(
         ctx.say("selected", values),
@@ -720,14 +722,5 @@ def _one_named(ctx: TurnContext) -> Car | None:
         named = cars_named(catalog, extraction, stock_ids)
         if named:
             return named[0] if len(named) == 1 else None
-    named = cars_named(catalog, extraction, [car.stock_id for car in catalog.cars])
+    named = _named_in_catalog(ctx) or []  # the search, not a walk over every car
     return named[0] if len(named) == 1 else None
-
-
-def _in_words(plan) -> dict[str, str]:
-    years = plan.term_months / 12
-    return {
-        "down_payment": money(plan.down_payment),
-        "term_years": f"{years:g}" if years.is_integer() else f"{years:.1f}",
-        "monthly_payment": money(plan.monthly_payment),
-    }
