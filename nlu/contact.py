@@ -24,7 +24,6 @@ _SEPARATORS = frozenset({"-", ".", "(", ")", "+", "/", ":"})
 _CLAUSE_END = GRAMMAR.phone_clause_end
 PHONE_DIGITS = 10
 COUNTRY = "52"
-NAME_LINKS = frozenset({"y", "and", "de", "del", "la", "los", "las"})
 NANP = "1"  # the US and Canada: "+1" and ten digits
 INTERNATIONAL = (11, 13)  # "+" with a 1-3 digit country code and a 10-digit number
 
@@ -53,6 +52,8 @@ class ContactWords(BaseModel):
     spoken_digits: dict[str, int] = Field(default_factory=dict)
     # a day as the lead shows it: "before saturday" -> "antes del sábado"
     day_names: dict[str, str] = Field(default_factory=dict)
+    # words inside a name kept lower-case: "Robert and Linda Hughes", "María de la Luz"
+    name_links: list[str] = Field(default_factory=list)
 
 
 class ContactReader:
@@ -79,6 +80,7 @@ class ContactReader:
         self.busy_after = re.compile(rf"\s*(?:{busy})\b") if after else None
         self.spoken = {fold(word): value for word, value in words.spoken_digits.items()}
         self.days = {fold(word): name for word, name in words.day_names.items()}
+        self.name_links = frozenset(fold(word) for word in words.name_links)
 
     @classmethod
     def load(cls, directory: Path | None = None, vocabulary: frozenset[str] = frozenset()):
@@ -224,19 +226,20 @@ class ContactReader:
             )
             known_first = words[0] in self.first_names
             as_written = _as_written(raw, words)
+            name = _title(as_written, self.name_links)
             if known_first and (after_cue or alone or asked):
-                return _title(as_written)
+                return name
             capitalised = all(word[:1].isupper() for word in as_written)
             if after_cue and capitalised:  # "me llamo Xóchitl", "my name is Mark"
-                return _title(as_written)
+                return name
             if known_first and contact_nearby and alone:  # "Tom, 5598765432, mornings"
-                return _title(as_written)
+                return name
             if asked and alone and len(words) >= 2 and (start == 0 or capitalised):
-                return _title(as_written)
+                return name
             if asked and alone and capitalised and (start == 0 or contact_nearby):
-                return _title(as_written)  # "Brandon, 33 4455 6677": a first name we do not list
+                return name  # "Brandon, 33 4455 6677": a first name we do not list
             if contact_nearby and alone and capitalised and len(words) >= 2:
-                return _title(as_written)
+                return name
         return None
 
     def _name_words(self, tokens, taken, start: int) -> list[str]:
@@ -320,10 +323,10 @@ def _as_written(raw: str, folded: list[str]) -> list[str]:
     return folded
 
 
-def _title(words: list[str]) -> str:
+def _title(words: list[str], links: frozenset[str]) -> str:
     return " ".join(
         word.lower()
-        if word.lower() in NAME_LINKS
+        if word.lower() in links
         else "-".join(part[:1].upper() + part[1:].lower() for part in word.split("-"))
         for word in words
     )  # "Robert and Linda Hughes", "María de la Luz", "Reyes-Miller"

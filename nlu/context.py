@@ -130,7 +130,6 @@ class ContextSettings(BaseModel):
     newer_words: list[str] = Field(default_factory=list)  # "una más nueva": newer than the list
     negation_words: list[str] = Field(default_factory=list)  # "no quiero la duster": not a pick
     broaden_words: list[str] = Field(default_factory=list)  # "no nomás vento": not only that one
-    also_words: list[str] = Field(default_factory=list)  # "enséñame también los automáticos"
     negation_after_words: list[str] = Field(default_factory=list)  # "el corolla no me gusta"
     # ... unless what follows the "no" asks about the car: "¿y el 208 no hay?", "¿no lo tienen?"
     asks_after_no_words: list[str] = Field(default_factory=list)
@@ -590,9 +589,10 @@ def _added_to_down(reading: Reading, slots: dict[str, object], context: DialogCo
     amounts = [key for key in ("price_max", "down_payment", "monthly_budget") if key in slots]
     if len(amounts) != 1:
         return False
-    added = slots.pop(amounts[0])
+    added = slots[amounts[0]]
     if not isinstance(added, int | float):
         return False
+    del slots[amounts[0]]
     slots.pop("price_min", None)
     slots["down_payment"] = last[1] + added
     return True

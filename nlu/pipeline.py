@@ -419,7 +419,7 @@ class Extractor:
             ("context:newer", settings.newer_words),
             ("context:negation", [*settings.negation_words, *settings.reset_words]),
             ("context:broaden", settings.broaden_words),
-            ("context:also", settings.also_words),
+            ("context:also", sorted(GRAMMAR.also_words)),
             ("context:negation_after", settings.negation_after_words),
             ("context:asks_after_no", settings.asks_after_no_words),
             ("context:correction", settings.correction_words),
@@ -629,7 +629,6 @@ class Extractor:
                 continue
             analysis.put(slot, value, position)
         leftovers, counted = self._numbers(analysis, found["cue"], taken)
-        _year_denied(analysis)
         _own_car_value(analysis)
         picks = self.ordinals.read_all(tokens, taken, leftovers, counted)
         if not picks and (step := self.ordinals.relative_step(tokens, taken)):
@@ -735,6 +734,8 @@ class Extractor:
                 unit.before.add("max_before")  # mil", "not more than 300k": a ceiling
             if _denied_year(tokens, unit, meaning) or _year_ruled_out(analysis, unit, meaning):
                 continue  # "la del 2013 no, muy vieja": not a year they want
+            if _year_and_older_denied(analysis, unit, meaning):  # "no quiero algo del 2015":
+                meaning = {"year_min": int(meaning["year_max"]) + 1}  # the year after on
             if _denied_amount(tokens, unit):
                 continue  # "el enganche son 15 mil, no 13 mil": the 13 is what it is not
             described = "km_max" in meaning and not (unit.before | unit.after) & BOUND_CUES
@@ -1476,9 +1477,9 @@ def _denied_year(tokens: list[str], unit, meaning: dict[str, float]) -> bool:
 def _seen_elsewhere(tokens: list[str], unit) -> bool:
     """A price a car was seen at somewhere else: "vi uno igual en 230", "I saw one for 250k"."""
     start = unit.first.start
-    if start == 0 or tokens[start - 1] not in {"en", "a", "for", "at"}:
+    if start == 0 or tokens[start - 1] not in GRAMMAR.seen_price_joiners:
         return False
-    if {"barato", "barata", "menos", "cheaper"} & set(tokens):
+    if GRAMMAR.seen_but_cheaper & set(tokens):
         return False  # "vi un jetta en 200, ¿lo tienen más barato?": then it is a ceiling
     return bool(set(tokens[max(0, start - 1 - SEEN_REACH) : start - 1]) & SEEN_VERBS)
 
@@ -1670,7 +1671,7 @@ def _own_car_value(analysis: Analysis) -> None:
     plan = plan or any(
         label == FINANCING_REQUEST for label, *_ in analysis.labels
     )  # "¿cuánto al mes?"
-    rest = bool(set(analysis.tokens) & {"diferencia", "falta", "faltaria", "difference"})
+    rest = bool(set(analysis.tokens) & GRAMMAR.difference_words)
     own = OWN_VALUE in analysis.said and (bool(slots.get("own_car")) or rest)  # "si la X5
     # vale 450, ¿cuánto pongo de diferencia?": what is left after their car
     ceiling = "price_max" in slots and "price_min" not in slots and "down_payment" not in slots
@@ -2009,29 +2010,28 @@ def _label(intent: str | None, topic: str | None) -> str | None:
 def _than_follows(tokens: list[str], end: int) -> bool:
     """ "más barata que la otra", "más nueva y más barata que…": "que" before the clause ends."""
     for token in tokens[end : end + THAN_REACH]:
-        if token in ("que", "than"):
+        if token in GRAMMAR.than_words:
             return True
         if token in CLAUSE_BREAKS and token not in ("y", "and"):  # "más nueva y más barata que"
             return False
     return False
 
 
-def _year_denied(analysis: Analysis) -> None:
-    """ "no quiero algo del 2015", "que no sea 2016 o más viejo": that year and older are ruled
-    out, so the search starts the year after (a bare "no" is a correction: "no, la del 2015")."""
-    slots, tokens = analysis.slots, analysis.tokens
-    high = slots.get("year_max")
-    if not isinstance(high, int) or slots.get("year_min") not in (None, high):
-        return
-    at = analysis.slot_at["year_max"]
-    for name, start, end in analysis.said_spans:
-        reach = 0 <= at - end <= YEAR_DENIAL_REACH
-        near = name == "context:negation" and end - start >= 2 and reach
-        if near and all(token in YEAR_DENIAL_FILLERS for token in tokens[end:at]):
-            slots.pop("year_max")
-            slots["year_min"] = high + 1
-            analysis.slot_at["year_min"] = at
-            return
+def _year_and_older_denied(analysis: Analysis, unit, meaning: dict[str, float]) -> bool:
+    """A year denied a few filler words after a denial of more than one word ("no quiero algo
+    del 2015", "que no sea 2016 o más viejo"): it and older are ruled out (a bare "no" before a
+    year is a correction: "no, la del 2015")."""
+    high = meaning.get("year_max")
+    if high is None or meaning.get("year_min") not in (None, high):
+        return False
+    at, tokens = unit.first.start, analysis.tokens
+    return any(
+        name == "context:negation"
+        and end - start >= 2
+        and 0 <= at - end <= YEAR_DENIAL_REACH
+        and all(token in YEAR_DENIAL_FILLERS for token in tokens[end:at])
+        for name, start, end in analysis.said_spans
+    )
 
 
 def _head_count(tokens: list[str], start: int) -> bool:
