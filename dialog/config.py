@@ -108,6 +108,15 @@ class DetailTopic(_Strict):
     template_usual: str = ""
     # context word lists of config/intents.yml that ask it too ("¿viene en rojo?": colour_words)
     context_words: list[Literal["colour_words"]] = Field(default_factory=list)
+    # other details this one answers in its place ("¿cuál gasta menos gasolina?" asks the fuel
+    # economy, not whether it runs on gasoline)
+    instead_of: list[str] = Field(default_factory=list)
+    # the list line of a car already says it (price, km, version, year): a list of several cars
+    # answers it by the list alone
+    in_list_line: bool = False
+    # asked as an opinion too ("¿qué tal de consumo?" goes to car_question): with no LLM answer,
+    # this detail's answer of the car in focus says what the listing has and lacks
+    in_questions: bool = False
 
 
 class LLMPolicy(_Strict):
@@ -393,6 +402,11 @@ def _check_details(config: DialogConfig, data: Any, path: Path) -> None:
     from dialog.cars import CAR_PLACEHOLDERS as DETAIL_PLACEHOLDERS
 
     for name, topic in config.details.items():
+        for other in topic.instead_of:
+            if other not in config.details:
+                raise YamlError(path, f"'{other}' is not a detail of details:",
+                                line_at(data, ("details", name, "instead_of")),
+                                f"details.{name}.instead_of")  # fmt: skip
         fields = (topic.template, topic.template_no, topic.template_unknown, topic.template_usual)
         unknown = set().union(*map(placeholders_of, fields)) - DETAIL_PLACEHOLDERS
         if unknown:

@@ -94,6 +94,8 @@ class Grammar(_Strict):
     numeral_models: frozenset[str]
     one_car: frozenset[str]
     plural_car_nouns: frozenset[str]
+    interjections: frozenset[str]
+    weighing: frozenset[str]
 
     @field_validator("*")
     @classmethod

@@ -115,6 +115,7 @@ PERSON_WORDS = GRAMMAR.person_words
 SEEN_REACH = 4  # "en mercado libre vi uno igual en 230": a price seen elsewhere, no budget
 SEEN_VERBS = GRAMMAR.seen_verbs
 PLAN_WORDS = GRAMMAR.plan_words
+INTERJECTIONS = GRAMMAR.interjections
 # "no quiero pagar 6 años", "no quiero a 6 años": a term refused before it is said
 REFUSED_TERM = frozenset(
     {("no", "quiero", "pagar"), ("no", "quiero", "a"), ("no", "quiero", "los"),
@@ -836,6 +837,32 @@ class Extractor:
         label = self.classifier.labels[rivals[0]]
         return Decision(label.intent, label.topic, "rule", 1.0, decision.ranked)
 
+    def _seller_part(
+        self, decision: Decision, analysis: Analysis, flags: set[str], context: DialogContext
+    ) -> Decision:
+        """With the customer's own car on the table (selling it, trading it in), words of a
+        part of that topic ("¿qué papeles llevo a la inspección?", "¿pasan por él?") ask that
+        part, unless the message names another topic by words of its own ("pal crédito")."""
+        parts_said = {name.rsplit(":", 1)[0] for name in analysis.said}
+        own = [
+            label
+            for label in self.own_car_labels
+            if f"section:{label.split('/', 1)[1]}" in parts_said
+        ]
+        decided = _label(decision.intent, decision.topic) or ""
+        if not own or decided in self.own_car_labels or decided in self.classifier.settings.social:
+            return decision
+        if decided == SEARCH_REQUEST:
+            return decision  # a car described after selling: `_seller_follow_up` reads it
+        label = context.last_label if context.last_label in own else own[0]
+        parts = f"section:{label.split('/', 1)[1]}:"
+        if decision.stage == "rule" and _strong_beyond(analysis, decided, parts):
+            return decision
+        if not self.classifier.allowed(label, analysis.slots, flags):
+            return decision
+        taker = self.classifier.labels[label]
+        return Decision(taker.intent, taker.topic, "context", 1.0, decision.ranked)
+
     @staticmethod
     def _listed_percents(analysis: Analysis, unit, previous, leftovers) -> None:
         """ "con 20 y 30% de enganche": the 20 shares the percent (not 20 mil a month)."""
@@ -933,6 +960,7 @@ class Extractor:
             _another_kind_wished(analysis)
         if context.own_car:
             _own_car_named_again(analysis, context.own_car)
+            _own_car_value(analysis, own_known=True)
         slots = analysis.slots
         flags = context.flags() | _vetoes(analysis)
         if analysis.alternatives and not _indefinite_car(analysis):
@@ -940,6 +968,8 @@ class Extractor:
             # y un sentra, ¿cuál tienen?" asks for any such cars: a search)
         decision, hits = self._decide(analysis, flags, exclude)
         decision = self._topic_with_section(decision, hits, analysis, flags)
+        if context.own_car:
+            decision = self._seller_part(decision, analysis, flags, context)
         intent, topic, stage, score = (
             decision.intent,
             decision.topic,
@@ -1256,12 +1286,21 @@ class Extractor:
         self, analysis: Analysis, flags: set[str], exclude: int | None = None
     ) -> tuple[Decision, Hits]:
         unasked = analysis.unasked
-        phrase_hits = [
-            (label, strong) for label, strong, start, _ in analysis.labels if start not in unasked
+        social = set(self.classifier.settings.social)
+        small_talk_spans = [(s, e) for label, _, s, e in analysis.labels if label in social]
+        phrase_hits = [  # "luego te escribo" refuses the form's data and still says goodbye
+            (label, strong)
+            for label, strong, start, end in analysis.labels
+            if (start not in unasked or label in social)
+            and (  # "luego te busco": the search word is part of the farewell
+                label in social
+                or not any(
+                    s <= start and end <= e and e - s > end - start for s, e in small_talk_spans
+                )
+            )
         ]
         own_car = "context:own_car" in analysis.said  # "tengo un aveo 2016": their car, not a wish
         hits = self.classifier.hits(phrase_hits, analysis.slots, own_car)
-        social = set(self.classifier.settings.social)
         small_talk = frozenset(
             i
             for label, _, start, end in analysis.labels
@@ -1269,6 +1308,7 @@ class Extractor:
             for i in range(start, end)
         )
         small_talk |= {i for i, token in enumerate(analysis.tokens) if token in STOPWORDS}
+        small_talk |= _leading_interjections(analysis.tokens)
         decision = self.classifier.decide(
             hits,
             analysis.slots,
@@ -1663,17 +1703,18 @@ def _term_after_a(analysis: Analysis, leftovers: list[Quantity]) -> None:
         return
 
 
-def _own_car_value(analysis: Analysis) -> None:
+def _own_car_value(analysis: Analysis, own_known: bool = False) -> None:
     """ "cuánto quedaría la t-cross si mi versa vale como 120 mil": what their own car is worth
-    goes in as the down payment, it is not a price ceiling."""
+    goes in as the down payment, it is not a price ceiling. `own_known`: the conversation has
+    the customer's own car ("say the Fit is worth 120k" after "my 2015 Honda Fit")."""
     slots = analysis.slots
     plan = any(key in slots for key in ("make", "model", "term_months", "monthly_budget"))
     plan = plan or any(
         label == FINANCING_REQUEST for label, *_ in analysis.labels
     )  # "¿cuánto al mes?"
     rest = bool(set(analysis.tokens) & GRAMMAR.difference_words)
-    own = OWN_VALUE in analysis.said and (bool(slots.get("own_car")) or rest)  # "si la X5
-    # vale 450, ¿cuánto pongo de diferencia?": what is left after their car
+    # "si la X5 vale 450, ¿cuánto pongo de diferencia?": what is left after their car
+    own = OWN_VALUE in analysis.said and (own_known or bool(slots.get("own_car")) or rest)
     ceiling = "price_max" in slots and "price_min" not in slots and "down_payment" not in slots
     monthly = any(key in slots for key in ("term_months", "monthly_budget"))
     # "tengo 60 mil ahorrados, ¿me alcanza con 5?", "how much is the down payment for the Tracker?
@@ -2111,3 +2152,13 @@ def _meaning(unit: Unit) -> dict[str, float] | None:
         if meaning is not None:
             return meaning
     return None
+
+
+def _leading_interjections(tokens: list[str]) -> set[int]:
+    """The "ok va sale," a message opens with: small talk, whatever the words after it ask."""
+    lead: set[int] = set()
+    for i, token in enumerate(tokens):
+        if token not in INTERJECTIONS and token not in GRAMMAR.name_clause_marks:
+            break
+        lead.add(i)
+    return lead

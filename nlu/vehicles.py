@@ -275,6 +275,8 @@ NUMERALS = GRAMMAR.numeral_models  # "un uno" is no Fiat Uno
 ONE_CAR = GRAMMAR.one_car  # "busco una avanza": a word-like model after "un"/"una"
 COMPARE_JOINERS = GRAMMAR.compare_joiners
 ALTERNATIVE_JOINERS = GRAMMAR.alternative_joiners  # "compárame la sportage con la compass"
+THAN_WORDS = GRAMMAR.than_words
+WEIGHING = GRAMMAR.weighing
 
 
 def _joined(tokens: list[str], last_end: int, start: int) -> bool:
@@ -288,7 +290,15 @@ def _joined(tokens: list[str], last_end: int, start: int) -> bool:
         return True
     # "el cla. compáralo con la x1": the joiner right before the second car (and its article)
     tail = between[-2:] if between[-1:] and between[-1] in CAR_ARTICLES else between[-1:]
-    return 0 < len(between) <= 5 and tail[:1] != [] and tail[0] in COMPARE_JOINERS
+    if 0 < len(between) <= 5 and tail[:1] != [] and tail[0] in COMPARE_JOINERS:
+        return True
+    # "la t-cross es más grande que el kicks": two cars weighed by a comparative
+    return (
+        0 < len(between) <= 6
+        and tail[:1] != []
+        and tail[0] in THAN_WORDS
+        and bool(set(between[:-1]) & WEIGHING)
+    )
 
 
 def _prefer_make(names: list[Name], make: str | None) -> Name:

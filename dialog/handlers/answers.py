@@ -177,9 +177,16 @@ def llm_answer(ctx: TurnContext) -> Reply:
     of two cars named ("entre la x5 y la touareg, ¿cuál aguanta más?"), what the catalog does
     say of both first."""
     reply = ask_llm(ctx, "no_answer")
-    from dialog.handlers.common import named_cars
+    from dialog.handlers.common import car_in_focus, named_cars
 
     named = [model for _, model in named_cars(ctx.extraction) if model]
+    car = car_in_focus(ctx)
+    if not reply.llm_used and len(named) < 2 and car is not None:
+        from dialog.handlers.selection import detail_answers
+
+        found = detail_answers(ctx, car, opinions=True)
+        if found:
+            return Reply("\n".join(found))
     if len(named) < 2 or reply.llm_used:
         return reply
     from dialog.handlers.selection import compare_cars

@@ -287,13 +287,13 @@ def car_details(ctx: TurnContext) -> Reply:
         car = found[0]
     if car is None:
         listed = [c for i in ctx.state.last_results if (c := ctx.services.catalog.get(i))]
-        answers = [_detail_answers(ctx, c) for c in listed[:LISTED_DETAILS]]
+        answers = [detail_answers(ctx, c) for c in listed[:LISTED_DETAILS]]
         if listed and all(answers):  # "¿son automáticos?" over the list: one line per car
             lines = [f"*{n}.* " + " ".join(found) for n, found in enumerate(answers, 1)]
             return Reply("\n".join(lines))
         return Reply(ctx.say("no_car"))
     ctx.state.selected = car.stock_id
-    answers = _detail_answers(ctx, car)
+    answers = detail_answers(ctx, car)
     fit = _fit_note(ctx, car)
     if PRICE_SEEN in ctx.extraction.said and ctx.template("seen_elsewhere"):
         fit = "\n\n".join(part for part in (fit, ctx.say("seen_elsewhere")) if part)
@@ -361,7 +361,7 @@ def _details_of_several(ctx: TurnContext, cars: list[Car]) -> Reply:
     lines = []
     for n, car in enumerate(cars, 1):
         line = listing.say("result_line", car_values(car, n, words=ctx.words))
-        found = _detail_answers(ctx, car)
+        found = detail_answers(ctx, car, listed=True)
         lines.append(f"{line}\n    " + " ".join(found) if found else line)
     return Reply(
         ctx.say("several_named", {"count": len(cars), "lines": "\n".join(lines)}),
@@ -371,21 +371,24 @@ def _details_of_several(ctx: TurnContext, cars: list[Car]) -> Reply:
     )
 
 
-def _detail_answers(ctx: TurnContext, car: Car) -> list[str]:
-    """The YAML detail topics the message asks about, answered for `car`."""
+def detail_answers(
+    ctx: TurnContext, car: Car, listed: bool = False, opinions: bool = False
+) -> list[str]:
+    """The YAML detail topics the message asks about, answered for `car`; `listed`: beside its
+    line in a list, which already says what `in_list_line` details ask; `opinions`: only the
+    details also asked as opinions (`in_questions`)."""
     unknown = ctx.template("unknown_value") or "sin dato"
     values = car_values(car, unknown=unknown, words=ctx.words)
+    asked_details = [
+        name
+        for name, topic in ctx.config.details.items()
+        if _asked(ctx, topic, name) and (topic.in_questions or not opinions)
+    ]
+    replaced = {other for name in asked_details for other in ctx.config.details[name].instead_of}
     answers = []
-    for name, topic in ctx.config.details.items():
-        asked = f"details:{name}" in ctx.extraction.said
-        asked = asked or (
-            topic.flag is not None and getattr(ctx.extraction, topic.flag) is not None
-        )
-        asked = asked or any(
-            f"context:{words.removesuffix('_words')}" in ctx.extraction.said
-            for words in topic.context_words
-        )
-        if not asked:
+    for name in asked_details:
+        topic = ctx.config.details[name]
+        if name in replaced or (listed and topic.in_list_line):
             continue
         has_it = _has(car, topic.flag, ctx.extraction)
         field = "template" if has_it or not topic.template_no else "template_no"
@@ -402,6 +405,16 @@ def _detail_answers(ctx: TurnContext, car: Car) -> list[str]:
             field = "template_unknown"
         answers.append(fill(ctx.detail(name, field, getattr(topic, field)), values))
     return list(dict.fromkeys(answers))
+
+
+def _asked(ctx: TurnContext, topic, name: str) -> bool:
+    """The message asks detail `name`: by its keywords, its flag's value, or its context words."""
+    said = ctx.extraction.said
+    return (
+        f"details:{name}" in said
+        or (topic.flag is not None and getattr(ctx.extraction, topic.flag) is not None)
+        or any(f"context:{words.removesuffix('_words')}" in said for words in topic.context_words)
+    )
 
 
 def pointed_car(ctx: TurnContext) -> Car | None:
