@@ -121,11 +121,20 @@ def _advance(ctx: TurnContext, form: Form, first_turn: bool) -> Reply:
     else:
         progress.misses = 0
     progress.asking = question.id
-    field = "retry" if unanswered and question.retry else "ask"
+    # "222 98 76 54 32 cuando sea": the time is taken, the number tried and not read
+    tried = not first_turn and question.id == asked and _number_tried(ctx, question)
+    field = "retry" if (unanswered or tried) and question.retry else "ask"
     return Reply("", ask=fill(question_text(ctx, question, field), _values(ctx)), rephrasable=False)
 
 
 DIGITS_IN_ANSWER = 7  # a phone number is an answer, not a question
+
+
+def _number_tried(ctx: TurnContext, question) -> bool:
+    """A phone question answered with digits that did not make a number."""
+    return "phone" in question.fills and sum(ch.isdigit() for ch in ctx.text) >= DIGITS_IN_ANSWER
+
+
 QUESTION_WORDS = 3  # a question clause this long, beside the form's answers, is a question
 
 

@@ -64,6 +64,7 @@ class Place(_Strict):
     aliases: list[str] = Field(default_factory=list)
     area: str | None = None
     near: str | None = None  # the branch of its area nearest to it ("Coacalco" -> "Cosmopol")
+    branch: bool = False  # one of Kavak's own branches ("la de Santa Fe", "Explanada")
     lat: float | None = None
     lon: float | None = None
     needs_preposition: bool = False

@@ -52,6 +52,11 @@ class PlaceIndex:
         place = self.data.places.get(name or "")
         return place.near if place else None
 
+    def is_branch(self, name: str | None) -> bool:
+        """A branch named by its own name ("la sucursal de Santa Fe", "la de Explanada")."""
+        place = self.data.places.get(name or "")
+        return bool(place and place.branch)
+
     def nearest_areas(self, name: str, count: int = 2) -> list[tuple[str, float]]:
         """Kavak areas by distance from a place without one: [('Querétaro', 180.0), ...]."""
         place = self.data.places.get(name)

@@ -36,6 +36,8 @@ REPEATED = "repeated"  # the kind of the "ya te lo compartí arriba" reply
         "nearest": {"place", "areas"},
         "repeated": {"title", "answer"},
         "nearest_branch": {"place", "line"},
+        "named_branch": {"line"},
+        "branch_no_address": {"branch", "area"},
         "case_note": set(),
         "insurance": set(),
         "cash": set(),
@@ -88,11 +90,8 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         busy = ctx.state.form is not None or ctx.state.handoff  # the advisor's form is on it
         if offer and not busy and not offered and not chosen:
             text = f"{text}\n\n{offer}"
-        near = places.branch_near(extraction.city) if answer.topic == LOCATIONS else None
-        line = _branch_line(text, near) if near else None
-        if line and ctx.template("nearest_branch"):  # "vivo en Coacalco": Cosmopol first
-            nearest = ctx.say("nearest_branch", {"place": extraction.city, "line": line})
-            text = f"{nearest}\n\n{text}"
+        if answer.topic == LOCATIONS and area is not None:
+            text = _one_branch(ctx, text, entry, area)
         if said(ctx, f"{ctx.intent}:case") and ctx.template("case_note") and "asesor" not in text:
             text = f"{text}\n\n{ctx.say('case_note')}"  # "¿si no tengo historial me aprueban?"
         far = extraction.city and area is None and answer.topic != LOCATIONS
@@ -113,6 +112,37 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     if known:
         return Reply("\n\n".join(known))
     return ask_llm(ctx, "no_answer")
+
+
+def _one_branch(ctx: TurnContext, text: str, entry, area: str) -> str:
+    """A branch named ("¿la de Santa Fe abre temprano?") or near the place said ("vivo en
+    Coacalco"): that branch's line (and the hours), not every branch of its area."""
+    places, city = ctx.services.extractor.places, ctx.extraction.city
+    own = places.is_branch(city)
+    branch = city if own else places.branch_near(city)
+    section = next((part for part in entry.sections if part.name == area), None)
+    if not branch or section is None:
+        return text
+    block = ctx.knowledge(LOCATIONS, section=area) or section.answer
+    line = _branch_line(block, branch)
+    addressed = line is not None and normalize(line).startswith(normalize(branch))
+    if own and not addressed and ctx.template("branch_no_address"):
+        said = ctx.say("branch_no_address", {"branch": branch, "area": area})
+    elif addressed and own and ctx.template("named_branch"):
+        said = ctx.say("named_branch", {"line": line})
+    elif addressed and ctx.template("nearest_branch"):
+        said = ctx.say("nearest_branch", {"place": city, "line": line})
+    else:
+        return text
+    hours = [row for row in block.splitlines() if row.startswith("🕘")]
+    body = "\n".join(row for row in block.splitlines() if not row.startswith("🕘")).strip()
+    if body not in text:
+        return f"{said}\n\n{text}"
+    rest = "\n".join(row for row in text.replace(body, "").splitlines() if row not in hours)
+    rest = "\n\n".join(part.strip() for part in rest.split("\n\n") if part.strip())
+    hours_said = any(row.startswith("🕘") for row in rest.splitlines())
+    kept = "" if hours_said else "\n".join(hours)
+    return "\n\n".join(part for part in (f"{said}\n{kept}".strip(), rest) if part)
 
 
 def _branch_line(text: str, branch: str) -> str | None:

@@ -235,7 +235,7 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
             ctx.services.financing,
             down_payment=params.down_payment,
             down_payment_pct=params.down_payment_pct,
-            term_months=params.term_months or _term_for_budget(ctx, car),
+            term_months=params.term_months or term_for_budget(ctx, car),
         )
     except FinancingError as error:
         return Reply(ctx.say(error.code, _range_values(ctx, car)), rephrasable=False)
@@ -258,7 +258,7 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
 MAX_COMPARED = 4
 
 
-def _term_for_budget(ctx: TurnContext, car: Car) -> int | None:
+def term_for_budget(ctx: TurnContext, car: Car) -> int | None:
     """With a monthly budget said and no term: the term `budget_fit` finds for it (the shortest
     that fits, else the longest), at the customer's own down payment."""
     params = ctx.state.financing

@@ -14,7 +14,7 @@ from dialog.registry import handler
 from dialog.render import money
 from dialog.store.base import Handoff
 from dialog.turn import Reply, TurnContext
-from tools.catalog import car_name
+from tools.catalog import Car, car_name
 from tools.financing import FinancingError, make_plan
 from tools.search import SearchFilters, search
 
@@ -109,7 +109,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
     )
     # the plan shown was of this car; else the customer's terms computed for it ("el de la
     # Vento" after a Jetta plan is not the Jetta's payment)
-    plan = (shown_plan or _plan_of(ctx, car.price)) if car else None
+    plan = (shown_plan or _plan_of(ctx, car)) if car else None
     title = f"{car.title} · {money(car.price)}" if car else None
     handoff = Handoff(
         user=state.user,
@@ -269,7 +269,11 @@ def summary(ctx: TurnContext) -> list[str]:
     return lines
 
 
-def _plan_of(ctx: TurnContext, price: float) -> dict[str, object] | None:
+def _plan_of(ctx: TurnContext, car: Car) -> dict[str, object] | None:
+    """The customer's terms computed for `car`; with a monthly budget and no term, the term
+    that fits it, as the plan they were shown ("máximo 5 mil al mes": 72 months, not 48)."""
+    from dialog.handlers.financing import term_for_budget
+
     params = ctx.state.financing
     if (
         params.down_payment is None
@@ -279,11 +283,11 @@ def _plan_of(ctx: TurnContext, price: float) -> dict[str, object] | None:
         return None
     try:
         plan = make_plan(
-            price,
+            car.price,
             ctx.services.financing,
             down_payment=params.down_payment,
             down_payment_pct=params.down_payment_pct,
-            term_months=params.term_months,
+            term_months=params.term_months or term_for_budget(ctx, car),
         )
     except FinancingError:
         return None

@@ -274,7 +274,8 @@ def car_details(ctx: TurnContext) -> Reply:
     topics by keyword, a trait asked ("¿es automático?"), else its full card."""
     car = pointed_car(ctx) or car_in_focus(ctx)
     listed = ctx.state.last_results
-    if said(ctx, "car_details:each") and 1 < len(listed) <= LISTED_DETAILS:
+    each = said(ctx, "car_details:each") and not ctx.extraction.model
+    if each and 1 < len(listed) <= LISTED_DETAILS:
         car = None  # "¿cuánto mide de largo cada una?": each car on screen
     if _names_another_car(ctx, car):  # "la x trail, ¿qué año es?" with no list, or another car
         found = _named_in_catalog(ctx)
