@@ -1005,8 +1005,11 @@ class Extractor:
         # "¿el enganche mínimo cuánto es?" of the chosen car: its plan's words ask for its plan
         plan_words_said = any(name.startswith(f"{with_car}:") for name in analysis.said)
         asks_taker = (second == with_car and plan_topic == first_label) or plan_words_said
-        at_hand = context.focus is not None or bool(named and context.shown)  # "ok la trax. ¿el
-        # enganche mínimo y a 3 años?": a listed car named now is the car the plan is of
+        # "ok la trax. ¿el enganche mínimo y a 3 años?": a listed car named now is the car the
+        # plan is of; so is a car named with its year and the plan's words ("me interesa el X3
+        # 2019, ¿cuánto de enganche mínimo?")
+        exact = bool(slots.get("model") and slots.get("year_min") and plan_words_said)
+        at_hand = context.focus is not None or bool(named and context.shown) or exact
         if with_car is not None and asks_taker and at_hand:
             taker = self.classifier.labels[with_car]  # the plan of the car in focus says it all
             intent, topic, second = taker.intent, taker.topic, None

@@ -41,6 +41,8 @@ REPEATED = "repeated"  # the kind of the "ya te lo compartí arriba" reply
         "case_note": set(),
         "insurance": set(),
         "cash": set(),
+        "card": set(),
+        "direct_debit": set(),
         "test_drive": set(),
         "mixed": set(),
         "far_city": {"place", "areas"},
@@ -121,6 +123,8 @@ def _one_branch(ctx: TurnContext, text: str, entry, area: str) -> str:
     own = places.is_branch(city)
     branch = city if own else places.branch_near(city)
     section = next((part for part in entry.sections if part.name == area), None)
+    named = {place for place in ctx.extraction.cities if places.is_branch(place)} - {branch}
+    named = named or ctx.marks.get("branches_named", False)  # "¿en punto valle o en nuevo sur?"
     if not branch or section is None:
         return text
     block = ctx.knowledge(LOCATIONS, section=area) or section.answer
@@ -136,7 +140,7 @@ def _one_branch(ctx: TurnContext, text: str, entry, area: str) -> str:
         return text
     hours = [row for row in block.splitlines() if row.startswith("🕘")]
     body = "\n".join(row for row in block.splitlines() if not row.startswith("🕘")).strip()
-    if body not in text:
+    if named or body not in text:  # several branches weighed: the nearest first, then all
         return f"{said}\n\n{text}"
     rest = "\n".join(row for row in text.replace(body, "").splitlines() if row not in hours)
     rest = "\n\n".join(part.strip() for part in rest.split("\n\n") if part.strip())
@@ -159,6 +163,8 @@ def _several_places(ctx: TurnContext) -> Reply:
     parts: list[str] = []
     places = ctx.services.extractor.places
     by_area: dict[str | None, str] = {}  # "¿en punto valle o en nuevo sur, si vivo en cumbres?":
+    if any(places.is_branch(city) for city in ctx.extraction.cities):
+        ctx.marks["branches_named"] = True  # the branches named are weighed: the area's list
     for city in ctx.extraction.cities:  # one answer per area, by the neighbourhood if one is said
         area = places.area_of(city)
         if area is None or area not in by_area or places.branch_near(city):
