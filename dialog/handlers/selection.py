@@ -26,8 +26,10 @@ from dialog.screen import shown_car
 from dialog.state import utc_now
 from dialog.turn import Choice, Reply, TurnContext
 from nlu.context import JUDGED, car_matches, km_pointed, price_pointed
+from nlu.grammar import GRAMMAR
 from nlu.pipeline import CAR_PRICE, PRICE_SEEN
 from nlu.schema import Extraction
+from nlu.text import normalize
 from tools.catalog import Car, Catalog
 from tools.search import ORDER, SearchFilters, search, trim_as_version
 
@@ -81,6 +83,10 @@ def select_car(ctx: TurnContext) -> Reply:
     other = _the_other(ctx, cars)
     if other is not None:  # "¿y la otra?" after one of the two Odysseys
         return focus_reply(ctx, other.stock_id)
+    if _sorted_the_other_way(ctx, shown):  # "el más barato que tienen" ... "¿y el más caro?"
+        from dialog.handlers.search import search_cars
+
+        return search_cars(ctx.speaking_as("search_cars"))
     pointed = pointed_car(ctx)  # "la odyssey más nueva", "la más nueva de esas"
     if pointed is not None:
         reply = focus_reply(ctx, pointed.stock_id)
@@ -120,6 +126,25 @@ def select_car(ctx: TurnContext) -> Reply:
         )
     ctx.state.last_results = [car.stock_id for car in matches]
     return Reply(ctx.say("ambiguous", {"count": len(matches), "name": name}))
+
+
+def _sorted_the_other_way(ctx: TurnContext, shown: list[int]) -> bool:
+    """The list is the whole stock in one order ("el más barato que tienen") and the message
+    asks for the opposite end with nothing named ("¿y el más caro?"): the stock in that order,
+    not the dearest of five cheap cars ("algo barato" ... "el de menos km" picks among them)."""
+    filters, extraction = ctx.state.filters, ctx.extraction
+    wished = extraction.superlative
+    if not filters.superlative or wished not in ORDER or filters.superlative not in ORDER:
+        return False
+    (column, descending), (was, was_descending) = ORDER[wished], ORDER[filters.superlative]
+    if column != was or descending == was_descending:
+        return False
+    if extraction.make or extraction.model or cars_named(ctx.services.catalog, extraction, shown):
+        return False
+    if set(normalize(ctx.text).split()) & GRAMMAR.demonstratives:
+        return False  # "el más nuevo de esos": of the cars on screen
+    only_sorted = filters.model_copy(update={"superlative": None}).is_empty()
+    return only_sorted and len(ctx.services.catalog.cars) > len(shown)
 
 
 def _also_best(ctx: TurnContext, cars: list[Car]) -> str:
