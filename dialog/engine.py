@@ -22,6 +22,7 @@ from dialog.turn import Reply, TurnContext, TurnResult
 from nlu.schema import Extraction
 from nlu.text import normalize, sentences, valid_unicode
 from tools.catalog import car_name
+from tools.knowledge import new_facts_only
 
 log = logging.getLogger("dialog")
 MAX_TEXT_CHARS = 5000
@@ -204,6 +205,8 @@ class Engine:
             first = Reply("", results=first.results, ask=first.ask)
         elif reply.plan is not None and ctx.intent == "select_car" and first.choices:
             first = _short_selection(ctx, first)  # the plan follows: no "¿quieres ver planes?"
+        if KNOWLEDGE_HANDLER == ctx.route.handler == other.route.handler and reply.text:
+            reply.text = new_facts_only(reply.text, first.text)  # no fact said twice
         return first.followed_by(reply)  # a form's question, from either, goes last
 
     def _open_questions(self, ctx: TurnContext, first: Reply) -> Reply:
@@ -244,6 +247,7 @@ def _short_selection(ctx: TurnContext, first: Reply) -> Reply:
     return Reply(fill(short, car_values(car, words=ctx.words)), ask=first.ask)
 
 
+KNOWLEDGE_HANDLER = "knowledge.answer"  # two of its answers in one reply share no fact
 NEW_WORDS = 0.25  # a second answer with less than this share of new words repeats the first
 
 

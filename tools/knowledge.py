@@ -63,6 +63,8 @@ class KnowledgeAnswer(BaseModel):
     section: str | None = None
     text: str
     general: bool = False  # the general answer comes first
+    # the sections whose text the answer says (a part the general answer already says is not)
+    said_sections: list[str] = Field(default_factory=list)
 
 
 def load_knowledge_file(path: Path | str) -> tuple[KnowledgeFile, Any]:
@@ -128,13 +130,16 @@ class KnowledgeBase:
         texts = [section.answer for section in sections]
         general = first and area is None and len(entry.answer) + sum(map(len, texts)) <= LONGEST
         general = general and not all(section.alone for section in sections)
+        kept = sections
         if general:  # a part the general answer already says is not said twice
-            texts = [text for text in texts if not _said_in(text, entry.answer)]
+            kept = [section for section in sections if not _said_in(section.answer, entry.answer)]
+            texts = [section.answer for section in kept]
         return KnowledgeAnswer(
             topic=entry.topic,
             section=", ".join(section.name for section in sections),
             text=without_repeated_facts("\n\n".join([entry.answer, *texts] if general else texts)),
             general=general,
+            said_sections=[section.name for section in kept],
         )
 
     def texts(self, topics: list[str]) -> list[str]:
@@ -172,6 +177,19 @@ def without_repeated_facts(text: str) -> str:
                 dropped.add(i)  # another block says it too, and more (or said it first)
                 break
     kept = [line for i, line in enumerate(lines) if i not in dropped]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+
+
+def new_facts_only(text: str, said: str) -> str:
+    """`text` without the lines whose figures and bold words a line of `said` already says:
+    the second of two answers ("¿es confiable? ¿no me venden uno chocado?") does not repeat
+    the *7 días o 300 km* the first one gave."""
+    known = [_facts(line) for line in said.split("\n")]
+    kept = [
+        line
+        for line in text.split("\n")
+        if len(mine := _facts(line)) < MIN_FACTS or not any(mine <= other for other in known)
+    ]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
 
 

@@ -182,7 +182,7 @@ def _in_language(ctx: TurnContext, answer) -> str:
     if not ctx.pack():
         return ""
     if answer.section:
-        names = answer.section.split(", ")
+        names = answer.said_sections
         texts = [ctx.knowledge(answer.topic, section=name) for name in names]
         general = [ctx.knowledge(answer.topic)] if answer.general else []
         if all(texts) and all(general):
