@@ -992,6 +992,11 @@ class Extractor:
                 # it ("vi un sportage en su página, ¿todavía lo tienen?"): the car comes first
                 second = _label(intent, topic)
                 intent, topic, stage, score = SEARCH_REQUEST, None, "rule", 0.5
+            elif _listed(context, slots) and _data_asked(analysis, DETAILS in hits.worded):
+                # "la captur se ve bien, ¿tiene pocos km? ¿y qué garantía tiene?": the listed
+                # car's datum, asked first, then the topic
+                second = _label(intent, topic)
+                intent, topic, stage, score = DETAILS, None, "context", 1.0
             else:
                 second = SEARCH_REQUEST  # "¿tienen garantía? me interesa la CX-5": the CX-5s too
         if second in CAR_SCREEN_LABELS and context.focus is None and not context.shown:
@@ -1953,6 +1958,12 @@ def _datum_clause(analysis: Analysis) -> bool:
 
 def _by_slots_only(label: str, analysis: Analysis, hits: Hits) -> bool:
     return label not in hits.worded
+
+
+def _listed(context: DialogContext, slots: dict[str, object]) -> bool:
+    """The car the message names is on the list on screen."""
+    named = {key: slots[key] for key in ("make", "model") if key in slots}
+    return bool(named) and any(car_matches(car, named) for car in context.shown)
 
 
 def _data_asked(analysis: Analysis, details_phrase: bool) -> bool:

@@ -83,6 +83,7 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"
         "colour_note": set(),
         "relax_join": set(),
         "criteria_cars": set(),
+        "only_this_one": CAR_PLACEHOLDERS | {"kind"},
         **CRITERIA_TEMPLATES,
         **RELAX_TEMPLATES,
     },
@@ -468,6 +469,9 @@ def list_outcome(
         cars = []
     if not cars:
         return Reply(ctx.say("no_results", {"criteria": describe(ctx, filters)}), results=[])
+    only = _only_the_focus(ctx, outcome, cars, filters)
+    if only is not None:
+        return only
     earlier = ctx.state.last_results[: first - 1] if first > 1 else []
     ctx.state.last_results = earlier + [car.stock_id for car in cars]  # "el 6" on page two
     if len(cars) == 1 and outcome.total == 1:
@@ -583,6 +587,20 @@ def _lines(ctx: TurnContext, cars: list[Car], first: int = 1) -> str:
     return "\n".join(
         ctx.say("result_line", car_values(car, n, words=words)) for n, car in enumerate(cars, first)
     )
+
+
+def _only_the_focus(
+    ctx: TurnContext, outcome: SearchOutcome, cars: list[Car], filters: SearchFilters
+) -> Reply | None:
+    """ "¿no hay otra pickup más barata?" when the car in focus is the only one of its kind: say
+    so, not "no tengo pickups de menos de 636 mil; lo más cercano: la misma Frontier"."""
+    priced = any(step.kind == "price" for step in outcome.relaxed)
+    focus = ctx.state.selected
+    if not priced or [car.stock_id for car in cars] != [focus] or not ctx.template("only_this_one"):
+        return None
+    kind = describe(ctx, filters.model_copy(update={"price_max": None, "price_min": None}))
+    values = {**car_values(cars[0], words=ctx.words), "kind": kind or ctx.say("criteria_cars")}
+    return Reply(ctx.say("only_this_one", values), results=[cars[0].stock_id])
 
 
 def _relaxed_what(ctx: TurnContext, outcome: SearchOutcome) -> str:
