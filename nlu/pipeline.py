@@ -992,7 +992,11 @@ class Extractor:
                 # it ("vi un sportage en su página, ¿todavía lo tienen?"): the car comes first
                 second = _label(intent, topic)
                 intent, topic, stage, score = SEARCH_REQUEST, None, "rule", 0.5
-            elif _listed(context, slots) and _data_asked(analysis, DETAILS in hits.worded):
+            elif (
+                _listed(context, slots)
+                and _data_asked(analysis, DETAILS in hits.worded)
+                and not _figure_said(analysis.tokens, KM_WORDS)  # "103k km..." is told, not asked
+            ):
                 # "la captur se ve bien, ¿tiene pocos km? ¿y qué garantía tiene?": the listed
                 # car's datum, asked first, then the topic
                 second = _label(intent, topic)
@@ -1958,6 +1962,14 @@ def _datum_clause(analysis: Analysis) -> bool:
 
 def _by_slots_only(label: str, analysis: Analysis, hits: Hits) -> bool:
     return label not in hits.worded
+
+
+def _figure_said(tokens: list[str], words: frozenset[str]) -> bool:
+    """A figure right before one of `words` ("103k km"): the customer says it."""
+    return any(
+        token in words and any(ch.isdigit() for ch in "".join(tokens[max(0, i - 2) : i]))
+        for i, token in enumerate(tokens)
+    )
 
 
 def _listed(context: DialogContext, slots: dict[str, object]) -> bool:

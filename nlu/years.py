@@ -14,6 +14,8 @@ def read(unit: Unit) -> dict[str, int] | None:
         return {"year_min": years[0], "year_max": years[-1]}
     year = years[0]
     before, after = unit.before, unit.after
+    if "year_judged" in before:
+        return {}  # "cara pa ser 2017": what the car is judged by, no year wanted
     if "before_year" in before:
         return {"year_max": year - 1}
     if "after_year" in before:
