@@ -23,6 +23,7 @@ SEARCH = "search_cars"
 SELECT = "select_car"
 DETAILS = "car_details"
 FINANCING = "financing"
+HOURS_LABEL = "knowledge/locations"  # where opening hours are answered
 PICK_AS_PERCENT = (5, 90)  # "el 10 entonces" after a plan, with fewer cars shown: 10% down
 QUESTION = "car_question"
 AFTER_SALE = "knowledge/warranty_returns"  # a fault of a car bought from Kavak
@@ -181,6 +182,7 @@ def apply_context(
         and settings.monthly_max < ceiling < down  # (a small one is a monthly payment: later)
     ):
         del slots["price_max"]  # "170 mil en total (120 del sentra + 50 cash)": a part of it
+    _amount_of_the_plan(reading, slots, context)
     if slots.get("ordinal") == MIDDLE and context.shown:  # "¿y el de en medio?" of five: the 3rd
         slots["ordinal"] = (len(context.shown) + 1) // 2
     if reading.label == AFFIRM and not slots:
@@ -199,10 +201,14 @@ def apply_context(
     fixing = corrects and "context:correction" in reading.said
     if (answers or corrects) and (reading.stage != "rule" or reading.label in ANSWERS or fixing):
         other = reading.worded if reading.worded not in ANSWERS else None
+        if other == HOURS_LABEL and "contact_time" in slots:
+            other = None  # "el horario no es el lunes, es hoy": the call's time, not the branches'
         if other is None and reading.data_asked:
             other = DETAILS  # "Alejandro Garza. Pero primero, ¿cuántos km tiene el X1?"
         return INFORM, other  # "5534567890. ¿y puedo pasar el apartado?": both
     if answers and reading.label not in ANSWERS:
+        if reading.label == HOURS_LABEL and "contact_time" in slots:
+            return INFORM, None  # "el horario no es el lunes, es hoy": the call's time
         return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both
     if _pick_is_a_percent(reading, slots, context) or _percent_and_term(reading, slots, context):
         return FINANCING, None
@@ -720,6 +726,19 @@ def _small_price_is_monthly(
         slots["monthly_budget"] = slots.pop("price_max")
         if isinstance(low, int | float):  # "que me queden en 6 mil": about 6 mil a month
             slots["monthly_budget"] = round((slots.pop("price_min") + price) / 2)
+
+
+def _amount_of_the_plan(reading: Reading, slots: dict[str, object], context: DialogContext) -> None:
+    """ "me quedo con la opción de 150 mil a 6 años" after the plans of the car in focus: an
+    amount below its price said with a term is the down payment, not a ceiling."""
+    ceiling, focus = slots.get("price_max"), context.focus
+    if focus is None or context.last_label != FINANCING or "down_payment" in slots:
+        return
+    if not isinstance(ceiling, int | float) or "term_months" not in slots:
+        return
+    if slots.get("make") or slots.get("model") or not 0 < ceiling < focus.price:
+        return
+    slots["down_payment"] = slots.pop("price_max")
 
 
 def _bare_term(reading: Reading, carried: list[str]) -> int | None:

@@ -49,6 +49,8 @@ def read_length(unit: Unit) -> dict[str, float] | None:
 
 def is_money(unit: Unit) -> bool:
     quantity = unit.last
+    if "from_zero" in unit.before:
+        return False  # "de 0 a 100 en cuánto?": an acceleration
     if any(is_year(q) for q in unit.quantities) or "count_after" in unit.after:
         return quantity.multiplied or quantity.money
     if quantity.multiplied or quantity.money or unit.cue("money_after", "money_before"):

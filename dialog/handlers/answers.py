@@ -12,6 +12,7 @@ from dialog.registry import handler
 from dialog.render import fill
 from dialog.turn import Reply, TurnContext
 from nlu.text import normalize
+from tools.knowledge import without_repeated_facts
 
 log = logging.getLogger("dialog")
 LOCATIONS = "locations"
@@ -186,7 +187,7 @@ def _in_language(ctx: TurnContext, answer) -> str:
         texts = [ctx.knowledge(answer.topic, section=name) for name in names]
         general = [ctx.knowledge(answer.topic)] if answer.general else []
         if all(texts) and all(general):
-            return "\n\n".join([*general, *texts])
+            return without_repeated_facts("\n\n".join([*general, *texts]))
     return ctx.knowledge(answer.topic)
 
 
@@ -243,6 +244,10 @@ def complaint_answer(ctx: TurnContext) -> Reply:
     """An apology and the fastest way to a person: the lead form, or its confirmation if the
     customer already asked for an advisor."""
     if ctx.state.handoff:
+        from dialog.handlers.handoff import NOTE_KEY, add_note
+
+        if said(ctx, NOTE_KEY):  # "qué mal servicio. ponle en la nota que exijo…"
+            add_note(ctx)
         return Reply(
             ctx.say("apology_known", {"name": ctx.state.lead.name or ""}), rephrasable=False
         )

@@ -14,6 +14,7 @@ from dialog.registry import handler
 from dialog.render import money
 from dialog.store.base import Handoff
 from dialog.turn import Reply, TurnContext
+from nlu.text import normalize
 from tools.catalog import Car, car_name
 from tools.financing import FinancingError, make_plan
 from tools.search import SearchFilters, search
@@ -205,9 +206,8 @@ def lead_status(ctx: TurnContext) -> Reply:
     if seller and (extraction.make or extraction.model):  # "anota que es un mazda 3 2019"
         year = extraction.year_min or extraction.year_max
         state.own_car, changed = car_name(extraction.make, extraction.model, year), True
-    if said(ctx, "lead_update:note"):  # "anota que debo 80 mil": their words, for the advisor
-        notes = state.profile.get("lead_notes", "")
-        state.profile["lead_notes"] = f"{notes} | {ctx.text}" if notes else ctx.text
+    if said(ctx, NOTE_KEY):  # "anota que debo 80 mil": their words, for the advisor
+        add_note(ctx)
         changed = True
     if seller:  # their own car is the lead's: no listed car to add
         return finish_handoff(ctx, "updated" if changed else "unchanged", send=changed)
@@ -215,6 +215,8 @@ def lead_status(ctx: TurnContext) -> Reply:
     contact = any(getattr(ctx.extraction, key) for key in LEAD_SLOTS)
     if (car is not None and str(car) != state.profile.get("lead_car")) or contact:
         state.selected = car if car is not None else state.selected
+        return finish_handoff(ctx, "updated")
+    if changed:  # a note added: the advisor gets it
         return finish_handoff(ctx, "updated")
     return finish_handoff(ctx, "unchanged", send=False)
 
@@ -303,3 +305,37 @@ def _time_words(ctx: TurnContext, said: str | None) -> str | None:
     for spanish in sorted(pairs, key=len, reverse=True):
         said = said.replace(spanish, pairs[spanish])
     return said
+
+
+NOTE_KEY = "lead_update:note"
+NOTE_ROUTE = "lead_update"
+
+
+def add_note(ctx: TurnContext) -> None:
+    """The customer's words for the advisor, without the cue that asks to note them ("nota para
+    el asesor: pago de contado" -> "pago de contado"), added to the lead's notes."""
+    state = ctx.state
+    note = _without_cue(ctx.text, ctx.config.route_for(NOTE_ROUTE).phrases.get("note", []))
+    notes = state.profile.get("lead_notes", "")
+    state.profile["lead_notes"] = f"{notes} | {note}" if notes else note
+
+
+def _without_cue(text: str, cues: list[str]) -> str:
+    """The words after the first cue phrase said (and a "que"/":" right after it)."""
+    words = text.split()
+    folded = [normalize(word).strip(".,;:!?¿¡") for word in words]
+    folded = ["que" if word == "q" else word for word in folded]  # "agrégale q busco…"
+    best: int | None = None
+    for cue in cues:
+        parts = normalize(cue).split()
+        for i in range(len(folded) - len(parts) + 1):
+            if folded[i : i + len(parts)] == parts:
+                end = i + len(parts)
+                best = end if best is None or end < best else best
+                break
+    if best is None:
+        return text
+    while best < len(words) and folded[best] in ("que", "al", "asesor", ""):
+        best += 1
+    rest = " ".join(words[best:]).lstrip(":,; ")
+    return rest or text

@@ -465,8 +465,10 @@ def list_outcome(
     filters = filters or ctx.state.filters
     cars = list(outcome.cars)
     loosened = outcome.filters_used.model_copy(update={"superlative": None})
-    if outcome.relaxed and loosened.is_empty():  # "¿un eléctrico?": no list of random cars
-        cars = []
+    rare = {step.kind for step in outcome.relaxed} & set(ctx.config.not_carried)
+    only_price = loosened.model_copy(update={"price_max": None, "price_min": None}).is_empty()
+    if outcome.relaxed and (loosened.is_empty() or (rare and only_price)):
+        cars = []  # "¿un eléctrico?", "¿híbridos de 400 mil?": no list of random cars
     if not cars:
         return Reply(ctx.say("no_results", {"criteria": describe(ctx, filters)}), results=[])
     only = _only_the_focus(ctx, outcome, cars, filters)
