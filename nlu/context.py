@@ -736,6 +736,8 @@ def _amount_of_the_plan(reading: Reading, slots: dict[str, object], context: Dia
         return
     if not isinstance(ceiling, int | float) or "term_months" not in slots:
         return
+    if "money:bare" in reading.said:
+        return  # "¿y a 5 años con el 20?": a percent, read later
     if slots.get("make") or slots.get("model") or not 0 < ceiling < focus.price:
         return
     slots["down_payment"] = slots.pop("price_max")
