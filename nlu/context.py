@@ -182,7 +182,7 @@ def apply_context(
         and settings.monthly_max < ceiling < down  # (a small one is a monthly payment: later)
     ):
         del slots["price_max"]  # "170 mil en total (120 del sentra + 50 cash)": a part of it
-    _amount_of_the_plan(reading, slots, context)
+    _amount_of_the_plan(reading, slots, context, settings)
     if slots.get("ordinal") == MIDDLE and context.shown:  # "¿y el de en medio?" of five: the 3rd
         slots["ordinal"] = (len(context.shown) + 1) // 2
     if reading.label == AFFIRM and not slots:
@@ -728,7 +728,9 @@ def _small_price_is_monthly(
             slots["monthly_budget"] = round((slots.pop("price_min") + price) / 2)
 
 
-def _amount_of_the_plan(reading: Reading, slots: dict[str, object], context: DialogContext) -> None:
+def _amount_of_the_plan(
+    reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
+) -> None:
     """ "me quedo con la opción de 150 mil a 6 años" after the plans of the car in focus: an
     amount below its price said with a term is the down payment, not a ceiling."""
     ceiling, focus = slots.get("price_max"), context.focus
@@ -736,8 +738,8 @@ def _amount_of_the_plan(reading: Reading, slots: dict[str, object], context: Dia
         return
     if not isinstance(ceiling, int | float) or "term_months" not in slots:
         return
-    if "money:bare" in reading.said:
-        return  # "¿y a 5 años con el 20?": a percent, read later
+    if "money:bare" in reading.said or ceiling <= settings.monthly_max:
+        return  # "¿y a 5 años con el 20?" a percent; "8 mil es mucho" a monthly payment
     if slots.get("make") or slots.get("model") or not 0 < ceiling < focus.price:
         return
     slots["down_payment"] = slots.pop("price_max")

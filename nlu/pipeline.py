@@ -1825,6 +1825,12 @@ def _listed_after(tokens: list[str], end: int, start: int) -> bool:
 def _own_car_named_again(analysis: Analysis, own_car: str) -> None:
     """ "¿cómo le hago pa que me cotizen el versa?" after "mi versa vale como 120": the customer's
     own car named again is that car, not one to buy (unless they search: "busco otro versa")."""
+    ruled = analysis.slots.get("exclude_car")  # "¿y si el aveo no pasa la inspección?": theirs
+    if isinstance(ruled, str) and fold(ruled) in fold(own_car):
+        at = analysis.slot_at.pop("exclude_car", 0)
+        del analysis.slots["exclude_car"]
+        analysis.put("own_car", own_car, at)
+        analysis.said.update(("context:own_car", OWN_CAR_AGAIN))
     model = analysis.slots.get("model")
     if not isinstance(model, str):
         return

@@ -298,6 +298,10 @@ def _beyond_shown(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
         update |= {"price_max": cheapest // 1000 * 1000, "price_min": None}
         cheaper = filters.model_copy(update=update)
         found = search(ctx.services.catalog, cheaper, 1)
+        if extraction.model and (found.relaxed or not found.cars):  # "¿hay otros forte más
+            any_year = {"year_min": None, "year_max": None}  # baratos?": that model, any year
+            found = search(ctx.services.catalog, cheaper.model_copy(update=any_year), 1)
+            update |= any_year if found.cars and not found.relaxed else {}
         if filters.model and (found.relaxed or not found.cars):
             bodies = {car.body_type for car in shown}  # no cheaper Sentra: cheaper sedans
             body = bodies.pop() if len(bodies) == 1 else None
