@@ -169,8 +169,8 @@ class ValueReader:
         )
 
     def _dropped(self, tokens: list[str], start: int) -> bool:
-        while start and tokens[start - 1] in INTENSIFIERS:
-            start -= 1  # "no tienen que ser tan grandes"
+        while start and tokens[start - 1] in INTENSIFIERS | GRAMMAR.indefinite_articles:
+            start -= 1  # "no tienen que ser tan grandes", "doesn't need to be a pickup"
         return self._before(tokens, start, self.drops)
 
     def _negated(self, tokens: list[str], start: int) -> bool:

@@ -152,19 +152,24 @@ def max_affordable_price(
     monthly_budget: float,
     config: FinancingConfig,
     term_months: int | None = None,
+    down_payment_pct: float | None = None,
 ) -> Affordability:
     """The dearest car a monthly budget (and down payment) pays for, over the offered terms (or
-    at the term the customer asked for, when it is one of them)."""
+    at the term the customer asked for, when it is one of them); with no amount down, the share
+    of the price the customer said ("con el 20% de enganche") or the minimum."""
     terms = [term_months] if term_months in config.term_months else config.term_months
     best = Affordability(price=0.0, term_months=terms[-1], down_payment=0.0)
     if not math.isfinite(monthly_budget) or monthly_budget <= 0:
         return best
     min_share = config.min_down_payment_pct / 100
+    share = min_share
+    if down_payment_pct is not None and config.min_down_payment_pct <= down_payment_pct < 100:
+        share = down_payment_pct / 100
     for months in terms:
         financed = _present_value(monthly_budget, config.annual_rate, months)
-        if down_payment is None:  # assume the minimum down payment on top
-            price = financed / (1 - min_share)
-            paid = price * min_share
+        if down_payment is None:  # the share said, or the minimum, on top
+            price = financed / (1 - share)
+            paid = price * share
         else:
             price = financed + down_payment
             capped = bool(min_share) and down_payment / min_share < price

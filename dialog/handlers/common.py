@@ -88,7 +88,9 @@ def affordability(ctx: TurnContext, budget: float | None = None) -> Affordabilit
     if budget is None:
         return None
     config = ctx.services.financing
-    return max_affordable_price(params.down_payment, budget, config, params.term_months)
+    return max_affordable_price(
+        params.down_payment, budget, config, params.term_months, params.down_payment_pct
+    )
 
 
 def named_cars(extraction) -> list[tuple[str | None, str | None]]:

@@ -62,6 +62,7 @@ QUOTE = {"price", "down_payment", "down_payment_pct", "lines", "rate", "min_pct"
         "term_out_of_range": RANGE,
         "affordable": AFFORD,
         "assumed_down_payment": {"min_pct"},
+        "stated_pct": {"down_payment_pct"},
         "stated_down_payment": {"down_payment"},
         "fits": FIT,
         "does_not_fit": FIT,
@@ -441,6 +442,9 @@ def _assumptions(ctx: TurnContext) -> str:
     down_payment = ctx.state.financing.down_payment
     if down_payment:
         return ctx.say("stated_down_payment", {"down_payment": money(down_payment)})
+    pct = ctx.state.financing.down_payment_pct
+    if pct and pct >= ctx.services.financing.min_down_payment_pct and ctx.template("stated_pct"):
+        return ctx.say("stated_pct", {"down_payment_pct": _pct(pct)})  # "con el 20%"
     return ctx.say("assumed_down_payment", _conditions(ctx))
 
 
