@@ -18,7 +18,7 @@ run: install
 	$(PY) server.py
 
 test: install
-	PYTHONFAULTHANDLER=1 $(PY) -m pytest
+	PYTHONFAULTHANDLER=1 $(PY) -m pytest -n auto --maxprocesses=4
 
 lint: install
 	$(PY) -m ruff check .
