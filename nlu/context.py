@@ -23,7 +23,6 @@ SEARCH = "search_cars"
 SELECT = "select_car"
 DETAILS = "car_details"
 FINANCING = "financing"
-HOURS_LABEL = "knowledge/locations"  # where opening hours are answered
 PICK_AS_PERCENT = (5, 90)  # "el 10 entonces" after a plan, with fewer cars shown: 10% down
 QUESTION = "car_question"
 AFTER_SALE = "knowledge/warranty_returns"  # a fault of a car bought from Kavak
@@ -142,6 +141,7 @@ class ContextSettings(BaseModel):
     focus_slots: list[str] = Field(default_factory=list)  # attributes asked of the car in focus
     # an amount up to this, said while talking financing, is a monthly payment, not a car price
     monthly_max: float = 30_000
+    time_labels: list[str] = Field(default_factory=list)  # "horario" beside a contact time
     max_follow_up_words: int = Field(7, ge=1)
     carry: dict[str, list[str]] = Field(default_factory=dict)  # label -> slots that carry it
     affirm_means: dict[str, str] = Field(default_factory=dict)  # "sí" after label -> label
@@ -201,13 +201,13 @@ def apply_context(
     fixing = corrects and "context:correction" in reading.said
     if (answers or corrects) and (reading.stage != "rule" or reading.label in ANSWERS or fixing):
         other = reading.worded if reading.worded not in ANSWERS else None
-        if other == HOURS_LABEL and "contact_time" in slots:
+        if _said_of_the_call(other, slots, settings):
             other = None  # "el horario no es el lunes, es hoy": the call's time, not the branches'
         if other is None and reading.data_asked:
             other = DETAILS  # "Alejandro Garza. Pero primero, ¿cuántos km tiene el X1?"
         return INFORM, other  # "5534567890. ¿y puedo pasar el apartado?": both
     if answers and reading.label not in ANSWERS:
-        if reading.label == HOURS_LABEL and "contact_time" in slots:
+        if _said_of_the_call(reading.label, slots, settings):
             return INFORM, None  # "el horario no es el lunes, es hoy": the call's time
         return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both
     if _pick_is_a_percent(reading, slots, context) or _percent_and_term(reading, slots, context):
@@ -240,7 +240,7 @@ def apply_context(
     if context.shown and not searching and about:
         named = {key: value for key, value in slots.items() if key in NAMING}
         by_name = _names_the_car(slots) or _year_said(slots)  # "el que es automático" picks
-        if by_name and _matches(named, context) and not _criteria_beyond(slots, NAMING):
+        if by_name and listed_matches(named, context) and not _criteria_beyond(slots, NAMING):
             return DETAILS, None  # "el sentra, ¿cuántos km tiene?" of the Sentra listed
     one_car = not reading.several_cars and not slots.get("superlative")
     of_model = reading.label != QUESTION or reading.stage != "rule"  # "¿cuánto gasta?" is not
@@ -268,7 +268,7 @@ def apply_context(
     if reading.label == SEARCH and slots.get("superlative") and reading.data_asked:
         return SEARCH, DETAILS  # "¿cuántos km tiene la odyssey más nueva?": find it, then answer
     chosen = [car for car in context.chosen if car_matches(car, slots)]
-    names_unshown = _names_the_car(slots) and not _matches(slots, context) and not chosen
+    names_unshown = _names_the_car(slots) and not listed_matches(slots, context) and not chosen
     if reading.label == SELECT and slots.get("ordinal") is None and names_unshown:
         return SEARCH, None  # "me interesa el corolla" with no Corolla listed
     current = _current_topic_section(reading, slots, context)
@@ -328,7 +328,7 @@ def _colour(reading: Reading, slots: dict[str, object], context: DialogContext):
         return None  # "¿tienen sucursal en el centro?": another request decided by its words
     if context.shown and "context:pointing" in reading.said and not reading.details_asked:
         named = {key: value for key, value in slots.items() if key in NAMING}
-        if named and len(_matches(named, context)) == 1:
+        if named and len(listed_matches(named, context)) == 1:
             return SELECT, DETAILS  # "el vento es blanco?": that car, and its colour answered
         return SELECT, None
     if context.focus is not None:
@@ -390,7 +390,7 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
         return SELECT, second
     if slots.get("superlative") and not _criteria_beyond(slots, (*NAMING, "superlative")):
         named = {key: value for key, value in slots.items() if key in NAMING}
-        if len(_matches(named, context)) > 1:
+        if len(listed_matches(named, context)) > 1:
             return SELECT, second  # "la odyssey más nueva" of two shown Odysseys
     priced = [] if "price:bound" in reading.said else price_pointed(context.shown, slots)
     if len(priced) == 1 and not _criteria_beyond(slots, (*NAMING, "price_max")):
@@ -415,7 +415,7 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
         return None
     if not _names_the_car(slots) and not _year_said(slots) and not pointing:
         return None  # "y en automático?" refines the search; "el que es automático" points
-    if (pointing or reading.words <= 4) and _matches(slots, context):
+    if (pointing or reading.words <= 4) and listed_matches(slots, context):
         return SELECT, second
     return None
 
@@ -483,7 +483,8 @@ def _criteria_beyond(slots: dict[str, object], allowed: tuple[str, ...]) -> bool
     return any(key not in allowed and key in SEARCH_CRITERIA for key in slots)
 
 
-def _matches(slots: dict[str, object], context: DialogContext) -> list[ShownCar]:
+def listed_matches(slots: dict[str, object], context: DialogContext) -> list[ShownCar]:
+    """The cars on screen the slots name."""
     return [car for car in context.shown if car_matches(car, slots)]
 
 
@@ -726,6 +727,13 @@ def _small_price_is_monthly(
         slots["monthly_budget"] = slots.pop("price_max")
         if isinstance(low, int | float):  # "que me queden en 6 mil": about 6 mil a month
             slots["monthly_budget"] = round((slots.pop("price_min") + price) / 2)
+
+
+def _said_of_the_call(
+    label: str | None, slots: dict[str, object], settings: ContextSettings
+) -> bool:
+    """A label whose words a contact time shares, with a contact time said: the call's time."""
+    return label in settings.time_labels and "contact_time" in slots
 
 
 def _amount_of_the_plan(

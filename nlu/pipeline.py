@@ -32,6 +32,7 @@ from nlu.context import (
     apply_context,
     car_matches,
     km_pointed,
+    listed_matches,
 )
 from nlu.cues import CueIndex, Unit
 from nlu.examples import STOPWORDS, Concepts, ExampleIndex
@@ -1827,10 +1828,8 @@ def _own_car_named_again(analysis: Analysis, own_car: str) -> None:
     own car named again is that car, not one to buy (unless they search: "busco otro versa")."""
     ruled = analysis.slots.get("exclude_car")  # "¿y si el aveo no pasa la inspección?": theirs
     if isinstance(ruled, str) and fold(ruled) in fold(own_car):
-        at = analysis.slot_at.pop("exclude_car", 0)
         del analysis.slots["exclude_car"]
-        analysis.put("own_car", own_car, at)
-        analysis.said.update(("context:own_car", OWN_CAR_AGAIN))
+        _their_car(analysis, own_car, analysis.slot_at.pop("exclude_car", 0))
     model = analysis.slots.get("model")
     if not isinstance(model, str):
         return
@@ -1843,6 +1842,11 @@ def _own_car_named_again(analysis: Analysis, own_car: str) -> None:
     analysis.slot_at.pop("model", 0)
     del analysis.slots["model"]
     analysis.slots.pop("make", None), analysis.slot_at.pop("make", None)
+    _their_car(analysis, own_car, at)
+
+
+def _their_car(analysis: Analysis, own_car: str, at: int) -> None:
+    """The customer's own car, named again where slot `at` was."""
     analysis.put("own_car", own_car, at)
     analysis.said.update(("context:own_car", OWN_CAR_AGAIN))
 
@@ -1981,7 +1985,7 @@ def _figure_said(tokens: list[str], words: frozenset[str]) -> bool:
 def _listed(context: DialogContext, slots: dict[str, object]) -> bool:
     """The car the message names is on the list on screen."""
     named = {key: slots[key] for key in ("make", "model") if key in slots}
-    return bool(named) and any(car_matches(car, named) for car in context.shown)
+    return bool(named) and bool(listed_matches(named, context))
 
 
 def _data_asked(analysis: Analysis, details_phrase: bool) -> bool:
