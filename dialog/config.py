@@ -76,6 +76,8 @@ class Form(_Strict):
     skip_phrases: list[str] = Field(default_factory=list)
     cancel_phrases: list[str] = Field(default_factory=list)  # nearly the whole message
     refuse_phrases: list[str] = Field(default_factory=list)  # anywhere: the form is unwanted
+    # ... because they gave their data before ("ya se los di la semana pasada"): said so
+    given_before_phrases: list[str] = Field(default_factory=list)
     max_misses: int = Field(default=3, ge=1)  # messages in a row that answer nothing, then give up
     interrupt_intents: list[str] = Field(default_factory=list)
     # An intent guessed from examples (not a rule) interrupts only at this score or above.
@@ -236,6 +238,8 @@ class DialogConfig(_Strict):
         for name, form in self.forms.items():
             sets[f"form:{name}:cancel"] = form.cancel_phrases
             sets[f"form:{name}:refuse"] = form.refuse_phrases
+            if form.given_before_phrases:
+                sets[f"form:{name}:given_before"] = form.given_before_phrases
             sets[f"form:{name}:skip"] = form.skip_phrases
             for question in form.questions:
                 for option, phrases in question.options.items():

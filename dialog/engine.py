@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dialog.cars import car_values
 from dialog.config import FALLBACK_ROUTE
 from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
+from dialog.handlers.answers import REPEATED
 from dialog.open_questions import answer_open_questions, name_the_question
 from dialog.registry import HANDLERS
 from dialog.render import clip, fill
@@ -19,6 +20,7 @@ from dialog.screen import dialog_context
 from dialog.state import ConversationState, utc_now
 from dialog.store.base import Handoff, Store, Turn
 from dialog.turn import Reply, TurnContext, TurnResult
+from nlu.contact import lead_value
 from nlu.schema import Extraction
 from nlu.text import normalize, sentences, valid_unicode
 from tools.catalog import car_name
@@ -28,6 +30,7 @@ log = logging.getLogger("dialog")
 MAX_TEXT_CHARS = 5000
 CAR_REPLY = "car:"
 PLAN_REPLY = "plan:"
+AFFIRM = "affirm"
 
 
 class Engine:
@@ -126,6 +129,7 @@ class Engine:
         if reply.plan is not None:
             state.last_plan = reply.plan.model_dump()
         state.last_reply_kind = reply.kind
+        state.offered = reply.offered
         log.debug("turn %.2f ms intent=%s", (time.perf_counter() - started) * 1000, ctx.intent)
         return TurnResult(
             reply=clip(reply.full_text),
@@ -150,7 +154,11 @@ class Engine:
         if tapped is not None:
             return tapped
         context = dialog_context(state, bundle.services.catalog, bundle.config)
-        return bundle.services.extractor.extract(text, context)
+        extraction = bundle.services.extractor.extract(text, context)
+        if extraction.intent == AFFIRM and not extraction.slots() and state.offered:
+            # "¿te paso el plan a 5 años?" ... "sí": the one thing offered
+            return _tapped(state, state.offered, bundle) or extraction
+        return extraction
 
     def _dispatch(self, ctx: TurnContext, forms: bool = True) -> Reply:
         """`forms=False` for a second request: the open form neither reads it nor asks again."""
@@ -200,6 +208,11 @@ class Engine:
             ctx.handoff = other.handoff
         if _says_nothing_new(first, reply, last_plan):
             return first  # the hours again after a branch's hours, the plan shown a turn ago
+        if reply.kind == REPEATED and first.text.strip():
+            return first  # "ya te lo compartí arriba" beside a real answer says nothing
+        if first.kind == REPEATED and reply.text.strip():
+            # "si lo dejo a cuenta del vento, ¿cuánto pagaría al mes?": the plan answers it
+            first = Reply("", results=first.results, ask=first.ask)
         if reply.plan is not None and first.results is not None and len(first.results) == 1:
             # "el sentra 2019 con 50 mil a 4 años": the plan says which car; no list of one
             first = Reply("", results=first.results, ask=first.ask)
@@ -297,7 +310,8 @@ def _remember(
     for slot in LEAD_SLOTS:
         value = getattr(extraction, slot)
         if value is not None:
-            setattr(state.lead, slot, value)
+            current = getattr(state.lead, slot)
+            setattr(state.lead, slot, lead_value(current, slot, value, extraction.said))
     if "context:bought_car" in extraction.said:  # "compré un carro con ustedes y ya falló"
         state.profile["own_car_bought"] = "1"  # the car they name next is theirs, not to buy
     if extraction.own_car:  # "tengo un versa 2016", "por mi lobo me dan 180 mil"

@@ -13,6 +13,7 @@ from dialog.registry import HANDLERS
 from dialog.render import fill
 from dialog.state import FormProgress
 from dialog.turn import Reply, TurnContext
+from nlu.contact import lead_value
 
 ANSWERED_ANY = "*"
 PASS = "pass!"  # a pass phrase ("me da igual") that is the whole message
@@ -59,7 +60,11 @@ def continue_form(ctx: TurnContext) -> Reply | None:
         return Reply(ctx.say("form_cancelled"))
     if said(ctx, f"form:{progress.name}:refuse"):  # "no quiero asesor, solo preguntaba"
         ctx.state.form = None
-        if ctx.intent in NOTHING_ELSE:
+        given = said(ctx, f"form:{progress.name}:given_before")  # "ya se los di la semana pasada"
+        if given and ctx.template("lead_given_before"):
+            return Reply(ctx.say("lead_given_before"))
+        unasked = ctx.intent == "search_cars" and not ctx.extraction.slots()  # "¿q no tienen
+        if ctx.intent in NOTHING_ELSE or unasked:  # registro?": no stock asked
             return Reply(ctx.say("lead_declined_only"))
         ctx.notes.append(ctx.say("lead_declined"))
         return None
@@ -178,7 +183,9 @@ def _record_answers(ctx: TurnContext, form: Form, progress: FormProgress) -> Non
     lead = ctx.state.lead
     for slot in LEAD_SLOTS:  # contact data is kept whichever question it answers
         if slot in slots:
-            setattr(lead, slot, str(slots[slot]))
+            setattr(
+                lead, slot, lead_value(getattr(lead, slot), slot, slots[slot], ctx.extraction.said)
+            )
     lead_form = any(slot in LEAD_SLOTS for question in form.questions for slot in question.fills)
     if lead_form and slots.keys() & {"make", "model"}:
         from dialog.handlers.handoff import car_described

@@ -78,6 +78,7 @@ class Reply:
     rephrasable: bool = True
     kind: str = ""  # "help" for the menu: the next time it is shortened
     ask: str = ""  # a question that must come last, after any other answer (a form's question)
+    offered: str | None = None  # a reply id a bare "sí" to this reply takes ("plan:60")
 
     @property
     def full_text(self) -> str:
@@ -99,6 +100,7 @@ class Reply:
             choices_kind=other.choices_kind if other.choices else self.choices_kind,
             rephrasable=self.rephrasable and other.rephrasable,
             kind=other.kind or self.kind,
+            offered=other.offered or self.offered,
         )
 
 

@@ -8,7 +8,9 @@ Phones are 10 digits in any Mexican writing (+52, 1, spaces, dashes); e-mails ar
 
 from __future__ import annotations
 
+import itertools
 import re
+from functools import cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,6 +41,9 @@ class ContactWords(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name_cues: list[str]
+    surname_cues: list[str] = Field(default_factory=list)
+    name_fields: list[str] = Field(default_factory=list)
+    name_copulas: list[str] = Field(default_factory=list)
     not_names: list[str]
     max_name_words: int = Field(4, ge=1, le=8)
     times: list[TimePattern]
@@ -61,6 +66,9 @@ class ContactReader:
 
     def __init__(self, words: ContactWords, first_names: frozenset[str], everyday: frozenset[str]):
         self.cue_phrases = list(words.name_cues)  # matched by the extractor's PhraseMatcher
+        self.surname_phrases = list(words.surname_cues)  # ... and these
+        self.name_fields = frozenset(fold(word) for word in words.name_fields)
+        self.name_copulas = frozenset(fold(word) for word in words.name_copulas)
         self.stop = frozenset(fold(word) for word in words.not_names)  # never in a name
         self.not_names = self.stop | everyday  # never a name's first word
         self.first_names = first_names
@@ -195,10 +203,17 @@ class ContactReader:
         asked: bool,
         cue_ends: set[int],
         contact_nearby: bool = False,
+        surname_ends: frozenset[int] = frozenset(),
     ) -> str | None:
         """A name after a cue ("soy", "me llamo": `cue_ends` are the token positions right after
         one), a clause that is only a name, or (when asked, or next to a phone or e-mail) a
         capitalised clause ("Mike Turner, 8112345678")."""
+        field = next((i for i, token in enumerate(tokens) if token in self.name_fields), None)
+        if field is not None:  # "el nombre quedó mal, es Fernanda Ruiz Esparza"
+            cue_ends = cue_ends | {
+                i + 1 for i in range(field + 1, len(tokens)) if tokens[i] in self.name_copulas
+            }
+        cue_ends = cue_ends | surname_ends
         starts = sorted(cue_ends) + [
             i for i in range(len(tokens)) if i == 0 or tokens[i - 1] in CLAUSE_MARKS
         ]
@@ -228,6 +243,8 @@ class ContactReader:
             as_written = _as_written(raw, words)
             name = _title(as_written, self.name_links)
             if known_first and (after_cue or alone or asked):
+                return name
+            if start in surname_ends:  # "mi apellido es ruiz esparza"
                 return name
             capitalised = all(word[:1].isupper() for word in as_written)
             if after_cue and capitalised:  # "me llamo Xóchitl", "my name is Mark"
@@ -330,3 +347,29 @@ def _title(words: list[str], links: frozenset[str]) -> str:
         else "-".join(part[:1].upper() + part[1:].lower() for part in word.split("-"))
         for word in words
     )  # "Robert and Linda Hughes", "María de la Luz", "Reyes-Miller"
+
+
+SURNAME_ONLY = "contact:surname"  # said when the name read is a surname alone
+
+
+@cache
+def _known_first_names() -> frozenset[str]:
+    return read_word_list(DATA_DIR / "first_names.txt")
+
+
+def with_surname(name: str, surname: str) -> str:
+    """The first names of `name` with a new surname: ("Fernanda Ruiz", "Ruiz Esparza") ->
+    "Fernanda Ruiz Esparza"; ("María José López", "Pérez") -> "María José Pérez"."""
+    words = name.split()
+    given = words[:1] + [
+        word
+        for word in itertools.takewhile(lambda word: fold(word) in _known_first_names(), words[1:])
+    ]
+    return " ".join([*given, surname]) if given else surname
+
+
+def lead_value(current: str | None, slot: str, value: object, said) -> str:
+    """What a lead field becomes when the customer gives `value` (a surname keeps the name)."""
+    if slot == "name" and SURNAME_ONLY in said and current:
+        return with_surname(current, str(value))
+    return str(value)

@@ -131,6 +131,10 @@ class ContextSettings(BaseModel):
     negation_words: list[str] = Field(default_factory=list)  # "no quiero la duster": not a pick
     broaden_words: list[str] = Field(default_factory=list)  # "no nomás vento": not only that one
     negation_after_words: list[str] = Field(default_factory=list)  # "el corolla no me gusta"
+    # "dije 2017 pero quería decir 2016": what follows these replaces what was said before
+    meant_words: list[str] = Field(default_factory=list)
+    # "nooo, la journey te dije": the "no" refuses the last answer, the car named is wanted
+    insisting_words: list[str] = Field(default_factory=list)
     # ... unless what follows the "no" asks about the car: "¿y el 208 no hay?", "¿no lo tienen?"
     asks_after_no_words: list[str] = Field(default_factory=list)
     correction_words: list[str] = Field(default_factory=list)  # "está mal": fixing given data
@@ -143,6 +147,8 @@ class ContextSettings(BaseModel):
     monthly_max: float = 30_000
     time_labels: list[str] = Field(default_factory=list)  # "horario" beside a contact time
     max_follow_up_words: int = Field(7, ge=1)
+    # "y si en vez de 30 son 45 mil?": the amount after these is the one replaced
+    instead_words: list[str] = Field(default_factory=list)
     carry: dict[str, list[str]] = Field(default_factory=dict)  # label -> slots that carry it
     affirm_means: dict[str, str] = Field(default_factory=dict)  # "sí" after label -> label
 
@@ -164,6 +170,7 @@ class Reading:
     bare_number: float | None = None  # the one number that meant nothing by itself: "¿y a 5?"
     article_numbers: tuple[int, ...] = ()  # numbers after "el"/"del" that meant nothing: "del 23"
     bare_numbers: tuple[float, ...] = ()  # every number that meant nothing by itself: "30 a 6"
+    replaced: tuple[float, ...] = ()  # amounts said after "en vez de": the ones replaced
     free_words: tuple[str, ...] = ()  # words no rule read ("touring" in "el touring")
     weak: bool = False  # only weak phrases decided ("ya te dije, en el sur": no complaint)
     worded: str | None = None  # a request the words made besides the label decided
@@ -176,18 +183,26 @@ def apply_context(
 ) -> tuple[str, str | None] | None:
     """(label, second) when the conversation changes the reading, else None."""
     down, ceiling = slots.get("down_payment"), slots.get("price_max")
+    both_parts = False
     if (
         isinstance(down, int | float)
         and isinstance(ceiling, int | float)
         and settings.monthly_max < ceiling < down  # (a small one is a monthly payment: later)
     ):
         del slots["price_max"]  # "170 mil en total (120 del sentra + 50 cash)": a part of it
-    _amount_of_the_plan(reading, slots, context, settings)
+        if ADDED in reading.said:  # "me dan 60 mil por el tsuru y yo pongo otros 40": the two
+            slots["down_payment"] = down + ceiling  # parts make the down payment
+            both_parts = True
+    if _amount_of_the_plan(reading, slots, context, settings) and "term_months" not in slots:
+        return FINANCING, None  # "son 100 mil en total: 60 del tsuru + 40 míos": that plan
     if slots.get("ordinal") == MIDDLE and context.shown:  # "¿y el de en medio?" of five: the 3rd
         slots["ordinal"] = (len(context.shown) + 1) // 2
     if reading.label == AFFIRM and not slots:
         accepted = settings.affirm_means.get(context.last_label or "")
         return (accepted, None) if accepted else None  # "sí" to "¿quieres ver planes?"
+    replaced = INSTEAD in reading.said and _replaced_money(reading, slots, context)
+    if replaced and context.focus is not None and "down_payment" in slots:
+        return FINANCING, None  # "y si en vez de 30 son 45 mil?": the plan again
     if "context:follow_up" in reading.said and reading.words <= settings.max_follow_up_words:
         _same_money(slots, context)  # "¿y con 30 mil?" after a down payment: another one
         _bare_same_money(reading, slots, context)  # "¿me alcanza con 6 mil?" ... "¿y con 5?"
@@ -212,7 +227,9 @@ def apply_context(
         return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both
     if _pick_is_a_percent(reading, slots, context) or _percent_and_term(reading, slots, context):
         return FINANCING, None
-    if _added_to_down(reading, slots, context):
+    if both_parts and context.focus is not None:
+        return FINANCING, None
+    if not both_parts and _added_to_down(reading, slots, context):
         return FINANCING, None
     bought = "context:bought_car" in reading.said and reading.label in (DETAILS, QUESTION)
     if bought and context.focus is None and not context.shown and not slots.get("model"):
@@ -530,6 +547,23 @@ def _same_money(slots: dict[str, object], context: DialogContext) -> None:
         slots[kind] = slots.pop(said[0])
 
 
+INSTEAD = "context:instead"
+
+
+def _replaced_money(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:
+    """ "y si en vez de 30 son 45 mil?" after a plan with 30 mil down: the amount said replaces
+    the one it names (the last amount, said again bare or whole), so it is of the same kind."""
+    said = [key for key in MONEY if key in slots]
+    if context.last_money is None or len(said) != 1 or said[0] == context.last_money[0]:
+        return False
+    kind, last = context.last_money
+    named = [*reading.bare_numbers, *reading.article_numbers, *reading.replaced]
+    if kind not in MONEY or not any(number in (last, last / 1000) for number in named):
+        return False
+    slots[kind] = slots.pop(said[0])
+    return True
+
+
 FINANCING_SLOTS = ("down_payment", "down_payment_pct", "term_months")
 
 
@@ -738,19 +772,21 @@ def _said_of_the_call(
 
 def _amount_of_the_plan(
     reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
-) -> None:
+) -> bool:
     """ "me quedo con la opción de 150 mil a 6 años" after the plans of the car in focus: an
     amount below its price said with a term is the down payment, not a ceiling."""
     ceiling, focus = slots.get("price_max"), context.focus
     if focus is None or context.last_label != FINANCING or "down_payment" in slots:
-        return
-    if not isinstance(ceiling, int | float) or "term_months" not in slots:
-        return
+        return False
+    own = bool(slots.get("own_car"))  # "son 100 mil en total: 60 del tsuru + 40 míos"
+    if not isinstance(ceiling, int | float) or not ("term_months" in slots or own):
+        return False
     if "money:bare" in reading.said or ceiling <= settings.monthly_max:
-        return  # "¿y a 5 años con el 20?" a percent; "8 mil es mucho" a monthly payment
+        return False  # "¿y a 5 años con el 20?" a percent; "8 mil es mucho" a monthly payment
     if slots.get("make") or slots.get("model") or not 0 < ceiling < focus.price:
-        return
+        return False
     slots["down_payment"] = slots.pop("price_max")
+    return True
 
 
 def _bare_term(reading: Reading, carried: list[str]) -> int | None:

@@ -58,6 +58,7 @@ class Grammar(_Strict):
     list_joiners: frozenset[str]
     term_joiners: frozenset[str]
     change_of_mind: frozenset[str]
+    settling: frozenset[str]
     search_turns: frozenset[str]
     same_again: frozenset[str]
     head_count_cues: frozenset[str]

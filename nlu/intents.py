@@ -54,6 +54,8 @@ class Evidence(BaseModel):
     unless_slots: list[str] = Field(default_factory=list)
     requires_slots: list[str] = Field(default_factory=list)  # fires only with one of these
     unless_phrases: list[str] = Field(default_factory=list)  # never when one of these is said
+    # ... unless one of these slots is said too: "no me alcanza, puedo 4 mil al mes" is a plan
+    kept_by_slots: list[str] = Field(default_factory=list)
 
     @field_validator("patterns")
     @classmethod
@@ -65,7 +67,7 @@ class Evidence(BaseModel):
                 raise ValueError(f"bad pattern {pattern!r}: {error}") from None
         return patterns
 
-    @field_validator("slots", "weak_slots", "unless_slots", "requires_slots")
+    @field_validator("slots", "weak_slots", "unless_slots", "requires_slots", "kept_by_slots")
     @classmethod
     def _known_slots(cls, slots: list[str]) -> list[str]:
         unknown = sorted(set(slots) - set(SLOT_KEYS))
@@ -257,7 +259,8 @@ class IntentClassifier:
             # "¿es confiable?" of the chosen car; "which one is the safest?" of those listed
             if not (car_slots and {"focus", "shown"} & set(context)):
                 return False
-        if evidence.unless_phrases and f"unless:{name}" in context:
+        kept = any(slot in slots for slot in evidence.kept_by_slots)
+        if evidence.unless_phrases and f"unless:{name}" in context and not kept:
             return False  # "¿es confiable kavak?" is about Kavak, not about a car
         if any(slot in slots for slot in label.context_free_slots):
             return True  # its own data is in the message: "mi cel es 55…" needs no question

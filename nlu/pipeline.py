@@ -23,7 +23,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
 from nlu import financing, money, seats, years
-from nlu.contact import ContactReader
+from nlu.contact import SURNAME_ONLY, ContactReader
 from nlu.context import (
     PICK_AS_PERCENT,
     ContextSettings,
@@ -46,8 +46,9 @@ from nlu.places import PlaceIndex
 from nlu.schema import Extraction
 from nlu.text import fold, prepare
 from nlu.values import ALSO_BEST, ASKED, COMPARATIVES, DENIALS, DROPPED, NEGATED, ValueReader
-from nlu.vehicles import VehicleVocabulary, resolve
+from nlu.vehicles import CAR_ARTICLES, INDEFINITES, VehicleVocabulary, resolve
 from tools.catalog import Catalog, car_name
+from tools.search import alternative_parts
 
 PERSON_COPULAS = GRAMMAR.person_copulas  # grammar words: data/nlu/grammar.yml
 MAX_CHARS = 1000  # longer messages are read up to here: a WhatsApp request is a few lines
@@ -100,6 +101,7 @@ WANTED_CRITERIA = frozenset(
 WHICH_WORDS = GRAMMAR.which
 LENGTH_WORDS = GRAMMAR.length_words
 STOCK_VERBS = GRAMMAR.stock_verbs
+WEIGHING_AFTER = frozenset({"mas", "menos", "mejor", "peor", "more", "less", "better"})
 ONE_OVER_OTHER = frozenset({"one", "over", "other"})  # "why would u pick one over the other"
 OWN_CAR_REACH = 4
 LOCATIONS_LABEL = "knowledge/locations"
@@ -209,6 +211,7 @@ class Analysis:
     # every term and down payment said: "a 3 y a 5 años", "con 60 mil, y con 90 mil"
     cities: list[str] = field(default_factory=list)  # every place named, in order
     article_numbers: list[int] = field(default_factory=list)  # bare numbers after "el"/"del"
+    replaced: list[float] = field(default_factory=list)  # "en vez de 45 mil, 60": the 45 mil
     terms: list[int] = field(default_factory=list)
     down_payments: list[float] = field(default_factory=list)
     down_payment_pcts: list[float] = field(default_factory=list)  # "con 20 y 30% de enganche"
@@ -424,12 +427,16 @@ class Extractor:
             ("context:also", sorted(GRAMMAR.also_words)),
             ("context:negation_after", settings.negation_after_words),
             ("context:asks_after_no", settings.asks_after_no_words),
+            ("context:insisting", settings.insisting_words),
+            ("context:instead", settings.instead_words),
+            ("context:meant", settings.meant_words),
             ("context:correction", settings.correction_words),
             ("context:judged", settings.judged_words),
             ("context:added", settings.added_words),
             ("context:colour", settings.colour_words),
             ("context:not_asked", settings.not_asked_words),
             ("contact:name_cue", self.contact.cue_phrases),
+            ("contact:surname_cue", self.contact.surname_phrases),
             *self.classifier.unless_groups(),
             *phrase_sets.items(),
         ):
@@ -523,10 +530,17 @@ class Extractor:
         wished = list(taken)  # "pickup sin importar precio": a car wished for is no name
         for _, start, end in found["value"]:  # (a make may be a first name: "Mercedes Ruiz")
             wished[start:end] = [True] * (end - start)
-        name = self.contact.name(analysis.raw, tokens, wished, "name" in asking, cue_ends, nearby)
+        surname_ends = frozenset(
+            end for key, _, end in found["said"] if key == "contact:surname_cue"
+        )
+        name = self.contact.name(
+            analysis.raw, tokens, wished, "name" in asking, cue_ends, nearby, surname_ends
+        )
         if name:
             position = _claim_words(analysis, fold(name).split(), "name")
             analysis.put("name", name, position)
+            if position in surname_ends:
+                analysis.said.add(SURNAME_ONLY)  # the first name given before is kept
 
     def _claims(self, analysis: Analysis, found, light: bool = False) -> None:
         tokens = analysis.tokens
@@ -562,8 +576,19 @@ class Extractor:
             and tokens[end : end + 1] != ["?"]
             and end not in asking
         ]
+        insisting = any(key == "context:insisting" for key, _, _ in found["said"])
         for cue, slot in (("context:negation", "exclude_car"), ("context:broaden", None)):
-            ends = [end for key, _, end in found["said"] if key == cue]
+            ends = [
+                end
+                for key, start, end in found["said"]
+                if key == cue
+                and not (
+                    insisting
+                    and tokens[start] == "no"
+                    and (end - start > 1 or tokens[end : end + 1] in (["la"], ["el"]))
+                )
+            ]  # "nooo la journey te dije": no to the answer, yes to the Journey ("NO nissan
+            # dije" insists on the no)
             ruled = [car for car in cars if _after_cue(tokens, car[1], ends)]
             for car in cars:  # "olvida el figo y el march": each car listed after a ruled one
                 if car not in ruled and any(_listed_after(tokens, r[2], car[1]) for r in ruled):
@@ -648,6 +673,7 @@ class Extractor:
             if any(q.start and tokens[q.start - 1] == "a" for q in leftovers):
                 analysis.said.add(AFTER_A)  # "¿y a 72?": a term, not another amount
         _term_after_a(analysis, leftovers)
+        _year_of_one_car(analysis)
 
     def _side_car(self, analysis: Analysis, spans, taken, slot: str | None, cue: str) -> None:
         """A car named to rule it out or to widen the search: claimed, never a criterion."""
@@ -700,6 +726,10 @@ class Extractor:
         leftovers: list[Quantity] = []
         counted: set[int] = set()
         previous: tuple | None = None
+        meant_at = next(  # "dije 2017 pero quería decir 2016": the figures after it win
+            (end for key, _, end in analysis.said_spans if key == "context:meant"), None
+        )
+        instead_ends = {end for key, _, end in analysis.said_spans if key == "context:instead"}
         for unit in index.group(self.numbers.read(tokens, taken)):
             for quantity in unit.quantities:
                 for i in range(quantity.start, quantity.end):
@@ -742,6 +772,8 @@ class Extractor:
                 continue  # "el enganche son 15 mil, no 13 mil": the 13 is what it is not
             described = "km_max" in meaning and not (unit.before | unit.after) & BOUND_CUES
             judged_km = "context:judged" in analysis.said and set(tokens) & KM_WORDS
+            judged_km = judged_km and not unit.before & BOUND_CUES  # "... anything under 200k"
+            judged_km = judged_km and "money_after" not in unit.after  # "200k pesos"
             if set(meaning) == {"price_max"} and not unit.last.money and judged_km:
                 meaning = {"km_max": meaning["price_max"]}  # "tiene muchos km, ¿119 mil es mucho?"
             if set(meaning) == {"km_max"} and _a_distance(tokens, unit):
@@ -763,11 +795,19 @@ class Extractor:
                 continue  # "a 6 años no, máximo 4": not the term they want
             if "term_months" in meaning and _years_of_driving(tokens, analysis, unit):
                 continue  # "90 mil km en 5 años": how long it was driven, not a plan
+            if unit.first.start in instead_ends and meaning.keys() & MONEY_KEYS:
+                analysis.replaced.extend(float(v) for v in meaning.values())  # "en vez de 45
+                continue  # mil, 60 mil": the 45 mil is the amount replaced, not wanted
             bounded = bool((unit.before | unit.after) & BOUND_CUES)
             for key, value in meaning.items():
                 if value > MAX_AMOUNT:
                     continue
-                if bounded and key in analysis.unbounded:  # "¿6 mil 800? yo dije 5 mil máximo"
+                meant = meant_at is not None and unit.first.start >= meant_at
+                if meant and key in analysis.slots and analysis.slot_at[key] < meant_at:
+                    if key == "year_min" and analysis.slots[key] in analysis.years:
+                        analysis.years.remove(int(analysis.slots[key]))  # type: ignore[arg-type]
+                    analysis.slots[key], analysis.slot_at[key] = value, unit.first.start
+                elif bounded and key in analysis.unbounded:  # "¿6 mil 800? yo dije 5 mil máximo"
                     analysis.slots[key], analysis.slot_at[key] = value, unit.first.start
                     analysis.unbounded.discard(key)
                 elif key not in analysis.slots:
@@ -863,6 +903,21 @@ class Extractor:
             return decision
         taker = self.classifier.labels[label]
         return Decision(taker.intent, taker.topic, "context", 1.0, decision.ranked)
+
+    def _seller_requests(
+        self, analysis: Analysis, decision: Decision, requests: list[str]
+    ) -> list[str]:
+        """Selling their car: "Can I get paid right away? And what papers do I need?" asks two
+        parts of selling, not the credit's papers (a request whose words are all a part's)."""
+        parts = f"section:{(decision.topic or '')}:"
+        kept = [
+            label
+            for label in requests
+            if label == decision.label
+            or label in self.own_car_labels
+            or _strong_beyond(analysis, label, parts)
+        ]
+        return kept if len(kept) > 1 else []
 
     @staticmethod
     def _listed_percents(analysis: Analysis, unit, previous, leftovers) -> None:
@@ -978,6 +1033,8 @@ class Extractor:
             decision.score,
         )
         requests = self._requests(analysis, decision, flags)
+        if context.own_car and decision.label in self.own_car_labels:
+            requests = self._seller_requests(analysis, decision, requests)
         second = requests[1] if len(requests) > 1 else None
         leading = [label for label in requests if label in self.classifier.settings.leading]
         if leading:  # a complaint is answered first, whatever else the message asks
@@ -1085,6 +1142,7 @@ class Extractor:
             bare_number=analysis.bare[0] if len(analysis.bare) == 1 and not slots else None,
             article_numbers=tuple(analysis.article_numbers),
             bare_numbers=tuple(analysis.bare),
+            replaced=tuple(analysis.replaced),
             free_words=tuple(
                 token
                 for token, kind in zip(analysis.tokens, analysis.kinds, strict=True)
@@ -1113,7 +1171,7 @@ class Extractor:
             intent, topic, stage, second = COMPARE, None, "context", None  # "2 y 3"
         if _asks_between_shown(analysis, slots, context):
             intent, topic, stage, second = COMPARE, None, "context", None
-        elif intent in (SEARCH_REQUEST, SELECT) and _asks_which_named(analysis):
+        elif intent in (SEARCH_REQUEST, SELECT, DETAILS) and _asks_which_named(analysis):
             intent, topic, stage, second = ADVICE, None, "context", None  # side by side, a word
         seen = [*context.shown, *([context.focus] if context.focus is not None else [])]
         naming = {key: slots[key] for key in ("make", "model") if key in slots}
@@ -1267,6 +1325,11 @@ class Extractor:
                 intent, topic, stage, second = label.intent, label.topic, "context", None
             elif intent == SELECT and second is None:  # "la honda. ¿se puede ver en midtown?"
                 second = asked
+        if _details_only_in_values(analysis):  # "la más barata de 7 pasajeros, 2018 pa arriba"
+            if intent == SEARCH_REQUEST and second == DETAILS:
+                second = None  # a search only
+            elif intent == DETAILS and not named and slots.keys() & SEARCH_ONLY_CRITERIA:
+                intent, topic, stage, second = SEARCH_REQUEST, None, "context", None
         return Extraction(
             intent=intent,
             topic=topic,
@@ -1469,6 +1532,7 @@ LIST_JOINERS = GRAMMAR.list_joiners
 TERM_JOINERS = LIST_JOINERS | GRAMMAR.question_marks | GRAMMAR.term_joiners
 CHANGE_OF_MIND = CLAUSE_BREAKS | GRAMMAR.change_of_mind  # before "mejor": "o no, mejor el versa"
 SEARCH_TURNS = GRAMMAR.search_turns
+SETTLING = GRAMMAR.settling
 UNASKED_ENDS = CLAUSE_BREAKS | GRAMMAR.name_clause_marks  # "no te pregunté eso... ocupo saber"
 SAME_AGAIN = GRAMMAR.same_again
 HEAD_COUNT = GRAMMAR.head_count_cues
@@ -1752,6 +1816,64 @@ def _percent_among_picks(analysis: Analysis, shown: int) -> None:
     slots["ordinal"] = analysis.picks[0]
 
 
+MONEY_KEYS = frozenset({"price_max", "price_min", "down_payment", "monthly_budget"})
+SEARCH_ONLY_CRITERIA = frozenset({"superlative", "year_min", "year_max", "price_max", "km_max"})
+
+
+def _details_only_in_values(analysis: Analysis) -> bool:
+    """ "la más barata de 7 pasajeros": every detail's word is inside a value the customer
+    wants (the seats a search asks for), so no detail of a car is asked."""
+    at = set(analysis.slot_at.values())
+    details = [(s, e) for name, s, e in analysis.said_spans if name.startswith("details:")]
+    return bool(details) and all(  # a figure right before it: "7 pasajeros" (not "bluetooth",
+        start - 1 in at and analysis.kinds[start - 1] == "number" for start, _ in details
+    )  # the value and the detail at once)
+
+
+YEAR_LINKS = frozenset({"del", "de", "modelo", "ano", "año", "model"})
+
+
+def _year_of_one_car(analysis: Analysis) -> None:
+    """ "el fiat uno y el spark 2021": cars said each with its article, and one year right
+    after one of them, is that car's year only (each alternative then carries its own)."""
+    slots = analysis.slots
+    year = slots.get("year_min")
+    if not analysis.alternatives or year is None or slots.get("year_max") != year:
+        return
+    tokens, kinds = analysis.tokens, analysis.kinds
+    runs: list[tuple[int, int]] = []
+    for i, kind in enumerate(kinds):
+        if kind != "car":
+            continue
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    if len(runs) != 1 + len(analysis.alternatives):
+        return
+    articles = CAR_ARTICLES | INDEFINITES
+    if not all(start and tokens[start - 1] in articles for start, _ in runs):
+        return  # "un jetta o vento 2019": the year of both
+    at = analysis.slot_at.get("year_min", -1)
+    owner = next(
+        (
+            n
+            for n, (_, end) in enumerate(runs)
+            if end == at or (end + 1 == at and tokens[end] in YEAR_LINKS)
+        ),
+        None,
+    )
+    if owner is None:
+        return
+    alternatives = [f"{alternative}|" for alternative in analysis.alternatives]
+    if owner > 0:
+        alternatives[owner - 1] += str(year)
+        for key in ("year_min", "year_max"):
+            slots.pop(key, None)
+            analysis.slot_at.pop(key, None)
+    analysis.alternatives = alternatives
+
+
 def _vetoes(analysis: Analysis) -> set[str]:
     """ "unless:human_agent" when the message rules the request out ("no me marquen"), but not
     when it asked for it first and the rule-out is a condition ("que me contacte alguien pero
@@ -1896,7 +2018,7 @@ def _asks_between_shown(analysis: Analysis, slots, context: DialogContext) -> bo
         return False
     named = [(slots.get("make"), slots.get("model"))] + [
         (make or None, model or None)
-        for make, _, model in (alt.partition("|") for alt in analysis.alternatives)
+        for make, model, _ in map(alternative_parts, analysis.alternatives)
     ]
     return all(
         model and any(car_matches(car, {"make": make, "model": model}) for car in context.shown)
@@ -1911,7 +2033,16 @@ def _asks_which_named(analysis: Analysis) -> bool:
     if not analysis.alternatives or "context:search" in analysis.said:
         return False
     tokens = set(analysis.tokens)
-    if tokens & STOCK_VERBS or _indefinite_car(analysis):
+    words = analysis.tokens
+    models = bool(analysis.slots.get("model")) and all(
+        alternative_parts(alternative)[1] for alternative in analysis.alternatives
+    )  # two models weighed; "¿cuál de los alemanes tiene menos km?" is the best of several
+    stock = any(  # "¿cuál tiene más equipo?" weighs them; "¿cuál tienen?" asks for stock
+        token in STOCK_VERBS
+        and not (models and words[i + 1 : i + 2] and words[i + 1] in WEIGHING_AFTER)
+        for i, token in enumerate(words)
+    )
+    if stock or _indefinite_car(analysis):
         return False
     if tokens >= ONE_OVER_OTHER:
         return True
@@ -1941,6 +2072,14 @@ def _after_change_of_mind(tokens: list[str], cars, said_spans, taken: list[bool]
         start
         for start in searches
         if start and tokens[start - 1] in SEARCH_TURNS and not any(s < start for s in searches)
+    ]
+    fixes += [  # "uy la durango está carísima. ok la journey": the car settled on
+        start - 2
+        for _, start, _ in cars
+        if start >= 2
+        and tokens[start - 1] in CAR_ARTICLES
+        and tokens[start - 2] in SETTLING
+        and (start == 2 or tokens[start - 3] in CLAUSE_BREAKS)
     ]
     if len(cars) < 2 or not fixes:
         return cars

@@ -11,6 +11,7 @@ from tests.conftest import ROOT, catalog_path
 from tools.catalog import Car, Catalog, load_catalog
 from tools.financing import (
     FinancingError,
+    budget_fit,
     load_financing_config,
     make_plan,
     max_affordable_price,
@@ -18,7 +19,7 @@ from tools.financing import (
     suggested_plans,
 )
 from tools.knowledge import KnowledgeBase, without_repeated_facts
-from tools.search import SearchFilters, brand_in_stock, search
+from tools.search import SearchFilters, alternative_parts, brand_in_stock, search
 from tools.yamlio import YamlError
 
 FINANCING = load_financing_config(ROOT / "config" / "financing.yml")
@@ -96,6 +97,17 @@ def test_affordability_respects_the_minimum_down_payment():
     assert afford.price == pytest.approx(100_000)
 
 
+def test_a_budget_the_term_asked_misses_names_the_longer_term_that_fits():
+    fit = budget_fit(184_999, 4_000, FINANCING, down_payment=20_000, term_months=48)
+    assert not fit.fits and fit.plan is not None and fit.plan.term_months == 48
+    assert fit.longer is not None and fit.longer.term_months == 60
+    assert fit.longer.monthly_payment == pytest.approx(3_505.74, abs=0.01)
+    none_fits = budget_fit(184_999, 2_000, FINANCING, down_payment=20_000, term_months=48)
+    assert not none_fits.fits and none_fits.longer is None
+    no_term = budget_fit(184_999, 4_000, FINANCING, down_payment=20_000)
+    assert no_term.fits and no_term.longer is None
+
+
 def test_financing_yaml_errors_name_the_line(tmp_path: Path):
     bad = tmp_path / "financing.yml"
     text = (ROOT / "config" / "financing.yml").read_text(encoding="utf-8")
@@ -166,6 +178,24 @@ def test_then_model_keeping_the_make_then_make():
     outcome = search(SMALL, SearchFilters(make="Mazda", model="CX-30", price_max=400_000))
     assert [s.kind for s in outcome.relaxed] == ["model"]
     assert {car.make for car in outcome.cars} == {"Mazda"}
+
+
+def test_a_year_said_with_one_car_binds_only_that_car():
+    # "el cx-5 2018 o el jetta": the CX-5 of 2018, and any Jetta
+    one = SearchFilters(
+        model="CX-5", year_min=2018, year_max=2018, alternatives=["Volkswagen|Jetta|"]
+    )
+    assert sorted(car.stock_id for car in search(SMALL, one).cars) == [2, 4, 5]
+    # "el jetta o el cx-5 2019": any Jetta, and the CX-5 of 2019
+    other = SearchFilters(model="Jetta", alternatives=["Mazda|CX-5|2019"])
+    assert sorted(car.stock_id for car in search(SMALL, other).cars) == [1, 4, 5]
+    # "el sentra o el cx-5 2021": neither in stock so, the years loosened, the CX-5s of any year
+    wanted = SearchFilters(make="Nissan", model="Sentra", alternatives=["Mazda|CX-5|2021"])
+    loosened = search(SMALL, wanted)
+    assert [step.kind for step in loosened.relaxed] == ["year"]
+    assert sorted(car.stock_id for car in loosened.cars) == [1, 2]
+    assert alternative_parts("Mazda|CX-5|2021") == ("Mazda", "CX-5", 2021)
+    assert alternative_parts("BMW|") == ("BMW", "", None)
 
 
 def test_nothing_at_all_returns_empty():

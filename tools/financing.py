@@ -195,6 +195,8 @@ class Fit(BaseModel):
     fits: bool
     plan: Plan | None = None  # the shortest term that fits (or the longest, when none fits)
     down_payment_needed: float | None = None  # with the longest term, when it does not fit
+    # the same down payment over a longer offered term that fits, when the term asked does not
+    longer: Plan | None = None
 
 
 def budget_fit(
@@ -221,4 +223,16 @@ def budget_fit(
             return Fit(fits=True, plan=plan)
     longest = terms[-1]
     needed = price - _present_value(monthly_budget, config.annual_rate, longest)
-    return Fit(fits=False, plan=plans[-1] if plans else None, down_payment_needed=max(needed, 0.0))
+    longer = None
+    if term_months in config.term_months:  # "a 4 años no me alcanza": a longer term may
+        for months in (m for m in config.term_months if m > term_months):
+            plan = make_plan(price, config, down_payment=down, term_months=months)
+            if plan.monthly_payment <= monthly_budget + TOLERANCE:
+                longer = plan
+                break
+    return Fit(
+        fits=False,
+        plan=plans[-1] if plans else None,
+        down_payment_needed=max(needed, 0.0),
+        longer=longer,
+    )

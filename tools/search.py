@@ -90,6 +90,19 @@ Loosened = tuple[SearchFilters, Relaxation]
 RelaxStep = Callable[[SearchFilters], "Loosened | None"]
 
 
+def alternative_parts(alternative: str) -> tuple[str, str, int | None]:
+    """'Chevrolet|Spark|2021' -> ('Chevrolet', 'Spark', 2021); 'BMW|' -> ('BMW', '', None).
+    A third part (even empty) says the years are each car's own ("el uno y el spark 2021")."""
+    make, _, rest = alternative.partition("|")
+    model, _, year = rest.partition("|")
+    return make, model, int(year) if year.isdigit() else None
+
+
+def years_per_car(filters: SearchFilters) -> bool:
+    """The year said belongs to one of the cars named, not to all of them."""
+    return any(alternative.count("|") > 1 for alternative in filters.alternatives or ())
+
+
 def brand_in_stock(catalog: Catalog, make: str) -> bool:
     """Whether any car of `make` is in stock (case-insensitive), to say "no tenemos esa marca"."""
     wanted = make.casefold()
@@ -163,24 +176,26 @@ def _matching(
             if key not in text_masks:
                 text_masks[key] = columns[column] == key[1]
             named &= text_masks[key]
+    own_years = years_per_car(filters)
+    if own_years:  # "el fiat uno y el spark 2021": the year is the Spark's only
+        named &= _between(columns["year"], filters.year_min, filters.year_max)
     for alternative in filters.alternatives or ():  # "un jetta o un vento": either
-        make, _, model = alternative.partition("|")
+        make, model, year = alternative_parts(alternative)
         other = columns["make"] == make.casefold()
         if model:
             other = other & (columns["model"] == model.casefold())
+        if year is not None:
+            other = other & (columns["year"] == year)
         named = named | other
     mask &= named
     bounds = (
-        ("year", filters.year_min, filters.year_max),
+        ("year", None, None) if own_years else ("year", filters.year_min, filters.year_max),
         ("price", filters.price_min, _ceiling(filters)),
         ("km", None, filters.km_max),
         ("largo", None, filters.length_max),  # a length not on file does not fit (NaN)
     )
     for column, low, high in bounds:
-        if low is not None:
-            mask &= columns[column] >= low
-        if high is not None:
-            mask &= columns[column] <= high
+        mask &= _between(columns[column], low, high)
     for feature in ("bluetooth", "car_play"):
         if getattr(filters, feature):
             mask &= columns[feature]
@@ -202,6 +217,15 @@ def _matching(
         word = filters.version_has
         mask &= np.array([version_says(car.version, word) for car in catalog.cars])
     return np.flatnonzero(mask)
+
+
+def _between(column: np.ndarray, low: float | None, high: float | None) -> np.ndarray:
+    inside = np.ones(len(column), dtype=bool)
+    if low is not None:
+        inside &= column >= low
+    if high is not None:
+        inside &= column <= high
+    return inside
 
 
 def version_says(version: str, name: str) -> bool:
@@ -256,9 +280,17 @@ def _rank(catalog: Catalog, found: np.ndarray, limit: int, order: str | None = N
 
 
 def _relax_year(filters: SearchFilters) -> Loosened | None:
-    if filters.year_min is None and filters.year_max is None:
+    alternatives = [  # each car's own year goes too
+        "|".join(alternative_parts(alternative)[:2]) for alternative in filters.alternatives or ()
+    ]
+    if (
+        filters.year_min is None
+        and filters.year_max is None
+        and alternatives == (filters.alternatives or [])
+    ):
         return None
-    return filters.model_copy(update={"year_min": None, "year_max": None}), Relaxation(kind="year")
+    update = {"year_min": None, "year_max": None, "alternatives": alternatives or None}
+    return filters.model_copy(update=update), Relaxation(kind="year")
 
 
 def _relax_price(filters: SearchFilters) -> Loosened | None:

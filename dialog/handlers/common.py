@@ -7,6 +7,7 @@ from dialog.render import km, money
 from dialog.turn import Choice, TurnContext
 from tools.catalog import Car
 from tools.financing import Affordability, max_affordable_price
+from tools.search import alternative_parts
 
 
 def car_in_focus(ctx: TurnContext) -> Car | None:
@@ -96,8 +97,7 @@ def affordability(ctx: TurnContext, budget: float | None = None) -> Affordabilit
 def named_cars(extraction) -> list[tuple[str | None, str | None]]:
     """(make, model) of every car the message names: the first, then its alternatives."""
     return [(extraction.make, extraction.model)] + [
-        (make, model or None)
-        for make, _, model in (alt.partition("|") for alt in extraction.alternatives)
+        (make, model or None) for make, model, _ in map(alternative_parts, extraction.alternatives)
     ]
 
 

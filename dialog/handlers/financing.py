@@ -68,6 +68,7 @@ QUOTE = {"price", "down_payment", "down_payment_pct", "lines", "rate", "min_pct"
         "does_not_fit": FIT,
     },
     optional={
+        "fits_longer": FIT | {"longer_years", "longer_payment"},
         "bad_amount": RANGE,
         "minimum_note": RANGE,
         "no_down_note": RANGE,
@@ -507,8 +508,14 @@ def _fit(ctx: TurnContext, car: Car) -> Reply:
         values.update(_plan_values(ctx, car, fit.plan))
     values["down_payment_needed"] = money(fit.down_payment_needed or 0.0)
     template = "fits" if fit.fits else "does_not_fit"
+    offered = None
+    if fit.longer is not None and ctx.template("fits_longer"):
+        values["longer_years"] = years_text(fit.longer.term_months)
+        values["longer_payment"] = money(fit.longer.monthly_payment)
+        template = "fits_longer"  # "a 4 años no, a 5 años sí: $3,505.74"
+        offered = f"plan:{fit.longer.term_months}"  # "¿te paso el plan a 5 años?" ... "sí"
     plan = _summary(fit.plan) if fit.fits and fit.plan else None
-    return Reply(ctx.say(template, values), plan=plan)
+    return Reply(ctx.say(template, values), plan=plan, offered=offered)
 
 
 def _plan_values(ctx: TurnContext, car: Car, plan: Plan) -> dict[str, object]:

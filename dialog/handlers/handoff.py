@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from dialog.forms import LEAD_SLOTS, said
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_values, pick_by_ordinal, plan_words
+from dialog.handlers.search import WISHED_CAR
 from dialog.registry import handler
 from dialog.render import money
 from dialog.store.base import Handoff
@@ -112,6 +113,9 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
     # Vento" after a Jetta plan is not the Jetta's payment)
     plan = (shown_plan or _plan_of(ctx, car)) if car else None
     title = f"{car.title} · {money(car.price)}" if car else None
+    wished = state.profile.get(WISHED_CAR)
+    if title is None and wished and not seller:  # "un model 3 2021" we do not have
+        title = ctx.say("wished_car", {"car": wished}) or wished
     handoff = Handoff(
         user=state.user,
         name=lead.name,
@@ -133,7 +137,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
     elif state.profile.get("lead_car") is not None:  # what was sent, not the car now in focus
         sent = ctx.services.catalog.get(int(state.profile["lead_car"]))
         title = f"{sent.title} · {money(sent.price)}" if sent else title
-    else:
+    elif not wished or seller:
         title, plan = None, None
     captured = {
         "name": lead.name,

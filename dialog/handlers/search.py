@@ -16,11 +16,13 @@ from tools.search import (
     Relaxation,
     SearchFilters,
     SearchOutcome,
+    alternative_parts,
     brand_in_stock,
     model_in_stock,
     search,
     similar_to,
     trim_as_version,
+    years_per_car,
 )
 
 FILTER_KEYS = tuple(SearchFilters.model_fields)
@@ -60,6 +62,7 @@ RELAX_TEMPLATES = {
     "relaxed_size": set(),
     "relaxed_length": set(),
 }
+WISHED_CAR = "wished_car"  # profile key: a car asked for that is not in stock
 RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"}
 
 
@@ -92,6 +95,8 @@ def search_cars(ctx: TurnContext) -> Reply:
     """List the best matches for the accumulated criteria; with none, a question gets what is
     in stock and a statement starts the guided form."""
     said = ctx.extraction.said
+    if ctx.extraction.make or ctx.extraction.model:
+        ctx.state.profile.pop(WISHED_CAR, None)  # another car named: said again if not in stock
     before = ctx.state.filters
     _drop_focus_if_ruled_out(ctx)
     dropping = any(name.startswith("dropped:") for name in said)  # "olvida el carplay"
@@ -151,7 +156,7 @@ def search_cars(ctx: TurnContext) -> Reply:
         return _alternatives(ctx, filters, "similar_to")
     either = bool(filters.alternatives) and any(  # "un tahoe o una durango": whichever is
         model_in_stock(catalog, model) if model else brand_in_stock(catalog, make)
-        for make, _, model in (alt.partition("|") for alt in filters.alternatives or ())
+        for make, model, _ in map(alternative_parts, filters.alternatives or ())
     )
     if filters.make and not either and not brand_in_stock(catalog, filters.make):
         return _alternatives(ctx, filters, "brand_not_in_stock")
@@ -522,7 +527,9 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
         parts.insert(len(parts) if parts[0] else 1, size)
     if filters.seats_min:
         parts.append(ctx.say("criteria_seats", {"seats": filters.seats_min}))
-    if filters.year_min and filters.year_min == filters.year_max:
+    if years_per_car(filters):
+        pass  # said with each car's name
+    elif filters.year_min and filters.year_min == filters.year_max:
         parts.append(ctx.say("criteria_year_exact", {"year": filters.year_min}))
     elif filters.year_min and filters.year_max:
         parts.append(ctx.say("criteria_year_range", filters.model_dump()))
@@ -566,9 +573,16 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
 
 def _name(filters: SearchFilters, joiner: str = "o") -> str:
     first = _one_name(filters)
+    own_years = years_per_car(filters)  # "Fiat Uno o Chevrolet Spark 2021": each its own
+    if own_years and first and filters.year_min and filters.year_min == filters.year_max:
+        first = f"{first} {filters.year_min}"
     others = [
-        _one_name(SearchFilters(make=make, model=model or None))
-        for make, _, model in (alt.partition("|") for alt in filters.alternatives or ())
+        " ".join(
+            str(part)
+            for part in (_one_name(SearchFilters(make=make, model=model or None)), year)
+            if part
+        )
+        for make, model, year in map(alternative_parts, filters.alternatives or ())
     ]
     return f" {joiner} ".join([first, *others]) if others and first else first
 
@@ -646,6 +660,10 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
         outcome = _named_first(ctx, filters, outcome)
     listing = list_outcome(ctx, outcome, filters=alternative)
     name = _name(filters)
+    if template != "similar_to":  # "un model 3 2021": the car they want, for the advisor
+        year = filters.year_min if filters.year_min == filters.year_max else None
+        ctx.state.profile[WISHED_CAR] = " ".join(str(part) for part in (name, year) if part)
+        ctx.state.selected = None  # the one similar car listed is not the one they chose
     intro = ctx.say(template, {"make": filters.make or "", "model": name})
     listing.text = f"{intro}\n\n{listing.text}"
     return listing

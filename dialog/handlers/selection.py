@@ -31,7 +31,7 @@ from nlu.pipeline import CAR_PRICE, PRICE_SEEN
 from nlu.schema import Extraction
 from nlu.text import normalize
 from tools.catalog import Car, Catalog
-from tools.search import ORDER, SearchFilters, search, trim_as_version
+from tools.search import ORDER, SearchFilters, alternative_parts, search, trim_as_version
 
 FOCUS = CAR_PLACEHOLDERS
 NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
@@ -686,6 +686,7 @@ def _gaps(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> list[str]:
         "km_judged": CAR_PLACEHOLDERS | {"km_year", "age"},
         "list_advice": {"lines"},
         "list_advice_line": CAR_PLACEHOLDERS | {"which"},
+        "criteria_note": set(),
     },
 )
 def advice(ctx: TurnContext) -> Reply:
@@ -699,9 +700,7 @@ def advice(ctx: TurnContext) -> Reply:
             return judged
     first = extraction.model or extraction.make  # "el peugeot o el swift": a make names one too
     models = [first] if first else []
-    models += [
-        model or make for make, _, model in (a.partition("|") for a in extraction.alternatives)
-    ]
+    models += [model or make for make, model, _ in map(alternative_parts, extraction.alternatives)]
     if len(models) >= 2:
         compare = ctx.speaking_as("compare_cars")
         reply = compare_cars(compare)
@@ -709,6 +708,14 @@ def advice(ctx: TurnContext) -> Reply:
             note = ctx.say("compare_note")
             reply.text = "\n\n".join(part for part in (reply.text, note) if part)
             return reply
+    if not models and any(getattr(extraction, key) is not None for key in FIGURES_WANTED):
+        # "tengo 250 mil, ¿qué sedán me recomiendan?": the cars that fit what they said
+        spec = HANDLERS.get("catalog.search")
+        assert spec is not None
+        reply = spec.func(ctx.speaking_as("search_cars"))
+        if ctx.state.last_results and ctx.template("criteria_note"):
+            reply.text = "\n\n".join((reply.text, ctx.say("criteria_note")))
+        return reply
     shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
     kinds = extraction.body_type or extraction.fuel or extraction.transmission  # "¿sedán o SUV?"
     if not models and (ctx.extraction.second or "").startswith("knowledge/"):
@@ -720,6 +727,9 @@ def advice(ctx: TurnContext) -> Reply:
     return spec.func(ctx)
 
 
+# what a customer asking for advice may already have said the car must meet (then a search)
+FIGURES_WANTED = ("price_max", "price_min", "monthly_budget", "seats_min", "drive", "year_min",
+                  "year_max", "km_max")  # fmt: skip
 LIST_ADVICE = ("cheapest", "lowest_km", "newest")  # what the listing can say in a choice's favour
 
 
