@@ -35,6 +35,7 @@ class TimePattern(BaseModel):
 
     pattern: str
     say: str
+    day: bool = False  # a day ("el lunes", "mañana"), not a time of day
 
 
 class ContactWords(BaseModel):
@@ -368,8 +369,45 @@ def with_surname(name: str, surname: str) -> str:
     return " ".join([*given, surname]) if given else surname
 
 
+@cache
+def _time_kinds() -> tuple[frozenset[str], frozenset[str]]:
+    """The contact times' says that are days, and those that are times of day."""
+    words = load_model(ContactWords, DATA_DIR / "contact.yml")
+    days = frozenset(t.say.split("{")[0].strip() for t in words.times if t.day)
+    hours = frozenset(t.say.split("{")[0].strip() for t in words.times if not t.day)
+    return days, hours
+
+
+def merged_time(current: str, new: str) -> str:
+    """A contact time corrected in part keeps the other part: "mañana, por la mañana" then "in
+    the afternoon instead" -> "mañana, por la tarde"; "el lunes, por la mañana" then "mejor el
+    martes" -> "el martes, por la mañana". "Lo antes posible" replaces it all."""
+    days, hours = _time_kinds()
+
+    def kind(part: str) -> str | None:
+        if any(part.startswith(day) for day in days if day):
+            return "day"
+        if any(part.startswith(hour) for hour in hours if hour) and part != ASAP:
+            return "hour"
+        return None
+
+    old_parts, new_parts = current.split(", "), new.split(", ")
+    new_kinds = {kind(part) for part in new_parts}
+    if None in new_kinds or any(kind(part) is None for part in old_parts):
+        return new
+    kept = [part for part in old_parts if kind(part) not in new_kinds]
+    ordered = sorted([*kept, *new_parts], key=lambda part: kind(part) != "day")
+    return ", ".join(ordered)
+
+
+ASAP = "lo antes posible"
+
+
 def lead_value(current: str | None, slot: str, value: object, said) -> str:
-    """What a lead field becomes when the customer gives `value` (a surname keeps the name)."""
+    """What a lead field becomes when the customer gives `value` (a surname keeps the name, a
+    time of day keeps the day said before)."""
     if slot == "name" and SURNAME_ONLY in said and current:
         return with_surname(current, str(value))
+    if slot == "contact_time" and current:
+        return merged_time(current, str(value))
     return str(value)

@@ -131,6 +131,8 @@ class ContextSettings(BaseModel):
     negation_words: list[str] = Field(default_factory=list)  # "no quiero la duster": not a pick
     broaden_words: list[str] = Field(default_factory=list)  # "no nomás vento": not only that one
     negation_after_words: list[str] = Field(default_factory=list)  # "el corolla no me gusta"
+    # "what about the X3, does that have it?": the detail asked last, of another car
+    same_detail_words: list[str] = Field(default_factory=list)
     # "dije 2017 pero quería decir 2016": what follows these replaces what was said before
     meant_words: list[str] = Field(default_factory=list)
     # "nooo, la journey te dije": the "no" refuses the last answer, the car named is wanted
@@ -195,6 +197,9 @@ def apply_context(
             both_parts = True
     if _amount_of_the_plan(reading, slots, context, settings) and "term_months" not in slots:
         return FINANCING, None  # "son 100 mil en total: 60 del tsuru + 40 míos": that plan
+    named_only = bool(slots) and set(slots) <= {"make", "model"}
+    if context.last_label == DETAILS and SAME_DETAIL in reading.said and named_only:
+        return DETAILS, None  # "what about the X3, does that have it?": the detail asked last
     if slots.get("ordinal") == MIDDLE and context.shown:  # "¿y el de en medio?" of five: the 3rd
         slots["ordinal"] = (len(context.shown) + 1) // 2
     if reading.label == AFFIRM and not slots:
@@ -548,6 +553,7 @@ def _same_money(slots: dict[str, object], context: DialogContext) -> None:
 
 
 INSTEAD = "context:instead"
+SAME_DETAIL = "context:same_detail"
 
 
 def _replaced_money(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:

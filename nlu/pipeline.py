@@ -430,6 +430,7 @@ class Extractor:
             ("context:insisting", settings.insisting_words),
             ("context:instead", settings.instead_words),
             ("context:meant", settings.meant_words),
+            ("context:same_detail", settings.same_detail_words),
             ("context:correction", settings.correction_words),
             ("context:judged", settings.judged_words),
             ("context:added", settings.added_words),

@@ -410,6 +410,11 @@ def detail_answers(
         for name, topic in ctx.config.details.items()
         if _asked(ctx, topic, name) and (topic.in_questions or not opinions)
     ]
+    if asked_details:
+        ctx.state.profile[LAST_DETAILS] = ",".join(asked_details)
+    elif ctx.state.last_intent == "car_details" and not opinions:  # "¿y el x3?" after
+        last = ctx.state.profile.get(LAST_DETAILS, "")  # "¿tiene carplay el x1?": the same
+        asked_details = [name for name in last.split(",") if name in ctx.config.details]
     replaced = {other for name in asked_details for other in ctx.config.details[name].instead_of}
     answers = []
     for name in asked_details:
@@ -431,6 +436,9 @@ def detail_answers(
             field = "template_unknown"
         answers.append(fill(ctx.detail(name, field, getattr(topic, field)), values))
     return list(dict.fromkeys(answers))
+
+
+LAST_DETAILS = "last_details"  # profile key: the detail topics the last details answer took
 
 
 def _asked(ctx: TurnContext, topic, name: str) -> bool:
