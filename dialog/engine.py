@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dialog.cars import car_values
 from dialog.config import FALLBACK_ROUTE
 from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
-from dialog.handlers.answers import REPEATED
+from dialog.handlers.answers import REPEATED, SECOND_REQUEST
 from dialog.open_questions import answer_open_questions, name_the_question
 from dialog.registry import HANDLERS
 from dialog.render import clip, fill
@@ -188,7 +188,13 @@ class Engine:
         if not second or second not in ctx.config.second_requests:
             return first
         intent, _, topic = second.partition("/")
-        extraction = ctx.extraction.model_copy(update={"intent": intent, "topic": topic or None})
+        extraction = ctx.extraction.model_copy(
+            update={
+                "intent": intent,
+                "topic": topic or None,
+                "said": ctx.extraction.said | {SECOND_REQUEST},
+            }
+        )
         other = TurnContext(
             text=ctx.text,
             extraction=extraction,

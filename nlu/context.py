@@ -197,6 +197,15 @@ def apply_context(
             both_parts = True
     if _amount_of_the_plan(reading, slots, context, settings) and "term_months" not in slots:
         return FINANCING, None  # "son 100 mil en total: 60 del tsuru + 40 míos": that plan
+    detail_said = any(name.startswith("details:") for name in reading.said)
+    if reading.stage == "none" and context.focus is not None and detail_said:
+        return DETAILS, None  # "I asked about the height of the car": the car in focus's
+    last = context.last_label or ""
+    if reading.stage != "rule" and last.startswith("knowledge/") and not slots:
+        part = f"section:{last.split('/', 1)[1]}:"
+        if any(name.startswith(part) for name in reading.said):
+            return last, None  # "no me contestaste si me regresan todo el dinero" after the
+            # warranty: its part, not the reservation's refund that shares the words
     named_only = bool(slots) and set(slots) <= {"make", "model"}
     if context.last_label == DETAILS and SAME_DETAIL in reading.said and named_only:
         return DETAILS, None  # "what about the X3, does that have it?": the detail asked last

@@ -59,6 +59,7 @@ class Grammar(_Strict):
     term_joiners: frozenset[str]
     change_of_mind: frozenset[str]
     settling: frozenset[str]
+    residence_words: frozenset[str]
     search_turns: frozenset[str]
     same_again: frozenset[str]
     head_count_cues: frozenset[str]

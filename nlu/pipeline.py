@@ -65,6 +65,7 @@ READERS = (
 SEARCH_REQUEST = "search_cars"
 FINANCING_REQUEST = "financing"
 POLICY = "policy_question"
+ABLE_WORDS = frozenset({"puedo", "podria", "podemos", "alcanzo", "can", "could", "tengo"})
 COMPLAINT = "complaint"
 FINANCING_KEYS = frozenset({"down_payment", "down_payment_pct", "term_months"})
 # an amount said with a bound ("máximo 5 mil") replaces one said bare in the same message
@@ -122,7 +123,7 @@ INTERJECTIONS = GRAMMAR.interjections
 # "no quiero pagar 6 años", "no quiero a 6 años": a term refused before it is said
 REFUSED_TERM = frozenset(
     {("no", "quiero", "pagar"), ("no", "quiero", "a"), ("no", "quiero", "los"),
-     ("no", "pagar", "a")}
+     ("no", "pagar", "a"), ("no", "quiero"), ("i", "don't", "want"), ("not",)}
 )  # fmt: skip
 COPULA_PLURAL = frozenset({"son", "estan", "are"})  # "¿son automáticos?" asks of the cars shown
 ORIGIN_REACH = 3  # words between a person's copula and their origin ("soy una gringa jubilada")
@@ -675,6 +676,7 @@ class Extractor:
                 analysis.said.add(AFTER_A)  # "¿y a 72?": a term, not another amount
         _term_after_a(analysis, leftovers)
         _year_of_one_car(analysis)
+        _amount_paid_how(analysis)
 
     def _side_car(self, analysis: Analysis, spans, taken, slot: str | None, cue: str) -> None:
         """A car named to rule it out or to widen the search: claimed, never a criterion."""
@@ -958,7 +960,11 @@ class Extractor:
         slots = analysis.slots
         if slots.keys() & {"term_months", "monthly_budget"}:
             return None  # "el tracker; si mi sentra vale 150, ¿cuánto al mes?": a plan
-        described = bool(slots.get("make") or slots.get("model")) and "km_max" in slots
+        named = bool(slots.get("make") or slots.get("model"))
+        described = named and "km_max" in slots
+        # "es un vocho 2003, ¿cuánto me dan?": a car said with a part of selling it
+        part = f"section:{last.split('/', 1)[-1]}:"
+        described = described or (named and any(n.startswith(part) for n in analysis.said))
         # "tiene 90 mil km": the km of their car (a buyer says "con menos de 90 mil km")
         described = described or ("km_max" in analysis.unbounded and len(slots) == 1)
         # "tienen una igualita en 414 mil, ¿me darían eso?": what they would get for theirs
@@ -1302,6 +1308,13 @@ class Extractor:
                 intent, topic, stage = SEARCH_REQUEST, None, "rule"
             # a city with no branch: the cars first, then that there is none (and the nearest)
             second = None if self._has_branch(city) else LOCATIONS_LABEL
+        other = [label for label in here if label and label != LOCATIONS_LABEL]
+        searching = SEARCH_REQUEST in here  # (a search near where they live is read above)
+        if city_only and other and not searching and _lives_in(analysis):  # "a foreigner living in CDMX, can I
+            if _label(intent, topic) == LOCATIONS_LABEL:  # get financing?": no branches asked
+                first = self.classifier.labels[other[0]]
+                intent, topic = first.intent, first.topic
+            second = None
         if intent == COMPARE and second == SEARCH_REQUEST and not named:
             second = None  # "¿cuál de las dos? la 2015 es más cara": a year of the two, no search
         if intent == COMPARE and len(set(analysis.picks)) > 1:
@@ -1326,6 +1339,11 @@ class Extractor:
                 intent, topic, stage, second = label.intent, label.topic, "context", None
             elif intent == SELECT and second is None:  # "la honda. ¿se puede ver en midtown?"
                 second = asked
+        asked_of_car = any(name.startswith("details:") for name in analysis.said)
+        criteria = slots.keys() & (SEARCH_CRITERIA_KEYS - {"make", "model"})
+        of_car = second == SEARCH_REQUEST and intent in (SELECT, DETAILS) and asked_of_car
+        if of_car and criteria and criteria <= DETAIL_FLAGS:  # "the second one, is it the
+            second = DETAILS if intent == SELECT else None  # sedan or coupe?": asked, not wished
         if _details_only_in_values(analysis):  # "la más barata de 7 pasajeros, 2018 pa arriba"
             if intent == SEARCH_REQUEST and second == DETAILS:
                 second = None  # a search only
@@ -1674,7 +1692,8 @@ def _denied_term(tokens: list[str], unit, term_units: frozenset[str]) -> bool:
     after = end < len(tokens) and tokens[end] in DENIALS and closes
     start = unit.first.start
     before = tokens[max(0, start - 2) : start]
-    refused = tuple(tokens[max(0, start - 3) : start]) in REFUSED_TERM  # "no quiero pagar 6 años"
+    before3 = tokens[max(0, start - 3) : start]  # "no quiero pagar 6 años", "no quiero 6 años"
+    refused = any(tuple(before3[i:]) in REFUSED_TERM for i in range(len(before3)))
     return after or before == ["no", "a"] or before[-1:] == ["no"] or refused
 
 
@@ -1817,6 +1836,13 @@ def _percent_among_picks(analysis: Analysis, shown: int) -> None:
     slots["ordinal"] = analysis.picks[0]
 
 
+DETAIL_FLAGS = frozenset(
+    {"body_type", "transmission", "fuel", "bluetooth", "car_play", "drive", "seats_min"}
+)
+SEARCH_CRITERIA_KEYS = frozenset(
+    {"make", "model", "year_min", "year_max", "price_min", "price_max", "km_max", "body_type",
+     "transmission", "fuel", "bluetooth", "car_play", "drive", "seats_min", "size", "length_max"}
+)  # fmt: skip
 MONEY_KEYS = frozenset({"price_max", "price_min", "down_payment", "monthly_budget"})
 SEARCH_ONLY_CRITERIA = frozenset({"superlative", "year_min", "year_max", "price_max", "km_max"})
 
@@ -1829,6 +1855,37 @@ def _details_only_in_values(analysis: Analysis) -> bool:
     return bool(details) and all(  # a figure right before it: "7 pasajeros" (not "bluetooth",
         start - 1 in at and analysis.kinds[start - 1] == "number" for start, _ in details
     )  # the value and the detail at once)
+
+
+RESIDENCE = GRAMMAR.residence_words
+PAY_VERBS = frozenset({"pagar", "pago", "pagarlo", "pagarla", "pay", "pagaria", "pagarles"})
+POLICY = "policy_question"
+
+
+def _amount_paid_how(analysis: Analysis) -> None:
+    """ "en efectivo, billetes, ¿se puede pagar así trescientos mil?": an amount paid, said with
+    how it is paid, asks the way to pay; it is no price ceiling (a bound, "hasta 300 mil", is)."""
+    at = analysis.slot_at.get("price_max")
+    if at is None or "price_max" not in analysis.unbounded:
+        return
+    if not any(label == POLICY and strong for label, strong, _, _ in analysis.labels):
+        return
+    tokens = analysis.tokens
+    verb = next((i for i in range(max(0, at - 2), at) if tokens[i] in PAY_VERBS), None)
+    if verb is None or set(tokens[max(0, verb - 2) : verb]) & ABLE_WORDS:
+        return  # "puedo pagar 300 mil de contado": what they can pay, a budget
+    if not {label for label, strong, _, _ in analysis.labels if strong} - {POLICY}:
+        del analysis.slots["price_max"], analysis.slot_at["price_max"]
+        analysis.unbounded.discard("price_max")
+
+
+def _lives_in(analysis: Analysis) -> bool:
+    """The city is said as where the customer lives ("vivo en Puebla", "living in CDMX")."""
+    at = analysis.slot_at.get("city")
+    if at is None:
+        return False
+    before = analysis.tokens[max(0, at - 3) : at]
+    return any(" ".join(before[i:]) in RESIDENCE for i in range(len(before)))
 
 
 YEAR_LINKS = frozenset({"del", "de", "modelo", "ano", "año", "model"})
@@ -1943,7 +2000,9 @@ def _listed_after(tokens: list[str], end: int, start: int) -> bool:
     """ "el figo y el march", "el figo, el march": only joiners and articles between two cars."""
     between = tokens[end:start]
     joiners = LIST_JOINERS | GRAMMAR.car_articles | GRAMMAR.ruled_joiners  # "ni nissan"
-    return 0 < len(between) <= 3 and all(token in joiners for token in between)
+    # "en vez de la rav4 la cr-v": an article alone between them starts the car wanted instead
+    joined = any(token in LIST_JOINERS | GRAMMAR.ruled_joiners for token in between)
+    return 0 < len(between) <= 3 and all(token in joiners for token in between) and joined
 
 
 def _own_car_named_again(analysis: Analysis, own_car: str) -> None:
@@ -2178,7 +2237,8 @@ def _owned(tokens: list[str], start: int, cue_ends: list[int]) -> bool:
     ):
         return True  # "si me dan 150 por el jetta": the car they hand over
     for end in cue_ends:
-        if end <= start and all(token in OWN_GAP for token in tokens[end:start]):
+        gap = tokens[end:start]  # "I have a 2017 Honda Civic": the year said before it too
+        if end <= start and all(token in OWN_GAP or _YEAR.fullmatch(token) for token in gap):
             return True
     return False
 

@@ -83,7 +83,9 @@ class ValueReader:
             slot = rest if kind == "flag" else rest.partition("|")[0]
             of_car = start > 1 and tokens[start - 1] in COPULAS and start - 2 in named  # "the
             # spark and figo are manual": what those cars are
-            said_of = _said_of_one(tokens, start) or of_car
+            # "uy es estándar… algo parecido pero automático": what the car is, then the wish
+            described_then = start > 0 and tokens[start - 1] in COPULAS
+            said_of = _said_of_one(tokens, start) or of_car or described_then
             if slot in EITHER_ASKED and start < last_of[slot] and said_of:
                 described_at[slot] = (None, start)
                 continue  # "ese es estándar… sedán automático": what it is, then the wish

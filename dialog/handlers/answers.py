@@ -27,6 +27,7 @@ def fixed_reply(ctx: TurnContext) -> Reply:
     return Reply(ctx.say("again") if repeated else ctx.say("default"), kind=ctx.intent)
 
 
+SECOND_REQUEST = "turn:second_request"  # said by the engine on the copy a second request reads
 REPEATED = "repeated"  # the kind of the "ya te lo compartí arriba" reply
 
 
@@ -45,6 +46,7 @@ REPEATED = "repeated"  # the kind of the "ya te lo compartí arriba" reply
         "card": set(),
         "direct_debit": set(),
         "test_drive": set(),
+        "currency": set(),
         "mixed": set(),
         "far_city": {"place", "areas"},
     },
@@ -66,6 +68,7 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
             return nearest
     recent = ctx.state.recent_answers
     first = not any(done.startswith(f"{extraction.topic}:") for done in recent)
+    first = first and SECOND_REQUEST not in extraction.said  # beside another answer: the part
     answer = knowledge.answer(extraction.topic, extraction.said, area, first=first)
     if answer is not None:
         entry = knowledge.entries[answer.topic]
@@ -277,7 +280,7 @@ def _missing_contact(ctx: TurnContext) -> str:
 @handler(
     "fallback.answer",
     required={"help": set(), "no_answer": set()},
-    optional={"redirect": set(), "help_short": set()},
+    optional={"redirect": set(), "help_short": set(), "own_car_said": {"own_car"}},
 )
 def fallback_answer(ctx: TurnContext) -> Reply:
     """Not understood. Off-topic on purpose ("cuéntame un chiste"): a friendly redirect. A
@@ -288,6 +291,8 @@ def fallback_answer(ctx: TurnContext) -> Reply:
         return Reply(ctx.say("redirect"), kind="redirect")
     if _about_the_business(ctx):
         return ask_llm(ctx, "no_answer")
+    if extraction.own_car and ctx.template("own_car_said"):  # "tengo un vento 2015": to sell it
+        return Reply(ctx.say("own_car_said", {"own_car": extraction.own_car}))  # or trade it in?
     if ctx.state.last_reply_kind == "help" and ctx.say("help_short"):
         return Reply(ctx.say("help_short"), kind="help")
     return Reply(ctx.say("help"), kind="help")

@@ -69,6 +69,7 @@ QUOTE = {"price", "down_payment", "down_payment_pct", "lines", "rate", "min_pct"
     },
     optional={
         "fits_longer": FIT | {"longer_years", "longer_payment"},
+        "down_needed": FIT,
         "bad_amount": RANGE,
         "minimum_note": RANGE,
         "no_down_note": RANGE,
@@ -509,6 +510,11 @@ def _fit(ctx: TurnContext, car: Car) -> Reply:
     values["down_payment_needed"] = money(fit.down_payment_needed or 0.0)
     template = "fits" if fit.fits else "does_not_fit"
     offered = None
+    down_asked = said(ctx, "financing:down_asked") and ctx.extraction.down_payment is None
+    if not fit.fits and down_asked and fit.plan is not None and ctx.template("down_needed"):
+        # "¿cuánto enganche pa pagar 5 mil al mes a 4 años?": the down payment is the question
+        values["term_years"] = years_text(fit.plan.term_months)
+        return Reply(ctx.say("down_needed", values))
     if fit.longer is not None and ctx.template("fits_longer"):
         values["longer_years"] = years_text(fit.longer.term_months)
         values["longer_payment"] = money(fit.longer.monthly_payment)

@@ -27,6 +27,7 @@ from tools.search import (
 
 FILTER_KEYS = tuple(SearchFilters.model_fields)
 SIMILAR = "context:similar"
+SIMILAR_TO = "similar_to"  # profile key: the model the last "tipo <modelo>" search was like
 CRITERIA_TEMPLATES = {
     "criteria_year_exact": {"year"},
     "criteria_year_range": {"year_min", "year_max"},
@@ -152,7 +153,12 @@ def search_cars(ctx: TurnContext) -> Reply:
     if "context:colour" in said and ctx.template("colour_note"):
         ctx.notes.append(ctx.say("colour_note"))  # "un jetta rojo": no colours on file
     catalog = ctx.services.catalog
+    like = ctx.state.profile.get(SIMILAR_TO, "")
+    if SIMILAR in ctx.extraction.said and not filters.model and like and not filters.make:
+        make, _, model = like.partition("|")  # "¿qué similares hay?" after "tipo compass"
+        filters = filters.model_copy(update={"make": make or None, "model": model or None})
     if SIMILAR in ctx.extraction.said and filters.model:  # "algo tipo Jetta"
+        ctx.state.profile[SIMILAR_TO] = f"{filters.make or ''}|{filters.model}"
         return _alternatives(ctx, filters, "similar_to")
     either = bool(filters.alternatives) and any(  # "un tahoe o una durango": whichever is
         model_in_stock(catalog, model) if model else brand_in_stock(catalog, make)
@@ -441,6 +447,9 @@ def merge_filters(
                 merged[slot] = None
     if "context:broaden:car" in extraction.said:  # "no nomás vento": any model
         merged["make"] = merged["model"] = None
+        if extraction.make or extraction.model:  # "no nomás bmw: lincoln, audi, volvo…": those
+            merged["make"], merged["model"] = extraction.make, extraction.model
+            merged["alternatives"] = list(extraction.alternatives) or None
     if YEAR_FLOOR in extraction.said and extraction.year_max is None:
         merged["year_max"] = None  # "2019 pa arriba" after "2019 o 2020": any newer year too
     if extraction.year_min is not None and extraction.year_max is None and merged["year_max"]:
