@@ -1310,8 +1310,9 @@ class Extractor:
             second = None if self._has_branch(city) else LOCATIONS_LABEL
         other = [label for label in here if label and label != LOCATIONS_LABEL]
         searching = SEARCH_REQUEST in here  # (a search near where they live is read above)
-        if city_only and other and not searching and _lives_in(analysis):  # "a foreigner living in CDMX, can I
-            if _label(intent, topic) == LOCATIONS_LABEL:  # get financing?": no branches asked
+        # "a foreigner living in CDMX, can I get financing?": no branches asked
+        if city_only and other and not searching and _lives_in(analysis):
+            if _label(intent, topic) == LOCATIONS_LABEL:
                 first = self.classifier.labels[other[0]]
                 intent, topic = first.intent, first.topic
             second = None
