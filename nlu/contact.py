@@ -85,7 +85,14 @@ class ContactReader:
         # only spaces between: "no, en la tarde" corrects to the afternoon
         self.ruled_out = re.compile(rf"(?:^|\W)(?:{ruled_out})\s*$") if ruled else None
         after = sorted({" ".join(fold(p).split()) for p in words.ruled_out_after}, key=len)
-        busy = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in reversed(after))
+        busy = "|".join(
+            # a bare "no" rules the time out only when it closes the clause ("en la tarde no"),
+            # not before the time wanted instead ("que sea hoy no mañana")
+            r"no(?=\s*(?:$|[,.;!?]|puedo|me\b|estoy|tengo))"
+            if p == "no"
+            else re.escape(p).replace(r"\ ", r"\s+")
+            for p in reversed(after)
+        )
         self.busy_after = re.compile(rf"\s*(?:{busy})\b") if after else None
         self.spoken = {fold(word): value for word, value in words.spoken_digits.items()}
         self.days = {fold(word): name for word, name in words.day_names.items()}

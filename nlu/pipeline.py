@@ -37,7 +37,7 @@ from nlu.context import (
 from nlu.cues import CueIndex, Unit
 from nlu.examples import STOPWORDS, Concepts, ExampleIndex
 from nlu.grammar import GRAMMAR
-from nlu.intents import KNOWLEDGE, Decision, Hits, IntentClassifier, Label
+from nlu.intents import KNOWLEDGE, OUT_OF_SCOPE, Decision, Hits, IntentClassifier, Label
 from nlu.language import LanguageGuess
 from nlu.lexicon import DATA_DIR, Lexicon, read_word_list
 from nlu.numbers import NumberReader, Quantity
@@ -45,7 +45,16 @@ from nlu.ordinals import OrdinalReader
 from nlu.places import PlaceIndex
 from nlu.schema import Extraction
 from nlu.text import fold, prepare
-from nlu.values import ALSO_BEST, ASKED, COMPARATIVES, DENIALS, DROPPED, NEGATED, ValueReader
+from nlu.values import (
+    ALSO_BEST,
+    ASKED,
+    COMPARATIVES,
+    DENIALS,
+    DROPPED,
+    EITHER,
+    NEGATED,
+    ValueReader,
+)
 from nlu.vehicles import CAR_ARTICLES, INDEFINITES, VehicleVocabulary, resolve
 from tools.catalog import Catalog, car_name
 from tools.search import alternative_parts
@@ -527,6 +536,12 @@ class Extractor:
             if when:
                 _mark(analysis, taken, "time")
                 analysis.put("contact_time", when, _first(analysis, "time"))
+                timed = {i for i, kind in enumerate(analysis.kinds) if kind == "time"}
+                analysis.labels = [  # "después de la comida" is a time, no talk of food
+                    hit
+                    for hit in analysis.labels
+                    if hit[0] != OUT_OF_SCOPE or not timed & set(range(hit[2], hit[3]))
+                ]
         cue_ends = {end for key, _, end in found["said"] if key == "contact:name_cue"}
         nearby = bool(email or phone)  # "Mike Turner, 8112345678": a capitalised clause is a name
         wished = list(taken)  # "pickup sin importar precio": a car wished for is no name
@@ -645,8 +660,8 @@ class Extractor:
             if key == "context:negation_after" and tokens[start:end] != ["no"]
         )
         for slot, (value, position) in self.values.read(tokens, values, named, disliked).items():
-            if slot.startswith((ALSO_BEST, ASKED)):
-                analysis.said.add(slot)
+            if slot.startswith((ALSO_BEST, ASKED, EITHER)):
+                analysis.said.add(slot)  # (EITHER: "sedán o hatchback", both wished)
                 continue
             if slot.startswith((DROPPED, NEGATED)):
                 analysis.said.add(slot)  # "olvida el carplay", "que no sea pickup": not asked
@@ -902,6 +917,8 @@ class Extractor:
         parts = f"section:{label.split('/', 1)[1]}:"
         if decision.stage == "rule" and _strong_beyond(analysis, decided, parts):
             return decision
+        if decided in CREDIT_FAMILY and _named_beyond(analysis, CREDIT_FAMILY, parts):
+            return decision  # "¿qué papeles llevo para lo del crédito?": the credit's papers
         if not self.classifier.allowed(label, analysis.slots, flags):
             return decision
         taker = self.classifier.labels[label]
@@ -1572,6 +1589,21 @@ def _named_apart(analysis: Analysis, label: str) -> bool:
     return _strong_beyond(analysis, label, "section:")
 
 
+CREDIT_FAMILY = frozenset(
+    {FINANCING_REQUEST, "knowledge/credit_application", "knowledge/payment_plans"}
+)
+
+
+def _named_beyond(analysis: Analysis, labels: frozenset[str], parts_named: str) -> bool:
+    """A phrase (strong or weak) of one of `labels` that overlaps none of the parts named."""
+    parts = [(s, e) for name, s, e in analysis.said_spans if name.startswith(parts_named)]
+    return any(
+        not any(start < e and s < end for s, e in parts)
+        for hit, _, start, end in analysis.labels
+        if hit in labels
+    )
+
+
 def _strong_beyond(analysis: Analysis, label: str, parts_named: str) -> bool:
     """A strong phrase of `label` that overlaps none of the phrases named `parts_named…`."""
     parts = [(s, e) for name, s, e in analysis.said_spans if name.startswith(parts_named)]
@@ -1690,7 +1722,8 @@ def _denied_term(tokens: list[str], unit, term_units: frozenset[str]) -> bool:
     while end < len(tokens) and tokens[end] in term_units:
         end += 1
     closes = end + 1 == len(tokens) or (end + 1 < len(tokens) and tokens[end + 1] in CLAUSE_BREAKS)
-    after = end < len(tokens) and tokens[end] in DENIALS and closes
+    tag = tokens[end + 1 : end + 2] == ["?"]  # "¿y a 4 años no?": a question, not a denial
+    after = end < len(tokens) and tokens[end] in DENIALS and closes and not tag
     start = unit.first.start
     before = tokens[max(0, start - 2) : start]
     before3 = tokens[max(0, start - 3) : start]  # "no quiero pagar 6 años", "no quiero 6 años"

@@ -18,6 +18,8 @@ ALSO_BEST = "also_best:"  # a second superlative asked in the same message, repo
 DROPPED = "dropped:"  # a slot the customer no longer cares about, reported in `said`
 NEGATED = "negated:"  # a value ruled out ("que no sea pickup"), reported in `said`
 ASKED = "asked:"  # which of two values it is, asked ("¿es estándar o automático?"), in `said`
+EITHER = "either:"  # a second value wished as well ("sedán o hatchback"), reported in `said`
+EITHER_WISHED = frozenset({"body_type", "fuel"})  # slots whose values may be wished together
 # grammar words (data/nlu/grammar.yml, where each set says what it is for)
 ENGLISH_SUPERLATIVES = GRAMMAR.english_superlatives
 ARTICLES = GRAMMAR.articles
@@ -145,6 +147,12 @@ class ValueReader:
             if self._negated(tokens, start) or _denied_after(tokens, end, disliked):
                 found[f"{NEGATED}{slot}:{value}"] = (True, start)  # "aunque no sea pickup"
                 continue  # "nada de híbridos", "estándar no": not a wish for one
+            held = found.get(slot)
+            joined = start > 0 and tokens[start - 1] in EITHER_JOINERS  # "sedán o hatchback"
+            joined = joined or (start > 1 and tokens[start - 2] in EITHER_JOINERS)  # "o una pickup"
+            if held is not None and slot in EITHER_WISHED and held[0] != value and joined:
+                found[f"{EITHER}{slot}:{value}"] = (True, start)  # either one is wished
+                continue
             if (
                 slot in found
                 and slot != SUPERLATIVE
@@ -246,6 +254,9 @@ def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int])
             return True
         j -= 1
     return False
+
+
+EITHER_JOINERS = frozenset({"o", "or", "u", "y", "and", "ni"})
 
 
 def _either_of(tokens: list[str], start: int, first: tuple | None) -> bool:

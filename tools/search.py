@@ -42,6 +42,8 @@ class SearchFilters(BaseModel):
     # the body type was asked after the ceiling ("no espera, yo quiero pick up"): with none of
     # that body within it, the dearer ones of that body come before other bodies
     body_first: bool | None = None
+    # other values wished as well: "sedán o hatchback" -> sedan, either ["body_type:hatchback"]
+    either: list[str] | None = None
 
     def is_empty(self) -> bool:
         skip = (
@@ -208,6 +210,10 @@ def _matching(
             trait_mask = text_masks[key]
             if trait == "body_type" and value == "suv" and (filters.seats_min or 0) > SEATS:
                 trait_mask = trait_mask | (columns[trait] == "minivan")  # "camioneta para 7"
+            for other in filters.either or ():  # "sedán o hatchback": either one
+                name, _, wished = other.partition(":")
+                if name == trait:
+                    trait_mask = trait_mask | (columns[trait] == wished)
             mask &= trait_mask
     if filters.seats_min:
         mask &= columns["seats"] >= filters.seats_min
@@ -336,7 +342,13 @@ def _relax_features(filters: SearchFilters) -> Loosened | None:
 def _relax_fuel(filters: SearchFilters) -> Loosened | None:
     if not filters.fuel:
         return None
-    return filters.model_copy(update={"fuel": None}), Relaxation(kind="fuel")
+    update = {"fuel": None, "either": _without(filters, "fuel")}  # "eléctrico o híbrido": both
+    return filters.model_copy(update=update), Relaxation(kind="fuel")
+
+
+def _without(filters: SearchFilters, slot: str) -> list[str] | None:
+    """The values wished as well, but none of `slot`'s (loosened with it)."""
+    return [e for e in filters.either or () if not e.startswith(f"{slot}:")] or None
 
 
 def _relax_transmission(filters: SearchFilters) -> Loosened | None:
@@ -366,7 +378,8 @@ def _relax_length(filters: SearchFilters) -> Loosened | None:
 def _relax_body(filters: SearchFilters) -> Loosened | None:
     if not filters.body_type or not (filters.make or filters.model):
         return None  # "los BMW coupé": other BMW before other makes
-    return filters.model_copy(update={"body_type": None}), Relaxation(kind="body_type")
+    update = {"body_type": None, "either": _without(filters, "body_type")}
+    return filters.model_copy(update=update), Relaxation(kind="body_type")
 
 
 # the body type nearest to each, when none of the one asked is left: a family that asked for a
@@ -385,7 +398,8 @@ def _relax_body_to_neighbour(filters: SearchFilters) -> Loosened | None:
     neighbour = BODY_NEIGHBOURS.get(filters.body_type or "")
     if neighbour is None or filters.make or filters.model:
         return None
-    return filters.model_copy(update={"body_type": neighbour}), Relaxation(kind="body_type")
+    update = {"body_type": neighbour, "either": _without(filters, "body_type")}
+    return filters.model_copy(update=update), Relaxation(kind="body_type")
 
 
 def _apply(filters: SearchFilters, steps: list[RelaxStep]) -> SearchFilters:

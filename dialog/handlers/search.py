@@ -440,6 +440,13 @@ def merge_filters(
             slot, _, value = name[8:].partition(":")
             if merged.get(slot) == value:
                 merged[slot] = None
+    for slot in ("body_type", "fuel"):  # "sedán o hatchback": both; a kind said alone: only it
+        if getattr(extraction, slot) is not None:
+            kept = [e for e in merged.get("either") or [] if not e.startswith(f"{slot}:")]
+            wished = [
+                n[len("either:") :] for n in extraction.said if n.startswith(f"either:{slot}:")
+            ]
+            merged["either"] = [*kept, *wished] or None
     if "context:also" in extraction.said:  # "enséñame también los automáticos": either kind
         for slot in ("transmission", "fuel", "body_type", "size"):
             wished, held = getattr(extraction, slot), getattr(current, slot)
@@ -528,9 +535,9 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
     words = ctx.words
     parts = [_name(filters, words.get("or", "o"))]
     if filters.body_type and not filters.model:
-        parts.insert(
-            0, ctx.say("criteria_body_type", {"body_type": words.get(filters.body_type, "")})
-        )
+        bodies = [filters.body_type, *_either(filters, "body_type")]  # "sedanes o hatchbacks"
+        said = f" {words.get('or', 'o')} ".join(words.get(body, body) for body in bodies)
+        parts.insert(0, ctx.say("criteria_body_type", {"body_type": said}))
     if filters.size:  # "sedanes grandes", "autos compactos": right after what they are
         size = ctx.say("criteria_size", {"size": words.get(filters.size, filters.size)})
         parts.insert(len(parts) if parts[0] else 1, size)
@@ -567,7 +574,9 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
     for trait in ("transmission", "fuel"):
         value = getattr(filters, trait)
         if value:
-            parts.append(ctx.say(f"criteria_{trait}", {trait: words.get(value, value)}))
+            values = [value, *_either(filters, trait)]  # "eléctrico o híbrido"
+            said = f" {words.get('or', 'o')} ".join(words.get(v, v) for v in values)
+            parts.append(ctx.say(f"criteria_{trait}", {trait: said}))
     if filters.drive == "awd":
         parts.append(ctx.say("criteria_drive"))
     for feature in ("bluetooth", "car_play"):
@@ -578,6 +587,11 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
             ctx.say("criteria_superlative", {"superlative": words.get(filters.superlative, "")})
         )
     return " ".join(part for part in parts if part).strip()
+
+
+def _either(filters: SearchFilters, slot: str) -> list[str]:
+    """The other values of `slot` wished as well ("sedán o hatchback": ['hatchback'])."""
+    return [e.partition(":")[2] for e in filters.either or () if e.startswith(f"{slot}:")]
 
 
 def _name(filters: SearchFilters, joiner: str = "o") -> str:

@@ -508,6 +508,9 @@ def compare_cars(ctx: TurnContext) -> Reply:
     cars = _to_compare(ctx, shown)
     if len(cars) < 2:
         return Reply(ctx.say("which"))
+    if any(car not in shown for car in cars):  # cars from beyond the list: they are it now
+        shown[:] = cars
+        ctx.state.last_results = [car.stock_id for car in cars]
     words = ctx.words
     yes, no = ctx.say("has"), ctx.say("lacks")
     lines = [ctx.say("header")]
@@ -577,7 +580,11 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
         cars = list(shown)  # "¿cuál de las dos me conviene? la 2015 es más cara": both shown
     again = [car for i in ctx.state.compared if (car := ctx.services.catalog.get(i))]
     if len(cars) < 2 and not extraction.picks and not names and len(again) > 1:
-        return again[:COMPARE_MAX]  # "si pero ¿por qué la diferencia?" after a comparison
+        cars = again[:COMPARE_MAX]  # "si pero ¿por qué la diferencia?" after a comparison
+        if any(car not in shown for car in cars):  # a list shown since: the compared are it now
+            shown[:] = cars
+            ctx.state.last_results = [car.stock_id for car in cars]
+        return cars
     if len(cars) < 2 and not extraction.picks and (seen := _last_two_seen(ctx)):
         shown[:] = cars = seen  # "compárame esos dos": the last two cars looked at
         ctx.state.last_results = [car.stock_id for car in cars]
@@ -695,6 +702,7 @@ def _gaps(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> list[str]:
         "list_advice": {"lines"},
         "list_advice_line": CAR_PLACEHOLDERS | {"which"},
         "criteria_note": set(),
+        "criteria_note_use": set(),
     },
 )
 def advice(ctx: TurnContext) -> Reply:
@@ -721,8 +729,14 @@ def advice(ctx: TurnContext) -> Reply:
         spec = HANDLERS.get("catalog.search")
         assert spec is not None
         reply = spec.func(ctx.speaking_as("search_cars"))
-        if ctx.state.last_results and ctx.template("criteria_note"):
-            reply.text = "\n\n".join((reply.text, ctx.say("criteria_note")))
+        use_said = any(name.startswith("form:guided_search:use:") for name in ctx.extraction.said)
+        note = (
+            "criteria_note_use"
+            if use_said and ctx.template("criteria_note_use")
+            else "criteria_note"
+        )
+        if ctx.state.last_results and ctx.template(note):  # the use said is not asked again
+            reply.text = "\n\n".join((reply.text, ctx.say(note)))
         return reply
     shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
     kinds = extraction.body_type or extraction.fuel or extraction.transmission  # "¿sedán o SUV?"
