@@ -195,6 +195,33 @@ def apply_context(
         if ADDED in reading.said:  # "me dan 60 mil por el tsuru y yo pongo otros 40": the two
             slots["down_payment"] = down + ceiling  # parts make the down payment
             both_parts = True
+    terms_said = {"financing:longest_term", "financing:shortest_term"} & reading.said
+    if context.last_label == FINANCING and terms_said and context.focus is not None:
+        return FINANCING, None  # "¿y lo más largo que se pueda?" after a plan: its longest term
+    last_money = context.last_money
+    bare = reading.bare_numbers[0] if len(reading.bare_numbers) == 1 else None
+    if (  # "si al final me dan menos x el march, digamos 70, ¿cuánto sube?": their car's value,
+        slots.get("own_car")  # bare, after a plan with it as the down payment
+        and last_money is not None
+        and last_money[0] == "down_payment"
+        and bare is not None
+        and not any(key in slots for key in MONEY)
+        and context.focus is not None
+        and last_money[1] / SAME_SIZE <= bare * 1000 <= last_money[1] * SAME_SIZE
+    ):
+        slots["down_payment"] = bare * 1000
+        return FINANCING, None
+    saved = slots.get("price_max")
+    if (
+        "money:savings" in reading.said
+        and context.last_label == FINANCING
+        and context.focus is not None
+        and isinstance(saved, int | float)
+        and not (slots.get("make") or slots.get("model"))
+        and saved < context.focus.price
+    ):  # "tengo 70 mil ahorrados, ¿con eso?" after the plan of the car in focus: its down payment
+        slots["down_payment"] = slots.pop("price_max")
+        return FINANCING, None
     if _amount_of_the_plan(reading, slots, context, settings) and "term_months" not in slots:
         return FINANCING, None  # "son 100 mil en total: 60 del tsuru + 40 míos": that plan
     detail_said = any(name.startswith("details:") for name in reading.said)

@@ -1636,7 +1636,9 @@ def _denied_year(tokens: list[str], unit, meaning: dict[str, float]) -> bool:
     if year is None or year != meaning.get("year_max"):
         return False
     end = unit.last.end
-    return (
+    before = tokens[max(0, unit.first.start - 3) : unit.first.start]
+    corrected = before[:2] == ["no", "es"] or before[-2:] == ["no", "es"]  # "no es la 2018!!
+    return corrected or (  # es la 2021": the one it is not
         end < len(tokens)
         and tokens[end] in DENIALS
         and (end + 1 == len(tokens) or tokens[end + 1] in CLAUSE_BREAKS)
@@ -1793,14 +1795,19 @@ def _not_asked(analysis: Analysis) -> set[int]:
     """Token positions of what the customer says they did not ask ("no te pregunté sucursales,
     pregunté si hacen visita a domicilio"): up to the end of that clause."""
     found: set[int] = set()
-    for name, start, _ in analysis.said_spans:
+    for name, start, end in analysis.said_spans:
         if name != "context:not_asked" and not name.endswith(":refuse"):
             continue  # ... or what they refuse: "no me pidas datos" asks for nothing
-        i = start  # the phrase too: "no he apartado nada" asks nothing about reserving
-        while i < len(analysis.tokens) and analysis.tokens[i] not in UNASKED_ENDS:
+        found.update(range(start, end))  # the phrase too: "no he apartado nada" asks nothing
+        i = end  # up to the clause's end, or to what they want instead ("no quiero asesor,
+        tokens = analysis.tokens  # quiero que me digan si lo puedo regresar")
+        while i < len(tokens) and tokens[i] not in UNASKED_ENDS and tokens[i] not in WANTED_NEXT:
             found.add(i)
             i += 1
     return found
+
+
+WANTED_NEXT = frozenset({"quiero", "quisiera", "necesito", "pregunto", "pregunte", "want", "need"})
 
 
 def _sort_order(analysis: Analysis) -> str | None:
