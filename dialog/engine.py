@@ -20,7 +20,7 @@ from dialog.screen import dialog_context
 from dialog.state import ConversationState, utc_now
 from dialog.store.base import Handoff, Store, Turn
 from dialog.turn import Reply, TurnContext, TurnResult
-from nlu.contact import lead_value
+from nlu.pipeline import Extractor
 from nlu.schema import Extraction
 from nlu.text import normalize, sentences, valid_unicode
 from tools.catalog import car_name
@@ -104,7 +104,7 @@ class Engine:
         )
         if extraction.language:
             state.language = extraction.language
-        _remember(state, extraction, bundle.services.extractor.own_car_labels)
+        _remember(state, extraction, bundle.services.extractor)
         reply = self._dispatch(ctx)
         reply = _guarded(self._second_request, ctx, reply)
         reply = _guarded(self._open_questions, ctx, reply)
@@ -309,15 +309,15 @@ def _tapped(state: ConversationState, reply_id: str | None, bundle: Bundle) -> E
     return Extraction(intent=intent, **tapped) if intent else None
 
 
-def _remember(
-    state: ConversationState, extraction: Extraction, seller_labels: frozenset[str]
-) -> None:
+def _remember(state: ConversationState, extraction: Extraction, extractor: Extractor) -> None:
     """Contact data is kept whenever it is given; so is the car a seller describes."""
+    seller_labels = extractor.own_car_labels
     for slot in LEAD_SLOTS:
         value = getattr(extraction, slot)
         if value is not None:
             current = getattr(state.lead, slot)
-            setattr(state.lead, slot, lead_value(current, slot, value, extraction.said))
+            new = extractor.contact.lead_value(current, slot, value, extraction.said)
+            setattr(state.lead, slot, new)
     if "context:bought_car" in extraction.said:  # "compré un carro con ustedes y ya falló"
         state.profile["own_car_bought"] = "1"  # the car they name next is theirs, not to buy
     if extraction.own_car:  # "tengo un versa 2016", "por mi lobo me dan 180 mil"

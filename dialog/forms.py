@@ -13,7 +13,6 @@ from dialog.registry import HANDLERS
 from dialog.render import fill
 from dialog.state import FormProgress
 from dialog.turn import Reply, TurnContext
-from nlu.contact import lead_value
 
 ANSWERED_ANY = "*"
 PASS = "pass!"  # a pass phrase ("me da igual") that is the whole message
@@ -181,11 +180,10 @@ def _values(ctx: TurnContext) -> dict[str, object]:
 def _record_answers(ctx: TurnContext, form: Form, progress: FormProgress) -> None:
     slots = ctx.extraction.slots()
     lead = ctx.state.lead
+    reader, said_now = ctx.services.extractor.contact, ctx.extraction.said
     for slot in LEAD_SLOTS:  # contact data is kept whichever question it answers
         if slot in slots:
-            setattr(
-                lead, slot, lead_value(getattr(lead, slot), slot, slots[slot], ctx.extraction.said)
-            )
+            setattr(lead, slot, reader.lead_value(getattr(lead, slot), slot, slots[slot], said_now))
     lead_form = any(slot in LEAD_SLOTS for question in form.questions for slot in question.fills)
     if lead_form and slots.keys() & {"make", "model"}:
         from dialog.handlers.handoff import car_described

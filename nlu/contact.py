@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from functools import cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +35,7 @@ class TimePattern(BaseModel):
     pattern: str
     say: str
     day: bool = False  # a day ("el lunes", "mañana"), not a time of day
+    whole: bool = False  # "lo antes posible": a time that replaces any time said before
 
 
 class ContactWords(BaseModel):
@@ -75,6 +75,11 @@ class ContactReader:
         self.first_names = first_names
         self.max_words = words.max_name_words
         self.times = [(re.compile(t.pattern), t.say) for t in words.times]
+        # the says of days and of times of day: a time corrected in part keeps the other part
+        self.day_says = frozenset(t.say.split("{")[0].strip() for t in words.times if t.day)
+        self.hour_says = frozenset(
+            t.say.split("{")[0].strip() for t in words.times if not (t.day or t.whole)
+        )
         phrases = sorted(
             {" ".join(fold(p).split()) for p in words.farewells}, key=len, reverse=True
         )
@@ -97,6 +102,41 @@ class ContactReader:
         self.spoken = {fold(word): value for word, value in words.spoken_digits.items()}
         self.days = {fold(word): name for word, name in words.day_names.items()}
         self.name_links = frozenset(fold(word) for word in words.name_links)
+
+    def lead_value(self, current: str | None, slot: str, value: object, said) -> str:
+        """What a lead field becomes when the customer gives `value` (a surname keeps the
+        first name, a time of day keeps the day said before)."""
+        if slot == "name" and SURNAME_ONLY in said and current:
+            return self.with_surname(current, str(value))
+        if slot == "contact_time" and current:
+            return self.merged_time(current, str(value))
+        return str(value)
+
+    def with_surname(self, name: str, surname: str) -> str:
+        """The first names of `name` with a new surname: ("Fernanda Ruiz", "Ruiz Esparza") ->
+        "Fernanda Ruiz Esparza"; ("María José López", "Pérez") -> "María José Pérez"."""
+        words = name.split()
+        firsts = itertools.takewhile(lambda word: fold(word) in self.first_names, words[1:])
+        return " ".join([*words[:1], *firsts, surname])
+
+    def merged_time(self, current: str, new: str) -> str:
+        """A contact time corrected in part keeps the other part: "mañana, por la mañana" then
+        "in the afternoon instead" -> "mañana, por la tarde"; "el lunes, por la mañana" then
+        "mejor el martes" -> "el martes, por la mañana". A `whole` time replaces it all."""
+
+        def kind(part: str) -> str | None:
+            if any(part.startswith(day) for day in self.day_says if day):
+                return "day"
+            if any(part.startswith(hour) for hour in self.hour_says if hour):
+                return "hour"
+            return None
+
+        old_parts, new_parts = current.split(", "), new.split(", ")
+        new_kinds = {kind(part) for part in new_parts}
+        if None in new_kinds or any(kind(part) is None for part in old_parts):
+            return new
+        kept = [part for part in old_parts if kind(part) not in new_kinds]
+        return ", ".join(sorted([*kept, *new_parts], key=lambda part: kind(part) != "day"))
 
     @classmethod
     def load(cls, directory: Path | None = None, vocabulary: frozenset[str] = frozenset()):
@@ -358,63 +398,3 @@ def _title(words: list[str], links: frozenset[str]) -> str:
 
 
 SURNAME_ONLY = "contact:surname"  # said when the name read is a surname alone
-
-
-@cache
-def _known_first_names() -> frozenset[str]:
-    return read_word_list(DATA_DIR / "first_names.txt")
-
-
-def with_surname(name: str, surname: str) -> str:
-    """The first names of `name` with a new surname: ("Fernanda Ruiz", "Ruiz Esparza") ->
-    "Fernanda Ruiz Esparza"; ("María José López", "Pérez") -> "María José Pérez"."""
-    words = name.split()
-    given = words[:1] + [
-        word
-        for word in itertools.takewhile(lambda word: fold(word) in _known_first_names(), words[1:])
-    ]
-    return " ".join([*given, surname]) if given else surname
-
-
-@cache
-def _time_kinds() -> tuple[frozenset[str], frozenset[str]]:
-    """The contact times' says that are days, and those that are times of day."""
-    words = load_model(ContactWords, DATA_DIR / "contact.yml")
-    days = frozenset(t.say.split("{")[0].strip() for t in words.times if t.day)
-    hours = frozenset(t.say.split("{")[0].strip() for t in words.times if not t.day)
-    return days, hours
-
-
-def merged_time(current: str, new: str) -> str:
-    """A contact time corrected in part keeps the other part: "mañana, por la mañana" then "in
-    the afternoon instead" -> "mañana, por la tarde"; "el lunes, por la mañana" then "mejor el
-    martes" -> "el martes, por la mañana". "Lo antes posible" replaces it all."""
-    days, hours = _time_kinds()
-
-    def kind(part: str) -> str | None:
-        if any(part.startswith(day) for day in days if day):
-            return "day"
-        if any(part.startswith(hour) for hour in hours if hour) and part != ASAP:
-            return "hour"
-        return None
-
-    old_parts, new_parts = current.split(", "), new.split(", ")
-    new_kinds = {kind(part) for part in new_parts}
-    if None in new_kinds or any(kind(part) is None for part in old_parts):
-        return new
-    kept = [part for part in old_parts if kind(part) not in new_kinds]
-    ordered = sorted([*kept, *new_parts], key=lambda part: kind(part) != "day")
-    return ", ".join(ordered)
-
-
-ASAP = "lo antes posible"
-
-
-def lead_value(current: str | None, slot: str, value: object, said) -> str:
-    """What a lead field becomes when the customer gives `value` (a surname keeps the name, a
-    time of day keeps the day said before)."""
-    if slot == "name" and SURNAME_ONLY in said and current:
-        return with_surname(current, str(value))
-    if slot == "contact_time" and current:
-        return merged_time(current, str(value))
-    return str(value)

@@ -25,6 +25,7 @@ from spacy.tokens import Doc
 from nlu import financing, money, seats, years
 from nlu.contact import SURNAME_ONLY, ContactReader
 from nlu.context import (
+    MONEY,
     PICK_AS_PERCENT,
     ContextSettings,
     DialogContext,
@@ -74,7 +75,7 @@ READERS = (
 SEARCH_REQUEST = "search_cars"
 FINANCING_REQUEST = "financing"
 POLICY = "policy_question"
-ABLE_WORDS = frozenset({"puedo", "podria", "podemos", "alcanzo", "can", "could", "tengo"})
+ABLE_WORDS = GRAMMAR.able_words
 COMPLAINT = "complaint"
 FINANCING_KEYS = frozenset({"down_payment", "down_payment_pct", "term_months"})
 # an amount said with a bound ("máximo 5 mil") replaces one said bare in the same message
@@ -111,7 +112,7 @@ WANTED_CRITERIA = frozenset(
 WHICH_WORDS = GRAMMAR.which
 LENGTH_WORDS = GRAMMAR.length_words
 STOCK_VERBS = GRAMMAR.stock_verbs
-WEIGHING_AFTER = frozenset({"mas", "menos", "mejor", "peor", "more", "less", "better"})
+WEIGHING_AFTER = GRAMMAR.weighing_after
 ONE_OVER_OTHER = frozenset({"one", "over", "other"})  # "why would u pick one over the other"
 OWN_CAR_REACH = 4
 LOCATIONS_LABEL = "knowledge/locations"
@@ -813,7 +814,7 @@ class Extractor:
                 continue  # "a 6 años no, máximo 4": not the term they want
             if "term_months" in meaning and _years_of_driving(tokens, analysis, unit):
                 continue  # "90 mil km en 5 años": how long it was driven, not a plan
-            if unit.first.start in instead_ends and meaning.keys() & MONEY_KEYS:
+            if unit.first.start in instead_ends and meaning.keys() & set(MONEY):
                 analysis.replaced.extend(float(v) for v in meaning.values())  # "en vez de 45
                 continue  # mil, 60 mil": the 45 mil is the amount replaced, not wanted
             bounded = bool((unit.before | unit.after) & BOUND_CUES)
@@ -1807,7 +1808,7 @@ def _not_asked(analysis: Analysis) -> set[int]:
     return found
 
 
-WANTED_NEXT = frozenset({"quiero", "quisiera", "necesito", "pregunto", "pregunte", "want", "need"})
+WANTED_NEXT = GRAMMAR.wanted_next
 
 
 def _sort_order(analysis: Analysis) -> str | None:
@@ -1884,7 +1885,6 @@ SEARCH_CRITERIA_KEYS = frozenset(
     {"make", "model", "year_min", "year_max", "price_min", "price_max", "km_max", "body_type",
      "transmission", "fuel", "bluetooth", "car_play", "drive", "seats_min", "size", "length_max"}
 )  # fmt: skip
-MONEY_KEYS = frozenset({"price_max", "price_min", "down_payment", "monthly_budget"})
 SEARCH_ONLY_CRITERIA = frozenset({"superlative", "year_min", "year_max", "price_max", "km_max"})
 
 
@@ -1899,7 +1899,7 @@ def _details_only_in_values(analysis: Analysis) -> bool:
 
 
 RESIDENCE = GRAMMAR.residence_words
-PAY_VERBS = frozenset({"pagar", "pago", "pagarlo", "pagarla", "pay", "pagaria", "pagarles"})
+PAY_VERBS = GRAMMAR.pay_verbs
 POLICY = "policy_question"
 
 
@@ -1929,7 +1929,7 @@ def _lives_in(analysis: Analysis) -> bool:
     return any(" ".join(before[i:]) in RESIDENCE for i in range(len(before)))
 
 
-YEAR_LINKS = frozenset({"del", "de", "modelo", "ano", "año", "model"})
+YEAR_LINKS = GRAMMAR.year_links
 
 
 def _year_of_one_car(analysis: Analysis) -> None:

@@ -10,6 +10,7 @@ from dialog.render import money, thousands
 from dialog.turn import Reply, TurnContext
 from nlu.pipeline import SAVINGS, YEAR_FLOOR
 from nlu.schema import Extraction
+from nlu.values import EITHER
 from tools.catalog import Car
 from tools.search import (
     PRICE_TOLERANCE,
@@ -443,9 +444,7 @@ def merge_filters(
     for slot in ("body_type", "fuel"):  # "sedán o hatchback": both; a kind said alone: only it
         if getattr(extraction, slot) is not None:
             kept = [e for e in merged.get("either") or [] if not e.startswith(f"{slot}:")]
-            wished = [
-                n[len("either:") :] for n in extraction.said if n.startswith(f"either:{slot}:")
-            ]
+            wished = [n[len(EITHER) :] for n in extraction.said if n.startswith(f"{EITHER}{slot}:")]
             merged["either"] = [*kept, *wished] or None
     if "context:also" in extraction.said:  # "enséñame también los automáticos": either kind
         for slot in ("transmission", "fuel", "body_type", "size"):
