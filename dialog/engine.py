@@ -302,9 +302,14 @@ def _tapped(state: ConversationState, reply_id: str | None, bundle: Bundle) -> E
         return Extraction(
             intent="select_car", ordinal=state.last_results.index(stock_id) + 1, **tapped
         )
-    if reply_id.startswith(PLAN_REPLY):
-        months = _number(reply_id[len(PLAN_REPLY) :])
-        return Extraction(intent="financing", term_months=months, **tapped) if months else None
+    if reply_id.startswith(PLAN_REPLY):  # "plan:72", or "plan:72:10" with its down payment %
+        term, _, pct = reply_id[len(PLAN_REPLY) :].partition(":")
+        months, down_pct = _number(term), _number(pct) if pct else None
+        if not months:
+            return None
+        return Extraction(
+            intent="financing", term_months=months, down_payment_pct=down_pct, **tapped
+        )
     intent = bundle.config.reply_ids.get(reply_id)
     return Extraction(intent=intent, **tapped) if intent else None
 

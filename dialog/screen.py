@@ -39,6 +39,7 @@ def dialog_context(
         last_money=state.last_money,
         lead_open=state.handoff,
         own_car=state.own_car,
+        offered=bool(state.offered),
     )
 
 

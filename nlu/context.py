@@ -80,6 +80,7 @@ class DialogContext(BaseModel):
     last_money: tuple[str, float] | None = None  # the last amount said: ("monthly_budget", 6000)
     lead_open: bool = False  # a lead was registered: contact data now corrects it
     own_car: str | None = None  # the customer's own car, said before ("Nissan Versa 2016")
+    offered: bool = False  # the last reply offered one thing: a bare "sí" takes it (the dialog's)
 
     def flags(self) -> set[str]:
         found = set()
@@ -149,6 +150,8 @@ class ContextSettings(BaseModel):
     monthly_max: float = 30_000
     time_labels: list[str] = Field(default_factory=list)  # "horario" beside a contact time
     max_follow_up_words: int = Field(7, ge=1)
+    # a datum of the car in focus named ("the height of the car") beats nearest examples this weak
+    weak_examples_below: float = Field(0.45, ge=0, le=1)
     # "y si en vez de 30 son 45 mil?": the amount after these is the one replaced
     instead_words: list[str] = Field(default_factory=list)
     carry: dict[str, list[str]] = Field(default_factory=dict)  # label -> slots that carry it
@@ -162,7 +165,8 @@ class Reading:
 
     label: str
     stage: str
-    by_slots_only: bool  # the label's only evidence was slots ("2019" -> a search)
+    by_slots_only: bool
+    score: float  # the label's only evidence was slots ("2019" -> a search)
     words: int
     said: frozenset[str] = frozenset()  # "context:search", "context:pointing", "context:follow_up"
     details_asked: bool = False  # a phrase of car_details was in the message
@@ -225,7 +229,10 @@ def apply_context(
     if _amount_of_the_plan(reading, slots, context, settings) and "term_months" not in slots:
         return FINANCING, None  # "son 100 mil en total: 60 del tsuru + 40 míos": that plan
     detail_said = any(name.startswith("details:") for name in reading.said)
-    if reading.stage == "none" and context.focus is not None and detail_said:
+    weak = reading.stage == "none" or (
+        reading.stage == "examples" and reading.score < settings.weak_examples_below
+    )
+    if weak and context.focus is not None and detail_said:
         return DETAILS, None  # "I asked about the height of the car": the car in focus's
     last = context.last_label or ""
     if reading.stage != "rule" and last.startswith("knowledge/") and not slots:
@@ -239,6 +246,8 @@ def apply_context(
     if slots.get("ordinal") == MIDDLE and context.shown:  # "¿y el de en medio?" of five: the 3rd
         slots["ordinal"] = (len(context.shown) + 1) // 2
     if reading.label == AFFIRM and not slots:
+        if context.offered:
+            return AFFIRM, None  # "¿te lo aparto?" ... "sí": the dialog knows what was offered
         accepted = settings.affirm_means.get(context.last_label or "")
         return (accepted, None) if accepted else None  # "sí" to "¿quieres ver planes?"
     replaced = INSTEAD in reading.said and _replaced_money(reading, slots, context)

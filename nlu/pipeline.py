@@ -126,6 +126,7 @@ SPACED_LIST_MAX = 12
 COUNT_MAX = 10  # "los dos", "las 3": how many cars, not an amount
 AGE_LINKS = GRAMMAR.age_links
 PERSON_WORDS = GRAMMAR.person_words
+INCOME_IN_THOUSANDS = 1000  # an income below this is said in thousands ("gano 18")
 SEEN_REACH = 4  # "en mercado libre vi uno igual en 230": a price seen elsewhere, no budget
 SEEN_VERBS = GRAMMAR.seen_verbs
 PLAN_WORDS = GRAMMAR.plan_words
@@ -155,6 +156,7 @@ KM_WORDS = GRAMMAR.km_words
 DISTANCE_WORDS = GRAMMAR.distance_words
 HAVE_VERBS = GRAMMAR.have_verbs
 HAVE_FILLERS = GRAMMAR.have_fillers
+MORE_FILLERS = GRAMMAR.more_fillers
 KM_JOINERS = GRAMMAR.km_joiners
 YEAR_FLOOR = "year:floor"  # "2019 pa arriba", "2020 en adelante": open to the newest
 CAR_KM = "km:car"  # a car named with its odometer: which car, not the most km wanted
@@ -215,6 +217,7 @@ class Analysis:
     bare: list[float] = field(default_factory=list)  # numbers that meant nothing: "¿y a 5?"
     picks: list[int] = field(default_factory=list)  # every ordinal: "el 1 con el 3"
     odometer: int | None = None  # the km of a car named ("el sentra 2019 con 18 mil km")
+    income: float | None = None  # what the customer earns a month ("gano 18 mil"): no slot
     taken_back: list[int] = field(default_factory=list)  # values dropped or ruled out
     unbounded: set[str] = field(default_factory=set)  # amounts said without "máximo", "hasta"
     alternatives: list[str] = field(default_factory=list)  # "jetta o vento": 'Volkswagen|Vento'
@@ -487,8 +490,8 @@ class Extractor:
         found["said"] = [span for span in found["said"] if span not in compared]
         analysis.said = {name for name, _, _ in found["said"]}
         analysis.said_spans = found["said"]
-        if "context:more_alone!" in analysis.whole:
-            analysis.said.add("context:more")  # "más" alone: the next page
+        if "context:more_alone!" in analysis.whole or _more_among_fillers(analysis):
+            analysis.said.add("context:more")  # "más" alone, "¿qué otras hay?": the next page
         patterned = self.classifier.pattern_spans(prepared)
         if not light:  # "quiero que me llame alguien hoy": a call asked by a pattern too
             calls = any(label == CALL_INTENT for label, _, _ in patterned)
@@ -605,6 +608,7 @@ class Extractor:
                     and tokens[start] == "no"
                     and (end - start > 1 or tokens[end : end + 1] in (["la"], ["el"]))
                 )
+                and not _tag_no(tokens, start, end)
             ]  # "nooo la journey te dije": no to the answer, yes to the Journey ("NO nissan
             # dije" insists on the no)
             ruled = [car for car in cars if _after_cue(tokens, car[1], ends)]
@@ -754,6 +758,9 @@ class Extractor:
                 for i in range(quantity.start, quantity.end):
                     analysis.kinds[i] = analysis.kinds[i] or "number"
             meaning = {} if _relative(tokens, unit) else _meaning(unit)
+            if unit.cue("income_before", "income_after") and analysis.income is None:
+                earned = unit.last.value  # "gano 18" is 18 mil
+                analysis.income = earned * 1000 if earned < INCOME_IN_THOUSANDS else earned
             if _own_value_in_thousands(unit):
                 meaning = {"price_max": unit.last.value * 1000}  # "mi sentra vale unos 150"
             if DENIED_TERM in analysis.said and _bare_term_years(unit, meaning or {}):
@@ -1157,6 +1164,7 @@ class Extractor:
         reading = Reading(
             label=_label(intent, topic) or "",
             stage=stage,
+            score=score if score is not None else 0.0,
             by_slots_only=_by_slots_only(decision.label, analysis, hits),
             words=sum(token.isalnum() for token in analysis.tokens),
             said=frozenset(analysis.said),
@@ -1379,6 +1387,7 @@ class Extractor:
             picks=tuple(analysis.picks),
             years=tuple(analysis.years),
             odometer=analysis.odometer,
+            income=analysis.income,
             terms=tuple(analysis.terms),
             cities=tuple(analysis.cities),
             down_payments=tuple(analysis.down_payments),
@@ -2323,6 +2332,30 @@ def _pick(unit: Unit) -> bool:
 
 def _label(intent: str | None, topic: str | None) -> str | None:
     return f"{KNOWLEDGE}/{topic}" if intent == KNOWLEDGE and topic else intent
+
+
+def _tag_no(tokens: list[str], start: int, end: int) -> bool:
+    """ "¿sigue disponible o no el a1?": a yes-or-no question, nothing ruled out."""
+    return (
+        tokens[start] == "no"
+        and start > 0
+        and tokens[start - 1] in GRAMMAR.tag_no_after
+        and start + 1 < len(tokens)
+        and tokens[start + 1] not in CLAUSE_BREAKS
+        and tokens[start + 1] not in GRAMMAR.tag_no_not_before
+    )
+
+
+def _more_among_fillers(analysis: Analysis) -> bool:
+    """'otras' or 'más' with nothing but question words and stock verbs around it."""
+    spans = [(s, e) for name, s, e in analysis.said_spans if name == "context:more_alone"]
+    if not spans:
+        return False
+    inside = {i for start, end in spans for i in range(start, end)}
+    return all(
+        i in inside or token in MORE_FILLERS or not token.isalnum()
+        for i, token in enumerate(analysis.tokens)
+    )
 
 
 def _than_follows(tokens: list[str], end: int) -> bool:

@@ -96,6 +96,7 @@ class Extraction(BaseModel):
     picks: tuple[int, ...] = Field(default=(), exclude=True)
     years: tuple[int, ...] = Field(default=(), exclude=True)
     odometer: int | None = Field(default=None, exclude=True)  # "el rio 2020 con 19 mil km"
+    income: float | None = Field(default=None, exclude=True)  # "gano 18 mil al mes": no budget
     # every term and down payment said, to compare plans ("a 3 y a 5 años", "con 60 o con 90 mil")
     cities: tuple[str, ...] = Field(default=(), exclude=True)  # every place named
     terms: tuple[int, ...] = Field(default=(), exclude=True)

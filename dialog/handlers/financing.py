@@ -87,6 +87,17 @@ QUOTE = {"price", "down_payment", "down_payment_pct", "lines", "rate", "min_pct"
         "quote": QUOTE,
         "quote_line": {"term_years", "term_months", "monthly_payment", "total_paid"},
         "quote_assumed": QUOTE,
+        "income_note": CAR_PLACEHOLDERS
+        | {
+            "income",
+            "low_payment",
+            "low_down",
+            "low_years",
+            "min_payment",
+            "min_down",
+            "min_years",
+        },
+        "income_no_car": {"income"},
     },
 )
 def financing_plan(ctx: TurnContext) -> Reply:
@@ -101,6 +112,9 @@ def financing_plan(ctx: TurnContext) -> Reply:
     quote = _quote(ctx, car)
     if quote is not None:
         return quote
+    income = _income(ctx, car)
+    if income is not None:
+        return income
     params = ctx.state.financing
     unnamed = not (ctx.extraction.make or ctx.extraction.model)
     if car is not None and params.monthly_budget and unnamed and said(ctx, "financing:which_cars"):
@@ -126,6 +140,38 @@ def financing_plan(ctx: TurnContext) -> Reply:
             return down_payment_reach(ctx, down)  # "tengo 50 mil de enganche, ¿qué saco?"
         return Reply(ctx.say("ask_car", _conditions(ctx)))
     return plan_reply(ctx, car)
+
+
+def _income(ctx: TurnContext, car: Car | None) -> Reply | None:
+    """ "¿me alcanza con 18 mil que gano?": how much of an income a payment may take is the
+    credit review's (an advisor's) call; the car's lowest payments are ours to say."""
+    extraction = ctx.extraction
+    wished = (extraction.down_payment, extraction.down_payment_pct, extraction.term_months,
+              extraction.monthly_budget)  # fmt: skip
+    if not extraction.income or any(value is not None for value in wished):
+        return None
+    income = money(extraction.income)
+    if car is None:
+        if not ctx.template("income_no_car"):
+            return None
+        return Reply(ctx.say("income_no_car", {"income": income}))
+    if not ctx.template("income_note"):
+        return None
+    plans = suggested_plans(car.price, ctx.services.financing)
+    low = min(plans, key=lambda plan: plan.monthly_payment)
+    least = min(plans, key=lambda plan: (plan.down_payment, plan.monthly_payment))
+    values = {
+        **car_values(car, words=ctx.words),
+        "income": income,
+        "low_payment": money(low.monthly_payment),
+        "low_down": money(low.down_payment),
+        "low_years": years_text(low.term_months),
+        "min_payment": money(least.monthly_payment),
+        "min_down": money(least.down_payment),
+        "min_years": years_text(least.term_months),
+    }
+    offered = f"plan:{least.term_months}:{least.down_payment_pct:g}"  # "¿te lo paso?" ... "sí"
+    return Reply(ctx.say("income_note", values), offered=offered)
 
 
 def down_payment_reach(ctx: TurnContext, down_payment: float) -> Reply:

@@ -79,6 +79,7 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"
         "brand_not_in_stock": {"make"},
         "model_not_in_stock": {"model"},
         "similar_to": {"model"},
+        "others_like": {"model"},
         "single_result": RESULTS,
         "inventory": {"total", "min_price", "max_price", "makes"},
         "no_more": {"total"},
@@ -97,6 +98,11 @@ def search_cars(ctx: TurnContext) -> Reply:
     """List the best matches for the accumulated criteria; with none, a question gets what is
     in stock and a statement starts the guided form."""
     said = ctx.extraction.said
+    available = _availability_of_focus(ctx)
+    if available is not None:  # "¿sigue disponible la tracker?" of the one chosen
+        from dialog.handlers.selection import focus_reply
+
+        return focus_reply(ctx.speaking_as("select_car"), available.stock_id)
     if ctx.extraction.make or ctx.extraction.model:
         ctx.state.profile.pop(WISHED_CAR, None)  # another car named: said again if not in stock
     before = ctx.state.filters
@@ -132,8 +138,12 @@ def search_cars(ctx: TurnContext) -> Reply:
     other = "context:other" in said and not named
     same = filters == ctx.state.filters and bool(ctx.state.last_results)
     more = ("context:more" in said or other) and same
-    if other and (filters.model or filters.make) and not (same and _more_pages(ctx, filters)):
-        # "¿qué otras opciones hay?" after the only Vento: other models, same criteria
+    paged = same and _more_pages(ctx, filters)
+    if (other or more) and (filters.model or filters.make) and not paged:
+        # "¿qué otras opciones hay?", "¿qué otros hay?" after the only Vento: other models
+        if filters.model and filters.model_copy(update={"make": None, "model": None}).is_empty():
+            ruled = [*(filters.exclude or []), filters.model]  # nothing else said: cars like it
+            return _alternatives(ctx, filters.model_copy(update={"exclude": ruled}), "others_like")
         filters = filters.model_copy(update={"make": None, "model": None})
         more = False
     budget = _monthly_budget(ctx)
@@ -663,6 +673,23 @@ def _relaxed_what(ctx: TurnContext, outcome: SearchOutcome) -> str:
     return joiner.join(text for text in texts if text)
 
 
+def _availability_of_focus(ctx: TurnContext) -> Car | None:
+    """The car in focus when the message asks whether it is still for sale and names no other."""
+    from dialog.handlers.selection import AVAILABLE
+
+    if not phrase_said(ctx, AVAILABLE) or ctx.state.selected is None:
+        return None
+    car = ctx.services.catalog.get(ctx.state.selected)
+    extraction = ctx.extraction
+    if car is None or extraction.price_max or extraction.price_min or extraction.body_type:
+        return None
+    named = (extraction.make, car.make), (extraction.model, car.model)
+    if any(said_name and said_name.casefold() != name.casefold() for said_name, name in named):
+        return None
+    years = {extraction.year_min, extraction.year_max} - {None}
+    return car if years <= {car.year} else None
+
+
 def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Reply:
     """ "No tenemos Tacoma; te muestro pickups parecidas": same body type, the customer's prices."""
     vehicles = ctx.services.extractor.vocabulary.vehicles
@@ -682,7 +709,7 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
         outcome = _named_first(ctx, filters, outcome)
     listing = list_outcome(ctx, outcome, filters=alternative)
     name = _name(filters)
-    if template != "similar_to":  # "un model 3 2021": the car they want, for the advisor
+    if template not in ("similar_to", "others_like"):  # "un model 3 2021": the car they want
         year = filters.year_min if filters.year_min == filters.year_max else None
         ctx.state.profile[WISHED_CAR] = " ".join(str(part) for part in (name, year) if part)
         ctx.state.selected = None  # the one similar car listed is not the one they chose

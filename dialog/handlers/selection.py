@@ -34,6 +34,7 @@ from tools.catalog import Car, Catalog
 from tools.search import ORDER, SearchFilters, alternative_parts, search, trim_as_version
 
 FOCUS = CAR_PLACEHOLDERS
+AVAILABLE = "select_car:available"  # "¿sigue disponible?": a phrase set of the select route
 NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
 WISHED = ("seats_min", "body_type", "transmission", "fuel", "drive")  # wishes of a search
 
@@ -58,6 +59,7 @@ WISHED = ("seats_min", "body_type", "transmission", "fuel", "drive")  # wishes o
         "size_note_longest": FOCUS,
         "size_note_tallest": FOCUS,
         "also_best": FOCUS | {"which"},
+        "still_available": FOCUS,
     },
 )
 def select_car(ctx: TurnContext) -> Reply:
@@ -265,6 +267,10 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
         ctx.state.selected = None
         return Reply(ctx.say("nothing_shown"))
     values = car_values(car, words=ctx.words)
+    if said(ctx, AVAILABLE) and ctx.template("still_available"):  # "¿sigue disponible la 2?"
+        reply = Reply(ctx.say("still_available", values))
+        reply.offered = "purchase"
+        return reply
     params = ctx.state.financing
     if params.down_payment or params.down_payment_pct or params.term_months:
         from dialog.handlers.financing import plan_reply
