@@ -206,6 +206,11 @@ class DialogConfig(_Strict):
     budget_order: Literal["cheapest", "most_expensive", "newest", "oldest", "lowest_km"] = (
         "most_expensive"
     )
+    # "¿cuál me recomiendas para ciudad?" with cars on screen: the listing's figure each use of
+    # the guided search (`forms.guided_search` use options) picks by, and says why
+    use_picks: dict[
+        str, Literal["cheapest", "lowest_km", "newest", "shortest", "longest", "tallest"]
+    ] = Field(default_factory=dict)
     # routes whose answer, given twice in a row word for word, becomes `said_again`
     not_twice: list[str] = Field(default_factory=list)
     lead_sent_says: dict[str, str] = Field(

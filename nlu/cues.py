@@ -155,8 +155,15 @@ class CueIndex:
         return {label for label, _ in self.ending.get(position, [])}
 
     def opens_range(self, position: int) -> bool:
-        """'entre' / 'de' right before the first number of a range."""
-        return any(label == "range_start" for label, _ in self.ending.get(position, []))
+        """'entre' / 'de' right before the first number of a range, or before an approximation
+        that is ("de unos 250 a 300 mil", "entre como 200 y 300")."""
+        found = self.ending.get(position, [])
+        if any(label == "range_start" for label, _ in found):
+            return True
+        starts = [start for label, start in found if label == "approx_before"]
+        return any(
+            label == "range_start" for start in starts for label, _ in self.ending.get(start, [])
+        )
 
 
 def _only_barriers(found: list[tuple[str, int]], edge: int) -> bool:

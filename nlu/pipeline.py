@@ -106,7 +106,7 @@ SAVINGS = "money:savings"  # an amount the customer has saved
 CON_AMOUNT = GRAMMAR.money_paid_in
 # what a customer trading in or selling their car wants of the next one: a search too
 WANTED_CRITERIA = frozenset(
-    {"body_type", "seats_min", "transmission", "size", "fuel", "price_max", "price_min",
+    {"body_type", "seats_min", "transmission", "size", "fuel", "style", "price_max", "price_min",
      "monthly_budget"}
 )  # fmt: skip
 WHICH_WORDS = GRAMMAR.which
@@ -126,6 +126,8 @@ SPACED_LIST_MAX = 12
 COUNT_MAX = 10  # "los dos", "las 3": how many cars, not an amount
 AGE_LINKS = GRAMMAR.age_links
 PERSON_WORDS = GRAMMAR.person_words
+TERM_REPLACED = "term:replaced"  # "en vez de 3 años": the term said is the one replaced
+JUDGED_REACH = 3  # words before a size that judge it: "se me hacen chicas"
 INCOME_IN_THOUSANDS = 1000  # an income below this is said in thousands ("gano 18")
 SEEN_REACH = 4  # "en mercado libre vi uno igual en 230": a price seen elsewhere, no budget
 SEEN_VERBS = GRAMMAR.seen_verbs
@@ -177,7 +179,7 @@ CLAUSE_PLAN = frozenset({"term_months", "down_payment", "down_payment_pct", "mon
 # what a clause asks for by itself: a search ("sedanes 2019 o más nuevos. ¿se puede sin enganche?")
 CLAUSE_CARS = frozenset(
     {"make", "model", "year_min", "year_max", "price_min", "price_max", "km_max", "body_type",
-     "seats_min", "transmission", "fuel"}
+     "seats_min", "transmission", "fuel", "style"}
 )  # fmt: skip
 NAMES = frozenset({"make", "model"})
 CLAUSE_TRAITS = frozenset(
@@ -678,6 +680,10 @@ class Extractor:
                 continue
             analysis.put(slot, value, position)
         leftovers, counted = self._numbers(analysis, found["cue"], taken)
+        if "model" in analysis.slots:  # "el motor turbo de la tiguan": that model's engine
+            analysis.slots.pop("style", None)
+        _third_row(analysis)
+        _size_judged(analysis)
         _own_car_value(analysis)
         picks = self.ordinals.read_all(tokens, taken, leftovers, counted)
         if not picks and (step := self.ordinals.relative_step(tokens, taken)):
@@ -821,6 +827,9 @@ class Extractor:
                 continue  # "a 6 años no, máximo 4": not the term they want
             if "term_months" in meaning and _years_of_driving(tokens, analysis, unit):
                 continue  # "90 mil km en 5 años": how long it was driven, not a plan
+            if unit.first.start in instead_ends and "term_months" in meaning:
+                analysis.said.add(TERM_REPLACED)  # "en vez de 3 años, a 4": the 3 years go
+                continue
             if unit.first.start in instead_ends and meaning.keys() & set(MONEY):
                 analysis.replaced.extend(float(v) for v in meaning.values())  # "en vez de 45
                 continue  # mil, 60 mil": the 45 mil is the amount replaced, not wanted
@@ -1833,7 +1842,8 @@ def _sort_order(analysis: Analysis) -> str | None:
 def _term_after_a(analysis: Analysis, leftovers: list[Quantity]) -> None:
     """ "¿y si pongo cien mil de enganche a 4?": next to a down payment, "a 4" is the term."""
     slots = analysis.slots
-    if "term_months" in slots or not {"down_payment", "down_payment_pct"} & slots.keys():
+    paid = {"down_payment", "down_payment_pct"} & slots.keys()
+    if "term_months" in slots or not (paid or TERM_REPLACED in analysis.said):
         return
     for quantity in leftovers:
         value = quantity.value
@@ -1892,7 +1902,8 @@ DETAIL_FLAGS = frozenset(
 )
 SEARCH_CRITERIA_KEYS = frozenset(
     {"make", "model", "year_min", "year_max", "price_min", "price_max", "km_max", "body_type",
-     "transmission", "fuel", "bluetooth", "car_play", "drive", "seats_min", "size", "length_max"}
+     "transmission", "fuel", "bluetooth", "car_play", "drive", "style", "seats_min", "size",
+     "length_max"}
 )  # fmt: skip
 SEARCH_ONLY_CRITERIA = frozenset({"superlative", "year_min", "year_max", "price_max", "km_max"})
 
@@ -2014,7 +2025,7 @@ ANOTHER_KIND = GRAMMAR.another_kind
 ANOTHER_KIND_SAID = "context:another_kind"
 ANOTHER_KIND_PAIRS = frozenset(tuple(pair.split()) for pair in GRAMMAR.another_kind_pairs)
 SKIPPED_BEFORE_TRAIT = COMPARATIVES | GRAMMAR.intensifiers | GRAMMAR.copulas
-KINDS = ("body_type", "drive", "size", "transmission", "fuel", "seats_min")
+KINDS = ("body_type", "drive", "style", "size", "transmission", "fuel", "seats_min")
 
 
 def _another_kind_wished(analysis: Analysis) -> None:
@@ -2332,6 +2343,32 @@ def _pick(unit: Unit) -> bool:
 
 def _label(intent: str | None, topic: str | None) -> str | None:
     return f"{KNOWLEDGE}/{topic}" if intent == KNOWLEDGE and topic else intent
+
+
+OTHER_SIZE = {"small": "large", "large": "small"}
+
+
+def _size_judged(analysis: Analysis) -> None:
+    """ "esas se ven chicas": the cars shown judged small, bigger ones wished (and the reverse)."""
+    size = analysis.slots.get("size")
+    at = analysis.slot_at.get("size", 0)
+    if size not in OTHER_SIZE:
+        return
+    before = analysis.tokens[max(0, at - JUDGED_REACH) : at]
+    if any(" ".join(before[i:]) in GRAMMAR.judged_size_before for i in range(len(before))):
+        analysis.slots["size"] = OTHER_SIZE[size]
+
+
+def _third_row(analysis: Analysis) -> None:
+    """ "con tercera fila": seats for seven (a seats figure said wins); "¿cabe un adulto en la
+    tercera fila?" asks about a car."""
+    text = f" {' '.join(analysis.tokens)} "
+    for phrase in GRAMMAR.third_row:
+        at = text.find(f" {phrase} ")
+        position = text[:at].count(" ")
+        if at > 0 and analysis.tokens[position - 1] in GRAMMAR.third_row_after:
+            analysis.put("seats_min", seats.ROW_SEATS[3], position)
+            return
 
 
 def _tag_no(tokens: list[str], start: int, end: int) -> bool:

@@ -27,6 +27,7 @@ SLOT_KEYS = (
     "transmission",
     "fuel",
     "drive",
+    "style",
     "size",
     "length_max",
     "city",
@@ -81,6 +82,7 @@ class Extraction(BaseModel):
     transmission: str | None = None
     fuel: str | None = None
     drive: str | None = None  # "awd": "4x4", "doble tracción", "AWD"
+    style: str | None = None  # "sporty": "algo deportivo", "con motor turbo", "versión GT"
     size: str | None = None  # "small" ("chiquito", "fácil de estacionar") / "large" ("grande")
     length_max: int | None = None  # mm: "que quepa en mi cochera de 4.5 m", "de menos de 4.3 m"
     city: str | None = None

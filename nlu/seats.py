@@ -21,11 +21,12 @@ def read(unit: Unit) -> dict[str, int] | None:
     if unit.is_range or quantity.multiplied or quantity.money or not quantity.value.is_integer():
         return None
     value = int(quantity.value)
-    if unit.cue("rows_after"):
+    if "rows_after" in unit.after:  # "7 pasajeros 2019": the cue before 2019 is 7's
         return {"seats_min": ROW_SEATS[value]} if value in ROW_SEATS else {}
     low, high = SEATS_RANGE
-    if unit.cue("seats_after"):
+    if "seats_after" in unit.after:
         return {"seats_min": value} if low <= value <= high else {}
-    if "seats_before" in unit.before and not unit.after & UNITS and SEATS_BARE_MIN <= value <= high:
+    before = unit.before & {"seats_before", "car_price_before"}  # "para 7", "una camioneta de 7"
+    if before and not unit.after & UNITS and SEATS_BARE_MIN <= value <= high:
         return {"seats_min": value}
     return None

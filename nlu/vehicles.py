@@ -212,6 +212,8 @@ def resolve(
         stocked = bool(near & STOCK_ASKED) and tokens[start] not in NUMERALS  # "hay uno"
         indefinite = indefinite or stocked  # "¿y avanza no tienen?"
         article = indefinite or (start > 0 and tokens[start - 1] in CAR_ARTICLES)  # "una avanza"
+        place = start > 1 and tokens[start - 2] in GRAMMAR.place_before_article
+        article = article and not place  # "salir a la sierra": a place, not a GMC
         # "con los 500": an amount; one car is "el 500", "un 500"
         plural = start > 0 and tokens[start - 1] in PLURAL_ARTICLES
         usable = [

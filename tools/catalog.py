@@ -70,6 +70,7 @@ class Car(BaseModel):
     transmission: str | None = None
     fuel: str | None = None
     drive: str | None = None
+    style: str | None = None  # "sporty": a sporty version or a coupé
     size: str | None = None  # "small" / "large" by its length (data/vehicles.yml `sizes`)
     seats: int = 5
     seats_source: str = "default"  # "version", "model" (its usual figure) or "default"
@@ -135,6 +136,7 @@ class Catalog:
             "transmission": np.array([c.transmission or "" for c in self.cars], dtype=object),
             "fuel": np.array([c.fuel or "" for c in self.cars], dtype=object),
             "drive": np.array([c.drive or "" for c in self.cars], dtype=object),
+            "style": np.array([c.style or "" for c in self.cars], dtype=object),
             "size": np.array([c.size or "" for c in self.cars], dtype=object),
             "seats": np.array([c.seats for c in self.cars], dtype=np.int64),
         }

@@ -30,6 +30,7 @@ class SearchFilters(BaseModel):
     transmission: str | None = None
     fuel: str | None = None
     drive: str | None = None  # "awd": 4x4 / all-wheel drive, as the version text says
+    style: str | None = None  # "sporty": a sporty version or a coupé
     size: str | None = None  # "small" / "large": by the car's length
     # how to order: cheapest (default), most_expensive, newest, oldest, lowest_km
     superlative: str | None = None
@@ -65,10 +66,11 @@ RelaxKind = Literal[
     "transmission",
     "body_type",
     "drive",
+    "style",
     "size",
     "length",
 ]
-TRAITS = ("body_type", "transmission", "fuel", "drive", "size")
+TRAITS = ("body_type", "transmission", "fuel", "drive", "style", "size")
 SEATS = 5  # asking for more seats than this, a minivan is a "camioneta" too
 PRICE_STEP = 1.15  # "price +15%" when nothing matches
 
@@ -357,6 +359,12 @@ def _relax_transmission(filters: SearchFilters) -> Loosened | None:
     return filters.model_copy(update={"transmission": None}), Relaxation(kind="transmission")
 
 
+def _relax_style(filters: SearchFilters) -> Loosened | None:
+    if not filters.style:
+        return None
+    return filters.model_copy(update={"style": None}), Relaxation(kind="style")
+
+
 def _relax_drive(filters: SearchFilters) -> Loosened | None:
     if not filters.drive:
         return None
@@ -422,6 +430,7 @@ _RELAX_STEPS = (
     _relax_fuel,
     _relax_transmission,
     _relax_drive,
+    _relax_style,
     _relax_size,
     _relax_length,
     _relax_body,

@@ -37,9 +37,11 @@ class VersionWords(_Strict):
     fuel: dict[str, list[str]] = Field(default_factory=dict)
     body_type: dict[str, list[str]] = Field(default_factory=dict)
     drive: dict[str, list[str]] = Field(default_factory=dict)  # "4WD", "XDRIVE": all-wheel
+    style: dict[str, list[str]] = Field(default_factory=dict)  # "GT", "AMG": a sporty version
     seats: dict[int, list[str]] = Field(default_factory=dict)
 
 
+SPORTY = "sporty"
 DEFAULT_SEATS = 5
 MINIVAN_SEATS = 7
 
@@ -49,6 +51,7 @@ class Traits(BaseModel):
     transmission: str | None = None
     fuel: str | None = None
     drive: str | None = None  # "awd" (4x4 / all-wheel) or "2wd", when the version says
+    style: str | None = None  # "sporty": a sporty version, or a coupé
     seats: int = DEFAULT_SEATS
     # where the figure comes from: the version text says it, the model usually has it, or
     # nothing says it (the usual figure for its body)
@@ -85,6 +88,9 @@ class VehicleLexicon(_Strict):
     origins: dict[str, Origin] = Field(default_factory=dict)
     version_words: VersionWords = Field(default_factory=VersionWords)
     sizes: dict[str, Size] = Field(default_factory=dict)  # "small", "large" by length
+    sporty_bodies: list[BodyType] = Field(
+        default_factory=list
+    )  # a coupé is sporty whatever its version
 
     def size(self, length: float | None) -> str | None:
         return next((name for name, size in self.sizes.items() if size.fits(length)), None)
@@ -139,6 +145,8 @@ class VehicleLexicon(_Strict):
             if info.fuel:
                 found.setdefault("fuel", info.fuel)
         found.setdefault("fuel", "gasoline")
+        if found.get("body_type") in self.sporty_bodies:
+            found.setdefault("style", SPORTY)  # every coupé is sporty
         if "seats" in found:  # "7 PASAJEROS" in the version, else the model, else the body
             found["seats_source"] = "version"
         else:

@@ -104,7 +104,7 @@ def financing_plan(ctx: TurnContext) -> Reply:
     """Compute what was asked; never guess a car the customer did not choose."""
     before = ctx.state.financing
     ctx.pct_before = before.down_payment is None and before.down_payment_pct is not None
-    _remember_params(ctx)
+    remember_params(ctx)
     named = _named_car(ctx)
     if named is not None:
         return named
@@ -386,7 +386,7 @@ def _minimum_asked(ctx: TurnContext) -> str | None:
     return "minimum_note" if said(ctx, "financing:minimum_down") else None
 
 
-def _remember_params(ctx: TurnContext) -> None:
+def remember_params(ctx: TurnContext) -> None:
     """This turn's financing wishes over the stored ones ("¿y a 3 años?" keeps the down payment)."""
     extraction, params = ctx.extraction, ctx.state.financing
     if said(ctx, "financing:term_asked") and extraction.term_months is None:

@@ -25,6 +25,7 @@ from tools.search import (
     trim_as_version,
     years_per_car,
 )
+from tools.vehicles import SPORTY
 
 FILTER_KEYS = tuple(SearchFilters.model_fields)
 SIMILAR = "context:similar"
@@ -45,6 +46,7 @@ CRITERIA_TEMPLATES = {
     "criteria_transmission": {"transmission"},
     "criteria_fuel": {"fuel"},
     "criteria_drive": set(),
+    "criteria_style": set(),
     "criteria_size": {"size"},
     "criteria_length_max": {"length"},
     "criteria_superlative": {"superlative"},
@@ -61,6 +63,7 @@ RELAX_TEMPLATES = {
     "relaxed_transmission": set(),
     "relaxed_body_type": set(),
     "relaxed_drive": set(),
+    "relaxed_style": set(),
     "relaxed_size": set(),
     "relaxed_length": set(),
 }
@@ -196,6 +199,9 @@ def search_cars(ctx: TurnContext) -> Reply:
         ordered = filters.model_copy(update={"body_first": True})
     if budget is not None and filters.superlative is None:
         ordered = ordered.model_copy(update={"superlative": ctx.config.budget_order})
+    sporty_budget = filters.style == SPORTY and filters.price_max and not filters.superlative
+    if sporty_budget:  # "algo deportivo, tengo 800 mil": the most car the money buys first
+        ordered = ordered.model_copy(update={"superlative": ctx.config.budget_order})
     outcome = search(catalog, ordered, limit, max_price, offset)
     outcome = _named_over_inherited(ctx, ordered, outcome, max_price)
     if more and not outcome.cars:
@@ -252,6 +258,7 @@ INHERITED = {
     "transmission": "transmission",
     "fuel": "fuel",
     "drive": "drive",
+    "style": "style",
     "size": "size",
     "length_max": "length",
 }
@@ -424,6 +431,15 @@ def merge_filters(
         value = getattr(extraction, key, None)
         if value is not None and key not in ("exclude", "alternatives"):
             merged[key] = value
+    if (  # "¿no tienen mini cooper?" after coupés: the model named, whatever body came before
+        extraction.model
+        and not extraction.body_type
+        and merged.get("body_type")
+        and body_of is not None
+        and (bodies := body_of(extraction.make or current.make, extraction.model))
+        and merged["body_type"] not in bodies
+    ):
+        merged["body_type"] = None
     excluded = extraction.exclude_car
     also = [name.partition(":")[2] for name in extraction.said if name.startswith("exclude_car:")]
     if excluded:  # "olvida el vento": no Vento, and no longer a Vento search
@@ -588,6 +604,8 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
             parts.append(ctx.say(f"criteria_{trait}", {trait: said}))
     if filters.drive == "awd":
         parts.append(ctx.say("criteria_drive"))
+    if filters.style == SPORTY and ctx.template("criteria_style"):
+        parts.append(ctx.say("criteria_style"))
     for feature in ("bluetooth", "car_play"):
         if getattr(filters, feature):
             parts.append(ctx.say(f"criteria_{feature}"))

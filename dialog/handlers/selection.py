@@ -34,6 +34,8 @@ from tools.catalog import Car, Catalog
 from tools.search import ORDER, SearchFilters, alternative_parts, search, trim_as_version
 
 FOCUS = CAR_PLACEHOLDERS
+USE_PICKS = ("cheapest", "lowest_km", "newest", "shortest", "longest", "tallest")
+USE_SAID = "form:guided_search:use:"  # the use options of the guided search, said anywhere
 AVAILABLE = "select_car:available"  # "¿sigue disponible?": a phrase set of the select route
 NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
 WISHED = ("seats_min", "body_type", "transmission", "fuel", "drive")  # wishes of a search
@@ -272,6 +274,12 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
         reply.offered = "purchase"
         return reply
     params = ctx.state.financing
+    extraction = ctx.extraction
+    wished = (extraction.term_months, extraction.down_payment, extraction.down_payment_pct)
+    if any(value is not None for value in wished):  # "el 2020 y a 5 años": that term now
+        from dialog.handlers.financing import remember_params
+
+        remember_params(ctx)
     if params.down_payment or params.down_payment_pct or params.term_months:
         from dialog.handlers.financing import plan_reply
 
@@ -537,8 +545,8 @@ def compare_cars(ctx: TurnContext) -> Reply:
     lines += ["", ctx.say("closing")]
     ctx.state.selected = None  # the next "ese" is one of these, not the car seen before
     ctx.state.compared = [car.stock_id for car in cars]  # "¿y por qué la diferencia?" again
-    ctx.state.last_results = list(ctx.state.compared)  # numbered 1, 2 on screen: "¿cuál es más
-    # fácil de estacionar?" is one of these
+    # the list keeps the numbers the comparison showed: "me quedo el 3" after "compara el 2 y el 3"
+    ctx.state.last_results = [car.stock_id for car in shown]
     return Reply("\n".join(lines))
 
 
@@ -709,6 +717,8 @@ def _gaps(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> list[str]:
         "list_advice_line": CAR_PLACEHOLDERS | {"which"},
         "criteria_note": set(),
         "criteria_note_use": set(),
+        "use_advice": CAR_PLACEHOLDERS | {"use", "reason"},
+        **{f"use_reason_{pick}": CAR_PLACEHOLDERS for pick in USE_PICKS},
     },
 )
 def advice(ctx: TurnContext) -> Reply:
@@ -723,7 +733,10 @@ def advice(ctx: TurnContext) -> Reply:
     first = extraction.model or extraction.make  # "el peugeot o el swift": a make names one too
     models = [first] if first else []
     models += [model or make for make, model, _ in map(alternative_parts, extraction.alternatives)]
-    if len(models) >= 2:
+    shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
+    named = {key: getattr(extraction, key) for key in ("make", "model") if getattr(extraction, key)}
+    same = [car for car in shown if named and car_matches(shown_car(car), named)]
+    if len(models) >= 2 or len(same) >= 2:  # "los 2 rio, ¿qué diferencia tienen?": those two
         compare = ctx.speaking_as("compare_cars")
         reply = compare_cars(compare)
         if reply.text != compare.say("which"):
@@ -744,8 +757,10 @@ def advice(ctx: TurnContext) -> Reply:
         if ctx.state.last_results and ctx.template(note):  # the use said is not asked again
             reply.text = "\n\n".join((reply.text, ctx.say(note)))
         return reply
-    shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
     kinds = extraction.body_type or extraction.fuel or extraction.transmission  # "¿sedán o SUV?"
+    used = None if models or kinds else _use_advice(ctx, shown)
+    if used is not None:  # "¿cuál me recomiendas para ciudad? me estaciono en la calle"
+        return used
     if not models and (ctx.extraction.second or "").startswith("knowledge/"):
         return Reply("")  # "¿qué diferencia hay entre ustedes y un particular?": the topic answers
     if len(shown) >= 2 and not models and not kinds and ctx.template("list_advice"):
@@ -759,6 +774,26 @@ def advice(ctx: TurnContext) -> Reply:
 FIGURES_WANTED = ("price_max", "price_min", "monthly_budget", "seats_min", "drive", "year_min",
                   "year_max", "km_max")  # fmt: skip
 LIST_ADVICE = ("cheapest", "lowest_km", "newest")  # what the listing can say in a choice's favour
+
+
+def _use_advice(ctx: TurnContext, shown: list[Car]) -> Reply | None:
+    """The car on screen (the two compared, if that was the last answer) that the listing favours
+    for the use said, and why: "para ciudad, el más corto"."""
+    uses = [name[len(USE_SAID) :] for name in ctx.extraction.said if name.startswith(USE_SAID)]
+    picks = [
+        (use, ctx.config.use_picks[use]) for use in sorted(uses) if use in ctx.config.use_picks
+    ]
+    compared = [car for car in shown if car.stock_id in ctx.state.compared]
+    compared_last = ctx.state.last_intent in ("compare_cars", "advice")  # "¿y cuál para ciudad?"
+    cars = compared if len(compared) >= 2 and compared_last else shown
+    if not picks or len(cars) < 2 or not ctx.template("use_advice"):
+        return None
+    use, pick = picks[0]
+    best = best_of(cars, pick)
+    values = car_values(best, n=shown.index(best) + 1, words=ctx.words)
+    reason = ctx.say(f"use_reason_{pick}", values)
+    ctx.state.selected = best.stock_id
+    return Reply(ctx.say("use_advice", {**values, "use": use, "reason": reason}))
 
 
 def _list_advice(ctx: TurnContext, shown: list[Car]) -> Reply:
@@ -786,7 +821,17 @@ def _km_judged(ctx: TurnContext) -> Reply | None:
         "age": age,
         "km_year": km(int(round(car.km / age, -2))),
     }
-    return Reply(ctx.say("km_judged", values))
+    ctx.state.selected = car.stock_id  # "y la mensualidad?" next is of this one
+    reply = Reply(ctx.say("km_judged", values))
+    extraction = ctx.extraction
+    wished = (extraction.term_months, extraction.down_payment, extraction.down_payment_pct)
+    if any(value is not None for value in wished):  # "... ¿está bien eso? ¿y a 5 años con 20?"
+        from dialog.handlers.financing import plan_reply, remember_params
+
+        remember_params(ctx)
+        plan = plan_reply(ctx.speaking_as("financing"), car)
+        reply = Reply(f"{reply.text}\n\n{plan.text}", plan=plan.plan)
+    return reply
 
 
 def _one_named(ctx: TurnContext) -> Car | None:
