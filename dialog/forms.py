@@ -84,6 +84,18 @@ def continue_form(ctx: TurnContext) -> Reply | None:
     return _advance(ctx, form, first_turn=False)
 
 
+TEST_DRIVE = "policy_question:test_drive"  # the policy route's phrases and answer
+
+
+def test_drive_note(ctx: TurnContext) -> str:
+    """ "¿podemos hacer prueba de manejo?" beside a request for an advisor: the facts' answer
+    (it is included), which the advisor then books."""
+    if ctx.intent not in ("purchase", "inform", "human_agent") or not said(ctx, TEST_DRIVE):
+        return ""
+    policy = ctx.speaking_as("policy_question")
+    return policy.say("test_drive") if policy.template("test_drive") else ""
+
+
 def _cancelled(ctx: TurnContext, name: str) -> bool:
     """A cancel phrase that is (nearly) the whole message: "ya no", "cancelar", "no gracias"."""
     key = f"form:{name}:cancel"
@@ -102,7 +114,10 @@ def _missed(ctx: TurnContext, form: Form) -> None:
 def _advance(ctx: TurnContext, form: Form, first_turn: bool) -> Reply:
     progress = ctx.state.form
     assert progress is not None
-    question = _open_question(ctx) if not first_turn else None
+    aside = test_drive_note(ctx)
+    if aside and aside not in ctx.notes:  # "Mariana Torres. pero contéstame lo de la prueba de
+        ctx.notes.append(aside)  # manejo": answered here, the advisor books it
+    question = _open_question(ctx) if not first_turn and not aside else None
     if question and ctx.template("question_noted"):  # asked beside the answers: to the advisor
         notes = ctx.state.profile.get("lead_notes", "")
         ctx.state.profile["lead_notes"] = f"{notes} | {question}" if notes else question

@@ -261,6 +261,8 @@ def apply_context(
     searching = "context:search" in reading.said
     if "context:another_kind" in reading.said and reading.label in (DETAILS, QUESTION):
         return SEARCH, None  # "algo 4x4 más barato" with a car chosen: not "¿es 4x4?"
+    if PLURAL_KIND in reading.said and reading.label == SEARCH:
+        return SEARCH, None  # "¿y automáticos baratos?" with a car chosen: cars of that kind
     answers = context.asking and any(slot in slots for slot in context.asking)
     corrects = context.lead_open and any(slot in slots for slot in CONTACT)
     fixing = corrects and "context:correction" in reading.said
@@ -670,6 +672,7 @@ JUDGED = "context:judged"  # "¿es mucho?", "¿aguanta?": an opinion of a figure
 
 
 ADDED = "context:added"
+PLURAL_KIND = "context:plural_kind"  # a kind said in plural ("automáticos"): many cars, a search
 
 
 def _added_to_down(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:

@@ -13,6 +13,7 @@ SMALLEST_THOUSANDS = 20  # "presupuesto de 300" is 300 mil; "tengo 3" is not mon
 PRICE_CUES = (
     "max_before", "min_before", "budget_before", "approx_before", "money_before",
     "age_limit_before", "max_after", "min_after", "car_price_before", "paid_with_before",
+    "own_budget_before",
 )  # fmt: skip
 
 
@@ -71,6 +72,8 @@ def read_price(unit: Unit) -> dict[str, float] | None:
     value = pesos(unit.last)
     if unit.cue("max_before", "max_after", "age_limit_before"):  # "unos 400 mil máximo" too
         return {"price_max": value}
+    if unit.cue("approx_before", "approx_after") and "own_budget_before" in unit.before:
+        return {"price_max": round(value * (1 + APPROX_SHARE))}  # "presupuesto de unos 300"
     if unit.cue("approx_before", "approx_after"):
         return {
             "price_min": round(value * (1 - APPROX_SHARE)),

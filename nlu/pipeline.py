@@ -27,6 +27,7 @@ from nlu.contact import SURNAME_ONLY, ContactReader
 from nlu.context import (
     MONEY,
     PICK_AS_PERCENT,
+    PLURAL_KIND,
     ContextSettings,
     DialogContext,
     Reading,
@@ -2026,16 +2027,24 @@ ANOTHER_KIND_SAID = "context:another_kind"
 ANOTHER_KIND_PAIRS = frozenset(tuple(pair.split()) for pair in GRAMMAR.another_kind_pairs)
 SKIPPED_BEFORE_TRAIT = COMPARATIVES | GRAMMAR.intensifiers | GRAMMAR.copulas
 KINDS = ("body_type", "drive", "style", "size", "transmission", "fuel", "seats_min")
+PLURAL_KINDS = ("body_type", "style", "size", "transmission", "fuel")  # "automáticos", "sedanes"
+PLURAL_MIN = 3  # "gas" is no plural
 
 
 def _another_kind_wished(analysis: Analysis) -> None:
     """ "algo 4x4 más barato", "mejor algo chiquito", "¿y en sedán?" with a car chosen: a kind of
     car wished (a search), not a question about the chosen car's traits ("¿es 4x4?")."""
     tokens = analysis.tokens
+    asks_which = bool(set(tokens) & WHICH_WORDS)  # "¿cuáles son automáticos?": of those shown
     for slot in KINDS:
         at = analysis.slot_at.get(slot)
         if at is None:
             continue
+        plural = slot in PLURAL_KINDS and tokens[at].endswith("s") and len(tokens[at]) > PLURAL_MIN
+        if plural and not asks_which and (at == 0 or tokens[at - 1] not in GRAMMAR.copulas):
+            analysis.said.update(("context:search", ANOTHER_KIND_SAID, PLURAL_KIND))  # "¿y hay
+            # automáticos?"
+            return  # many cars of a kind: a search, not a trait of the car in focus
         i = at - 1
         while i >= 0 and tokens[i] in SKIPPED_BEFORE_TRAIT:
             i -= 1  # "algo más chico", "¿cuáles son automáticos?"

@@ -14,6 +14,7 @@ from nlu.values import EITHER
 from tools.catalog import Car
 from tools.search import (
     PRICE_TOLERANCE,
+    TRAITS,
     Relaxation,
     SearchFilters,
     SearchOutcome,
@@ -138,6 +139,16 @@ def search_cars(ctx: TurnContext) -> Reply:
         filters = filters.model_copy(update={"size": None})
     filters = _beyond_shown(ctx, filters)
     named = ctx.extraction.make or ctx.extraction.model
+    if "context:another_kind" in said and not named and filters.model:
+        kinds = {
+            key: getattr(ctx.extraction, key) for key in TRAITS if getattr(ctx.extraction, key)
+        }
+        probe = SearchFilters(make=filters.make, model=filters.model, **kinds)
+        found = search(ctx.services.catalog, probe, 1)
+        if found.relaxed or not found.total:  # "¿y automáticos baratos?" after the manual
+            # Spark: that kind of car, any model (what else was inherited stays)
+            update = {"make": None, "model": None, "version_has": None}
+            filters = filters.model_copy(update=update)
     other = "context:other" in said and not named
     same = filters == ctx.state.filters and bool(ctx.state.last_results)
     more = ("context:more" in said or other) and same
@@ -716,6 +727,8 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
     body = ctx.extraction.body_type or (info.body if info else None) or filters.body_type
     peers = frozenset(make.casefold() for make in vehicles.premium)
     alternative = similar_to(ctx.services.catalog, filters, body, filters.model, peers)
+    if ctx.extraction.fuel:  # "¿tienen tesla? o algún eléctrico o híbrido": that fuel is wished
+        alternative = alternative.model_copy(update={"fuel": ctx.extraction.fuel})
     # the customer's own criteria stay; the price band was ours, not theirs
     ctx.state.filters = filters.model_copy(update={"make": None, "model": None})
     outcome = search(ctx.services.catalog, alternative, limit=ctx.config.results_limit)
