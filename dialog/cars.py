@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from dialog.render import km, money
 from tools.catalog import Car
@@ -26,6 +27,8 @@ CAR_PLACEHOLDERS = frozenset(
         "fuel",
         "drive",
         "seats",
+        "age",
+        "km_year",
     }
 )
 
@@ -47,6 +50,8 @@ def car_values(
     def metres(value: float | None) -> str:
         return f"{value / 1000:.2f} m" if value else unknown
 
+    age = max(1, datetime.now(UTC).year - car.year)  # a car of this year counts one
+
     return {
         "n": n if n is not None else "",
         "title": car.title,
@@ -65,4 +70,6 @@ def car_values(
         "fuel": said(car.fuel),
         "drive": said(car.drive),
         "seats": car.seats,
+        "age": age,
+        "km_year": km(int(round(car.km / age, -2))),
     }

@@ -11,7 +11,7 @@ from dialog.turn import Reply, TurnContext
 from nlu.pipeline import SAVINGS, YEAR_FLOOR
 from nlu.schema import Extraction
 from nlu.values import EITHER
-from tools.catalog import Car
+from tools.catalog import Car, car_name
 from tools.search import (
     PRICE_TOLERANCE,
     TRAITS,
@@ -84,6 +84,7 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"
         "model_not_in_stock": {"model"},
         "similar_to": {"model"},
         "others_like": {"model"},
+        "missing_alternative": {"models"},
         "single_result": RESULTS,
         "inventory": {"total", "min_price", "max_price", "makes"},
         "no_more": {"total"},
@@ -189,6 +190,9 @@ def search_cars(ctx: TurnContext) -> Reply:
         model_in_stock(catalog, model) if model else brand_in_stock(catalog, make)
         for make, model, _ in map(alternative_parts, filters.alternatives or ())
     )
+    named_in_stock = filters.model and model_in_stock(catalog, filters.model)
+    if filters.alternatives and (either or named_in_stock):  # "la odyssey o la sienna": the one
+        _missing_alternatives(ctx, filters)  # not in stock is said, not left out silently
     if filters.make and not either and not brand_in_stock(catalog, filters.make):
         return _alternatives(ctx, filters, "brand_not_in_stock")
     if filters.model and not either and not model_in_stock(catalog, filters.model):
@@ -700,6 +704,21 @@ def _relaxed_what(ctx: TurnContext, outcome: SearchOutcome) -> str:
     ]
     joiner = ctx.template("relax_join") or ", "  # raw: say() strips its space
     return joiner.join(text for text in texts if text)
+
+
+def _missing_alternatives(ctx: TurnContext, filters: SearchFilters) -> None:
+    """ "entre la odyssey y la sienna": a note naming the models asked that are not in stock."""
+    catalog = ctx.services.catalog
+    named = [(filters.make or "", filters.model or "")]
+    named += [alternative_parts(name)[:2] for name in filters.alternatives or ()]
+    missing = [
+        car_name(make, model)
+        for make, model in named
+        if model and not model_in_stock(catalog, model)
+    ]
+    if missing and ctx.template("missing_alternative"):
+        joiner = f" {ctx.config.templates.get('or_join', 'o').strip()} "
+        ctx.notes.append(ctx.say("missing_alternative", {"models": joiner.join(missing)}))
 
 
 def _availability_of_focus(ctx: TurnContext) -> Car | None:
