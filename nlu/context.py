@@ -290,6 +290,13 @@ def apply_context(
         wished = (SEARCH_CRITERIA - {"make", "model", "year_min", "year_max"}) & slots.keys()
         floor = slots.get("year_min") is not None and slots.get("year_max") is None  # "newer than"
         return ADVICE, SEARCH if wished or floor else None  # the km judged, then cars wished
+    in_sight = (
+        [context.focus] if context.focus else context.shown if len(context.shown) == 1 else []
+    )
+    own_km = bool(in_sight) and "km_max" in slots and not reading.km_bound
+    its_km = own_km and km_pointed(in_sight, {"km_max": slots["km_max"]})  # whatever car is named
+    if its_km and "context:search" not in reading.said:
+        del slots["km_max"]  # "ufff casi 100 mil km" of the RAV4 with 98,570: its km, no wish
     lifted = LIFTED & reading.said
     searched = context.shown or context.focus is not None
     car_talk = reading.stage != "rule" or reading.weak or reading.label in CAR_LABELS
@@ -510,6 +517,7 @@ def _version_pointed(reading: Reading, context: DialogContext) -> int | None:
 
 
 PRICE_POINT = (2000.0, 0.01)  # a price said points at a car within $2,000 or 1% of it
+PRICE_POINT_EXACT = 500.0  # ... and a price said to the peso within $500
 
 
 def price_pointed(cars: list, slots: dict[str, object]) -> list:
@@ -519,7 +527,15 @@ def price_pointed(cars: list, slots: dict[str, object]) -> list:
         return []
     named = {key: value for key, value in slots.items() if key in NAMING}
     margin = max(PRICE_POINT[0], PRICE_POINT[1] * price)
-    return [car for car in cars if car_matches(car, named) and abs(car.price - price) <= margin]
+    if price % 1000:  # "el de 249,999" said to the peso: that price, not one $2,000 off
+        margin = PRICE_POINT_EXACT
+    found = [car for car in cars if car_matches(car, named) and abs(car.price - price) <= margin]
+    if not found and "body_type" in named:  # "el de 249 mil, el hatchback": a Rio filed as a
+        del named["body_type"]  # sedan; the price names it, the body word is the customer's
+        found = [
+            car for car in cars if car_matches(car, named) and abs(car.price - price) <= margin
+        ]
+    return found
 
 
 KM_POINT = (1000, 0.03)  # km said point at a car within 1,000 km or 3% of its odometer

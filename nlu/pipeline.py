@@ -1216,6 +1216,9 @@ class Extractor:
             intent, topic, stage, second = COMPARE, None, "context", None
         elif intent in (SEARCH_REQUEST, SELECT, DETAILS) and _asks_which_named(analysis):
             intent, topic, stage, second = ADVICE, None, "context", None  # side by side, a word
+        elif intent in (SEARCH_REQUEST, SELECT, DETAILS) and _asks_which_pointed(analysis, context):
+            intent, topic, stage, second = ADVICE, None, "context", None  # "¿cuál está mejor,
+            # esa o la cx5?": the car in sight and the one named
         seen = [*context.shown, *([context.focus] if context.focus is not None else [])]
         naming = {key: slots[key] for key in ("make", "model") if key in slots}
         odometer = slots.get("km_max") if "km_max" in analysis.unbounded else None
@@ -2154,6 +2157,18 @@ def _asks_between_shown(analysis: Analysis, slots, context: DialogContext) -> bo
         model and any(car_matches(car, {"make": make, "model": model}) for car in context.shown)
         for make, model in named
     )
+
+
+def _asks_which_pointed(analysis: Analysis, context: DialogContext) -> bool:
+    """ "¿cuál está mejor, esa o la cx5 2019?": which of the car in sight and one named."""
+    if not analysis.slots.get("model") or not (context.focus or len(context.shown) == 1):
+        return False
+    tokens = analysis.tokens
+    pointer_or = any(
+        token in GRAMMAR.definite_car - GRAMMAR.articles and tokens[i + 1 : i + 2] == ["o"]
+        for i, token in enumerate(tokens)
+    )
+    return pointer_or and bool(set(tokens) & WHICH_WORDS)
 
 
 def _asks_which_named(analysis: Analysis) -> bool:

@@ -415,7 +415,7 @@ def _named_car(ctx: TurnContext) -> Reply | None:
     extraction = ctx.extraction
     if not (extraction.make or extraction.model) or extraction.ordinal is not None:
         return None
-    priced = _priced_named(ctx)
+    priced = priced_named(ctx)
     if priced is not None:  # "plan del kia rio 2019 de 249,999": the Rio at that price
         ctx.state.selected = priced.stock_id
         return plan_reply(ctx, priced)
@@ -452,7 +452,7 @@ def _named_car(ctx: TurnContext) -> Reply | None:
     return listing
 
 
-def _priced_named(ctx: TurnContext) -> Car | None:
+def priced_named(ctx: TurnContext) -> Car | None:
     """The one car of the make/model named whose price is the one said after it."""
     extraction = ctx.extraction
     if CAR_PRICE not in extraction.said or extraction.price_max is None:

@@ -104,6 +104,12 @@ def search_cars(ctx: TurnContext) -> Reply:
     in stock and a statement starts the guided form."""
     said = ctx.extraction.said
     available = _availability_of_focus(ctx)
+    if ctx.extraction.model and available is None:  # "el kia rio de 249,999": that one car
+        from dialog.handlers.financing import priced_named
+
+        available = priced_named(ctx)
+        if available is not None:
+            ctx.state.last_results = [available.stock_id]
     if available is not None:  # "¿sigue disponible la tracker?" of the one chosen
         from dialog.handlers.selection import focus_reply
 

@@ -577,6 +577,8 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
         return list(shown)
     cars += named
     focus = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
+    if focus is None and len(shown) == 1:
+        focus = shown[0]  # the one car on screen is "esa"
     if len(cars) == 1 and focus is not None and focus not in cars:
         cars.insert(0, focus)
     names = extraction.model or extraction.make or extraction.alternatives
@@ -736,7 +738,10 @@ def advice(ctx: TurnContext) -> Reply:
     shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
     named = {key: getattr(extraction, key) for key in ("make", "model") if getattr(extraction, key)}
     same = [car for car in shown if named and car_matches(shown_car(car), named)]
-    if len(models) >= 2 or len(same) >= 2:  # "los 2 rio, ¿qué diferencia tienen?": those two
+    focus = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
+    against = len(models) == 1 and focus is not None and not same and not named_is(focus, named)
+    if len(models) >= 2 or len(same) >= 2 or against:  # "los 2 rio, ¿qué diferencia tienen?":
+        # those two; "¿cuál está mejor, esa o la cx5?": the one in focus and the one named
         compare = ctx.speaking_as("compare_cars")
         reply = compare_cars(compare)
         if reply.text != compare.say("which"):
@@ -774,6 +779,11 @@ def advice(ctx: TurnContext) -> Reply:
 FIGURES_WANTED = ("price_max", "price_min", "monthly_budget", "seats_min", "drive", "year_min",
                   "year_max", "km_max")  # fmt: skip
 LIST_ADVICE = ("cheapest", "lowest_km", "newest")  # what the listing can say in a choice's favour
+
+
+def named_is(car: Car, named: dict[str, object]) -> bool:
+    """The car is of the make/model named."""
+    return car_matches(shown_car(car), named)
 
 
 def _use_advice(ctx: TurnContext, shown: list[Car]) -> Reply | None:
