@@ -289,7 +289,12 @@ def apply_context(
     if _km_judged(reading, slots, context):  # "103k km is a lot. anything newer than 2019?":
         wished = (SEARCH_CRITERIA - {"make", "model", "year_min", "year_max"}) & slots.keys()
         floor = slots.get("year_min") is not None and slots.get("year_max") is None  # "newer than"
-        return ADVICE, SEARCH if wished or floor else None  # the km judged, then cars wished
+        if wished or floor:
+            return ADVICE, SEARCH  # the km judged, then cars wished
+        topics = [
+            name.split(":")[1] for name in sorted(reading.said) if name.startswith("section:")
+        ]
+        return ADVICE, f"knowledge/{topics[0]}" if topics else NO_SECOND  # "¿qué garantía trae?"
     in_sight = (
         [context.focus] if context.focus else context.shown if len(context.shown) == 1 else []
     )
@@ -687,6 +692,7 @@ def _short_year(reading: Reading, slots: dict[str, object], context: DialogConte
 JUDGED = "context:judged"  # "¿es mucho?", "¿aguanta?": an opinion of a figure said
 
 
+NO_SECOND = "none"  # a context rule's answer that nothing else was asked
 ADDED = "context:added"
 PLURAL_KIND = "context:plural_kind"  # a kind said in plural ("automáticos"): many cars, a search
 

@@ -26,6 +26,7 @@ from nlu import financing, money, seats, years
 from nlu.contact import SURNAME_ONLY, ContactReader
 from nlu.context import (
     MONEY,
+    NO_SECOND,
     PICK_AS_PERCENT,
     PLURAL_KIND,
     ContextSettings,
@@ -160,6 +161,7 @@ DISTANCE_WORDS = GRAMMAR.distance_words
 HAVE_VERBS = GRAMMAR.have_verbs
 HAVE_FILLERS = GRAMMAR.have_fillers
 MORE_FILLERS = GRAMMAR.more_fillers
+MORE_COUNT_MAX = 10  # "¿qué otros 3 hay?": a count of cars, not an amount
 KM_JOINERS = GRAMMAR.km_joiners
 YEAR_FLOOR = "year:floor"  # "2019 pa arriba", "2020 en adelante": open to the newest
 CAR_KM = "km:car"  # a car named with its odometer: which car, not the most km wanted
@@ -384,15 +386,21 @@ class Extractor:
         texts = [text for _, text, is_example in self.classifier.examples() if not is_example]
         return frozenset(word for text in texts for word in re.findall(r"[a-z]+", fold(text)))
 
-    def _origin(self, analysis: Analysis, found: tuple[str, int, int], taken: list[bool]) -> None:
+    def _origin(
+        self, analysis: Analysis, found: list[tuple[str, int, int]], taken: list[bool]
+    ) -> None:
         """ "autos alemanes de menos de 400 mil": any make of that origin in stock (the first one
-        is the make, the others its alternatives)."""
-        name, start, end = found
+        is the make, the others its alternatives); "de lujo, alemán": the makes both name."""
+        name, start, _ = found[0]
         makes = self.vocabulary.origins.get(name) or []
+        for other, _, _ in found[1:]:  # "algo de lujo, alemán de preferencia"
+            both = [make for make in makes if make in (self.vocabulary.origins.get(other) or [])]
+            makes = both or makes
         if not makes:
             return
-        taken[start:end] = [True] * (end - start)
-        analysis.kinds[start:end] = ["car"] * (end - start)  # "cuál de los alemanes tiene menos km"
+        for _, first, last in found:
+            taken[first:last] = [True] * (last - first)
+            analysis.kinds[first:last] = ["car"] * (last - first)  # "cuál de los alemanes"
         analysis.put("make", makes[0], start)
         analysis.alternatives = [f"{make}|" for make in makes[1:]]
 
@@ -653,7 +661,7 @@ class Extractor:
             if not set(tokens[max(0, start - ORIGIN_REACH) : start]) & PERSON_COPULAS
         ]  # "I am a retired American": the person, a few words after "am"
         if not (mention.make or mention.model) and origins:
-            self._origin(analysis, origins[0], taken)
+            self._origin(analysis, origins, taken)
         for label, start, end in found["cue"]:
             if label in WORD_CUES:  # "por ciento" is a unit, not the number 100
                 taken[start:end] = [True] * (end - start)
@@ -1206,6 +1214,8 @@ class Extractor:
             if label is not None:
                 intent, topic, stage, score = label.intent, label.topic, "context", 1.0
                 second = changed[1] or second
+        if second == NO_SECOND:
+            second = None
         if context.shown and 0 in analysis.picks:  # "compara el de en medio con el último"
             analysis.picks = [
                 (len(context.shown) + 1) // 2 if p == 0 else p for p in analysis.picks
@@ -2414,9 +2424,14 @@ def _more_among_fillers(analysis: Analysis) -> bool:
         return False
     inside = {i for start, end in spans for i in range(start, end)}
     return all(
-        i in inside or token in MORE_FILLERS or not token.isalnum()
+        i in inside or token in MORE_FILLERS or not token.isalnum() or _small_count(token)
         for i, token in enumerate(analysis.tokens)
     )
+
+
+def _small_count(token: str) -> bool:
+    """ "¿qué otros 3 hay?": how many more, not an amount."""
+    return token.isdigit() and int(token) <= MORE_COUNT_MAX
 
 
 def _than_follows(tokens: list[str], end: int) -> bool:
