@@ -40,6 +40,7 @@ def dialog_context(
         lead_open=state.handoff,
         own_car=state.own_car,
         offered=bool(state.offered),
+        lead_phone=state.lead.phone if state.handoff or state.form else None,
     )
 
 

@@ -243,6 +243,21 @@ class ContactReader:
         after = self.busy_after and self.busy_after.match(prepared, span[1])
         return bool(before or after)
 
+    def corrected_name(self, tokens: list[str], raw: str) -> str | None:
+        """ "no es karla, es carla con c", "es Carla con C": the first name said in its place
+        (one of the lexicon's first names), written as the customer wrote it."""
+        for pattern in (_NOT_THIS_NAME, _SPELLED_NAME):
+            match = pattern.search(" ".join(tokens))
+            if match and match.group("name") in self.first_names:
+                written = _as_written(raw, [match.group("name")])
+                return _title(written, frozenset()) if written else match.group("name").title()
+        return None
+
+    def phone_ending(self, tokens: list[str]) -> str | None:
+        """ "el cel termina en 67 no en 65": the digits the number ends with."""
+        match = _PHONE_END.search(" ".join(tokens))
+        return match.group("digits") if match else None
+
     def name(
         self,
         raw: str,
@@ -327,6 +342,11 @@ class ContactReader:
 NAME_ARTICLES = GRAMMAR.name_articles
 CLAUSE_MARKS = GRAMMAR.name_clause_marks  # "paso mis datos: Ana López, 55…"
 GERUND_ENDINGS = tuple(sorted(GRAMMAR.gerund_endings))  # "viendo", "buscando": never a surname
+
+
+_NOT_THIS_NAME = re.compile(r"\bno es [a-z]+ ,? ?(?:es|sino|se llama|me llamo) (?P<name>[a-z]+)\b")
+_SPELLED_NAME = re.compile(r"\b(?:es|soy|me llamo) (?P<name>[a-z]+) con (?:[a-z]|la [a-z])\b")
+_PHONE_END = re.compile(r"\b(?:termina|acaba|ends) (?:en|with|in) (?P<digits>\d{1,4})\b")
 
 
 def _verb_form(word: str) -> bool:

@@ -81,6 +81,7 @@ class DialogContext(BaseModel):
     lead_open: bool = False  # a lead was registered: contact data now corrects it
     own_car: str | None = None  # the customer's own car, said before ("Nissan Versa 2016")
     offered: bool = False  # the last reply offered one thing: a bare "sí" takes it (the dialog's)
+    lead_phone: str | None = None  # the phone the lead has: "termina en 67" corrects its end
 
     def flags(self) -> set[str]:
         found = set()

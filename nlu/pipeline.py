@@ -573,6 +573,10 @@ class Extractor:
             analysis.put("name", name, position)
             if position in surname_ends:
                 analysis.said.add(SURNAME_ONLY)  # the first name given before is kept
+        corrected = self.contact.corrected_name(tokens, analysis.raw) if asking else None
+        if corrected:  # "no es karla, es carla con c": that name, whatever else was read
+            analysis.slots["name"] = corrected
+            analysis.slot_at.setdefault("name", 0)
 
     def _claims(self, analysis: Analysis, found, light: bool = False) -> None:
         tokens = analysis.tokens
@@ -851,6 +855,8 @@ class Extractor:
                     if key == "year_min" and analysis.slots[key] in analysis.years:
                         analysis.years.remove(int(analysis.slots[key]))  # type: ignore[arg-type]
                     analysis.slots[key], analysis.slot_at[key] = value, unit.first.start
+                elif key == "seats_min" and value > analysis.slots.get(key, value):
+                    analysis.slots[key] = value  # "family of 6, 7 seats ideally": room for all
                 elif bounded and key in analysis.unbounded:  # "¿6 mil 800? yo dije 5 mil máximo"
                     analysis.slots[key], analysis.slot_at[key] = value, unit.first.start
                     analysis.unbounded.discard(key)
@@ -1061,6 +1067,8 @@ class Extractor:
         analysis = self.analyse(text, asking)
         if not analysis.tokens:
             return Extraction()
+        if context.lead_phone:
+            _phone_ending(analysis, context.lead_phone, self.contact.phone_ending(analysis.tokens))
         if context.focus is not None:
             _body_word_is_the_focus(analysis)
             _another_kind_wished(analysis)
@@ -2391,6 +2399,19 @@ def _size_judged(analysis: Analysis) -> None:
     before = analysis.tokens[max(0, at - JUDGED_REACH) : at]
     if any(" ".join(before[i:]) in GRAMMAR.judged_size_before for i in range(len(before))):
         analysis.slots["size"] = OTHER_SIZE[size]
+
+
+PHONE_END_DROPS = ("price_max", "price_min", "km_max", "down_payment", "monthly_budget", "ordinal")
+
+
+def _phone_ending(analysis: Analysis, phone: str, digits: str | None) -> None:
+    """ "el cel termina en 67 no en 65" with a lead's phone: that phone with those last digits
+    (the figures were never prices or picks)."""
+    if not digits or len(digits) >= len(phone):
+        return
+    for slot in PHONE_END_DROPS:
+        analysis.slots.pop(slot, None)
+    analysis.put("phone", phone[: -len(digits)] + digits, 0)
 
 
 def _third_row(analysis: Analysis) -> None:

@@ -43,12 +43,13 @@ def replay(out: Path, rounds: list[Path], catalog: str) -> None:
             customers[turn["customer"]].append(turn)
         for customer, turns in customers.items():
             for turn in sorted(turns, key=lambda t: t["turn"]):
-                body = {"user": f"replay-{path.stem}-{customer}", "text": turn["user_text"]}
+                text = turn.get("user_text", turn.get("user", ""))  # rounds name it either way
+                body = {"user": f"replay-{path.stem}-{customer}", "text": text}
                 answer = client.post("/chat", json=body).get_json()
                 replies[f"{path.stem}|{customer}|{turn['turn']}"] = {
-                    "user": turn["user_text"],
+                    "user": text,
                     "verdict": turn["verdict"],
-                    "judged": turn["bot_reply"],
+                    "judged": turn.get("bot_reply", turn.get("bot", "")),
                     "reply": answer.get("reply", ""),
                 }
     out.write_text(json.dumps(replies, ensure_ascii=False), encoding="utf-8")

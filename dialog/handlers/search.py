@@ -108,8 +108,6 @@ def search_cars(ctx: TurnContext) -> Reply:
         from dialog.handlers.financing import priced_named
 
         available = priced_named(ctx)
-        if available is not None:
-            ctx.state.last_results = [available.stock_id]
     if available is not None:  # "¿sigue disponible la tracker?" of the one chosen
         from dialog.handlers.selection import focus_reply
 
@@ -160,7 +158,8 @@ def search_cars(ctx: TurnContext) -> Reply:
     same = filters == ctx.state.filters and bool(ctx.state.last_results)
     more = ("context:more" in said or other) and same
     paged = same and _more_pages(ctx, filters)
-    if (other or more) and (filters.model or filters.make) and not paged:
+    wider = (other and (filters.model or filters.make)) or (more and filters.model)
+    if wider and not paged:
         # "¿qué otras opciones hay?", "¿qué otros hay?" after the only Vento: other models
         if filters.model and filters.model_copy(update={"make": None, "model": None}).is_empty():
             ruled = [*(filters.exclude or []), filters.model]  # nothing else said: cars like it
@@ -186,6 +185,14 @@ def search_cars(ctx: TurnContext) -> Reply:
         ctx.notes.append(ctx.say("colour_note"))  # "un jetta rojo": no colours on file
     catalog = ctx.services.catalog
     like = ctx.state.profile.get(SIMILAR_TO, "")
+    focus = catalog.get(ctx.state.selected) if ctx.state.selected is not None else None
+    named_now = ctx.extraction.model or ctx.extraction.make
+    kept = not (filters.model or filters.make) or filters.model == (focus.model if focus else None)
+    if SIMILAR in ctx.extraction.said and focus and kept and not named_now:
+        # "¿algo parecido pero más barato?": like the chosen one, other models
+        ruled = [*(filters.exclude or []), focus.model]
+        like_focus = {"make": focus.make, "model": focus.model, "exclude": ruled}
+        return _alternatives(ctx, filters.model_copy(update=like_focus), "similar_to")
     if SIMILAR in ctx.extraction.said and not filters.model and like and not filters.make:
         make, _, model = like.partition("|")  # "¿qué similares hay?" after "tipo compass"
         filters = filters.model_copy(update={"make": make or None, "model": model or None})
@@ -220,8 +227,8 @@ def search_cars(ctx: TurnContext) -> Reply:
         ordered = filters.model_copy(update={"body_first": True})
     if budget is not None and filters.superlative is None:
         ordered = ordered.model_copy(update={"superlative": ctx.config.budget_order})
-    sporty_budget = filters.style == SPORTY and filters.price_max and not filters.superlative
-    if sporty_budget:  # "algo deportivo, tengo 800 mil": the most car the money buys first
+    if filters.style == SPORTY and not filters.superlative:  # "algo deportivo (tengo 800 mil)":
+        # the most car (the money buys) first
         ordered = ordered.model_copy(update={"superlative": ctx.config.budget_order})
     outcome = search(catalog, ordered, limit, max_price, offset)
     outcome = _named_over_inherited(ctx, ordered, outcome, max_price)
@@ -291,10 +298,13 @@ def _named_over_inherited(
     """ "¿y el serie 1 tiene carplay?" after a search under 500 mil: the Serie 1 named now, with
     the earlier criteria it misses said as loosened, before other makes that meet them."""
     model = ctx.extraction.model
-    lost = {step.kind for step in outcome.relaxed} & {"model", "make"}
+    said = {key for key in INHERITED if getattr(ctx.extraction, key, None) is not None}
+    # what was named or said now and got loosened ("¿y la cx5 del 2019?" under an older ceiling
+    # loosened the 2019): the earlier criteria give way first
+    now = {"model", "make"} | {INHERITED[key] for key in said}
+    lost = {step.kind for step in outcome.relaxed} & now
     if not model or not lost:
         return outcome
-    said = {key for key in INHERITED if getattr(ctx.extraction, key, None) is not None}
     inherited = [key for key in INHERITED if key not in said and getattr(filters, key) is not None]
     if not inherited:
         return outcome
