@@ -10,6 +10,13 @@ from tools.financing import Affordability, max_affordable_price
 from tools.search import alternative_parts
 
 
+def plan_wished(ctx: TurnContext) -> bool:
+    """A down payment or a term said in this message ("el 2020 y a 5 años")."""
+    extraction = ctx.extraction
+    wished = (extraction.term_months, extraction.down_payment, extraction.down_payment_pct)
+    return any(value is not None for value in wished)
+
+
 def car_in_focus(ctx: TurnContext) -> Car | None:
     """The selected car, after applying an ordinal or a superlative said in this very message
     ("el 2 a 4 años", "la más barata de esas a 5 años")."""

@@ -9,6 +9,7 @@ from dialog.handlers.common import (
     affordability,
     car_in_focus,
     car_values,
+    plan_wished,
     years_text,
 )
 from dialog.handlers.search import list_outcome, merge_filters
@@ -146,9 +147,7 @@ def _income(ctx: TurnContext, car: Car | None) -> Reply | None:
     """ "¿me alcanza con 18 mil que gano?": how much of an income a payment may take is the
     credit review's (an advisor's) call; the car's lowest payments are ours to say."""
     extraction = ctx.extraction
-    wished = (extraction.down_payment, extraction.down_payment_pct, extraction.term_months,
-              extraction.monthly_budget)  # fmt: skip
-    if not extraction.income or any(value is not None for value in wished):
+    if not extraction.income or plan_wished(ctx) or extraction.monthly_budget is not None:
         return None
     income = money(extraction.income)
     if car is None:

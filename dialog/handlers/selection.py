@@ -18,12 +18,12 @@ from dialog.handlers.common import (
     car_values,
     named_cars,
     pick_by_ordinal,
+    plan_wished,
     plan_words,
 )
 from dialog.registry import HANDLERS, handler
 from dialog.render import fill, km, money
 from dialog.screen import shown_car
-from dialog.state import utc_now
 from dialog.turn import Choice, Reply, TurnContext
 from nlu.context import JUDGED, car_matches, km_pointed, price_pointed
 from nlu.grammar import GRAMMAR
@@ -274,9 +274,7 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
         reply.offered = "purchase"
         return reply
     params = ctx.state.financing
-    extraction = ctx.extraction
-    wished = (extraction.term_months, extraction.down_payment, extraction.down_payment_pct)
-    if any(value is not None for value in wished):  # "el 2020 y a 5 años": that term now
+    if plan_wished(ctx):  # "el 2020 y a 5 años": that term now
         from dialog.handlers.financing import remember_params
 
         remember_params(ctx)
@@ -825,17 +823,9 @@ def _km_judged(ctx: TurnContext) -> Reply | None:
         car = ctx.services.catalog.get(ctx.state.last_results[0])
     if car is None:
         return None
-    age = max(1, utc_now().year - car.year)
-    values = {
-        **car_values(car, words=ctx.words),
-        "age": age,
-        "km_year": km(int(round(car.km / age, -2))),
-    }
     ctx.state.selected = car.stock_id  # "y la mensualidad?" next is of this one
-    reply = Reply(ctx.say("km_judged", values))
-    extraction = ctx.extraction
-    wished = (extraction.term_months, extraction.down_payment, extraction.down_payment_pct)
-    if any(value is not None for value in wished):  # "... ¿está bien eso? ¿y a 5 años con 20?"
+    reply = Reply(ctx.say("km_judged", car_values(car, words=ctx.words)))  # its {km_year}
+    if plan_wished(ctx):  # "... ¿está bien eso? ¿y a 5 años con 20?"
         from dialog.handlers.financing import plan_reply, remember_params
 
         remember_params(ctx)
