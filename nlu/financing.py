@@ -44,6 +44,8 @@ def read(unit: Unit) -> dict[str, float] | None:
     if "years_and_half" in unit.after:
         return _term(value * 12 + 6, unit) if value <= MAX_TERM_YEARS else {}
     if "years_unit" in unit.after:
+        if "gap_after" in unit.after:
+            return {}  # "es solo un año de diferencia": years between two cars
         if unit.cue("age_after") or "age_limit_before" in unit.before:
             return {"year_min": date.today().year - int(value)}  # "de máximo 5 años de uso"
         return _term(value * 12, unit) if value <= MAX_TERM_YEARS else {}

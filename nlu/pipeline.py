@@ -1407,6 +1407,8 @@ class Extractor:
                 second = None  # a search only
             elif intent == DETAILS and not named and slots.keys() & SEARCH_ONLY_CRITERIA:
                 intent, topic, stage, second = SEARCH_REQUEST, None, "context", None
+        if intent == COMPARE and second == FINANCING_REQUEST and not slots.keys() & CLAUSE_PLAN:
+            second = None  # "el de 268, ¿por qué tan caro vs el 2018?": a price that points
         return Extraction(
             intent=intent,
             topic=topic,

@@ -213,7 +213,8 @@ def _quote(ctx: TurnContext, focus: Car | None) -> Reply | None:
     if focus is not None and price_pointed([shown_car(focus)], {"price_max": price}):
         return None  # "¿y el de 236 a 4 años?" of the car chosen at $236,999
     config, params = ctx.services.financing, ctx.state.financing
-    terms = [params.term_months] if params.term_months else list(config.term_months)
+    offered = params.term_months in config.term_months  # "un año de diferencia" is no term
+    terms = [params.term_months] if offered else list(config.term_months)
     key = "quote"
     try:
         plans = [
@@ -250,6 +251,9 @@ def _quote(ctx: TurnContext, focus: Car | None) -> Reply | None:
         "lines": lines,
     }
     text = ctx.say(key, values)
+    if params.term_months and not offered and ctx.template("term_not_offered"):  # "¿a 1 año?"
+        note = ctx.say("term_not_offered", {**_conditions(ctx), "term_months": params.term_months})
+        text = f"{note}\n\n{text}"
     wanted = merge_filters(ctx.state.filters, extraction, ctx.config.reset_on_new_model)
     share = ctx.config.quote_band  # the cars shown beside the quote: around the price said
     band = {"price_min": price * (1 - share), "price_max": price * (1 + share)}

@@ -559,6 +559,9 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
     if not cars and CAR_PRICE in extraction.said:  # "los de 265,999, ¿cuántos km tienen?"
         slots = extraction.slots()
         cars = [car for car in shown if price_pointed([shown_car(car)], slots)]
+    elif CAR_PRICE in extraction.said and extraction.price_max:  # "el de 268 vs el 2018"
+        price = {"price_max": extraction.price_max}
+        cars = [car for car in shown if price_pointed([shown_car(car)], price)] + cars
     named = (
         [
             car
