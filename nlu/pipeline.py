@@ -1407,6 +1407,10 @@ class Extractor:
                 second = None  # a search only
             elif intent == DETAILS and not named and slots.keys() & SEARCH_ONLY_CRITERIA:
                 intent, topic, stage, second = SEARCH_REQUEST, None, "context", None
+        seats_only = set(slots) - NAMES == {"seats_min"} and context.focus is not None
+        if seats_only and intent == SEARCH_REQUEST and _opens_with_copula(analysis.tokens):
+            intent, topic, stage, second = DETAILS, None, "context", None  # "¿es de 7
+            # asientos?" of the car in focus
         if intent == COMPARE and second == FINANCING_REQUEST and not slots.keys() & CLAUSE_PLAN:
             second = None  # "el de 268, ¿por qué tan caro vs el 2018?": a price that points
         return Extraction(
@@ -2414,6 +2418,12 @@ def _phone_ending(analysis: Analysis, phone: str, digits: str | None) -> None:
     for slot in PHONE_END_DROPS:
         analysis.slots.pop(slot, None)
     analysis.put("phone", phone[: -len(digits)] + digits, 0)
+
+
+def _opens_with_copula(tokens: list[str]) -> bool:
+    """ "¿es de 7 asientos?", "y es de 7?": a trait asked of a car, not a wish."""
+    words = [token for token in tokens if token.isalnum() and token not in ("y", "and")]
+    return bool(words) and words[0] in GRAMMAR.copulas
 
 
 def _third_row(analysis: Analysis) -> None:
