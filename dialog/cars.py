@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from dialog.render import km, money
+from dialog.state import utc_now
 from tools.catalog import Car
 
 CAR_PLACEHOLDERS = frozenset(
@@ -50,7 +50,7 @@ def car_values(
     def metres(value: float | None) -> str:
         return f"{value / 1000:.2f} m" if value else unknown
 
-    age = max(1, datetime.now(UTC).year - car.year)  # a car of this year counts one
+    age = max(1, utc_now().year - car.year)  # a car of this year counts one
 
     return {
         "n": n if n is not None else "",

@@ -60,6 +60,10 @@ class ContactWords(BaseModel):
     day_names: dict[str, str] = Field(default_factory=dict)
     # words inside a name kept lower-case: "Robert and Linda Hughes", "María de la Luz"
     name_links: list[str] = Field(default_factory=list)
+    # a first name said in place of the one given (regular expressions with a `name` group)
+    name_corrections: list[str] = Field(default_factory=list)
+    # the last digits of the phone given (regular expressions with a `digits` group)
+    phone_endings: list[str] = Field(default_factory=list)
 
 
 class ContactReader:
@@ -75,6 +79,8 @@ class ContactReader:
         self.first_names = first_names
         self.max_words = words.max_name_words
         self.times = [(re.compile(t.pattern), t.say) for t in words.times]
+        self.name_corrections = [re.compile(pattern) for pattern in words.name_corrections]
+        self.phone_endings = [re.compile(pattern) for pattern in words.phone_endings]
         # the says of days and of times of day: a time corrected in part keeps the other part
         self.day_says = frozenset(t.say.split("{")[0].strip() for t in words.times if t.day)
         self.hour_says = frozenset(
@@ -246,8 +252,9 @@ class ContactReader:
     def corrected_name(self, tokens: list[str], raw: str) -> str | None:
         """ "no es karla, es carla con c", "es Carla con C": the first name said in its place
         (one of the lexicon's first names), written as the customer wrote it."""
-        for pattern in (_NOT_THIS_NAME, _SPELLED_NAME):
-            match = pattern.search(" ".join(tokens))
+        text = " ".join(tokens)
+        for pattern in self.name_corrections:
+            match = pattern.search(text)
             if match and match.group("name") in self.first_names:
                 written = _as_written(raw, [match.group("name")])
                 return _title(written, frozenset()) if written else match.group("name").title()
@@ -255,7 +262,8 @@ class ContactReader:
 
     def phone_ending(self, tokens: list[str]) -> str | None:
         """ "el cel termina en 67 no en 65": the digits the number ends with."""
-        match = _PHONE_END.search(" ".join(tokens))
+        text = " ".join(tokens)
+        match = next((m for pattern in self.phone_endings if (m := pattern.search(text))), None)
         return match.group("digits") if match else None
 
     def name(
@@ -342,11 +350,6 @@ class ContactReader:
 NAME_ARTICLES = GRAMMAR.name_articles
 CLAUSE_MARKS = GRAMMAR.name_clause_marks  # "paso mis datos: Ana López, 55…"
 GERUND_ENDINGS = tuple(sorted(GRAMMAR.gerund_endings))  # "viendo", "buscando": never a surname
-
-
-_NOT_THIS_NAME = re.compile(r"\bno es [a-z]+ ,? ?(?:es|sino|se llama|me llamo) (?P<name>[a-z]+)\b")
-_SPELLED_NAME = re.compile(r"\b(?:es|soy|me llamo) (?P<name>[a-z]+) con (?:[a-z]|la [a-z])\b")
-_PHONE_END = re.compile(r"\b(?:termina|acaba|ends) (?:en|with|in) (?P<digits>\d{1,4})\b")
 
 
 def _verb_form(word: str) -> bool:

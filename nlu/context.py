@@ -166,8 +166,8 @@ class Reading:
 
     label: str
     stage: str
-    by_slots_only: bool
-    score: float  # the label's only evidence was slots ("2019" -> a search)
+    by_slots_only: bool  # the label's only evidence was slots ("2019" -> a search)
+    score: float  # the decision's score (examples below a threshold are weak)
     words: int
     said: frozenset[str] = frozenset()  # "context:search", "context:pointing", "context:follow_up"
     details_asked: bool = False  # a phrase of car_details was in the message
@@ -535,13 +535,16 @@ def price_pointed(cars: list, slots: dict[str, object]) -> list:
     margin = max(PRICE_POINT[0], PRICE_POINT[1] * price)
     if price % 1000:  # "el de 249,999" said to the peso: that price, not one $2,000 off
         margin = PRICE_POINT_EXACT
-    found = [car for car in cars if car_matches(car, named) and abs(car.price - price) <= margin]
-    if not found and "body_type" in named:  # "el de 249 mil, el hatchback": a Rio filed as a
-        del named["body_type"]  # sedan; the price names it, the body word is the customer's
-        found = [
-            car for car in cars if car_matches(car, named) and abs(car.price - price) <= margin
+
+    def priced(traits: dict[str, object]) -> list:
+        return [
+            car for car in cars if car_matches(car, traits) and abs(car.price - price) <= margin
         ]
-    return found
+
+    found = priced(named)
+    if not found and "body_type" in named:  # "el de 249 mil, el hatchback": a Rio filed as a
+        found = priced({k: v for k, v in named.items() if k != "body_type"})  # sedan: the price
+    return found  # names it, the body word is the customer's
 
 
 KM_POINT = (1000, 0.03)  # km said point at a car within 1,000 km or 3% of its odometer

@@ -128,9 +128,10 @@ SPACED_LIST_MAX = 12
 COUNT_MAX = 10  # "los dos", "las 3": how many cars, not an amount
 AGE_LINKS = GRAMMAR.age_links
 PERSON_WORDS = GRAMMAR.person_words
+MONEY_SLOTS = frozenset(MONEY)
+THIRD_ROW = "grammar:third_row"  # "con tercera fila": a phrase set of data/nlu/grammar.yml
 TERM_REPLACED = "term:replaced"  # "en vez de 3 años": the term said is the one replaced
 JUDGED_REACH = 3  # words before a size that judge it: "se me hacen chicas"
-INCOME_IN_THOUSANDS = 1000  # an income below this is said in thousands ("gano 18")
 SEEN_REACH = 4  # "en mercado libre vi uno igual en 230": a price seen elsewhere, no budget
 SEEN_VERBS = GRAMMAR.seen_verbs
 PLAN_WORDS = GRAMMAR.plan_words
@@ -450,6 +451,7 @@ class Extractor:
             ("context:negation", [*settings.negation_words, *settings.reset_words]),
             ("context:broaden", settings.broaden_words),
             ("context:also", sorted(GRAMMAR.also_words)),
+            (THIRD_ROW, sorted(GRAMMAR.third_row)),
             ("context:negation_after", settings.negation_after_words),
             ("context:asks_after_no", settings.asks_after_no_words),
             ("context:insisting", settings.insisting_words),
@@ -695,7 +697,7 @@ class Extractor:
         leftovers, counted = self._numbers(analysis, found["cue"], taken)
         if "model" in analysis.slots:  # "el motor turbo de la tiguan": that model's engine
             analysis.slots.pop("style", None)
-        _third_row(analysis)
+        _third_row(analysis, found["said"])
         _size_judged(analysis)
         _own_car_value(analysis)
         picks = self.ordinals.read_all(tokens, taken, leftovers, counted)
@@ -778,8 +780,7 @@ class Extractor:
                     analysis.kinds[i] = analysis.kinds[i] or "number"
             meaning = {} if _relative(tokens, unit) else _meaning(unit)
             if unit.cue("income_before", "income_after") and analysis.income is None:
-                earned = unit.last.value  # "gano 18" is 18 mil
-                analysis.income = earned * 1000 if earned < INCOME_IN_THOUSANDS else earned
+                analysis.income = money.pesos(unit.last)  # "gano 18" is 18 mil
             if _own_value_in_thousands(unit):
                 meaning = {"price_max": unit.last.value * 1000}  # "mi sentra vale unos 150"
             if DENIED_TERM in analysis.said and _bare_term_years(unit, meaning or {}):
@@ -843,7 +844,7 @@ class Extractor:
             if unit.first.start in instead_ends and "term_months" in meaning:
                 analysis.said.add(TERM_REPLACED)  # "en vez de 3 años, a 4": the 3 years go
                 continue
-            if unit.first.start in instead_ends and meaning.keys() & set(MONEY):
+            if unit.first.start in instead_ends and meaning.keys() & MONEY_SLOTS:
                 analysis.replaced.extend(float(v) for v in meaning.values())  # "en vez de 45
                 continue  # mil, 60 mil": the 45 mil is the amount replaced, not wanted
             bounded = bool((unit.before | unit.after) & BOUND_CUES)
@@ -2422,19 +2423,16 @@ def _phone_ending(analysis: Analysis, phone: str, digits: str | None) -> None:
 
 def _opens_with_copula(tokens: list[str]) -> bool:
     """ "¿es de 7 asientos?", "y es de 7?": a trait asked of a car, not a wish."""
-    words = [token for token in tokens if token.isalnum() and token not in ("y", "and")]
+    words = [token for token in tokens if token.isalnum() and token not in LIST_JOINERS]
     return bool(words) and words[0] in GRAMMAR.copulas
 
 
-def _third_row(analysis: Analysis) -> None:
+def _third_row(analysis: Analysis, said: list[tuple[str, int, int]]) -> None:
     """ "con tercera fila": seats for seven (a seats figure said wins); "¿cabe un adulto en la
     tercera fila?" asks about a car."""
-    text = f" {' '.join(analysis.tokens)} "
-    for phrase in GRAMMAR.third_row:
-        at = text.find(f" {phrase} ")
-        position = text[:at].count(" ")
-        if at > 0 and analysis.tokens[position - 1] in GRAMMAR.third_row_after:
-            analysis.put("seats_min", seats.ROW_SEATS[3], position)
+    for name, start, _ in said:
+        if name == THIRD_ROW and start and analysis.tokens[start - 1] in GRAMMAR.third_row_after:
+            analysis.put("seats_min", seats.ROW_SEATS[3], start)
             return
 
 

@@ -207,9 +207,7 @@ def resolve(
         if start and tokens[start - 1].isdigit() and fold(tokens[start]) in SEAT_WORDS:
             continue  # "7 seat SUVs": seats, not the make SEAT
         indefinite = start > 1 and tokens[start - 1] in ONE_CAR and tokens[start] not in NUMERALS
-        wished = (
-            tokens[start - 2] in WISHES if start > 1 else False
-        )  # not "vi un lobo en el camino"
+        wished = start > 1 and tokens[start - 2] in WISHES  # not "vi un lobo en el camino"
         offered = start > 1 and tokens[start - 2] in ALTERNATIVE_JOINERS and bool(mention.claimed)
         indefinite = indefinite and (wished or offered)  # "un vocho o un gol": wished too
         near = set(tokens[max(0, start - 2) : start]) | set(tokens[end : end + 2])

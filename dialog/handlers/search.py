@@ -733,7 +733,7 @@ def _missing_alternatives(ctx: TurnContext, filters: SearchFilters) -> None:
         if model and not model_in_stock(catalog, model)
     ]
     if missing and ctx.template("missing_alternative"):
-        joiner = f" {ctx.config.templates.get('or_join', 'o').strip()} "
+        joiner = f" {(ctx.template('or_join') or 'o').strip()} "  # "or" in English
         ctx.notes.append(ctx.say("missing_alternative", {"models": joiner.join(missing)}))
 
 

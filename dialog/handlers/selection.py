@@ -740,7 +740,12 @@ def advice(ctx: TurnContext) -> Reply:
     named = {key: getattr(extraction, key) for key in ("make", "model") if getattr(extraction, key)}
     same = [car for car in shown if named and car_matches(shown_car(car), named)]
     focus = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
-    against = len(models) == 1 and focus is not None and not same and not named_is(focus, named)
+    against = (
+        len(models) == 1
+        and focus is not None
+        and not same
+        and not car_matches(shown_car(focus), named)
+    )
     if len(models) >= 2 or len(same) >= 2 or against:  # "los 2 rio, ¿qué diferencia tienen?":
         # those two; "¿cuál está mejor, esa o la cx5?": the one in focus and the one named
         compare = ctx.speaking_as("compare_cars")
@@ -780,11 +785,6 @@ def advice(ctx: TurnContext) -> Reply:
 FIGURES_WANTED = ("price_max", "price_min", "monthly_budget", "seats_min", "drive", "year_min",
                   "year_max", "km_max")  # fmt: skip
 LIST_ADVICE = ("cheapest", "lowest_km", "newest")  # what the listing can say in a choice's favour
-
-
-def named_is(car: Car, named: dict[str, object]) -> bool:
-    """The car is of the make/model named."""
-    return car_matches(shown_car(car), named)
 
 
 def _use_advice(ctx: TurnContext, shown: list[Car]) -> Reply | None:
