@@ -13,6 +13,7 @@ from dialog.handlers.common import CAR_PLACEHOLDERS, car_values, pick_by_ordinal
 from dialog.handlers.search import WISHED_CAR
 from dialog.registry import handler
 from dialog.render import money
+from dialog.state import ConversationState
 from dialog.store.base import Handoff
 from dialog.turn import Reply, TurnContext
 from nlu.text import normalize
@@ -26,7 +27,7 @@ DONE = {"name", "contact_time", "captured"} | CAR_PLACEHOLDERS
 # the templates every reply that lists what the advisor receives may use
 CAPTURED_LINE = {"captured_line": {"label", "value"}}
 CAPTURED_TEMPLATES = {
-    **{f"label_{key}": set() for key in (*LEAD_SLOTS, "car", "plan", "own_car", "note")},
+    **{f"label_{key}": set() for key in (*LEAD_SLOTS, "car", "also", "plan", "own_car", "note")},
     "label_own_car_plain": set(),
     "plan_line": {"monthly_payment", "term_months", "down_payment"},
 }
@@ -60,7 +61,6 @@ def car_described(ctx: TurnContext) -> None:
     """ "márquenme ... para el rio de 19 mil km": the listed car the message describes by its km
     or price is the one the lead is about; "Fernando Ochoa, 55…, quería la tracker 2021": the
     one car named (among those seen, else in the whole catalog)."""
-    from dialog.handlers.selection import cars_named
     from dialog.screen import shown_car
     from nlu.context import km_pointed, price_pointed
 
@@ -77,19 +77,29 @@ def car_described(ctx: TurnContext) -> None:
         state.own_car = car_name(extraction.make, extraction.model, year)  # falló; es un forte"
         return  # their car, bought before: not one of ours to buy
     if not pointed and (extraction.make or extraction.model):
-        seen = list(dict.fromkeys([*state.last_results, *state.chosen]))
-        pointed = cars_named(catalog, extraction, seen)
-        if not pointed:  # in the whole catalog, by the vectorised search
-            wanted = SearchFilters(
-                make=extraction.make,
-                model=extraction.model,
-                year_min=extraction.year_min,
-                year_max=extraction.year_max,
-            )
-            outcome = search(catalog, wanted, limit=2)
-            pointed = list(outcome.cars) if not outcome.relaxed else []
+        pointed = cars_named_anywhere(ctx, limit=2)
     if len(pointed) == 1:
         state.selected = pointed[0].stock_id
+
+
+def cars_named_anywhere(ctx: TurnContext, limit: int) -> list[Car]:
+    """The cars the message names: among those seen (shown or chosen), else in the whole catalog
+    by the vectorised search (at most `limit`; none when the search had to relax)."""
+    from dialog.handlers.selection import cars_named
+
+    state, extraction, catalog = ctx.state, ctx.extraction, ctx.services.catalog
+    seen = list(dict.fromkeys([*state.last_results, *state.chosen]))
+    named = cars_named(catalog, extraction, seen)
+    if named:
+        return named
+    wanted = SearchFilters(
+        make=extraction.make,
+        model=extraction.model,
+        year_min=extraction.year_min,
+        year_max=extraction.year_max,
+    )
+    outcome = search(catalog, wanted, limit=limit)
+    return list(outcome.cars) if not outcome.relaxed else []
 
 
 @handler(
@@ -146,6 +156,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         "contact_time": _time_words(ctx, lead.contact_time),
         "car": title,
         "plan": ctx.say("plan_line", plan_words(plan)) if plan else None,
+        "also": state.profile.get(ALSO_KEY, "").replace(ALSO_SEP, "; ") or None,
         "own_car": state.own_car,  # to sell, or to leave as a down payment
         "note": state.profile.get("lead_notes"),  # "anota que debo 80 mil"
     }
@@ -204,10 +215,15 @@ def lead_status(ctx: TurnContext) -> Reply:
     extraction = ctx.extraction
     seller = _is_seller(ctx)
     changed = False
-    listed = (extraction.make or extraction.model) and _pointed_car(ctx) is not None
+    named = extraction.make or extraction.model
+    adding = said(ctx, ADD_KEY) and not said(ctx, NOTE_KEY) and state.profile.get("lead_car")
+    if adding and _also_wanted(ctx, _pointed_car(ctx)):
+        state.selected = int(state.profile["lead_car"])  # "agrégale también el versa": beside
+        return finish_handoff(ctx, "updated")  # the one sent, which stays the lead's car
+    listed = named and _pointed_car(ctx) is not None
     if listed:  # "ponme en la solicitud también la trax": a car of ours to buy, not theirs
         seller = False
-    if seller and (extraction.make or extraction.model):  # "anota que es un mazda 3 2019"
+    if seller and named:  # "anota que es un mazda 3 2019"
         year = extraction.year_min or extraction.year_max
         state.own_car, changed = car_name(extraction.make, extraction.model, year), True
     if said(ctx, NOTE_KEY):  # "anota que debo 80 mil": their words, for the advisor
@@ -216,6 +232,8 @@ def lead_status(ctx: TurnContext) -> Reply:
     if seller:  # their own car is the lead's: no listed car to add
         return finish_handoff(ctx, "updated" if changed else "unchanged", send=changed)
     car = _pointed_car(ctx)
+    if car is not None and _car_title(ctx, car) in _also(state):
+        car = None  # already beside the lead's car: "¿qué datos tienes?" changes nothing
     contact = any(getattr(ctx.extraction, key) for key in LEAD_SLOTS)
     if (car is not None and str(car) != state.profile.get("lead_car")) or contact:
         state.selected = car if car is not None else state.selected
@@ -223,6 +241,40 @@ def lead_status(ctx: TurnContext) -> Reply:
     if changed:  # a note added: the advisor gets it
         return finish_handoff(ctx, "updated")
     return finish_handoff(ctx, "unchanged", send=False)
+
+
+def _also_wanted(ctx: TurnContext, car: int | None) -> bool:
+    """Add the car named to the lead's other cars of interest: the one pointed at, else the one
+    the catalog has by that name, else the make and model said (the advisor shows the ones in
+    stock). False when it is the car already sent or already added."""
+    state, extraction = ctx.state, ctx.extraction
+    if car is None:
+        named = cars_named_anywhere(ctx, limit=2)
+        car = named[0].stock_id if len(named) == 1 else None
+    if car is not None:
+        if str(car) == state.profile.get("lead_car"):
+            return False
+        title = _car_title(ctx, car)
+    elif extraction.make or extraction.model:  # not in stock by that name: the advisor checks
+        year = extraction.year_min or extraction.year_max
+        title = car_name(extraction.make, extraction.model, year)
+    else:
+        return False
+    also = _also(state)
+    if not title or title in also:
+        return False
+    state.profile[ALSO_KEY] = ALSO_SEP.join([*also, title])
+    return True
+
+
+def _also(state: ConversationState) -> list[str]:
+    """The other cars of interest added to the lead, as the advisor reads them."""
+    return [part for part in state.profile.get(ALSO_KEY, "").split(ALSO_SEP) if part]
+
+
+def _car_title(ctx: TurnContext, stock_id: int) -> str | None:
+    car = ctx.services.catalog.get(stock_id)
+    return f"{car.title} · {money(car.price)}" if car is not None else None
 
 
 def _is_seller(ctx: TurnContext) -> bool:
@@ -270,6 +322,8 @@ def summary(ctx: TurnContext) -> list[str]:
         lines.append(f"auto del cliente ({how}): {state.own_car}")
     if state.last_label:
         lines.append(f"último tema: {state.last_label}")
+    if state.profile.get(ALSO_KEY):  # "agrégale también el versa"
+        lines.append(f"también le interesa: {state.profile[ALSO_KEY].replace(ALSO_SEP, '; ')}")
     if state.profile.get("lead_notes"):  # "anota que debo 80 mil": what they asked to add
         lines.append(f"notas del cliente: {state.profile['lead_notes']}")
     return lines
@@ -313,6 +367,8 @@ def _time_words(ctx: TurnContext, said: str | None) -> str | None:
 
 NOTE_KEY = "lead_update:note"
 NOTE_ROUTE = "lead_update"
+ADD_KEY = "lead_update:add"  # "agrégale también…": a car beside the one sent, not instead
+ALSO_KEY, ALSO_SEP = "lead_also", "|"
 
 
 def add_note(ctx: TurnContext) -> None:
