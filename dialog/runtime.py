@@ -110,6 +110,12 @@ def _check_pack_topics(config: DialogConfig, knowledge: KnowledgeBase) -> None:
                                 f"{', '.join(sorted(knowledge.entries))}",
                                 line_at(pack, ("knowledge_answers", topic)))  # fmt: skip
             names = {section.name for section in known.sections}
+            names |= {  # a window's two answers: "Devolución:within", "Devolución:past"
+                f"{section.name}:{side}"
+                for section in known.sections
+                if section.window is not None
+                for side in ("within", "past")
+            }
             for section in (entry or {}).get("sections") or {}:
                 if section not in names:
                     where = ("knowledge_answers", topic, "sections", section)

@@ -224,6 +224,7 @@ class Analysis:
     picks: list[int] = field(default_factory=list)  # every ordinal: "el 1 con el 3"
     odometer: int | None = None  # the km of a car named ("el sentra 2019 con 18 mil km")
     income: float | None = None  # what the customer earns a month ("gano 18 mil"): no slot
+    elapsed_days: int | None = None  # time since it happened: "lo compré hace 2 meses" -> 60
     taken_back: list[int] = field(default_factory=list)  # values dropped or ruled out
     unbounded: set[str] = field(default_factory=set)  # amounts said without "máximo", "hasta"
     alternatives: list[str] = field(default_factory=list)  # "jetta o vento": 'Volkswagen|Vento'
@@ -781,6 +782,8 @@ class Extractor:
             meaning = {} if _relative(tokens, unit) else _meaning(unit)
             if unit.cue("income_before", "income_after") and analysis.income is None:
                 analysis.income = money.pesos(unit.last)  # "gano 18" is 18 mil
+            if unit.cue("elapsed_before", "elapsed_after") and analysis.elapsed_days is None:
+                analysis.elapsed_days = _elapsed_days(unit)  # "hace 2 meses": 60 days ago
             if _own_value_in_thousands(unit):
                 meaning = {"price_max": unit.last.value * 1000}  # "mi sentra vale unos 150"
             if DENIED_TERM in analysis.said and _bare_term_years(unit, meaning or {}):
@@ -1426,6 +1429,7 @@ class Extractor:
             years=tuple(analysis.years),
             odometer=analysis.odometer,
             income=analysis.income,
+            elapsed_days=analysis.elapsed_days,
             terms=tuple(analysis.terms),
             cities=tuple(analysis.cities),
             down_payments=tuple(analysis.down_payments),
@@ -2555,6 +2559,21 @@ def _after_car_name(analysis: Analysis, start: int, joiners=None) -> bool:
     if _YEAR.fullmatch(tokens[i]) and i > 0:
         i -= 1  # the car's year between its name and its price
     return kinds[i] == "car"
+
+
+# days in one of each time unit (cues.yml days_unit…years_unit) and the longest time read as
+# one since a purchase: "tengo 30 años" is an age
+UNIT_DAYS = {"days_unit": 1, "weeks_unit": 7, "months_unit": 30, "years_unit": 365}
+MAX_ELAPSED_DAYS = 20 * 365
+
+
+def _elapsed_days(unit: Unit) -> int | None:
+    """ "hace 2 meses" -> 60, "ya pasaron 5 días" -> 5; None without a time unit."""
+    per = next((days for label, days in UNIT_DAYS.items() if label in unit.after), None)
+    if per is None or unit.is_range or unit.last.multiplied:
+        return None
+    days = round(unit.last.value * per)
+    return days if 0 < days <= MAX_ELAPSED_DAYS else None
 
 
 def _meaning(unit: Unit) -> dict[str, float] | None:

@@ -21,6 +21,18 @@ MAX_ANSWER_CHARS = 900
 LONGEST = 1200  # a general answer and the sections asked, in one message
 
 
+class Window(BaseModel):
+    """A period a section's rule lasts from the purchase (the 7 days of a return, the 3 months of
+    the warranty): told how long ago they bought ("lo compré hace 2 meses"), the answer says
+    whether they are within it. `{ago}` in either text is that time, in the customer's words."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int = Field(gt=0)
+    within: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS)
+    past: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS)
+
+
 class KnowledgeSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -30,6 +42,7 @@ class KnowledgeSection(BaseModel):
     # answered without the topic's general answer, which says nothing of it ("¿quién paga la
     # tenencia?" needs no list of what the app does)
     alone: bool = False
+    window: Window | None = None
 
 
 class KnowledgeEntry(Evidence):
@@ -63,7 +76,8 @@ class KnowledgeAnswer(BaseModel):
     section: str | None = None
     text: str
     general: bool = False  # the general answer comes first
-    # the sections whose text the answer says (a part the general answer already says is not)
+    # the sections whose text the answer says (a part the general answer already says is not);
+    # a section answered by its window is named "<section>:within" or "<section>:past"
     said_sections: list[str] = Field(default_factory=list)
 
 
@@ -108,9 +122,12 @@ class KnowledgeBase:
         said: frozenset[str] = frozenset(),
         area: str | None = None,
         first: bool = False,
+        elapsed_days: int | None = None,
     ) -> KnowledgeAnswer | None:
         """The answer for `topic`, narrowed to the sections the question named; `first` (the
-        topic was not answered yet in this conversation): the general answer, then them."""
+        topic was not answered yet in this conversation): the general answer, then them. Told
+        how long ago they bought (`elapsed_days`), the sections with a window say whether that
+        is within it; `{ago}` is left for the caller to fill."""
         entry = self.entries.get(topic or "")
         if entry is None:
             return None
@@ -119,6 +136,10 @@ class KnowledgeBase:
             for section in entry.sections
             if section.name == area or section_key(entry.topic, section.name) in said
         ]
+        if elapsed_days is not None:
+            timed = _timed(entry, sections, elapsed_days)
+            if timed is not None:
+                return timed
         if not sections:
             return KnowledgeAnswer(topic=entry.topic, text=entry.answer)
         alone = [section for section in sections if section.alone]
@@ -152,6 +173,44 @@ _ENUMERATOR = re.compile(r"^\s*(?:[•\-]|\d+[.)])\s*")
 MIN_FACTS = 2  # "3 días" alone is too little to call a line a repeat
 _BOLD = re.compile(r"\*[^*]+\*")
 _DIGITS = re.compile(r"\d+")
+
+
+def _timed(
+    entry: KnowledgeEntry, named: list[KnowledgeSection], days: int
+) -> KnowledgeAnswer | None:
+    """ "Lo compré hace 2 meses, ¿lo puedo devolver?": each windowed section asked (all of the
+    topic's when none is) says whether `days` is within it; the others asked keep their text."""
+    windowed = [section for section in named if section.window is not None]
+    if named and not windowed:
+        return None
+    parts = named if windowed else [s for s in entry.sections if s.window is not None]
+    if not parts:
+        return None
+    sides = {
+        section.name: "within" if days <= section.window.days else "past"
+        for section in entry.sections
+        if section.window is not None
+    }
+    if any(sides.get(section.name) == "past" for section in parts):  # "ya no la puedo devolver":
+        parts = [  # what still applies, after it (the warranty's 3 months after the return's 7 days)
+            *parts,
+            *(s for s in entry.sections if sides.get(s.name) == "within" and s not in parts),
+        ]
+    names, texts = [], []
+    for section in parts:
+        if section.window is None:
+            names.append(section.name)
+            texts.append(section.answer)
+            continue
+        side = sides[section.name]
+        names.append(f"{section.name}:{side}")
+        texts.append(getattr(section.window, side))
+    return KnowledgeAnswer(
+        topic=entry.topic,
+        section=", ".join(section.name for section in parts),
+        text="\n\n".join(texts),
+        said_sections=names,
+    )
 
 
 def without_repeated_facts(text: str) -> str:

@@ -29,6 +29,8 @@ def fixed_reply(ctx: TurnContext) -> Reply:
 
 SECOND_REQUEST = "turn:second_request"  # said by the engine on the copy a second request reads
 REPEATED = "repeated"  # the kind of the "ya te lo compartí arriba" reply
+# the time units an elapsed time is said in, longest first, with their days
+AGO_UNITS = (("year", 365), ("month", 30), ("week", 7), ("day", 1))
 
 
 @handler(
@@ -49,6 +51,8 @@ REPEATED = "repeated"  # the kind of the "ya te lo compartí arriba" reply
         "currency": set(),
         "mixed": set(),
         "far_city": {"place", "areas"},
+        **{f"ago_{unit}": set() for unit, _ in AGO_UNITS},
+        **{f"ago_{unit}s": {"n"} for unit, _ in AGO_UNITS},
     },
 )
 def knowledge_answer(ctx: TurnContext) -> Reply:
@@ -69,7 +73,8 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     recent = ctx.state.recent_answers
     first = not any(done.startswith(f"{extraction.topic}:") for done in recent)
     first = first and SECOND_REQUEST not in extraction.said  # beside another answer: the part
-    answer = knowledge.answer(extraction.topic, extraction.said, area, first=first)
+    elapsed = extraction.elapsed_days  # "lo compré hace 2 meses": within the return's 7 days?
+    answer = knowledge.answer(extraction.topic, extraction.said, area, first, elapsed)
     if answer is not None:
         entry = knowledge.entries[answer.topic]
         key = f"{answer.topic}:{answer.section or ''}:{area or ''}"
@@ -98,7 +103,11 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
             text = f"{text}\n\n{offer}"
         if answer.topic == LOCATIONS and area is not None:
             text = _one_branch(ctx, text, entry, area)
-        if said(ctx, f"{ctx.intent}:case") and ctx.template("case_note") and "asesor" not in text:
+        timed = any(":" in name for name in answer.said_sections)  # a window settled their case
+        if "{ago}" in text:
+            text = text.replace("{ago}", _ago(ctx, extraction.elapsed_days or 0))
+        case = said(ctx, f"{ctx.intent}:case") and not timed
+        if case and ctx.template("case_note") and "asesor" not in text:
             text = f"{text}\n\n{ctx.say('case_note')}"  # "¿si no tengo historial me aprueban?"
         far = extraction.city and area is None and answer.topic != LOCATIONS
         names = _nearest_names(ctx, extraction.city) if far else ""
@@ -179,6 +188,13 @@ def _several_places(ctx: TurnContext) -> Reply:
         if reply.text and reply.text not in parts:
             parts.append(reply.text)
     return Reply("\n\n".join(parts))
+
+
+def _ago(ctx: TurnContext, days: int) -> str:
+    """60 -> "2 meses", 7 -> "una semana": the longest unit that counts the days exactly."""
+    unit, per = next((unit, per) for unit, per in AGO_UNITS if days % per == 0)
+    count = days // per
+    return ctx.say(f"ago_{unit}" if count == 1 else f"ago_{unit}s", {"n": count})
 
 
 def _in_language(ctx: TurnContext, answer) -> str:
