@@ -191,8 +191,10 @@ def _timed(
         for section in entry.sections
         if section.window is not None
     }
-    if any(sides.get(section.name) == "past" for section in parts):  # "ya no la puedo devolver":
-        parts = [  # what still applies, after it (the warranty's 3 months after the return's 7 days)
+    # a window past ("ya no la puedo devolver"): what still applies, after it (the warranty's
+    # 3 months after the return's 7 days)
+    if any(sides.get(section.name) == "past" for section in parts):
+        parts = [
             *parts,
             *(s for s in entry.sections if sides.get(s.name) == "within" and s not in parts),
         ]
