@@ -76,6 +76,7 @@ class ContactReader:
         self.name_copulas = frozenset(fold(word) for word in words.name_copulas)
         self.stop = frozenset(fold(word) for word in words.not_names)  # never in a name
         self.not_names = self.stop | everyday  # never a name's first word
+        self.everyday = everyday
         self.first_names = first_names
         self.max_words = words.max_name_words
         self.times = [(re.compile(t.pattern), t.say) for t in words.times]
@@ -322,8 +323,9 @@ class ContactReader:
                 return name
             if known_first and contact_nearby and alone:  # "Tom, 5598765432, mornings"
                 return name
-            if asked and alone and len(words) >= 2 and (start == 0 or capitalised):
-                return name
+            plain = not capitalised and any(word in self.everyday for word in words[1:])
+            if asked and alone and len(words) >= 2 and (start == 0 or capitalised) and not plain:
+                return name  # not "cual mala experiencia": everyday words, written as such
             if asked and alone and capitalised and (start == 0 or contact_nearby):
                 return name  # "Brandon, 33 4455 6677": a first name we do not list
             if contact_nearby and alone and capitalised and len(words) >= 2:
@@ -340,6 +342,8 @@ class ContactReader:
             spelled = token.replace("-", "").replace("'", "")  # "Reyes-Miller", "O'Brien"
             if taken[i] or not spelled.isalpha() or token in blocked or len(token) > 20:
                 break
+            if LAUGH.fullmatch(token):  # "jaja", "jajaja", "jeje": laughter, never a name
+                break
             words.append(token)
             i += 1
         if not words or len(words) > self.max_words:
@@ -348,6 +352,7 @@ class ContactReader:
 
 
 NAME_ARTICLES = GRAMMAR.name_articles
+LAUGH = re.compile(r"(?:j[aeiou]|[aeiou]j|h[ae]|js|xd)+j?")
 CLAUSE_MARKS = GRAMMAR.name_clause_marks  # "paso mis datos: Ana López, 55…"
 GERUND_ENDINGS = tuple(sorted(GRAMMAR.gerund_endings))  # "viendo", "buscando": never a surname
 

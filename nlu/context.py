@@ -736,7 +736,9 @@ def _pick_is_a_percent(reading: Reading, slots: dict[str, object], context: Dial
     """ "el 10 entonces" right after a plan, when no 10th car was shown: the 10 percent down;
     "con el 30" too, which read alone would be an amount, and in a message that asks for a plan
     by its term ("va la x1, a 6 años con el 30")."""
-    plan_asked = reading.label == FINANCING and "term_months" in slots
+    # a term said beside it asks a plan, whatever the message was read as ("ponle el 10
+    # entonces, y a 6 años" with the car chosen)
+    plan_asked = "term_months" in slots and (reading.label == FINANCING or context.focus is not None)
     if not plan_asked and (context.last_label != FINANCING or context.focus is None):
         return False
     bare = reading.bare_number

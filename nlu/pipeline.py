@@ -104,6 +104,7 @@ BARE_DOWN_PAYMENT = "down_payment:bare"  # a down payment said without "mil", "k
 BARE_AMOUNT = "money:bare"  # an amount said as a small bare number ("con 30")
 OWN_VALUE = "money:own_value"  # an amount said as what the customer's own car is worth
 SAVINGS = "money:savings"  # an amount the customer has saved
+MONEY_TAKEN_BACK = "money:taken_back"  # an amount taken back: "olvida lo de los 5 mil"
 # "con los/mis/esos 70 mil": an amount paid in
 CON_AMOUNT = GRAMMAR.money_paid_in
 # what a customer trading in or selling their car wants of the next one: a search too
@@ -780,6 +781,9 @@ class Extractor:
                 for i in range(quantity.start, quantity.end):
                     analysis.kinds[i] = analysis.kinds[i] or "number"
             meaning = {} if _relative(tokens, unit) else _meaning(unit)
+            if "forget_before" in unit.before:  # "olvida lo de los 5 mil": no amount now
+                analysis.said.add(MONEY_TAKEN_BACK)
+                meaning = {}
             if unit.cue("income_before", "income_after") and analysis.income is None:
                 analysis.income = money.pesos(unit.last)  # "gano 18" is 18 mil
             if unit.cue("elapsed_before", "elapsed_after") and analysis.elapsed_days is None:
@@ -2081,6 +2085,8 @@ def _another_kind_wished(analysis: Analysis) -> None:
         while i >= 0 and tokens[i] in SKIPPED_BEFORE_TRAIT:
             i -= 1  # "algo más chico", "¿cuáles son automáticos?"
         described = i > 0 and tokens[i - 1] in GRAMMAR.copulas  # "¿es una camioneta?"
+        described = described or (i >= 0 and analysis.kinds[i] == "car")  # "el fiat uno es
+        # automático?": the car named is described ("uno" is its name, no "one")
         if (
             i >= 0
             and not described

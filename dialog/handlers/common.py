@@ -52,8 +52,9 @@ def _named_in_list(ctx: TurnContext) -> int | None:
 
     extraction = ctx.extraction
     slots = {key: getattr(extraction, key) for key in NAMING if getattr(extraction, key)}
-    if not slots:
-        return None
+    asked = {trait for trait in ASKED_TRAITS if f"details:{trait}" in extraction.said}
+    if not slots.keys() - asked:
+        return None  # "pero ¿es automático?" with a car in focus: asked of it, naming no other
     focus = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
     if focus is not None and car_matches(shown_car(focus), slots):
         return focus.stock_id

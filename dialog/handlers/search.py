@@ -8,7 +8,7 @@ from dialog.handlers.common import CAR_PLACEHOLDERS, affordability, car_choices,
 from dialog.registry import handler
 from dialog.render import money, thousands
 from dialog.turn import Reply, TurnContext
-from nlu.pipeline import SAVINGS, YEAR_FLOOR
+from nlu.pipeline import MONEY_TAKEN_BACK, SAVINGS, YEAR_FLOOR
 from nlu.schema import Extraction
 from nlu.values import EITHER
 from tools.catalog import Car, car_name
@@ -797,6 +797,16 @@ def _named_first(ctx: TurnContext, filters: SearchFilters, similar: SearchOutcom
 
 
 def _monthly_budget(ctx: TurnContext) -> float | None:
+    """The monthly budget the list keeps to: the one said now or before; a price limit lifted
+    ("sin límite de precio", "puedo pagar más") or a price ceiling said instead ("mazda 3 hasta
+    400 mil") lifts the one said before too, as does the amount taken back ("olvida lo de los 5
+    mil")."""
+    extraction = ctx.extraction
+    lifted = bool({"context:any_price", MONEY_TAKEN_BACK} & extraction.said) or (
+        extraction.price_max is not None and SAVINGS not in extraction.said
+    )
+    if lifted and extraction.monthly_budget is None:
+        ctx.state.financing.monthly_budget = None
     if ctx.extraction.monthly_budget is not None:
         ctx.state.financing.monthly_budget = ctx.extraction.monthly_budget
     if ctx.extraction.down_payment is not None:
