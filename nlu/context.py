@@ -738,7 +738,8 @@ def _pick_is_a_percent(reading: Reading, slots: dict[str, object], context: Dial
     by its term ("va la x1, a 6 años con el 30")."""
     # a term said beside it asks a plan, whatever the message was read as ("ponle el 10
     # entonces, y a 6 años" with the car chosen)
-    plan_asked = "term_months" in slots and (reading.label == FINANCING or context.focus is not None)
+    plan_wish = reading.label == FINANCING or context.focus is not None
+    plan_asked = "term_months" in slots and plan_wish
     if not plan_asked and (context.last_label != FINANCING or context.focus is None):
         return False
     bare = reading.bare_number
