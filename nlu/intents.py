@@ -112,6 +112,9 @@ class ClassifierSettings(BaseModel):
     # questions about the customer's own car: the km, year or price said describe that car,
     # they are not a search ("¿en cuánto lo compran? tiene 120 mil km")
     own_car_labels: list[str] = Field(default_factory=list)
+    # a plan's words with the customer's own car and no figure ask whether that car can be the
+    # down payment ("¿mi civic puede ser el enganche?"): this label answers it
+    own_car_as_down_payment: str | None = None
     # the examples overrule small talk only this clearly ("gracias por tu ayuda" stays thanks)
     min_score_beyond_small_talk: float = Field(0.45, ge=0, le=1)
 

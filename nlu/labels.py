@@ -76,6 +76,9 @@ def _check_settings(loaded: LoadedLabels) -> list[YamlError]:
     named = {
         "leading": list(settings.leading),
         "own_car_labels": list(settings.own_car_labels),
+        "own_car_as_down_payment": [
+            *([settings.own_car_as_down_payment] if settings.own_car_as_down_payment else [])
+        ],
         "absorbed_by": [*settings.absorbed_by, *settings.absorbed_by.values()],
         "absorbed_with_car": [*settings.absorbed_with_car, *settings.absorbed_with_car.values()],
         "absorbed_without_car": [

@@ -786,7 +786,9 @@ class Extractor:
                 meaning = {}
             if unit.cue("income_before", "income_after") and analysis.income is None:
                 analysis.income = money.pesos(unit.last)  # "gano 18" is 18 mil
-            if unit.cue("elapsed_before", "elapsed_after") and analysis.elapsed_days is None:
+            elapsed = unit.cue("elapsed_before", "elapsed_after") and analysis.elapsed_days is None
+            known = tokens[unit.first.start - 1 : unit.first.start] in (["los"], ["las"], ["the"])
+            if elapsed and not known:  # "ya pasaron los 7 días": the period known, no time told
                 analysis.elapsed_days = _elapsed_days(unit)  # "hace 2 meses": 60 days ago
             if _own_value_in_thousands(unit):
                 meaning = {"price_max": unit.last.value * 1000}  # "mi sentra vale unos 150"
@@ -1291,6 +1293,14 @@ class Extractor:
         if intent == COMPLAINT and planned:
             intent, topic, stage, second = FINANCING_REQUEST, None, "rule", None  # "ya me
             # cansé, nomás dime cuánto al mes el mazda 3 con 70 mil a 5 años": the plan
+        own_down = self.classifier.settings.own_car_as_down_payment
+        figures = (FINANCING_KEYS | {"monthly_budget", "price_max"}) & slots.keys()
+        figures = figures or OWN_VALUE in analysis.said  # "si mi versa vale como 120k": a plan
+        plan_worded = FINANCING_REQUEST in hits.worded  # the plan's words said now, not inherited
+        asks_own = slots.get("own_car") and plan_worded and not figures
+        if intent == FINANCING_REQUEST and asks_own and own_down:
+            label = self.classifier.labels[own_down]  # "¿mi civic puede ser el enganche?"
+            intent, topic, stage, second = label.intent, label.topic, "rule", None
         plans_of_both = FINANCING_REQUEST in hits.worded
         plans_of_both = plans_of_both and not set(analysis.tokens) & COMPARE_WORDS
         if intent == COMPARE and plans_of_both and not analysis.picks:
@@ -1342,7 +1352,11 @@ class Extractor:
             slots.pop("price_max", None)  # an offer for the car, not a ceiling for a search
             slots.pop("price_min", None)
             asked = DETAILS if traits and naming else None  # "la frontier, ¿tiene 4x4? ¿negocian?"
-            intent, topic, stage, second = POLICY, None, "rule", asked
+            if intent == SEARCH_REQUEST and naming and not of_seen and asked is None:
+                second = POLICY  # "vi una compass en su página, ¿sigue disponible? ¿negocian?":
+                # the Compass shown first, then the haggling answered
+            else:
+                intent, topic, stage, second = POLICY, None, "rule", asked
         order = _sort_order(analysis)
         if order is not None and (context.shown or "context:sort" in analysis.said):
             slots["superlative"] = order  # "ordénalos por km": the same search, another order
@@ -1497,7 +1511,11 @@ class Extractor:
     def _requests(self, analysis: Analysis, decision: Decision, flags: set[str]) -> list[str]:
         """The requests of a message in the order asked, one per clause with strong evidence:
         "¿tienen garantía? y ¿aceptan tarjeta?" -> [knowledge/warranty_returns, policy_question]."""
-        clauses = _clauses(analysis.tokens)
+        clauses = _comma_joined(
+            analysis,
+            _clauses(analysis.tokens),
+            lambda start, end: self._clause_label(analysis, start, end, flags) is None,
+        )
         if len(clauses) < 2:
             return []
         found: list[str] = []
@@ -2162,6 +2180,29 @@ def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
     if start < len(tokens):
         clauses.append((start, len(tokens)))
     return clauses
+
+
+def _comma_joined(
+    analysis: Analysis, clauses: list[tuple[int, int]], asks_nothing
+) -> list[tuple[int, int]]:
+    """A clause that names a car and asks nothing (`asks_nothing(start, end)`), cut by a comma
+    from the next, is its subject: "vi una jeep compass en su página, ¿sigue disponible?" asks
+    whether that Compass is (while "la 2019 grand touring, how much per month…" picks a car,
+    then asks)."""
+    joined: list[tuple[int, int]] = []
+    for start, end in clauses:
+        if joined:
+            before_start, before_end = joined[-1]
+            names = any(
+                before_start <= analysis.slot_at[key] < before_end
+                for key in NAMES & analysis.slots.keys()
+            )
+            silent = names and asks_nothing(before_start, before_end)
+            if silent and analysis.tokens[before_end] == "," and start == before_end + 1:
+                joined[-1] = (before_start, end)
+                continue
+        joined.append((start, end))
+    return joined
 
 
 def _relative(tokens: list[str], unit) -> bool:

@@ -73,7 +73,7 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     recent = ctx.state.recent_answers
     first = not any(done.startswith(f"{extraction.topic}:") for done in recent)
     first = first and SECOND_REQUEST not in extraction.said  # beside another answer: the part
-    elapsed = extraction.elapsed_days  # "lo compré hace 2 meses": within the return's 7 days?
+    elapsed = _elapsed(ctx)  # "lo compré hace 2 meses": within the return's 7 days?
     answer = knowledge.answer(extraction.topic, extraction.said, area, first, elapsed)
     if answer is not None:
         entry = knowledge.entries[answer.topic]
@@ -105,7 +105,7 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
             text = _one_branch(ctx, text, entry, area)
         timed = any(":" in name for name in answer.said_sections)  # a window settled their case
         if "{ago}" in text:
-            text = text.replace("{ago}", _ago(ctx, extraction.elapsed_days or 0))
+            text = text.replace("{ago}", _ago(ctx, elapsed or 0))
         case = said(ctx, f"{ctx.intent}:case") and not timed
         if case and ctx.template("case_note") and "asesor" not in text:
             text = f"{text}\n\n{ctx.say('case_note')}"  # "¿si no tengo historial me aprueban?"
@@ -188,6 +188,20 @@ def _several_places(ctx: TurnContext) -> Reply:
         if reply.text and reply.text not in parts:
             parts.append(reply.text)
     return Reply("\n\n".join(parts))
+
+
+ELAPSED_KEY = "elapsed_days"  # the profile's time since the purchase or reservation told
+
+
+def _elapsed(ctx: TurnContext) -> int | None:
+    """How long ago they bought or reserved: said now (and kept), else said before in this
+    conversation ("compré hace 2 semanas y ya falló" ... "¿y la garantía me cubre?")."""
+    days = ctx.extraction.elapsed_days
+    if days is not None:
+        ctx.state.profile[ELAPSED_KEY] = str(days)
+        return days
+    kept = ctx.state.profile.get(ELAPSED_KEY, "")
+    return int(kept) if kept.isdigit() else None
 
 
 def _ago(ctx: TurnContext, days: int) -> str:
@@ -278,8 +292,24 @@ def complaint_answer(ctx: TurnContext) -> Reply:
             ctx.say("apology_again", {"missing": missing}), rephrasable=False, kind="complaint"
         )
     apology = ctx.say("apology")
+    _elapsed(ctx)  # "compré hace 2 semanas y ya falló": kept for the warranty asked next
+    _complaint_note(ctx)
     follow = start_handoff(ctx, reason="complaint")
     return Reply(apology, ask=follow.full_text, rephrasable=False, kind="complaint")
+
+
+NOTE_CHARS = 200  # a complaint's words kept for the advisor
+
+
+def _complaint_note(ctx: TurnContext) -> None:
+    """The complaint in the customer's words goes to the lead's notes: the advisor knows what it
+    is about ("se le salió una falla a la transmisión") before calling."""
+    words = " ".join(ctx.text.split())
+    if len(words) > NOTE_CHARS:
+        words = words[: NOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    notes = ctx.state.profile.get("lead_notes", "")
+    if words and words not in notes:
+        ctx.state.profile["lead_notes"] = f"{notes} | {words}" if notes else words
 
 
 def _missing_contact(ctx: TurnContext) -> str:

@@ -8,7 +8,7 @@ from dialog.handlers.common import CAR_PLACEHOLDERS, affordability, car_choices,
 from dialog.registry import handler
 from dialog.render import money, thousands
 from dialog.turn import Reply, TurnContext
-from nlu.pipeline import MONEY_TAKEN_BACK, SAVINGS, YEAR_FLOOR
+from nlu.pipeline import MONEY_TAKEN_BACK, PRICE_SEEN, SAVINGS, YEAR_FLOOR
 from nlu.schema import Extraction
 from nlu.values import EITHER
 from tools.catalog import Car, car_name
@@ -183,6 +183,9 @@ def search_cars(ctx: TurnContext) -> Reply:
     ctx.state.filters = filters
     if "context:colour" in said and ctx.template("colour_note"):
         ctx.notes.append(ctx.say("colour_note"))  # "un jetta rojo": no colours on file
+    details = ctx.speaking_as(DETAILS_ROUTE)
+    if PRICE_SEEN in said and details.template("seen_elsewhere"):  # "yo la vi en 330 en otro
+        ctx.notes.append(details.say("seen_elsewhere"))  # lado": what comes with Kavak's price
     catalog = ctx.services.catalog
     like = ctx.state.profile.get(SIMILAR_TO, "")
     focus = catalog.get(ctx.state.selected) if ctx.state.selected is not None else None
@@ -529,6 +532,7 @@ def merge_filters(
 
 
 SEARCH_ROUTE = "search_cars"
+DETAILS_ROUTE = "car_details"  # its `seen_elsewhere` says what a Kavak price includes
 
 
 def list_outcome(
