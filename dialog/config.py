@@ -209,7 +209,10 @@ class DialogConfig(_Strict):
     # "¿cuál me recomiendas para ciudad?" with cars on screen: the listing's figure each use of
     # the guided search (`forms.guided_search` use options) picks by, and says why
     use_picks: dict[
-        str, Literal["cheapest", "lowest_km", "newest", "shortest", "longest", "tallest"]
+        str,
+        Literal[
+            "cheapest", "lowest_km", "newest", "shortest", "longest", "tallest", "smallest_engine"
+        ],
     ] = Field(default_factory=dict)
     # routes whose answer, given twice in a row word for word, becomes `said_again`
     not_twice: list[str] = Field(default_factory=list)

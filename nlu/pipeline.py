@@ -2028,6 +2028,20 @@ def _year_of_one_car(analysis: Analysis) -> None:
     articles = CAR_ARTICLES | INDEFINITES
     if not all(start and tokens[start - 1] in articles for start, _ in runs):
         return  # "un jetta o vento 2019": the year of both
+    own = [_year_after(tokens, end) for _, end in runs]
+    if sum(found is not None for found in own) > 1:  # "el corolla 2020 y el mazda 3 2021":
+        first, rest = own[0], own[1:]  # each car its own year
+        for key in ("year_min", "year_max"):
+            if first is None:
+                slots.pop(key, None)
+                analysis.slot_at.pop(key, None)
+            else:
+                slots[key] = first
+        analysis.alternatives = [
+            f"{alternative}|{found or ''}"
+            for alternative, found in zip(analysis.alternatives, rest, strict=True)
+        ]
+        return
     at = analysis.slot_at.get("year_min", -1)
     owner = next(
         (
@@ -2046,6 +2060,13 @@ def _year_of_one_car(analysis: Analysis) -> None:
             slots.pop(key, None)
             analysis.slot_at.pop(key, None)
     analysis.alternatives = alternatives
+
+
+def _year_after(tokens: list[str], end: int) -> int | None:
+    """The year said right after a car's name ("el mazda 3 2021", "el vento del 2020")."""
+    at = end + 1 if end < len(tokens) and tokens[end] in YEAR_LINKS else end
+    token = tokens[at] if at < len(tokens) else ""
+    return int(token) if _YEAR.fullmatch(token) else None
 
 
 def _vetoes(analysis: Analysis) -> set[str]:

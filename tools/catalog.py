@@ -79,6 +79,15 @@ class Car(BaseModel):
     def title(self) -> str:
         return car_name(self.make, self.model, self.year)
 
+    @property
+    def engine(self) -> float | None:
+        """The engine's litres, the version's first figure ("2.5 S Grand Touring" -> 2.5)."""
+        found = ENGINE.match(self.version)
+        return float(found.group(1)) if found else None
+
+
+ENGINE = re.compile(r"^\s*(\d\.\d)\b")  # a version's first figure is its engine's litres
+
 
 def car_name(make: str | None, model: str | None, year: int | str | None = None) -> str:
     """'Mazda CX-5 2021', or 'Mazda 3 2019' when the model already carries the make."""
@@ -126,6 +135,7 @@ class Catalog:
             "km": np.array([c.km for c in self.cars], dtype=np.int64),
             "largo": np.array([np.nan if c.largo is None else c.largo for c in self.cars]),
             "altura": np.array([np.nan if c.altura is None else c.altura for c in self.cars]),
+            "engine": np.array([np.nan if c.engine is None else c.engine for c in self.cars]),
             "price": np.array([c.price for c in self.cars], dtype=np.float64),
             "year": np.array([c.year for c in self.cars], dtype=np.int64),
             "make": np.array([c.make.casefold() for c in self.cars], dtype=object),

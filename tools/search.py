@@ -255,6 +255,7 @@ ORDER = {  # column, descending?
     "shortest": ("largo", False),  # a car of unknown length goes last either way
     "longest": ("largo", True),
     "tallest": ("altura", True),  # "¿cuál es la más alta?": easier to get in and out of
+    "smallest_engine": ("engine", False),  # "que gaste poca gasolina": the smallest engine
 }
 
 

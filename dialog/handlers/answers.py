@@ -246,8 +246,14 @@ def llm_answer(ctx: TurnContext) -> Reply:
     """Questions about a car the catalog cannot answer (fuel, reliability): the LLM or say so;
     of two cars named ("entre la x5 y la touareg, ¿cuál aguanta más?"), what the catalog does
     say of both first."""
-    reply = ask_llm(ctx, "no_answer")
     from dialog.handlers.common import car_in_focus, named_cars
+    from dialog.handlers.selection import use_advice
+
+    shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
+    used = use_advice(ctx.speaking_as("advice"), shown) if len(shown) > 1 else None
+    if used is not None:  # "dime tú cuál, quiero que gaste poca gasolina": the listing's pick
+        return used
+    reply = ask_llm(ctx, "no_answer")
 
     named = [model for _, model in named_cars(ctx.extraction) if model]
     car = car_in_focus(ctx)

@@ -34,7 +34,7 @@ from tools.catalog import Car, Catalog
 from tools.search import ORDER, SearchFilters, alternative_parts, search, trim_as_version
 
 FOCUS = CAR_PLACEHOLDERS
-USE_PICKS = ("cheapest", "lowest_km", "newest", "shortest", "longest", "tallest")
+USE_PICKS = ("cheapest", "lowest_km", "newest", "shortest", "longest", "tallest", "smallest_engine")
 USE_SAID = "form:guided_search:use:"  # the use options of the guided search, said anywhere
 AVAILABLE = "select_car:available"  # "¿sigue disponible?": a phrase set of the select route
 NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
@@ -510,6 +510,17 @@ LENGTH_GAP = 50  # mm: a shorter car is worth saying ("¿cuál es más chico?") 
         "length_gap": {"shorter", "gap"},
         "why_note": set(),
         "total": {"count", "total"},
+        "best_buy": {"title", "reasons"},
+        "trade_off": {"cheap", "dear", "gap", "reasons"},
+        "no_premium": {"cheap", "dear", "gap"},
+        "reason_newer": {"years"},
+        "reason_year": set(),
+        "reason_years": {"n"},
+        "reason_km": {"km"},
+        "reason_engine": {"engine", "other"},
+        "reason_car_play": set(),
+        "reason_bluetooth": set(),
+        "ask_use": set(),
     },
 )
 def compare_cars(ctx: TurnContext) -> Reply:
@@ -540,12 +551,57 @@ def compare_cars(ctx: TurnContext) -> Reply:
         lines += [ctx.say("total", {"count": len(cars), "total": total})]
     if said(ctx, "compare_cars:why") and ctx.template("why_note"):
         lines += ["", ctx.say("why_note")]  # "¿por qué uno cuesta más?": the listing's part
+    if said(ctx, "compare_cars:recommend") and ctx.template("trade_off"):
+        lines += ["", *_recommendation(ctx, cars)]  # "¿cuál me recomiendas?"
     lines += ["", ctx.say("closing")]
     ctx.state.selected = None  # the next "ese" is one of these, not the car seen before
     ctx.state.compared = [car.stock_id for car in cars]  # "¿y por qué la diferencia?" again
     # the list keeps the numbers the comparison showed: "me quedo el 3" after "compara el 2 y el 3"
     ctx.state.last_results = [car.stock_id for car in shown]
     return Reply("\n".join(lines))
+
+
+def _recommendation(ctx: TurnContext, cars: list[Car]) -> list[str]:
+    """Which one, from the listings only: the cheapest against the dearest, and what the dearer
+    adds for the money (a newer year, fewer km, a bigger engine, CarPlay); the cheaper one when
+    it adds nothing, or the best buy when the cheaper is also newer and less driven."""
+    by_price = sorted(cars, key=lambda car: car.price)
+    cheap, dear = by_price[0], by_price[-1]
+    if dear.price == cheap.price:
+        return [ctx.say("ask_use")]
+    gap = money(dear.price - cheap.price)
+    plus = _advantages(ctx, dear, cheap)
+    if not plus and (better := _advantages(ctx, cheap, dear)):
+        return [ctx.say("best_buy", {"title": cheap.title, "reasons": _joined(ctx, better)})]
+    if not plus:
+        return [ctx.say("no_premium", {"cheap": cheap.title, "dear": dear.title, "gap": gap})]
+    values = {"cheap": cheap.title, "dear": dear.title, "gap": gap, "reasons": _joined(ctx, plus)}
+    return [ctx.say("trade_off", values), ctx.say("ask_use")]
+
+
+def _advantages(ctx: TurnContext, car: Car, other: Car) -> list[str]:
+    """What `car` has over `other` in its listing, in the customer's words."""
+    found = []
+    if car.year > other.year:
+        years = car.year - other.year
+        said = ctx.say("reason_year") if years == 1 else ctx.say("reason_years", {"n": years})
+        found.append(ctx.say("reason_newer", {"years": said}))
+    if car.km < other.km:
+        found.append(ctx.say("reason_km", {"km": km(other.km - car.km)}))
+    if car.engine and other.engine and car.engine > other.engine:
+        found.append(ctx.say("reason_engine", {"engine": car.engine, "other": other.engine}))
+    if car.car_play and not other.car_play:
+        found.append(ctx.say("reason_car_play"))
+    if car.bluetooth and not other.bluetooth:
+        found.append(ctx.say("reason_bluetooth"))
+    return found
+
+
+def _joined(ctx: TurnContext, parts: list[str]) -> str:
+    if len(parts) < 2:
+        return "".join(parts)
+    joiner = ctx.template("and_join").strip() or "y"
+    return f"{', '.join(parts[:-1])} {joiner} {parts[-1]}"
 
 
 def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
@@ -769,11 +825,18 @@ def advice(ctx: TurnContext) -> Reply:
             reply.text = "\n\n".join((reply.text, ctx.say(note)))
         return reply
     kinds = extraction.body_type or extraction.fuel or extraction.transmission  # "¿sedán o SUV?"
-    used = None if models or kinds else _use_advice(ctx, shown)
+    used = None if models or kinds else use_advice(ctx, shown)
     if used is not None:  # "¿cuál me recomiendas para ciudad? me estaciono en la calle"
         return used
     if not models and (ctx.extraction.second or "").startswith("knowledge/"):
         return Reply("")  # "¿qué diferencia hay entre ustedes y un particular?": the topic answers
+    compared = [car for i in ctx.state.compared if (car := ctx.services.catalog.get(i))]
+    pair = compared if len(compared) > 1 and all(car in shown for car in compared) else []
+    pair = pair or (shown if len(shown) == 2 else [])
+    compare = ctx.speaking_as("compare_cars")
+    if pair and not models and not kinds and compare.template("trade_off"):
+        return Reply("\n".join(_recommendation(compare, pair)))  # "¿tú cuál comprarías?" of
+        # the two compared or shown: what the dearer adds for its price
     if len(shown) >= 2 and not models and not kinds and ctx.template("list_advice"):
         return _list_advice(ctx, shown)  # "¿de esas cuál me recomiendas?"
     spec = HANDLERS.get("knowledge.answer")
@@ -787,7 +850,7 @@ FIGURES_WANTED = ("price_max", "price_min", "monthly_budget", "seats_min", "driv
 LIST_ADVICE = ("cheapest", "lowest_km", "newest")  # what the listing can say in a choice's favour
 
 
-def _use_advice(ctx: TurnContext, shown: list[Car]) -> Reply | None:
+def use_advice(ctx: TurnContext, shown: list[Car]) -> Reply | None:
     """The car on screen (the two compared, if that was the last answer) that the listing favours
     for the use said, and why: "para ciudad, el más corto"."""
     uses = [name[len(USE_SAID) :] for name in ctx.extraction.said if name.startswith(USE_SAID)]
