@@ -102,6 +102,8 @@ def name_the_question(ctx: TurnContext, answered: TurnContext, reply: Reply) -> 
     context = dialog_context(ctx.state, ctx.services.catalog, ctx.config)
     for sentence in sentences(ctx.text):
         if ctx.services.extractor.extract(sentence, context).label == label:
+            if not _asks(sentence, ctx.config.open_questions):
+                return Reply("")  # "tengo factura original y tenencias": told, not asked
             return Reply(_named_back(ctx, sentence), rephrasable=False)
     return reply
 

@@ -127,6 +127,8 @@ class ContextSettings(BaseModel):
     same_plan_words: list[str] = Field(default_factory=list)  # "¿y la tiguan igual?"
     haggle_words: list[str] = Field(default_factory=list)  # "¿me lo dejas en 400?"
     sort_by: dict[str, list[str]] = Field(default_factory=dict)  # superlative -> "por km"
+    # a soft wish that orders the cars without a sort word: "low mileage", "que no sea tan vieja"
+    soft_sort_by: dict[str, list[str]] = Field(default_factory=dict)
     cheaper_words: list[str] = Field(default_factory=list)  # "algo más barato": below the list
     cheap_words: list[str] = Field(default_factory=list)  # "algo barato" with nothing shown
     newer_words: list[str] = Field(default_factory=list)  # "una más nueva": newer than the list

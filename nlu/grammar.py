@@ -92,6 +92,7 @@ class Grammar(_Strict):
     have_verbs: frozenset[str]
     have_fillers: frozenset[str]
     more_fillers: frozenset[str]
+    not_car_after_other: frozenset[str]
     tag_no_after: frozenset[str]
     tag_no_not_before: frozenset[str]
     third_row: frozenset[str]

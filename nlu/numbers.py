@@ -16,6 +16,12 @@ _GROUPED_COMMA = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _GROUPED_DOT = re.compile(r"^\d{1,3}(?:\.\d{3})+$")
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
 PRONOUN_ONES = frozenset({"uno", "una"})  # "uno de 200 mil", "una de 300": a car
+# ... and before these: "uno con menos km", "una que sea automática", "uno más barato"
+PRONOUN_ONE_BEFORE = frozenset(
+    {"con", "que", "q", "mas", "menos", "asi", "parecido", "parecida", "igual", "similar", "sin",
+     "como", "pa", "para", "tipo", "bueno", "buena", "nuevo", "nueva", "barato", "barata"}
+)  # fmt: skip
+NUMBER_ARTICLES = frozenset({"el", "la", "del", "al", "numero", "no"})  # "el uno con…": a pick
 _DIGITS = re.compile(r"^\d+$")
 _THREE_DIGITS = re.compile(r"^\d{3}$")
 MAX_PLAIN_DIGITS = 8  # longer bare digit runs are phone numbers or ids, not amounts
@@ -106,6 +112,13 @@ class NumberReader:
             and self._number_at(tokens, i + 2)
         ):
             return False  # "uno de 200 mil": a car of that price, not the number one
+        if (
+            word in PRONOUN_ONES
+            and tokens[i + 1 : i + 2]
+            and tokens[i + 1] in PRONOUN_ONE_BEFORE
+            and (i == 0 or tokens[i - 1] not in NUMBER_ARTICLES)
+        ):
+            return False  # "prefiero uno con menos km", "uno que sea automático": a car
         if word in self.needs_multiplier:
             following = tokens[i + 1] if i + 1 < len(tokens) else ""
             return following in self.multipliers or (

@@ -447,6 +447,7 @@ class Extractor:
             ("context:same_plan", settings.same_plan_words),
             ("context:haggle", settings.haggle_words),
             *((f"sort:{order}", phrases) for order, phrases in settings.sort_by.items()),
+            *((f"soft_sort:{order}", phrases) for order, phrases in settings.soft_sort_by.items()),
             ("context:cheaper", settings.cheaper_words),
             ("context:cheap", settings.cheap_words),
             ("context:newer", settings.newer_words),
@@ -503,6 +504,13 @@ class Extractor:
             and set(analysis.tokens[max(0, start - COPULA_REACH) : start]) & COPULA_WORDS
         ]
         found["said"] = [span for span in found["said"] if span not in compared]
+        found["said"] = [  # "oye otra cosa, …", "otra pregunta": no other car asked for
+            (name, start, end)
+            for name, start, end in found["said"]
+            if name != "context:search"
+            or analysis.tokens[end : end + 1] == []
+            or analysis.tokens[end] not in GRAMMAR.not_car_after_other
+        ]
         analysis.said = {name for name, _, _ in found["said"]}
         analysis.said_spans = found["said"]
         if "context:more_alone!" in analysis.whole or _more_among_fillers(analysis):
@@ -696,6 +704,8 @@ class Extractor:
                     analysis.put(name, other, position)
                 continue
             analysis.put(slot, value, position)
+        if _indefinite_ordered(tokens, analysis.slot_at.get("superlative")):
+            analysis.said.add("context:sort")  # "algo con menos km": the same cars, so ordered
         leftovers, counted = self._numbers(analysis, found["cue"], taken)
         if "model" in analysis.slots:  # "el motor turbo de la tiguan": that model's engine
             analysis.slots.pop("style", None)
@@ -1358,9 +1368,13 @@ class Extractor:
             else:
                 intent, topic, stage, second = POLICY, None, "rule", asked
         order = _sort_order(analysis)
+        softly = any(name.startswith("soft_sort:") for name in analysis.said)
         if order is not None and (context.shown or "context:sort" in analysis.said):
             slots["superlative"] = order  # "ordénalos por km": the same search, another order
             intent, topic, stage, second = SEARCH_REQUEST, None, "rule", None
+        elif order is not None and softly and intent == SEARCH_REQUEST:
+            slots.setdefault("superlative", order)  # "camioneta, que no sea tan vieja": the
+            # newest first
         small = [int(n) for n in analysis.bare if n.is_integer() and 1 <= n <= 10]
         numbers = analysis.picks or (small if len(small) == len(analysis.bare) else [])
         beyond = bool(context.shown) and len(set(numbers)) > 1
@@ -1884,12 +1898,24 @@ def _not_asked(analysis: Analysis) -> set[int]:
 WANTED_NEXT = GRAMMAR.wanted_next
 
 
+def _indefinite_ordered(tokens: list[str], at: int | None) -> bool:
+    """ "uno con menos km", "algo de menor precio": an indefinite, a bridge word, then the
+    superlative asks for the cars so ordered, not one picked."""
+    if at is None:
+        return False
+    i = at - 1
+    while i >= 0 and tokens[i] in GRAMMAR.bridge:
+        i -= 1
+    return 0 <= i < at - 1 and tokens[i] in GRAMMAR.indefinites
+
+
 def _sort_order(analysis: Analysis) -> str | None:
     """The order asked with a sort word: "ordénalos por km" -> lowest_km, "ordénalos del más
     barato" -> cheapest (a superlative said with it)."""
-    if "context:sort" not in analysis.said:
+    soft = sorted(name.split(":", 1)[1] for name in analysis.said if name.startswith("soft_sort:"))
+    if "context:sort" not in analysis.said and not soft:
         return None
-    asked = [name[5:] for name in analysis.said if name.startswith("sort:")]
+    asked = [name[5:] for name in analysis.said if name.startswith("sort:")] + soft
     superlative = analysis.slots.get("superlative")
     return asked[0] if asked else superlative if isinstance(superlative, str) else None
 
