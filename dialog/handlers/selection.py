@@ -309,6 +309,9 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
 def car_details(ctx: TurnContext) -> Reply:
     """Answer about the car in focus (or the one pointed at in this message): the YAML's detail
     topics by keyword, a trait asked ("¿es automático?"), else its full card."""
+    several = _details_per_sentence(ctx)
+    if several is not None:  # "¿la murano cuántos km tiene? ¿y la rav4 trae carplay?"
+        return several
     car = pointed_car(ctx) or car_in_focus(ctx)
     listed = ctx.state.last_results
     each = said(ctx, "car_details:each") and not ctx.extraction.model
@@ -340,6 +343,39 @@ def car_details(ctx: TurnContext) -> Reply:
         card = ctx.say("card", car_values(car, unknown=unknown, words=ctx.words))
         return Reply("\n".join(part for part in (card, fit) if part))
     return Reply("\n".join([*answers, *([fit] if fit else [])]))
+
+
+def _details_per_sentence(ctx: TurnContext) -> Reply | None:
+    """Each sentence of the message that names its own car and asks its own detail is answered
+    of that car ("el m2 tiene carplay? y el serie 7 cuantos km"); None when the message names
+    fewer than two cars that way."""
+    from dataclasses import replace
+
+    from dialog.screen import dialog_context
+    from nlu.text import sentences
+
+    parts = sentences(ctx.text)
+    if len(parts) < 2 or not (ctx.extraction.make or ctx.extraction.model):
+        return None
+    context = dialog_context(ctx.state, ctx.services.catalog, ctx.config)
+    seen = list(dict.fromkeys([*ctx.state.last_results, *ctx.state.chosen]))
+    answered: list[tuple[Car, list[str]]] = []
+    for sentence in parts:
+        reading = ctx.services.extractor.extract(sentence, context)
+        if not (reading.make or reading.model):
+            continue
+        cars = (
+            cars_named(ctx.services.catalog, reading, seen)
+            or _named_in_catalog(replace(ctx, extraction=reading))
+            or []
+        )
+        found = detail_answers(replace(ctx, extraction=reading), cars[0]) if len(cars) == 1 else []
+        if found:
+            answered.append((cars[0], found))
+    if len({car.stock_id for car, _ in answered}) < 2:
+        return None
+    ctx.state.selected = answered[-1][0].stock_id
+    return Reply("\n".join(line for _, found in answered for line in found))
 
 
 def _fit_note(ctx: TurnContext, car: Car) -> str:
