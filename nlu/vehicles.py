@@ -153,7 +153,12 @@ class VehicleVocabulary:
         """The phrase a misspelt token most likely means ('corola' -> 'corolla'), or None."""
         if len(token) < 4 or token in self.skip_fuzzy or not token.isalpha():
             return None
+        if _PROTHETIC_E.match(token) and token[1:] in self.fuzzy_choices:
+            return token[1:]  # "espark", "eswift": the "e" Spanish puts before an s and a consonant
         return _closest(token, tuple(self.fuzzy_choices))
+
+
+_PROTHETIC_E = re.compile(r"^es[bcdfgklmnpqtvwz]")
 
 
 @lru_cache(maxsize=65536)
