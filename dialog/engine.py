@@ -12,6 +12,7 @@ from dialog.cars import car_values
 from dialog.config import FALLBACK_ROUTE
 from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
 from dialog.handlers.answers import REPEATED, SECOND_REQUEST
+from dialog.handlers.handoff import WHOLE_MESSAGE
 from dialog.open_questions import answer_open_questions, name_the_question
 from dialog.registry import HANDLERS
 from dialog.render import clip, fill
@@ -187,6 +188,8 @@ class Engine:
         second = ctx.extraction.second
         if not second or second not in ctx.config.second_requests:
             return first
+        if ctx.marks.get(WHOLE_MESSAGE):  # "que el asesor sepa que mi city tiene 60 mil km":
+            return first  # a note for the advisor, no search
         intent, _, topic = second.partition("/")
         extraction = ctx.extraction.model_copy(
             update={

@@ -226,6 +226,7 @@ class Analysis:
     odometer: int | None = None  # the km of a car named ("el sentra 2019 con 18 mil km")
     income: float | None = None  # what the customer earns a month ("gano 18 mil"): no slot
     elapsed_days: int | None = None  # time since it happened: "lo compré hace 2 meses" -> 60
+    listed_pcts: list[float] = field(default_factory=list)  # "con 10 y 30%": percents, no picks
     taken_back: list[int] = field(default_factory=list)  # values dropped or ruled out
     unbounded: set[str] = field(default_factory=set)  # amounts said without "máximo", "hasta"
     alternatives: list[str] = field(default_factory=list)  # "jetta o vento": 'Volkswagen|Vento'
@@ -713,6 +714,7 @@ class Extractor:
         _size_judged(analysis)
         _own_car_value(analysis)
         picks = self.ordinals.read_all(tokens, taken, leftovers, counted)
+        picks = [pick for pick in picks if pick[1] not in analysis.listed_pcts]  # "con 10 y 30%"
         if not picks and (step := self.ordinals.relative_step(tokens, taken)):
             analysis.said.add(NEXT_CAR if step > 0 else PREVIOUS_CAR)  # "¿y el de arriba?"
         ordinal = picks[0] if picks else None
@@ -994,7 +996,9 @@ class Extractor:
     @staticmethod
     def _listed_percents(analysis: Analysis, unit, previous, leftovers) -> None:
         """ "con 20 y 30% de enganche": the 20 shares the percent (not 20 mil a month)."""
-        found = [q.value for q in _listed_before(analysis.tokens, leftovers, unit)]
+        # "con 10 y con 30%": the "con" said again joins them too
+        joiners = LIST_JOINERS | PERCENT_LIST_JOINERS
+        found = [q.value for q in _listed_before(analysis.tokens, leftovers, unit, joiners)]
         if previous is not None:
             before, meaning = previous
             last = before.last
@@ -1017,6 +1021,7 @@ class Extractor:
             pcts.append(said)
         if len(set(pcts)) > 1:
             analysis.down_payment_pcts = sorted(set(pcts))
+            analysis.listed_pcts.extend(found)  # "con 10 y con 30%": the 10 is no pick
 
     def _seller_follow_up(
         self, context: DialogContext, analysis: Analysis, intent: str | None
@@ -1618,7 +1623,12 @@ class Extractor:
             for label, strong, s, e in analysis.labels
         ):
             return False
-        if slots.keys() & CLAUSE_TRAITS:
+        described = {  # "entonces no es de 3 filas": what a car is, no cars asked for
+            key
+            for key in slots.keys() & CLAUSE_TRAITS
+            if _after_copula(analysis.tokens, analysis.slot_at[key])
+        }
+        if slots.keys() & CLAUSE_TRAITS - described:
             return True
         searching = any(
             label == SEARCH_REQUEST and start <= s and e <= end
@@ -1654,6 +1664,7 @@ CONTRAST = GRAMMAR.contrast
 
 
 LIST_JOINERS = GRAMMAR.list_joiners
+PERCENT_LIST_JOINERS = frozenset({"con", "el", "del"})  # "con 10 y con el 30%"
 TERM_JOINERS = LIST_JOINERS | GRAMMAR.question_marks | GRAMMAR.term_joiners
 CHANGE_OF_MIND = CLAUSE_BREAKS | GRAMMAR.change_of_mind  # before "mejor": "o no, mejor el versa"
 SEARCH_TURNS = GRAMMAR.search_turns
@@ -1863,14 +1874,16 @@ def _bare_small(quantity: Quantity) -> bool:
     return not (quantity.multiplied or quantity.money) and quantity.value <= financing.MAX_PCT
 
 
-def _listed_before(tokens: list[str], leftovers: list[Quantity], unit) -> list[Quantity]:
+def _listed_before(
+    tokens: list[str], leftovers: list[Quantity], unit, joiners: frozenset[str] = LIST_JOINERS
+) -> list[Quantity]:
     """Bare numbers right before `unit`, joined to it only by "y", "o", "a" or commas ("a 3, 4
     o 5 años"): they share its unit."""
     found: list[Quantity] = []
     end = unit.first.start
     for quantity in reversed(leftovers):
         between = tokens[quantity.end : end]
-        if quantity.multiplied or quantity.money or set(between) - LIST_JOINERS:
+        if quantity.multiplied or quantity.money or set(between) - joiners:
             break
         if not between and quantity.value > SPACED_LIST_MAX:
             break  # "3 4 5 y 6 años": small numbers listed with spaces only
@@ -2523,6 +2536,18 @@ def _opens_with_copula(tokens: list[str]) -> bool:
     """ "¿es de 7 asientos?", "y es de 7?": a trait asked of a car, not a wish."""
     words = [token for token in tokens if token.isalnum() and token not in LIST_JOINERS]
     return bool(words) and words[0] in GRAMMAR.copulas
+
+
+def _after_copula(tokens: list[str], at: int) -> bool:
+    """A trait right after a copula ("es de 3 filas", "no es automático", "son de 7"), over
+    "de" and an article: it says what a car is."""
+    i = at - 1
+    while i >= 0 and tokens[i] in COPULA_SKIPS:
+        i -= 1
+    return i >= 0 and tokens[i] in GRAMMAR.copulas
+
+
+COPULA_SKIPS = frozenset({"de", "un", "una", "del"})
 
 
 def _third_row(analysis: Analysis, said: list[tuple[str, int, int]]) -> None:

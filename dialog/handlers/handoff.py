@@ -229,6 +229,7 @@ def lead_status(ctx: TurnContext) -> Reply:
     if said(ctx, NOTE_KEY):  # "anota que debo 80 mil": their words, for the advisor
         add_note(ctx)
         changed = True
+        ctx.marks[WHOLE_MESSAGE] = True  # the rest of the message is the note, no other request
     if seller:  # their own car is the lead's: no listed car to add
         return finish_handoff(ctx, "updated" if changed else "unchanged", send=changed)
     car = _pointed_car(ctx)
@@ -367,6 +368,7 @@ def _time_words(ctx: TurnContext, said: str | None) -> str | None:
 
 NOTE_KEY = "lead_update:note"
 NOTE_ROUTE = "lead_update"
+WHOLE_MESSAGE = "whole_message"  # a mark: the answer took the whole message (no second request)
 ADD_KEY = "lead_update:add"  # "agrégale también…": a car beside the one sent, not instead
 ALSO_KEY, ALSO_SEP = "lead_also", "|"
 

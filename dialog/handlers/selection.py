@@ -7,6 +7,7 @@ km") or by what the customer saw ("el jetta", "la del 2018", "la camioneta", "el
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from dialog.forms import said
 from dialog.handlers.common import (
@@ -349,8 +350,6 @@ def _details_per_sentence(ctx: TurnContext) -> Reply | None:
     """Each sentence of the message that names its own car and asks its own detail is answered
     of that car ("el m2 tiene carplay? y el serie 7 cuantos km"); None when the message names
     fewer than two cars that way."""
-    from dataclasses import replace
-
     from dialog.screen import dialog_context
     from nlu.text import sentences
 
@@ -564,7 +563,8 @@ def compare_cars(ctx: TurnContext) -> Reply:
     each, then the price and km gaps. Which cars: the numbers said, the years or the model said,
     the car in focus, or the whole list when it is short."""
     shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
-    cars = _to_compare(ctx, shown)
+    pair = _comparing_sentence(ctx)
+    cars = _to_compare(replace(ctx, extraction=pair) if pair else ctx, shown)
     if len(cars) < 2:
         return Reply(ctx.say("which"))
     if any(car not in shown for car in cars):  # cars from beyond the list: they are it now
@@ -638,6 +638,23 @@ def _joined(ctx: TurnContext, parts: list[str]) -> str:
         return "".join(parts)
     joiner = ctx.template("and_join").strip() or "y"
     return f"{', '.join(parts[:-1])} {joiner} {parts[-1]}"
+
+
+def _comparing_sentence(ctx: TurnContext) -> Extraction | None:
+    """The sentence that names the cars to compare, when another names a car in passing: "la x3
+    tiene muchos km. la x1 vs x5, ¿cuál es mejor?" compares the X1 and the X5."""
+    from dialog.screen import dialog_context
+    from nlu.text import sentences
+
+    parts = sentences(ctx.text)
+    if len(parts) < 2:
+        return None
+    context = dialog_context(ctx.state, ctx.services.catalog, ctx.config)
+    for sentence in reversed(parts):
+        reading = ctx.services.extractor.extract(sentence, context)
+        if (reading.make or reading.model) and reading.alternatives:
+            return reading
+    return None
 
 
 def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
