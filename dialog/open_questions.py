@@ -13,6 +13,7 @@ from dialog.turn import Reply, TurnContext
 from nlu.examples import STOPWORDS
 from nlu.text import normalize, sentences
 
+DETAILS_HANDLER = "catalog.details"  # its parts are the car's data asked ("details:km")
 QUOTE_CHARS = 90  # a longer question is cut at a word, with "…"
 ASKED = "?"
 
@@ -118,11 +119,14 @@ def _parts(ctx: TurnContext, extraction, intent: str | None = None) -> set[str]:
     the message says."""
     intent = intent or extraction.intent or ""
     route = ctx.config.route_for(intent)
-    return {
+    found = {
         key
         for key in route.phrases
         if route.templates.get(key) and f"{intent}:{key}" in extraction.said
     }
+    if route.handler == DETAILS_HANDLER:  # "¿tiene bluetooth? ¿y cuántas llaves trae?": the
+        found |= {name for name in extraction.said if name.startswith("details:")}  # data asked
+    return found
 
 
 def _asks(sentence: str, policy: OpenQuestions) -> bool:

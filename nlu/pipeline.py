@@ -2623,12 +2623,31 @@ def _head_count(tokens: list[str], start: int) -> bool:
 
 def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
     """ "¿la x-trail a 5 años? y la hr-v igual": a later car, in a clause of its own, asked the
-    same as the first."""
+    same as the first; "…a 4 años con 50 mil de enganche? y el rio 2019": a clause that is only
+    "y", the car and its year, after a plan asked, asks that plan of it."""
     for start, end in _clauses(tokens):
         words = set(tokens[start:end]) | {" ".join(tokens[i : i + 2]) for i in range(start, end)}
-        if words & SAME_AGAIN and any(start <= s < end for s, _ in later):
+        inside = [(s, e) for s, e in later if start <= s < end]
+        if words & SAME_AGAIN and inside:
+            return True
+        elliptic = inside and start and "y" in (tokens[start], tokens[start - 1])
+        planned = set(tokens[:start]) & GRAMMAR.plan_words  # a plan asked before: its car's too
+        if elliptic and planned and _only_the_car(tokens, start, end, inside):
             return True
     return False
+
+
+def _only_the_car(tokens: list[str], start: int, end: int, cars: list[tuple[int, int]]) -> bool:
+    """The clause is "y", an article, the car and maybe its year: nothing else is asked."""
+    rest = [
+        token
+        for i, token in enumerate(tokens[start:end], start)
+        if not any(s <= i < e for s, e in cars)
+    ]
+    return all(token in ELLIPTIC_WORDS or _YEAR.fullmatch(token) for token in rest)
+
+
+ELLIPTIC_WORDS = frozenset({"y", "and", "el", "la", "los", "las", "del", "the", "tambien", "also"})
 
 
 def _between_two(tokens: list[str]) -> bool:

@@ -546,7 +546,8 @@ LENGTH_GAP = 50  # mm: a shorter car is worth saying ("¿cuál es más chico?") 
         "why_note": set(),
         "total": {"count", "total"},
         "best_buy": {"title", "reasons"},
-        "trade_off": {"cheap", "dear", "gap", "reasons"},
+        "trade_off": {"cheap", "dear", "gap", "reasons", "cheap_plus"},
+        "cheap_plus": {"reasons"},
         "no_premium": {"cheap", "dear", "gap"},
         "reason_newer": {"years"},
         "reason_year": set(),
@@ -606,13 +607,19 @@ def _recommendation(ctx: TurnContext, cars: list[Car]) -> list[str]:
     if dear.price == cheap.price:
         return [ctx.say("ask_use")]
     gap = money(dear.price - cheap.price)
-    plus = _advantages(ctx, dear, cheap)
-    if not plus and (better := _advantages(ctx, cheap, dear)):
-        return [ctx.say("best_buy", {"title": cheap.title, "reasons": _joined(ctx, better)})]
-    if not plus:
-        return [ctx.say("no_premium", {"cheap": cheap.title, "dear": dear.title, "gap": gap})]
-    values = {"cheap": cheap.title, "dear": dear.title, "gap": gap, "reasons": _joined(ctx, plus)}
-    return [ctx.say("trade_off", values), ctx.say("ask_use")]
+    plus, better = _advantages(ctx, dear, cheap), _advantages(ctx, cheap, dear)
+    used = use_advice(ctx.speaking_as("advice"), cars)  # "uso mucha carretera": that use decides
+    if not plus and better:
+        lines = [ctx.say("best_buy", {"title": cheap.title, "reasons": _joined(ctx, better)})]
+    elif not plus:
+        lines = [ctx.say("no_premium", {"cheap": cheap.title, "dear": dear.title, "gap": gap})]
+    else:
+        also = ctx.say("cheap_plus", {"reasons": _joined(ctx, better)}) if better else ""
+        values = {"cheap": cheap.title, "dear": dear.title, "gap": gap, "cheap_plus": also}
+        lines = [ctx.say("trade_off", values | {"reasons": _joined(ctx, plus)})]
+        lines.append(used.text if used is not None else ctx.say("ask_use"))
+        return lines
+    return [*lines, *([used.text] if used is not None else [])]
 
 
 def _advantages(ctx: TurnContext, car: Car, other: Car) -> list[str]:
