@@ -226,6 +226,7 @@ class Analysis:
     odometer: int | None = None  # the km of a car named ("el sentra 2019 con 18 mil km")
     income: float | None = None  # what the customer earns a month ("gano 18 mil"): no slot
     elapsed_days: int | None = None  # time since it happened: "lo compré hace 2 meses" -> 60
+    reference: str | None = None  # "más grande que la cx-5": 'Mazda|CX-5', the car measured by
     listed_pcts: list[float] = field(default_factory=list)  # "con 10 y 30%": percents, no picks
     taken_back: list[int] = field(default_factory=list)  # values dropped or ruled out
     unbounded: set[str] = field(default_factory=set)  # amounts said without "máximo", "hasta"
@@ -659,6 +660,12 @@ class Extractor:
             taken[start:end] = [True] * (end - start)
         _mark(analysis, taken, "car")
         car_at = min((start for start, _ in mention.claimed), default=0)
+        before = set(tokens[max(0, car_at - THAN_REACH - 2) : car_at])
+        bigger = bool(before & BIGGER_WORDS)  # ("más barato que el jetta" may be a Jetta too)
+        if mention.make and not mention.others and bigger and _than_before(tokens, mention.claimed):
+            analysis.reference = f"{mention.make}|{mention.model or ''}"  # "algo más grande que
+            analysis.said.update((THAN_CAR, THAN_BIGGER))  # la cx-5": the CX-5 measures
+            mention.make = mention.model = None
         if mention.make:
             analysis.put("make", mention.make, car_at)
             if not mention.model and car_at and tokens[car_at - 1] in OTHER_WORDS:
@@ -1467,6 +1474,7 @@ class Extractor:
             odometer=analysis.odometer,
             income=analysis.income,
             elapsed_days=analysis.elapsed_days,
+            reference=analysis.reference,
             terms=tuple(analysis.terms),
             cities=tuple(analysis.cities),
             down_payments=tuple(analysis.down_payments),
@@ -2586,6 +2594,30 @@ def _more_among_fillers(analysis: Analysis) -> bool:
 def _small_count(token: str) -> bool:
     """ "¿qué otros 3 hay?": how many more, not an amount."""
     return token.isdigit() and int(token) <= MORE_COUNT_MAX
+
+
+def _than_before(tokens: list[str], claimed: list[tuple[int, int]]) -> bool:
+    """The one car named comes right after a comparative and "que"/"than" ("algo más grande que
+    la cx-5", "something bigger than the CX-5", "más barato que un jetta"): it is the measure."""
+    if len(claimed) != 1:
+        return False
+    i = claimed[0][0] - 1
+    while i >= 0 and tokens[i] in THAN_SKIPS:
+        i -= 1
+    if i < 1 or tokens[i] not in GRAMMAR.than_words:
+        return False
+    before = tokens[max(0, i - THAN_REACH) : i]
+    return bool(set(before) & (GRAMMAR.weighing | COMPARATIVE_WORDS))
+
+
+THAN_SKIPS = frozenset({"el", "la", "los", "las", "un", "una", "the", "a", "mi", "my"})
+COMPARATIVE_WORDS = frozenset({"bigger", "larger", "roomier", "cheaper", "newer", "smaller"})
+THAN_CAR = "context:than_car"  # a car named after a comparative: the measure, not the wish
+THAN_BIGGER = "context:than_bigger"  # ... and the wish is a bigger car
+BIGGER_WORDS = frozenset(
+    {"grande", "grandes", "amplio", "amplia", "espacioso", "espaciosa", "bigger", "larger",
+     "roomier"}
+)  # fmt: skip
 
 
 def _than_follows(tokens: list[str], end: int) -> bool:

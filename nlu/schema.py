@@ -101,6 +101,8 @@ class Extraction(BaseModel):
     income: float | None = Field(default=None, exclude=True)  # "gano 18 mil al mes": no budget
     # days since something happened, the purchase: "lo compré hace 2 meses" -> 60
     elapsed_days: int | None = Field(default=None, exclude=True)
+    # a car named after a comparative ("más grande que la cx-5"): 'Mazda|CX-5', the measure
+    reference: str | None = Field(default=None, exclude=True)
     # every term and down payment said, to compare plans ("a 3 y a 5 años", "con 60 o con 90 mil")
     cities: tuple[str, ...] = Field(default=(), exclude=True)  # every place named
     terms: tuple[int, ...] = Field(default=(), exclude=True)

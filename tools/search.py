@@ -40,6 +40,7 @@ class SearchFilters(BaseModel):
     # "menos de 180 mil" is a ceiling: no $1,000 of slack for prices that end in 999
     price_strict: bool | None = None
     length_max: float | None = None  # mm: the longest car that fits ("mi cochera es de 4.5 m")
+    length_min: float | None = None  # mm: longer than a car named ("más grande que la cx-5")
     # the body type was asked after the ceiling ("no espera, yo quiero pick up"): with none of
     # that body within it, the dearer ones of that body come before other bodies
     body_first: bool | None = None
@@ -196,7 +197,7 @@ def _matching(
         ("year", None, None) if own_years else ("year", filters.year_min, filters.year_max),
         ("price", filters.price_min, _ceiling(filters)),
         ("km", None, filters.km_max),
-        ("largo", None, filters.length_max),  # a length not on file does not fit (NaN)
+        ("largo", filters.length_min, filters.length_max),  # a length not on file: no (NaN)
     )
     for column, low, high in bounds:
         mask &= _between(columns[column], low, high)
@@ -379,9 +380,10 @@ def _relax_size(filters: SearchFilters) -> Loosened | None:
 
 
 def _relax_length(filters: SearchFilters) -> Loosened | None:
-    if not filters.length_max:
+    if not (filters.length_max or filters.length_min):
         return None
-    return filters.model_copy(update={"length_max": None}), Relaxation(kind="length")
+    update = {"length_max": None, "length_min": None}
+    return filters.model_copy(update=update), Relaxation(kind="length")
 
 
 def _relax_body(filters: SearchFilters) -> Loosened | None:

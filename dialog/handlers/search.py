@@ -8,7 +8,7 @@ from dialog.handlers.common import CAR_PLACEHOLDERS, affordability, car_choices,
 from dialog.registry import handler
 from dialog.render import money, thousands
 from dialog.turn import Reply, TurnContext
-from nlu.pipeline import MONEY_TAKEN_BACK, PRICE_SEEN, SAVINGS, YEAR_FLOOR
+from nlu.pipeline import MONEY_TAKEN_BACK, PRICE_SEEN, SAVINGS, THAN_BIGGER, THAN_CAR, YEAR_FLOOR
 from nlu.schema import Extraction
 from nlu.values import EITHER
 from tools.catalog import Car, car_name
@@ -50,6 +50,7 @@ CRITERIA_TEMPLATES = {
     "criteria_style": set(),
     "criteria_size": {"size"},
     "criteria_length_max": {"length"},
+    "criteria_length_min": {"length"},
     "criteria_superlative": {"superlative"},
 }
 RELAX_TEMPLATES = {
@@ -143,6 +144,7 @@ def search_cars(ctx: TurnContext) -> Reply:
     if "context:any_size" in said:  # "no importa el tamaño"
         filters = filters.model_copy(update={"size": None})
     filters = _beyond_shown(ctx, filters)
+    filters = _beyond_reference(ctx, filters)
     named = ctx.extraction.make or ctx.extraction.model
     if "context:another_kind" in said and not named and filters.model:
         kinds = {
@@ -292,6 +294,7 @@ INHERITED = {
     "style": "style",
     "size": "size",
     "length_max": "length",
+    "length_min": "length",
 }
 
 
@@ -332,6 +335,33 @@ def _all_meet(ctx, looser, key, filters, shown: set[int], max_price) -> bool:
     kept = search(catalog, looser.model_copy(update={key: getattr(filters, key)}),
                   len(catalog.cars), max_price)  # fmt: skip
     return not kept.relaxed and shown <= {car.stock_id for car in kept.cars}
+
+
+def _beyond_reference(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
+    """ "Algo más grande que la cx-5", "something bigger than the CX-5": other models of its kind,
+    longer than the longest of that model in stock (and, said with it, "más grande y más barata",
+    cheaper than its cheapest or newer than its newest)."""
+    extraction = ctx.extraction
+    if THAN_CAR not in extraction.said or not extraction.reference:
+        return filters
+    make, _, model = extraction.reference.partition("|")
+    catalog = ctx.services.catalog
+    found = search(catalog, SearchFilters(make=make, model=model or None), len(catalog.cars))
+    refs = [] if found.relaxed else list(found.cars)
+    ruled = [*(filters.exclude or []), model or make]
+    update: dict[str, object] = {"make": None, "model": None, "version_has": None}
+    update["exclude"] = list(dict.fromkeys(ruled))
+    lengths = [car.largo for car in refs if car.largo]
+    if THAN_BIGGER in extraction.said and lengths:
+        update |= {"length_min": max(lengths) + 1, "size": None}
+    bodies = {car.body_type for car in refs}
+    if len(bodies) == 1 and not extraction.body_type:  # a bigger one of the same kind
+        update["body_type"] = bodies.pop()
+    if refs and "context:cheaper" in extraction.said and extraction.price_max is None:
+        update |= {"price_max": min(car.price for car in refs) - PRICE_TOLERANCE - 1}
+    if refs and "context:newer" in extraction.said and extraction.year_min is None:
+        update |= {"year_min": max(car.year for car in refs) + 1, "year_max": None}
+    return filters.model_copy(update=update)
 
 
 def _beyond_shown(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
@@ -629,6 +659,10 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
     if filters.length_max and ctx.template("criteria_length_max"):
         parts.append(
             ctx.say("criteria_length_max", {"length": f"{filters.length_max / 1000:.2f} m"})
+        )
+    if filters.length_min and ctx.template("criteria_length_min"):
+        parts.append(
+            ctx.say("criteria_length_min", {"length": f"{filters.length_min / 1000:.2f} m"})
         )
 
     for trait in ("transmission", "fuel"):
