@@ -56,6 +56,7 @@ from nlu.values import (
     DROPPED,
     EITHER,
     NEGATED,
+    ORDER_BRIDGE,
     ValueReader,
 )
 from nlu.vehicles import CAR_ARTICLES, INDEFINITES, VehicleVocabulary, resolve
@@ -1380,8 +1381,9 @@ class Extractor:
             else:
                 intent, topic, stage, second = POLICY, None, "rule", asked
         order = _sort_order(analysis)
-        softly = any(name.startswith("soft_sort:") for name in analysis.said)
-        if order is not None and (context.shown or "context:sort" in analysis.said):
+        softly = _soft_wish(analysis)
+        sorting = "context:sort" in analysis.said
+        if order is not None and sorting:
             slots["superlative"] = order  # "ordénalos por km": the same search, another order
             intent, topic, stage, second = SEARCH_REQUEST, None, "rule", None
         elif order is not None and softly and intent == SEARCH_REQUEST:
@@ -1631,9 +1633,9 @@ class Extractor:
             for label, strong, s, e in analysis.labels
         ):
             return False
-        described = {  # "entonces no es de 3 filas": what a car is, no cars asked for
-            key
-            for key in slots.keys() & CLAUSE_TRAITS
+        described = {  # "entonces no es de 3 filas": what a car is, no cars asked for ("es 2022"
+            key  # of a listed car points at it: a year is no such trait)
+            for key in slots.keys() & CLAUSE_TRAITS - {"year_min", "year_max"}
             if _after_copula(analysis.tokens, analysis.slot_at[key])
         }
         if slots.keys() & CLAUSE_TRAITS - described:
@@ -1893,6 +1895,8 @@ def _listed_before(
         between = tokens[quantity.end : end]
         if quantity.multiplied or quantity.money or set(between) - joiners:
             break
+        if set(between) & (joiners - LIST_JOINERS) and not set(between) & LIST_JOINERS:
+            break  # "el 2 con 20%": a pick, then the percent ("con 10 y con 30%" lists two)
         if not between and quantity.value > SPACED_LIST_MAX:
             break  # "3 4 5 y 6 años": small numbers listed with spaces only
         found.insert(0, quantity)
@@ -1919,13 +1923,31 @@ def _not_asked(analysis: Analysis) -> set[int]:
 WANTED_NEXT = GRAMMAR.wanted_next
 
 
+def _soft_wish(analysis: Analysis) -> bool:
+    """ "y low mileage", "que no sea tan vieja": a soft wish; "tiene bien poquitos km", "is it
+    low mileage?" say what a car is."""
+    tokens = analysis.tokens
+    for name, start, _ in analysis.said_spans:
+        if not name.startswith("soft_sort:"):
+            continue
+        i = start - 1
+        while i >= 0 and tokens[i] in GRAMMAR.intensifiers:
+            i -= 1
+        if i < 0 or tokens[i] not in GRAMMAR.have_verbs | GRAMMAR.copulas | REMARK_BEFORE:
+            return True
+    return False
+
+
+REMARK_BEFORE = frozenset({"it", "its", "tiene", "trae", "lleva", "has"})
+
+
 def _indefinite_ordered(tokens: list[str], at: int | None) -> bool:
     """ "uno con menos km", "algo de menor precio": an indefinite, a bridge word, then the
     superlative asks for the cars so ordered, not one picked."""
     if at is None:
         return False
     i = at - 1
-    while i >= 0 and tokens[i] in GRAMMAR.bridge:
+    while i >= 0 and tokens[i] in ORDER_BRIDGE:
         i -= 1
     return 0 <= i < at - 1 and tokens[i] in GRAMMAR.indefinites
 
@@ -1934,6 +1956,7 @@ def _sort_order(analysis: Analysis) -> str | None:
     """The order asked with a sort word: "ordénalos por km" -> lowest_km, "ordénalos del más
     barato" -> cheapest (a superlative said with it)."""
     soft = sorted(name.split(":", 1)[1] for name in analysis.said if name.startswith("soft_sort:"))
+    soft = soft if _soft_wish(analysis) else []
     if "context:sort" not in analysis.said and not soft:
         return None
     asked = [name[5:] for name in analysis.said if name.startswith("sort:")] + soft

@@ -246,7 +246,8 @@ def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int])
         return False  # "esas son las más baratas": what the list is, no wish
     if i >= 0 and (tokens[i] in ARTICLES or tokens[i] in WHICH):
         return True
-    if 0 <= i < start - 1 and tokens[i] in GRAMMAR.indefinites and tokens[i + 1] in BRIDGE:
+    wished = 0 <= i < start - 1 and all(token in ORDER_BRIDGE for token in tokens[i + 1 : start])
+    if wished and tokens[i] in GRAMMAR.indefinites:
         return True  # "prefiero uno con menos km", "algo de menor precio": the list so ordered
     # "¿cuál de las 16 tiene menos km?", "¿cuál camioneta de menos de 350 tiene menos km?": a
     # "which" earlier in the same clause
@@ -258,6 +259,9 @@ def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int])
     return False
 
 
+# between an indefinite and a superlative, a wish: "uno con menos km", "una que tenga menos km"
+# ("uno es más caro" says what a car is)
+ORDER_BRIDGE = frozenset({"con", "de", "que", "q", "tenga", "tengan", "traiga", "traigan", "with"})
 EITHER_JOINERS = frozenset({"o", "or", "u", "y", "and", "ni"})
 
 

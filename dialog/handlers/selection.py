@@ -656,11 +656,17 @@ def _comparing_sentence(ctx: TurnContext) -> Extraction | None:
     parts = sentences(ctx.text)
     if len(parts) < 2:
         return None
+    whole = ctx.extraction
+    named = {whole.model or whole.make, *whole.alternatives}
     context = dialog_context(ctx.state, ctx.services.catalog, ctx.config)
     for sentence in reversed(parts):
         reading = ctx.services.extractor.extract(sentence, context)
-        if (reading.make or reading.model) and reading.alternatives:
-            return reading
+        if not ((reading.make or reading.model) and reading.alternatives):
+            continue
+        if {reading.model or reading.make, *reading.alternatives} == named:
+            return None  # the same cars: the whole message says more of them (a budget)
+        cars = ("make", "model", "alternatives", "year_min", "year_max", "picks", "years")
+        return whole.model_copy(update={key: getattr(reading, key) for key in cars})
     return None
 
 
