@@ -194,6 +194,9 @@ class DialogConfig(_Strict):
     reply_ids: dict[str, str] = Field(default_factory=dict)
     # a second request in the same message is answered too when it is one of these
     second_requests: list[str] = Field(default_factory=list)
+    # ... of these only when their sentence asks ("?" or a question word): a car's datum told in
+    # a remark ("raro q el más caro tenga más km.") is not asked
+    asked_only: list[str] = Field(default_factory=list)
     open_questions: OpenQuestions = Field(default_factory=OpenQuestions)
     routes: dict[str, Route]
     forms: dict[str, Form] = Field(default_factory=dict)

@@ -13,7 +13,7 @@ from dialog.config import FALLBACK_ROUTE
 from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
 from dialog.handlers.answers import REPEATED, SECOND_REQUEST
 from dialog.handlers.handoff import WHOLE_MESSAGE
-from dialog.open_questions import answer_open_questions, name_the_question
+from dialog.open_questions import answer_open_questions, name_the_question, told_not_asked
 from dialog.registry import HANDLERS
 from dialog.render import clip, fill
 from dialog.runtime import Bundle, Runtime
@@ -190,6 +190,8 @@ class Engine:
             return first
         if ctx.marks.get(WHOLE_MESSAGE):  # "que el asesor sepa que mi city tiene 60 mil km":
             return first  # a note for the advisor, no search
+        if second in ctx.config.asked_only and told_not_asked(ctx, second):
+            return first  # "raro q el más caro tenga más km. bueno el 1": a remark, no question
         intent, _, topic = second.partition("/")
         extraction = ctx.extraction.model_copy(
             update={

@@ -14,7 +14,13 @@ from nlu.examples import STOPWORDS
 from nlu.text import normalize, sentences
 
 DETAILS_HANDLER = "catalog.details"  # its parts are the car's data asked ("details:km")
-QUOTE_CHARS = 90  # a longer question is cut at a word, with "…"
+QUOTE_CHARS = 90
+# a question word or a "tell me" anywhere asks: "pero primero dime cuántos km tiene el X1"
+ASK_ANYWHERE = frozenset(
+    {"cuanto", "cuanta", "cuantos", "cuantas", "cuando", "como", "donde", "cual", "cuales",
+     "quien", "dime", "dame", "digame", "decirme", "dices", "saber", "how", "what", "which",
+     "tell"}
+)  # fmt: skip  # a longer question is cut at a word, with "…"
 ASKED = "?"
 
 
@@ -107,6 +113,24 @@ def name_the_question(ctx: TurnContext, answered: TurnContext, reply: Reply) -> 
                 return Reply("")  # "tengo factura original y tenencias": told, not asked
             return Reply(_named_back(ctx, sentence), rephrasable=False)
     return reply
+
+
+def told_not_asked(ctx: TurnContext, label: str) -> bool:
+    """The request `label` comes only from a sentence that asks nothing ("raro q el más caro
+    tenga más km."): no "?" closes it and no question word opens it."""
+    parts = sentences(ctx.text)
+    if len(parts) < 2:
+        return False
+    context = dialog_context(ctx.state, ctx.services.catalog, ctx.config)
+    policy = ctx.config.open_questions
+    readings = [(part, ctx.services.extractor.extract(part, context)) for part in parts]
+    found = [part for part, reading in readings if label in (reading.label, reading.second)]
+    if not found and ctx.config.route_for(label).handler == DETAILS_HANDLER:
+        # "raro q el más caro tenga más km.": the sentence that names the car's datum
+        found = [part for part, reading in readings if _parts(ctx, reading, label)]
+    return bool(found) and not any(
+        _asks(part, policy) or set(normalize(part).split()) & ASK_ANYWHERE for part in found
+    )
 
 
 def _generic(answered: TurnContext, reply: Reply) -> bool:
