@@ -328,12 +328,16 @@ def _remember(state: ConversationState, extraction: Extraction, extractor: Extra
             current = getattr(state.lead, slot)
             new = extractor.contact.lead_value(current, slot, value, extraction.said)
             setattr(state.lead, slot, new)
+    if extraction.owed:  # "todavía lo estoy pagando, le debo como 80 mil": for the advisor
+        state.profile[OWN_CAR_OWED] = str(round(extraction.owed))
     if "context:bought_car" in extraction.said:  # "compré un carro con ustedes y ya falló"
         state.profile["own_car_bought"] = "1"  # the car they name next is theirs, not to buy
     if extraction.own_car:  # "tengo un versa 2016", "por mi lobo me dan 180 mil"
         known = state.own_car or ""
         if not known.startswith(extraction.own_car):  # "mi lobo" keeps "Ford Lobo 2015"
             state.own_car = extraction.own_car
+        if extraction.km_max:  # "el compass es latitude 2019 con 70 mil km": its km, for the
+            state.profile[OWN_CAR_KM] = str(extraction.km_max)  # advisor
     elif extraction.label in seller_labels and (extraction.model or extraction.make):
         if state.own_car:
             return  # "mi mazda 3 ... dar a cuenta de la cx5 2019": the CX-5 is the one wanted
@@ -341,6 +345,8 @@ def _remember(state: ConversationState, extraction: Extraction, extractor: Extra
         state.own_car = car_name(extraction.make, extraction.model, year)
 
 
+OWN_CAR_KM = "own_car_km"  # the km of the customer's own car, as they said it
+OWN_CAR_OWED = "own_car_owed"  # what they still owe on it
 CHOSEN_KEPT = 5  # "me quedo con el sentra" finds the Sentra chosen a few turns ago
 
 

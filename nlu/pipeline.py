@@ -228,6 +228,7 @@ class Analysis:
     income: float | None = None  # what the customer earns a month ("gano 18 mil"): no slot
     elapsed_days: int | None = None  # time since it happened: "lo compré hace 2 meses" -> 60
     reference: str | None = None  # "más grande que la cx-5": 'Mazda|CX-5', the car measured by
+    owed: float | None = None  # what is still owed on their car: "le debo como 80 mil al banco"
     listed_pcts: list[float] = field(default_factory=list)  # "con 10 y 30%": percents, no picks
     taken_back: list[int] = field(default_factory=list)  # values dropped or ruled out
     unbounded: set[str] = field(default_factory=set)  # amounts said without "máximo", "hasta"
@@ -806,6 +807,8 @@ class Extractor:
                 meaning = {}
             if unit.cue("income_before", "income_after") and analysis.income is None:
                 analysis.income = money.pesos(unit.last)  # "gano 18" is 18 mil
+            if unit.cue("owed_before", "owed_after") and analysis.owed is None:
+                analysis.owed = money.pesos(unit.last)  # "le debo como 80 mil al banco"
             elapsed = unit.cue("elapsed_before", "elapsed_after") and analysis.elapsed_days is None
             known = tokens[unit.first.start - 1 : unit.first.start] in (["los"], ["las"], ["the"])
             if elapsed and not known:  # "ya pasaron los 7 días": the period known, no time told
@@ -1463,6 +1466,10 @@ class Extractor:
             # asientos?" of the car in focus
         if intent == COMPARE and second == FINANCING_REQUEST and not slots.keys() & CLAUSE_PLAN:
             second = None  # "el de 268, ¿por qué tan caro vs el 2018?": a price that points
+        told = "phone" in slots and "?" not in analysis.raw and stage == "context"
+        if told and intent == KNOWLEDGE and INFORM in self.classifier.labels:
+            intent, topic, second = INFORM, None, None  # "Patricia Gomez, 777…, el compass es
+            # latitude 2019 con 70 mil km": their data given, no question asked again
         return Extraction(
             intent=intent,
             topic=topic,
@@ -1477,6 +1484,7 @@ class Extractor:
             income=analysis.income,
             elapsed_days=analysis.elapsed_days,
             reference=analysis.reference,
+            owed=analysis.owed,
             terms=tuple(analysis.terms),
             cities=tuple(analysis.cities),
             down_payments=tuple(analysis.down_payments),
@@ -2635,6 +2643,7 @@ def _than_before(tokens: list[str], claimed: list[tuple[int, int]]) -> bool:
 
 THAN_SKIPS = frozenset({"el", "la", "los", "las", "un", "una", "the", "a", "mi", "my"})
 COMPARATIVE_WORDS = frozenset({"bigger", "larger", "roomier", "cheaper", "newer", "smaller"})
+INFORM = "inform"  # contact data given: the advisor's form takes it
 THAN_CAR = "context:than_car"  # a car named after a comparative: the measure, not the wish
 THAN_BIGGER = "context:than_bigger"  # ... and the wish is a bigger car
 BIGGER_WORDS = frozenset(

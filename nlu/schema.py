@@ -103,6 +103,9 @@ class Extraction(BaseModel):
     elapsed_days: int | None = Field(default=None, exclude=True)
     # a car named after a comparative ("más grande que la cx-5"): 'Mazda|CX-5', the measure
     reference: str | None = Field(default=None, exclude=True)
+    owed: float | None = Field(
+        default=None, exclude=True
+    )  # "le debo 80 mil al banco": their car's debt
     # every term and down payment said, to compare plans ("a 3 y a 5 años", "con 60 o con 90 mil")
     cities: tuple[str, ...] = Field(default=(), exclude=True)  # every place named
     terms: tuple[int, ...] = Field(default=(), exclude=True)

@@ -30,6 +30,7 @@ CAPTURED_TEMPLATES = {
     **{f"label_{key}": set() for key in (*LEAD_SLOTS, "car", "also", "plan", "own_car", "note")},
     "label_own_car_plain": set(),
     "plan_line": {"monthly_payment", "term_months", "down_payment"},
+    "own_car_owed": {"owed"},
 }
 _PHONE_USER = re.compile(r"^\+?(?:521|52)?(\d{10})$")
 
@@ -157,7 +158,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         "car": title,
         "plan": ctx.say("plan_line", plan_words(plan)) if plan else None,
         "also": state.profile.get(ALSO_KEY, "").replace(ALSO_SEP, "; ") or None,
-        "own_car": state.own_car,  # to sell, or to leave as a down payment
+        "own_car": _own_car_said(ctx),  # to sell, or to leave as a down payment
         "note": state.profile.get("lead_notes"),  # "anota que debo 80 mil"
     }
     bought = bool(state.profile.get("own_car_bought"))  # "compré un versa ... y ya falló"
@@ -278,6 +279,21 @@ def _car_title(ctx: TurnContext, stock_id: int) -> str | None:
     return f"{car.title} · {money(car.price)}" if car is not None else None
 
 
+def _own_car_said(ctx: TurnContext) -> str | None:
+    """Their car as the advisor reads it: "Jeep Compass 2019 · 70,000 km · adeudo $80,000"
+    with the km and the debt they said."""
+    state = ctx.state
+    if not state.own_car:
+        return None
+    km, owed = state.profile.get("own_car_km", ""), state.profile.get("own_car_owed", "")
+    parts = [state.own_car]
+    if km.isdigit():
+        parts.append(f"{int(km):,} km")
+    if owed.isdigit() and ctx.template("own_car_owed"):
+        parts.append(ctx.say("own_car_owed", {"owed": money(float(owed))}))
+    return " · ".join(parts)
+
+
 def _is_seller(ctx: TurnContext) -> bool:
     """The lead is about the customer's own car (to sell, or to leave as a down payment): it was
     started from one of config/intents.yml `own_car_labels`, or their car is known."""
@@ -320,7 +336,7 @@ def summary(ctx: TurnContext) -> list[str]:
             if state.profile.get("own_car_bought")
             else "vende o deja a cuenta"
         )
-        lines.append(f"auto del cliente ({how}): {state.own_car}")
+        lines.append(f"auto del cliente ({how}): {_own_car_said(ctx)}")
     if state.last_label:
         lines.append(f"último tema: {state.last_label}")
     if state.profile.get(ALSO_KEY):  # "agrégale también el versa"
