@@ -400,7 +400,8 @@ def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
     if spec is None:
         return reply
     updated = spec.func(fixing)
-    if own_fixed and not car_fixed:
+    asked = "?" in ctx.text and bool(reply.text.strip())  # "…un tsuru que quisiera dar a
+    if own_fixed and not car_fixed and not asked:  # cuenta, ¿se puede?": both
         return updated  # the message was the correction: what the advisor now gets
     reply.text = "\n\n".join(part for part in (reply.text, updated.text) if part)
     return reply
