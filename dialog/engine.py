@@ -106,11 +106,13 @@ class Engine:
         if extraction.language:
             state.language = extraction.language
         _remember(state, extraction, bundle.services.extractor)
+        listed_before = list(state.last_results)
         reply = self._dispatch(ctx)
         reply = _guarded(self._second_request, ctx, reply)
         reply = _guarded(self._open_questions, ctx, reply)
         reply = _guarded(self._contact_given, ctx, reply)
         _remember_chosen(state)
+        _remember_seen(state, listed_before)
         reply = _guarded(_lead_car_corrected, ctx, reply)
         if ctx.notes:
             reply.text = "\n\n".join(part for part in [*ctx.notes, reply.text] if part)
@@ -348,6 +350,17 @@ def _remember(state: ConversationState, extraction: Extraction, extractor: Extra
 OWN_CAR_KM = "own_car_km"  # the km of the customer's own car, as they said it
 OWN_CAR_OWED = "own_car_owed"  # what they still owe on it
 CHOSEN_KEPT = 5  # "me quedo con el sentra" finds the Sentra chosen a few turns ago
+
+
+SEEN_KEPT = 30  # "el hatch 2018" finds the hatchback of a list shown a few turns ago
+
+
+def _remember_seen(state: ConversationState, listed_before: list[int]) -> None:
+    """The cars of the list a new list replaced, kept to be named later."""
+    if not listed_before or listed_before == state.last_results:
+        return
+    kept = [car for car in state.seen if car not in listed_before]
+    state.seen = [*kept, *listed_before][-SEEN_KEPT:]
 
 
 def _remember_chosen(state: ConversationState) -> None:

@@ -51,6 +51,7 @@ class ConversationState(BaseModel):
     page: int = 0  # how many cars of the last search came before the ones on screen
     selected: int | None = None
     chosen: list[int] = Field(default_factory=list)  # cars in focus before, the latest last
+    seen: list[int] = Field(default_factory=list)  # cars of earlier lists, the latest last
     compared: list[int] = Field(default_factory=list)  # the cars of the last comparison
     filters: SearchFilters = Field(default_factory=SearchFilters)
     financing: FinancingParams = Field(default_factory=FinancingParams)

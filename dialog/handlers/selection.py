@@ -589,7 +589,7 @@ def compare_cars(ctx: TurnContext) -> Reply:
     if said(ctx, "compare_cars:why") and ctx.template("why_note"):
         lines += ["", ctx.say("why_note")]  # "¿por qué uno cuesta más?": the listing's part
     if said(ctx, "compare_cars:recommend") and ctx.template("trade_off"):
-        lines += ["", *_recommendation(ctx, cars)]  # "¿cuál me recomiendas?"
+        lines += ["", *_recommendation(ctx, cars, shown)]  # "¿cuál me recomiendas?"
     lines += ["", ctx.say("closing")]
     ctx.state.selected = None  # the next "ese" is one of these, not the car seen before
     ctx.state.compared = [car.stock_id for car in cars]  # "¿y por qué la diferencia?" again
@@ -598,7 +598,7 @@ def compare_cars(ctx: TurnContext) -> Reply:
     return Reply("\n".join(lines))
 
 
-def _recommendation(ctx: TurnContext, cars: list[Car]) -> list[str]:
+def _recommendation(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> list[str]:
     """Which one, from the listings only: the cheapest against the dearest, and what the dearer
     adds for the money (a newer year, fewer km, a bigger engine, CarPlay); the cheaper one when
     it adds nothing, or the best buy when the cheaper is also newer and less driven."""
@@ -606,16 +606,21 @@ def _recommendation(ctx: TurnContext, cars: list[Car]) -> list[str]:
     cheap, dear = by_price[0], by_price[-1]
     if dear.price == cheap.price:
         return [ctx.say("ask_use")]
+    twins = cheap.title == dear.title  # two "Mazda 3 2018": each by its number on the list
+
+    def title(car: Car) -> str:
+        return f"{shown.index(car) + 1}. {car.title}" if twins and car in shown else car.title
+
     gap = money(dear.price - cheap.price)
     plus, better = _advantages(ctx, dear, cheap), _advantages(ctx, cheap, dear)
     used = use_advice(ctx.speaking_as("advice"), cars)  # "uso mucha carretera": that use decides
     if not plus and better:
-        lines = [ctx.say("best_buy", {"title": cheap.title, "reasons": _joined(ctx, better)})]
+        lines = [ctx.say("best_buy", {"title": title(cheap), "reasons": _joined(ctx, better)})]
     elif not plus:
-        lines = [ctx.say("no_premium", {"cheap": cheap.title, "dear": dear.title, "gap": gap})]
+        lines = [ctx.say("no_premium", {"cheap": title(cheap), "dear": title(dear), "gap": gap})]
     else:
         also = ctx.say("cheap_plus", {"reasons": _joined(ctx, better)}) if better else ""
-        values = {"cheap": cheap.title, "dear": dear.title, "gap": gap, "cheap_plus": also}
+        values = {"cheap": title(cheap), "dear": title(dear), "gap": gap, "cheap_plus": also}
         lines = [ctx.say("trade_off", values | {"reasons": _joined(ctx, plus)})]
         lines.append(used.text if used is not None else ctx.say("ask_use"))
         return lines
@@ -675,7 +680,14 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
     picked = [pick_by_ordinal(ctx.state.last_results, n) for n in extraction.picks]
     cars = [car for i in picked if i is not None and (car := ctx.services.catalog.get(i))]
     if extraction.years and not (extraction.model or extraction.make):  # "la del 2020": a year
-        cars += [car for car in shown if car.year in extraction.years and car not in cars]
+        body = extraction.body_type  # "el hatch 2018": of that body too
+        cars += [
+            car
+            for car in shown
+            if car.year in extraction.years
+            and car not in cars
+            and (body is None or car.body_type == body)
+        ]
     if not cars and extraction.model and len(set(extraction.years)) > 1:
         cars = _of_years(ctx, shown)  # "¿la odyssey 2016 o la 2015?": one of each year
     if not cars and CAR_PRICE in extraction.said:  # "los de 265,999, ¿cuántos km tienen?"
@@ -708,6 +720,14 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
     if not cars and len(shown) <= COMPARE_MAX and not names:  # "compara el swift y el 208":
         cars = shown  # those two, not the whole short list
     cars = [car for car in cars if car in shown]
+    naming = extraction.model or extraction.make or extraction.body_type
+    if naming and not named and len(cars) == 1:  # "el primero vs el hatch 2018": the hatch of
+        earlier = cars_named(ctx.services.catalog, extraction, ctx.state.seen)  # a list before
+        if len(earlier) == 1:
+            cars.append(earlier[0])
+            shown.append(earlier[0])  # numbered after the list on screen
+            ctx.state.last_results = [car.stock_id for car in shown]
+            return cars
     unlisted = _named_unlisted(ctx, cars, focus)
     if unlisted:  # "compárame la sportage con la compass" with neither listed: from the catalog
         if not cars and len(unlisted) == 1 and focus is not None:
@@ -901,7 +921,7 @@ def advice(ctx: TurnContext) -> Reply:
     pair = pair or (shown if len(shown) == 2 else [])
     compare = ctx.speaking_as("compare_cars")
     if pair and not models and not kinds and compare.template("trade_off"):
-        return Reply("\n".join(_recommendation(compare, pair)))  # "¿tú cuál comprarías?" of
+        return Reply("\n".join(_recommendation(compare, pair, shown)))  # "¿tú cuál comprarías?" of
         # the two compared or shown: what the dearer adds for its price
     if len(shown) >= 2 and not models and not kinds and ctx.template("list_advice"):
         return _list_advice(ctx, shown)  # "¿de esas cuál me recomiendas?"
