@@ -237,6 +237,8 @@ class Engine:
 
     def _open_questions(self, ctx: TurnContext, first: Reply) -> Reply:
         """Questions in further sentences neither answer took: answered or named back."""
+        if ctx.marks.get(WHOLE_MESSAGE):  # a note for the advisor, an opinion of a make
+            return first
         return answer_open_questions(ctx, first, lambda other: self._dispatch(other, forms=False))
 
     def _contact_given(self, ctx: TurnContext, first: Reply) -> Reply:

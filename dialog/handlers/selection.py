@@ -22,6 +22,7 @@ from dialog.handlers.common import (
     plan_wished,
     plan_words,
 )
+from dialog.handlers.handoff import WHOLE_MESSAGE
 from dialog.registry import HANDLERS, handler
 from dialog.render import fill, km, money
 from dialog.screen import shown_car
@@ -858,6 +859,7 @@ def _gaps(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> list[str]:
     optional={
         "compare_note": set(),
         "km_judged": CAR_PLACEHOLDERS | {"km_year", "age"},
+        "make_opinion": CAR_PLACEHOLDERS,
         "list_advice": {"lines"},
         "list_advice_line": CAR_PLACEHOLDERS | {"which"},
         "criteria_note": set(),
@@ -910,6 +912,11 @@ def advice(ctx: TurnContext) -> Reply:
         if ctx.state.last_results and ctx.template(note):  # the use said is not asked again
             reply.text = "\n\n".join((reply.text, ctx.say(note)))
         return reply
+    of_make = [car for car in [*([focus] if focus else []), *shown] if car.make == extraction.make]
+    only_make = extraction.make and not extraction.model and not extraction.alternatives
+    if only_make and of_make and ctx.template("make_opinion"):  # "¿MG es buena?": its car here
+        ctx.marks[WHOLE_MESSAGE] = True  # the opinion asked is this answer, no other request
+        return Reply(ctx.say("make_opinion", car_values(of_make[0], words=ctx.words)))
     kinds = extraction.body_type or extraction.fuel or extraction.transmission  # "¿sedán o SUV?"
     used = None if models or kinds else use_advice(ctx, shown)
     if used is not None:  # "¿cuál me recomiendas para ciudad? me estaciono en la calle"
