@@ -213,6 +213,8 @@ class Engine:
         )
         last_plan = ctx.state.last_plan
         reply = self._dispatch(other, forms=False)  # answered, not taken as a form answer
+        if other.notes:  # "no tenemos Audi A3": said with the second answer, before it
+            reply.text = "\n\n".join(part for part in [*other.notes, reply.text] if part)
         if len(sentences(ctx.text)) > 1:
             reply = name_the_question(ctx, other, reply)
         if reply.text:  # a follow-up ("¿y con 30 mil?") continues the last answer

@@ -1466,6 +1466,10 @@ class Extractor:
             # asientos?" of the car in focus
         if intent == COMPARE and second == FINANCING_REQUEST and not slots.keys() & CLAUSE_PLAN:
             second = None  # "el de 268, ¿por qué tan caro vs el 2018?": a price that points
+        car_end = analysis.slot_at.get("model", analysis.slot_at.get("make", len(analysis.tokens)))
+        stock_later = set(analysis.tokens[car_end + 1 :]) & GRAMMAR.stock_asked
+        if intent == DETAILS and second is None and analysis.alternatives and stock_later:
+            second = SEARCH_REQUEST  # "¿cuánto cuesta el mini? ¿y tienen audi a3?": both
         told = "phone" in slots and "?" not in analysis.raw and stage == "context"
         if told and intent == KNOWLEDGE and INFORM in self.classifier.labels:
             intent, topic, second = INFORM, None, None  # "Patricia Gomez, 777…, el compass es
@@ -2698,17 +2702,22 @@ def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
         planned = set(tokens[:start]) & GRAMMAR.plan_words  # a plan asked before: its car's too
         if elliptic and planned and _only_the_car(tokens, start, end, inside):
             return True
+        stock = set(tokens[start:end]) & GRAMMAR.stock_asked  # "…? y tienen audi a3?"
+        if elliptic and stock and _only_the_car(tokens, start, end, inside, stock):
+            return True
     return False
 
 
-def _only_the_car(tokens: list[str], start: int, end: int, cars: list[tuple[int, int]]) -> bool:
-    """The clause is "y", an article, the car and maybe its year: nothing else is asked."""
+def _only_the_car(
+    tokens: list[str], start: int, end: int, cars: list[tuple[int, int]], also=frozenset()
+) -> bool:
+    """The clause is "y", an article, the car and maybe its year (and `also`): nothing else."""
     rest = [
         token
         for i, token in enumerate(tokens[start:end], start)
         if not any(s <= i < e for s, e in cars)
     ]
-    return all(token in ELLIPTIC_WORDS or _YEAR.fullmatch(token) for token in rest)
+    return all(token in ELLIPTIC_WORDS | also or _YEAR.fullmatch(token) for token in rest)
 
 
 ELLIPTIC_WORDS = frozenset({"y", "and", "el", "la", "los", "las", "del", "the", "tambien", "also"})
