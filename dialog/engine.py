@@ -228,6 +228,17 @@ class Engine:
         if first.kind == REPEATED and reply.text.strip():
             # "si lo dejo a cuenta del vento, ¿cuánto pagaría al mes?": the plan answers it
             first = Reply("", results=first.results, ask=first.ask)
+        generic = ctx.say("no_answer") if ctx.template("no_answer") else None
+        unknown = generic and first.text.strip() == generic.strip()
+        if (
+            unknown
+            and ctx.route.handler == CAR_QUESTION_HANDLER
+            and other.route.handler == (KNOWLEDGE_HANDLER)
+            and reply.text.strip()
+        ):
+            # "¿cómo sé que no tiene fallas escondidas? ¿quién lo revisa?": what the listing
+            # cannot say of the car, a company fact (the certification) answers
+            first = Reply("", results=first.results, ask=first.ask)
         if reply.plan is not None and first.results is not None and len(first.results) == 1:
             # "el sentra 2019 con 50 mil a 4 años": the plan says which car; no list of one
             first = Reply("", results=first.results, ask=first.ask)
@@ -278,6 +289,7 @@ def _short_selection(ctx: TurnContext, first: Reply) -> Reply:
 
 
 KNOWLEDGE_HANDLER = "knowledge.answer"  # two of its answers in one reply share no fact
+CAR_QUESTION_HANDLER = "llm.answer"  # a car question the listing cannot answer
 NEW_WORDS = 0.25  # a second answer with less than this share of new words repeats the first
 
 
