@@ -118,12 +118,10 @@ def name_the_question(ctx: TurnContext, answered: TurnContext, reply: Reply) -> 
 def told_not_asked(ctx: TurnContext, label: str) -> bool:
     """The request `label` comes only from a sentence that asks nothing ("raro q el más caro
     tenga más km."): no "?" closes it and no question word opens it."""
-    parts = sentences(ctx.text)
-    if len(parts) < 2:
+    if len(sentences(ctx.text)) < 2:
         return False
-    context = dialog_context(ctx.state, ctx.services.catalog, ctx.config)
     policy = ctx.config.open_questions
-    readings = [(part, ctx.services.extractor.extract(part, context)) for part in parts]
+    readings = ctx.sentence_readings()
     found = [part for part, reading in readings if label in (reading.label, reading.second)]
     if not found and ctx.config.route_for(label).handler == DETAILS_HANDLER:
         # "raro q el más caro tenga más km.": the sentence that names the car's datum

@@ -176,6 +176,16 @@ class TurnContext:
             self.translated = True
         return found or ""
 
+    def sentence_readings(self) -> list[tuple[str, Extraction]]:
+        """Each sentence of the message read on its own, in this conversation's context ("el m2
+        tiene carplay? y el serie 7 cuantos km": each sentence its car and its datum)."""
+        from dialog.screen import dialog_context
+        from nlu.text import sentences
+
+        context = dialog_context(self.state, self.services.catalog, self.config)
+        extract = self.services.extractor.extract
+        return [(part, extract(part, context)) for part in sentences(self.text)]
+
     def pack(self) -> dict:
         """The customer's language pack (config/i18n), empty for Spanish."""
         if self.state.language == "es":

@@ -351,17 +351,13 @@ def _details_per_sentence(ctx: TurnContext) -> Reply | None:
     """Each sentence of the message that names its own car and asks its own detail is answered
     of that car ("el m2 tiene carplay? y el serie 7 cuantos km"); None when the message names
     fewer than two cars that way."""
-    from dialog.screen import dialog_context
     from nlu.text import sentences
 
-    parts = sentences(ctx.text)
-    if len(parts) < 2 or not (ctx.extraction.make or ctx.extraction.model):
+    if len(sentences(ctx.text)) < 2 or not (ctx.extraction.make or ctx.extraction.model):
         return None
-    context = dialog_context(ctx.state, ctx.services.catalog, ctx.config)
     seen = list(dict.fromkeys([*ctx.state.last_results, *ctx.state.chosen]))
     answered: list[tuple[Car, list[str]]] = []
-    for sentence in parts:
-        reading = ctx.services.extractor.extract(sentence, context)
+    for _, reading in ctx.sentence_readings():
         if not (reading.make or reading.model):
             continue
         cars = (
@@ -656,17 +652,13 @@ def _joined(ctx: TurnContext, parts: list[str]) -> str:
 def _comparing_sentence(ctx: TurnContext) -> Extraction | None:
     """The sentence that names the cars to compare, when another names a car in passing: "la x3
     tiene muchos km. la x1 vs x5, ¿cuál es mejor?" compares the X1 and the X5."""
-    from dialog.screen import dialog_context
     from nlu.text import sentences
 
-    parts = sentences(ctx.text)
-    if len(parts) < 2:
+    if len(sentences(ctx.text)) < 2:
         return None
     whole = ctx.extraction
     named = {whole.model or whole.make, *whole.alternatives}
-    context = dialog_context(ctx.state, ctx.services.catalog, ctx.config)
-    for sentence in reversed(parts):
-        reading = ctx.services.extractor.extract(sentence, context)
+    for _, reading in reversed(ctx.sentence_readings()):
         if not ((reading.make or reading.model) and reading.alternatives):
             continue
         if {reading.model or reading.make, *reading.alternatives} == named:
