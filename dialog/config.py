@@ -152,18 +152,27 @@ class OpenQuestions(_Strict):
     vague: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     connectors: list[str] = Field(default_factory=list)
+    # a word anywhere in a sentence that makes it ask ("pero primero dime cuántos km tiene")
+    asks_anywhere: list[str] = Field(default_factory=list)
     # the lists above folded once at load, as the messages are ("cuánto" -> "cuanto")
     _opening: frozenset[str] = PrivateAttr(default=frozenset())
     _plain: frozenset[str] = PrivateAttr(default=frozenset())
     _tags: frozenset[str] = PrivateAttr(default=frozenset())
     _leading: tuple[tuple[str, ...], ...] = PrivateAttr(default=())
+    _anywhere: frozenset[str] = PrivateAttr(default=frozenset())
 
     def model_post_init(self, _context: Any) -> None:
         self._opening = frozenset(normalize(word) for word in self.starts)
         self._plain = self._opening | {normalize(word) for word in self.vague}
         self._tags = frozenset(normalize(word) for word in self.tags)
+        self._anywhere = frozenset(normalize(word) for word in self.asks_anywhere)
         split = {tuple(normalize(word).split()) for word in self.connectors}
         self._leading = tuple(sorted((c for c in split if c), key=len, reverse=True))
+
+    @property
+    def anywhere(self) -> frozenset[str]:
+        """Words that make a sentence ask wherever they are ("dime", "cuántos")."""
+        return self._anywhere
 
     @property
     def opening(self) -> frozenset[str]:

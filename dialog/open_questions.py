@@ -14,13 +14,7 @@ from nlu.examples import STOPWORDS
 from nlu.text import normalize, sentences
 
 DETAILS_HANDLER = "catalog.details"  # its parts are the car's data asked ("details:km")
-QUOTE_CHARS = 90
-# a question word or a "tell me" anywhere asks: "pero primero dime cuántos km tiene el X1"
-ASK_ANYWHERE = frozenset(
-    {"cuanto", "cuanta", "cuantos", "cuantas", "cuando", "como", "donde", "cual", "cuales",
-     "quien", "dime", "dame", "digame", "decirme", "dices", "saber", "how", "what", "which",
-     "tell"}
-)  # fmt: skip  # a longer question is cut at a word, with "…"
+QUOTE_CHARS = 90  # a longer question is cut at a word, with "…"
 ASKED = "?"
 
 
@@ -127,7 +121,7 @@ def told_not_asked(ctx: TurnContext, label: str) -> bool:
         # "raro q el más caro tenga más km.": the sentence that names the car's datum
         found = [part for part, reading in readings if _parts(ctx, reading, label)]
     return bool(found) and not any(
-        _asks(part, policy) or set(normalize(part).split()) & ASK_ANYWHERE for part in found
+        _asks(part, policy) or set(normalize(part).split()) & policy.anywhere for part in found
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from nlu.grammar import GRAMMAR
 from nlu.lexicon import NumberWords
 from nlu.text import fold
 
@@ -16,12 +17,8 @@ _GROUPED_COMMA = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _GROUPED_DOT = re.compile(r"^\d{1,3}(?:\.\d{3})+$")
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
 PRONOUN_ONES = frozenset({"uno", "una"})  # "uno de 200 mil", "una de 300": a car
-# ... and before these: "uno con menos km", "una que sea automática", "uno más barato"
-PRONOUN_ONE_BEFORE = frozenset(
-    {"con", "que", "q", "mas", "menos", "asi", "parecido", "parecida", "igual", "similar", "sin",
-     "como", "pa", "para", "tipo", "bueno", "buena", "nuevo", "nueva", "barato", "barata"}
-)  # fmt: skip
-NUMBER_ARTICLES = frozenset({"el", "la", "del", "al", "numero", "no"})  # "el uno con…": a pick
+PRONOUN_ONE_BEFORE = GRAMMAR.pronoun_one_before  # "uno con menos km": a car (grammar.yml)
+NUMBER_ARTICLES = GRAMMAR.number_articles  # "el uno con…": a pick
 _DIGITS = re.compile(r"^\d+$")
 _THREE_DIGITS = re.compile(r"^\d{3}$")
 MAX_PLAIN_DIGITS = 8  # longer bare digit runs are phone numbers or ids, not amounts

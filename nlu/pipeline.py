@@ -1686,7 +1686,7 @@ CONTRAST = GRAMMAR.contrast
 
 
 LIST_JOINERS = GRAMMAR.list_joiners
-PERCENT_LIST_JOINERS = frozenset({"con", "el", "del"})  # "con 10 y con el 30%"
+PERCENT_LIST_JOINERS = GRAMMAR.percent_list_joiners  # "con 10 y con el 30%"
 TERM_JOINERS = LIST_JOINERS | GRAMMAR.question_marks | GRAMMAR.term_joiners
 CHANGE_OF_MIND = CLAUSE_BREAKS | GRAMMAR.change_of_mind  # before "mejor": "o no, mejor el versa"
 SEARCH_TURNS = GRAMMAR.search_turns
@@ -1950,7 +1950,7 @@ def _soft_wish(analysis: Analysis) -> bool:
     return False
 
 
-REMARK_BEFORE = frozenset({"it", "its", "tiene", "trae", "lleva", "has"})
+REMARK_BEFORE = GRAMMAR.remark_before
 
 
 def _indefinite_ordered(tokens: list[str], at: int | None) -> bool:
@@ -2590,7 +2590,7 @@ def _after_copula(tokens: list[str], at: int) -> bool:
     return i >= 0 and tokens[i] in GRAMMAR.copulas
 
 
-COPULA_SKIPS = frozenset({"de", "un", "una", "del"})
+COPULA_SKIPS = GRAMMAR.copula_skips
 
 
 def _third_row(analysis: Analysis, said: list[tuple[str, int, int]]) -> None:
@@ -2645,15 +2645,12 @@ def _than_before(tokens: list[str], claimed: list[tuple[int, int]]) -> bool:
     return bool(set(before) & (GRAMMAR.weighing | COMPARATIVE_WORDS))
 
 
-THAN_SKIPS = frozenset({"el", "la", "los", "las", "un", "una", "the", "a", "mi", "my"})
-COMPARATIVE_WORDS = frozenset({"bigger", "larger", "roomier", "cheaper", "newer", "smaller"})
+THAN_SKIPS = GRAMMAR.than_skips
+COMPARATIVE_WORDS = GRAMMAR.comparative_words
 INFORM = "inform"  # contact data given: the advisor's form takes it
 THAN_CAR = "context:than_car"  # a car named after a comparative: the measure, not the wish
 THAN_BIGGER = "context:than_bigger"  # ... and the wish is a bigger car
-BIGGER_WORDS = frozenset(
-    {"grande", "grandes", "amplio", "amplia", "espacioso", "espaciosa", "bigger", "larger",
-     "roomier"}
-)  # fmt: skip
+BIGGER_WORDS = GRAMMAR.bigger_words
 
 
 def _than_follows(tokens: list[str], end: int) -> bool:
@@ -2720,7 +2717,7 @@ def _only_the_car(
     return all(token in ELLIPTIC_WORDS | also or _YEAR.fullmatch(token) for token in rest)
 
 
-ELLIPTIC_WORDS = frozenset({"y", "and", "el", "la", "los", "las", "del", "the", "tambien", "also"})
+ELLIPTIC_WORDS = GRAMMAR.elliptic_words
 
 
 def _between_two(tokens: list[str]) -> bool:

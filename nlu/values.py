@@ -259,9 +259,7 @@ def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int])
     return False
 
 
-# between an indefinite and a superlative, a wish: "uno con menos km", "una que tenga menos km"
-# ("uno es más caro" says what a car is)
-ORDER_BRIDGE = frozenset({"con", "de", "que", "q", "tenga", "tengan", "traiga", "traigan", "with"})
+ORDER_BRIDGE = GRAMMAR.order_bridge  # "uno con menos km": the cars so ordered (grammar.yml)
 EITHER_JOINERS = frozenset({"o", "or", "u", "y", "and", "ni"})
 
 
