@@ -64,6 +64,7 @@ class ContactWords(BaseModel):
     name_corrections: list[str] = Field(default_factory=list)
     # the last digits of the phone given (regular expressions with a `digits` group)
     phone_endings: list[str] = Field(default_factory=list)
+    laughter: str = "(?!)"  # a word that is laughter, never a name ("jaja", "jeje"): a pattern
 
 
 class ContactReader:
@@ -82,6 +83,7 @@ class ContactReader:
         self.times = [(re.compile(t.pattern), t.say) for t in words.times]
         self.name_corrections = [re.compile(pattern) for pattern in words.name_corrections]
         self.phone_endings = [re.compile(pattern) for pattern in words.phone_endings]
+        self.laughter = re.compile(words.laughter)
         # the says of days and of times of day: a time corrected in part keeps the other part
         self.day_says = frozenset(t.say.split("{")[0].strip() for t in words.times if t.day)
         self.hour_says = frozenset(
@@ -342,7 +344,7 @@ class ContactReader:
             spelled = token.replace("-", "").replace("'", "")  # "Reyes-Miller", "O'Brien"
             if taken[i] or not spelled.isalpha() or token in blocked or len(token) > 20:
                 break
-            if LAUGH.fullmatch(token):  # "jaja", "jajaja", "jeje": laughter, never a name
+            if self.laughter.fullmatch(token):  # "jaja", "jajaja", "jeje": laughter, no name
                 break
             words.append(token)
             i += 1
@@ -352,7 +354,6 @@ class ContactReader:
 
 
 NAME_ARTICLES = GRAMMAR.name_articles
-LAUGH = re.compile(r"(?:j[aeiou]|[aeiou]j|h[ae]|js|xd)+j?")
 CLAUSE_MARKS = GRAMMAR.name_clause_marks  # "paso mis datos: Ana López, 55…"
 GERUND_ENDINGS = tuple(sorted(GRAMMAR.gerund_endings))  # "viendo", "buscando": never a surname
 
