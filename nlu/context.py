@@ -29,6 +29,7 @@ AFTER_SALE = "knowledge/warranty_returns"  # a fault of a car bought from Kavak
 ADVICE = "advice"
 COMPARE = "compare_cars"
 INFORM = "inform"
+LEAD_UPDATE = "lead_update"  # after the lead: what the advisor gets, or a note for them
 AFFIRM = "affirm"
 MIDDLE = 0  # the position data/nlu/ordinals.yml gives "el de en medio"
 # while a form asks, these readings of a message that fills its question are just the answer
@@ -152,6 +153,9 @@ class ContextSettings(BaseModel):
     # an amount up to this, said while talking financing, is a monthly payment, not a car price
     monthly_max: float = 30_000
     time_labels: list[str] = Field(default_factory=list)  # "horario" beside a contact time
+    # a note for the advisor ("ponle que quiero verla el sábado") says a time of the call only
+    # with one of these ("ponle que me llamen el sábado")
+    call_words: list[str] = Field(default_factory=list)
     max_follow_up_words: int = Field(7, ge=1)
     # a datum of the car in focus named ("the height of the car") beats nearest examples this weak
     weak_examples_below: float = Field(0.45, ge=0, le=1)
@@ -268,6 +272,10 @@ def apply_context(
         return SEARCH, None  # "¿y automáticos baratos?" with a car chosen: cars of that kind
     answers = context.asking and any(slot in slots for slot in context.asking)
     corrects = context.lead_open and any(slot in slots for slot in CONTACT)
+    noted = corrects and reading.label == LEAD_UPDATE and reading.stage == "rule"
+    if noted and "contact_time" in slots and not set(reading.free_words) & set(settings.call_words):
+        del slots["contact_time"]  # "ponle que quiero verla el sábado": a note, not the call's time
+        return None
     fixing = corrects and "context:correction" in reading.said
     if (answers or corrects) and (reading.stage != "rule" or reading.label in ANSWERS or fixing):
         other = reading.worded if reading.worded not in ANSWERS else None
