@@ -2248,12 +2248,18 @@ def _own_car_named_again(analysis: Analysis, own_car: str) -> None:
     paid_with = tuple(analysis.tokens[max(0, at - 2) : at]) in OWN_CAR_MONEY  # "con lo del aveo"
     if "context:search" in analysis.said and not paid_with:
         return
+    if set(analysis.tokens[max(0, at - STOCK_REACH) : at]) & (GRAMMAR.stock_asked | SOLD_WORDS):
+        return  # "¿ustedes venden jettas 2018 en cuánto?": theirs for sale, not the customer's
     if fold(model) not in fold(own_car).split() and fold(model) not in fold(own_car):
         return
     analysis.slot_at.pop("model", 0)
     del analysis.slots["model"]
     analysis.slots.pop("make", None), analysis.slot_at.pop("make", None)
     _their_car(analysis, own_car, at)
+
+
+STOCK_REACH = 3  # "¿tienen jetta 2018 a la venta?": a stock word this close before the model
+SOLD_WORDS = frozenset({"venden", "vende", "vendan", "sell"})  # "ustedes venden jettas…"
 
 
 def _their_car(analysis: Analysis, own_car: str, at: int) -> None:

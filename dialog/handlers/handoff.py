@@ -221,6 +221,10 @@ def lead_status(ctx: TurnContext) -> Reply:
     if adding and _also_wanted(ctx, _pointed_car(ctx)):
         state.selected = int(state.profile["lead_car"])  # "agrégale también el versa": beside
         return finish_handoff(ctx, "updated")  # the one sent, which stays the lead's car
+    if said(ctx, ADD_KEY) and not said(ctx, NOTE_KEY) and not named:
+        add_note(ctx, ADD_KEY)  # "also add that I'd want to see it at Punto Valle": their words
+        ctx.marks[WHOLE_MESSAGE] = True
+        return finish_handoff(ctx, "updated")
     listed = named and _pointed_car(ctx) is not None
     if listed:  # "ponme en la solicitud también la trax": a car of ours to buy, not theirs
         seller = False
@@ -389,30 +393,34 @@ ADD_KEY = "lead_update:add"  # "agrégale también…": a car beside the one sen
 ALSO_KEY, ALSO_SEP = "lead_also", "|"
 
 
-def add_note(ctx: TurnContext) -> None:
+def add_note(ctx: TurnContext, key: str = "lead_update:note") -> None:
     """The customer's words for the advisor, without the cue that asks to note them ("nota para
-    el asesor: pago de contado" -> "pago de contado"), added to the lead's notes."""
+    el asesor: pago de contado" -> "pago de contado"), added to the lead's notes; `key` names
+    the phrase set of the cue ("also add that…" is an `add` cue)."""
     state = ctx.state
-    note = _without_cue(ctx.text, ctx.config.route_for(NOTE_ROUTE).phrases.get("note", []))
+    phrases = ctx.config.route_for(NOTE_ROUTE).phrases
+    note = _without_cue(ctx.text, phrases.get(key.rsplit(":", 1)[-1], []))
     notes = state.profile.get("lead_notes", "")
     state.profile["lead_notes"] = f"{notes} | {note}" if notes else note
 
 
 def _without_cue(text: str, cues: list[str]) -> str:
-    """The words after the first cue phrase said (and a "que"/":" right after it)."""
+    """The words after the first cue phrase said, the longest of those starting there ("also
+    add that" over "also"), and a "que"/":" right after it."""
     words = text.split()
     folded = [normalize(word).strip(".,;:!?¿¡") for word in words]
     folded = ["que" if word == "q" else word for word in folded]  # "agrégale q busco…"
-    best: int | None = None
+    found: tuple[int, int] | None = None  # (start, -end) of the cue to cut after
     for cue in cues:
         parts = normalize(cue).split()
         for i in range(len(folded) - len(parts) + 1):
             if folded[i : i + len(parts)] == parts:
-                end = i + len(parts)
-                best = end if best is None or end < best else best
+                here = (i, -(i + len(parts)))
+                found = here if found is None or here < found else found
                 break
-    if best is None:
+    if found is None:
         return text
+    best = -found[1]
     while best < len(words) and folded[best] in ("que", "al", "asesor", ""):
         best += 1
     rest = " ".join(words[best:]).lstrip(":,; ")
