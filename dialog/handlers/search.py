@@ -177,6 +177,7 @@ def search_cars(ctx: TurnContext) -> Reply:
         # "tengo 50 mil ahorrados, ¿qué carro saco?": no car costs that; it is the enganche
         return down_payment_reach(ctx.speaking_as("financing"), saved)
     if filters.is_empty() and budget is None and not ctx.from_form:
+        ctx.state.filters = filters  # "olvida el mini y el precio": nothing of them is kept
         if _is_question(ctx) or "guided_search" not in ctx.config.forms:
             return _inventory(ctx)
         from dialog.forms import start_form
