@@ -12,7 +12,7 @@ from dialog.cars import car_values
 from dialog.config import FALLBACK_ROUTE
 from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
 from dialog.handlers.answers import REPEATED, SECOND_REQUEST
-from dialog.handlers.handoff import WHOLE_MESSAGE
+from dialog.handlers.handoff import OWN_CAR_KM, OWN_CAR_OWED, WHOLE_MESSAGE
 from dialog.open_questions import answer_open_questions, name_the_question, told_not_asked
 from dialog.registry import HANDLERS
 from dialog.render import clip, fill
@@ -233,7 +233,7 @@ class Engine:
         if (
             unknown
             and ctx.route.handler == CAR_QUESTION_HANDLER
-            and other.route.handler == (KNOWLEDGE_HANDLER)
+            and other.route.handler == KNOWLEDGE_HANDLER
             and reply.text.strip()
         ):
             # "¿cómo sé que no tiene fallas escondidas? ¿quién lo revisa?": what the listing
@@ -363,8 +363,6 @@ def _remember(state: ConversationState, extraction: Extraction, extractor: Extra
         state.own_car = car_name(extraction.make, extraction.model, year)
 
 
-OWN_CAR_KM = "own_car_km"  # the km of the customer's own car, as they said it
-OWN_CAR_OWED = "own_car_owed"  # what they still owe on it
 CHOSEN_KEPT = 5  # "me quedo con el sentra" finds the Sentra chosen a few turns ago
 
 

@@ -2777,7 +2777,8 @@ def _after_car_name(analysis: Analysis, start: int, joiners=None) -> bool:
 
 # days in one of each time unit (cues.yml days_unit…years_unit) and the longest time read as
 # one since a purchase: "tengo 30 años" is an age
-UNIT_DAYS = {"days_unit": 1, "weeks_unit": 7, "months_unit": 30, "years_unit": 365}
+DAYS_PER_UNIT = {"year": 365, "month": 30, "week": 7, "day": 1}  # longest first
+UNIT_DAYS = {f"{unit}s_unit": days for unit, days in DAYS_PER_UNIT.items()}  # cues.yml labels
 MAX_ELAPSED_DAYS = 20 * 365
 
 

@@ -11,6 +11,7 @@ from dialog.forms import said
 from dialog.registry import handler
 from dialog.render import fill
 from dialog.turn import Reply, TurnContext
+from nlu.pipeline import DAYS_PER_UNIT
 from nlu.text import normalize
 from tools.knowledge import without_repeated_facts
 
@@ -30,7 +31,7 @@ def fixed_reply(ctx: TurnContext) -> Reply:
 SECOND_REQUEST = "turn:second_request"  # said by the engine on the copy a second request reads
 REPEATED = "repeated"  # the kind of the "ya te lo compartí arriba" reply
 # the time units an elapsed time is said in, longest first, with their days
-AGO_UNITS = (("year", 365), ("month", 30), ("week", 7), ("day", 1))
+AGO_UNITS = tuple(DAYS_PER_UNIT.items())  # the units the NLU read the time in
 
 
 @handler(

@@ -123,7 +123,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
     # the plan shown was of this car; else the customer's terms computed for it ("el de la
     # Vento" after a Jetta plan is not the Jetta's payment)
     plan = (shown_plan or _plan_of(ctx, car)) if car else None
-    title = f"{car.title} · {money(car.price)}" if car else None
+    title = _car_title(ctx, car.stock_id) if car else None
     wished = state.profile.get(WISHED_CAR)
     if title is None and wished and not seller:  # "un model 3 2021" we do not have
         title = ctx.say("wished_car", {"car": wished}) or wished
@@ -147,7 +147,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         state.profile["lead_own_car"] = state.own_car or ""
     elif state.profile.get("lead_car") is not None:  # what was sent, not the car now in focus
         sent = ctx.services.catalog.get(int(state.profile["lead_car"]))
-        title = f"{sent.title} · {money(sent.price)}" if sent else title
+        title = _car_title(ctx, sent.stock_id) if sent else title
     elif not wished or seller:
         title, plan = None, None
     captured = {
@@ -289,7 +289,7 @@ def _own_car_said(ctx: TurnContext) -> str | None:
     state = ctx.state
     if not state.own_car:
         return None
-    km, owed = state.profile.get("own_car_km", ""), state.profile.get("own_car_owed", "")
+    km, owed = state.profile.get(OWN_CAR_KM, ""), state.profile.get(OWN_CAR_OWED, "")
     parts = [state.own_car]
     if km.isdigit():
         parts.append(f"{int(km):,} km")
@@ -388,6 +388,8 @@ def _time_words(ctx: TurnContext, said: str | None) -> str | None:
 
 NOTE_KEY = "lead_update:note"
 NOTE_ROUTE = "lead_update"
+OWN_CAR_KM = "own_car_km"  # the km of the customer's own car, as they said it
+OWN_CAR_OWED = "own_car_owed"  # what they still owe on it
 WHOLE_MESSAGE = "whole_message"  # a mark: the answer took the whole message (no second request)
 ADD_KEY = "lead_update:add"  # "agrégale también…": a car beside the one sent, not instead
 ALSO_KEY, ALSO_SEP = "lead_also", "|"
