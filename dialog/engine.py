@@ -12,7 +12,14 @@ from dialog.cars import car_values
 from dialog.config import FALLBACK_ROUTE
 from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
 from dialog.handlers.answers import REPEATED, SECOND_REQUEST
-from dialog.handlers.handoff import OWN_CAR_KM, OWN_CAR_OWED, WHOLE_MESSAGE
+from dialog.handlers.handoff import (
+    OWN_CAR_KM,
+    OWN_CAR_OFFER,
+    OWN_CAR_OWED,
+    OWN_CAR_TRAITS,
+    WHOLE_MESSAGE,
+    own_car_record,
+)
 from dialog.open_questions import answer_open_questions, name_the_question, told_not_asked
 from dialog.registry import HANDLERS
 from dialog.render import clip, fill
@@ -356,6 +363,12 @@ def _remember(state: ConversationState, extraction: Extraction, extractor: Extra
             state.own_car = extraction.own_car
         if extraction.km_max:  # "el compass es latitude 2019 con 70 mil km": its km, for the
             state.profile[OWN_CAR_KM] = str(extraction.km_max)  # advisor
+        for key in OWN_CAR_TRAITS:  # "tiene 80 mil km y es estándar"
+            value = getattr(extraction, key.removeprefix("own_car_"))
+            if value:
+                state.profile[key] = value
+        if extraction.own_offer:  # "en otro lado me ofrecieron 180 mil"
+            state.profile[OWN_CAR_OFFER] = str(round(extraction.own_offer))
     elif extraction.label in seller_labels and (extraction.model or extraction.make):
         if state.own_car:
             return  # "mi mazda 3 ... dar a cuenta de la cx5 2019": the CX-5 is the one wanted
@@ -419,7 +432,8 @@ def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
     car_fixed = car_fixed and bool(LEAD_FIXES & ctx.extraction.said)
     # "mi auto es un mazda 3 2016, no la cx5": their own car, said again after the lead
     sent_own = state.profile.get("lead_own_car")
-    own_fixed = bool(ctx.extraction.own_car) and sent_own is not None and sent_own != state.own_car
+    own_fixed = bool(ctx.extraction.own_car) and sent_own is not None
+    own_fixed = own_fixed and sent_own != own_car_record(state)  # its traits told after too
     if not (car_fixed or own_fixed):
         return reply
     fixing = ctx.speaking_as(LEAD_UPDATE_INTENT)

@@ -6,8 +6,9 @@ Cases (data/nlu_cases.yml, data/nlu_blind*.yml) are `{text, expect, context?, ca
 every slot not under `expect` must not be extracted; `intent`/`topic`/`second` are checked only
 when given. `context` is what was on screen: `list_shown` (a list of cars that includes any car
 the case names), `car_chosen` (that car is also in focus), `plan_shown` (a plan for that car
-was the last answer) or `lead_sent` (an advisor's lead was taken). Strings compare without case
-or accents, numbers exactly.
+was the last answer), `lead_sent` (an advisor's lead was taken) or `selling` (the customer
+talked of selling their own car, a Volkswagen Jetta 2018: the last answer). Strings compare
+without case or accents, numbers exactly.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ LABEL_KEYS = ("intent", "topic", "second")
 SHOWN = 5
 
 
-Screen = Literal["list_shown", "car_chosen", "plan_shown", "lead_sent"]
+Screen = Literal["list_shown", "car_chosen", "plan_shown", "lead_sent", "selling"]
 SCREENS = get_args(Screen)
 
 
@@ -165,6 +166,7 @@ def evaluate(
 
 
 CHOSEN = ("car_chosen", "plan_shown")
+SELLING, SELLING_CAR = "knowledge/selling_car", "Volkswagen Jetta 2018"
 LAST_LABEL = {"list_shown": "search_cars", "car_chosen": "select_car", "plan_shown": "financing"}
 
 
@@ -174,6 +176,8 @@ def case_context(case: Case, catalog: Catalog | None) -> DialogContext | None:
         return None
     if case.context == "lead_sent":  # the advisor's lead was sent; nothing on screen
         return DialogContext(lead_open=True)
+    if case.context == "selling":  # their own car to sell; nothing on screen
+        return DialogContext(last_label=SELLING, own_car=SELLING_CAR)
     if catalog is None or not len(catalog):
         car = ShownCar(stock_id=0, make="Nissan", model="Versa", year=2020)
         focus = car if case.context in CHOSEN else None

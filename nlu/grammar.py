@@ -49,6 +49,8 @@ class Grammar(_Strict):
     ruled_joiners: frozenset[str]
     another_kind_pairs: frozenset[str]
     trade_value: frozenset[str]
+    other_not_a_car: frozenset[str]
+    own_trait_verbs: frozenset[str]
     gerund_endings: frozenset[str]
     clause_breaks: frozenset[str]
     value_clause_end: frozenset[str]

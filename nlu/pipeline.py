@@ -229,6 +229,7 @@ class Analysis:
     elapsed_days: int | None = None  # time since it happened: "lo compré hace 2 meses" -> 60
     reference: str | None = None  # "más grande que la cx-5": 'Mazda|CX-5', the car measured by
     owed: float | None = None  # what is still owed on their car: "le debo como 80 mil al banco"
+    own_offer: float | None = None  # what they were offered for it: "en otro lado me dan 180"
     listed_pcts: list[float] = field(default_factory=list)  # "con 10 y 30%": percents, no picks
     taken_back: list[int] = field(default_factory=list)  # values dropped or ruled out
     unbounded: set[str] = field(default_factory=set)  # amounts said without "máximo", "hasta"
@@ -1040,7 +1041,15 @@ class Extractor:
         """Right after talking about selling or trading in their car, a car described without
         a word that asks for cars ("busco", "otra") is the customer's own."""
         last = context.last_label or ""
-        if last not in self.classifier.settings.own_car_labels or intent != SEARCH_REQUEST:
+        # "es estándar" with no car of ours in focus is not asked of one
+        told = intent == DETAILS and context.focus is None and "?" not in analysis.tokens
+        if intent != SEARCH_REQUEST and not (told and _own_traits(analysis)):
+            return None
+        # their car's traits told after its lead was sent ("y es estándar, tiene 85 mil km")
+        later = context.lead_open and bool(context.own_car) and "?" not in analysis.tokens
+        if later and last not in self.own_car_labels and _own_traits(analysis):
+            last = SELLING
+        if last not in self.own_car_labels:
             return None
         slots = analysis.slots
         if slots.keys() & {"term_months", "monthly_budget"}:
@@ -1052,16 +1061,28 @@ class Extractor:
         described = described or (named and any(n.startswith(part) for n in analysis.said))
         # "tiene 90 mil km": the km of their car (a buyer says "con menos de 90 mil km")
         described = described or ("km_max" in analysis.unbounded and len(slots) == 1)
+        # "tiene 80 mil km y es estándar", "it has 45,000 km btw": their car by its traits
+        traits = not named and _own_traits(analysis)
         # "tienen una igualita en 414 mil, ¿me darían eso?": what they would get for theirs
         offered = bool(TRADE_VALUE & set(analysis.tokens)) and "price_max" in slots
-        if not (described or offered or slots.get("own_car")) or last not in self.classifier.labels:
+        told = described or traits or offered
+        if not (told or slots.get("own_car")) or last not in self.classifier.labels:
             return None
         asks = [
             start
             for name, start, end in analysis.said_spans
-            if name == "context:search" and analysis.tokens[end : end + 1] != ["vez"]
-        ]  # "otra vez la misma" is "again", not another car
-        return None if asks else last
+            if name == "context:search"
+            and not GRAMMAR.other_not_a_car & set(analysis.tokens[end : end + 1])
+        ]  # "otra vez la misma", "en otro lado me ofrecieron 180": no other car
+        if asks:
+            return None
+        if context.own_car and (traits or offered) and not named:
+            analysis.put("own_car", context.own_car, 0)  # told of the car they sell, for the
+            analysis.said.add(OWN_CAR_TOLD)  # advisor
+            if offered and "price_min" not in slots:
+                analysis.own_offer = slots.pop("price_max")  # an offer, no budget
+                analysis.slot_at.pop("price_max", None)
+        return last
 
     @staticmethod
     def _remember_plans(analysis: Analysis, unit, meaning: dict[str, float], pending) -> None:
@@ -1489,6 +1510,7 @@ class Extractor:
             elapsed_days=analysis.elapsed_days,
             reference=analysis.reference,
             owed=analysis.owed,
+            own_offer=analysis.own_offer,
             terms=tuple(analysis.terms),
             cities=tuple(analysis.cities),
             down_payments=tuple(analysis.down_payments),
@@ -1819,6 +1841,9 @@ NEXT_CAR, PREVIOUS_CAR = "position:next", "position:previous"
 TWO_CARS = "two_cars"
 EXCLUDED_TOO = "exclude_car:"  # more cars ruled out with the one in `exclude_car`, in `said`
 OWN_CAR_AGAIN = "context:own_car_again"
+OWN_CAR_TOLD = "context:own_car_told"  # a trait or an offer of the car they sell, no question
+# what a seller's car can be told by after talking of selling it ("tiene 80 mil km, es estándar")
+OWN_TRAITS = frozenset({"km_max", "transmission", "fuel", "drive", "year_min", "year_max"})
 # before their own car named again in a search: what it pays ("hasta 400 mil ya con lo del aveo")
 OWN_CAR_MONEY = frozenset(
     {("lo", "del"), ("lo", "de"), ("por", "el"), ("por", "la"), ("por", "mi")}
@@ -2232,6 +2257,17 @@ def _listed_after(tokens: list[str], end: int, start: int) -> bool:
     # "en vez de la rav4 la cr-v": an article alone between them starts the car wanted instead
     joined = any(token in LIST_JOINERS | GRAMMAR.ruled_joiners for token in between)
     return 0 < len(between) <= 3 and all(token in joiners for token in between) and joined
+
+
+def _own_traits(analysis: Analysis) -> bool:
+    """Only traits a car has, said as it has them ("tiene 80 mil km y es estándar"), not wished
+    ("con menos de 80 mil km") nor asked of the stock ("¿tienen automáticos?")."""
+    slots = analysis.slots
+    if not slots or not slots.keys() <= OWN_TRAITS:
+        return False
+    if "km_max" in slots and "km_max" not in analysis.unbounded:
+        return False
+    return bool(GRAMMAR.own_trait_verbs & set(analysis.tokens))
 
 
 def _own_car_named_again(analysis: Analysis, own_car: str) -> None:

@@ -9,9 +9,9 @@ from dataclasses import replace
 from dialog.cars import car_values
 from dialog.forms import said
 from dialog.registry import handler
-from dialog.render import fill
+from dialog.render import fill, money
 from dialog.turn import Reply, TurnContext
-from nlu.pipeline import DAYS_PER_UNIT
+from nlu.pipeline import DAYS_PER_UNIT, OWN_CAR_TOLD
 from nlu.text import normalize
 from tools.knowledge import without_repeated_facts
 
@@ -52,6 +52,8 @@ AGO_UNITS = tuple(DAYS_PER_UNIT.items())  # the units the NLU read the time in
         "currency": set(),
         "mixed": set(),
         "far_city": {"place", "areas"},
+        "own_car_noted": {"own_car"},
+        "own_car_offer_noted": {"own_car", "offer"},
         **{f"ago_{unit}": set() for unit, _ in AGO_UNITS},
         **{f"ago_{unit}s": {"n"} for unit, _ in AGO_UNITS},
     },
@@ -71,6 +73,11 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
             if asked is not None and asked.section:
                 nearest.text = f"{nearest.text}\n\n{_in_language(ctx, asked) or asked.text}"
             return nearest
+    if OWN_CAR_TOLD in extraction.said:  # "tiene 80 mil km y es estándar": noted, unless a
+        part = knowledge.answer(extraction.topic, extraction.said)  # part of selling is asked
+        told = _own_car_told(ctx) if part is None or not part.section else None
+        if told is not None:
+            return told
     recent = ctx.state.recent_answers
     first = not any(done.startswith(f"{extraction.topic}:") for done in recent)
     first = first and SECOND_REQUEST not in extraction.said  # beside another answer: the part
@@ -128,6 +135,22 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     if known:
         return Reply("\n\n".join(known))
     return ask_llm(ctx, "no_answer")
+
+
+def _own_car_told(ctx: TurnContext) -> Reply | None:
+    """What the seller told of their car (its km, gearbox, an offer they got), noted for the
+    advisor and said back; the offer is no promise."""
+    from dialog.handlers.handoff import own_car_said
+
+    own_car, offer = own_car_said(ctx), ctx.extraction.own_offer
+    if own_car is None:
+        return None
+    if offer and ctx.template("own_car_offer_noted"):
+        values = {"own_car": ctx.state.own_car, "offer": money(offer)}
+        return Reply(ctx.say("own_car_offer_noted", values))
+    if ctx.template("own_car_noted"):
+        return Reply(ctx.say("own_car_noted", {"own_car": own_car}))
+    return None
 
 
 def _one_branch(ctx: TurnContext, text: str, entry, area: str) -> str:

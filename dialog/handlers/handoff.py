@@ -31,6 +31,7 @@ CAPTURED_TEMPLATES = {
     "label_own_car_plain": set(),
     "plan_line": {"monthly_payment", "term_months", "down_payment"},
     "own_car_owed": {"owed"},
+    "own_car_offer": {"offer"},
 }
 _PHONE_USER = re.compile(r"^\+?(?:521|52)?(\d{10})$")
 
@@ -144,7 +145,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         state.handoff = True
         if car is not None:
             state.profile["lead_car"] = str(car.stock_id)  # a later "no, es el otro" corrects it
-        state.profile["lead_own_car"] = state.own_car or ""
+        state.profile["lead_own_car"] = own_car_record(state)
     elif state.profile.get("lead_car") is not None:  # what was sent, not the car now in focus
         sent = ctx.services.catalog.get(int(state.profile["lead_car"]))
         title = _car_title(ctx, sent.stock_id) if sent else title
@@ -158,7 +159,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         "car": title,
         "plan": ctx.say("plan_line", plan_words(plan)) if plan else None,
         "also": state.profile.get(ALSO_KEY, "").replace(ALSO_SEP, "; ") or None,
-        "own_car": _own_car_said(ctx),  # to sell, or to leave as a down payment
+        "own_car": own_car_said(ctx),  # to sell, or to leave as a down payment
         "note": state.profile.get("lead_notes"),  # "anota que debo 80 mil"
     }
     bought = bool(state.profile.get("own_car_bought"))  # "compré un versa ... y ya falló"
@@ -283,19 +284,29 @@ def _car_title(ctx: TurnContext, stock_id: int) -> str | None:
     return f"{car.title} · {money(car.price)}" if car is not None else None
 
 
-def _own_car_said(ctx: TurnContext) -> str | None:
-    """Their car as the advisor reads it: "Jeep Compass 2019 · 70,000 km · adeudo $80,000"
-    with the km and the debt they said."""
+def own_car_said(ctx: TurnContext) -> str | None:
+    """Their car as the advisor reads it: "Jeep Compass 2019 · 70,000 km · estándar · adeudo
+    $80,000 · referencia $180,000" with the km, traits, debt and offers they said."""
     state = ctx.state
     if not state.own_car:
         return None
-    km, owed = state.profile.get(OWN_CAR_KM, ""), state.profile.get(OWN_CAR_OWED, "")
+    profile = state.profile
+    km = profile.get(OWN_CAR_KM, "")
     parts = [state.own_car]
     if km.isdigit():
         parts.append(f"{int(km):,} km")
-    if owed.isdigit() and ctx.template("own_car_owed"):
-        parts.append(ctx.say("own_car_owed", {"owed": money(float(owed))}))
+    parts += [ctx.words.get(value, value) for key in OWN_CAR_TRAITS if (value := profile.get(key))]
+    for key in (OWN_CAR_OWED, OWN_CAR_OFFER):  # "own_car_owed": "adeudo de {owed}"
+        amount = profile.get(key, "")
+        if amount.isdigit() and ctx.template(key):
+            parts.append(ctx.say(key, {key.rsplit("_", 1)[1]: money(float(amount))}))
     return " · ".join(parts)
+
+
+def own_car_record(state) -> str:
+    """What the advisor has of their car, to tell whether something was added after the lead."""
+    keys = (OWN_CAR_KM, *OWN_CAR_TRAITS, OWN_CAR_OWED, OWN_CAR_OFFER)
+    return "|".join([state.own_car or "", *(state.profile.get(key, "") for key in keys)])
 
 
 def _is_seller(ctx: TurnContext) -> bool:
@@ -340,7 +351,7 @@ def summary(ctx: TurnContext) -> list[str]:
             if state.profile.get("own_car_bought")
             else "vende o deja a cuenta"
         )
-        lines.append(f"auto del cliente ({how}): {_own_car_said(ctx)}")
+        lines.append(f"auto del cliente ({how}): {own_car_said(ctx)}")
     if state.last_label:
         lines.append(f"último tema: {state.last_label}")
     if state.profile.get(ALSO_KEY):  # "agrégale también el versa"
@@ -390,6 +401,9 @@ NOTE_KEY = "lead_update:note"
 NOTE_ROUTE = "lead_update"
 OWN_CAR_KM = "own_car_km"  # the km of the customer's own car, as they said it
 OWN_CAR_OWED = "own_car_owed"  # what they still owe on it
+OWN_CAR_OFFER = "own_car_offer"  # what they were offered for it, or one like it sold for
+# its traits as they told them ("es estándar"), in the words of dialog.yml `words`
+OWN_CAR_TRAITS = ("own_car_transmission", "own_car_fuel", "own_car_drive")
 WHOLE_MESSAGE = "whole_message"  # a mark: the answer took the whole message (no second request)
 ADD_KEY = "lead_update:add"  # "agrégale también…": a car beside the one sent, not instead
 ALSO_KEY, ALSO_SEP = "lead_also", "|"
