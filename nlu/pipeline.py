@@ -628,6 +628,11 @@ class Extractor:
             if key == "context:negation_after"
             and tokens[end : end + 1] != ["?"]
             and end not in asking
+            and not (  # "la x5 no la x3": the X3 is the one ruled out
+                tokens[end : end + 1]
+                and tokens[end] in CAR_ARTICLES
+                and any(car[1] == end + 1 for car in cars)
+            )
         ]
         insisting = any(key == "context:insisting" for key, _, _ in found["said"])
         for cue, slot in (("context:negation", "exclude_car"), ("context:broaden", None)):
@@ -2430,9 +2435,11 @@ def _after_change_of_mind(tokens: list[str], cars, said_spans, taken: list[bool]
     starts a clause are no longer wanted (claimed, so no typo search reads them)."""
     fixes = [
         start
-        for key, start, _ in said_spans
-        if key == "context:correction" and (start == 0 or tokens[start - 1] in CHANGE_OF_MIND)
-    ]
+        for key, start, end in said_spans
+        if key == "context:correction"
+        and (start == 0 or tokens[start - 1] in CHANGE_OF_MIND)
+        and (tokens[end - 1] not in GRAMMAR.copulas or any(end <= c[1] <= end + 2 for c in cars))
+    ]  # "no es el vento, es el jetta" corrects; "la x5, no es mucho para una bmw?" does not
     searches = [start for key, start, _ in said_spans if key == "context:search"]
     fixes += [  # "el sentra me late pero también enséñame toyotas": no search asked the Sentra
         start

@@ -562,9 +562,17 @@ def compare_cars(ctx: TurnContext) -> Reply:
     the car in focus, or the whole list when it is short."""
     shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
     pair = _comparing_sentence(ctx)
+    listed = list(shown)
     cars = _to_compare(replace(ctx, extraction=pair) if pair else ctx, shown)
     if len(cars) < 2:
         return Reply(ctx.say("which"))
+    if not (pair or ctx.extraction).picks:  # "compara el vento con la clase c": in that order
+        cars = sorted(cars, key=lambda car: _named_at(pair or ctx.extraction, car))
+        ids = {car.stock_id for car in shown}
+        if ids == {car.stock_id for car in listed}:
+            shown[:] = listed  # the same list: the numbers it had ("la 2 con la 1")
+        elif len(shown) == len(cars):  # a list of these cars only, made now: numbered in the
+            shown[:] = cars  # order named too
     if any(car not in shown for car in cars):  # cars from beyond the list: they are it now
         shown[:] = cars
         ctx.state.last_results = [car.stock_id for car in cars]
@@ -666,6 +674,16 @@ def _comparing_sentence(ctx: TurnContext) -> Extraction | None:
         cars = ("make", "model", "alternatives", "year_min", "year_max", "picks", "years")
         return whole.model_copy(update={key: getattr(reading, key) for key in cars})
     return None
+
+
+def _named_at(extraction: Extraction, car: Car) -> int:
+    """Where the message names the car among the cars it names (after all of them if not)."""
+    names = named_cars(extraction)
+    for at, (make, model) in enumerate(names):
+        wanted = {key: value for key, value in (("make", make), ("model", model)) if value}
+        if wanted and car_matches(shown_car(car), wanted):
+            return at
+    return len(names)
 
 
 def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
@@ -789,6 +807,20 @@ def each_named(extraction: Extraction, shown: list[Car]) -> list[Car]:
 UNLISTED_LOOKED_AT = 50  # cars of a model looked at for the year said
 
 
+def _looked_at(ctx: TurnContext, make: str | None, model: str, years: set[int]) -> Car | None:
+    """The car of `model` the conversation already showed ("entre el vento y la clase c" after a
+    list with the Clase C 2014): of the year said, else the one shown last."""
+    state, catalog = ctx.state, ctx.services.catalog
+    recent = [*state.last_results, *reversed(state.chosen), *reversed(state.seen)]
+    wanted = {key: value for key, value in (("make", make), ("model", model)) if value}
+    cars = [car for i in dict.fromkeys(recent) if (car := catalog.get(i)) is not None]
+    of_model = [car for car in cars if car_matches(shown_car(car), wanted)]
+    of_year = [car for car in of_model if car.year in years]
+    if years and not of_year:
+        return None  # "la clase c 2017": the catalog's, not the 2014 seen
+    return (of_year or of_model or [None])[0]
+
+
 def _named_unlisted(ctx: TurnContext, cars: list[Car], focus: Car | None = None) -> list[Car]:
     """One car of each model named in the message that the cars to compare lack (the newest in
     stock, of the year said), when two or more models were named, or one besides the car in
@@ -804,6 +836,10 @@ def _named_unlisted(ctx: TurnContext, cars: list[Car], focus: Car | None = None)
     found: list[Car] = []
     for make, model in models:
         if any(car.model.casefold() == model.casefold() for car in [*cars, *found]):
+            continue
+        looked_at = _looked_at(ctx, make, model, years)  # "la clase c" of a list before
+        if looked_at is not None:
+            found.append(looked_at)
             continue
         ceiling = extraction.price_max  # "tengo hasta 300 mil": the newest within it
         wanted = SearchFilters(make=make, model=model, superlative="newest", price_max=ceiling)
