@@ -282,8 +282,10 @@ class IntentClassifier:
         context: Iterable[str] = (),
         exclude: int | None = None,
         content: list[str] | None = None,
+        asks: bool = False,
     ) -> Decision:
-        """`content`: the tokens left once small-talk phrases are removed."""
+        """`content`: the tokens left once small-talk phrases are removed; `asks`: the message
+        asks a question (then beyond a greeting the examples decide as anywhere else)."""
         context = set(context)
         strong = [name for name in hits.strong if self.allowed(name, slots, context)]
         if strong:
@@ -291,7 +293,7 @@ class IntentClassifier:
             if best not in self.settings.social:
                 return self._decision(best, "rule", 1.0)
             if not slots:  # "hola, ¿son agencia?": small talk decides only if nothing else does
-                beyond = self._beyond_small_talk(content or [], slots, context, exclude)
+                beyond = self._beyond_small_talk(content or [], slots, context, exclude, asks)
                 return beyond or self._decision(best, "rule", 1.0)
             hits = Hits(
                 strong={k: v for k, v in hits.strong.items() if k not in self.settings.social},
@@ -338,7 +340,12 @@ class IntentClassifier:
         order = list(self.labels)
         return max(tied, key=lambda name: (scores.get(name, 0.0), counts[name], -order.index(name)))
 
-    def _beyond_small_talk(self, content, slots, context, exclude) -> Decision | None:
+    def _beyond_small_talk(
+        self, content, slots, context, exclude, asks: bool = False
+    ) -> Decision | None:
+        """What the message says beyond small talk, when the examples say it clearly enough:
+        "gracias por tu ayuda" stays thanks; "hola, ¿cuánto tengo que ganar para que me den
+        crédito?" asks a question, the greeting is no answer to it."""
         if (
             sum(token.isalpha() or token.startswith("#") for token in content)
             < self.settings.min_content_words
@@ -349,7 +356,8 @@ class IntentClassifier:
             for item in self.rank(content, slots, context, exclude)
             if item.label not in self.settings.social
         ]
-        if self._confident(ranked) and ranked[0].score >= self.settings.min_score_beyond_small_talk:
+        least = self.settings.min_score if asks else self.settings.min_score_beyond_small_talk
+        if self._confident(ranked) and ranked[0].score >= least:
             return self._decision(ranked[0].label, "examples", ranked[0].score, ranked)
         return None
 

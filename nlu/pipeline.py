@@ -1567,6 +1567,7 @@ class Extractor:
             flags,
             exclude,
             content=analysis.example_tokens(small_talk | unasked),
+            asks="?" in analysis.tokens or "context:question" in analysis.said,
         )
         named = analysis.slots.keys() & {"make", "model"}
         about_car = decision.label in ("car_question", "advice", DETAILS)  # opinions of a car

@@ -18,6 +18,8 @@ from tools.knowledge import without_repeated_facts
 log = logging.getLogger("dialog")
 LOCATIONS = "locations"
 RECENT_ANSWERS = 3  # a knowledge answer given this recently is not pasted again
+# the topics whose answer an income said is about: whether they approve it, not a budget
+CREDIT_TOPICS = frozenset({"credit_application", "payment_plans"})
 
 
 @handler("reply", required={"default": set()}, optional={"again": set()})
@@ -49,6 +51,8 @@ AGO_UNITS = tuple(DAYS_PER_UNIT.items())  # the units the NLU read the time in
         "card": set(),
         "direct_debit": set(),
         "test_drive": set(),
+        "delivery": set(),
+        "income_note": {"income"},
         "currency": set(),
         "mixed": set(),
         "far_city": {"place", "areas"},
@@ -90,6 +94,9 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         # the same block again: said so once, briefly led; asked a second time in a row, the
         # block itself again ("what documents do I need to buy a car" after "passport ok?")
         again = ctx.state.last_reply_kind == REPEATED
+        income = _income_note(ctx, entry.topic)
+        if key in recent and income:  # "te pregunté si con 18 mil de sueldo me aprueban"
+            return Reply(income)
         if key in recent and not pointed and not again and ctx.template("repeated"):
             title = ctx.knowledge(entry.topic, "title") or entry.title
             text = _in_language(ctx, answer) or answer.text
@@ -115,7 +122,9 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         if "{ago}" in text:
             text = text.replace("{ago}", _ago(ctx, elapsed or 0))
         case = said(ctx, f"{ctx.intent}:case") and not timed
-        if case and ctx.template("case_note") and "asesor" not in text:
+        if income:  # "¿cuánto tengo que ganar para que me den crédito? gano 18 mil"
+            text = f"{text}\n\n{income}"
+        elif case and ctx.template("case_note") and "asesor" not in text:
             text = f"{text}\n\n{ctx.say('case_note')}"  # "¿si no tengo historial me aprueban?"
         far = extraction.city and area is None and answer.topic != LOCATIONS
         names = _nearest_names(ctx, extraction.city) if far else ""
@@ -135,6 +144,14 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     if known:
         return Reply("\n\n".join(known))
     return ask_llm(ctx, "no_answer")
+
+
+def _income_note(ctx: TurnContext, topic: str) -> str:
+    """An income said in a question about credit: who decides whether it is enough."""
+    income = ctx.extraction.income
+    if not income or topic not in CREDIT_TOPICS or not ctx.template("income_note"):
+        return ""
+    return ctx.say("income_note", {"income": money(income)})
 
 
 def _own_car_told(ctx: TurnContext) -> Reply | None:
