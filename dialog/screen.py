@@ -37,6 +37,11 @@ def dialog_context(
         last_label=state.last_label,
         asking=_asking(state, config),
         last_money=state.last_money,
+        amounts={
+            kind: value
+            for kind in ("monthly_budget", "down_payment")
+            if (value := getattr(state.financing, kind)) is not None
+        },
         lead_open=state.handoff,
         own_car=state.own_car,
         offered=bool(state.offered),

@@ -79,6 +79,8 @@ class DialogContext(BaseModel):
     last_label: str | None = None  # "financing", "knowledge/locations"
     asking: list[str] = Field(default_factory=list)  # slots the pending question takes
     last_money: tuple[str, float] | None = None  # the last amount said: ("monthly_budget", 6000)
+    # the amounts the conversation holds: {"monthly_budget": 4500, "down_payment": 40000}
+    amounts: dict[str, float] = Field(default_factory=dict)
     lead_open: bool = False  # a lead was registered: contact data now corrects it
     own_car: str | None = None  # the customer's own car, said before ("Nissan Versa 2016")
     offered: bool = False  # the last reply offered one thing: a bare "sí" takes it (the dialog's)
@@ -264,6 +266,8 @@ def apply_context(
         _same_money(slots, context)  # "¿y con 30 mil?" after a down payment: another one
         _bare_same_money(reading, slots, context)  # "¿me alcanza con 6 mil?" ... "¿y con 5?"
     _bare_after_percent(reading, slots, context)
+    if _same_amount_again(reading, slots, context) and context.focus is not None:
+        return FINANCING, None  # "se pasa de mis 4500, ¿qué hago pa que baje?": the plan again
     _small_price_is_monthly(reading, slots, context, settings)
     searching = "context:search" in reading.said
     if "context:another_kind" in reading.said and reading.label in (DETAILS, QUESTION):
@@ -814,6 +818,21 @@ def _bare_same_money(reading: Reading, slots: dict[str, object], context: Dialog
     kind, value = last
     if kind in MONEY and value >= 1000 and value / SAME_SIZE <= bare * 1000 <= value * SAME_SIZE:
         slots[kind] = bare * 1000
+
+
+def _same_amount_again(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:
+    """An amount the conversation holds said again as a bare number ("se pasa de mis 4500"
+    after "puedo pagar 4500 al mes") is that amount again, of the same kind."""
+    bare = reading.bare_number
+    if bare is None or bare < 1000 or any(key in slots for key in MONEY):
+        return False
+    held = [context.last_money] if context.last_money else []
+    held += list(context.amounts.items())
+    kind = next((kind for kind, value in held if kind in MONEY and value == bare), None)
+    if kind is None:
+        return False
+    slots[kind] = bare
+    return True
 
 
 def _bare_after_percent(reading: Reading, slots: dict[str, object], context: DialogContext) -> None:
