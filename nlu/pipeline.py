@@ -1379,6 +1379,9 @@ class Extractor:
             intent, topic = FINANCING_REQUEST, None
         if intent == SELECT and second == SEARCH_REQUEST and FINANCING_KEYS & slots.keys():
             second = FINANCING_REQUEST  # "el 1, el onix. enganche de 40 mil, 6 años"
+        if context.shown and intent == SEARCH_REQUEST and _page_beside_datum(analysis):
+            second = DETAILS  # "¿cuáles son los otros 2? y el serie 3 es sedán, ¿verdad?"
+            analysis.said.add(PAGE_ONLY)
         seller = self._seller_follow_up(context, analysis, intent)
         if seller is not None:  # "dame un número aprox, es una jetta 2017 con 80 mil km"
             label = self.classifier.labels[seller]
@@ -2263,6 +2266,32 @@ def _listed_after(tokens: list[str], end: int, start: int) -> bool:
     # "en vez de la rav4 la cr-v": an article alone between them starts the car wanted instead
     joined = any(token in LIST_JOINERS | GRAMMAR.ruled_joiners for token in between)
     return 0 < len(between) <= 3 and all(token in joiners for token in between) and joined
+
+
+PAGE_ONLY = "context:page_only"  # the next page; the car named is another sentence's subject
+PAGING = ("context:more", "context:other")
+
+
+def _page_beside_datum(analysis: Analysis) -> bool:
+    """One clause asks for the next page and names nothing ("¿cuáles son los otros 2?"), another
+    asks a datum of a car it names ("y el serie 3 es sedán, ¿verdad?"): the page, then the datum;
+    the car is no new search."""
+    clauses = _clauses(analysis.tokens)
+    at = set(analysis.slot_at.values())
+    paging = {s for name, s, _ in analysis.said_spans if name in PAGING}
+    pages = [
+        (start, end)
+        for start, end in clauses
+        if any(start <= s < end for s in paging) and not any(start <= p < end for p in at)
+    ]
+    car_at = [analysis.slot_at[key] for key in ("make", "model") if key in analysis.slot_at]
+    datum = [
+        (start, end)
+        for start, end in clauses
+        if any(start <= p < end for p in car_at)
+        and any(label == DETAILS and start <= s < end for label, _, s, _ in analysis.labels)
+    ]
+    return bool(pages and datum) and not set(pages) & set(datum)
 
 
 def _own_traits(analysis: Analysis) -> bool:

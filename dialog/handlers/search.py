@@ -8,7 +8,15 @@ from dialog.handlers.common import CAR_PLACEHOLDERS, affordability, car_choices,
 from dialog.registry import handler
 from dialog.render import money, thousands
 from dialog.turn import Reply, TurnContext
-from nlu.pipeline import MONEY_TAKEN_BACK, PRICE_SEEN, SAVINGS, THAN_BIGGER, THAN_CAR, YEAR_FLOOR
+from nlu.pipeline import (
+    MONEY_TAKEN_BACK,
+    PAGE_ONLY,
+    PRICE_SEEN,
+    SAVINGS,
+    THAN_BIGGER,
+    THAN_CAR,
+    YEAR_FLOOR,
+)
 from nlu.schema import Extraction
 from nlu.values import EITHER
 from tools.catalog import Car, car_name
@@ -156,6 +164,8 @@ def search_cars(ctx: TurnContext) -> Reply:
             # Spark: that kind of car, any model (what else was inherited stays)
             update = {"make": None, "model": None, "version_has": None}
             filters = filters.model_copy(update=update)
+    if PAGE_ONLY in said:  # "¿cuáles son los otros 2? y el serie 3 es sedán": the car named is
+        filters = ctx.state.filters  # the datum's, the page is of the list shown
     other = "context:other" in said and not named
     same = filters == ctx.state.filters and bool(ctx.state.last_results)
     more = ("context:more" in said or other) and same
