@@ -301,6 +301,10 @@ def apply_context(
     bought = "context:bought_car" in reading.said and reading.label in (DETAILS, QUESTION)
     if bought and context.focus is None and not context.shown and not slots.get("model"):
         return AFTER_SALE, None  # "compré un carro con ustedes y ya trae una falla en el motor"
+    pointed = slots.get("superlative") is not None or slots.get("ordinal") is not None
+    beyond = _criteria_beyond(slots, ("superlative", "ordinal"))
+    if JUDGED in reading.said and context.shown and pointed and not beyond:
+        return ADVICE, None  # "la más barata tiene muchos km, ¿no?": that car's km judged
     if _km_judged(reading, slots, context):  # "103k km is a lot. anything newer than 2019?":
         wished = (SEARCH_CRITERIA - {"make", "model", "year_min", "year_max"}) & slots.keys()
         floor = slots.get("year_min") is not None and slots.get("year_max") is None  # "newer than"

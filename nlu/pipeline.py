@@ -1129,6 +1129,7 @@ class Extractor:
         analysis = self.analyse(text, asking)
         if not analysis.tokens:
             return Extraction()
+        _closing_tag_no(analysis)
         if context.lead_phone:
             _phone_ending(analysis, context.lead_phone, self.contact.phone_ending(analysis.tokens))
         if context.focus is not None:
@@ -2679,6 +2680,29 @@ def _third_row(analysis: Analysis, said: list[tuple[str, int, int]]) -> None:
         if name == THIRD_ROW and start and analysis.tokens[start - 1] in GRAMMAR.third_row_after:
             analysis.put("seats_min", seats.ROW_SEATS[3], start)
             return
+
+
+NEGATIONS = ("context:negation", "context:negation_after")
+
+
+def _closing_tag_no(analysis: Analysis) -> None:
+    """ "la más barata tiene muchos km, no?": a "no?" closing a clause asks for agreement, it
+    rules nothing out (the "no" of "el swift no?" after a car is read where cars are)."""
+    tokens = analysis.tokens
+    spans = [(s, e) for name, s, e in analysis.said_spans if name in NEGATIONS]
+    verbs = GRAMMAR.have_verbs | GRAMMAR.copulas
+    if spans and all(_closing_tag(tokens, s, e, verbs) for s, e in spans):
+        analysis.said.difference_update(NEGATIONS)
+
+
+def _closing_tag(tokens: list[str], start: int, end: int, verbs: frozenset[str]) -> bool:
+    """A lone "no" right before "?" that closes a clause with a verb ("tiene muchos km no?")."""
+    if tokens[start:end] != ["no"] or tokens[end : end + 1] != ["?"]:
+        return False
+    clause = start
+    while clause > 0 and tokens[clause - 1] not in CLAUSE_BREAKS:
+        clause -= 1
+    return start - clause >= 2 and bool(set(tokens[clause:start]) & verbs)
 
 
 def _tag_no(tokens: list[str], start: int, end: int) -> bool:

@@ -903,7 +903,10 @@ def advice(ctx: TurnContext) -> Reply:
     extraction = ctx.extraction
     if JUDGED in extraction.said and ctx.template("km_judged"):
         judged = _km_judged(ctx)
-        if judged is not None:
+        shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
+        if judged is not None and said(ctx, "compare_cars:recommend") and len(shown) > 2:
+            judged.text = f"{judged.text}\n\n{_list_advice(ctx, shown).text}"  # "... y ¿cuál
+        if judged is not None:  # me recomiendas de esas 4?": what the listing says of each
             return judged
     first = extraction.model or extraction.make  # "el peugeot o el swift": a make names one too
     models = [first] if first else []
@@ -1005,7 +1008,7 @@ def _list_advice(ctx: TurnContext, shown: list[Car]) -> Reply:
 def _km_judged(ctx: TurnContext) -> Reply | None:
     """ "ya trae casi 100 mil km, ¿es mucho?": its km per year of age and what Kavak's facts
     promise of every car (the inspection, the trial); no opinion of our own."""
-    car = _one_named(ctx) or car_in_focus(ctx)
+    car = _one_named(ctx) or _pointed_listed(ctx) or car_in_focus(ctx)
     if car is None and len(ctx.state.last_results) == 1:
         car = ctx.services.catalog.get(ctx.state.last_results[0])
     if car is None:
@@ -1019,6 +1022,20 @@ def _km_judged(ctx: TurnContext) -> Reply | None:
         plan = plan_reply(ctx.speaking_as("financing"), car)
         reply = Reply(f"{reply.text}\n\n{plan.text}", plan=plan.plan)
     return reply
+
+
+def _pointed_listed(ctx: TurnContext) -> Car | None:
+    """The listed car the message points at by its number or a superlative ("la más barata")."""
+    extraction, catalog = ctx.extraction, ctx.services.catalog
+    shown = [car for i in ctx.state.last_results if (car := catalog.get(i))]
+    if not shown:
+        return None
+    if extraction.ordinal is not None:
+        stock_id = pick_by_ordinal(ctx.state.last_results, extraction.ordinal)
+        return catalog.get(stock_id) if stock_id is not None else None
+    if extraction.superlative is not None:
+        return best_of(shown, extraction.superlative)
+    return None
 
 
 def _one_named(ctx: TurnContext) -> Car | None:
