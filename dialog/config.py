@@ -23,6 +23,12 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 FALLBACK_ROUTE = "fallback"
 
 
+UsePick = Literal[
+    "cheapest", "lowest_km", "newest", "shortest", "longest", "tallest", "smallest_engine",
+    "largest_engine",
+]  # fmt: skip
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -220,12 +226,8 @@ class DialogConfig(_Strict):
     )
     # "¿cuál me recomiendas para ciudad?" with cars on screen: the listing's figure each use of
     # the guided search (`forms.guided_search` use options) picks by, and says why
-    use_picks: dict[
-        str,
-        Literal[
-            "cheapest", "lowest_km", "newest", "shortest", "longest", "tallest", "smallest_engine"
-        ],
-    ] = Field(default_factory=dict)
+    # (a list: the next figure decides when the cars tie on the one before)
+    use_picks: dict[str, UsePick | list[UsePick]] = Field(default_factory=dict)
     # routes whose answer, given twice in a row word for word, becomes `said_again`
     not_twice: list[str] = Field(default_factory=list)
     lead_sent_says: dict[str, str] = Field(

@@ -257,6 +257,7 @@ ORDER = {  # column, descending?
     "longest": ("largo", True),
     "tallest": ("altura", True),  # "¿cuál es la más alta?": easier to get in and out of
     "smallest_engine": ("engine", False),  # "que gaste poca gasolina": the smallest engine
+    "largest_engine": ("engine", True),  # for the highway, when the lengths tie
 }
 
 

@@ -36,7 +36,8 @@ from tools.catalog import Car, Catalog
 from tools.search import ORDER, SearchFilters, alternative_parts, search, trim_as_version
 
 FOCUS = CAR_PLACEHOLDERS
-USE_PICKS = ("cheapest", "lowest_km", "newest", "shortest", "longest", "tallest", "smallest_engine")
+USE_PICKS = ("cheapest", "lowest_km", "newest", "shortest", "longest", "tallest", "smallest_engine",
+             "largest_engine")  # fmt: skip
 USE_SAID = "form:guided_search:use:"  # the use options of the guided search, said anywhere
 AVAILABLE = "select_car:available"  # "¿sigue disponible?": a phrase set of the select route
 NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
@@ -593,8 +594,10 @@ def compare_cars(ctx: TurnContext) -> Reply:
         lines += [ctx.say("total", {"count": len(cars), "total": total})]
     if said(ctx, "compare_cars:why") and ctx.template("why_note"):
         lines += ["", ctx.say("why_note")]  # "¿por qué uno cuesta más?": the listing's part
-    if said(ctx, "compare_cars:recommend") and ctx.template("trade_off"):
-        lines += ["", *_recommendation(ctx, cars, shown)]  # "¿cuál me recomiendas?"
+    use = any(name.startswith(USE_SAID) for name in ctx.extraction.said)
+    if (said(ctx, "compare_cars:recommend") or use) and ctx.template("trade_off"):
+        lines += ["", *_recommendation(ctx, cars, shown)]  # "¿cuál me recomiendas?", "pa
+        # carretera, ¿cuál de las dos?"
     lines += ["", ctx.say("closing")]
     ctx.state.selected = None  # the next "ese" is one of these, not the car seen before
     ctx.state.compared = [car.stock_id for car in cars]  # "¿y por qué la diferencia?" again
@@ -986,12 +989,28 @@ def use_advice(ctx: TurnContext, shown: list[Car]) -> Reply | None:
     cars = compared if len(compared) >= 2 and compared_last else shown
     if not picks or len(cars) < 2 or not ctx.template("use_advice"):
         return None
-    use, pick = picks[0]
-    best = best_of(cars, pick)
+    use, wanted = picks[0]
+    decided = [
+        (pick, best)
+        for pick in ([wanted] if isinstance(wanted, str) else wanted)
+        if (best := _only_best(cars, pick)) is not None
+    ]
+    if not decided:
+        return None  # the cars tie on every figure that use looks at
+    pick, best = decided[0]
     values = car_values(best, n=shown.index(best) + 1, words=ctx.words)
     reason = ctx.say(f"use_reason_{pick}", values)
     ctx.state.selected = best.stock_id
     return Reply(ctx.say("use_advice", {**values, "use": use, "reason": reason}))
+
+
+def _only_best(cars: list[Car], pick: str) -> Car | None:
+    """The car `pick` favours, unless every car has the same figure (two CX-5 of 4.55 m:
+    neither is "the longest")."""
+    best = best_of(cars, pick)
+    column = ORDER[pick][0]
+    value = getattr(best, column)
+    return None if value is None or all(getattr(car, column) == value for car in cars) else best
 
 
 def _list_advice(ctx: TurnContext, shown: list[Car]) -> Reply:
