@@ -118,6 +118,7 @@ class Engine:
         reply = _guarded(self._second_request, ctx, reply)
         reply = _guarded(self._open_questions, ctx, reply)
         reply = _guarded(self._contact_given, ctx, reply)
+        reply = _guarded(_still_available, ctx, reply)
         _remember_chosen(state)
         _remember_seen(state, listed_before)
         reply = _guarded(_lead_car_corrected, ctx, reply)
@@ -445,6 +446,27 @@ def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
     if own_fixed and not car_fixed and not asked:  # cuenta, ¿se puede?": both
         return updated  # the message was the correction: what the advisor now gets
     reply.text = "\n\n".join(part for part in (reply.text, updated.text) if part)
+    return reply
+
+
+AVAILABLE_ROUTE, AVAILABLE_TEMPLATE = "select_car", "still_available"
+
+
+def _still_available(ctx: TurnContext, reply: Reply) -> Reply:
+    """ "¿sigue disponible? ¿cuánto sale con el 10%?": whatever else was answered of the one car
+    the turn is about, whether it is still for sale is said first."""
+    state = ctx.state
+    if f"{AVAILABLE_ROUTE}:available" not in ctx.extraction.said or state.selected is None:
+        return reply
+    car = ctx.services.catalog.get(state.selected)
+    told = ctx.speaking_as(AVAILABLE_ROUTE)
+    template = told.template(AVAILABLE_TEMPLATE)
+    if car is None or not template or len(reply.results or []) > 1:
+        return reply
+    line = told.say(AVAILABLE_TEMPLATE, car_values(car, words=ctx.words))
+    if line in reply.text:
+        return reply
+    reply.text = "\n\n".join(part for part in (line, reply.text) if part)
     return reply
 
 

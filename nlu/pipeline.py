@@ -1380,6 +1380,8 @@ class Extractor:
             intent, topic = FINANCING_REQUEST, None
         if intent == SELECT and second == SEARCH_REQUEST and FINANCING_KEYS & slots.keys():
             second = FINANCING_REQUEST  # "el 1, el onix. enganche de 40 mil, 6 años"
+        if intent == SELECT and slots.get("city") and second is None:
+            second = LOCATIONS_LABEL  # "ok la 2019. quiero ir a verla a santa fe": the branch
         if context.shown and intent == SEARCH_REQUEST and _page_beside_datum(analysis):
             second = DETAILS  # "¿cuáles son los otros 2? y el serie 3 es sedán, ¿verdad?"
             analysis.said.add(PAGE_ONLY)
