@@ -12,6 +12,7 @@ from dialog.registry import handler
 from dialog.render import fill, money
 from dialog.turn import Reply, TurnContext
 from nlu.pipeline import DAYS_PER_UNIT, OWN_CAR_TOLD
+from nlu.schema import Extraction
 from nlu.text import normalize
 from tools.knowledge import without_repeated_facts
 
@@ -67,6 +68,8 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     routes that allow it); else say so honestly."""
     knowledge, extraction = ctx.services.knowledge, ctx.extraction
     places = ctx.services.extractor.places
+    if extraction.topic == LOCATIONS:
+        extraction = _place_carried(ctx)  # "y la dirección?" after the branch of Cuernavaca
     if extraction.topic == LOCATIONS and len(extraction.cities) > 1:
         return _several_places(ctx)
     area = places.area_of(extraction.city)
@@ -144,6 +147,25 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     if known:
         return Reply("\n\n".join(known))
     return ask_llm(ctx, "no_answer")
+
+
+LAST_PLACE = "last_place"  # the place of the last answer about branches
+
+
+def _place_carried(ctx: TurnContext) -> Extraction:
+    """A question about branches that names no place, right after one that did ("¿abren los
+    domingos? ¿tienen algo en Cuernavaca?" ... "¿y la dirección?"), is about that place."""
+    state, extraction = ctx.state, ctx.extraction
+    if extraction.city:
+        state.profile[LAST_PLACE] = extraction.city
+        return extraction
+    place = state.profile.get(LAST_PLACE)
+    if not place or state.last_label != f"knowledge/{LOCATIONS}":
+        return extraction
+    if any(name.startswith(f"section:{LOCATIONS}:") for name in extraction.said):
+        return extraction  # "¿y a qué hora abren?": the hours, the same at every branch
+    ctx.extraction = extraction.model_copy(update={"city": place, "cities": (place,)})
+    return ctx.extraction
 
 
 def _income_note(ctx: TurnContext, topic: str) -> str:
