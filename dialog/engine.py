@@ -375,6 +375,8 @@ def _remember(state: ConversationState, extraction: Extraction, extractor: Extra
             return  # "mi mazda 3 ... dar a cuenta de la cx5 2019": the CX-5 is the one wanted
         year = extraction.year_min or extraction.year_max
         state.own_car = car_name(extraction.make, extraction.model, year)
+        if extraction.km_max:  # "es un jetta 2017 con 90 mil km, ¿cuánto me dan?"
+            state.profile[OWN_CAR_KM] = str(extraction.km_max)
 
 
 CHOSEN_KEPT = 5  # "me quedo con el sentra" finds the Sentra chosen a few turns ago

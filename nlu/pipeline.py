@@ -1138,6 +1138,10 @@ class Extractor:
         if context.own_car:
             _own_car_named_again(analysis, context.own_car)
             _own_car_value(analysis, own_known=True)
+            seller = context.last_label in self.own_car_labels
+            if seller and context.focus is None and _body_word_pointed(analysis):
+                _their_car(analysis, context.own_car, analysis.slot_at.pop("body_type"))
+                del analysis.slots["body_type"]  # "¿dónde llevo la camioneta?": theirs
         slots = analysis.slots
         flags = context.flags() | _vetoes(analysis)
         if analysis.alternatives and not _indefinite_car(analysis):
@@ -1380,6 +1384,12 @@ class Extractor:
             intent, topic = FINANCING_REQUEST, None
         if intent == SELECT and second == SEARCH_REQUEST and FINANCING_KEYS & slots.keys():
             second = FINANCING_REQUEST  # "el 1, el onix. enganche de 40 mil, 6 años"
+        ceiling = "price_max" in slots and "price_max" not in analysis.unbounded  # "que no pase
+        kind_wished = slots.get("body_type") and ceiling and not named  # de 350", not "de 300"
+        if intent == FINANCING_REQUEST and context.focus is None and kind_wished:
+            intent, topic, stage, second = SEARCH_REQUEST, None, "context", FINANCING_REQUEST
+            # "¿qué camioneta me recomiendas que no pase de 350 y pagar poquito al mes?": those
+            # cars first, then which one's plan
         if intent == SELECT and slots.get("city") and second is None:
             second = LOCATIONS_LABEL  # "ok la 2019. quiero ir a verla a santa fe": the branch
         if context.shown and intent == SEARCH_REQUEST and _page_beside_datum(analysis):
@@ -2208,12 +2218,17 @@ def _vetoes(analysis: Analysis) -> set[str]:
 def _body_word_is_the_focus(analysis: Analysis) -> None:
     """ "crédito pa la troca" with a car chosen: "la troca" is that car, not a search for
     pickups (no other criterion, no "busco"/"otra")."""
+    if _body_word_pointed(analysis):
+        del analysis.slots["body_type"], analysis.slot_at["body_type"]
+
+
+def _body_word_pointed(analysis: Analysis) -> bool:
+    """A body word after "la"/"esa" with no other criterion and no word that asks for cars: a
+    car already talked of ("la troca", "¿dónde llevo la camioneta?")."""
     at = analysis.slot_at.get("body_type")
     if at is None or at == 0 or analysis.tokens[at - 1] not in FOCUS_POINTERS:
-        return
-    if "context:search" in analysis.said or FOCUS_CRITERIA & analysis.slots.keys():
-        return
-    del analysis.slots["body_type"], analysis.slot_at["body_type"]
+        return False
+    return not ("context:search" in analysis.said or FOCUS_CRITERIA & analysis.slots.keys())
 
 
 ANOTHER_KIND = GRAMMAR.another_kind

@@ -80,11 +80,11 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
             if asked is not None and asked.section:
                 nearest.text = f"{nearest.text}\n\n{_in_language(ctx, asked) or asked.text}"
             return nearest
-    if OWN_CAR_TOLD in extraction.said:  # "tiene 80 mil km y es estándar": noted, unless a
-        part = knowledge.answer(extraction.topic, extraction.said)  # part of selling is asked
-        told = _own_car_told(ctx) if part is None or not part.section else None
-        if told is not None:
-            return told
+    told = _own_car_told(ctx) if OWN_CAR_TOLD in extraction.said else None
+    part = knowledge.answer(extraction.topic, extraction.said) if told else None
+    if told is not None and (part is None or not part.section):
+        return told  # "tiene 80 mil km y es estándar": noted; with a part of selling asked
+        # ("es trendline estándar, ¿más o menos cuánto?"), noted before that part's answer
     recent = ctx.state.recent_answers
     first = not any(done.startswith(f"{extraction.topic}:") for done in recent)
     first = first and SECOND_REQUEST not in extraction.said  # beside another answer: the part
@@ -137,6 +137,8 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         with_car = (ctx.knowledge(entry.topic, "with_car") or entry.with_car) if car else ""
         if car is not None and with_car:  # "va, ¿y dónde la puedo ver?" of the car chosen
             text = f"{text}\n\n{fill(with_car, car_values(car, words=ctx.words))}"
+        if told is not None:
+            text = f"{told.text}\n\n{text}"
         return Reply(text)
     mixed = said(ctx, f"{ctx.intent}:mixed")  # "una parte de contado y otra con crédito"
     known = [  # "¿el seguro va incluido?": what the facts say of it; each part asked, in order
