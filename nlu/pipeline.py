@@ -291,7 +291,9 @@ class Extractor:
         context: ContextSettings,
         phrase_sets: Mapping[str, Iterable[str]] | None = None,
         data_dir: Path | None = None,
+        before_search: Iterable[str] = (),
     ):
+        """`before_search`: the knowledge sections asked before a car's search (`section:…`)."""
         self.nlp, self.vocabulary, self.lexicon = nlp, vocabulary, lexicon
         self.classifier, self.context_settings = classifier, context
         self.numbers = NumberReader(lexicon.numbers)
@@ -300,6 +302,7 @@ class Extractor:
         self.places = PlaceIndex(lexicon.places)
         # labels about the customer's own car (config/intents.yml): a seller's lead, their car
         self.own_car_labels = frozenset(classifier.settings.own_car_labels)
+        self.before_search = frozenset(before_search)
         domain = self._domain_words()
         cars = frozenset(word for phrase in vocabulary.phrases for word in phrase.split())
         places = frozenset(  # "Guadalajara", "Monterrey": one word, said alike in both
@@ -344,7 +347,7 @@ class Extractor:
         phrase_sets: Mapping[str, Iterable[str]] | None = None,
     ) -> Extractor:
         from nlu.labels import load_labels  # labels read knowledge.yml too
-        from tools.knowledge import KnowledgeBase
+        from tools.knowledge import KnowledgeBase, sections_before_search
 
         lexicon = Lexicon.load(lexicon_dir)
         data_dir = Path(lexicon_dir) if lexicon_dir else None
@@ -360,6 +363,7 @@ class Extractor:
             loaded.context,
             {**sections, **(phrase_sets or {})},
             data_dir,
+            sections_before_search(loaded.knowledge.entries),
         )
 
     from_catalog = build
@@ -1390,6 +1394,10 @@ class Extractor:
             intent, topic, stage, second = SEARCH_REQUEST, None, "context", FINANCING_REQUEST
             # "¿qué camioneta me recomiendas que no pase de 350 y pagar poquito al mes?": those
             # cars first, then which one's plan
+        asked = sorted(self.before_search & analysis.said)
+        if intent == SEARCH_REQUEST and asked:  # "can you source a hilux for me?": that part
+            topic = asked[0].split(":")[1]  # first, the car's search after it
+            intent, stage, second = KNOWLEDGE, "rule", SEARCH_REQUEST
         if intent == SELECT and slots.get("city") and second is None:
             second = LOCATIONS_LABEL  # "ok la 2019. quiero ir a verla a santa fe": the branch
         if context.shown and intent == SEARCH_REQUEST and _page_beside_datum(analysis):

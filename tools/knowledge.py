@@ -43,6 +43,9 @@ class KnowledgeSection(BaseModel):
     # tenencia?" needs no list of what the app does)
     alone: bool = False
     window: Window | None = None
+    # asked beside a car, it is the question, the car its subject ("can you source a hilux for
+    # me?"): this part is answered first, the car's search after it
+    before_search: bool = False
 
 
 class KnowledgeEntry(Evidence):
@@ -170,6 +173,18 @@ class KnowledgeBase:
 
 SAID_SHARE = 0.7  # a section whose words are mostly in the general answer repeats it
 _ENUMERATOR = re.compile(r"^\s*(?:[•\-]|\d+[.)])\s*")
+
+
+def sections_before_search(entries) -> set[str]:
+    """The phrase-set names (`section:<topic>:<name>`) of the sections asked before a search."""
+    return {
+        section_key(entry.topic, section.name)
+        for entry in entries
+        for section in entry.sections
+        if section.before_search
+    }
+
+
 MIN_FACTS = 2  # "3 días" alone is too little to call a line a repeat
 _BOLD = re.compile(r"\*[^*]+\*")
 _DIGITS = re.compile(r"\d+")

@@ -127,7 +127,7 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         case = said(ctx, f"{ctx.intent}:case") and not timed
         if income:  # "¿cuánto tengo que ganar para que me den crédito? gano 18 mil"
             text = f"{text}\n\n{income}"
-        elif case and ctx.template("case_note") and "asesor" not in text:
+        elif case and ctx.template("case_note") and ctx.words.get("advisor", "asesor") not in text:
             text = f"{text}\n\n{ctx.say('case_note')}"  # "¿si no tengo historial me aprueban?"
         far = extraction.city and area is None and answer.topic != LOCATIONS
         names = _nearest_names(ctx, extraction.city) if far else ""

@@ -823,7 +823,7 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
     if template == "similar_to":  # "tipo CR-V o RAV4": the CR-Vs and RAV4s that fit come first
         outcome = _named_first(ctx, filters, outcome)
     listing = list_outcome(ctx, outcome, filters=alternative)
-    name = _name(filters)
+    name = _name(filters, ctx.words.get("or", "o"))  # "Hilux or Tacoma" in English
     if template not in ("similar_to", "others_like"):  # "un model 3 2021": the car they want
         year = filters.year_min if filters.year_min == filters.year_max else None
         ctx.state.profile[WISHED_CAR] = " ".join(str(part) for part in (name, year) if part)
