@@ -230,6 +230,8 @@ class Analysis:
     reference: str | None = None  # "más grande que la cx-5": 'Mazda|CX-5', the car measured by
     owed: float | None = None  # what is still owed on their car: "le debo como 80 mil al banco"
     own_offer: float | None = None  # what they were offered for it: "en otro lado me dan 180"
+    # the top of an approximate band -> the amount said ("unos 20 mil" -> 22,000: 20,000)
+    approx: dict[float, float] = field(default_factory=dict)
     listed_pcts: list[float] = field(default_factory=list)  # "con 10 y 30%": percents, no picks
     taken_back: list[int] = field(default_factory=list)  # values dropped or ruled out
     unbounded: set[str] = field(default_factory=set)  # amounts said without "máximo", "hasta"
@@ -849,6 +851,8 @@ class Extractor:
                     counted.update(quantity.start for quantity in unit.quantities)
                 leftovers.extend(unit.quantities)
                 continue
+            if not unit.is_range and meaning.keys() == {"price_min", "price_max"}:
+                analysis.approx[meaning["price_max"]] = money.pesos(last)  # "unos 20 mil"
             if set(meaning) == {"price_min"} and _denied_floor(tokens, unit):
                 meaning = {"price_max": meaning["price_min"]}  # "no quiero gastar más de 200
                 unit.before.add("max_before")  # mil", "not more than 300k": a ceiling
@@ -1139,6 +1143,9 @@ class Extractor:
         if context.focus is not None:
             _body_word_is_the_focus(analysis)
             _another_kind_wished(analysis)
+        said_own = analysis.slots.get("own_car")
+        if isinstance(said_own, str) and not context.own_car:  # "tengo un aveo 2016 y lo quiero
+            _own_car_named_again(analysis, said_own)  # dar a cuenta... ¿cuánto me toman el aveo?"
         if context.own_car:
             _own_car_named_again(analysis, context.own_car)
             _own_car_value(analysis, own_known=True)
@@ -1514,6 +1521,10 @@ class Extractor:
         if seats_only and intent == SEARCH_REQUEST and _opens_with_copula(analysis.tokens):
             intent, topic, stage, second = DETAILS, None, "context", None  # "¿es de 7
             # asientos?" of the car in focus
+        plan_only = slots.keys() & FINANCING_KEYS and not named and not analysis.picks
+        if intent == COMPARE and context.focus is not None and plan_only:
+            intent, topic, stage, second = FINANCING_REQUEST, None, "context", None  # "a ver
+            # compara a 3 años con treinta por ciento" after the chosen car's plan: that plan
         if intent == COMPARE and second == FINANCING_REQUEST and not slots.keys() & CLAUSE_PLAN:
             second = None  # "el de 268, ¿por qué tan caro vs el 2018?": a price that points
         car_end = analysis.slot_at.get("model", analysis.slot_at.get("make", len(analysis.tokens)))
@@ -1524,6 +1535,9 @@ class Extractor:
         if told and intent == KNOWLEDGE and INFORM in self.classifier.labels:
             intent, topic, second = INFORM, None, None  # "Patricia Gomez, 777…, el compass es
             # latitude 2019 con 70 mil km": their data given, no question asked again
+        for key in ("down_payment", "monthly_budget"):  # "de enganche, unos veinte mil": 20 mil,
+            if slots.get(key) in analysis.approx:  # not the top of a price band around it
+                slots[key] = analysis.approx[slots[key]]
         return Extraction(
             intent=intent,
             topic=topic,
