@@ -66,6 +66,8 @@ def is_money(unit: Unit) -> bool:
 def read_price(unit: Unit) -> dict[str, float] | None:
     if not is_money(unit):
         return None
+    if "price_gap_after" in unit.after:
+        return {}  # "los 35 mil extra" of the dearer car: a gap between prices, no budget
     if unit.is_range:
         low, high = sorted(pesos(quantity) for quantity in unit.quantities)
         return {"price_min": low, "price_max": high}
