@@ -20,6 +20,7 @@ from dialog.handlers.handoff import (
     WHOLE_MESSAGE,
     own_car_record,
 )
+from dialog.handlers.selection import AVAILABLE
 from dialog.open_questions import answer_open_questions, name_the_question, told_not_asked
 from dialog.registry import HANDLERS
 from dialog.render import clip, fill
@@ -451,14 +452,14 @@ def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
     return reply
 
 
-AVAILABLE_ROUTE, AVAILABLE_TEMPLATE = "select_car", "still_available"
+AVAILABLE_ROUTE, AVAILABLE_TEMPLATE = AVAILABLE.split(":")[0], "still_available"
 
 
 def _still_available(ctx: TurnContext, reply: Reply) -> Reply:
     """ "¿sigue disponible? ¿cuánto sale con el 10%?": whatever else was answered of the one car
     the turn is about, whether it is still for sale is said first."""
     state = ctx.state
-    if f"{AVAILABLE_ROUTE}:available" not in ctx.extraction.said or state.selected is None:
+    if AVAILABLE not in ctx.extraction.said or state.selected is None:
         return reply
     car = ctx.services.catalog.get(state.selected)
     told = ctx.speaking_as(AVAILABLE_ROUTE)
