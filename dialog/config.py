@@ -216,6 +216,7 @@ class DialogConfig(_Strict):
     routes: dict[str, Route]
     forms: dict[str, Form] = Field(default_factory=dict)
     results_limit: int = Field(default=5, ge=1, le=10)
+    price_stretch: float = Field(default=0.10, ge=0, le=1)  # "si se pasa tantito": 10% more
     # the most cars one message lists when all are asked for ("show me all 8")
     results_all_limit: int = Field(default=10, ge=1, le=20)
     # the cars shown beside the plan of a price said ("uno de 200 mil"): within this share of it

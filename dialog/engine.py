@@ -13,12 +13,14 @@ from dialog.config import FALLBACK_ROUTE
 from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
 from dialog.handlers.answers import REPEATED, SECOND_REQUEST
 from dialog.handlers.handoff import (
+    LEAD_PLAN,
     OWN_CAR_KM,
     OWN_CAR_OFFER,
     OWN_CAR_OWED,
     OWN_CAR_TRAITS,
     WHOLE_MESSAGE,
     own_car_record,
+    plan_key,
 )
 from dialog.handlers.selection import AVAILABLE
 from dialog.open_questions import answer_open_questions, name_the_question, told_not_asked
@@ -221,6 +223,8 @@ class Engine:
             intent=intent,
         )
         last_plan = ctx.state.last_plan
+        if first.plan is not None:  # "a 6. pásame un asesor": the lead gets the plan just made
+            ctx.state.last_plan = first.plan.model_dump()
         reply = self._dispatch(other, forms=False)  # answered, not taken as a form answer
         if other.notes:  # "no tenemos Audi A3": said with the second answer, before it
             reply.text = "\n\n".join(part for part in [*other.notes, reply.text] if part)
@@ -403,6 +407,7 @@ def _remember_chosen(state: ConversationState) -> None:
 
 LEAD_FIXES = frozenset({"context:correction", "context:negation"})
 LEAD_UPDATE_INTENT = "inform"  # its route sends the lead again with what changed
+FINISH_HANDLER = "handoff.finish"  # sends the lead with what it now holds
 HANDOFF_INTENT = "human_agent"  # its route takes the lead
 
 
@@ -438,6 +443,16 @@ def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
     sent_own = state.profile.get("lead_own_car")
     own_fixed = bool(ctx.extraction.own_car) and sent_own is not None
     own_fixed = own_fixed and sent_own != own_car_record(state)  # its traits told after too
+    # "no, dije a 6 años no a 4": the plan of the lead's car corrected after it was sent
+    sent_plan, plan = state.profile.get(LEAD_PLAN), reply.plan
+    plan_fixed = plan is not None and sent_plan and bool(LEAD_FIXES & ctx.extraction.said)
+    plan_fixed = plan_fixed and state.profile.get("lead_car") == str(state.selected)
+    if plan_fixed and plan is not None and plan_key(plan.model_dump()) != sent_plan:
+        state.last_plan = plan.model_dump()
+        fixing = ctx.speaking_as(LEAD_UPDATE_INTENT)
+        updated = HANDLERS.get(FINISH_HANDLER).func(fixing, "updated")  # type: ignore[union-attr]
+        reply.text = "\n\n".join(part for part in (reply.text, updated.text) if part)
+        return reply
     if not (car_fixed or own_fixed):
         return reply
     fixing = ctx.speaking_as(LEAD_UPDATE_INTENT)

@@ -116,6 +116,7 @@ class ContextSettings(BaseModel):
     any_make_words: list[str] = Field(default_factory=list)  # "de cualquier marca"
     any_year_words: list[str] = Field(default_factory=list)  # "del año que sea": no year limit
     any_price_words: list[str] = Field(default_factory=list)  # "el precio que sea": no price limit
+    stretch_price_words: list[str] = Field(default_factory=list)  # "si se pasa tantito"
     any_transmission_words: list[str] = Field(default_factory=list)  # "cualquier transmisión"
     any_size_words: list[str] = Field(default_factory=list)  # "no importa el tamaño"
     # "el más caro que tienen", "de todo el inventario": a superlative over the whole stock
@@ -274,6 +275,8 @@ def apply_context(
         return SEARCH, None  # "algo 4x4 más barato" with a car chosen: not "¿es 4x4?"
     if PLURAL_KIND in reading.said and reading.label == SEARCH:
         return SEARCH, None  # "¿y automáticos baratos?" with a car chosen: cars of that kind
+    if _term_after_plan(reading, slots, context):  # "a 6. pásame un asesor, Raúl 55…"
+        return FINANCING, reading.label if reading.label not in (FINANCING, None) else None
     answers = context.asking and any(slot in slots for slot in context.asking)
     corrects = context.lead_open and any(slot in slots for slot in CONTACT)
     noted = corrects and reading.label == LEAD_UPDATE and reading.stage == "rule"
@@ -902,6 +905,22 @@ def _amount_of_the_plan(
     if slots.get("make") or slots.get("model") or not 0 < ceiling < focus.price:
         return False
     slots["down_payment"] = slots.pop("price_max")
+    return True
+
+
+def _term_after_plan(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:
+    """ "a 6" right after a plan, whatever else the message says (a name and phone for the
+    advisor): the plan's term, in years (or months), the one plan the advisor gets."""
+    if context.last_label != FINANCING or context.focus is None or "term_months" in slots:
+        return False
+    if "number:after_a" not in reading.said or any(key in slots for key in MONEY):
+        return False
+    if len(reading.bare_numbers) != 1:
+        return False
+    term = _bare_term(replace(reading, bare_number=reading.bare_numbers[0]), ["term_months"])
+    if term is None:
+        return False
+    slots["term_months"] = term
     return True
 
 

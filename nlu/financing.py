@@ -62,9 +62,28 @@ def read(unit: Unit) -> dict[str, float] | None:
         return {"monthly_budget": pesos(unit.last) * FORTNIGHTS}
     if unit.cue("monthly_after", "monthly_before"):
         return {"monthly_budget": pesos(unit.last)}
+    if down_payment_percent(unit):
+        return {"down_payment_pct": value}
     if unit.cue("down_payment"):
         return {"down_payment": pesos(unit.last)}
     return None
+
+
+PERCENT_AFTER_ARTICLE = 5  # "enganche del 10" is 10 percent; "el enganche del 3" the 3rd car's
+
+
+def down_payment_percent(unit: Unit) -> bool:
+    """ "enganche del 10", "con un enganche del 25": a down payment, then an article and a bare
+    number too big for a position in a list, is that percent (no one puts down 10 pesos)."""
+    quantity = unit.last
+    return (
+        "down_payment" in unit.before
+        and "pick_before" in unit.before
+        and not unit.is_range
+        and quantity.plain
+        and not quantity.multiplied
+        and PERCENT_AFTER_ARTICLE <= quantity.value <= MAX_PCT
+    )
 
 
 def _term(months: float, unit: Unit) -> dict[str, float]:

@@ -57,6 +57,7 @@ class Grammar(_Strict):
     phone_clause_end: frozenset[str]
     name_clause_marks: frozenset[str]
     question_marks: frozenset[str]
+    question_openers: frozenset[str]
     list_joiners: frozenset[str]
     term_joiners: frozenset[str]
     change_of_mind: frozenset[str]

@@ -115,6 +115,9 @@ class ClassifierSettings(BaseModel):
     # a plan's words with the customer's own car and no figure ask whether that car can be the
     # down payment ("¿mi civic puede ser el enganche?"): this label answers it
     own_car_as_down_payment: str | None = None
+    # right after the key topic, a reading of the inner key is the inner value: after selling
+    # their car, "¿tengo que ir yo o vienen?" asks of its inspection, not of buying online
+    reread_after: dict[str, dict[str, str]] = Field(default_factory=dict)
     # the examples overrule small talk only this clearly ("gracias por tu ayuda" stays thanks)
     min_score_beyond_small_talk: float = Field(0.45, ge=0, le=1)
 

@@ -85,6 +85,11 @@ def _check_settings(loaded: LoadedLabels) -> list[YamlError]:
             *settings.absorbed_without_car,
             *settings.absorbed_without_car.values(),
         ],
+        "reread_after": [
+            name
+            for last, reread in settings.reread_after.items()
+            for name in (last, *reread, *reread.values())
+        ],
     }
     return [
         YamlError(

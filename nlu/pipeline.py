@@ -93,6 +93,8 @@ PLACEHOLDERS = {
     "email": "#email",
 }
 CALL_INTENT = "human_agent"
+SIMILAR = "context:similar"  # "tipo", "parecido a": a car like the one named
+STRETCH_PRICE = "context:stretch_price"  # "no importa si se pasa tantito": a little over
 FOCUS_POINTERS = GRAMMAR.focus_pointers
 FOCUS_CRITERIA = frozenset(
     {"make", "model", "year_min", "year_max", "price_min", "price_max", "km_max", "fuel"}
@@ -441,11 +443,12 @@ class Extractor:
             ("context:follow_up", settings.follow_up_words),
             ("context:own_car", settings.own_car_words),
             ("context:bought_car", settings.bought_car_words),
-            ("context:similar", settings.similar_words),
+            (SIMILAR, settings.similar_words),
             ("context:reset", settings.reset_words),
             ("context:any_make", settings.any_make_words),
             ("context:any_year", settings.any_year_words),
             ("context:any_price", settings.any_price_words),
+            (STRETCH_PRICE, settings.stretch_price_words),
             ("context:any_transmission", settings.any_transmission_words),
             ("context:any_size", settings.any_size_words),
             ("context:whole_stock", settings.whole_stock_words),
@@ -531,6 +534,9 @@ class Extractor:
             calls = any(label == CALL_INTENT for label, _, _ in patterned)
             self._contact(analysis, found, set(asking) | ({"lead"} if calls else set()))
         self._claims(analysis, found, light)
+        for name, start, end in analysis.said_spans:  # "algo tipo mini cooper": one reference
+            if name == SIMILAR and end < len(tokens) and analysis.kinds[end] == "car":
+                analysis.kinds[start:end] = ["car"] * (end - start)
         claimed = {i for i, kind in enumerate(analysis.kinds) if kind in CLAIMS}
         analysis.labels = [  # "serie" inside "BMW Serie 3" is a car, not a TV series
             (label, strong, start, end)
@@ -1009,11 +1015,16 @@ class Extractor:
         """Selling their car: "Can I get paid right away? And what papers do I need?" asks two
         parts of selling, not the credit's papers (a request whose words are all a part's)."""
         parts = f"section:{(decision.topic or '')}:"
+        # "vender mi jetta y comprar otro, ¿qué papeles necesito para el crédito?": the credit
+        # named, its papers are asked
+        credit = any(hit == FINANCING_REQUEST for hit, _, _, _ in analysis.labels)
         kept = [
             label
             for label in requests
             if label == decision.label
             or label in self.own_car_labels
+            or not label.startswith(f"{KNOWLEDGE}/")  # "the 2018 one. can I trade in my Fit?"
+            or credit
             or _strong_beyond(analysis, label, parts)
         ]
         return kept if len(kept) > 1 else []
@@ -1049,14 +1060,17 @@ class Extractor:
             analysis.listed_pcts.extend(found)  # "con 10 y con 30%": the 10 is no pick
 
     def _seller_follow_up(
-        self, context: DialogContext, analysis: Analysis, intent: str | None
+        self, context: DialogContext, analysis: Analysis, intent: str | None, label: str | None
     ) -> str | None:
         """Right after talking about selling or trading in their car, a car described without
         a word that asks for cars ("busco", "otra") is the customer's own."""
         last = context.last_label or ""
         # "es estándar" with no car of ours in focus is not asked of one
         told = intent == DETAILS and context.focus is None and "?" not in analysis.tokens
-        if intent != SEARCH_REQUEST and not (told and _own_traits(analysis)):
+        # "roughly how much could I get for it? 60,000 km": its km, beside a part of selling
+        selling = label in self.own_car_labels and bool(context.own_car)
+        bare_traits = selling and _own_traits(analysis, verb=False)
+        if intent != SEARCH_REQUEST and not (told and _own_traits(analysis)) and not bare_traits:
             return None
         # their car's traits told after its lead was sent ("y es estándar, tiene 85 mil km")
         later = context.lead_open and bool(context.own_car) and "?" not in analysis.tokens
@@ -1073,9 +1087,11 @@ class Extractor:
         part = f"section:{last.split('/', 1)[-1]}:"
         described = described or (named and any(n.startswith(part) for n in analysis.said))
         # "tiene 90 mil km": the km of their car (a buyer says "con menos de 90 mil km")
-        described = described or ("km_max" in analysis.unbounded and len(slots) == 1)
-        # "tiene 80 mil km y es estándar", "it has 45,000 km btw": their car by its traits
-        traits = not named and _own_traits(analysis)
+        km_alone = "km_max" in analysis.unbounded and len(slots) == 1
+        described = described or km_alone
+        # "tiene 80 mil km y es estándar", "it has 45,000 km btw", "60,000 km, EX trim": their
+        # car by its traits
+        traits = not named and (bare_traits or km_alone or _own_traits(analysis))
         # "tienen una igualita en 414 mil, ¿me darían eso?": what they would get for theirs
         offered = bool(TRADE_VALUE & set(analysis.tokens)) and "price_max" in slots
         told = described or traits or offered
@@ -1162,6 +1178,10 @@ class Extractor:
         decision = self._topic_with_section(decision, hits, analysis, flags)
         if context.own_car:
             decision = self._seller_part(decision, analysis, flags, context)
+        reread = self.classifier.settings.reread_after.get(context.last_label or "", {})
+        if decision.label in reread:  # "¿tengo que ir yo o vienen?" after selling their car
+            taker = self.classifier.labels[reread[decision.label]]
+            decision = Decision(taker.intent, taker.topic, "context", 1.0, decision.ranked)
         intent, topic, stage, score = (
             decision.intent,
             decision.topic,
@@ -1169,7 +1189,8 @@ class Extractor:
             decision.score,
         )
         requests = self._requests(analysis, decision, flags)
-        if context.own_car and decision.label in self.own_car_labels:
+        own_car = context.own_car or analysis.slots.get("own_car")  # "I want to sell my CR-V"
+        if own_car and decision.label in self.own_car_labels:
             requests = self._seller_requests(analysis, decision, requests)
         second = requests[1] if len(requests) > 1 else None
         leading = [label for label in requests if label in self.classifier.settings.leading]
@@ -1183,8 +1204,12 @@ class Extractor:
         if second is None and intent == KNOWLEDGE and named and not of_focus:
             if stage == "examples" and SEARCH_REQUEST in hits.weak:
                 # only the examples' guess of a topic, and a car named the way a search names
-                # it ("vi un sportage en su página, ¿todavía lo tienen?"): the car comes first
-                second = _label(intent, topic)
+                # it ("vi un sportage en su página, ¿todavía lo tienen?"): the car comes first;
+                # the guess is a second request only of a question ("I would like a mini
+                # cooper" asks nothing of a warranty)
+                asks = "?" in analysis.tokens or "context:question" in analysis.said
+                asks = asks or _opens_with(analysis.tokens, GRAMMAR.question_openers)
+                second = _label(intent, topic) if asks else None
                 intent, topic, stage, score = SEARCH_REQUEST, None, "rule", 0.5
             elif (
                 _listed(context, slots)
@@ -1337,7 +1362,7 @@ class Extractor:
             second = DETAILS  # "¿descuento de contado? ¿y el Vento tiene Bluetooth?"
         criteria = slots.keys() & {"transmission", "year_min", "price_max", "body_type", "fuel"}
         plural_cars = set(analysis.tokens) & GRAMMAR.plural_car_nouns and not naming
-        if plural_cars and criteria and "context:similar" not in analysis.said:
+        if plural_cars and criteria and SIMILAR not in analysis.said:
             analysis.said.add("context:any_make")  # "NO. automatic cars, 2019 or newer": any
             # make, not the models named before
         either = any(name.startswith(ASKED) for name in analysis.said)
@@ -1349,7 +1374,7 @@ class Extractor:
         ):
             intent, topic, stage, second = DETAILS, None, "rule", None  # "¿el spark es
             # estándar o automático?": which it is, of that car
-        alike = "context:similar" in analysis.said and (context.focus or context.shown)
+        alike = SIMILAR in analysis.said and (context.focus or context.shown)
         if alike and intent in (DETAILS, SELECT) and second in (SEARCH_REQUEST, DETAILS, None):
             intent, topic, stage, second = SEARCH_REQUEST, None, "rule", None  # "ese es
             # estándar; algo parecido pero automático": what it is said, the search asked
@@ -1410,7 +1435,7 @@ class Extractor:
         if context.shown and intent == SEARCH_REQUEST and _page_beside_datum(analysis):
             second = DETAILS  # "¿cuáles son los otros 2? y el serie 3 es sedán, ¿verdad?"
             analysis.said.add(PAGE_ONLY)
-        seller = self._seller_follow_up(context, analysis, intent)
+        seller = self._seller_follow_up(context, analysis, intent, _label(intent, topic))
         if seller is not None:  # "dame un número aprox, es una jetta 2017 con 80 mil km"
             label = self.classifier.labels[seller]
             intent, topic, stage, score, second = label.intent, label.topic, "context", 1.0, None
@@ -2334,15 +2359,16 @@ def _page_beside_datum(analysis: Analysis) -> bool:
     return bool(pages and datum) and not set(pages) & set(datum)
 
 
-def _own_traits(analysis: Analysis) -> bool:
+def _own_traits(analysis: Analysis, verb: bool = True) -> bool:
     """Only traits a car has, said as it has them ("tiene 80 mil km y es estándar"), not wished
-    ("con menos de 80 mil km") nor asked of the stock ("¿tienen automáticos?")."""
+    ("con menos de 80 mil km") nor asked of the stock ("¿tienen automáticos?"); `verb=False`:
+    beside a part of selling their car, the bare figure is theirs ("60,000 km, EX trim")."""
     slots = analysis.slots
     if not slots or not slots.keys() <= OWN_TRAITS:
         return False
     if "km_max" in slots and "km_max" not in analysis.unbounded:
         return False
-    return bool(GRAMMAR.own_trait_verbs & set(analysis.tokens))
+    return not verb or bool(GRAMMAR.own_trait_verbs & set(analysis.tokens))
 
 
 def _own_car_named_again(analysis: Analysis, own_car: str) -> None:
@@ -2660,6 +2686,7 @@ def _pick(unit: Unit) -> bool:
         and "pick_before" in unit.before
         and not unit.cue(*units)
         and "down_payment" not in unit.after  # "con el 10 de enganche": 10 percent
+        and not financing.down_payment_percent(unit)  # "enganche del 10": 10 percent
     )
 
 
@@ -2949,3 +2976,8 @@ def _leading_interjections(tokens: list[str]) -> set[int]:
             break
         lead.add(i)
     return lead
+
+
+def _opens_with(tokens: list[str], phrases: frozenset[str]) -> bool:
+    """The message's first words are one of `phrases` ("por que", "que")."""
+    return any(" ".join(tokens[:n]) in phrases for n in (1, 2, 3))

@@ -123,3 +123,11 @@ def plan_words(plan: dict[str, object]) -> dict[str, object]:
         "term_years": years_text(months),
         "down_payment": money(float(plan["down_payment"])),  # type: ignore[arg-type]
     }
+
+
+def joined(ctx: TurnContext, parts: list[str], joiner: str = "and_join") -> str:
+    """ "A, B y C" with the YAML's joining word (`and_join` or `or_join`)."""
+    if len(parts) < 2:
+        return "".join(parts)
+    word = ctx.template(joiner).strip() or ("o" if joiner == "or_join" else "y")
+    return f"{', '.join(parts[:-1])} {word} {parts[-1]}"

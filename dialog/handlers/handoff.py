@@ -104,6 +104,14 @@ def cars_named_anywhere(ctx: TurnContext, limit: int) -> list[Car]:
     return list(outcome.cars) if not outcome.relaxed else []
 
 
+LEAD_PLAN = "lead_plan"  # profile key: the plan the advisor got, as `plan_key` writes it
+
+
+def plan_key(plan: dict[str, object]) -> str:
+    """A plan's down payment and term: what tells a plan sent from another one."""
+    return f"{float(plan['down_payment']):.2f}|{plan['term_months']}"  # type: ignore[arg-type]
+
+
 @handler(
     "handoff.finish",
     required={"done": DONE, **CAPTURED_LINE},
@@ -146,6 +154,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         if car is not None:
             state.profile["lead_car"] = str(car.stock_id)  # a later "no, es el otro" corrects it
         state.profile["lead_own_car"] = own_car_record(state)
+        state.profile[LEAD_PLAN] = plan_key(plan) if plan else ""
     elif state.profile.get("lead_car") is not None:  # what was sent, not the car now in focus
         sent = ctx.services.catalog.get(int(state.profile["lead_car"]))
         title = _car_title(ctx, sent.stock_id) if sent else title

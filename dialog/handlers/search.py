@@ -4,7 +4,13 @@ say honestly when a make or model is not in stock and show the nearest alternati
 from __future__ import annotations
 
 from dialog.forms import said as phrase_said
-from dialog.handlers.common import CAR_PLACEHOLDERS, affordability, car_choices, car_values
+from dialog.handlers.common import (
+    CAR_PLACEHOLDERS,
+    affordability,
+    car_choices,
+    car_values,
+    joined,
+)
 from dialog.registry import handler
 from dialog.render import money, thousands
 from dialog.turn import Reply, TurnContext
@@ -13,6 +19,7 @@ from nlu.pipeline import (
     PAGE_ONLY,
     PRICE_SEEN,
     SAVINGS,
+    STRETCH_PRICE,
     THAN_BIGGER,
     THAN_CAR,
     YEAR_FLOOR,
@@ -101,6 +108,7 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"
     optional={
         "budget_note": {"monthly_budget", "down_payment", "price_max", "term_months"},
         "colour_note": set(),
+        "named_lacking": {"cars", "features"},
         "relax_join": set(),
         "criteria_cars": set(),
         "only_this_one": CAR_PLACEHOLDERS | {"kind"},
@@ -144,6 +152,10 @@ def search_cars(ctx: TurnContext) -> Reply:
         current = current.model_copy(update={"year_min": None, "year_max": None})
     if "context:any_price" in said:  # "el precio que sea"
         current = current.model_copy(update={"price_min": None, "price_max": None})
+    stretched = STRETCH_PRICE in said and current.price_max and not ctx.extraction.price_max
+    if stretched:  # "no importa si se pasa tantito": a little over the ceiling said before
+        top = current.price_max * (1 + ctx.config.price_stretch)
+        current = current.model_copy(update={"price_max": top, "price_strict": None})
     filters = merge_filters(current, ctx.extraction, ctx.config.reset_on_new_model, _body_of(ctx))
     if "context:any_year" in said:  # "¿por qué 2018? quita el año": the year quoted goes too
         filters = filters.model_copy(update={"year_min": None, "year_max": None})
@@ -820,9 +832,12 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
     if ours and (not outcome.cars or outcome.relaxed):  # our price band found nothing: any price
         alternative = alternative.model_copy(update={"price_min": None, "price_max": None})
         outcome = search(ctx.services.catalog, alternative, limit=ctx.config.results_limit)
+    lacking: list[Car] = []
     if template == "similar_to":  # "tipo CR-V o RAV4": the CR-Vs and RAV4s that fit come first
-        outcome = _named_first(ctx, filters, outcome)
+        outcome, lacking = _named_first(ctx, filters, outcome)
     listing = list_outcome(ctx, outcome, filters=alternative)
+    if lacking and ctx.template("named_lacking"):  # "tipo mini cooper y que tenga carplay"
+        listing.text = f"{_lacking_note(ctx, filters, lacking)}\n\n{listing.text}"
     name = _name(filters, ctx.words.get("or", "o"))  # "Hilux or Tacoma" in English
     if template not in ("similar_to", "others_like"):  # "un model 3 2021": the car they want
         year = filters.year_min if filters.year_min == filters.year_max else None
@@ -833,16 +848,36 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
     return listing
 
 
-def _named_first(ctx: TurnContext, filters: SearchFilters, similar: SearchOutcome) -> SearchOutcome:
-    """The cars of the models named that meet the other criteria, then the similar ones."""
+EQUIPMENT = ("car_play", "bluetooth")  # what a listing may leave blank: "not said", not "no"
+
+
+def _named_first(
+    ctx: TurnContext, filters: SearchFilters, similar: SearchOutcome
+) -> tuple[SearchOutcome, list[Car]]:
+    """The cars of the models named that meet the other criteria, then the similar ones; and
+    the cars named that only miss equipment their listing does not mention (told apart)."""
     limit = ctx.config.results_limit
     named = search(ctx.services.catalog, filters, limit=limit)
     if not named.cars or named.relaxed:
-        return similar
+        wished = {key: None for key in EQUIPMENT if getattr(filters, key)}
+        if not wished:
+            return similar, []
+        bare = search(ctx.services.catalog, filters.model_copy(update=wished), limit=limit)
+        if not bare.cars or bare.relaxed:
+            return similar, []
+        return similar, list(bare.cars)
     ids = {car.stock_id for car in named.cars}
     cars = [*named.cars, *(car for car in similar.cars if car.stock_id not in ids)][:limit]
     total = named.total + sum(car.stock_id not in ids for car in similar.cars)
-    return similar.model_copy(update={"cars": cars, "total": max(total, similar.total)})
+    return similar.model_copy(update={"cars": cars, "total": max(total, similar.total)}), []
+
+
+def _lacking_note(ctx: TurnContext, filters: SearchFilters, cars: list[Car]) -> str:
+    """ "El Mini Cooper 2018 sí lo tenemos ($366,999), pero su ficha no menciona CarPlay"."""
+    features = [ctx.words.get(key, key) for key in EQUIPMENT if getattr(filters, key)]
+    titles = [f"*{car.title}* ({money(car.price)})" for car in cars]
+    values = {"cars": joined(ctx, titles), "features": joined(ctx, features, "or_join")}
+    return ctx.say("named_lacking", values)
 
 
 def _monthly_budget(ctx: TurnContext) -> float | None:

@@ -17,6 +17,7 @@ from dialog.handlers.common import (
     car_choices,
     car_in_focus,
     car_values,
+    joined,
     named_cars,
     pick_by_ordinal,
     plan_wished,
@@ -623,13 +624,13 @@ def _recommendation(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> list
     plus, better = _advantages(ctx, dear, cheap), _advantages(ctx, cheap, dear)
     used = use_advice(ctx.speaking_as("advice"), cars)  # "uso mucha carretera": that use decides
     if not plus and better:
-        lines = [ctx.say("best_buy", {"title": title(cheap), "reasons": _joined(ctx, better)})]
+        lines = [ctx.say("best_buy", {"title": title(cheap), "reasons": joined(ctx, better)})]
     elif not plus:
         lines = [ctx.say("no_premium", {"cheap": title(cheap), "dear": title(dear), "gap": gap})]
     else:
-        also = ctx.say("cheap_plus", {"reasons": _joined(ctx, better)}) if better else ""
+        also = ctx.say("cheap_plus", {"reasons": joined(ctx, better)}) if better else ""
         values = {"cheap": title(cheap), "dear": title(dear), "gap": gap, "cheap_plus": also}
-        lines = [ctx.say("trade_off", values | {"reasons": _joined(ctx, plus)})]
+        lines = [ctx.say("trade_off", values | {"reasons": joined(ctx, plus)})]
         lines.append(used.text if used is not None else ctx.say("ask_use"))
         return lines
     return [*lines, *([used.text] if used is not None else [])]
@@ -651,13 +652,6 @@ def _advantages(ctx: TurnContext, car: Car, other: Car) -> list[str]:
     if car.bluetooth and not other.bluetooth:
         found.append(ctx.say("reason_bluetooth"))
     return found
-
-
-def _joined(ctx: TurnContext, parts: list[str]) -> str:
-    if len(parts) < 2:
-        return "".join(parts)
-    joiner = ctx.template("and_join").strip() or "y"
-    return f"{', '.join(parts[:-1])} {joiner} {parts[-1]}"
 
 
 def _comparing_sentence(ctx: TurnContext) -> Extraction | None:
