@@ -22,13 +22,13 @@ from dialog.handlers.handoff import (
     own_car_record,
     plan_key,
 )
-from dialog.handlers.selection import AVAILABLE
+from dialog.handlers.selection import AVAILABLE, CARD_SHOWN
 from dialog.open_questions import answer_open_questions, name_the_question, told_not_asked
 from dialog.registry import HANDLERS
 from dialog.render import clip, fill
 from dialog.runtime import Bundle, Runtime
 from dialog.screen import dialog_context
-from dialog.state import ConversationState, utc_now
+from dialog.state import OWN_CAR_BOUGHT, ConversationState, utc_now
 from dialog.store.base import Handoff, Store, Turn
 from dialog.turn import Reply, TurnContext, TurnResult
 from nlu.pipeline import Extractor
@@ -222,6 +222,8 @@ class Engine:
             services=ctx.services,
             intent=intent,
         )
+        if ctx.marks.get(CARD_SHOWN):  # the car's card is shown: its km are not said again
+            other.marks[CARD_SHOWN] = True
         last_plan = ctx.state.last_plan
         if first.plan is not None:  # "a 6. pásame un asesor": the lead gets the plan just made
             ctx.state.last_plan = first.plan.model_dump()
@@ -362,7 +364,7 @@ def _remember(state: ConversationState, extraction: Extraction, extractor: Extra
     if extraction.owed:  # "todavía lo estoy pagando, le debo como 80 mil": for the advisor
         state.profile[OWN_CAR_OWED] = str(round(extraction.owed))
     if "context:bought_car" in extraction.said:  # "compré un carro con ustedes y ya falló"
-        state.profile["own_car_bought"] = "1"  # the car they name next is theirs, not to buy
+        state.profile[OWN_CAR_BOUGHT] = "1"  # the car they name next is theirs, not to buy
     if extraction.own_car:  # "tengo un versa 2016", "por mi lobo me dan 180 mil"
         known = state.own_car or ""
         if not known.startswith(extraction.own_car):  # "mi lobo" keeps "Ford Lobo 2015"

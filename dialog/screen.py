@@ -4,7 +4,7 @@ request and the form question pending (nlu.context.DialogContext, built from the
 from __future__ import annotations
 
 from dialog.config import DialogConfig
-from dialog.state import ConversationState
+from dialog.state import OWN_CAR_BOUGHT, ConversationState
 from nlu.context import DialogContext, ShownCar
 from tools.catalog import Car, Catalog
 
@@ -46,6 +46,7 @@ def dialog_context(
         own_car=state.own_car,
         offered=bool(state.offered),
         lead_phone=state.lead.phone if state.handoff or state.form else None,
+        after_sale=bool(state.profile.get(OWN_CAR_BOUGHT)),
     )
 
 

@@ -43,6 +43,9 @@ class FormProgress(BaseModel):
     misses: int = 0  # messages in a row that answered nothing
 
 
+OWN_CAR_BOUGHT = "own_car_bought"  # profile key: their car was bought from Kavak (after-sale)
+
+
 class ConversationState(BaseModel):
     """Everything the assistant remembers about one user between turns."""
 

@@ -85,6 +85,7 @@ class DialogContext(BaseModel):
     own_car: str | None = None  # the customer's own car, said before ("Nissan Versa 2016")
     offered: bool = False  # the last reply offered one thing: a bare "sí" takes it (the dialog's)
     lead_phone: str | None = None  # the phone the lead has: "termina en 67" corrects its end
+    after_sale: bool = False  # the customer's car was bought from Kavak ("compré uno y falló")
 
     def flags(self) -> set[str]:
         found = set()
@@ -403,7 +404,10 @@ def _current_topic_section(
     sections = {name.split(":")[1] for name in reading.said if name.startswith("section:")}
     topic = label.split("/", 1)[1] if "/" in label else ""
     follow_up = "context:follow_up" in reading.said  # "¿y si me arrepiento?" continues the topic
-    follow_up = follow_up and not (topic in sections and "topic:named" in reading.said)
+    # ... unless the new topic is named, or a part of it said in words of its own ("¿y cuánto
+    # tarda la aprobación del crédito?" after the reservation's 3 days)
+    apart = {"topic:named", "topic:part_apart"} & reading.said
+    follow_up = follow_up and not (topic in sections and apart)
     named = "topic:named_apart" in reading.said  # "hablo del APARTADO, ¿se devuelve?": a word
     # of that topic alone, over a part of the last one
     if last.split("/", 1)[1] in sections and (topic not in sections or follow_up) and not named:

@@ -118,6 +118,9 @@ class ClassifierSettings(BaseModel):
     # right after the key topic, a reading of the inner key is the inner value: after selling
     # their car, "¿tengo que ir yo o vienen?" asks of its inspection, not of buying online
     reread_after: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # farewells that close the conversation: with no question, what else the message says
+    # ("Thanks, I'll look at it on the website. Bye!") asks for nothing
+    closing: list[str] = Field(default_factory=list)
     # the examples overrule small talk only this clearly ("gracias por tu ayuda" stays thanks)
     min_score_beyond_small_talk: float = Field(0.45, ge=0, le=1)
 
@@ -295,6 +298,8 @@ class IntentClassifier:
             best = self._highest(strong, hits.strong, tokens, slots, context, exclude)
             if best not in self.settings.social:
                 return self._decision(best, "rule", 1.0)
+            if best in self.settings.closing and not asks and not slots:
+                return self._decision(best, "rule", 1.0)  # "I'll look at the website. Bye!"
             if not slots:  # "hola, ¿son agencia?": small talk decides only if nothing else does
                 beyond = self._beyond_small_talk(content or [], slots, context, exclude, asks)
                 return beyond or self._decision(best, "rule", 1.0)

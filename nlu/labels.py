@@ -75,6 +75,7 @@ def _check_settings(loaded: LoadedLabels) -> list[YamlError]:
     settings, source = loaded.settings, next(iter(loaded.raw))
     named = {
         "leading": list(settings.leading),
+        "closing": list(settings.closing),
         "own_car_labels": list(settings.own_car_labels),
         "own_car_as_down_payment": [
             *([settings.own_car_as_down_payment] if settings.own_car_as_down_payment else [])

@@ -25,6 +25,7 @@ from spacy.tokens import Doc
 from nlu import financing, money, seats, years
 from nlu.contact import SURNAME_ONLY, ContactReader
 from nlu.context import (
+    AFTER_SALE,
     MONEY,
     NO_SECOND,
     PICK_AS_PERCENT,
@@ -156,6 +157,7 @@ CAR_PRICE_JOINERS = frozenset({"de", "del", "en"})  # "la tiguan de 300 mil", "e
 NAMED_WITH_PLACE = frozenset({"make", "model", "year_min", "year_max", "city"})
 NAMED_TOPIC = "topic:named"  # the topic's own words, beyond a part another topic shares
 NAMED_APART = "topic:named_apart"  # a word of the topic that no part of any topic has
+PART_APART = "topic:part_apart"  # a part of the topic said in words no other topic's part shares
 THAN_WORDS_OF = frozenset({"context:cheaper", "context:newer", "context:cheap"})
 THAN_REACH = 5
 COPULA_REACH = 6  # "es más nueva y más barata": the copula before the first comparative
@@ -1178,7 +1180,10 @@ class Extractor:
         decision = self._topic_with_section(decision, hits, analysis, flags)
         if context.own_car:
             decision = self._seller_part(decision, analysis, flags, context)
-        reread = self.classifier.settings.reread_after.get(context.last_label or "", {})
+        rereads = self.classifier.settings.reread_after
+        reread = rereads.get(context.last_label or "", {})
+        if context.after_sale and decision.label not in reread:  # a fault of the car they bought
+            reread = rereads.get(AFTER_SALE, {})
         if decision.label in reread:  # "¿tengo que ir yo o vienen?" after selling their car
             taker = self.classifier.labels[reread[decision.label]]
             decision = Decision(taker.intent, taker.topic, "context", 1.0, decision.ranked)
@@ -1290,6 +1295,8 @@ class Extractor:
             # own word, not only words a part of the last topic shares
         if topic and label_now in self.classifier.labels and _named_apart(analysis, label_now):
             analysis.said.add(NAMED_APART)  # "hablo del APARTADO": a word of no other topic's part
+        if topic and _part_apart(analysis, topic):  # "y cuánto tarda la aprobación del crédito"
+            analysis.said.add(PART_APART)  # after the reservation: the credit's part, not its
         reading = Reading(
             label=_label(intent, topic) or "",
             stage=stage,
@@ -1799,6 +1806,19 @@ def _named_apart(analysis: Analysis, label: str) -> bool:
     """The topic has a strong phrase that no part of any topic covers ("apartado" beside the
     "devolver" of the returns part): the customer names that topic, whatever came before."""
     return _strong_beyond(analysis, label, "section:")
+
+
+def _part_apart(analysis: Analysis, topic: str) -> bool:
+    """A part of `topic` is said in words no other topic's part covers ("tarda la aprobación"
+    beside the "cuánto tiempo" a reservation's part shares)."""
+    own = f"section:{topic}:"
+    spans = [(s, e) for name, s, e in analysis.said_spans if name.startswith(own)]
+    others = [
+        (s, e)
+        for name, s, e in analysis.said_spans
+        if name.startswith("section:") and not name.startswith(own)
+    ]
+    return any(not any(start < e and s < end for s, e in others) for start, end in spans)
 
 
 CREDIT_FAMILY = frozenset(

@@ -99,6 +99,13 @@ QUOTE = {"price", "down_payment", "down_payment_pct", "lines", "rate", "min_pct"
             "min_years",
         },
         "income_no_car": {"income"},
+        "over_budget": {"monthly_payment", "monthly_budget"},
+        "over_budget_longer": {
+            "monthly_payment",
+            "monthly_budget",
+            "longer_years",
+            "longer_payment",
+        },
     },
 )
 def financing_plan(ctx: TurnContext) -> Reply:
@@ -281,6 +288,13 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
     if compared is not None:
         return compared
     as_pct = _bare_as_pct(ctx, car)
+    offered = ctx.services.financing.term_months
+    asked = params.term_months
+    not_offered = ""
+    if asked and asked not in offered and ctx.template("term_not_offered"):
+        # "¿y a 24 meses?": said so, and the plan at the nearest term the calculator has
+        not_offered = ctx.say("term_not_offered", {**_conditions(ctx), "term_months": asked})
+        params.term_months = min(offered, key=lambda months: (abs(months - asked), months))
     try:
         plan = make_plan(
             car.price,
@@ -292,6 +306,8 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
     except FinancingError as error:
         return Reply(ctx.say(error.code, _range_values(ctx, car)), rephrasable=False)
     text = ctx.say("plan", _plan_values(ctx, car, plan))
+    if not_offered:
+        text = f"{not_offered}\n\n{text}"
     note = "bare_as_pct_note" if as_pct is not None else _minimum_asked(ctx)
     if as_pct is not None and ctx.pct_before and ctx.template("bare_as_pct_again"):
         note = "bare_as_pct_again"  # "¿y con 30?" after a 20% plan: 30% again, said so
@@ -304,7 +320,34 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
             "number": f"{said_pct:g}",
         }
         text = f"{ctx.say(note, values)}\n\n{text}"
+    over = _over_budget(ctx, car, plan)
+    if over:  # before the closing question
+        body, _, closing = text.rpartition("\n\n")
+        text = "\n\n".join(part for part in (body, over, closing) if part)
     return Reply(text, plan=_summary(plan))
+
+
+def _over_budget(ctx: TurnContext, car: Car, plan: Plan) -> str:
+    """ "y si lo dejo en 5 años?" with a monthly budget said: a plan over it says so, and what
+    the longest term would give at the same down payment."""
+    budget = ctx.state.financing.monthly_budget
+    if not budget or plan.monthly_payment <= budget or not ctx.template("over_budget"):
+        return ""
+    values = {"monthly_payment": money(plan.monthly_payment), "monthly_budget": money(budget)}
+    longest = max(ctx.services.financing.term_months)
+    if plan.term_months < longest and ctx.template("over_budget_longer"):
+        longer = make_plan(
+            car.price,
+            ctx.services.financing,
+            down_payment=plan.down_payment,
+            term_months=longest,
+        )
+        values |= {
+            "longer_years": years_text(longest),
+            "longer_payment": money(longer.monthly_payment),
+        }
+        return ctx.say("over_budget_longer", values)
+    return ctx.say("over_budget", values)
 
 
 MAX_COMPARED = 4

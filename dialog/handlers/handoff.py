@@ -13,7 +13,7 @@ from dialog.handlers.common import CAR_PLACEHOLDERS, car_values, pick_by_ordinal
 from dialog.handlers.search import WISHED_CAR
 from dialog.registry import handler
 from dialog.render import money
-from dialog.state import ConversationState
+from dialog.state import OWN_CAR_BOUGHT, ConversationState
 from dialog.store.base import Handoff
 from dialog.turn import Reply, TurnContext
 from nlu.text import normalize
@@ -74,7 +74,7 @@ def car_described(ctx: TurnContext) -> None:
     shown = [shown_car(car) for car in cars]
     pointed = km_pointed(shown, slots) or price_pointed(shown, slots)
     extraction = ctx.extraction
-    if state.profile.get("own_car_bought") and (extraction.make or extraction.model):
+    if state.profile.get(OWN_CAR_BOUGHT) and (extraction.make or extraction.model):
         year = extraction.year_min or extraction.year_max  # "compré un carro con ustedes y ya
         state.own_car = car_name(extraction.make, extraction.model, year)  # falló; es un forte"
         return  # their car, bought before: not one of ours to buy
@@ -171,7 +171,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         "own_car": own_car_said(ctx),  # to sell, or to leave as a down payment
         "note": state.profile.get("lead_notes"),  # "anota que debo 80 mil"
     }
-    bought = bool(state.profile.get("own_car_bought"))  # "compré un versa ... y ya falló"
+    bought = bool(state.profile.get(OWN_CAR_BOUGHT))  # "compré un versa ... y ya falló"
     labels = {"own_car": "label_own_car_plain" if bought else "label_own_car"}
     lines = [  # a car they bought and complain about is no car to sell: "Tu auto", plainly
         ctx.say(
@@ -357,7 +357,7 @@ def summary(ctx: TurnContext) -> list[str]:
     if state.own_car:
         how = (
             "comprado, no lo vende"
-            if state.profile.get("own_car_bought")
+            if state.profile.get(OWN_CAR_BOUGHT)
             else "vende o deja a cuenta"
         )
         lines.append(f"auto del cliente ({how}): {own_car_said(ctx)}")

@@ -124,7 +124,7 @@ def search_cars(ctx: TurnContext) -> Reply:
     if ctx.extraction.model and available is None:  # "el kia rio de 249,999": that one car
         from dialog.handlers.financing import priced_named
 
-        available = priced_named(ctx)
+        available = priced_named(ctx) or _seen_before(ctx)
     if available is not None:  # "¿sigue disponible la tracker?" of the one chosen
         from dialog.handlers.selection import focus_reply
 
@@ -631,7 +631,7 @@ def list_outcome(
     else:
         template = "single_result" if outcome.total == 1 else "results"
         template = "results_more" if first > 1 else template
-    unnamed = not _name(filters) and not filters.body_type and not filters.size
+    unnamed = not _name(filters) and not filters.body_type
     if template in ("results", "relaxed") and unnamed:  # "46 autos…", "no tengo autos de…"
         noun = ctx.say("criteria_cars") or "autos"
         values["criteria"] = f"{noun} {values['criteria']}".strip()
@@ -813,6 +813,20 @@ def _availability_of_focus(ctx: TurnContext) -> Car | None:
         return None
     years = {extraction.year_min, extraction.year_max} - {None}
     return car if years <= {car.year} else None
+
+
+def _seen_before(ctx: TurnContext) -> Car | None:
+    """ "el rio 2019 que me salió antes": the one car of that model and year the conversation
+    showed, whatever the criteria said since (a monthly budget now hides it)."""
+    from dialog.handlers.selection import cars_named
+
+    extraction, state = ctx.extraction, ctx.state
+    year = extraction.year_min
+    if year is None or year != extraction.year_max or "context:search" in extraction.said:
+        return None  # "busco otro rio 2019": another one
+    seen = list(dict.fromkeys([*state.last_results, *state.chosen, *state.seen]))
+    named = cars_named(ctx.services.catalog, extraction, seen)
+    return named[0] if len(named) == 1 else None
 
 
 def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Reply:

@@ -66,6 +66,7 @@ WISHED = ("seats_min", "body_type", "transmission", "fuel", "drive")  # wishes o
         "size_note_tallest": FOCUS,
         "also_best": FOCUS | {"which"},
         "still_available": FOCUS,
+        "pointed": FOCUS,
     },
 )
 def select_car(ctx: TurnContext) -> Reply:
@@ -97,7 +98,8 @@ def select_car(ctx: TurnContext) -> Reply:
         return search_cars(ctx.speaking_as("search_cars"))
     pointed = pointed_car(ctx)  # "la odyssey más nueva", "la más nueva de esas"
     if pointed is not None:
-        reply = focus_reply(ctx, pointed.stock_id)
+        asked = "context:question" in extraction.said or "?" in ctx.text  # "¿cuál tiene menos km?"
+        reply = focus_reply(ctx, pointed.stock_id, "pointed" if asked else "selected")
         note = f"size_note_{extraction.superlative}"  # "¿cuál es la más chica?": its length
         if (pointed.largo or pointed.altura) is not None and ctx.template(note):
             values = car_values(pointed, words=ctx.words)
@@ -266,7 +268,12 @@ def _said_name(extraction: Extraction, words: dict[str, str] | None = None) -> s
     return " ".join(part for part in parts if part)
 
 
-def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
+CARD_SHOWN = "card_shown"  # turn mark: a car's card (price, km, version) is in the reply
+
+
+def focus_reply(ctx: TurnContext, stock_id: int, template: str = "selected") -> Reply:
+    """The car put in focus, as its card; `template`: "pointed" when it was asked which one
+    ("¿cuál tiene menos km?"), not chosen."""
     ctx.state.selected = stock_id
     car = ctx.services.catalog.get(stock_id)
     if car is None:  # the catalog was reloaded without this car
@@ -291,8 +298,10 @@ def focus_reply(ctx: TurnContext, stock_id: int) -> Reply:
             recalled = plan_words(plan.plan.model_dump())
             return Reply(ctx.say("selected_plan_shown", {**values, **recalled}))
         return Reply(f"{ctx.say('selected_short', values)}\n\n{plan.text}", plan=plan.plan)
+    ctx.marks[CARD_SHOWN] = True
+    chosen = template if ctx.template(template) else "selected"
     return Reply(
-        ctx.say("selected", values),
+        ctx.say(chosen, values),
         choices=[
             Choice(id="financing", title=ctx.say("button_financing")),
             Choice(id="purchase", title=ctx.say("button_purchase")),
@@ -338,7 +347,10 @@ def car_details(ctx: TurnContext) -> Reply:
             return Reply("\n".join(lines))
         return Reply(ctx.say("no_car"))
     ctx.state.selected = car.stock_id
-    answers = detail_answers(ctx, car)
+    carded = ctx.marks.get(CARD_SHOWN, False)  # its card is already in the reply: no km twice
+    answers = detail_answers(ctx, car, listed=carded)
+    if carded and not answers:
+        return Reply("")
     fit = _fit_note(ctx, car)
     if PRICE_SEEN in ctx.extraction.said and ctx.template("seen_elsewhere"):
         fit = "\n\n".join(part for part in (fit, ctx.say("seen_elsewhere")) if part)
