@@ -947,8 +947,10 @@ class Extractor:
             ):
                 analysis.years.append(int(meaning["year_min"]))
         _terms_listed_after(analysis, leftovers, self.lexicon.term_units)
-        if "length_max" in analysis.slots and not set(tokens) & LENGTH_WORDS:
-            del analysis.slots["length_max"]  # "vivo a 5 metros": a distance, no car's length
+        # "vivo a 5 metros": a distance, no car's length; "suv de menos de 4.5 m" is a car's
+        described = "body_type" in analysis.slots or bool(set(tokens) & GRAMMAR.car_nouns)
+        if "length_max" in analysis.slots and not (set(tokens) & LENGTH_WORDS or described):
+            del analysis.slots["length_max"]
         low, high = analysis.slots.get("price_min"), analysis.slots.get("price_max")
         if isinstance(low, float | int) and isinstance(high, float | int) and low > high:
             del analysis.slots["price_min"]  # "¿como de 900 mil? no, de 400 o menos": the ceiling

@@ -306,7 +306,10 @@ def _nearest_names(ctx: TurnContext, place: str) -> str:
     return joiner.join(name for name, _ in areas)
 
 
-@handler("llm.answer", required={"no_answer": set()})
+QUALITY = "car_question:quality"  # "¿el mg es buena marca?": an opinion of a make or model
+
+
+@handler("llm.answer", required={"no_answer": set()}, optional={"quality": set()})
 def llm_answer(ctx: TurnContext) -> Reply:
     """Questions about a car the catalog cannot answer (fuel, reliability): the LLM or say so;
     of two cars named ("entre la x5 y la touareg, ¿cuál aguanta más?"), what the catalog does
@@ -328,6 +331,15 @@ def llm_answer(ctx: TurnContext) -> Reply:
         found = detail_answers(ctx, car, opinions=True)
         if found:
             return Reply("\n".join(found))
+    if not reply.llm_used and len(named) < 2 and said(ctx, QUALITY) and ctx.template("quality"):
+        quality = Reply(ctx.say("quality"))  # no opinion made up: what every car of ours has
+        if len(named) == 1 and car is None:  # "q tal el mg5, es buen carro?": the MG5s we have
+            from dialog.handlers.search import SEARCH_ROUTE, search_cars
+
+            listed = search_cars(ctx.speaking_as(SEARCH_ROUTE))
+            if listed.results:
+                return quality.followed_by(listed)
+        return quality
     if len(named) < 2 or reply.llm_used:
         return reply
     from dialog.handlers.selection import compare_cars

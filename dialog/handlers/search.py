@@ -178,6 +178,7 @@ def search_cars(ctx: TurnContext) -> Reply:
             filters = filters.model_copy(update=update)
     if PAGE_ONLY in said:  # "¿cuáles son los otros 2? y el serie 3 es sedán": the car named is
         filters = ctx.state.filters  # the datum's, the page is of the list shown
+    filters = _raised_first(ctx, current, filters)
     other = "context:other" in said and not named
     same = filters == ctx.state.filters and bool(ctx.state.last_results)
     more = ("context:more" in said or other) and same
@@ -277,7 +278,10 @@ def search_cars(ctx: TurnContext) -> Reply:
     return reply
 
 
-CATEGORY_WITH = ("price_max", "price_min", "transmission", "year_min", "year_max", "fuel", "drive")
+CATEGORY_WITH = (
+    *("price_max", "price_min", "transmission", "year_min", "year_max", "fuel", "drive"),
+    *("length_max", "seats_min", "size"),  # "suv de menos de 4.5 m": SUVs of any make
+)
 
 
 def _category_asked(extraction) -> bool:
@@ -813,6 +817,18 @@ def _availability_of_focus(ctx: TurnContext) -> Car | None:
         return None
     years = {extraction.year_min, extraction.year_max} - {None}
     return car if years <= {car.year} else None
+
+
+def _raised_first(ctx: TurnContext, before: SearchFilters, filters: SearchFilters) -> SearchFilters:
+    """ "¿y si me estiro a 190?" over a ceiling of 170 with the rest unchanged: what the extra
+    money reaches comes first (the dearest first), not the cars already shown."""
+    old, new = ctx.state.filters.price_max, filters.price_max
+    if not old or not new or new <= old or filters.superlative or ctx.extraction.superlative:
+        return filters
+    rest = {"price_max", "price_min", "price_strict", "superlative"}
+    if filters.model_dump(exclude=rest) != ctx.state.filters.model_dump(exclude=rest):
+        return filters  # another search, not the same one with more money
+    return filters.model_copy(update={"superlative": "most_expensive"})
 
 
 def _seen_before(ctx: TurnContext) -> Car | None:
