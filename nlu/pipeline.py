@@ -527,6 +527,7 @@ class Extractor:
             or analysis.tokens[end : end + 1] == []
             or analysis.tokens[end] not in GRAMMAR.not_car_after_other
         ]
+        found["said"] = _comparative_shared(tokens, found["said"])
         analysis.said = {name for name, _, _ in found["said"]}
         analysis.said_spans = found["said"]
         if "context:more_alone!" in analysis.whole or _more_among_fillers(analysis):
@@ -1808,6 +1809,22 @@ def _named_apart(analysis: Analysis, label: str) -> bool:
     """The topic has a strong phrase that no part of any topic covers ("apartado" beside the
     "devolver" of the returns part): the customer names that topic, whatever came before."""
     return _strong_beyond(analysis, label, "section:")
+
+
+COMPARATIVE_REACH = 3  # "más chico y barato": the "más" of the first adjective, this far back
+
+
+def _comparative_shared(tokens: list[str], spans: list[tuple[str, int, int]]):
+    """ "algo más chico y barato": one "más" for both adjectives, so "barato" is cheaper than
+    what was shown, not merely cheap."""
+    shared = []
+    for name, start, end in spans:
+        joined = start >= 2 and tokens[start - 1] in ("y", "and", "e")
+        before = tokens[max(0, start - 1 - COMPARATIVE_REACH) : start - 1]
+        if name == "context:cheap" and joined and {"mas", "more"} & set(before):
+            name = "context:cheaper"
+        shared.append((name, start, end))
+    return shared
 
 
 def _part_apart(analysis: Analysis, topic: str) -> bool:

@@ -163,6 +163,9 @@ def search_cars(ctx: TurnContext) -> Reply:
         filters = filters.model_copy(update={"transmission": None})
     if "context:any_size" in said:  # "no importa el tamaño"
         filters = filters.model_copy(update={"size": None})
+    if ctx.extraction.seats_min and not ctx.extraction.size and filters.size == "large":
+        # "algo espaciosa" ... "de 7 lugares": the seats say how big, in the customer's terms
+        filters = filters.model_copy(update={"size": None})
     filters = _beyond_shown(ctx, filters)
     filters = _beyond_reference(ctx, filters)
     named = ctx.extraction.make or ctx.extraction.model
