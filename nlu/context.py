@@ -129,6 +129,7 @@ class ContextSettings(BaseModel):
     other_words: list[str] = Field(default_factory=list)  # "otras opciones": next page or others
     other_one_words: list[str] = Field(default_factory=list)  # "¿y la otra?": the other car
     sort_words: list[str] = Field(default_factory=list)  # "ordénalos": the same cars, reordered
+    plural_pick_words: list[str] = Field(default_factory=list)  # "los de menos km": a list
     same_plan_words: list[str] = Field(default_factory=list)  # "¿y la tiguan igual?"
     haggle_words: list[str] = Field(default_factory=list)  # "¿me lo dejas en 400?"
     sort_by: dict[str, list[str]] = Field(default_factory=dict)  # superlative -> "por km"
@@ -493,6 +494,8 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
         second = FINANCING  # "el del 23, ¿cuánto al mes con 20% a 3 y a 5 años?"
     if second is None and reading.data_asked:
         second = DETAILS  # "la barata, ¿cabe en mi estacionamiento?"
+    if slots.get("superlative") and PLURAL_PICK in reading.said and second is None:
+        return SEARCH, None  # "show me the ones with the lowest km": the list in that order
     if slots.get("superlative") and not _criteria_beyond(slots, ("superlative",)):
         return SELECT, second
     if slots.get("superlative") and not _criteria_beyond(slots, (*NAMING, "superlative")):
@@ -723,6 +726,7 @@ JUDGED = "context:judged"  # "¿es mucho?", "¿aguanta?": an opinion of a figure
 
 NO_SECOND = "none"  # a context rule's answer that nothing else was asked
 ADDED = "context:added"
+PLURAL_PICK = "context:plural_pick"  # "los de menos km": several cars in an order, no pick
 PLURAL_KIND = "context:plural_kind"  # a kind said in plural ("automáticos"): many cars, a search
 
 
