@@ -240,6 +240,8 @@ class DialogConfig(_Strict):
     # wishes no car in stock has (a relaxation kind): said once in the answer, then forgotten
     not_carried: list[RelaxKind] = Field(default_factory=list)
     words: dict[str, str] = Field(default_factory=dict)  # slot values in the customer's words
+    # what the customer asked to do, noted for the advisor when said: note -> phrases
+    lead_wishes: dict[str, list[str]] = Field(default_factory=dict)
     # other languages (config/i18n/<lang>.yml): route -> template -> text, "templates" (shared)
     # and "forms" -> form -> question -> ask/remind/retry (or form -> "templates")
     i18n: dict[str, dict[str, Any]] = Field(default_factory=dict)

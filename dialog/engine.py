@@ -19,6 +19,7 @@ from dialog.handlers.handoff import (
     OWN_CAR_OWED,
     OWN_CAR_TRAITS,
     WHOLE_MESSAGE,
+    note_wishes,
     own_car_record,
     plan_key,
 )
@@ -116,6 +117,7 @@ class Engine:
         if extraction.language:
             state.language = extraction.language
         _remember(state, extraction, bundle.services.extractor)
+        note_wishes(ctx)  # "agéndame una videollamada": for the advisor's note
         listed_before = list(state.last_results)
         reply = self._dispatch(ctx)
         reply = _guarded(self._second_request, ctx, reply)

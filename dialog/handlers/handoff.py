@@ -169,7 +169,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         "plan": ctx.say("plan_line", plan_words(plan)) if plan else None,
         "also": state.profile.get(ALSO_KEY, "").replace(ALSO_SEP, "; ") or None,
         "own_car": own_car_said(ctx),  # to sell, or to leave as a down payment
-        "note": state.profile.get("lead_notes"),  # "anota que debo 80 mil"
+        "note": _lead_note(state),  # "anota que debo 80 mil", "quiere una videollamada"
     }
     bought = bool(state.profile.get(OWN_CAR_BOUGHT))  # "compré un versa ... y ya falló"
     labels = {"own_car": "label_own_car_plain" if bought else "label_own_car"}
@@ -365,8 +365,8 @@ def summary(ctx: TurnContext) -> list[str]:
         lines.append(f"último tema: {state.last_label}")
     if state.profile.get(ALSO_KEY):  # "agrégale también el versa"
         lines.append(f"también le interesa: {state.profile[ALSO_KEY].replace(ALSO_SEP, '; ')}")
-    if state.profile.get("lead_notes"):  # "anota que debo 80 mil": what they asked to add
-        lines.append(f"notas del cliente: {state.profile['lead_notes']}")
+    if note := _lead_note(state):  # "anota que debo 80 mil", "quiere una videollamada"
+        lines.append(f"notas del cliente: {note}")
     return lines
 
 
@@ -416,6 +416,28 @@ OWN_CAR_TRAITS = ("own_car_transmission", "own_car_fuel", "own_car_drive")
 WHOLE_MESSAGE = "whole_message"  # a mark: the answer took the whole message (no second request)
 ADD_KEY = "lead_update:add"  # "agrégale también…": a car beside the one sent, not instead
 ALSO_KEY, ALSO_SEP = "lead_also", "|"
+
+
+WISHES = "lead_wishes"  # profile key: the wishes said (dialog.yml `lead_wishes`), in order
+WISH_SEP = " | "
+
+
+def note_wishes(ctx: TurnContext) -> None:
+    """ "agéndame una videollamada": what the customer asked to do, kept for the advisor's
+    note whenever it was said (before the lead or with it)."""
+    text = f" {normalize(ctx.text)} "
+    said = [w for w in ctx.state.profile.get(WISHES, "").split(WISH_SEP) if w]
+    for wish, phrases in ctx.config.lead_wishes.items():
+        if wish not in said and any(f" {normalize(p)} " in text for p in phrases):
+            said.append(wish)
+    if said:
+        ctx.state.profile[WISHES] = WISH_SEP.join(said)
+
+
+def _lead_note(state: ConversationState) -> str | None:
+    """The advisor's note: the customer's words to note, then the wishes said."""
+    parts = [state.profile.get("lead_notes", ""), state.profile.get(WISHES, "")]
+    return WISH_SEP.join(part for part in parts if part) or None
 
 
 def add_note(ctx: TurnContext, key: str = "lead_update:note") -> None:
