@@ -32,7 +32,7 @@ from dialog.screen import dialog_context
 from dialog.state import OWN_CAR_BOUGHT, ConversationState, utc_now
 from dialog.store.base import Handoff, Store, Turn
 from dialog.turn import Reply, TurnContext, TurnResult
-from nlu.pipeline import Extractor
+from nlu.pipeline import WANTED_NAMED, Extractor
 from nlu.schema import Extraction
 from nlu.text import normalize, sentences, valid_unicode
 from tools.catalog import car_name
@@ -380,7 +380,7 @@ def _remember(state: ConversationState, extraction: Extraction, extractor: Extra
         if extraction.own_offer:  # "en otro lado me ofrecieron 180 mil"
             state.profile[OWN_CAR_OFFER] = str(round(extraction.own_offer))
     elif extraction.label in seller_labels and (extraction.model or extraction.make):
-        if state.own_car:
+        if state.own_car or WANTED_NAMED in extraction.said:
             return  # "mi mazda 3 ... dar a cuenta de la cx5 2019": the CX-5 is the one wanted
         year = extraction.year_min or extraction.year_max
         state.own_car = car_name(extraction.make, extraction.model, year)

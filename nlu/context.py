@@ -298,7 +298,9 @@ def apply_context(
             return INFORM, None  # "el horario no es el lunes, es hoy": the call's time
         return INFORM, reading.label  # "Oscar Peña, ¿hay sucursal en Puebla?": both
     if _pick_is_a_percent(reading, slots, context) or _percent_and_term(reading, slots, context):
-        return FINANCING, None
+        # "¿qué seguro me recomiendan? ¿y a 6 años con el 10?": the plan, and the other question
+        other = reading.label if reading.label.startswith(("knowledge/", "policy")) else None
+        return FINANCING, other
     if both_parts and context.focus is not None:
         return FINANCING, None
     if not both_parts and _added_to_down(reading, slots, context):
@@ -352,6 +354,11 @@ def apply_context(
     one_named = one_car and _names_the_car(slots) and not _criteria_beyond(slots, NAMING)
     if about and not searching and one_named and of_model:
         return DETAILS, None  # "¿cuántos km tiene la cx-5?": the catalog's CX-5s answer
+    unpicked = "context:other_one" in reading.said and context.shown and context.focus is None
+    guessed = reading.stage != "rule" and reading.label not in (*CAR_LABELS, COMPARE)
+    if unpicked and not (slots.keys() - {"ordinal"}) and guessed:
+        slots.pop("ordinal", None)  # "dijiste 6, ¿cuál es la otra?": the car not listed yet
+        return SEARCH, None
     if "context:other_one" in reading.said and context.shown and context.focus is not None:
         car_talk = reading.label in CAR_LABELS or reading.stage != "rule" or reading.weak
         if reading.label == FINANCING or (car_talk and not _criteria_beyond(slots, NAMING)):
@@ -768,7 +775,9 @@ def _pick_is_a_percent(reading: Reading, slots: dict[str, object], context: Dial
     # a term said beside it asks a plan, whatever the message was read as ("ponle el 10
     # entonces, y a 6 años" with the car chosen)
     plan_wish = reading.label == FINANCING or context.focus is not None
-    plan_asked = "term_months" in slots and plan_wish
+    # "lo puedo pagar a 6 años con el 10?" with 5 cars listed: no 10th car, the 10 percent
+    beyond = isinstance(slots.get("ordinal"), int) and slots["ordinal"] > len(context.shown)
+    plan_asked = "term_months" in slots and (plan_wish or beyond)
     if not plan_asked and (context.last_label != FINANCING or context.focus is None):
         return False
     bare = reading.bare_number

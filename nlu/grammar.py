@@ -58,6 +58,7 @@ class Grammar(_Strict):
     name_clause_marks: frozenset[str]
     question_marks: frozenset[str]
     question_openers: frozenset[str]
+    wanted_car_before: frozenset[str]
     list_joiners: frozenset[str]
     term_joiners: frozenset[str]
     change_of_mind: frozenset[str]

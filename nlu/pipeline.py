@@ -96,6 +96,7 @@ PLACEHOLDERS = {
 }
 CALL_INTENT = "human_agent"
 SIMILAR = "context:similar"  # "tipo", "parecido a": a car like the one named
+WANTED_NAMED = "context:wanted_named"  # the car named is the one to get, not theirs
 STRETCH_PRICE = "context:stretch_price"  # "no importa si se pasa tantito": a little over
 FOCUS_POINTERS = GRAMMAR.focus_pointers
 FOCUS_CRITERIA = frozenset(
@@ -542,6 +543,8 @@ class Extractor:
         for name, start, end in analysis.said_spans:  # "algo tipo mini cooper": one reference
             if name == SIMILAR and end < len(tokens) and analysis.kinds[end] == "car":
                 analysis.kinds[start:end] = ["car"] * (end - start)
+        if _car_after(tokens, analysis.kinds, GRAMMAR.wanted_car_before):
+            analysis.said.add(WANTED_NAMED)  # "dar a cuenta de un x-trail": the car wanted
         claimed = {i for i, kind in enumerate(analysis.kinds) if kind in CLAIMS}
         analysis.labels = [  # "serie" inside "BMW Serie 3" is a car, not a TV series
             (label, strong, start, end)
@@ -950,6 +953,9 @@ class Extractor:
             ):
                 analysis.years.append(int(meaning["year_min"]))
         _terms_listed_after(analysis, leftovers, self.lexicon.term_units)
+        years = analysis.slots.get("year_min"), analysis.slots.get("year_max")
+        if YEAR_FLOOR in analysis.said and years[0] is not None and years[0] == years[1]:
+            del analysis.slots["year_max"]  # "Only 2018 ones? I said 2018 or newer": the floor
         # "vivo a 5 metros": a distance, no car's length; "suv de menos de 4.5 m" is a car's
         described = "body_type" in analysis.slots or bool(set(tokens) & GRAMMAR.car_nouns)
         if "length_max" in analysis.slots and not (set(tokens) & LENGTH_WORDS or described):
@@ -1288,7 +1294,8 @@ class Extractor:
         their_car = own_car_label or (bool(slots.get("own_car")) and not wished)
         if their_car and second == SEARCH_REQUEST and not wants_cars:
             second = None  # "¿en cuánto lo compran? tiene 120 mil km": their car's km
-        if own_car_label and second is None and wished and not context.asking:
+        wanted = wished or WANTED_NAMED in analysis.said  # "…a cuenta de un x-trail"
+        if own_car_label and second is None and wanted and not context.asking:
             second = SEARCH_REQUEST  # "doy mi versa a cuenta de una camioneta de 7 pasajeros"
         label_now = _label(intent, topic) or ""
         if (
@@ -2877,8 +2884,8 @@ def _year_and_older_denied(analysis: Analysis, unit, meaning: dict[str, float]) 
     """A year denied a few filler words after a denial of more than one word ("no quiero algo
     del 2015", "que no sea 2016 o más viejo"): it and older are ruled out (a bare "no" before a
     year is a correction: "no, la del 2015")."""
-    high = meaning.get("year_max")
-    if high is None or meaning.get("year_min") not in (None, high):
+    high = meaning.get("year_max")  # "no quiero algo del 2015 o 2016": both, and older
+    if high is None:
         return False
     at, tokens = unit.first.start, analysis.tokens
     return any(
@@ -3017,6 +3024,14 @@ def _leading_interjections(tokens: list[str]) -> set[int]:
             break
         lead.add(i)
     return lead
+
+
+def _car_after(tokens: list[str], kinds: list[str | None], phrases: frozenset[str]) -> bool:
+    """A car is named right after one of `phrases` ("a cuenta de un x-trail")."""
+    starts = [
+        i for i, kind in enumerate(kinds) if kind == "car" and (i == 0 or kinds[i - 1] != "car")
+    ]
+    return any(" ".join(tokens[max(0, i - n) : i]) in phrases for i in starts for n in (2, 3, 4))
 
 
 def _opens_with(tokens: list[str], phrases: frozenset[str]) -> bool:

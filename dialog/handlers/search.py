@@ -184,7 +184,9 @@ def search_cars(ctx: TurnContext) -> Reply:
     filters = _raised_first(ctx, current, filters)
     other = "context:other" in said and not named
     same = filters == ctx.state.filters and bool(ctx.state.last_results)
-    more = ("context:more" in said or other) and same
+    # "dijiste 6, ¿cuál es la otra?" with nothing chosen: the one not listed yet
+    unlisted = "context:other_one" in said and ctx.state.selected is None
+    more = ("context:more" in said or other or unlisted) and same
     paged = same and _more_pages(ctx, filters)
     wider = (other and (filters.model or filters.make)) or (more and filters.model)
     if wider and not paged:
