@@ -1478,10 +1478,18 @@ class Extractor:
         if "context:haggle" in analysis.said and (context.focus or named):
             slots.pop("price_max", None)  # an offer for the car, not a ceiling for a search
             slots.pop("price_min", None)
-            asked = DETAILS if traits and naming else None  # "la frontier, ¿tiene 4x4? ¿negocian?"
+            # "la frontier, ¿tiene 4x4? ¿negocian?", "el vento, ¿cuánto tiene de km? ¿negocian?"
+            # (the price is what a haggle is about: "¿el precio es negociable?" asks no datum)
+            data = traits or any(
+                name.startswith("details:") and name not in OPINION_DETAILS | {"details:price"}
+                for name in analysis.said
+            )
+            asked = DETAILS if data and naming else None
             if intent == SEARCH_REQUEST and naming and not of_seen and asked is None:
                 second = POLICY  # "vi una compass en su página, ¿sigue disponible? ¿negocian?":
                 # the Compass shown first, then the haggling answered
+            elif asked and _asked_first(analysis, DETAILS, "context:haggle"):
+                intent, topic, stage, second = DETAILS, None, "rule", POLICY  # in the order asked
             else:
                 intent, topic, stage, second = POLICY, None, "rule", asked
         order = _sort_order(analysis)
@@ -3024,6 +3032,13 @@ def _leading_interjections(tokens: list[str]) -> set[int]:
             break
         lead.add(i)
     return lead
+
+
+def _asked_first(analysis: Analysis, label: str, cue: str) -> bool:
+    """A strong phrase of `label` comes before the first `cue` said."""
+    starts = [s for name, s, _ in analysis.said_spans if name == cue]
+    hits = [s for hit, strong, s, _ in analysis.labels if hit == label and strong]
+    return bool(starts and hits) and min(hits) < min(starts)
 
 
 def _car_after(tokens: list[str], kinds: list[str | None], phrases: frozenset[str]) -> bool:

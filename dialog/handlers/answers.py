@@ -53,6 +53,7 @@ AGO_UNITS = tuple(DAYS_PER_UNIT.items())  # the units the NLU read the time in
         "direct_debit": set(),
         "test_drive": set(),
         "delivery": set(),
+        "negotiation": set(),
         "income_note": {"income"},
         "currency": set(),
         "mixed": set(),

@@ -156,6 +156,11 @@ def search_cars(ctx: TurnContext) -> Reply:
     if stretched:  # "no importa si se pasa tantito": a little over the ceiling said before
         top = current.price_max * (1 + ctx.config.price_stretch)
         current = current.model_copy(update={"price_max": top, "price_strict": None})
+    monthly = ctx.state.financing.monthly_budget
+    if STRETCH_PRICE in said and monthly and not ctx.extraction.monthly_budget:
+        # "aunque pague un poco más" with a monthly budget: a little more a month
+        ctx.state.financing.monthly_budget = round(monthly * (1 + ctx.config.price_stretch))
+    _drop_focus_if_older(ctx)
     filters = merge_filters(current, ctx.extraction, ctx.config.reset_on_new_model, _body_of(ctx))
     if "context:any_year" in said:  # "¿por qué 2018? quita el año": the year quoted goes too
         filters = filters.model_copy(update={"year_min": None, "year_max": None})
@@ -448,6 +453,15 @@ def _drop_focus_if_ruled_out(ctx: TurnContext) -> None:
     ruled = (ctx.extraction.exclude_car or "").casefold()
     car = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
     if ruled and car is not None and ruled in (car.model.casefold(), car.make.casefold()):
+        ctx.state.selected = None
+
+
+def _drop_focus_if_older(ctx: TurnContext) -> None:
+    """ "mejor algo más nuevecito, 2020 o 2021" with the March 2018 chosen: it is not the car
+    in focus any more (a budget said next is about the new search, not the March)."""
+    car = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
+    low, high = ctx.extraction.year_min, ctx.extraction.year_max
+    if car is not None and ((low and car.year < low) or (high and car.year > high)):
         ctx.state.selected = None
 
 
