@@ -225,7 +225,8 @@ def _whole_search(ctx: TurnContext, shown: list[int]) -> tuple[int, list[Car]] |
     every = search(catalog, filters, len(catalog.cars), afford.price if afford else None)
     if every.relaxed or every.total <= len(shown):
         return None
-    if not set(shown) <= {car.stock_id for car in every.cars}:
+    page = [car.stock_id for car in every.cars[ctx.state.page : ctx.state.page + len(shown)]]
+    if set(page) != set(shown):  # similar cars of another search: not a page of this one
         return None
     return every.total, list(every.cars)
 
