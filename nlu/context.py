@@ -192,6 +192,7 @@ class Reading:
     free_words: tuple[str, ...] = ()  # words no rule read ("touring" in "el touring")
     weak: bool = False  # only weak phrases decided ("ya te dije, en el sur": no complaint)
     worded: str | None = None  # a request the words made besides the label decided
+    second: str | None = None  # the second request read before the conversation was weighed
     km_bound: bool = False  # the km were said as a bound ("menos de 60 mil km"): a wish
     price_bound: bool = False  # so was the price ("máximo 8 mil", "hasta 300 mil")
 
@@ -501,6 +502,8 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
         second = FINANCING  # "el del 23, ¿cuánto al mes con 20% a 3 y a 5 años?"
     if second is None and reading.data_asked:
         second = DETAILS  # "la barata, ¿cabe en mi estacionamiento?"
+    if second is None and (reading.second or "").startswith("knowledge/"):
+        second = reading.second  # "la 2015. ¿cuánto me dan x mi aveo?": the pick, then selling
     if slots.get("superlative") and PLURAL_PICK in reading.said and second is None:
         return SEARCH, None  # "show me the ones with the lowest km": the list in that order
     if slots.get("superlative") and not _criteria_beyond(slots, ("superlative",)):

@@ -1331,6 +1331,7 @@ class Extractor:
             ),
             weak=stage == "rule" and score is not None and score < 1.0,
             worded=self._worded_request(hits, decision.label, flags, slots),
+            second=second,
             km_bound="km_max" in slots and "km_max" not in analysis.unbounded,
             price_bound="price_max" in slots and "price_max" not in analysis.unbounded,
         )
