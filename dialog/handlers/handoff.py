@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from functools import lru_cache
 
 from dialog.forms import LEAD_SLOTS, said
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_values, pick_by_ordinal, plan_words
@@ -428,10 +429,15 @@ def note_wishes(ctx: TurnContext) -> None:
     text = f" {normalize(ctx.text)} "
     said = [w for w in ctx.state.profile.get(WISHES, "").split(WISH_SEP) if w]
     for wish, phrases in ctx.config.lead_wishes.items():
-        if wish not in said and any(f" {normalize(p)} " in text for p in phrases):
+        if wish not in said and any(f" {p} " in text for p in _folded(tuple(phrases))):
             said.append(wish)
     if said:
         ctx.state.profile[WISHES] = WISH_SEP.join(said)
+
+
+@lru_cache(maxsize=64)
+def _folded(phrases: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(normalize(phrase) for phrase in phrases)
 
 
 def _lead_note(state: ConversationState) -> str | None:
