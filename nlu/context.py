@@ -649,6 +649,7 @@ def _about_focus(slots: dict[str, object], context: DialogContext) -> bool:
 
 MONEY = ("monthly_budget", "down_payment", "price_max", "price_min")
 SAME_SIZE = 5.0  # an amount within 5x of the last one said is the same kind of amount
+DOWN_AGAIN = 2.0  # an amount within 2x of the down payment just talked about is that one again
 
 
 def _same_money(slots: dict[str, object], context: DialogContext) -> None:
@@ -893,7 +894,12 @@ def _small_price_is_monthly(
     # años con mis 30 mil" is paid in beside a term: an amount no car costs is put down
     paid_in = "money:con" in reading.said and "term_months" in slots
     down = "monthly_budget" in slots or paid_in
-    if (financing or plans) and down and "down_payment" not in slots:
+    # "tengo unos diez mil de enganche" ... "ya te dije, diez mil": the talk was of the down
+    # payment, and an amount of its size is that down payment again, not a monthly payment
+    last = context.last_money
+    down_before = last is not None and last[0] == "down_payment" and not monthly_before
+    down_size = down_before and last[1] / DOWN_AGAIN <= price <= last[1] * DOWN_AGAIN
+    if (financing or plans) and (down or down_size) and "down_payment" not in slots:
         slots["down_payment"] = slots.pop("price_max")
         slots.pop("price_min", None)
     elif financing or plans:  # "enséñame camionetas que me queden en 6 mil" after 6 mil al mes
