@@ -254,7 +254,10 @@ def apply_context(
             return last, None  # "no me contestaste si me regresan todo el dinero" after the
             # warranty: its part, not the reservation's refund that shares the words
     named_only = bool(slots) and set(slots) <= {"make", "model"}
-    if context.last_label == DETAILS and SAME_DETAIL in reading.said and named_only:
+    # "¿el peugeot tiene carplay? ¿y el uno?" ... "¿y el peugeot?": the detail asked last, of it
+    short_follow_up = "context:follow_up" in reading.said and reading.words <= FOLLOW_UP_NAMED
+    same = SAME_DETAIL in reading.said or (short_follow_up and not reading.details_asked)
+    if context.last_label == DETAILS and same and named_only:
         return DETAILS, None  # "what about the X3, does that have it?": the detail asked last
     if slots.get("ordinal") == MIDDLE and context.shown:  # "¿y el de en medio?" of five: the 3rd
         slots["ordinal"] = (len(context.shown) + 1) // 2
@@ -665,6 +668,7 @@ def _same_money(slots: dict[str, object], context: DialogContext) -> None:
 
 INSTEAD = "context:instead"
 SAME_DETAIL = "context:same_detail"
+FOLLOW_UP_NAMED = 4  # "¿y el peugeot?": a car named alone after a detail, the same detail
 
 
 def _replaced_money(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:
