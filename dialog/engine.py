@@ -19,6 +19,7 @@ from dialog.handlers.handoff import (
     OWN_CAR_OWED,
     OWN_CAR_TRAITS,
     WHOLE_MESSAGE,
+    finish_handoff,
     note_wishes,
     own_car_record,
     plan_key,
@@ -411,7 +412,6 @@ def _remember_chosen(state: ConversationState) -> None:
 
 LEAD_FIXES = frozenset({"context:correction", "context:negation"})
 LEAD_UPDATE_INTENT = "inform"  # its route sends the lead again with what changed
-FINISH_HANDLER = "handoff.finish"  # sends the lead with what it now holds
 HANDOFF_INTENT = "human_agent"  # its route takes the lead
 
 
@@ -454,7 +454,7 @@ def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
     if plan_fixed and plan is not None and plan_key(plan.model_dump()) != sent_plan:
         state.last_plan = plan.model_dump()
         fixing = ctx.speaking_as(LEAD_UPDATE_INTENT)
-        updated = HANDLERS.get(FINISH_HANDLER).func(fixing, "updated")  # type: ignore[union-attr]
+        updated = finish_handoff(fixing, "updated")
         reply.text = "\n\n".join(part for part in (reply.text, updated.text) if part)
         return reply
     if not (car_fixed or own_fixed):

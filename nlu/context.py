@@ -162,6 +162,8 @@ class ContextSettings(BaseModel):
     # with one of these ("ponle que me llamen el sábado")
     call_words: list[str] = Field(default_factory=list)
     max_follow_up_words: int = Field(7, ge=1)
+    # "¿y el peugeot?" after a detail question: a car named alone, this short, asks the same detail
+    named_follow_up_words: int = Field(4, ge=1)
     # a datum of the car in focus named ("the height of the car") beats nearest examples this weak
     weak_examples_below: float = Field(0.45, ge=0, le=1)
     # "y si en vez de 30 son 45 mil?": the amount after these is the one replaced
@@ -255,7 +257,8 @@ def apply_context(
             # warranty: its part, not the reservation's refund that shares the words
     named_only = bool(slots) and set(slots) <= {"make", "model"}
     # "¿el peugeot tiene carplay? ¿y el uno?" ... "¿y el peugeot?": the detail asked last, of it
-    short_follow_up = "context:follow_up" in reading.said and reading.words <= FOLLOW_UP_NAMED
+    short_follow_up = "context:follow_up" in reading.said
+    short_follow_up = short_follow_up and reading.words <= settings.named_follow_up_words
     same = SAME_DETAIL in reading.said or (short_follow_up and not reading.details_asked)
     if context.last_label == DETAILS and same and named_only:
         return DETAILS, None  # "what about the X3, does that have it?": the detail asked last
@@ -668,7 +671,6 @@ def _same_money(slots: dict[str, object], context: DialogContext) -> None:
 
 INSTEAD = "context:instead"
 SAME_DETAIL = "context:same_detail"
-FOLLOW_UP_NAMED = 4  # "¿y el peugeot?": a car named alone after a detail, the same detail
 
 
 def _replaced_money(reading: Reading, slots: dict[str, object], context: DialogContext) -> bool:

@@ -1223,8 +1223,7 @@ class Extractor:
                 # it ("vi un sportage en su página, ¿todavía lo tienen?"): the car comes first;
                 # the guess is a second request only of a question ("I would like a mini
                 # cooper" asks nothing of a warranty)
-                asks = "?" in analysis.tokens or "context:question" in analysis.said
-                asks = asks or _opens_with(analysis.tokens, GRAMMAR.question_openers)
+                asks = _asks(analysis) or _opens_with(analysis.tokens, GRAMMAR.question_openers)
                 second = _label(intent, topic) if asks else None
                 intent, topic, stage, score = SEARCH_REQUEST, None, "rule", 0.5
             elif (
@@ -1658,7 +1657,7 @@ class Extractor:
             flags,
             exclude,
             content=analysis.example_tokens(small_talk | unasked),
-            asks="?" in analysis.tokens or "context:question" in analysis.said,
+            asks=_asks(analysis),
         )
         named = analysis.slots.keys() & {"make", "model"}
         about_car = decision.label in ("car_question", "advice", DETAILS)  # opinions of a car
@@ -1837,9 +1836,9 @@ def _comparative_shared(tokens: list[str], spans: list[tuple[str, int, int]]):
     what was shown, not merely cheap."""
     shared = []
     for name, start, end in spans:
-        joined = start >= 2 and tokens[start - 1] in ("y", "and", "e")
+        joined = start >= 2 and tokens[start - 1] in GRAMMAR.shared_comparative_joiners
         before = tokens[max(0, start - 1 - COMPARATIVE_REACH) : start - 1]
-        if name == "context:cheap" and joined and {"mas", "more"} & set(before):
+        if name == "context:cheap" and joined and GRAMMAR.comparative_markers & set(before):
             name = "context:cheaper"
         shared.append((name, start, end))
     return shared
@@ -3048,6 +3047,11 @@ def _car_after(tokens: list[str], kinds: list[str | None], phrases: frozenset[st
         i for i, kind in enumerate(kinds) if kind == "car" and (i == 0 or kinds[i - 1] != "car")
     ]
     return any(" ".join(tokens[max(0, i - n) : i]) in phrases for i in starts for n in (2, 3, 4))
+
+
+def _asks(analysis: Analysis) -> bool:
+    """The message asks: a "?" or a question word ("cuánto", "how much")."""
+    return "?" in analysis.tokens or "context:question" in analysis.said
 
 
 def _opens_with(tokens: list[str], phrases: frozenset[str]) -> bool:

@@ -47,9 +47,6 @@ class VehicleMention:
     apart: list[tuple[str, str | None]] = field(default_factory=list)
 
 
-LIKE_BEFORE = frozenset({"tipo", "estilo"})  # "algo tipo avanza": a car named to be like
-
-
 def spellings(name: str) -> set[str]:
     """'CR-V' -> {'cr-v', 'crv', 'cr v'}; 'RAV4' -> {'rav4', 'rav 4'}; 'Land Rover' +'landrover'."""
     base = fold(name).strip()
@@ -222,7 +219,8 @@ def resolve(
         stocked = bool(near & STOCK_ASKED) and tokens[start] not in NUMERALS  # "hay uno"
         indefinite = indefinite or stocked  # "¿y avanza no tienen?"
         article = indefinite or (start > 0 and tokens[start - 1] in CAR_ARTICLES)  # "una avanza"
-        article = article or (start > 0 and tokens[start - 1] in LIKE_BEFORE)  # "tipo avanza"
+        like = start > 0 and tokens[start - 1] in GRAMMAR.like_before  # "algo tipo avanza"
+        article = article or like
         place = start > 1 and tokens[start - 2] in GRAMMAR.place_before_article
         article = article and not place  # "salir a la sierra": a place, not a GMC
         # "con los 500": an amount; one car is "el 500", "un 500"

@@ -160,7 +160,6 @@ def search_cars(ctx: TurnContext) -> Reply:
     if STRETCH_PRICE in said and monthly and not ctx.extraction.monthly_budget:
         # "aunque pague un poco más" with a monthly budget: a little more a month
         ctx.state.financing.monthly_budget = round(monthly * (1 + ctx.config.price_stretch))
-    _drop_focus_if_older(ctx)
     filters = merge_filters(current, ctx.extraction, ctx.config.reset_on_new_model, _body_of(ctx))
     if "context:any_year" in said:  # "¿por qué 2018? quita el año": the year quoted goes too
         filters = filters.model_copy(update={"year_min": None, "year_max": None})
@@ -186,7 +185,7 @@ def search_cars(ctx: TurnContext) -> Reply:
             filters = filters.model_copy(update=update)
     if PAGE_ONLY in said:  # "¿cuáles son los otros 2? y el serie 3 es sedán": the car named is
         filters = ctx.state.filters  # the datum's, the page is of the list shown
-    filters = _raised_first(ctx, current, filters)
+    filters = _raised_first(ctx, filters)
     other = "context:other" in said and not named
     same = filters == ctx.state.filters and bool(ctx.state.last_results)
     # "dijiste 6, ¿cuál es la otra?" with nothing chosen: the one not listed yet
@@ -449,19 +448,16 @@ def _beyond_shown(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
 
 
 def _drop_focus_if_ruled_out(ctx: TurnContext) -> None:
-    """ "no la frontier, la hilux": the chosen car is no longer the one (nor the lead's car)."""
+    """ "no la frontier, la hilux": the chosen car is no longer the one (nor the lead's car);
+    "mejor algo más nuevecito, 2020 o 2021" with the March 2018 chosen: nor is it (a budget
+    said next is about the new search, not the March)."""
     ruled = (ctx.extraction.exclude_car or "").casefold()
     car = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
-    if ruled and car is not None and ruled in (car.model.casefold(), car.make.casefold()):
-        ctx.state.selected = None
-
-
-def _drop_focus_if_older(ctx: TurnContext) -> None:
-    """ "mejor algo más nuevecito, 2020 o 2021" with the March 2018 chosen: it is not the car
-    in focus any more (a budget said next is about the new search, not the March)."""
-    car = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
+    if car is None:
+        return
     low, high = ctx.extraction.year_min, ctx.extraction.year_max
-    if car is not None and ((low and car.year < low) or (high and car.year > high)):
+    older = (low and car.year < low) or (high and car.year > high)
+    if older or (ruled and ruled in (car.model.casefold(), car.make.casefold())):
         ctx.state.selected = None
 
 
@@ -838,7 +834,7 @@ def _availability_of_focus(ctx: TurnContext) -> Car | None:
     return car if years <= {car.year} else None
 
 
-def _raised_first(ctx: TurnContext, before: SearchFilters, filters: SearchFilters) -> SearchFilters:
+def _raised_first(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
     """ "¿y si me estiro a 190?" over a ceiling of 170 with the rest unchanged: what the extra
     money reaches comes first (the dearest first), not the cars already shown."""
     old, new = ctx.state.filters.price_max, filters.price_max
