@@ -348,7 +348,7 @@ def apply_context(
         if about is not None:
             return about
     about = reading.data_asked and reading.label in ABOUT_CARS and not reading.generic_car
-    two_models = reading.several_cars and slots.get("model") and not slots.get("superlative")
+    two_models = reading.several_cars and _names_the_car(slots) and not slots.get("superlative")
     if context.shown and not searching and about and two_models:
         return COMPARE, None  # "¿cuánto mide la t-cross y la kicks?": both, side by side
     if context.shown and not searching and about:

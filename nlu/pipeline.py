@@ -2560,9 +2560,14 @@ def _asks_which_named(analysis: Analysis) -> bool:
     models = bool(analysis.slots.get("model")) and all(
         alternative_parts(alternative)[1] for alternative in analysis.alternatives
     )  # two models weighed; "¿cuál de los alemanes tiene menos km?" is the best of several
-    stock = any(  # "¿cuál tiene más equipo?" weighs them; "¿cuál tienen?" asks for stock
+    which_clauses = [
+        (start, end) for start, end in _clauses(words) if set(words[start:end]) & WHICH_WORDS
+    ]
+    stock = any(  # "¿cuál tiene más equipo?" weighs them; "¿cuál tienen?" asks for stock; a
+        # verb in another sentence asks something else ("¿cuál es más grande? ¿y tienen carplay?")
         token in STOCK_VERBS
         and not (models and words[i + 1 : i + 2] and words[i + 1] in WEIGHING_AFTER)
+        and any(start <= i < end for start, end in which_clauses)
         for i, token in enumerate(words)
     )
     if stock or _indefinite_car(analysis):
@@ -2926,6 +2931,9 @@ def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
             return True
         stock = set(tokens[start:end]) & GRAMMAR.stock_asked  # "…? y tienen audi a3?"
         if elliptic and stock and _only_the_car(tokens, start, end, inside, stock):
+            return True
+        asked_before = "?" in tokens[max(0, start - 2) : start]  # "¿el peugeot tiene carplay?
+        if elliptic and asked_before and _only_the_car(tokens, start, end, inside):  # y el uno?"
             return True
     return False
 

@@ -255,11 +255,16 @@ def resolve(
                 mention.claimed.append((start, end))
                 continue
         apart_before = None
-        if model_names and mention.model is not None:
+        other_make = mention.make is not None and all(n.make != mention.make for n in model_names)
+        if model_names and (mention.model is not None or other_make):  # "¿el peugeot tiene
+            # carplay? y el uno?": a car of another make, named apart
             pick = _prefer_make(model_names, None)
             if pick.model != mention.model and (pick.make, pick.model) not in mention.apart:
                 mention.apart.append((pick.make, pick.model))
                 apart_before = (pick.make, pick.model)
+            if mention.model is None:  # the make named first stays the car asked of
+                mention.claimed.append((start, end))
+                continue
         if model_names and mention.model is None:
             pick = _prefer_make(model_names, mention.make or _first(makes_said, named))
             mention.model, mention.make = pick.model, pick.make

@@ -270,6 +270,7 @@ def _said_name(extraction: Extraction, words: dict[str, str] | None = None) -> s
 
 
 CARD_SHOWN = "card_shown"  # turn mark: a car's card (price, km, version) is in the reply
+RECOMMENDED = "recommended"  # turn mark: the comparison says which car suits the use said
 
 
 def focus_reply(ctx: TurnContext, stock_id: int, template: str = "selected") -> Reply:
@@ -636,6 +637,8 @@ def _recommendation(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> list
     gap = money(dear.price - cheap.price)
     plus, better = _advantages(ctx, dear, cheap), _advantages(ctx, cheap, dear)
     used = use_advice(ctx.speaking_as("advice"), cars)  # "uso mucha carretera": that use decides
+    if used is not None:
+        ctx.marks[RECOMMENDED] = True  # it offers the plan and an advisor itself
     if not plus and better:
         lines = [ctx.say("best_buy", {"title": title(cheap), "reasons": joined(ctx, better)})]
     elif not plus:
@@ -936,7 +939,8 @@ def advice(ctx: TurnContext) -> Reply:
         compare = ctx.speaking_as("compare_cars")
         reply = compare_cars(compare)
         if reply.text != compare.say("which"):
-            note = ctx.say("compare_note")
+            # the comparison's own advice, when it gave one, is the advice asked
+            note = "" if compare.marks.get(RECOMMENDED) else ctx.say("compare_note")
             reply.text = "\n\n".join(part for part in (reply.text, note) if part)
             return reply
     if not models and any(getattr(extraction, key) is not None for key in FIGURES_WANTED):
