@@ -1308,6 +1308,8 @@ class Extractor:
             analysis.said.add(NAMED_APART)  # "hablo del APARTADO": a word of no other topic's part
         if topic and _part_apart(analysis, topic):  # "y cuánto tarda la aprobación del crédito"
             analysis.said.add(PART_APART)  # after the reservation: the credit's part, not its
+        if context.shown:
+            _year_of_a_listed_car(analysis, context)
         reading = Reading(
             label=_label(intent, topic) or "",
             stage=stage,
@@ -1363,7 +1365,8 @@ class Extractor:
         naming = {key: slots[key] for key in ("make", "model") if key in slots}
         odometer = slots.get("km_max") if "km_max" in analysis.unbounded else None
         pointed_km = bool(odometer) and bool(km_pointed(seen, slots))
-        if pointed_km and (intent != SEARCH_REQUEST or naming):
+        fewer = slots.get("superlative") == "lowest_km"  # "tiene casi 100 mil km, ¿otra con
+        if pointed_km and (intent != SEARCH_REQUEST or naming or fewer):  # menos km?": its km
             # "the pathfinder is cheap but 103k km... any accidents?": that car's km, no filter
             analysis.odometer = int(slots.pop("km_max"))
             analysis.said.add(CAR_KM)
@@ -2109,9 +2112,10 @@ def _indefinite_ordered(tokens: list[str], at: int | None) -> bool:
     if at is None:
         return False
     i = at - 1
-    while i >= 0 and tokens[i] in ORDER_BRIDGE:
-        i -= 1
-    return 0 <= i < at - 1 and tokens[i] in GRAMMAR.indefinites
+    while i >= 0 and (tokens[i] in ORDER_BRIDGE or tokens[i] in GRAMMAR.car_nouns):
+        i -= 1  # "otra suv con menos km" as "otra con menos km"
+    bridged = any(token in ORDER_BRIDGE for token in tokens[i + 1 : at])  # not "otra suv más
+    return 0 <= i < at - 1 and tokens[i] in GRAMMAR.indefinites and bridged  # barata"
 
 
 def _sort_order(analysis: Analysis) -> str | None:
@@ -2936,6 +2940,29 @@ def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
         if elliptic and asked_before and _only_the_car(tokens, start, end, inside):  # y el uno?"
             return True
     return False
+
+
+SENTENCE_ENDS = frozenset({".", "?", "!"})
+
+
+def _year_of_a_listed_car(analysis: Analysis, context: DialogContext) -> None:
+    """ "uff la 2017 está cara. ¿y rav4?": "la 2017", alone in a sentence before the car named,
+    points at the listed car of that year (another model); the RAV4 is wished of any year."""
+    slots, tokens = analysis.slots, analysis.tokens
+    year, model = slots.get("year_min"), slots.get("model")
+    at, car_at = analysis.slot_at.get("year_min"), analysis.slot_at.get("model")
+    if year is None or slots.get("year_max") != year or not model or at is None or car_at is None:
+        return
+    if not 0 < at < car_at or tokens[at - 1] not in CAR_ARTICLES:
+        return
+    if not SENTENCE_ENDS & set(tokens[at:car_at]):
+        return  # "el 2018 de la rav4": the year of the car named
+    pointed = [car for car in context.shown if car.year == year]
+    if not pointed or any(car_matches(car, {"model": model}) for car in pointed):
+        return
+    for key in ("year_min", "year_max"):
+        del slots[key]
+        analysis.slot_at.pop(key, None)
 
 
 def _only_the_car(

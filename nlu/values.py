@@ -246,7 +246,11 @@ def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int])
         return False  # "esas son las más baratas": what the list is, no wish
     if i >= 0 and (tokens[i] in ARTICLES or tokens[i] in WHICH):
         return True
-    wished = 0 <= i < start - 1 and all(token in ORDER_BRIDGE for token in tokens[i + 1 : start])
+    between = tokens[i + 1 : start]  # "una suv con menos km" as "una con menos km" ("una suv
+    wished = 0 <= i < start - 1 and all(
+        token in ORDER_BRIDGE or token in CAR_NOUNS for token in between
+    )
+    wished = wished and any(token in ORDER_BRIDGE for token in between)  # más grande" compares)
     if wished and tokens[i] in GRAMMAR.indefinites:
         return True  # "prefiero uno con menos km", "algo de menor precio": the list so ordered
     # "¿cuál de las 16 tiene menos km?", "¿cuál camioneta de menos de 350 tiene menos km?": a

@@ -25,6 +25,7 @@ from nlu.pipeline import (
     YEAR_FLOOR,
 )
 from nlu.schema import Extraction
+from nlu.text import words as message_words
 from nlu.values import EITHER
 from tools.catalog import Car, car_name
 from tools.search import (
@@ -43,6 +44,7 @@ from tools.search import (
 )
 from tools.vehicles import SPORTY
 
+SORTED = "context:sort"  # "algo con menos km": the cars so ordered (after one car: fewer than it)
 FILTER_KEYS = tuple(SearchFilters.model_fields)
 SIMILAR = "context:similar"
 SIMILAR_TO = "similar_to"  # profile key: the model the last "tipo <modelo>" search was like
@@ -259,6 +261,10 @@ def search_cars(ctx: TurnContext) -> Reply:
         total = search(catalog, filters, 1, max_price).total
         limit = min(max(total, limit), ctx.config.results_all_limit) if whole else limit
         offset = 0 if whole else max(total - limit, 0)
+    elif more:  # "enséñame las otras 6" of 11 after 5: the 6, not a page of 5
+        rest = search(catalog, filters, 1, max_price).total - offset
+        if limit < rest <= ctx.config.results_all_limit and rest in _numbers_said(ctx):
+            limit = rest
     ordered = filters  # a monthly budget lists the cars that make the most of it first
     later_body = ctx.extraction.body_type and ctx.extraction.price_max is None
     if later_body:  # "no espera, yo quiero pick up": that body, dearer, before other bodies
@@ -404,14 +410,18 @@ def _beyond_shown(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
     """ "algo más barato" / "una más nueva" after a list: below the cheapest car shown (or the
     one in focus), newer than the newest; an amount or year said in the message wins."""
     said, extraction = ctx.extraction.said, ctx.extraction
-    if extraction.superlative is not None:
-        return filters  # "el más barato" points at a listed car
     focus = ctx.services.catalog.get(ctx.state.selected) if ctx.state.selected else None
     shown = (
         [focus]
         if focus
         else [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
     )
+    fewer = extraction.superlative == "lowest_km" and SORTED in said and len(shown) == 1
+    if fewer and extraction.km_max is None:  # "¿hay otra con menos km?" after one car: fewer km
+        bounded = filters.model_copy(update={"km_max": shown[0].km - 1})  # than it has
+        return _other_models_if_none(ctx, bounded, shown)
+    if extraction.superlative is not None:
+        return filters  # "el más barato" points at a listed car
     if not shown:  # "algo barato", "lo más nuevo que tengan" with nothing shown: sorted so
         if {"context:cheaper", "context:cheap"} & said and filters.superlative is None:
             return filters.model_copy(update={"superlative": "cheapest"})
@@ -432,19 +442,31 @@ def _beyond_shown(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
             found = search(ctx.services.catalog, cheaper.model_copy(update=any_year), 1)
             update |= any_year if found.cars and not found.relaxed else {}
         if filters.model and (found.relaxed or not found.cars):
-            bodies = {car.body_type for car in shown}  # no cheaper Sentra: cheaper sedans
-            body = bodies.pop() if len(bodies) == 1 else None
-            make = filters.make if extraction.make and not extraction.model else None
-            body = None if make else body  # "algo de vw más barato": any Volkswagen, cheaper
-            update |= {
-                "make": make,
-                "model": None,
-                "version_has": None,
-                "body_type": body,
-            }
+            update |= _other_models(ctx, filters, shown)  # no cheaper Sentra: cheaper sedans
     if "context:newer" in said and extraction.year_min is None:
         update |= {"year_min": max(car.year for car in shown) + 1, "year_max": None}
     return filters.model_copy(update=update) if update else filters
+
+
+def _other_models(ctx: TurnContext, filters: SearchFilters, shown: list[Car]) -> dict[str, object]:
+    """The same kind of car as the ones shown, any model ("algo de vw más barato": any
+    Volkswagen)."""
+    extraction = ctx.extraction
+    bodies = {car.body_type for car in shown}
+    body = bodies.pop() if len(bodies) == 1 else None
+    make = filters.make if extraction.make and not extraction.model else None
+    body = None if make else (extraction.body_type or body)
+    return {"make": make, "model": None, "version_has": None, "body_type": body}
+
+
+def _other_models_if_none(
+    ctx: TurnContext, filters: SearchFilters, shown: list[Car]
+) -> SearchFilters:
+    """`filters`, or other models of the same kind when that model has no such car."""
+    found = search(ctx.services.catalog, filters, 1)
+    if filters.model and (found.relaxed or not found.cars):
+        return filters.model_copy(update=_other_models(ctx, filters, shown))
+    return filters
 
 
 def _drop_focus_if_ruled_out(ctx: TurnContext) -> None:
@@ -459,6 +481,14 @@ def _drop_focus_if_ruled_out(ctx: TurnContext) -> None:
     older = (low and car.year < low) or (high and car.year > high)
     if older or (ruled and ruled in (car.model.casefold(), car.make.casefold())):
         ctx.state.selected = None
+
+
+def _numbers_said(ctx: TurnContext) -> set[int]:
+    """The numbers of the message ("las otras 6", "las otras seis")."""
+    tokens = message_words(ctx.text)
+    reader = ctx.services.extractor.numbers
+    found = reader.read(tokens, [False] * len(tokens))
+    return {int(quantity.value) for quantity in found if quantity.value.is_integer()}
 
 
 def _more_pages(ctx: TurnContext, filters: SearchFilters) -> bool:
