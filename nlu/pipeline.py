@@ -1255,7 +1255,10 @@ class Extractor:
         at_hand = context.focus is not None or bool(named and context.shown) or exact
         if with_car is not None and asks_taker and at_hand:
             taker = self.classifier.labels[with_car]  # the plan of the car in focus says it all
-            intent, topic, second = taker.intent, taker.topic, None
+            # ... but not a part of the topic it has no figure for ("¿cobran multa si me atraso?")
+            part = f"section:{plan_topic.split('/', 1)[-1]}:" if plan_topic else None
+            kept = plan_topic if part and any(n.startswith(part) for n in analysis.said) else None
+            intent, topic, second = taker.intent, taker.topic, kept
             if plan_words_said and of_focus and _data_asked(analysis, DETAILS in hits.worded):
                 second = DETAILS  # "el aveo, ¿cuántos km tiene? y ¿el enganche mínimo?"
         without = self.classifier.settings.absorbed_without_car
@@ -1471,7 +1474,8 @@ class Extractor:
             and named
             and not FINANCING_KEYS & slots.keys()
             and intent != FINANCING_REQUEST
-        ):
+            and not (stage == "rule" and intent in (KNOWLEDGE, POLICY))  # "¿la garantía aplica
+        ):  # igual en los chinos?": the topic asked, "igual" is no plan
             intent, topic, stage, second = (
                 FINANCING_REQUEST,
                 None,

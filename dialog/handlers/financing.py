@@ -99,6 +99,8 @@ QUOTE = {"price", "down_payment", "down_payment_pct", "lines", "rate", "min_pct"
             "min_years",
         },
         "income_no_car": {"income"},
+        "plan_again": PLAN,
+        "plan_lower": PLAN | {"higher_down", "higher_pct", "higher_payment"},
         "over_budget": {"monthly_payment", "monthly_budget"},
         "over_budget_longer": {
             "monthly_payment",
@@ -305,6 +307,9 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
         )
     except FinancingError as error:
         return Reply(ctx.say(error.code, _range_values(ctx, car)), rephrasable=False)
+    again = _plan_again(ctx, car, plan)
+    if again is not None:
+        return again
     text = ctx.say("plan", _plan_values(ctx, car, plan))
     if not_offered:
         text = f"{not_offered}\n\n{text}"
@@ -324,6 +329,46 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
     if over:  # before the closing question
         body, _, closing = text.rpartition("\n\n")
         text = "\n\n".join(part for part in (body, over, closing) if part)
+    return Reply(text, plan=_summary(plan))
+
+
+PLAN_FIGURES = ("down_payment", "down_payment_pct", "term_months", "monthly_budget")
+HIGHER_DOWN_STEP = 0.10  # "ta cara la mensualidad" at the longest term: this much more down
+
+
+def _plan_again(ctx: TurnContext, car: Car, plan: Plan) -> Reply | None:
+    """The plan just shown, asked for with no new figure ("uff, ta cara la mensualidad", "¿y si
+    mi papá firma?"): one line says it is the same instead of the whole card again; at the
+    longest term, what a higher down payment would make of it."""
+    if ctx.state.last_plan != _summary(plan).model_dump() or not ctx.template("plan_again"):
+        return None
+    if any(getattr(ctx.extraction, key) is not None for key in PLAN_FIGURES):
+        return None  # "¿y con 20% a 6?" again: the card the customer asked for
+    if _minimum_asked(ctx):
+        return None  # "¿sin enganche nada?": the note says why it is the same plan
+    values = _plan_values(ctx, car, plan)
+    text = ctx.say("plan_again", values)
+    financing = ctx.services.financing
+    longest = plan.term_months == max(financing.term_months)
+    higher = plan.down_payment_pct / 100 + HIGHER_DOWN_STEP
+    lowering = said(ctx, "financing:longest_term")  # "ta cara la mensualidad", "pa que baje"
+    if longest and lowering and ctx.template("plan_lower"):
+        try:
+            lower = make_plan(
+                car.price, financing, down_payment_pct=higher * 100, term_months=plan.term_months
+            )
+        except FinancingError:
+            lower = None
+        if lower is not None:
+            text = ctx.say(
+                "plan_lower",
+                {
+                    **values,
+                    "higher_down": money(lower.down_payment),
+                    "higher_pct": _pct(lower.down_payment_pct),
+                    "higher_payment": money(lower.monthly_payment),
+                },
+            )
     return Reply(text, plan=_summary(plan))
 
 
