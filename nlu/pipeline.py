@@ -1466,6 +1466,11 @@ class Extractor:
             intent, topic, stage, score, second = label.intent, label.topic, "context", 1.0, None
         # "olvida el carplay", "los sedán no me gustan": a criterion taken back is a search
         dropped = any(name.startswith((DROPPED, NEGATED)) for name in analysis.said)
+        seen_named = [*context.shown, *([context.focus] if context.focus else [])]
+        # "the Fiat Uno - is it automatic? I can't drive stick": the need is why a listed car's
+        # datum is asked, no search
+        of_listed = bool(naming) and any(car_matches(car, naming) for car in seen_named)
+        dropped = dropped and not (of_listed and DETAILS in hits.strong)
         if dropped and stage != "rule" and intent != SEARCH_REQUEST:
             intent, topic, stage = SEARCH_REQUEST, None, "rule"  # "olvida el carplay"
         same_plan = "context:same_plan" in analysis.said and context.last_label == FINANCING_REQUEST
