@@ -23,12 +23,17 @@ RECENT_ANSWERS = 3  # a knowledge answer given this recently is not pasted again
 CREDIT_TOPICS = frozenset({"credit_application", "payment_plans"})
 
 
-@handler("reply", required={"default": set()}, optional={"again": set()})
+@handler("reply", required={"default": set()}, optional={"again": set(), "after_lead": set()})
 def fixed_reply(ctx: TurnContext) -> Reply:
     """greet, thanks, goodbye and any intent staff add with a plain answer; `again` is said
-    instead when the same answer was the last one ("hola" twice)."""
+    instead when the same answer was the last one ("hola" twice), `after_lead` once an advisor
+    has the customer's request ("gracias, ojalá sí me resuelvan": no more cars offered)."""
     repeated = ctx.state.last_intent == ctx.intent and ctx.say("again")
-    return Reply(ctx.say("again") if repeated else ctx.say("default"), kind=ctx.intent)
+    if repeated:
+        return Reply(ctx.say("again"), kind=ctx.intent)
+    if ctx.state.handoff and ctx.template("after_lead"):
+        return Reply(ctx.say("after_lead"), kind=ctx.intent)
+    return Reply(ctx.say("default"), kind=ctx.intent)
 
 
 SECOND_REQUEST = "turn:second_request"  # said by the engine on the copy a second request reads
