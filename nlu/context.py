@@ -195,6 +195,7 @@ class Reading:
     weak: bool = False  # only weak phrases decided ("ya te dije, en el sur": no complaint)
     worded: str | None = None  # a request the words made besides the label decided
     second: str | None = None  # the second request read before the conversation was weighed
+    first_words: int = 0  # the words of its first sentence ("¿y con diez mil? esq no…": 4)
     km_bound: bool = False  # the km were said as a bound ("menos de 60 mil km"): a wish
     price_bound: bool = False  # so was the price ("máximo 8 mil", "hasta 300 mil")
 
@@ -272,7 +273,10 @@ def apply_context(
     replaced = INSTEAD in reading.said and _replaced_money(reading, slots, context)
     if replaced and context.focus is not None and "down_payment" in slots:
         return FINANCING, None  # "y si en vez de 30 son 45 mil?": the plan again
-    if "context:follow_up" in reading.said and reading.words <= settings.max_follow_up_words:
+    if (
+        "context:follow_up" in reading.said
+        and _asked_words(reading) <= settings.max_follow_up_words
+    ):
         _same_money(slots, context)  # "¿y con 30 mil?" after a down payment: another one
         _bare_same_money(reading, slots, context)  # "¿me alcanza con 6 mil?" ... "¿y con 5?"
     _bare_after_percent(reading, slots, context)
@@ -968,14 +972,23 @@ def _bare_term(reading: Reading, carried: list[str]) -> int | None:
     return None
 
 
+def _asked_words(reading: Reading) -> int:
+    """The size of a follow-up: its first sentence ("¿y con diez mil? esq no juntamos más" is
+    "¿y con diez mil?" and the reason for it)."""
+    return reading.first_words or reading.words
+
+
 def _follow_up(
     reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
 ) -> tuple[str, str | None] | None:
     last = context.last_label
-    if "context:follow_up" in reading.said and reading.words <= settings.max_follow_up_words:
+    if (
+        "context:follow_up" in reading.said
+        and _asked_words(reading) <= settings.max_follow_up_words
+    ):
         _same_money(slots, context)
     carried = settings.carry.get(last or "")
-    too_long = reading.words > settings.max_follow_up_words and not reading.weak
+    too_long = _asked_words(reading) > settings.max_follow_up_words and not reading.weak
     if not last or carried is None or too_long:
         return None
     more = {"context:more", "context:other"} & reading.said  # "muéstrame los otros 5": a page

@@ -1319,6 +1319,7 @@ class Extractor:
             score=score if score is not None else 0.0,
             by_slots_only=_by_slots_only(decision.label, analysis, hits),
             words=sum(token.isalnum() for token in analysis.tokens),
+            first_words=_first_sentence_words(analysis),
             said=frozenset(analysis.said),
             details_asked=DETAILS in hits.worded,
             data_asked=_data_asked(analysis, DETAILS in hits.worded),
@@ -2952,6 +2953,21 @@ def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
 
 
 SENTENCE_ENDS = frozenset({".", "?", "!"})
+
+
+def _first_sentence_words(analysis: Analysis) -> int:
+    """The words of a first sentence that opens with a follow-up word ("¿y con diez mil? esq no
+    juntamos más": 4), when more sentences follow; else 0."""
+    tokens = analysis.tokens
+    opening = next((i for i, token in enumerate(tokens) if token.isalnum()), None)
+    spans = [start for name, start, _ in analysis.said_spans if name == "context:follow_up"]
+    if opening is None or opening not in spans:
+        return 0
+    for i, token in enumerate(tokens):
+        if token in SENTENCE_ENDS:
+            rest = any(t.isalnum() for t in tokens[i + 1 :])
+            return sum(t.isalnum() for t in tokens[:i]) if rest else 0
+    return 0
 
 
 def _year_of_a_listed_car(analysis: Analysis, context: DialogContext) -> None:

@@ -458,17 +458,21 @@ def _details_of_several(ctx: TurnContext, cars: list[Car]) -> Reply:
 
 
 def detail_answers(
-    ctx: TurnContext, car: Car, listed: bool = False, opinions: bool = False
+    ctx: TurnContext,
+    car: Car,
+    listed: bool = False,
+    opinions: bool = False,
+    skip: frozenset[str] = frozenset(),
 ) -> list[str]:
     """The YAML detail topics the message asks about, answered for `car`; `listed`: beside its
     line in a list, which already says what `in_list_line` details ask; `opinions`: only the
-    details also asked as opinions (`in_questions`)."""
+    details also asked as opinions (`in_questions`); `skip`: details answered otherwise."""
     unknown = ctx.template("unknown_value") or "sin dato"
     values = car_values(car, unknown=unknown, words=ctx.words)
     asked_details = [
         name
         for name, topic in ctx.config.details.items()
-        if _asked(ctx, topic, name) and (topic.in_questions or not opinions)
+        if _asked(ctx, topic, name) and (topic.in_questions or not opinions) and name not in skip
     ]
     if asked_details:
         ctx.state.profile[LAST_DETAILS] = ",".join(asked_details)
