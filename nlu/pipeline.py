@@ -707,6 +707,11 @@ class Extractor:
             and (_between_two(tokens) or _same_again(tokens, mention.claimed[1:]))
         ):
             analysis.alternatives = [f"{make}|{model or ''}" for make, model in mention.apart]
+        elif len(mention.apart) == 1 and _asked_of_the_later(tokens, mention):
+            make, model = mention.apart[0]  # "la rav4 tiene muchos km, la murano q tal? es 4x4?":
+            at = mention.claimed[1][0]  # a remark on one car, then a question about the other
+            analysis.slots.update(make=make, model=model)
+            analysis.slot_at.update(make=at, model=at)
         origins = [  # "mi novia es gringa": a person's origin, no cars wanted
             (name, start, end)
             for name, start, end in found["origin"]
@@ -2953,6 +2958,22 @@ def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
 
 
 SENTENCE_ENDS = frozenset({".", "?", "!"})
+
+
+def _asked_of_the_later(tokens: list[str], mention) -> bool:
+    """Two cars in two sentences: the first told ("la rav4 tiene muchos km,"), the later asked
+    ("la murano q tal? es 4x4?"): a question mark after the later car, none before it."""
+    if len(mention.claimed) < 2 or mention.others:
+        return False
+    first_end, later_start = mention.claimed[0][1], mention.claimed[1][0]
+    between = tokens[first_end:later_start]
+    told = not SENTENCE_ENDS & set(tokens[:later_start]) - {"."} and "?" not in between
+    breaks = "," in between or "." in between
+    remark = between[:1] and between[0] in REMARK_VERBS  # what the first car is or has
+    return bool(told and breaks and remark) and "?" in tokens[later_start:]
+
+
+REMARK_VERBS = frozenset({"tiene", "trae", "esta", "ta", "es", "anda", "se", "has", "is", "looks"})
 
 
 def _first_sentence_words(analysis: Analysis) -> int:
