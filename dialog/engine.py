@@ -29,11 +29,12 @@ from dialog.open_questions import answer_open_questions, name_the_question, told
 from dialog.registry import HANDLERS
 from dialog.render import clip, fill
 from dialog.runtime import Bundle, Runtime
-from dialog.screen import dialog_context
+from dialog.screen import dialog_context, shown_car
 from dialog.state import OWN_CAR_BOUGHT, ConversationState, utc_now
 from dialog.store.base import Handoff, Store, Turn
 from dialog.turn import Reply, TurnContext, TurnResult
-from nlu.pipeline import WANTED_NAMED, Extractor
+from nlu.context import car_matches
+from nlu.pipeline import CAR_FIRST, WANTED_NAMED, Extractor
 from nlu.schema import Extraction
 from nlu.text import normalize, sentences, valid_unicode
 from tools.catalog import car_name
@@ -120,6 +121,7 @@ class Engine:
         _remember(state, extraction, bundle.services.extractor)
         note_wishes(ctx)  # "agéndame una videollamada": for the advisor's note
         listed_before = list(state.last_results)
+        _car_named_first(ctx)
         reply = self._dispatch(ctx)
         reply = _guarded(self._second_request, ctx, reply)
         reply = _guarded(self._open_questions, ctx, reply)
@@ -517,6 +519,24 @@ def _remind(ctx: TurnContext, reply: Reply) -> Reply:
             part for part in (reply.ask, fill(question_text(ctx, question, "remind"), {})) if part
         )
     return reply
+
+
+PICKING = ("select_car", "car_details", "compare_cars", "search_cars", "financing")
+
+
+def _car_named_first(ctx: TurnContext) -> None:
+    """ "el altima. lo quiero de contado pero antes…, ¿se puede?": the one listed car named in
+    a sentence of its own is the car chosen (the lead carries it), though the rest asks a policy;
+    the routes that pick or search cars do it themselves."""
+    extraction = ctx.extraction
+    if CAR_FIRST not in extraction.said or ctx.intent in PICKING:
+        return
+    named = {key: getattr(extraction, key) for key in ("make", "model")}
+    named = {key: value for key, value in named.items() if value}
+    cars = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
+    matching = [car for car in cars if named and car_matches(shown_car(car), named)]
+    if len(matching) == 1:
+        ctx.state.selected = matching[0].stock_id
 
 
 def _not_twice(ctx: TurnContext, reply: Reply) -> Reply:

@@ -187,6 +187,7 @@ class Reading:
     data_asked: bool = False  # that, or a data keyword in a question ("¿cuánto km tiene?")
     generic_car: bool = False  # "un jetta": any Jetta, not the one in focus
     several_cars: bool = False  # "el audi a1 y el clase a": more than one car named
+    other_model: bool = False  # one of the other cars is named by its model ("y el uno")
     bare_number: float | None = None  # the one number that meant nothing by itself: "¿y a 5?"
     article_numbers: tuple[int, ...] = ()  # numbers after "el"/"del" that meant nothing: "del 23"
     bare_numbers: tuple[float, ...] = ()  # every number that meant nothing by itself: "30 a 6"
@@ -352,7 +353,10 @@ def apply_context(
         if about is not None:
             return about
     about = reading.data_asked and reading.label in ABOUT_CARS and not reading.generic_car
-    two_models = reading.several_cars and _names_the_car(slots) and not slots.get("superlative")
+    # "¿el peugeot tiene carplay? ¿y el uno?": cars named, one by its model ("premium" names
+    # makes only: a search)
+    models = slots.get("model") or (slots.get("make") and reading.other_model)
+    two_models = reading.several_cars and models and not slots.get("superlative")
     if context.shown and not searching and about and two_models:
         return COMPARE, None  # "¿cuánto mide la t-cross y la kicks?": both, side by side
     if context.shown and not searching and about:

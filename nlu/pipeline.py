@@ -1318,6 +1318,8 @@ class Extractor:
             analysis.said.add(PART_APART)  # after the reservation: the credit's part, not its
         if context.shown:
             _year_of_a_listed_car(analysis, context)
+        if context.shown and _car_first(analysis):
+            analysis.said.add(CAR_FIRST)  # "el altima. lo quiero de contado pero…": that car
         reading = Reading(
             label=_label(intent, topic) or "",
             stage=stage,
@@ -1330,6 +1332,7 @@ class Extractor:
             data_asked=_data_asked(analysis, DETAILS in hits.worded),
             generic_car=_indefinite_car(analysis),
             several_cars=bool(analysis.alternatives),
+            other_model=any(alternative_parts(other)[1] for other in analysis.alternatives),
             bare_number=analysis.bare[0] if len(analysis.bare) == 1 and not slots else None,
             article_numbers=tuple(analysis.article_numbers),
             bare_numbers=tuple(analysis.bare),
@@ -2958,6 +2961,20 @@ def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
 
 
 SENTENCE_ENDS = frozenset({".", "?", "!"})
+
+
+CAR_FIRST = "context:car_first"
+
+
+def _car_first(analysis: Analysis) -> bool:
+    """The message opens with a sentence that is only a car ("el altima. lo quiero de contado
+    pero antes…"): the car spoken of, chosen, whatever the rest asks."""
+    tokens = analysis.tokens
+    end = next((i for i, token in enumerate(tokens) if token in SENTENCE_ENDS), None)
+    if not end or not any(token.isalnum() for token in tokens[end + 1 :]):
+        return False
+    cars = [(i, i + 1) for i in range(end) if analysis.kinds[i] == "car"]
+    return bool(cars) and _only_the_car(tokens, 0, end, cars)
 
 
 def _asked_of_the_later(tokens: list[str], mention) -> bool:
