@@ -835,6 +835,11 @@ def _percent_and_term(reading: Reading, slots: dict[str, object], context: Dialo
         return False
     low, high = PICK_AS_PERCENT
     numbers = [*reading.article_numbers, *reading.bare_numbers]
+    refused = "context:negation" in reading.said and len(numbers) == 2  # "ya te dije q 6 no.
+    asked = refused and 1 <= numbers[1] <= MAX_TERM_YEARS and float(numbers[1]).is_integer()
+    if asked and "term_months" not in slots:  # ¿y a 5?": the 6 refused, 5 years asked
+        slots["term_months"] = int(numbers[1]) * 12
+        return True
     if "term_months" not in slots and len(numbers) == 2 and 1 <= numbers[1] <= MAX_TERM_YEARS:
         percent, years = numbers
         if low <= percent <= high and float(years).is_integer():
