@@ -261,9 +261,9 @@ def search_cars(ctx: TurnContext) -> Reply:
         total = search(catalog, filters, 1, max_price).total
         limit = min(max(total, limit), ctx.config.results_all_limit) if whole else limit
         offset = 0 if whole else max(total - limit, 0)
-    elif more:  # "enséñame las otras 6" of 11 after 5: the 6, not a page of 5
-        rest = search(catalog, filters, 1, max_price).total - offset
-        if limit < rest <= ctx.config.results_all_limit and rest in _numbers_said(ctx):
+    elif more and (counts := _numbers_said(ctx)):  # "enséñame las otras 6" of 11 after 5:
+        rest = search(catalog, filters, 1, max_price).total - offset  # the 6, not a page of 5
+        if limit < rest <= ctx.config.results_all_limit and rest in counts:
             limit = rest
     ordered = filters  # a monthly budget lists the cars that make the most of it first
     later_body = ctx.extraction.body_type and ctx.extraction.price_max is None
