@@ -62,6 +62,7 @@ class Grammar(_Strict):
     shared_comparative_joiners: frozenset[str]
     comparative_markers: frozenset[str]
     like_before: frozenset[str]
+    remark_verbs: frozenset[str]
     list_joiners: frozenset[str]
     term_joiners: frozenset[str]
     change_of_mind: frozenset[str]

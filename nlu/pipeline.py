@@ -1475,11 +1475,9 @@ class Extractor:
             intent, topic, stage, score, second = label.intent, label.topic, "context", 1.0, None
         # "olvida el carplay", "los sedán no me gustan": a criterion taken back is a search
         dropped = any(name.startswith((DROPPED, NEGATED)) for name in analysis.said)
-        seen_named = [*context.shown, *([context.focus] if context.focus else [])]
         # "the Fiat Uno - is it automatic? I can't drive stick": the need is why a listed car's
         # datum is asked, no search
-        of_listed = bool(naming) and any(car_matches(car, naming) for car in seen_named)
-        dropped = dropped and not (of_listed and DETAILS in hits.strong)
+        dropped = dropped and not (of_seen and DETAILS in hits.strong)
         if dropped and stage != "rule" and intent != SEARCH_REQUEST:
             intent, topic, stage = SEARCH_REQUEST, None, "rule"  # "olvida el carplay"
         same_plan = "context:same_plan" in analysis.said and context.last_label == FINANCING_REQUEST
@@ -2961,20 +2959,25 @@ def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
 
 
 SENTENCE_ENDS = frozenset({".", "?", "!"})
-
-
 CAR_FIRST = "context:car_first"
+
+
+def _first_sentence_end(tokens: list[str]) -> int | None:
+    """Where the first of several sentences ends; None for a message of one sentence."""
+    end = next((i for i, token in enumerate(tokens) if token in SENTENCE_ENDS), None)
+    if end is None or not any(token.isalnum() for token in tokens[end + 1 :]):
+        return None
+    return end
 
 
 def _car_first(analysis: Analysis) -> bool:
     """The message opens with a sentence that is only a car ("el altima. lo quiero de contado
     pero antes…"): the car spoken of, chosen, whatever the rest asks."""
-    tokens = analysis.tokens
-    end = next((i for i, token in enumerate(tokens) if token in SENTENCE_ENDS), None)
-    if not end or not any(token.isalnum() for token in tokens[end + 1 :]):
+    end = _first_sentence_end(analysis.tokens)
+    if not end:
         return False
     cars = [(i, i + 1) for i in range(end) if analysis.kinds[i] == "car"]
-    return bool(cars) and _only_the_car(tokens, 0, end, cars)
+    return bool(cars) and _only_the_car(analysis.tokens, 0, end, cars)
 
 
 def _asked_of_the_later(tokens: list[str], mention) -> bool:
@@ -2984,13 +2987,10 @@ def _asked_of_the_later(tokens: list[str], mention) -> bool:
         return False
     first_end, later_start = mention.claimed[0][1], mention.claimed[1][0]
     between = tokens[first_end:later_start]
-    told = not SENTENCE_ENDS & set(tokens[:later_start]) - {"."} and "?" not in between
+    told = not {"?", "!"} & set(tokens[:later_start])
     breaks = "," in between or "." in between
-    remark = between[:1] and between[0] in REMARK_VERBS  # what the first car is or has
+    remark = between[:1] and between[0] in GRAMMAR.remark_verbs  # what the first car is or has
     return bool(told and breaks and remark) and "?" in tokens[later_start:]
-
-
-REMARK_VERBS = frozenset({"tiene", "trae", "esta", "ta", "es", "anda", "se", "has", "is", "looks"})
 
 
 def _first_sentence_words(analysis: Analysis) -> int:
@@ -2999,13 +2999,10 @@ def _first_sentence_words(analysis: Analysis) -> int:
     tokens = analysis.tokens
     opening = next((i for i, token in enumerate(tokens) if token.isalnum()), None)
     spans = [start for name, start, _ in analysis.said_spans if name == "context:follow_up"]
-    if opening is None or opening not in spans:
+    end = _first_sentence_end(tokens)
+    if opening is None or opening not in spans or end is None:
         return 0
-    for i, token in enumerate(tokens):
-        if token in SENTENCE_ENDS:
-            rest = any(t.isalnum() for t in tokens[i + 1 :])
-            return sum(t.isalnum() for t in tokens[:i]) if rest else 0
-    return 0
+    return sum(token.isalnum() for token in tokens[:end])
 
 
 def _year_of_a_listed_car(analysis: Analysis, context: DialogContext) -> None:
