@@ -217,6 +217,8 @@ class DialogConfig(_Strict):
     forms: dict[str, Form] = Field(default_factory=dict)
     results_limit: int = Field(default=5, ge=1, le=10)
     price_stretch: float = Field(default=0.10, ge=0, le=1)  # "si se pasa tantito": 10% more
+    # "ta cara la mensualidad" at the longest term: the plan with this share more down payment
+    lower_payment_step: float = Field(default=0.10, gt=0, le=1)
     # the most cars one message lists when all are asked for ("show me all 8")
     results_all_limit: int = Field(default=10, ge=1, le=20)
     # the cars shown beside the plan of a price said ("uno de 200 mil"): within this share of it

@@ -12,6 +12,7 @@ from dialog.cars import car_values
 from dialog.config import FALLBACK_ROUTE
 from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
 from dialog.handlers.answers import REPEATED, SECOND_REQUEST
+from dialog.handlers.common import car_in_focus
 from dialog.handlers.handoff import (
     LEAD_PLAN,
     OWN_CAR_KM,
@@ -29,11 +30,10 @@ from dialog.open_questions import answer_open_questions, name_the_question, told
 from dialog.registry import HANDLERS
 from dialog.render import clip, fill
 from dialog.runtime import Bundle, Runtime
-from dialog.screen import dialog_context, shown_car
+from dialog.screen import dialog_context
 from dialog.state import OWN_CAR_BOUGHT, ConversationState, utc_now
 from dialog.store.base import Handoff, Store, Turn
 from dialog.turn import Reply, TurnContext, TurnResult
-from nlu.context import car_matches
 from nlu.pipeline import CAR_FIRST, WANTED_NAMED, Extractor
 from nlu.schema import Extraction
 from nlu.text import normalize, sentences, valid_unicode
@@ -528,15 +528,8 @@ def _car_named_first(ctx: TurnContext) -> None:
     """ "el altima. lo quiero de contado pero antes…, ¿se puede?": the one listed car named in
     a sentence of its own is the car chosen (the lead carries it), though the rest asks a policy;
     the routes that pick or search cars do it themselves."""
-    extraction = ctx.extraction
-    if CAR_FIRST not in extraction.said or ctx.intent in PICKING:
-        return
-    named = {key: getattr(extraction, key) for key in ("make", "model")}
-    named = {key: value for key, value in named.items() if value}
-    cars = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
-    matching = [car for car in cars if named and car_matches(shown_car(car), named)]
-    if len(matching) == 1:
-        ctx.state.selected = matching[0].stock_id
+    if CAR_FIRST in ctx.extraction.said and ctx.intent not in PICKING:
+        car_in_focus(ctx)  # it selects the one listed car the message names
 
 
 def _not_twice(ctx: TurnContext, reply: Reply) -> Reply:

@@ -326,7 +326,7 @@ def llm_answer(ctx: TurnContext) -> Reply:
     shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
     used = use_advice(ctx.speaking_as("advice"), shown) if len(shown) > 1 else None
     if used is not None:  # "dime tú cuál, quiero que gaste poca gasolina": the listing's pick
-        return _with_other_details(ctx, used, shown)
+        return _with_other_details(ctx, used)
     reply = ask_llm(ctx, "no_answer")
 
     named = [model for _, model in named_cars(ctx.extraction) if model]
@@ -360,18 +360,13 @@ def llm_answer(ctx: TurnContext) -> Reply:
 USE_ANSWERED = frozenset({"economy"})  # the use's pick says what a listing can of these
 
 
-def _with_other_details(ctx: TurnContext, used: Reply, shown: list) -> Reply:
+def _with_other_details(ctx: TurnContext, used: Reply) -> Reply:
     """The listing's pick for the use, and the other data asked of the car named ("el onix
     gasta poco, ¿verdad? ¿y tiene bolsas de aire?": the equipment the listing lacks, said)."""
     from dialog.handlers.common import car_in_focus
     from dialog.handlers.selection import detail_answers
-    from dialog.screen import shown_car
-    from nlu.context import car_matches
 
-    named = {key: getattr(ctx.extraction, key) for key in ("make", "model")}
-    named = {key: value for key, value in named.items() if value}
-    matching = [car for car in shown if named and car_matches(shown_car(car), named)]
-    car = matching[0] if len(matching) == 1 else car_in_focus(ctx)
+    car = car_in_focus(ctx)  # the listed car named, or the one chosen
     if car is None:
         return used
     others = detail_answers(ctx, car, skip=USE_ANSWERED)

@@ -333,7 +333,6 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
 
 
 PLAN_FIGURES = ("down_payment", "down_payment_pct", "term_months", "monthly_budget")
-HIGHER_DOWN_STEP = 0.10  # "ta cara la mensualidad" at the longest term: this much more down
 
 
 def _plan_again(ctx: TurnContext, car: Car, plan: Plan) -> Reply | None:
@@ -350,12 +349,12 @@ def _plan_again(ctx: TurnContext, car: Car, plan: Plan) -> Reply | None:
     text = ctx.say("plan_again", values)
     financing = ctx.services.financing
     longest = plan.term_months == max(financing.term_months)
-    higher = plan.down_payment_pct / 100 + HIGHER_DOWN_STEP
     lowering = said(ctx, "financing:longest_term")  # "ta cara la mensualidad", "pa que baje"
     if longest and lowering and ctx.template("plan_lower"):
+        higher = plan.down_payment_pct + ctx.config.lower_payment_step * 100
         try:
             lower = make_plan(
-                car.price, financing, down_payment_pct=higher * 100, term_months=plan.term_months
+                car.price, financing, down_payment_pct=higher, term_months=plan.term_months
             )
         except FinancingError:
             lower = None
