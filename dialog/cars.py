@@ -29,6 +29,7 @@ CAR_PLACEHOLDERS = frozenset(
         "seats",
         "age",
         "km_year",
+        "engine",
     }
 )
 
@@ -70,6 +71,7 @@ def car_values(
         "fuel": said(car.fuel),
         "drive": said(car.drive),
         "seats": car.seats,
+        "engine": f"{car.engine:.1f} L" if car.engine else unknown,
         "age": age,
         "km_year": km(int(round(car.km / age, -2))),
     }

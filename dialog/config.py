@@ -107,9 +107,10 @@ class DetailTopic(_Strict):
 
     keywords: list[str] = Field(min_length=1)
     template: str
-    flag: Literal["bluetooth", "car_play", "transmission", "fuel", "body_type", "drive"] | None = (
-        None
-    )
+    flag: (
+        Literal["bluetooth", "car_play", "transmission", "fuel", "body_type", "drive", "engine"]
+        | None
+    ) = None
     template_no: str = ""
     template_unknown: str = ""
     guessed: Literal["seats"] | None = None

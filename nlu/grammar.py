@@ -63,6 +63,7 @@ class Grammar(_Strict):
     comparative_markers: frozenset[str]
     like_before: frozenset[str]
     remark_verbs: frozenset[str]
+    cylinder_words: frozenset[str]
     list_joiners: frozenset[str]
     term_joiners: frozenset[str]
     change_of_mind: frozenset[str]

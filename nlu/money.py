@@ -48,6 +48,44 @@ def read_length(unit: Unit) -> dict[str, float] | None:
     return {"length_max": round(value * 1000)} if low <= value <= high else {}
 
 
+ENGINE_LITRES = (0.6, 8.5)  # the engines of cars on sale
+
+
+def read_engine(unit: Unit) -> dict[str, float] | None:
+    """ "motor de 3.5 para arriba", "de más de 3 litros", "motor 2.0": litres of engine (a floor,
+    a ceiling, or the one size); a range "de 2 a 3 litros" is both."""
+    if not unit.cue("engine_before", "engine_after") or unit.last.multiplied:
+        return None
+    low, high = ENGINE_LITRES
+    values = [quantity.value for quantity in unit.quantities]
+    if not all(low <= value <= high for value in values):
+        return {}
+    if unit.is_range:
+        return {"engine_min": min(values), "engine_max": max(values)}
+    value = values[-1]
+    if unit.cue("min_before", "min_after"):
+        return {"engine_min": value}
+    if unit.cue("max_before", "max_after", "age_limit_before"):
+        return {"engine_max": value}
+    return {"engine_min": value, "engine_max": value}
+
+
+def read_bare_engine(unit: Unit) -> dict[str, float] | None:
+    """ "3.5 para arriba", "¿es 1.5?": a figure with one decimal and no other meaning is a car's
+    litres (no price, km, term or year is written that way)."""
+    quantity = unit.last
+    if quantity.multiplied or quantity.money or not quantity.tenths:
+        return None
+    low, high = ENGINE_LITRES
+    if not low <= quantity.value <= high:
+        return None
+    if unit.cue("min_before", "min_after"):
+        return {"engine_min": quantity.value}
+    if unit.cue("max_before", "max_after"):
+        return {"engine_max": quantity.value}
+    return {"engine_min": quantity.value, "engine_max": quantity.value}
+
+
 def is_money(unit: Unit) -> bool:
     quantity = unit.last
     if "from_zero" in unit.before:

@@ -16,6 +16,7 @@ from nlu.text import fold
 _GROUPED_COMMA = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _GROUPED_DOT = re.compile(r"^\d{1,3}(?:\.\d{3})+$")
 _DECIMAL = re.compile(r"^\d+[.,]\d{1,2}$")
+_TENTHS = re.compile(r"^\d[.]\d$")
 PRONOUN_ONES = frozenset({"uno", "una"})  # "uno de 200 mil", "una de 300": a car
 PRONOUN_ONE_BEFORE = GRAMMAR.pronoun_one_before  # "uno con menos km": a car (grammar.yml)
 NUMBER_ARTICLES = GRAMMAR.number_articles  # "el uno con…": a pick
@@ -35,6 +36,7 @@ class Quantity:
     money: bool = False  # "$" before it
     plain: bool = False  # one bare digit token, like "2019" or "2"
     words: bool = False  # written in words ("cuatro", "trescientos mil")
+    tenths: bool = False  # one digit after a point ("1.5", "2.0"): an engine's litres, a length
 
 
 def digit_value(token: str) -> float | None:
@@ -85,7 +87,14 @@ class NumberReader:
         first = tokens[i]
         value = digit_value(first)
         if value is not None:
-            quantity = Quantity(start, i + 1, value, money=money, plain=bool(_DIGITS.match(first)))
+            quantity = Quantity(
+                start,
+                i + 1,
+                value,
+                money=money,
+                plain=bool(_DIGITS.match(first)),
+                tenths=bool(_TENTHS.match(first)),
+            )
             if quantity.plain and len(first) <= 3:
                 self._join_groups(tokens, blocked, quantity)
         elif self._starts_words(tokens, i):

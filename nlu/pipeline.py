@@ -70,12 +70,14 @@ MAX_CHARS = 1000  # longer messages are read up to here: a WhatsApp request is a
 MAX_AMOUNT = 1e10  # "999999999999999 mil" is not a budget
 WORD_CUES = frozenset({"percent_after"})
 READERS = (
+    money.read_engine,
     money.read_length,
     financing.read,
     money.read_km,
     seats.read,
     years.read,
     money.read_price,
+    money.read_bare_engine,
 )
 SEARCH_REQUEST = "search_cars"
 FINANCING_REQUEST = "financing"
@@ -85,7 +87,7 @@ COMPLAINT = "complaint"
 FINANCING_KEYS = frozenset({"down_payment", "down_payment_pct", "term_months"})
 # an amount said with a bound ("máximo 5 mil") replaces one said bare in the same message
 BOUNDABLE = frozenset({"price_max", "monthly_budget", "km_max"})
-OPINION_DETAILS = frozenset({"details:fuel", "details:version"})
+OPINION_DETAILS = frozenset({"details:fuel", "details:version", "details:engine"})
 CLAUSE_BREAKS = GRAMMAR.clause_breaks
 PLACEHOLDERS = {
     "car": "#car",
@@ -194,6 +196,7 @@ CLAUSE_CARS = frozenset(
      "seats_min", "transmission", "fuel", "style"}
 )  # fmt: skip
 NAMES = frozenset({"make", "model"})
+ENGINE_KEYS = frozenset({"engine_min", "engine_max"})
 CLAUSE_TRAITS = frozenset(
     {"year_min", "year_max", "km_max", "body_type", "seats_min", "transmission", "fuel"}
 )
@@ -407,10 +410,15 @@ class Extractor:
         return frozenset(word for text in texts for word in re.findall(r"[a-z]+", fold(text)))
 
     def _origin(
-        self, analysis: Analysis, found: list[tuple[str, int, int]], taken: list[bool]
+        self,
+        analysis: Analysis,
+        found: list[tuple[str, int, int]],
+        taken: list[bool],
+        negated: bool = False,
     ) -> None:
         """ "autos alemanes de menos de 400 mil": any make of that origin in stock (the first one
-        is the make, the others its alternatives); "de lujo, alemán": the makes both name."""
+        is the make, the others its alternatives); "de lujo, alemán": the makes both name;
+        "nada lujoso", "que no sea chino": each of them ruled out."""
         name, start, _ = found[0]
         makes = self.vocabulary.origins.get(name) or []
         for other, _, _ in found[1:]:  # "algo de lujo, alemán de preferencia"
@@ -421,6 +429,10 @@ class Extractor:
         for _, first, last in found:
             taken[first:last] = [True] * (last - first)
             analysis.kinds[first:last] = ["car"] * (last - first)  # "cuál de los alemanes"
+        if negated:
+            analysis.put("exclude_car", makes[0], start)
+            analysis.said.update(f"{EXCLUDED_TOO}{make}" for make in makes[1:])
+            return
         analysis.put("make", makes[0], start)
         analysis.alternatives = [f"{make}|" for make in makes[1:]]
 
@@ -718,7 +730,8 @@ class Extractor:
             if not set(tokens[max(0, start - ORIGIN_REACH) : start]) & PERSON_COPULAS
         ]  # "I am a retired American": the person, a few words after "am"
         if not (mention.make or mention.model) and origins:
-            self._origin(analysis, origins, taken)
+            negated = [end for key, _, end in found["said"] if key == "context:negation"]
+            self._origin(analysis, origins, taken, _after_cue(tokens, origins[0][1], negated))
         for label, start, end in found["cue"]:
             if label in WORD_CUES:  # "por ciento" is a unit, not the number 100
                 taken[start:end] = [True] * (end - start)
@@ -1592,6 +1605,19 @@ class Extractor:
         if seats_only and intent == SEARCH_REQUEST and _opens_with_copula(analysis.tokens):
             intent, topic, stage, second = DETAILS, None, "context", None  # "¿es de 7
             # asientos?" of the car in focus
+        cylinders = set(analysis.tokens) & GRAMMAR.cylinder_words and intent == SEARCH_REQUEST
+        if cylinders and context.focus is None and not slots.get("superlative"):
+            slots["superlative"] = "largest_engine"  # "algo V8": cylinders are not on file
+        litres = set(slots) - NAMES <= ENGINE_KEYS and "engine_min" in slots
+        if litres and intent in (SEARCH_REQUEST, SELECT) and (context.focus or named):
+            at = analysis.slot_at.get("engine_min", 0)
+            if (
+                asked_of_car
+                or _after_copula(analysis.tokens, at)
+                or _after_copula(analysis.tokens, at - 1)
+            ):  # "¿es el 4.0 biturbo?"
+                intent, topic, stage, second = DETAILS, None, "context", None  # "la captiva
+                # es 1.5 verdad?": its engine asked, no search for 1.5-litre cars
         plan_only = slots.keys() & FINANCING_KEYS and not named and not analysis.picks
         if intent == COMPARE and context.focus is not None and plan_only:
             intent, topic, stage, second = FINANCING_REQUEST, None, "context", None  # "a ver
@@ -2210,7 +2236,7 @@ DETAIL_FLAGS = frozenset(
 SEARCH_CRITERIA_KEYS = frozenset(
     {"make", "model", "year_min", "year_max", "price_min", "price_max", "km_max", "body_type",
      "transmission", "fuel", "bluetooth", "car_play", "drive", "style", "seats_min", "size",
-     "length_max"}
+     "length_max", "engine_min", "engine_max"}
 )  # fmt: skip
 SEARCH_ONLY_CRITERIA = frozenset({"superlative", "year_min", "year_max", "price_max", "km_max"})
 

@@ -30,6 +30,8 @@ SLOT_KEYS = (
     "style",
     "size",
     "length_max",
+    "engine_min",
+    "engine_max",
     "city",
     "own_car",
     "exclude_car",
@@ -40,7 +42,15 @@ SLOT_KEYS = (
 )
 Stage = Literal["rule", "examples", "context", "none"]
 Superlative = Literal[
-    "cheapest", "most_expensive", "newest", "oldest", "lowest_km", "shortest", "longest", "tallest"
+    "cheapest",
+    "most_expensive",
+    "newest",
+    "oldest",
+    "lowest_km",
+    "shortest",
+    "longest",
+    "tallest",
+    "largest_engine",
 ]
 
 
@@ -85,6 +95,9 @@ class Extraction(BaseModel):
     style: str | None = None  # "sporty": "algo deportivo", "con motor turbo", "versión GT"
     size: str | None = None  # "small" ("chiquito", "fácil de estacionar") / "large" ("grande")
     length_max: int | None = None  # mm: "que quepa en mi cochera de 4.5 m", "de menos de 4.3 m"
+    # litres of engine: "motor de 3.5 para arriba" (min), "de menos de 2 litros" (max), "un 2.0"
+    engine_min: float | None = None
+    engine_max: float | None = None
     city: str | None = None
     own_car: str | None = None  # the customer's car ("Nissan Versa 2016"), to sell or trade in
     exclude_car: str | None = None  # a model ruled out: "olvida el vento", "no quiero la duster"
@@ -115,6 +128,12 @@ class Extraction(BaseModel):
     down_payment_pcts: tuple[float, ...] = Field(default=(), exclude=True)
     # other cars offered as alternatives ("un jetta o un vento"): 'make|model' ('BMW|' a make)
     alternatives: tuple[str, ...] = Field(default=(), exclude=True)
+
+    @property
+    def engine(self) -> float | None:
+        """The one engine size said ("¿es 1.5?"), to answer a car's engine yes or no."""
+        low, high = self.engine_min, self.engine_max
+        return low if low is not None and low == high else None
 
     @property
     def label(self) -> str | None:

@@ -14,6 +14,10 @@ from nlu.lexicon import Values
 from nlu.text import fold
 
 SUPERLATIVE = "superlative"
+SUPERLATIVE_PREFIX = "value|superlative|"
+# an order wished with no article: "un carro con motor grande" lists the biggest engines first
+ORDERING_WISHES = frozenset({"largest_engine"})
+ORDERING_KEYS = frozenset(f"{SUPERLATIVE_PREFIX}{value}" for value in ORDERING_WISHES)
 ALSO_BEST = "also_best:"  # a second superlative asked in the same message, reported in `said`
 DROPPED = "dropped:"  # a slot the customer no longer cares about, reported in `said`
 NEGATED = "negated:"  # a value ruled out ("que no sea pickup"), reported in `said`
@@ -76,6 +80,16 @@ class ValueReader:
         compared_size = False  # "algo más grande tipo suv": bigger than theirs, an SUV says it
         dropped_end: dict[str, int] = {}  # where a dropped value ended: "sedán o hatch" both go
         spans = sorted(spans, key=lambda span: span[1])
+        spans = [  # "el motor más grande": the engine's order, not "más grande" (the length's)
+            (key, start, end)
+            for key, start, end in spans
+            if not any(
+                other[1] <= start and end <= other[2] and other[2] - other[1] > end - start
+                for other in spans
+                if other[0].startswith(SUPERLATIVE_PREFIX)
+                and (key.startswith(SUPERLATIVE_PREFIX) or other[0] in ORDERING_KEYS)
+            )  # "a big engine": no big car either
+        ]
         last_of: dict[str, int] = {}  # where each slot is said last
         described_at: dict[str, tuple] = {}  # a value said of a car, no wish
         for key, start, _ in spans:
@@ -117,7 +131,8 @@ class ValueReader:
                 found[rest] = (wanted, start)  # the last word on it: "sin bt no... con bt"
                 continue
             slot, _, value = rest.partition("|")
-            if slot == SUPERLATIVE and not _superlative(tokens, start, end, named):
+            ordered = value in ORDERING_WISHES and tokens[start] not in COMPARATIVES
+            if slot == SUPERLATIVE and not ordered and not _superlative(tokens, start, end, named):
                 continue
             if slot == SUPERLATIVE and slot in found and found[slot][0] != value:
                 found[f"{ALSO_BEST}{value}"] = (True, start)  # "¿cuál la más barata y cuál la de

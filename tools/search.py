@@ -41,6 +41,9 @@ class SearchFilters(BaseModel):
     price_strict: bool | None = None
     length_max: float | None = None  # mm: the longest car that fits ("mi cochera es de 4.5 m")
     length_min: float | None = None  # mm: longer than a car named ("más grande que la cx-5")
+    # litres of engine, the version's first figure: "motor de 3.5 para arriba", "un 2.0"
+    engine_min: float | None = None
+    engine_max: float | None = None
     # the body type was asked after the ceiling ("no espera, yo quiero pick up"): with none of
     # that body within it, the dearer ones of that body come before other bodies
     body_first: bool | None = None
@@ -70,6 +73,7 @@ RelaxKind = Literal[
     "style",
     "size",
     "length",
+    "engine",
 ]
 TRAITS = ("body_type", "transmission", "fuel", "drive", "style", "size")
 SEATS = 5  # asking for more seats than this, a minivan is a "camioneta" too
@@ -198,6 +202,7 @@ def _matching(
         ("price", filters.price_min, _ceiling(filters)),
         ("km", None, filters.km_max),
         ("largo", filters.length_min, filters.length_max),  # a length not on file: no (NaN)
+        ("engine", *_litres(filters)),  # a version with no figure first: no (NaN)
     )
     for column, low, high in bounds:
         mask &= _between(columns[column], low, high)
@@ -226,6 +231,17 @@ def _matching(
         word = filters.version_has
         mask &= np.array([version_says(car.version, word) for car in catalog.cars])
     return np.flatnonzero(mask)
+
+
+ENGINE_SLACK = 0.05  # litres: "un 2.0" is the 1.95-2.05 the versions round to one decimal
+
+
+def _litres(filters: SearchFilters) -> tuple[float | None, float | None]:
+    low, high = filters.engine_min, filters.engine_max
+    return (
+        None if low is None else low - ENGINE_SLACK,
+        None if high is None else high + ENGINE_SLACK,
+    )
 
 
 def _between(column: np.ndarray, low: float | None, high: float | None) -> np.ndarray:
@@ -387,6 +403,13 @@ def _relax_length(filters: SearchFilters) -> Loosened | None:
     return filters.model_copy(update=update), Relaxation(kind="length")
 
 
+def _relax_engine(filters: SearchFilters) -> Loosened | None:
+    if filters.engine_min is None and filters.engine_max is None:
+        return None
+    update = {"engine_min": None, "engine_max": None}
+    return filters.model_copy(update=update), Relaxation(kind="engine")
+
+
 def _relax_body(filters: SearchFilters) -> Loosened | None:
     if not filters.body_type or not (filters.make or filters.model):
         return None  # "los BMW coupé": other BMW before other makes
@@ -437,6 +460,7 @@ _RELAX_STEPS = (
     _relax_style,
     _relax_size,
     _relax_length,
+    _relax_engine,
     _relax_body,
     _relax_model,
     _relax_make,

@@ -68,6 +68,10 @@ CRITERIA_TEMPLATES = {
     "criteria_size": {"size"},
     "criteria_length_max": {"length"},
     "criteria_length_min": {"length"},
+    "criteria_engine_range": {"engine_min", "engine_max"},
+    "criteria_engine_exact": {"engine"},
+    "criteria_engine_min": {"engine_min"},
+    "criteria_engine_max": {"engine_max"},
     "criteria_superlative": {"superlative"},
 }
 RELAX_TEMPLATES = {
@@ -85,6 +89,7 @@ RELAX_TEMPLATES = {
     "relaxed_style": set(),
     "relaxed_size": set(),
     "relaxed_length": set(),
+    "relaxed_engine": set(),
 }
 WISHED_CAR = "wished_car"  # profile key: a car asked for that is not in stock
 RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"}
@@ -337,6 +342,8 @@ INHERITED = {
     "size": "size",
     "length_max": "length",
     "length_min": "length",
+    "engine_min": "engine",
+    "engine_max": "engine",
 }
 
 
@@ -736,6 +743,7 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
         parts.append(
             ctx.say("criteria_length_min", {"length": f"{filters.length_min / 1000:.2f} m"})
         )
+    parts.extend(_engine_criteria(ctx, filters))
 
     for trait in ("transmission", "fuel"):
         value = getattr(filters, trait)
@@ -992,3 +1000,20 @@ def _budget_cap(ctx: TurnContext, budget: float | None) -> tuple[float | None, s
         },
     )
     return afford.price, note
+
+
+def _engine_criteria(ctx: TurnContext, filters: SearchFilters) -> list[str]:
+    """ "con motor de 3.5 L o más", "con motor de 2.0 L": the engine size asked, in litres."""
+    low, high = filters.engine_min, filters.engine_max
+    values = {
+        "engine": f"{low or high or 0:.1f} L",
+        "engine_min": f"{low or 0:.1f} L",
+        "engine_max": f"{high or 0:.1f} L",
+    }
+    if low is not None and high is not None:
+        key = "criteria_engine_exact" if low == high else "criteria_engine_range"
+    elif low is not None or high is not None:
+        key = "criteria_engine_min" if low is not None else "criteria_engine_max"
+    else:
+        return []
+    return [ctx.say(key, values)] if ctx.template(key) else []

@@ -64,6 +64,7 @@ WISHED = ("seats_min", "body_type", "transmission", "fuel", "drive")  # wishes o
         "size_note_shortest": FOCUS,
         "size_note_longest": FOCUS,
         "size_note_tallest": FOCUS,
+        "size_note_largest_engine": FOCUS,
         "also_best": FOCUS | {"which"},
         "still_available": FOCUS,
         "pointed": FOCUS,
@@ -101,7 +102,8 @@ def select_car(ctx: TurnContext) -> Reply:
         asked = "context:question" in extraction.said or "?" in ctx.text  # "¿cuál tiene menos km?"
         reply = focus_reply(ctx, pointed.stock_id, "pointed" if asked else "selected")
         note = f"size_note_{extraction.superlative}"  # "¿cuál es la más chica?": its length
-        if (pointed.largo or pointed.altura) is not None and ctx.template(note):
+        measured = (pointed.largo or pointed.altura or pointed.engine) is not None
+        if measured and ctx.template(note):
             values = car_values(pointed, words=ctx.words)
             reply.text = f"{ctx.say(note, values)}\n\n{reply.text}"
         also = _also_best(ctx, cars)
@@ -489,7 +491,7 @@ def detail_answers(
         field = "template" if has_it or not topic.template_no else "template_no"
         kind = getattr(car, topic.flag) if topic.flag else None
         said_none = topic.flag and getattr(ctx.extraction, topic.flag) is None
-        if said_none and isinstance(kind, str) and topic.template_no:
+        if said_none and isinstance(kind, str | float) and topic.template_no:
             field = "template_no"  # "¿es estándar o automático?": what it is, no "sí"
         if topic.flag and getattr(car, topic.flag) is None and topic.template_unknown:
             field = "template_unknown"  # the catalog does not say: an advisor confirms
