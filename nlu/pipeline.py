@@ -2487,8 +2487,13 @@ def _own_car_named_again(analysis: Analysis, own_car: str) -> None:
     paid_with = tuple(analysis.tokens[max(0, at - 2) : at]) in OWN_CAR_MONEY  # "con lo del aveo"
     if "context:search" in analysis.said and not paid_with:
         return
-    if set(analysis.tokens[max(0, at - STOCK_REACH) : at]) & (GRAMMAR.stock_asked | SOLD_WORDS):
-        return  # "¿ustedes venden jettas 2018 en cuánto?": theirs for sale, not the customer's
+    tokens = analysis.tokens
+    near = tokens[max(0, at - STOCK_REACH) : at] + tokens[at + 1 : at + 1 + STOCK_REACH]
+    if set(near) & (GRAMMAR.stock_asked | SOLD_WORDS):
+        return  # "¿ustedes venden jettas 2018 en cuánto?", "los versa que venden ustedes": theirs
+    start = analysis.slot_at.get("make", at)  # for sale, not the customer's
+    if start and tokens[start - 1] in GRAMMAR.plural_articles:
+        return  # "quiero ver los nissan versa": the ones in stock (theirs is one car)
     if fold(model) not in fold(own_car).split() and fold(model) not in fold(own_car):
         return
     analysis.slot_at.pop("model", 0)
