@@ -52,6 +52,7 @@ class ConversationState(BaseModel):
     user: str
     last_results: list[int] = Field(default_factory=list)
     page: int = 0  # how many cars of the last search came before the ones on screen
+    paged: list[int] = Field(default_factory=list)  # every car the last search's pages showed
     selected: int | None = None
     chosen: list[int] = Field(default_factory=list)  # cars in focus before, the latest last
     seen: list[int] = Field(default_factory=list)  # cars of earlier lists, the latest last

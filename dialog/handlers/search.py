@@ -262,7 +262,8 @@ def search_cars(ctx: TurnContext) -> Reply:
     offset = ctx.state.page + ctx.config.results_limit if more else 0
     limit = ctx.config.results_limit
     whole = more and phrase_said(ctx, "search_cars:all_results")  # "enséñame los 8": all at once
-    if whole or (more and phrase_said(ctx, "search_cars:last_page")):  # "y los últimos 3"
+    last = more and phrase_said(ctx, "search_cars:last_page")
+    if whole or last:  # "y los últimos 3"
         total = search(catalog, filters, 1, max_price).total
         limit = min(max(total, limit), ctx.config.results_all_limit) if whole else limit
         offset = 0 if whole else max(total - limit, 0)
@@ -279,12 +280,21 @@ def search_cars(ctx: TurnContext) -> Reply:
     if filters.style == SPORTY and not filters.superlative:  # "algo deportivo (tengo 800 mil)":
         # the most car (the money buys) first
         ordered = ordered.model_copy(update={"superlative": ctx.config.budget_order})
-    outcome = search(catalog, ordered, limit, max_price, offset)
+    paged, current = ctx.state.paged, ctx.state.last_results
+    continued = bool(current) and paged[-len(current) :] == current  # the same search's pages
+    shown = (paged if continued else current) if more and offset and not last else []
+    if shown:  # the next page is the cars not shown yet, whatever order the first page had
+        outcome = search(catalog, ordered, offset + limit + len(shown), max_price)
+        rest = [car for car in outcome.cars if car.stock_id not in shown]
+        outcome = outcome.model_copy(update={"cars": rest[:limit]})
+    else:
+        outcome = search(catalog, ordered, limit, max_price, offset)
     outcome = _named_over_inherited(ctx, ordered, outcome, max_price)
     if more and not outcome.cars:
         return Reply(ctx.say("no_more", {"total": outcome.total}))
     ctx.state.page = offset
     reply = list_outcome(ctx, outcome, budget_note, first=offset + 1)
+    ctx.state.paged = [*shown, *(reply.results or [])]
     if len(reply.results or ()) > 1 and ctx.state.selected not in (reply.results or ()):
         ctx.state.selected = None  # a new list: "¿cuánto mide?" is of one of these, not the old car
     if reply.results == [] and not more:
@@ -919,6 +929,7 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
     if template == "similar_to":  # "tipo CR-V o RAV4": the CR-Vs and RAV4s that fit come first
         outcome, lacking = _named_first(ctx, filters, outcome)
     listing = list_outcome(ctx, outcome, filters=alternative)
+    ctx.state.page, ctx.state.paged = 0, list(listing.results or [])  # a first page
     if lacking and ctx.template("named_lacking"):  # "tipo mini cooper y que tenga carplay"
         listing.text = f"{_lacking_note(ctx, filters, lacking)}\n\n{listing.text}"
     name = _name(filters, ctx.words.get("or", "o"))  # "Hilux or Tacoma" in English
