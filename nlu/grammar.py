@@ -64,6 +64,7 @@ class Grammar(_Strict):
     like_before: frozenset[str]
     remark_verbs: frozenset[str]
     cylinder_words: frozenset[str]
+    language_neutral: frozenset[str]
     list_joiners: frozenset[str]
     term_joiners: frozenset[str]
     change_of_mind: frozenset[str]

@@ -92,6 +92,8 @@ class Ordinals(_Strict):
     months: list[str]
     positions: dict[str, int] = {}
     position_pointers: list[str] = []
+    # words that may lead a list of bare picks: "compara 2 y 3", "compare 2 and 3"
+    list_leads: list[str] = []
     # next to the car in focus: "el siguiente" (+1), "el de arriba" (-1)
     relative: dict[str, int] = {}
 

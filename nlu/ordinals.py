@@ -27,6 +27,9 @@ class OrdinalReader:
             self.positions.setdefault(words[0], []).append((words, value))
         self.position_pointers = frozenset(fold(word) for word in ordinals.position_pointers)
         self.relative = [(fold(phrase).split(), step) for phrase, step in ordinals.relative.items()]
+        self.list_leads = frozenset(
+            word for lead in ordinals.list_leads for word in fold(lead).split()
+        )
 
     def relative_step(self, tokens: list[str], taken: list[bool]) -> int:
         """ "¿y el de arriba?" -1, "el siguiente" +1: a step from the car in focus, said after a
@@ -98,6 +101,8 @@ class OrdinalReader:
             return None
         if previous in self.pointers or _alone(tokens, quantity.start, quantity.end):
             return quantity.start, int(value)
+        if _alone(tokens, quantity.start, quantity.end, self.list_leads):
+            return quantity.start, int(value)  # "compara 2 y 3"
         return None
 
 
@@ -105,16 +110,19 @@ def _starts_with(tokens: list[str], i: int, phrases: list[list[str]]) -> bool:
     return any(tokens[i : i + len(phrase)] == phrase for phrase in phrases)
 
 
-def _alone(tokens: list[str], start: int, end: int | None = None) -> bool:
+def _alone(
+    tokens: list[str], start: int, end: int | None = None, leads: frozenset[str] = frozenset()
+) -> bool:
     """The pick is the whole message ("2", "segundo", "#3 porfa" is not), or one of a list of
-    picks said alone ("2 y 3", "1, 3 y 5")."""
+    picks said alone ("2 y 3", "1, 3 y 5"), after `leads` words only ("compara 2 y 3")."""
     end = start + 1 if end is None else end
     rest = tokens[:start] + tokens[end:]
     if all(not token.isalnum() for token in rest):
         return True
     listed = any(token.isdigit() for token in rest)  # "2 y 3"; "y con 5" is no list of picks
     return listed and all(
-        not token.isalnum() or token.isdigit() or token in PICK_JOINERS for token in rest
+        not token.isalnum() or token.isdigit() or token in PICK_JOINERS or token in leads
+        for token in rest
     )
 
 

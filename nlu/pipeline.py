@@ -245,6 +245,9 @@ class Analysis:
     taken_back: list[int] = field(default_factory=list)  # values dropped or ruled out
     unbounded: set[str] = field(default_factory=set)  # amounts said without "máximo", "hasta"
     alternatives: list[str] = field(default_factory=list)  # "jetta o vento": 'Volkswagen|Vento'
+    # other cars named apart from the first ("the Lincoln has fewer km than the X5"): a
+    # comparison compares them too
+    apart: list[str] = field(default_factory=list)
     years: list[int] = field(default_factory=list)  # every single year: "la del 2015 y la 2016"
     # every term and down payment said: "a 3 y a 5 años", "con 60 mil, y con 90 mil"
     cities: list[str] = field(default_factory=list)  # every place named, in order
@@ -324,7 +327,8 @@ class Extractor:
         )
         self.contact = ContactReader.load(data_dir, domain | cars | places)  # never a name
         english = read_word_list((data_dir or DATA_DIR) / "english.txt")
-        self.language = LanguageGuess.build(english, domain, cars | places | {"kavak"})
+        neutral = cars | places | GRAMMAR.language_neutral
+        self.language = LanguageGuess.build(english, domain, neutral)
         self.shorthand = lexicon.shorthand_pattern(self._car_words_after_shorthand())
         self.matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
         self._reader = blank_spanish()  # tokenises messages; self.nlp the YAML phrases
@@ -713,6 +717,7 @@ class Extractor:
         if mention.model:
             analysis.put("model", mention.model, car_at)
         analysis.alternatives = [f"{make}|{model or ''}" for make, model in mention.others]
+        analysis.apart = [f"{make}|{model or ''}" for make, model in mention.apart]
         if (
             mention.apart
             and not mention.others
@@ -1571,6 +1576,9 @@ class Extractor:
             second = None  # "¿cuál de las dos? la 2015 es más cara": a year of the two, no search
         if intent == COMPARE and len(set(analysis.picks)) > 1:
             slots.pop("ordinal", None)  # several cars: `picks`, not one ordinal
+        if intent == COMPARE and named and analysis.apart and not analysis.alternatives:
+            analysis.alternatives = list(analysis.apart)  # "the Lincoln has way fewer km than
+            # the X5. compare those two": both
         only_named = named and set(slots) <= NAMED_WITH_PLACE
         whole = "context:whole_stock" in analysis.said and slots.get("superlative")
         if whole and not named and intent in (SELECT, SEARCH_REQUEST, ADVICE):

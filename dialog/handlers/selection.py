@@ -34,7 +34,13 @@ from nlu.pipeline import CAR_PRICE, PRICE_SEEN
 from nlu.schema import Extraction
 from nlu.text import normalize
 from tools.catalog import Car, Catalog
-from tools.search import ORDER, SearchFilters, alternative_parts, search, trim_as_version
+from tools.search import (
+    ORDER,
+    SearchFilters,
+    alternative_parts,
+    search,
+    trim_as_version,
+)
 
 FOCUS = CAR_PLACEHOLDERS
 USE_PICKS = ("cheapest", "lowest_km", "newest", "shortest", "longest", "tallest", "smallest_engine",
@@ -718,8 +724,13 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
             and car not in cars
             and (body is None or car.body_type == body)
         ]
-    if not cars and extraction.model and len(set(extraction.years)) > 1:
-        cars = _of_years(ctx, shown)  # "¿la odyssey 2016 o la 2015?": one of each year
+    model = (extraction.model or "").casefold()
+    one_model = all(
+        alternative_parts(other)[1].casefold() in ("", model) for other in extraction.alternatives
+    )
+    if not cars and extraction.model and len(set(extraction.years)) > 1 and one_model:
+        cars = _of_years(ctx, shown)  # "¿la odyssey 2016 o la 2015?": one of each year (not
+        # "Lincoln Nautilus 2019 vs BMW X5 2016": each car its own year)
     if not cars and CAR_PRICE in extraction.said:  # "los de 265,999, ¿cuántos km tienen?"
         slots = extraction.slots()
         cars = [car for car in shown if price_pointed([shown_car(car)], slots)]
