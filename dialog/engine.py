@@ -229,6 +229,9 @@ class Engine:
         )
         if ctx.marks.get(CARD_SHOWN):  # the car's card is shown: its km are not said again
             other.marks[CARD_SHOWN] = True
+        taken = ctx.handoff is not None and other.route.handler == HANDOFF_HANDLER
+        if taken:  # "lo quiero. Efraín Zamudio, 618…": the lead this message completed is the
+            return first  # answer, no "ya está registrada" after it
         last_plan = ctx.state.last_plan
         if first.plan is not None:  # "a 6. pásame un asesor": the lead gets the plan just made
             ctx.state.last_plan = first.plan.model_dump()
@@ -241,6 +244,8 @@ class Engine:
             ctx.answered_last = (intent, topic or None)
         if other.handoff is not None:
             ctx.handoff = other.handoff
+        if ctx.state.form is not None and reply.ask:
+            first.ask = ""  # "¿quieres apartarlo?" after "y apártenmela": the advisor's form asks
         if _says_nothing_new(first, reply, last_plan):
             return first  # the hours again after a branch's hours, the plan shown a turn ago
         if reply.kind == REPEATED and first.text.strip():
@@ -415,6 +420,7 @@ def _remember_chosen(state: ConversationState) -> None:
 LEAD_FIXES = frozenset({"context:correction", "context:negation"})
 LEAD_UPDATE_INTENT = "inform"  # its route sends the lead again with what changed
 HANDOFF_INTENT = "human_agent"  # its route takes the lead
+HANDOFF_HANDLER = "handoff.start"
 
 
 def _after_lead(says: dict[str, str], text: str) -> str:

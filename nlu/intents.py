@@ -56,6 +56,9 @@ class Evidence(BaseModel):
     unless_phrases: list[str] = Field(default_factory=list)  # never when one of these is said
     # ... unless one of these slots is said too: "no me alcanza, puedo 4 mil al mes" is a plan
     kept_by_slots: list[str] = Field(default_factory=list)
+    # its phrases count only where the message opens ("qué onda, busco…" greets; "y lo del
+    # crédito, ¿qué onda?" does not)
+    opening_only: bool = False
 
     @field_validator("patterns")
     @classmethod

@@ -567,6 +567,15 @@ class Extractor:
             for label, strong, start, end in analysis.labels
             if claimed.isdisjoint(range(start, end))
         ]
+        opening = _leading_interjections(tokens) | {
+            i for i, t in enumerate(tokens) if not t.isalnum()
+        }
+        analysis.labels = [  # "y lo del crédito ¿qué onda?": no greeting after the opening
+            (label, strong, start, end)
+            for label, strong, start, end in analysis.labels
+            if not self.classifier.labels[label].evidence.opening_only
+            or all(i in opening for i in range(start))
+        ]
         starts = [token.idx for token in doc]
         for label, first, last in patterned:
             start = bisect_right(starts, first) - 1

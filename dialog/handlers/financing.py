@@ -329,6 +329,9 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
     if over:  # before the closing question
         body, _, closing = text.rpartition("\n\n")
         text = "\n\n".join(part for part in (body, over, closing) if part)
+    body, _, closing = text.rpartition("\n\n")
+    if body and closing.rstrip().endswith("?"):  # the closing question is the reply's ask: a
+        return Reply(body, ask=closing, plan=_summary(plan))  # form opened beside it asks instead
     return Reply(text, plan=_summary(plan))
 
 

@@ -563,6 +563,18 @@ def merge_filters(
         and extraction.body_type not in bodies
     ):
         merged["make"] = merged["model"] = None
+    ruled_body = {  # "algo 4x4 aunque no sea pickup" after the Frontier: no Frontier either
+        name.rpartition(":")[2] for name in extraction.said if name.startswith("negated:body_type:")
+    }
+    if (
+        ruled_body
+        and current.model
+        and not extraction.model
+        and body_of is not None
+        and (bodies := body_of(current.make, current.model))
+        and set(bodies) <= ruled_body
+    ):
+        merged["make"] = merged["model"] = None
     new_make = (
         extraction.make and (extraction.make or "").casefold() != (current.make or "").casefold()
     )

@@ -337,7 +337,7 @@ def car_details(ctx: TurnContext) -> Reply:
         return several
     car = pointed_car(ctx) or car_in_focus(ctx)
     listed = ctx.state.last_results
-    each = said(ctx, "car_details:each") and not ctx.extraction.model
+    each = said(ctx, "car_details:each") and not (ctx.extraction.model or ctx.extraction.make)
     if each and 1 < len(listed) <= LISTED_DETAILS:
         car = None  # "¿cuánto mide de largo cada una?": each car on screen
     if _names_another_car(ctx, car):  # "la x trail, ¿qué año es?" with no list, or another car
