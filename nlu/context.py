@@ -547,6 +547,8 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
         return SELECT, second  # "ese quiero", "ese carro": one of the cars on screen
     if not _points(slots) or _criteria_beyond(slots, NAMING):
         return None
+    if (slots.get("year_min") is None) != (slots.get("year_max") is None):
+        return None  # "mejor 2019 en adelante", "include 2020": a floor or a ceiling, a search
     if not _names_the_car(slots) and not _year_said(slots) and not pointing:
         return None  # "y en automático?" refines the search; "el que es automático" points
     if (pointing or reading.words <= 4) and listed_matches(slots, context):
@@ -613,7 +615,9 @@ def km_pointed(cars: list, slots: dict[str, object]) -> list:
 
 
 def _year_said(slots: dict[str, object]) -> bool:
-    return slots.get("year_min") is not None or slots.get("year_max") is not None
+    """A year that can point at a listed car: "la del 2019" (a floor, "2019 en adelante", is a
+    search criterion)."""
+    return slots.get("year_min") is not None and slots.get("year_max") is not None
 
 
 def _points(slots: dict[str, object]) -> bool:

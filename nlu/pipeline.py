@@ -65,6 +65,7 @@ from nlu.vehicles import CAR_ARTICLES, INDEFINITES, VehicleVocabulary, resolve
 from tools.catalog import Catalog, car_name
 from tools.search import alternative_parts
 
+LUXURY = "luxury"  # the origin of premium makes (data/vehicles.yml origins)
 PERSON_COPULAS = GRAMMAR.person_copulas  # grammar words: data/nlu/grammar.yml
 MAX_CHARS = 1000  # longer messages are read up to here: a WhatsApp request is a few lines
 MAX_AMOUNT = 1e10  # "999999999999999 mil" is not a budget
@@ -439,6 +440,14 @@ class Extractor:
             return
         analysis.put("make", makes[0], start)
         analysis.alternatives = [f"{make}|" for make in makes[1:]]
+        before = analysis.tokens[start - 1] if start else ""
+        if (
+            name == LUXURY
+            and before in GRAMMAR.comparatives
+            and "superlative" not in analysis.slots
+        ):
+            analysis.put("superlative", "most_expensive", start - 1)  # "lo más lujoso": the
+            # premium makes, the dearest first
 
     def _add_patterns(self, phrase_sets: Mapping[str, Iterable[str]]) -> None:
         groups: list[tuple[str, str, Iterable[str]]] = []
