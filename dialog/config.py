@@ -237,6 +237,8 @@ class DialogConfig(_Strict):
     lead_sent_says: dict[str, str] = Field(
         default_factory=dict
     )  # after a lead: "escribe asesor" ->
+    # the call to an advisor said once per reply: each earlier one becomes its short form
+    advisor_once: dict[str, str] = Field(default_factory=dict)
     pass_phrases: list[str] = Field(default_factory=list)
     llm: LLMPolicy = Field(default_factory=LLMPolicy)
     reset_on_new_model: list[str] = Field(default_factory=lambda: ["model", "year_min", "year_max"])

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable
+from functools import lru_cache
 
 from dialog.cars import car_values
 from dialog.config import FALLBACK_ROUTE
@@ -141,6 +143,7 @@ class Engine:
                 listener(ctx.handoff)
         reply = self._maybe_rephrase(ctx, reply)
         reply = _not_twice(ctx, reply)
+        reply.text = _advisor_once(ctx.config.advisor_once, reply.text)
         if state.handoff and state.language == "es":
             reply.text = _after_lead(ctx.config.lead_sent_says, reply.text)
         state.last_intent, state.last_topic = ctx.answered_last or (ctx.intent, extraction.topic)
@@ -381,9 +384,10 @@ def _remember(state: ConversationState, extraction: Extraction, extractor: Extra
             state.own_car = extraction.own_car
         if extraction.km_max:  # "el compass es latitude 2019 con 70 mil km": its km, for the
             state.profile[OWN_CAR_KM] = str(extraction.km_max)  # advisor
-        for key in OWN_CAR_TRAITS:  # "tiene 80 mil km y es estándar"
+        other_car = extraction.make or extraction.model  # "el jetta es estándar… mi tsuru":
+        for key in () if other_car else OWN_CAR_TRAITS:  # the Jetta's, not the Tsuru's
             value = getattr(extraction, key.removeprefix("own_car_"))
-            if value:
+            if value:  # "tiene 80 mil km y es estándar"
                 state.profile[key] = value
         if extraction.own_offer:  # "en otro lado me ofrecieron 180 mil"
             state.profile[OWN_CAR_OFFER] = str(round(extraction.own_offer))
@@ -430,6 +434,22 @@ def _after_lead(says: dict[str, str], text: str) -> str:
         if phrase in text:
             text = text.replace(phrase, says[phrase])
     return text
+
+
+def _advisor_once(short: dict[str, str], text: str) -> str:
+    """ "escribe *asesor*" said once: the last call to an advisor stays, the earlier ones take
+    their short form (dialog.yml `advisor_once`)."""
+    if not short:
+        return text
+    found = list(_phrases_pattern(tuple(short)).finditer(text))
+    for match in reversed(found[:-1]):
+        text = text[: match.start()] + short[match.group()] + text[match.end() :]
+    return text
+
+
+@lru_cache(maxsize=8)
+def _phrases_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)))
 
 
 def _guarded(step, ctx: TurnContext, reply: Reply) -> Reply:

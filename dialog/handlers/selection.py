@@ -332,6 +332,7 @@ def focus_reply(ctx: TurnContext, stock_id: int, template: str = "selected") -> 
 def car_details(ctx: TurnContext) -> Reply:
     """Answer about the car in focus (or the one pointed at in this message): the YAML's detail
     topics by keyword, a trait asked ("¿es automático?"), else its full card."""
+    chosen_before = ctx.state.selected
     several = _details_per_sentence(ctx)
     if several is not None:  # "¿la murano cuántos km tiene? ¿y la rav4 trae carplay?"
         return several
@@ -356,7 +357,8 @@ def car_details(ctx: TurnContext) -> Reply:
             lines = [f"*{n}.* " + " ".join(found) for n, found in enumerate(answers, 1)]
             return Reply("\n".join(lines))
         return Reply(ctx.say("no_car"))
-    ctx.state.selected = car.stock_id
+    ruled_out = _trait_ruled_out(ctx, car)  # "el jetta es estándar? no me gusta estándar":
+    ctx.state.selected = chosen_before if ruled_out else car.stock_id  # asked of, not chosen
     carded = ctx.marks.get(CARD_SHOWN, False)  # its card is already in the reply: no km twice
     answers = detail_answers(ctx, car, listed=carded)
     if carded and not answers:
@@ -369,6 +371,19 @@ def car_details(ctx: TurnContext) -> Reply:
         card = ctx.say("card", car_values(car, unknown=unknown, words=ctx.words))
         return Reply("\n".join(part for part in (card, fit) if part))
     return Reply("\n".join([*answers, *([fit] if fit else [])]))
+
+
+def _trait_ruled_out(ctx: TurnContext, car: Car) -> bool:
+    """The car has a trait the message rules out ("no me gusta estándar")."""
+    for name in ctx.extraction.said:
+        if name.startswith(NEGATED_TRAIT):
+            slot, _, value = name.removeprefix(NEGATED_TRAIT).partition(":")
+            if getattr(car, slot, None) == value:
+                return True
+    return False
+
+
+NEGATED_TRAIT = "negated:"
 
 
 def _details_per_sentence(ctx: TurnContext) -> Reply | None:
