@@ -20,7 +20,7 @@ from dialog.turn import Reply, TurnContext
 from nlu.text import normalize
 from tools.catalog import Car, car_name
 from tools.financing import FinancingError, make_plan
-from tools.search import SearchFilters, search
+from tools.search import SearchFilters, alternative_parts, search
 
 LEAD_FORM = "lead_capture"
 RESERVATION = "reservation"  # the knowledge topic whose rules a reservation request gets first
@@ -154,6 +154,8 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         state.handoff = True
         if car is not None:
             state.profile["lead_car"] = str(car.stock_id)  # a later "no, es el otro" corrects it
+            if ctx.extraction.alternatives:  # "interested in both the CR-V 2016 and the CX-5
+                _also_wanted(ctx, None)  # 2019": the other one goes in too
         state.profile["lead_own_car"] = own_car_record(state)
         state.profile[LEAD_PLAN] = plan_key(plan) if plan else ""
     elif state.profile.get("lead_car") is not None:  # what was sent, not the car now in focus
@@ -265,6 +267,9 @@ def _also_wanted(ctx: TurnContext, car: int | None) -> bool:
     the catalog has by that name, else the make and model said (the advisor shows the ones in
     stock). False when it is the car already sent or already added."""
     state, extraction = ctx.state, ctx.extraction
+    if car is None and extraction.alternatives:  # "you only put the CR-V… add the CX-5 2019":
+        extraction = _other_than_lead(ctx)  # the car named that is not the lead's
+        ctx = replace(ctx, extraction=extraction)
     if car is None:
         named = cars_named_anywhere(ctx, limit=2)
         car = named[0].stock_id if len(named) == 1 else None
@@ -282,6 +287,23 @@ def _also_wanted(ctx: TurnContext, car: int | None) -> bool:
         return False
     state.profile[ALSO_KEY] = ALSO_SEP.join([*also, title])
     return True
+
+
+def _other_than_lead(ctx: TurnContext):
+    """Of the cars a message names, the first that is not the lead's car (its year with it)."""
+    extraction = ctx.extraction
+    lead = ctx.services.catalog.get(int(ctx.state.profile.get("lead_car", "0") or 0))
+    named = [(extraction.make, extraction.model)]
+    named += [alternative_parts(other)[:2] for other in extraction.alternatives]
+    years = list(dict.fromkeys(extraction.years))
+    paired = len(years) == len(named)  # "the CR-V 2016 and the CX-5 2019": a year each
+    for i, (make, model) in enumerate(named):
+        if lead is not None and (model or "").casefold() == lead.model.casefold():
+            continue
+        year = years[i] if paired else extraction.year_min if len(years) <= 1 else None
+        update = {"make": make or None, "model": model or None}
+        return extraction.model_copy(update={**update, "year_min": year, "year_max": year})
+    return extraction
 
 
 def _also(state: ConversationState) -> list[str]:
