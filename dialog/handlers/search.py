@@ -709,7 +709,7 @@ def list_outcome(
     else:
         template = "single_result" if outcome.total == 1 else "results"
         template = "results_more" if first > 1 else template
-    unnamed = not _name(filters) and not filters.body_type
+    unnamed = not (_name(filters) and not _origin_word(ctx, filters)) and not filters.body_type
     if template in ("results", "relaxed") and unnamed:  # "46 autos…", "no tengo autos de…"
         noun = ctx.say("criteria_cars") or "autos"
         values["criteria"] = f"{noun} {values['criteria']}".strip()
@@ -724,7 +724,7 @@ def list_outcome(
 def describe(ctx: TurnContext, filters: SearchFilters) -> str:
     """'Mazda CX-5 2021 de menos de 350 mil con CarPlay' from the filters and the YAML fragments."""
     words = ctx.words
-    parts = [_name(filters, words.get("or", "o"))]
+    parts = [_origin_word(ctx, filters) or _name(filters, words.get("or", "o"))]
     if filters.body_type and not filters.model:
         bodies = [filters.body_type, *_either(filters, "body_type")]  # "sedanes o hatchbacks"
         said = f" {words.get('or', 'o')} ".join(words.get(body, body) for body in bodies)
@@ -790,6 +790,22 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
 def _either(filters: SearchFilters, slot: str) -> list[str]:
     """The other values of `slot` wished as well ("sedán o hatchback": ['hatchback'])."""
     return [e.partition(":")[2] for e in filters.either or () if e.startswith(f"{slot}:")]
+
+
+def _origin_word(ctx: TurnContext, filters: SearchFilters) -> str:
+    """ "de marcas de lujo" for the makes of one origin searched together (every one of them in
+    stock, no model), when dialog.yml `words` names that origin; else ''."""
+    if filters.model or not filters.make or not filters.alternatives:
+        return ""
+    parts = [alternative_parts(other) for other in filters.alternatives]
+    if any(model or year for _, model, year in parts):
+        return ""
+    makes = {filters.make.casefold(), *(make.casefold() for make, _, _ in parts)}
+    origins = ctx.services.extractor.vocabulary.origins
+    for name, members in origins.items():
+        if makes == {make.casefold() for make in members}:
+            return ctx.words.get(f"origin_{name}", "")
+    return ""
 
 
 def _name(filters: SearchFilters, joiner: str = "o") -> str:
