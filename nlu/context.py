@@ -348,6 +348,9 @@ def apply_context(
     colour = _colour(reading, slots, context)
     if colour is not None and not searching:
         return colour
+    versus_other = COMPARE in (reading.label, reading.second) and reading.stage == "rule"
+    if versus_other and "context:other_one" in reading.said and len(context.shown) == 2:
+        return COMPARE, None  # "el más barato. ¿cuál es la diferencia con el otro?": the two
     if not searching and (context.focus is not None or context.shown):
         about = _about_a_car(reading, slots, context, settings)
         if about is not None:

@@ -555,6 +555,12 @@ class Extractor:
             or analysis.tokens[end : end + 1] == []
             or analysis.tokens[end] not in GRAMMAR.not_car_after_other
         ]
+        the_other = [(s, e) for name, s, e in found["said"] if name == "context:other_one"]
+        found["said"] = [  # "¿cuál es la diferencia con el otro?": the other car, no search
+            (name, start, end)
+            for name, start, end in found["said"]
+            if name != "context:search" or not any(s <= start and end <= e for s, e in the_other)
+        ]
         found["said"] = _comparative_shared(tokens, found["said"])
         analysis.said = {name for name, _, _ in found["said"]}
         analysis.said_spans = found["said"]
