@@ -247,8 +247,11 @@ class Engine:
             ctx.answered_last = (intent, topic or None)
         if other.handoff is not None:
             ctx.handoff = other.handoff
-        if ctx.state.form is not None and reply.ask:
-            first.ask = ""  # "¿quieres apartarlo?" after "y apártenmela": the advisor's form asks
+        if ctx.state.form is not None and reply.ask and first.ask:  # the advisor's form asks, the
+            if other.route.handler == HANDOFF_HANDLER:  # other answer's question gives way:
+                first.ask = ""  # "¿quieres apartarlo?" after "y apártenmela"
+            else:  # "¿quieres ver el financiamiento?" after an apology that opens the form
+                reply.ask = ""
         if _says_nothing_new(first, reply, last_plan):
             return first  # the hours again after a branch's hours, the plan shown a turn ago
         if reply.kind == REPEATED and first.text.strip():

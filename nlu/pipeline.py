@@ -1263,6 +1263,9 @@ class Extractor:
             first = self.classifier.labels[requests[0]]
             intent, topic, stage, score = first.intent, first.topic, "rule", 1.0
         named = slots.get("make") or slots.get("model")
+        if intent == COMPLAINT and second is None and named and _car_wished(analysis):
+            second = SEARCH_REQUEST  # "me dijeron que me iban a llamar y nada. quiero el mazda 3
+            # 2021": the apology first, and the car still looked for
         of_focus = context.focus is not None and car_matches(context.focus, slots)
         if second is None and intent == KNOWLEDGE and named and not of_focus:
             if stage == "examples" and SEARCH_REQUEST in hits.weak:
@@ -2377,6 +2380,12 @@ def _year_after(tokens: list[str], end: int) -> int | None:
     at = end + 1 if end < len(tokens) and tokens[end] in YEAR_LINKS else end
     token = tokens[at] if at < len(tokens) else ""
     return int(token) if _YEAR.fullmatch(token) else None
+
+
+def _car_wished(analysis: Analysis) -> bool:
+    """A wish word ("quiero", "busco") up to two words before the car named."""
+    at = min(analysis.slot_at.get(key, len(analysis.tokens)) for key in ("make", "model"))
+    return bool(set(analysis.tokens[max(0, at - 2) : at]) & GRAMMAR.wishes)
 
 
 def _vetoes(analysis: Analysis) -> set[str]:
