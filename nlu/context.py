@@ -115,6 +115,7 @@ class ContextSettings(BaseModel):
     similar_words: list[str] = Field(default_factory=list)  # "tipo", "parecido a": like a model
     reset_words: list[str] = Field(default_factory=list)  # "empecemos de nuevo": drop old criteria
     any_make_words: list[str] = Field(default_factory=list)  # "de cualquier marca"
+    other_makes_words: list[str] = Field(default_factory=list)  # "¿y de otras marcas?"
     any_year_words: list[str] = Field(default_factory=list)  # "del año que sea": no year limit
     any_price_words: list[str] = Field(default_factory=list)  # "el precio que sea": no price limit
     stretch_price_words: list[str] = Field(default_factory=list)  # "si se pasa tantito"
@@ -444,7 +445,7 @@ def _current_topic_section(
 # a limit lifted ("cualquier marca", "del año que sea", "no importa el tamaño"): the same search
 LIFTED = frozenset(
     {"context:any_make", "context:any_year", "context:any_price", "context:any_transmission"}
-    | {"context:any_size"}
+    | {"context:any_size", "context:other_makes"}
 )
 COLOUR_WORDS = 5  # "¿lo tienen en blanco?": a short message about a colour
 CAR_LABELS = frozenset({SEARCH, SELECT, DETAILS, QUESTION})

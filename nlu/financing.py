@@ -35,6 +35,8 @@ PLAN_AFTER = frozenset(
 def read(unit: Unit) -> dict[str, float] | None:
     """The financing meaning of a number, {} if it is one but unusable, None if not financing."""
     value = max(unit.values)
+    if unit.cue("person_age_after", "person_age_before"):
+        return {}  # "ella tiene 18 y no trabaja": a person's age, no term nor year
     if "car_price_before" in unit.before and not unit.after & PLAN_AFTER:
         return None  # "la mensualidad de un carro de 200 mil": the car's price
     if "percent_after" in unit.after:  # "10% enganche 6 años": the % is the 10's, not the 6's

@@ -475,6 +475,7 @@ class Extractor:
             (SIMILAR, settings.similar_words),
             ("context:reset", settings.reset_words),
             ("context:any_make", settings.any_make_words),
+            ("context:other_makes", settings.other_makes_words),
             ("context:any_year", settings.any_year_words),
             ("context:any_price", settings.any_price_words),
             (STRETCH_PRICE, settings.stretch_price_words),
@@ -2022,6 +2023,8 @@ def _denied_floor(tokens: list[str], unit) -> bool:
 def _denied_amount(tokens: list[str], unit) -> bool:
     """An amount right after a "no" that opens its clause: "15 mil, no 13 mil"."""
     start = unit.first.start
+    if start > 1 and tokens[start - 2 : start] in (["no", "son"], ["no", "es"], ["no", "eran"]):
+        start -= 1  # "no son 18 meses, mi hija tiene 18 años": what it is not
     if start == 0 or tokens[start - 1] not in DENIALS:
         return False
     return start == 1 or tokens[start - 2] in CLAUSE_BREAKS

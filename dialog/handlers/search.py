@@ -150,6 +150,12 @@ def search_cars(ctx: TurnContext) -> Reply:
     if "context:any_make" in said or _category_asked(ctx.extraction):
         named = ["make", "model", "alternatives", "version_has", *ctx.config.reset_on_new_model]
         current = current.model_copy(update=dict.fromkeys(named))
+    if "context:other_makes" in said and not (current.model or current.version_has):
+        ruled = [*(current.exclude or []), *([current.make] if current.make else [])]
+        ruled += [alternative_parts(other)[0] for other in current.alternatives or ()]
+        update = {"make": None, "alternatives": None, "exclude": ruled or None}
+        current = current.model_copy(update=update)  # "7 seat SUV, Honda or Toyota… other
+        # brands?": those makes out, the rest of the search stays
     if "context:other_model" in said and (current.model or current.version_has):
         # "¿algún otro Toyota?" after the Corolla, "¿otro mercedes?" after the C63 AMG
         ruled = [*(current.exclude or []), *([current.model] if current.model else [])]
