@@ -116,6 +116,7 @@ class ContextSettings(BaseModel):
     reset_words: list[str] = Field(default_factory=list)  # "empecemos de nuevo": drop old criteria
     any_make_words: list[str] = Field(default_factory=list)  # "de cualquier marca"
     other_makes_words: list[str] = Field(default_factory=list)  # "¿y de otras marcas?"
+    cheaper_ok_words: list[str] = Field(default_factory=list)  # "cheaper is fine": no floor
     any_year_words: list[str] = Field(default_factory=list)  # "del año que sea": no year limit
     any_price_words: list[str] = Field(default_factory=list)  # "el precio que sea": no price limit
     stretch_price_words: list[str] = Field(default_factory=list)  # "si se pasa tantito"

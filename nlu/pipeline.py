@@ -476,6 +476,7 @@ class Extractor:
             ("context:reset", settings.reset_words),
             ("context:any_make", settings.any_make_words),
             ("context:other_makes", settings.other_makes_words),
+            ("context:cheaper_ok", settings.cheaper_ok_words),
             ("context:any_year", settings.any_year_words),
             ("context:any_price", settings.any_price_words),
             (STRETCH_PRICE, settings.stretch_price_words),
@@ -555,6 +556,13 @@ class Extractor:
             if name != "context:search"
             or analysis.tokens[end : end + 1] == []
             or analysis.tokens[end] not in GRAMMAR.not_car_after_other
+        ]
+        plan_words = [(s, e) for name, s, e in found["said"] if name.startswith("financing:")]
+        found["said"] = [  # "¿es el plazo más largo?": the term's, no car's length asked
+            (name, start, end)
+            for name, start, end in found["said"]
+            if not name.startswith("details:")
+            or not any(s <= start and end <= e and e - s > end - start for s, e in plan_words)
         ]
         the_other = [(s, e) for name, s, e in found["said"] if name == "context:other_one"]
         found["said"] = [  # "¿cuál es la diferencia con el otro?": the other car, no search
@@ -2851,6 +2859,7 @@ def _label(intent: str | None, topic: str | None) -> str | None:
 
 
 OTHER_SIZE = {"small": "large", "large": "small"}
+RELATIVES = frozenset({"que", "q", "that", "which"})
 
 
 def _size_judged(analysis: Analysis) -> None:
@@ -2860,8 +2869,13 @@ def _size_judged(analysis: Analysis) -> None:
     if size not in OTHER_SIZE:
         return
     before = analysis.tokens[max(0, at - JUDGED_REACH) : at]
-    if any(" ".join(before[i:]) in GRAMMAR.judged_size_before for i in range(len(before))):
+    for i in range(len(before)):
+        if " ".join(before[i:]) not in GRAMMAR.judged_size_before:
+            continue
+        if i and before[i - 1] in RELATIVES:
+            return  # "me gustan las que se ven grandes": the size wished, no judgement
         analysis.slots["size"] = OTHER_SIZE[size]
+        return
 
 
 PHONE_END_DROPS = ("price_max", "price_min", "km_max", "down_payment", "monthly_budget", "ordinal")

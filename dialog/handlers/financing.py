@@ -344,8 +344,11 @@ def _plan_again(ctx: TurnContext, car: Car, plan: Plan) -> Reply | None:
     longest term, what a higher down payment would make of it."""
     if ctx.state.last_plan != _summary(plan).model_dump() or not ctx.template("plan_again"):
         return None
-    if any(getattr(ctx.extraction, key) is not None for key in PLAN_FIGURES):
-        return None  # "¿y con 20% a 6?" again: the card the customer asked for
+    figures = [key for key in PLAN_FIGURES if getattr(ctx.extraction, key) is not None]
+    longest_asked = figures == ["term_months"] and said(ctx, "financing:longest_term")
+    if figures and not (longest_asked and ctx.extraction.term_months == plan.term_months):
+        return None  # "¿y con 20% a 6?" again: the card the customer asked for ("72 meses es el
+        # plazo más largo?" of a 72-month plan asks whether it is the longest)
     if _minimum_asked(ctx):
         return None  # "¿sin enganche nada?": the note says why it is the same plan
     values = _plan_values(ctx, car, plan)

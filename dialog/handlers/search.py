@@ -662,7 +662,9 @@ def merge_filters(
     raised = current.price_max is not None and (extraction.price_max or 0) > current.price_max
     if extraction.price_max is not None:  # "menos de 180 mil" excludes $180,999; "de 211 mil" not
         merged["price_strict"] = True if "price:bound" in extraction.said else None
-    if extraction.price_max is not None and extraction.price_min is None and not raised:
+    cheaper_ok = "context:cheaper_ok" in extraction.said  # "it's fine if it's cheaper, under 500k"
+    ceiling_only = extraction.price_max is not None and not raised
+    if extraction.price_min is None and (ceiling_only or cheaper_ok):
         merged["price_min"] = None  # "máximo 300 mil" after "alrededor de 400": a ceiling only
     # "de 300 a 400 mil", then "sube el presupuesto a medio millón": still from 300
     return SearchFilters(**merged)
