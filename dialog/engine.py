@@ -294,6 +294,8 @@ class Engine:
         if ctx.handoff is not None or state.profile.get("lead_declined"):
             return first
         calling = ctx.speaking_as(HANDOFF_INTENT)
+        if first.plan is not None:  # "me quedo con 5 años. Sofía, 55…": the lead gets that plan
+            state.last_plan = first.plan.model_dump()
         reply = self._dispatch(calling, forms=False)
         if calling.handoff is not None:
             ctx.handoff = calling.handoff

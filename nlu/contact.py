@@ -409,7 +409,8 @@ def _clause_ends(tokens: list[str], position: int) -> bool:
 
 def _as_written(raw: str, folded: list[str]) -> list[str]:
     """The customer's own spelling (accents kept) of folded words found in the raw text."""
-    written = re.findall(r"[^\W\d_]+", raw)
+    written = re.findall(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", raw)  # "O'Connor", "Reyes-Miller"
+    written = [word.replace("’", "'") for word in written]
     keys = [fold(word) for word in written]
     for i in range(len(keys) - len(folded) + 1):
         if keys[i : i + len(folded)] == folded:
@@ -421,9 +422,14 @@ def _title(words: list[str], links: frozenset[str]) -> str:
     return " ".join(
         word.lower()
         if word.lower() in links
-        else "-".join(part[:1].upper() + part[1:].lower() for part in word.split("-"))
+        else "-".join(_capital_parts(part) for part in word.split("-"))
         for word in words
     )  # "Robert and Linda Hughes", "María de la Luz", "Reyes-Miller"
+
+
+def _capital_parts(word: str) -> str:
+    """ "o'connor" -> "O'Connor", "d'angelo" -> "D'Angelo": each part after an apostrophe too."""
+    return "'".join(part[:1].upper() + part[1:].lower() for part in word.split("'"))
 
 
 SURNAME_ONLY = "contact:surname"  # said when the name read is a surname alone

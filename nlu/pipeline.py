@@ -2103,6 +2103,11 @@ def _terms_listed_after(
         return
     tokens = analysis.tokens
     end = analysis.slot_at["term_months"]
+    unit_at = next(  # "a cuatro años": past the number in words too
+        (i for i in range(end, min(end + 4, len(tokens))) if tokens[i] in term_units), None
+    )
+    if unit_at is not None:
+        end = unit_at
     while end < len(tokens) and not tokens[end].isalpha():
         end += 1  # past the number
     while end < len(tokens) and tokens[end] in term_units:
