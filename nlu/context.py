@@ -117,6 +117,7 @@ class ContextSettings(BaseModel):
     any_make_words: list[str] = Field(default_factory=list)  # "de cualquier marca"
     other_makes_words: list[str] = Field(default_factory=list)  # "¿y de otras marcas?"
     cheaper_ok_words: list[str] = Field(default_factory=list)  # "cheaper is fine": no floor
+    pointed_amount_words: list[str] = Field(default_factory=list)  # "con esos 6 mil"
     any_year_words: list[str] = Field(default_factory=list)  # "del año que sea": no year limit
     any_price_words: list[str] = Field(default_factory=list)  # "el precio que sea": no price limit
     stretch_price_words: list[str] = Field(default_factory=list)  # "si se pasa tantito"
@@ -282,6 +283,7 @@ def apply_context(
     ):
         _same_money(slots, context)  # "¿y con 30 mil?" after a down payment: another one
         _bare_same_money(reading, slots, context)  # "¿me alcanza con 6 mil?" ... "¿y con 5?"
+    _same_amount_pointed(reading, slots, context)
     _bare_after_percent(reading, slots, context)
     if _same_amount_again(reading, slots, context) and context.focus is not None:
         return FINANCING, None  # "se pasa de mis 4500, ¿qué hago pa que baje?": the plan again
@@ -673,6 +675,22 @@ def _about_focus(slots: dict[str, object], context: DialogContext) -> bool:
 MONEY = ("monthly_budget", "down_payment", "price_max", "price_min")
 SAME_SIZE = 5.0  # an amount within 5x of the last one said is the same kind of amount
 DOWN_AGAIN = 2.0  # an amount within 2x of the down payment just talked about is that one again
+
+
+def _same_amount_pointed(
+    reading: Reading, slots: dict[str, object], context: DialogContext
+) -> None:
+    """ "¿a 4 años con esos 6 mil, cuánto enganche ocupo?" after "6 mil al mes": the amount said
+    before, pointed at again ("esos", "los mismos"), keeps its kind."""
+    said = [key for key in MONEY if key in slots]
+    if context.last_money is None or len(said) != 1 or POINTED_AMOUNT not in reading.said:
+        return
+    kind, last = context.last_money
+    if said[0] != kind and float(slots[said[0]]) == last:  # type: ignore[arg-type]
+        slots[kind] = slots.pop(said[0])
+
+
+POINTED_AMOUNT = "context:pointed_amount"
 
 
 def _same_money(slots: dict[str, object], context: DialogContext) -> None:

@@ -477,6 +477,7 @@ class Extractor:
             ("context:any_make", settings.any_make_words),
             ("context:other_makes", settings.other_makes_words),
             ("context:cheaper_ok", settings.cheaper_ok_words),
+            ("context:pointed_amount", settings.pointed_amount_words),
             ("context:any_year", settings.any_year_words),
             ("context:any_price", settings.any_price_words),
             (STRETCH_PRICE, settings.stretch_price_words),
@@ -1622,6 +1623,9 @@ class Extractor:
             slots.pop("ordinal", None)  # que tienen": over every car, not the list on screen
         fits = "length_max" in slots and not named and intent != SEARCH_REQUEST
         fits = fits and not POINTING & slots.keys()  # "¿el 2 cabe en mi cochera?": that one
+        year = slots.get("year_min") if slots.get("year_min") == slots.get("year_max") else None
+        fits = fits and not (year and sum(car.year == year for car in context.shown) == 1)
+        # "la del 2018, ¿cuánto mide? mi cochera es de 4.5 m": the listed 2018 measured
         if fits and (context.focus is None or set(analysis.tokens) & WHICH_WORDS):
             intent, topic, stage, second = SEARCH_REQUEST, None, "context", None  # "de los 9
             # cuál cabe en mi cochera de 4.5 m": the same search, the ones that fit

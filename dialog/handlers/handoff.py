@@ -250,7 +250,9 @@ def lead_status(ctx: TurnContext) -> Reply:
         ctx.marks[WHOLE_MESSAGE] = True  # the rest of the message is the note, no other request
     if seller:  # their own car is the lead's: no listed car to add
         return finish_handoff(ctx, "updated" if changed else "unchanged", send=changed)
-    car = _pointed_car(ctx)
+    noted_only = said(ctx, NOTE_KEY) and not named and extraction.ordinal is None
+    car = None if noted_only else _pointed_car(ctx)  # "agrégale que la quiero 2018": a note on
+    # the car sent (a Tacoma we do not have), not the one car on screen
     if car is not None and _car_title(ctx, car) in _also(state):
         car = None  # already beside the lead's car: "¿qué datos tienes?" changes nothing
     contact = any(getattr(ctx.extraction, key) for key in LEAD_SLOTS)
