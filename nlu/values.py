@@ -86,8 +86,7 @@ class ValueReader:
             if not any(
                 other[1] <= start and end <= other[2] and other[2] - other[1] > end - start
                 for other in spans
-                if other[0].startswith(SUPERLATIVE_PREFIX)
-                and (key.startswith(SUPERLATIVE_PREFIX) or other[0] in ORDERING_KEYS)
+                if other[0] in ORDERING_KEYS
             )  # "a big engine": no big car either
         ]
         last_of: dict[str, int] = {}  # where each slot is said last

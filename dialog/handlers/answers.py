@@ -38,6 +38,7 @@ def fixed_reply(ctx: TurnContext) -> Reply:
 
 SECOND_REQUEST = "turn:second_request"  # said by the engine on the copy a second request reads
 REPEATED = "repeated"  # the kind of the "ya te lo compartí arriba" reply
+BARE_ASK_WORDS = 4  # a topic asked again in this few words gets its answer again
 # the time units an elapsed time is said in, longest first, with their days
 AGO_UNITS = tuple(DAYS_PER_UNIT.items())  # the units the NLU read the time in
 
@@ -106,7 +107,8 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         income = _income_note(ctx, entry.topic)
         if key in recent and income:  # "te pregunté si con 18 mil de sueldo me aprueban"
             return Reply(income)
-        if key in recent and not pointed and not again and ctx.template("repeated"):
+        bare = len(ctx.text.split()) <= BARE_ASK_WORDS  # "¿y la garantía?": asked again, plainly
+        if key in recent and not pointed and not again and not bare and ctx.template("repeated"):
             title = ctx.knowledge(entry.topic, "title") or entry.title
             text = _in_language(ctx, answer) or answer.text
             return Reply(

@@ -149,6 +149,8 @@ def search_cars(ctx: TurnContext) -> Reply:
         current = SearchFilters()
     if "context:any_make" in said or _category_asked(ctx.extraction):
         named = ["make", "model", "alternatives", "version_has", *ctx.config.reset_on_new_model]
+        if "context:any_make" in said:  # "any brand, not just Honda or Toyota": none ruled out
+            named.append("exclude")
         current = current.model_copy(update=dict.fromkeys(named))
     if "context:other_makes" in said and not (current.model or current.version_has):
         ruled = [*(current.exclude or []), *([current.make] if current.make else [])]
