@@ -327,6 +327,7 @@ def focus_reply(ctx: TurnContext, stock_id: int, template: str = "selected") -> 
         "fits": FOCUS | {"space", "gap"},
         "does_not_fit": FOCUS | {"space", "gap"},
         "seen_elsewhere": set(),
+        "no_car_unlisted": set(),
     },
 )
 def car_details(ctx: TurnContext) -> Reply:
@@ -356,7 +357,8 @@ def car_details(ctx: TurnContext) -> Reply:
         if listed and all(answers):  # "¿son automáticos?" over the list: one line per car
             lines = [f"*{n}.* " + " ".join(found) for n, found in enumerate(answers, 1)]
             return Reply("\n".join(lines))
-        return Reply(ctx.say("no_car"))
+        unlisted = not listed and ctx.template("no_car_unlisted")  # "hola, quiero informes"
+        return Reply(ctx.say("no_car_unlisted" if unlisted else "no_car"))
     ruled_out = _trait_ruled_out(ctx, car)  # "el jetta es estándar? no me gusta estándar":
     ctx.state.selected = chosen_before if ruled_out else car.stock_id  # asked of, not chosen
     carded = ctx.marks.get(CARD_SHOWN, False)  # its card is already in the reply: no km twice
