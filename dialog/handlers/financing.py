@@ -101,6 +101,7 @@ QUOTE = {"price", "down_payment", "down_payment_pct", "lines", "rate", "min_pct"
         "income_no_car": {"income"},
         "plan_again": PLAN,
         "plan_lower": PLAN | {"higher_down", "higher_pct", "higher_payment"},
+        "longest_note": PLAN,
         "over_budget": {"monthly_payment", "monthly_budget"},
         "over_budget_longer": {
             "monthly_payment",
@@ -325,6 +326,12 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
             "number": f"{said_pct:g}",
         }
         text = f"{ctx.say(note, values)}\n\n{text}"
+    longest = plan.term_months == max(ctx.services.financing.term_months)
+    longest = longest and said(ctx, "financing:longest_term") and "?" in ctx.text
+    if longest and ctx.template("longest_note"):  # "¿y a 6 años? ¿es lo máximo?": yes
+        body, _, closing = text.rpartition("\n\n")  # before the closing question
+        note = ctx.say("longest_note", _plan_values(ctx, car, plan))
+        text = "\n\n".join(part for part in (body, note, closing) if part)
     over = _over_budget(ctx, car, plan)
     if over:  # before the closing question
         body, _, closing = text.rpartition("\n\n")
