@@ -74,7 +74,10 @@ def _answered(
     ctx: TurnContext, sentence: str, reading, dispatch: Callable[[TurnContext], Reply]
 ) -> Reply:
     """The sentence answered by its own route; its general "no lo tengo confirmado" names the
-    question instead, so the customer knows which one it is."""
+    question instead, so the customer knows which one it is. A city said elsewhere in the message
+    is the sentence's ("la camioneta está aquí en gdl? ¿dónde están sus sucursales acá?")."""
+    if reading.city is None and ctx.extraction.city is not None:
+        reading = reading.model_copy(update={"city": ctx.extraction.city})
     other = TurnContext(
         text=sentence,
         extraction=reading,
