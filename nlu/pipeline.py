@@ -565,6 +565,11 @@ class Extractor:
             if not name.startswith("details:")
             or not any(s <= start and end <= e and e - s > end - start for s, e in plan_words)
         ]
+        found["said"] = [  # "¿uno más nuevo? tipo 2020 o 2021": about those years, no "like a"
+            (name, start, end)
+            for name, start, end in found["said"]
+            if name != SIMILAR or not tokens[end : end + 1] or not tokens[end][:1].isdigit()
+        ]
         the_other = [(s, e) for name, s, e in found["said"] if name == "context:other_one"]
         found["said"] = [  # "¿cuál es la diferencia con el otro?": the other car, no search
             (name, start, end)

@@ -468,6 +468,9 @@ def _details_of_several(ctx: TurnContext, cars: list[Car]) -> Reply:
 
     ctx.state.last_results = [car.stock_id for car in cars]
     ctx.state.selected = None
+    named = {"make": ctx.extraction.make, "model": ctx.extraction.model}
+    if named["model"] or named["make"]:  # "¿cuánto cuesta el mazda 3?" … "¿uno más nuevo?": of
+        ctx.state.filters = SearchFilters(**named)  # those, the next search narrows
     listing = ctx.speaking_as(SEARCH_ROUTE)  # the list looks as the search shows it
     lines = []
     for n, car in enumerate(cars, 1):
