@@ -15,6 +15,7 @@ from nlu.text import fold
 
 SUPERLATIVE = "superlative"
 SUPERLATIVE_PREFIX = "value|superlative|"
+POSSESSIVES = frozenset({"your", "tus", "sus", "their", "our"})  # "your cheapest cars"
 # an order wished with no article: "un carro con motor grande" lists the biggest engines first
 ORDERING_WISHES = frozenset({"largest_engine"})
 ORDERING_KEYS = frozenset(f"{SUPERLATIVE_PREFIX}{value}" for value in ORDERING_WISHES)
@@ -137,8 +138,14 @@ class ValueReader:
                 found[f"{ALSO_BEST}{value}"] = (True, start)  # "¿cuál la más barata y cuál la de
                 continue  # menos km?": both asked
             described = tokens[start - 2] if start > 1 and tokens[start - 1] in COPULAS else None
-            if start and (tokens[start - 1] in self.not_after or described in self.not_after):
+            ours = slot == SUPERLATIVE and start and tokens[start - 1] in POSSESSIVES
+            if (
+                start
+                and not ours
+                and (tokens[start - 1] in self.not_after or described in self.not_after)
+            ):
                 continue  # "inspección mecánica" is not a manual car; "mi cochera es chica"
+                # ("show me your cheapest cars" orders them)
             # "¿cuál es más chico?" compares; "enséñame más suvs" asks for more of a body type
             if (
                 slot not in (SUPERLATIVE, "body_type")
