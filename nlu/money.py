@@ -62,12 +62,7 @@ def read_engine(unit: Unit) -> dict[str, float] | None:
         return {}
     if unit.is_range:
         return {"engine_min": min(values), "engine_max": max(values)}
-    value = values[-1]
-    if unit.cue("min_before", "min_after"):
-        return {"engine_min": value}
-    if unit.cue("max_before", "max_after", "age_limit_before"):
-        return {"engine_max": value}
-    return {"engine_min": value, "engine_max": value}
+    return _litres(unit, values[-1], ("max_before", "max_after", "age_limit_before"))
 
 
 def read_bare_engine(unit: Unit) -> dict[str, float] | None:
@@ -77,13 +72,17 @@ def read_bare_engine(unit: Unit) -> dict[str, float] | None:
     if quantity.multiplied or quantity.money or not quantity.tenths:
         return None
     low, high = ENGINE_LITRES
-    if not low <= quantity.value <= high:
-        return None
+    ceilings = ("max_before", "max_after")
+    return _litres(unit, quantity.value, ceilings) if low <= quantity.value <= high else None
+
+
+def _litres(unit: Unit, value: float, ceilings: tuple[str, ...]) -> dict[str, float]:
+    """A floor ("para arriba"), a ceiling (one of `ceilings`) or the one size said."""
     if unit.cue("min_before", "min_after"):
-        return {"engine_min": quantity.value}
-    if unit.cue("max_before", "max_after"):
-        return {"engine_max": quantity.value}
-    return {"engine_min": quantity.value, "engine_max": quantity.value}
+        return {"engine_min": value}
+    if unit.cue(*ceilings):
+        return {"engine_max": value}
+    return {"engine_min": value, "engine_max": value}
 
 
 def is_money(unit: Unit) -> bool:

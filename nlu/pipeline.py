@@ -317,6 +317,10 @@ class Extractor:
         self.places = PlaceIndex(lexicon.places)
         # labels about the customer's own car (config/intents.yml): a seller's lead, their car
         self.own_car_labels = frozenset(classifier.settings.own_car_labels)
+        # labels whose phrases count only where a message opens (config/intents.yml)
+        self.opening_only = frozenset(
+            name for name, label in classifier.labels.items() if label.evidence.opening_only
+        )
         self.before_search = frozenset(before_search)
         domain = self._domain_words()
         cars = frozenset(word for phrase in vocabulary.phrases for word in phrase.split())
@@ -558,24 +562,15 @@ class Extractor:
             or analysis.tokens[end : end + 1] == []
             or analysis.tokens[end] not in GRAMMAR.not_car_after_other
         ]
-        plan_words = [(s, e) for name, s, e in found["said"] if name.startswith("financing:")]
-        found["said"] = [  # "¿es el plazo más largo?": the term's, no car's length asked
-            (name, start, end)
-            for name, start, end in found["said"]
-            if not name.startswith("details:")
-            or not any(s <= start and end <= e and e - s > end - start for s, e in plan_words)
-        ]
+        # "¿es el plazo más largo?": the term's, no car's length asked
+        found["said"] = _without_inside(found["said"], "details:", "financing:")
         found["said"] = [  # "¿uno más nuevo? tipo 2020 o 2021": about those years, no "like a"
             (name, start, end)
             for name, start, end in found["said"]
             if name != SIMILAR or not tokens[end : end + 1] or not tokens[end][:1].isdigit()
         ]
-        the_other = [(s, e) for name, s, e in found["said"] if name == "context:other_one"]
-        found["said"] = [  # "¿cuál es la diferencia con el otro?": the other car, no search
-            (name, start, end)
-            for name, start, end in found["said"]
-            if name != "context:search" or not any(s <= start and end <= e for s, e in the_other)
-        ]
+        # "¿cuál es la diferencia con el otro?": the other car, no search
+        found["said"] = _without_inside(found["said"], "context:search", "context:other_one")
         found["said"] = _comparative_shared(tokens, found["said"])
         analysis.said = {name for name, _, _ in found["said"]}
         analysis.said_spans = found["said"]
@@ -597,15 +592,15 @@ class Extractor:
             for label, strong, start, end in analysis.labels
             if claimed.isdisjoint(range(start, end))
         ]
-        opening = _leading_interjections(tokens) | {
-            i for i, t in enumerate(tokens) if not t.isalnum()
-        }
-        analysis.labels = [  # "y lo del crédito ¿qué onda?": no greeting after the opening
-            (label, strong, start, end)
-            for label, strong, start, end in analysis.labels
-            if not self.classifier.labels[label].evidence.opening_only
-            or all(i in opening for i in range(start))
-        ]
+        if any(label in self.opening_only for label, *_ in analysis.labels):
+            opening = _leading_interjections(tokens) | {
+                i for i, t in enumerate(tokens) if not t.isalnum()
+            }
+            analysis.labels = [  # "y lo del crédito ¿qué onda?": no greeting after the opening
+                (label, strong, start, end)
+                for label, strong, start, end in analysis.labels
+                if label not in self.opening_only or all(i in opening for i in range(start))
+            ]
         starts = [token.idx for token in doc]
         for label, first, last in patterned:
             start = bisect_right(starts, first) - 1
@@ -2040,7 +2035,7 @@ def _denied_floor(tokens: list[str], unit) -> bool:
 def _denied_amount(tokens: list[str], unit) -> bool:
     """An amount right after a "no" that opens its clause: "15 mil, no 13 mil"."""
     start = unit.first.start
-    if start > 1 and tokens[start - 2 : start] in (["no", "son"], ["no", "es"], ["no", "eran"]):
+    if start > 1 and " ".join(tokens[start - 2 : start]) in GRAMMAR.denial_copulas:
         start -= 1  # "no son 18 meses, mi hija tiene 18 años": what it is not
     if start == 0 or tokens[start - 1] not in DENIALS:
         return False
@@ -2405,6 +2400,20 @@ def _year_after(tokens: list[str], end: int) -> int | None:
     at = end + 1 if end < len(tokens) and tokens[end] in YEAR_LINKS else end
     token = tokens[at] if at < len(tokens) else ""
     return int(token) if _YEAR.fullmatch(token) else None
+
+
+def _without_inside(
+    spans: list[tuple[str, int, int]], inner: str, outer: str
+) -> list[tuple[str, int, int]]:
+    """The phrase spans but those named `inner…` lying inside a span named `outer…` ("largo"
+    inside "el plazo más largo", "otro" inside "el otro")."""
+    covers = [(s, e) for name, s, e in spans if name.startswith(outer)]
+    return [
+        (name, start, end)
+        for name, start, end in spans
+        if not name.startswith(inner)
+        or not any(s <= start and end <= e and (s, e) != (start, end) for s, e in covers)
+    ]
 
 
 def _car_wished(analysis: Analysis) -> bool:
@@ -2873,7 +2882,7 @@ def _label(intent: str | None, topic: str | None) -> str | None:
 
 
 OTHER_SIZE = {"small": "large", "large": "small"}
-RELATIVES = frozenset({"que", "q", "that", "which"})
+RELATIVES = GRAMMAR.relatives  # "las que se ven grandes" (grammar.yml)
 
 
 def _size_judged(analysis: Analysis) -> None:

@@ -15,9 +15,8 @@ from nlu.text import fold
 
 SUPERLATIVE = "superlative"
 SUPERLATIVE_PREFIX = "value|superlative|"
-POSSESSIVES = frozenset({"your", "tus", "sus", "their", "our"})  # "your cheapest cars"
-# an order wished with no article: "un carro con motor grande" lists the biggest engines first
-ORDERING_WISHES = frozenset({"largest_engine"})
+POSSESSIVES = GRAMMAR.stock_possessives  # "your cheapest cars" (grammar.yml)
+ORDERING_WISHES = GRAMMAR.article_free_superlatives  # "un carro con motor grande"
 ORDERING_KEYS = frozenset(f"{SUPERLATIVE_PREFIX}{value}" for value in ORDERING_WISHES)
 ALSO_BEST = "also_best:"  # a second superlative asked in the same message, reported in `said`
 DROPPED = "dropped:"  # a slot the customer no longer cares about, reported in `said`

@@ -329,13 +329,8 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
     longest = plan.term_months == max(ctx.services.financing.term_months)
     longest = longest and said(ctx, "financing:longest_term") and "?" in ctx.text
     if longest and ctx.template("longest_note"):  # "¿y a 6 años? ¿es lo máximo?": yes
-        body, _, closing = text.rpartition("\n\n")  # before the closing question
-        note = ctx.say("longest_note", _plan_values(ctx, car, plan))
-        text = "\n\n".join(part for part in (body, note, closing) if part)
-    over = _over_budget(ctx, car, plan)
-    if over:  # before the closing question
-        body, _, closing = text.rpartition("\n\n")
-        text = "\n\n".join(part for part in (body, over, closing) if part)
+        text = _before_closing(text, ctx.say("longest_note", _plan_values(ctx, car, plan)))
+    text = _before_closing(text, _over_budget(ctx, car, plan))
     body, _, closing = text.rpartition("\n\n")
     if body and closing.rstrip().endswith("?"):  # the closing question is the reply's ask: a
         return Reply(body, ask=closing, plan=_summary(plan))  # form opened beside it asks instead
@@ -343,6 +338,14 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
 
 
 PLAN_FIGURES = ("down_payment", "down_payment_pct", "term_months", "monthly_budget")
+
+
+def _before_closing(text: str, part: str) -> str:
+    """`part` as the paragraph before the card's closing question (nothing when empty)."""
+    if not part:
+        return text
+    body, _, closing = text.rpartition("\n\n")
+    return "\n\n".join(piece for piece in (body, part, closing) if piece)
 
 
 def _plan_again(ctx: TurnContext, car: Car, plan: Plan) -> Reply | None:

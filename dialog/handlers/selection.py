@@ -33,14 +33,9 @@ from nlu.grammar import GRAMMAR
 from nlu.pipeline import CAR_PRICE, PRICE_SEEN
 from nlu.schema import Extraction
 from nlu.text import normalize
+from nlu.values import NEGATED
 from tools.catalog import Car, Catalog
-from tools.search import (
-    ORDER,
-    SearchFilters,
-    alternative_parts,
-    search,
-    trim_as_version,
-)
+from tools.search import ORDER, SearchFilters, alternative_parts, search, trim_as_version
 
 FOCUS = CAR_PLACEHOLDERS
 USE_PICKS = ("cheapest", "lowest_km", "newest", "shortest", "longest", "tallest", "smallest_engine",
@@ -378,14 +373,11 @@ def car_details(ctx: TurnContext) -> Reply:
 def _trait_ruled_out(ctx: TurnContext, car: Car) -> bool:
     """The car has a trait the message rules out ("no me gusta estándar")."""
     for name in ctx.extraction.said:
-        if name.startswith(NEGATED_TRAIT):
-            slot, _, value = name.removeprefix(NEGATED_TRAIT).partition(":")
+        if name.startswith(NEGATED):
+            slot, _, value = name.removeprefix(NEGATED).partition(":")
             if getattr(car, slot, None) == value:
                 return True
     return False
-
-
-NEGATED_TRAIT = "negated:"
 
 
 def _details_per_sentence(ctx: TurnContext) -> Reply | None:
