@@ -16,6 +16,7 @@ from nlu.text import normalize, sentences
 DETAILS_HANDLER = "catalog.details"  # its parts are the car's data asked ("details:km")
 QUOTE_CHARS = 90  # a longer question is cut at a word, with "…"
 ASKED = "?"
+RULED = ("rule", "context")  # stages that read a sentence by its words, not by likeness
 
 
 def answer_open_questions(
@@ -46,10 +47,11 @@ def answer_open_questions(
         if _names_answered(extractor, sentence, answered):
             continue  # "¿qué documentos necesito para venderlo?": the sale's answer took it
         own = _own_words(sentence, policy)  # "¿cómo funciona eso?" asks of the rest
-        clear = reading.stage == "rule" or (own and (reading.score or 0.0) >= policy.min_score)
+        ruled = reading.stage in RULED  # "la touareg es diesel verdad?" of a listed car
+        clear = ruled or (own and (reading.score or 0.0) >= policy.min_score)
         if clear and label in policy.answers:
             reply = _answered(ctx, sentence, reading, dispatch)
-        elif reading.stage != "rule" and own and not reading.slots():
+        elif not ruled and own and not reading.slots():
             if _said_in(sentence, first.full_text, policy):
                 continue  # "30% over 3 years. total interest paid?": the plan says it
             reply = Reply(_named_back(ctx, sentence), rephrasable=False)

@@ -161,6 +161,8 @@ class ContextSettings(BaseModel):
     # an amount up to this, said while talking financing, is a monthly payment, not a car price
     monthly_max: float = 30_000
     time_labels: list[str] = Field(default_factory=list)  # "horario" beside a contact time
+    # answers after which a place named like a car ("Santa Fe") needs no "en" before it
+    place_labels: list[str] = Field(default_factory=list)
     # a note for the advisor ("ponle que quiero verla el sábado") says a time of the call only
     # with one of these ("ponle que me llamen el sábado")
     call_words: list[str] = Field(default_factory=list)

@@ -6,8 +6,9 @@ Cases (data/nlu_cases.yml, data/nlu_blind*.yml) are `{text, expect, context?, ca
 every slot not under `expect` must not be extracted; `intent`/`topic`/`second` are checked only
 when given. `context` is what was on screen: `list_shown` (a list of cars that includes any car
 the case names), `car_chosen` (that car is also in focus), `plan_shown` (a plan for that car
-was the last answer), `lead_sent` (an advisor's lead was taken) or `selling` (the customer
-talked of selling their own car, a Volkswagen Jetta 2018: the last answer). Strings compare
+was the last answer), `lead_sent` (an advisor's lead was taken), `places_shown` (the branches
+were the last answer) or `selling` (the customer talked of selling their own car, a Volkswagen
+Jetta 2018: the last answer). Strings compare
 without case or accents, numbers exactly.
 """
 
@@ -31,7 +32,7 @@ LABEL_KEYS = ("intent", "topic", "second")
 SHOWN = 5
 
 
-Screen = Literal["list_shown", "car_chosen", "plan_shown", "lead_sent", "selling"]
+Screen = Literal["list_shown", "car_chosen", "plan_shown", "lead_sent", "places_shown", "selling"]
 SCREENS = get_args(Screen)
 
 
@@ -167,6 +168,7 @@ def evaluate(
 
 CHOSEN = ("car_chosen", "plan_shown")
 SELLING, SELLING_CAR = "knowledge/selling_car", "Volkswagen Jetta 2018"
+PLACES = "knowledge/locations"
 LAST_LABEL = {"list_shown": "search_cars", "car_chosen": "select_car", "plan_shown": "financing"}
 
 
@@ -176,6 +178,8 @@ def case_context(case: Case, catalog: Catalog | None) -> DialogContext | None:
         return None
     if case.context == "lead_sent":  # the advisor's lead was sent; nothing on screen
         return DialogContext(lead_open=True)
+    if case.context == "places_shown":  # the branches were the last answer
+        return DialogContext(last_label=PLACES)
     if case.context == "selling":  # their own car to sell; nothing on screen
         return DialogContext(last_label=SELLING, own_car=SELLING_CAR)
     if catalog is None or not len(catalog):

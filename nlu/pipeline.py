@@ -529,9 +529,12 @@ class Extractor:
             docs = list(self.nlp.tokenizer.pipe(prepare(phrase) for phrase in phrases))
             self.matcher.add(key, [doc for doc in docs if len(doc)])
 
-    def analyse(self, text: str, asking: Iterable[str] = (), light: bool = False) -> Analysis:
+    def analyse(
+        self, text: str, asking: Iterable[str] = (), light: bool = False, places: bool = False
+    ) -> Analysis:
         """Tokens, claims and slots of a message (no intent yet); `light` skips what the example
-        stage does not use (contact data, slot values, picks)."""
+        stage does not use (contact data, slot values, picks); `places`: the places were just
+        talked of, so "Santa Fe" alone is the place."""
         raw = self.lexicon.words_for_emoji(text[:MAX_CHARS]) if isinstance(text, str) else ""
         prepared = self._expand(prepare(raw))
         doc = self._tokenise(prepared)
@@ -580,7 +583,7 @@ class Extractor:
         if not light:  # "quiero que me llame alguien hoy": a call asked by a pattern too
             calls = any(label == CALL_INTENT for label, _, _ in patterned)
             self._contact(analysis, found, set(asking) | ({"lead"} if calls else set()))
-        self._claims(analysis, found, light)
+        self._claims(analysis, found, light, places)
         for name, start, end in analysis.said_spans:  # "algo tipo mini cooper": one reference
             if name == SIMILAR and end < len(tokens) and analysis.kinds[end] == "car":
                 analysis.kinds[start:end] = ["car"] * (end - start)
@@ -665,15 +668,15 @@ class Extractor:
             analysis.slots["name"] = corrected
             analysis.slot_at.setdefault("name", 0)
 
-    def _claims(self, analysis: Analysis, found, light: bool = False) -> None:
+    def _claims(self, analysis: Analysis, found, light: bool = False, places: bool = False) -> None:
         tokens = analysis.tokens
         taken = [kind is not None for kind in analysis.kinds]
-        place = self.places.read(tokens, found["place"], taken)
+        place = self.places.read(tokens, found["place"], taken, places)
         if place:
             _mark(analysis, taken, "place")
             analysis.put("city", place, _first(analysis, "place"))
             analysis.cities.append(place)
-            while (other := self.places.read(tokens, found["place"], taken)) is not None:
+            while (other := self.places.read(tokens, found["place"], taken, places)) is not None:
                 _mark(analysis, taken, "place")  # "¿hay en Cuernavaca? ¿y en Mérida?"
                 if other not in analysis.cities:
                     analysis.cities.append(other)
@@ -1220,7 +1223,8 @@ class Extractor:
         """`exclude` leaves one YAML example out of the example stage (leave-one-out)."""
         context = context or DialogContext()
         asking = [*context.asking, "lead"] if context.lead_open else context.asking
-        analysis = self.analyse(text, asking)
+        places = context.last_label in self.context_settings.place_labels
+        analysis = self.analyse(text, asking, places=places)
         if not analysis.tokens:
             return Extraction()
         _closing_tag_no(analysis)

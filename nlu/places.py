@@ -25,13 +25,15 @@ class PlaceIndex:
         for name, place in self.data.places.items():
             yield f"place|{name}", [name, *place.aliases]
 
-    def read(self, tokens: list[str], spans, taken: list[bool]) -> str | None:
-        """The first place named (claiming its words), or None."""
+    def read(self, tokens: list[str], spans, taken: list[bool], bare: bool = False) -> str | None:
+        """The first place named (claiming its words), or None; `bare` (just after the places
+        were talked of) takes a name that otherwise needs a preposition ("ok, Santa Fe")."""
         for key, start, end in sorted(spans, key=lambda span: (span[1], span[1] - span[2])):
             name = key.partition("|")[2]
             if any(taken[start:end]):
                 continue
-            if name in self.needs_preposition and not self._after_preposition(tokens, start):
+            needs = name in self.needs_preposition and not bare
+            if needs and not self._after_preposition(tokens, start):
                 continue
             taken[start:end] = [True] * (end - start)
             return name
