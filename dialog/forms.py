@@ -17,6 +17,7 @@ from dialog.turn import Reply, TurnContext
 ANSWERED_ANY = "*"
 PASS = "pass!"  # a pass phrase ("me da igual") that is the whole message
 CANCEL_WORDS = 4
+COMPLAINT = "complaint"  # an answer said with a complaint (the NLU's second request)
 # a refusal with only these left in the message is answered with the refusal alone
 NOTHING_ELSE = frozenset(
     {"out_of_scope", "greet", "human_agent", "purchase", "complaint", "inform"}
@@ -117,6 +118,12 @@ def _advance(ctx: TurnContext, form: Form, first_turn: bool) -> Reply:
     aside = test_drive_note(ctx)
     if aside and aside not in ctx.notes:  # "Mariana Torres. pero contéstame lo de la prueba de
         ctx.notes.append(aside)  # manejo": answered here, the advisor books it
+    from dialog.handlers.answers import complaint_note
+
+    heard = not first_turn and ctx.extraction.second == COMPLAINT
+    if heard and ctx.template("answered_with_complaint"):  # "Daniela Fuentes. ya se los di
+        ctx.notes.append(ctx.say("answered_with_complaint"))  # en la página…": heard, sorry
+        complaint_note(ctx)
     question = _open_question(ctx) if not first_turn and not aside else None
     if question and ctx.template("question_noted"):  # asked beside the answers: to the advisor
         notes = ctx.state.profile.get("lead_notes", "")

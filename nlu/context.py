@@ -31,9 +31,10 @@ COMPARE = "compare_cars"
 INFORM = "inform"
 LEAD_UPDATE = "lead_update"  # after the lead: what the advisor gets, or a note for them
 AFFIRM = "affirm"
+COMPLAINT = "complaint"
 MIDDLE = 0  # the position data/nlu/ordinals.yml gives "el de en medio"
 # while a form asks, these readings of a message that fills its question are just the answer
-ANSWERS = frozenset({SEARCH, "greet", "thanks", INFORM, "human_agent", "complaint"})
+ANSWERS = frozenset({SEARCH, "greet", "thanks", INFORM, "human_agent", COMPLAINT})
 CONTACT = ("name", "phone", "email", "contact_time")
 ABOUT_CARS = frozenset({SEARCH, SELECT, DETAILS, QUESTION})
 SEARCH_CRITERIA = frozenset(
@@ -310,6 +311,8 @@ def apply_context(
             other = None  # "el horario no es el lunes, es hoy": the call's time, not the branches'
         if other is None and reading.data_asked:
             other = DETAILS  # "Alejandro Garza. Pero primero, ¿cuántos km tiene el X1?"
+        if other is None and reading.label == COMPLAINT and reading.stage == "rule":
+            other = COMPLAINT  # "Daniela Fuentes. ya se los di en la página…": heard too
         return INFORM, other  # "5534567890. ¿y puedo pasar el apartado?": both
     if answers and reading.label not in ANSWERS:
         if _said_of_the_call(reading.label, slots, settings):

@@ -30,8 +30,10 @@ class LanguageGuess:
         domain_words: frozenset[str],
         neutral: frozenset[str] = frozenset(),
     ) -> LanguageGuess:
-        spanish = frozenset(fold(word) for word in STOP_WORDS) | domain_words
-        return cls(english, spanish - english - neutral, neutral - english)
+        stop = frozenset(fold(word) for word in STOP_WORDS)
+        spanish = stop | domain_words
+        # a car named by a Spanish function word ("Model Y") still leaves "y" Spanish
+        return cls(english, spanish - english - (neutral - stop), neutral - english - stop)
 
     def guess(self, words: list[str]) -> str | None:
         """'en', 'es', or None when the message says too little to tell (a number, a name)."""

@@ -188,10 +188,14 @@ def _matching(
     own_years = years_per_car(filters)
     if own_years:  # "el fiat uno y el spark 2021": the year is the Spark's only
         named &= _between(columns["year"], filters.year_min, filters.year_max)
+    if filters.version_has:  # "el M2": the versions that say it, of the car named first
+        named &= _version_mask(catalog, filters.version_has, text_masks)
     for alternative in filters.alternatives or ():  # "un jetta o un vento": either
         make, model, year = alternative_parts(alternative)
         other = columns["make"] == make.casefold()
-        if model:
+        if model and not model_in_stock(catalog, model) and in_versions(catalog, make, model):
+            other = other & _version_mask(catalog, model, text_masks)  # "o el mercedes amg"
+        elif model:
             other = other & (columns["model"] == model.casefold())
         if year is not None:
             other = other & (columns["year"] == year)
@@ -227,10 +231,16 @@ def _matching(
         mask &= columns["seats"] >= filters.seats_min
     for name in filters.exclude or ():  # a model or a whole make ruled out
         mask &= (columns["model"] != name.casefold()) & (columns["make"] != name.casefold())
-    if filters.version_has:
-        word = filters.version_has
-        mask &= np.array([version_says(car.version, word) for car in catalog.cars])
     return np.flatnonzero(mask)
+
+
+def _version_mask(
+    catalog: Catalog, word: str, text_masks: dict[tuple[str, str], np.ndarray]
+) -> np.ndarray:
+    key = ("version", word.casefold())
+    if key not in text_masks:
+        text_masks[key] = np.array([version_says(car.version, word) for car in catalog.cars])
+    return text_masks[key]
 
 
 ENGINE_SLACK = 0.05  # litres: "un 2.0" is the 1.95-2.05 the versions round to one decimal

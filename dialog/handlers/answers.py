@@ -400,7 +400,7 @@ def complaint_answer(ctx: TurnContext) -> Reply:
         )
     apology = ctx.say("apology")
     _elapsed(ctx)  # "compré hace 2 semanas y ya falló": kept for the warranty asked next
-    _complaint_note(ctx)
+    complaint_note(ctx)
     follow = start_handoff(ctx, reason="complaint")
     return Reply(apology, ask=follow.full_text, rephrasable=False, kind="complaint")
 
@@ -408,7 +408,7 @@ def complaint_answer(ctx: TurnContext) -> Reply:
 NOTE_CHARS = 200  # a complaint's words kept for the advisor
 
 
-def _complaint_note(ctx: TurnContext) -> None:
+def complaint_note(ctx: TurnContext) -> None:
     """The complaint in the customer's words goes to the lead's notes: the advisor knows what it
     is about ("se le salió una falla a la transmisión") before calling."""
     words = " ".join(ctx.text.split())
