@@ -32,6 +32,7 @@ INFORM = "inform"
 LEAD_UPDATE = "lead_update"  # after the lead: what the advisor gets, or a note for them
 AFFIRM = "affirm"
 COMPLAINT = "complaint"
+SHORT_DOWN = "context:short_down"  # "no tengo para el enganche": what they can put down
 MIDDLE = 0  # the position data/nlu/ordinals.yml gives "el de en medio"
 # while a form asks, these readings of a message that fills its question are just the answer
 ANSWERS = frozenset({SEARCH, "greet", "thanks", INFORM, "human_agent", COMPLAINT})
@@ -155,6 +156,7 @@ class ContextSettings(BaseModel):
     asks_after_no_words: list[str] = Field(default_factory=list)
     correction_words: list[str] = Field(default_factory=list)  # "está mal": fixing given data
     judged_words: list[str] = Field(default_factory=list)  # "¿es mucho?": a figure judged
+    short_down_words: list[str] = Field(default_factory=list)  # "no tengo para el enganche"
     added_words: list[str] = Field(default_factory=list)  # "le agrego 50 mil": added to the down
     not_asked_words: list[str] = Field(default_factory=list)  # "no te pregunté sucursales"
     colour_words: list[str] = Field(default_factory=list)  # "el rojo": the catalog has no colour
@@ -944,7 +946,11 @@ def _small_price_is_monthly(
     # "unos 3 mil al mes? de enganche casi, como 15 mil": the monthly payment was said, and "a 3
     # años con mis 30 mil" is paid in beside a term: an amount no car costs is put down
     paid_in = "money:con" in reading.said and "term_months" in slots
-    down = "monthly_budget" in slots or paid_in
+    # "no tengo para el enganche del 10, ¿puedo dar menos? como 10 mil": what they can put down
+    short = SHORT_DOWN in reading.said
+    if short:
+        slots.pop("down_payment_pct", None)  # the 10% they are short of, not the plan's
+    down = "monthly_budget" in slots or paid_in or short
     # "tengo unos diez mil de enganche" ... "ya te dije, diez mil": the talk was of the down
     # payment, and an amount of its size is that down payment again, not a monthly payment
     last = context.last_money

@@ -39,7 +39,7 @@ from nlu.context import (
     km_pointed,
     listed_matches,
 )
-from nlu.cues import CueIndex, Unit
+from nlu.cues import CueIndex, Unit, is_year
 from nlu.examples import STOPWORDS, Concepts, ExampleIndex
 from nlu.grammar import GRAMMAR
 from nlu.intents import KNOWLEDGE, OUT_OF_SCOPE, Decision, Hits, IntentClassifier, Label
@@ -514,6 +514,7 @@ class Extractor:
             ("context:same_detail", settings.same_detail_words),
             ("context:correction", settings.correction_words),
             ("context:judged", settings.judged_words),
+            ("context:short_down", settings.short_down_words),
             ("context:added", settings.added_words),
             ("context:colour", settings.colour_words),
             ("context:not_asked", settings.not_asked_words),
@@ -888,7 +889,8 @@ class Extractor:
                 for i in range(quantity.start, quantity.end):
                     analysis.kinds[i] = analysis.kinds[i] or "number"
             meaning = {} if _relative(tokens, unit) else _meaning(unit)
-            if "forget_before" in unit.before:  # "olvida lo de los 5 mil": no amount now
+            lacking = unit.before == {"lacking_before"}  # "no tengo 45 mil, te dije 25"
+            if "forget_before" in unit.before or lacking:  # "olvida lo de los 5 mil": no amount
                 analysis.said.add(MONEY_TAKEN_BACK)
                 meaning = {}
             if unit.cue("income_before", "income_after") and analysis.income is None:
@@ -2643,6 +2645,8 @@ def _relative(tokens: list[str], unit) -> bool:
     end = unit.last.end
     if end >= len(tokens) or tokens[end] not in COMPARATIVES:
         return False
+    if all(is_year(quantity) for quantity in unit.quantities):
+        return False  # "otro rio 2019 más caro": a model year, no difference of 2,019 pesos
     # "más o menos"; "2019 menos de 220 mil": the bound of the next number
     approximate = end + 1 < len(tokens) and tokens[end + 1] in {"o", "or", "de", "than"}
     return not approximate and tokens[unit.first.start - 1 : unit.first.start] != ["o"]

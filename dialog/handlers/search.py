@@ -114,6 +114,8 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"
     },
     optional={
         "budget_note": {"monthly_budget", "down_payment", "price_max", "term_months"},
+        "budget_note_down": {"monthly_budget", "down_payment", "price_max", "term_months"},
+        "over_budget_only": RESULTS,
         "colour_note": set(),
         "named_lacking": {"cars", "features"},
         "relax_join": set(),
@@ -298,6 +300,10 @@ def search_cars(ctx: TurnContext) -> Reply:
     else:
         outcome = search(catalog, ordered, limit, max_price, offset)
     outcome = _named_over_inherited(ctx, ordered, outcome, max_price)
+    if not outcome.cars and max_price is not None and not more:
+        over = _over_budget_only(ctx, filters, budget_note)
+        if over is not None:  # "enséñame los kia rio" and no Rio fits the 4 mil al mes
+            return over
     if more and not outcome.cars:
         return Reply(ctx.say("no_more", {"total": outcome.total}))
     ctx.state.page = offset
@@ -314,6 +320,35 @@ def search_cars(ctx: TurnContext) -> Reply:
     if missed and ctx.state.filters is filters:  # "¿eléctricas?": said once, not in every list
         ctx.state.filters = filters.model_copy(update=dict.fromkeys(missed))
     return reply
+
+
+def _over_budget_only(ctx: TurnContext, filters: SearchFilters, budget_note: str) -> Reply | None:
+    """The cars asked for exist but none fits the monthly budget: said, cheapest first."""
+    if not ctx.template("over_budget_only"):
+        return None
+    cheapest = filters.model_copy(update={"superlative": "cheapest"})
+    outcome = search(ctx.services.catalog, cheapest, ctx.config.results_limit)
+    if not outcome.cars or outcome.relaxed:
+        return None
+    cars = list(outcome.cars)
+    ctx.state.last_results = [car.stock_id for car in cars]
+    ctx.state.paged = list(ctx.state.last_results)
+    ctx.state.page = 0
+    values = {
+        "criteria": describe(ctx, filters),
+        "total": outcome.total,
+        "shown": len(cars),
+        "lines": _lines(ctx, cars, 1),
+        "budget_note": budget_note,
+        "first": 1,
+        "last": len(cars),
+    }
+    return Reply(
+        ctx.say("over_budget_only", values),
+        results=ctx.state.last_results,
+        choices=car_choices(cars, 1),
+        choices_kind="cars",
+    )
 
 
 CATEGORY_WITH = (
@@ -1039,8 +1074,9 @@ def _budget_cap(ctx: TurnContext, budget: float | None) -> tuple[float | None, s
     down_payment = ctx.state.financing.down_payment
     afford = affordability(ctx, budget)
     assert afford is not None
+    own_down = down_payment and ctx.template("budget_note_down")
     note = ctx.say(
-        "budget_note",
+        "budget_note_down" if own_down else "budget_note",
         {
             "monthly_budget": money(budget),
             "down_payment": money(down_payment) if down_payment else "",

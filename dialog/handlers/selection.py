@@ -871,6 +871,8 @@ def _named_unlisted(ctx: TurnContext, cars: list[Car], focus: Car | None = None)
     names = named_cars(extraction)  # "el peugeot o el swift": a make names a listed car too
     models = [(make, model) for make, model in names if model]
     other_than_focus = len(models) == 1 and focus is not None and not cars
+    if len(names) == 1 and models and not other_than_focus and not extraction.picks:
+        return _all_of_model(ctx, models[0], cars)  # "los dos kia rio 2019 que tienen"
     if len(names) < 2 and not other_than_focus:
         return []
     # a year said belongs to whichever model has it ("el civic y el sentra 2018")
@@ -893,6 +895,20 @@ def _named_unlisted(ctx: TurnContext, cars: list[Car], focus: Car | None = None)
         if outcome.cars and not outcome.relaxed:
             found.append(next((c for c in outcome.cars if c.year in years), outcome.cars[0]))
     return found
+
+
+def _all_of_model(ctx: TurnContext, name: tuple[str | None, str], cars: list[Car]) -> list[Car]:
+    """Every car in stock of the one model (and year) named, when there are a few to compare
+    ("los dos kia rio 2019 que tienen", "vi otro rio 2019 más caro, ¿qué diferencia hay?")."""
+    extraction = ctx.extraction
+    make, model = name
+    wanted = SearchFilters(
+        make=make, model=model, year_min=extraction.year_min, year_max=extraction.year_max
+    )
+    outcome = search(ctx.services.catalog, wanted, limit=COMPARE_MAX + 1)
+    if outcome.relaxed or not 2 <= outcome.total <= COMPARE_MAX:
+        return []
+    return [car for car in outcome.cars if car not in cars]
 
 
 def _gaps(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> list[str]:
