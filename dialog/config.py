@@ -213,6 +213,8 @@ class DialogConfig(_Strict):
     # ... of these only when their sentence asks ("?" or a question word): a car's datum told in
     # a remark ("raro q el más caro tenga más km.") is not asked
     asked_only: list[str] = Field(default_factory=list)
+    # ... these only when the message names two cars or more ("pa comparar" of two plans is none)
+    cars_only: list[str] = Field(default_factory=list)
     open_questions: OpenQuestions = Field(default_factory=OpenQuestions)
     routes: dict[str, Route]
     forms: dict[str, Form] = Field(default_factory=dict)

@@ -213,6 +213,8 @@ class Engine:
             return first  # a note for the advisor, no search
         if second in ctx.config.asked_only and told_not_asked(ctx, second):
             return first  # "raro q el más caro tenga más km. bueno el 1": a remark, no question
+        if second in ctx.config.cars_only and not ctx.extraction.alternatives:
+            return first  # "a 3 y a 5 años, pa comparar": plans compared, no cars
         intent, _, topic = second.partition("/")
         extraction = ctx.extraction.model_copy(
             update={

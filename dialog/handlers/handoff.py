@@ -83,6 +83,28 @@ def car_described(ctx: TurnContext) -> None:
         pointed = cars_named_anywhere(ctx, limit=2)
     if len(pointed) == 1:
         state.selected = pointed[0].stock_id
+        for other in _alternatives_named(ctx):  # "quiero el spark y el figo": the Figo too
+            if other not in _also(state):
+                state.profile[ALSO_KEY] = ALSO_SEP.join([*_also(state), other])
+
+
+def _alternatives_named(ctx: TurnContext) -> list[str]:
+    """The lead's other cars the message names beside the first: each the one seen or in stock
+    by that name (its year when each car has its own), else its make and model."""
+    extraction = ctx.extraction
+    years = list(dict.fromkeys(extraction.years))
+    titles = []
+    for i, alternative in enumerate(extraction.alternatives, 1):
+        make, model, own = alternative_parts(alternative)
+        year = own or (years[i] if len(years) > i else extraction.year_min)
+        other = extraction.model_copy(
+            update={"make": make or None, "model": model or None, "alternatives": [],
+                    "year_min": year, "year_max": year}
+        )  # fmt: skip
+        found = cars_named_anywhere(replace(ctx, extraction=other), limit=2)
+        title = _car_title(ctx, found[0].stock_id) if len(found) == 1 else None
+        titles.append(title or car_name(make, model, year))
+    return [title for title in titles if title]
 
 
 def cars_named_anywhere(ctx: TurnContext, limit: int) -> list[Car]:
@@ -91,7 +113,7 @@ def cars_named_anywhere(ctx: TurnContext, limit: int) -> list[Car]:
     from dialog.handlers.selection import cars_named
 
     state, extraction, catalog = ctx.state, ctx.extraction, ctx.services.catalog
-    seen = list(dict.fromkeys([*state.last_results, *state.chosen]))
+    seen = list(dict.fromkeys([*state.last_results, *state.chosen, *reversed(state.seen)]))
     named = cars_named(catalog, extraction, seen)
     if named:
         return named

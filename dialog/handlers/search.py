@@ -116,6 +116,7 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"
         "budget_note": {"monthly_budget", "down_payment", "price_max", "term_months"},
         "budget_note_down": {"monthly_budget", "down_payment", "price_max", "term_months"},
         "over_budget_only": RESULTS,
+        "relaxed_unknown_transmission": RESULTS,
         "colour_note": set(),
         "named_lacking": {"cars", "features"},
         "relax_join": set(),
@@ -748,7 +749,14 @@ def list_outcome(
         "first": first,
         "last": first + len(cars) - 1,
     }
-    if outcome.relaxed:
+    unknown = [step.kind for step in outcome.relaxed] == ["transmission"] and all(
+        car.transmission is None for car in cars
+    )
+    if unknown and ctx.template("relaxed_unknown_transmission"):
+        # "¿el gol 2017 es estándar?" and its listing does not say: not "de otra transmisión"
+        values["criteria"] = describe(ctx, filters.model_copy(update={"transmission": None}))
+        template = "relaxed_unknown_transmission"
+    elif outcome.relaxed:
         values["relaxed_what"] = _relaxed_what(ctx, outcome)
         template = "relaxed"
     else:

@@ -582,6 +582,7 @@ LENGTH_GAP = 50  # mm: a shorter car is worth saying ("¿cuál es más chico?") 
         "length_gap": {"shorter", "gap"},
         "why_note": set(),
         "total": {"count", "total"},
+        "total_only": {"cars", "total"},
         "best_buy": {"title", "reasons"},
         "trade_off": {"cheap", "dear", "gap", "reasons", "cheap_plus"},
         "cheap_plus": {"reasons"},
@@ -616,6 +617,9 @@ def compare_cars(ctx: TurnContext) -> Reply:
     if any(car not in shown for car in cars):  # cars from beyond the list: they are it now
         shown[:] = cars
         ctx.state.last_results = [car.stock_id for car in cars]
+    total_only = _total_only(ctx, cars)
+    if total_only is not None:
+        return total_only
     words = ctx.words
     yes, no = ctx.say("has"), ctx.say("lacks")
     lines = [ctx.say("header")]
@@ -643,6 +647,20 @@ def compare_cars(ctx: TurnContext) -> Reply:
     # the list keeps the numbers the comparison showed: "me quedo el 3" after "compara el 2 y el 3"
     ctx.state.last_results = [car.stock_id for car in shown]
     return Reply("\n".join(lines))
+
+
+def _total_only(ctx: TurnContext, cars: list[Car]) -> Reply | None:
+    """ "el spark más el figo, ¿cuánto es en total?": the sum alone, when nothing else about the
+    cars is asked (no difference, no recommendation, no why)."""
+    if not said(ctx, "compare_cars:total") or not ctx.template("total_only"):
+        return None
+    asked = ("side_by_side", "why", "recommend")
+    if any(said(ctx, f"compare_cars:{name}") for name in asked):
+        return None
+    titles = [f"{car.title} ({money(car.price)})" for car in cars]
+    total = money(sum(car.price for car in cars))
+    ctx.state.compared = [car.stock_id for car in cars]
+    return Reply(ctx.say("total_only", {"cars": " + ".join(titles), "total": total}))
 
 
 def _recommendation(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> list[str]:
