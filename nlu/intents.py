@@ -39,6 +39,9 @@ def fold_pattern(pattern: str) -> str:
     return "".join(part if part.startswith("\\") else fold(part) for part in _ESCAPE.split(pattern))
 
 
+NAMING_SLOTS = frozenset({"make", "model", "year_min", "year_max"})  # a car named, no wish
+
+
 class Evidence(BaseModel):
     """What points to one label: shared by intents and knowledge topics."""
 
@@ -301,7 +304,8 @@ class IntentClassifier:
             best = self._highest(strong, hits.strong, tokens, slots, context, exclude)
             if best not in self.settings.social:
                 return self._decision(best, "rule", 1.0)
-            if best in self.settings.closing and not asks and not slots:
+            naming_only = set(slots) <= NAMING_SLOTS  # "luego les escribo pa la prueba del amg"
+            if best in self.settings.closing and not asks and naming_only:
                 return self._decision(best, "rule", 1.0)  # "I'll look at the website. Bye!"
             if not slots:  # "hola, ¿son agencia?": small talk decides only if nothing else does
                 beyond = self._beyond_small_talk(content or [], slots, context, exclude, asks)

@@ -813,6 +813,7 @@ class Extractor:
         picks = [pick for pick in picks if pick[1] not in analysis.listed_pcts]  # "con 10 y 30%"
         if not picks and (step := self.ordinals.relative_step(tokens, taken)):
             analysis.said.add(NEXT_CAR if step > 0 else PREVIOUS_CAR)  # "¿y el de arriba?"
+        picks = _picks_asked(tokens, picks)
         ordinal = picks[0] if picks else None
         analysis.picks = [value for _, value in picks]
         if ordinal is not None:
@@ -860,9 +861,14 @@ class Extractor:
         end = max(e for _, e in mention.claimed)
         start = min(s for s, _ in mention.claimed)
         parts = [car_name(mention.make, mention.model)]
+        trim = end + 1 < len(tokens) and _YEAR.fullmatch(tokens[end + 1])
+        trim = trim and tokens[end].isalnum() and len(tokens[end]) <= TRIM_CHARS and not taken[end]
         if end < len(tokens) and _YEAR.fullmatch(tokens[end]):
             parts.append(tokens[end])
             end += 1
+        elif trim:  # "un golf gti 2017": a trim between the model and its year
+            parts.append(tokens[end + 1])
+            end += 2
         elif start > 0 and _YEAR.fullmatch(tokens[start - 1]):  # "my 2019 Mazda CX-5"
             parts.append(tokens[start - 1])
             start -= 1
@@ -2639,6 +2645,30 @@ def _comma_joined(
     return joined
 
 
+SENTENCE_ENDS = frozenset({".", "?", "!"})
+
+
+def _picks_asked(tokens: list[str], picks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """ "The first one has a lot of km. What about the third one, does it have bluetooth?": of
+    listed cars named in several sentences, the ones of the only sentence that asks."""
+    if len(picks) < 2:
+        return picks
+    bounds, start = [], 0
+    for i, token in enumerate(tokens):
+        if token in SENTENCE_ENDS and (i + 1 == len(tokens) or tokens[i + 1] not in SENTENCE_ENDS):
+            bounds.append((start, i + 1, "?" in tokens[start : i + 1]))
+            start = i + 1
+    if start < len(tokens):
+        bounds.append((start, len(tokens), False))
+    sentence = [next(n for n, (a, b, _) in enumerate(bounds) if a <= at < b) for at, _ in picks]
+    if len(set(sentence)) < 2:
+        return picks
+    asking = {n for n in sentence if bounds[n][2]}
+    if len(asking) != 1:
+        return picks
+    return [pick for pick, n in zip(picks, sentence, strict=True) if n in asking]
+
+
 def _relative(tokens: list[str], unit) -> bool:
     """ "cuesta 13 mil más", "20 mil menos": a difference between prices, never a price
     ("300 mil o más" and "200 mil más o menos" are prices)."""
@@ -2815,6 +2845,7 @@ def _data_asked(analysis: Analysis, details_phrase: bool) -> bool:
 OWN_WORDS = GRAMMAR.own_words  # "mi versa", "por mi lobo"
 TRADE_VALUE = GRAMMAR.trade_value
 OWN_GAP = GRAMMAR.own_gap  # "tengo un", "mi carro es un"
+TRIM_CHARS = 4  # "gti", "gli", "ex": a trim word between an own car's model and its year
 _YEAR = re.compile(r"(19[89]\d|20[0-4]\d)")
 
 
