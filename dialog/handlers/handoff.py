@@ -244,9 +244,15 @@ def lead_status(ctx: TurnContext) -> Reply:
     state = ctx.state
     if not state.handoff:
         return Reply(ctx.say("noted"))
-    if said(ctx, "lead_update:no_car") and state.profile.get("lead_car"):
+    ruled = _ruled_out_of_lead(ctx)  # "please remove the Mini", "ya no quiero el versa"
+    if (said(ctx, "lead_update:no_car") or ruled) and state.profile.get("lead_car"):
         state.selected = None  # "corrige mi solicitud, no me interesa ningún auto"
         state.profile.pop("lead_car")
+        also = _also(state)
+        if also:  # the next car of interest takes its place
+            state.profile[ALSO_KEY] = ALSO_SEP.join(also[1:])
+            first = next((c for c in state.chosen if _car_title(ctx, c) == also[0]), None)
+            state.selected = first
         return finish_handoff(ctx, "updated")
     extraction = ctx.extraction
     seller = _is_seller(ctx)
@@ -284,6 +290,14 @@ def lead_status(ctx: TurnContext) -> Reply:
     if changed:  # a note added: the advisor gets it
         return finish_handoff(ctx, "updated")
     return finish_handoff(ctx, "unchanged", send=False)
+
+
+def _ruled_out_of_lead(ctx: TurnContext) -> bool:
+    """The car the message rules out ("I do NOT want the Mini Cooper") is the lead's car."""
+    ruled = (ctx.extraction.exclude_car or "").casefold()
+    sent = ctx.services.catalog.get(int(ctx.state.profile.get("lead_car", "0") or 0))
+    names = (sent.make.casefold(), sent.model.casefold()) if sent is not None else ()
+    return bool(ruled) and ruled in names
 
 
 def _also_wanted(ctx: TurnContext, car: int | None) -> bool:
