@@ -43,6 +43,22 @@ BARE_ASK_WORDS = 4  # a topic asked again in this few words gets its answer agai
 AGO_UNITS = tuple(DAYS_PER_UNIT.items())  # the units the NLU read the time in
 
 
+def _parts_of_its_sentence(ctx: TurnContext, extraction) -> frozenset[str]:
+    """A second request's parts are those asked in its own sentence: "¿esa extensión cuánto
+    cuesta? ¿o hay algún seguro que cubra reparaciones?" asks what Kavak Total is, not its
+    cost (the price words are the warranty's)."""
+    said = frozenset(extraction.said)
+    if SECOND_REQUEST not in said:
+        return said
+    label = f"knowledge/{extraction.topic}"
+    own = [reading for _, reading in ctx.sentence_readings() if reading.label == label]
+    if not own:
+        return said
+    prefix = f"section:{extraction.topic}:"
+    parts = {name for reading in own for name in reading.said if name.startswith(prefix)}
+    return frozenset(name for name in said if not name.startswith(prefix)) | parts
+
+
 @handler(
     "knowledge.answer",
     required={"no_answer": set()},
@@ -96,7 +112,8 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     first = not any(done.startswith(f"{extraction.topic}:") for done in recent)
     first = first and SECOND_REQUEST not in extraction.said  # beside another answer: the part
     elapsed = _elapsed(ctx)  # "lo compré hace 2 meses": within the return's 7 days?
-    answer = knowledge.answer(extraction.topic, extraction.said, area, first, elapsed)
+    said_parts = _parts_of_its_sentence(ctx, extraction) if not first else extraction.said
+    answer = knowledge.answer(extraction.topic, said_parts, area, first, elapsed)
     if answer is not None:
         entry = knowledge.entries[answer.topic]
         key = f"{answer.topic}:{answer.section or ''}:{area or ''}"
