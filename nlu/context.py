@@ -224,6 +224,10 @@ def apply_context(
         if ADDED in reading.said:  # "me dan 60 mil por el tsuru y yo pongo otros 40": the two
             slots["down_payment"] = down + ceiling  # parts make the down payment
             both_parts = True
+    named_only = not ({"context:question", "context:search"} & reading.said)  # no own ask
+    named_only = named_only and not reading.generic_car  # "un honda, cr-v o hr-v": a search
+    if context.last_label == COMPARE and reading.several_cars and named_only:
+        return COMPARE, None  # "el sentra 2019 y el corolla 2020" after "¿cuáles comparo?"
     terms_said = {"financing:longest_term", "financing:shortest_term"} & reading.said
     if context.last_label == FINANCING and terms_said and context.focus is not None:
         return FINANCING, None  # "¿y lo más largo que se pueda?" after a plan: its longest term

@@ -1625,6 +1625,10 @@ class Extractor:
             second = None  # "¿cuál de las dos? la 2015 es más cara": a year of the two, no search
         if intent == COMPARE and len(set(analysis.picks)) > 1:
             slots.pop("ordinal", None)  # several cars: `picks`, not one ordinal
+        apart = analysis.apart and not analysis.alternatives and _cars_in_clauses(analysis)
+        if intent == ADVICE and named and apart:
+            intent, topic = COMPARE, None  # "el sentra suena bien, pero el corolla es mejor
+            # marca no? ¿cuál me recomiendas?": the two weighed
         if intent == COMPARE and named and analysis.apart and not analysis.alternatives:
             analysis.alternatives = list(analysis.apart)  # "the Lincoln has way fewer km than
             # the X5. compare those two": both
@@ -2643,6 +2647,21 @@ def _comma_joined(
                 continue
         joined.append((start, end))
     return joined
+
+
+def _cars_in_clauses(analysis: Analysis) -> bool:
+    """The first two cars named are in clauses of their own ("el sentra suena bien, pero el
+    corolla…"), not side by side ("el spark o el uno")."""
+    runs: list[tuple[int, int]] = []
+    for i, kind in enumerate(analysis.kinds):
+        if kind == "car" and runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        elif kind == "car":
+            runs.append((i, i + 1))
+    if len(runs) < 2:
+        return False
+    between = analysis.tokens[runs[0][1] : runs[1][0]]
+    return any(token in CLAUSE_BREAKS or token in SENTENCE_ENDS for token in between)
 
 
 SENTENCE_ENDS = frozenset({".", "?", "!"})
