@@ -500,7 +500,7 @@ def _about_a_car(
         return None
     if reading.label == QUESTION and reading.stage == "rule":
         return None  # "¿cuántos km por litro da?" is a question about the model
-    asked = set(slots) - {"make", "model"}
+    asked = set(slots) - {"make", "model", "city"}  # "vivo cerca de zacatecas": theirs
     if reading.label == DETAILS and not pointed:
         return None  # already about the car in focus
 

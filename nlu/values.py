@@ -20,6 +20,7 @@ ORDERING_WISHES = GRAMMAR.article_free_superlatives  # "un carro con motor grand
 ORDERING_KEYS = frozenset(f"{SUPERLATIVE_PREFIX}{value}" for value in ORDERING_WISHES)
 ALSO_BEST = "also_best:"  # a second superlative asked in the same message, reported in `said`
 DROPPED = "dropped:"  # a slot the customer no longer cares about, reported in `said`
+YES_OR_NO = ("si o no", "yes or no")  # a question asked both ways, no negation
 NEGATED = "negated:"  # a value ruled out ("que no sea pickup"), reported in `said`
 ASKED = "asked:"  # which of two values it is, asked ("¿es estándar o automático?"), in `said`
 EITHER = "either:"  # a second value wished as well ("sedán o hatchback"), reported in `said`
@@ -209,6 +210,9 @@ class ValueReader:
     def _negated(self, tokens: list[str], start: int) -> bool:
         while start and (tokens[start - 1] in INTENSIFIERS or tokens[start - 1] in ("a", "an")):
             start -= 1  # "que no sea muy grande", "not a manual"
+        before = " ".join(tokens[max(0, start - 6) : start])
+        if any(f"{words} " in f"{before} " for words in YES_OR_NO):
+            return False  # "¿la compass sí o no es 4x4?": asked, not ruled out
         return self._before(tokens, start, self.negations)
 
     @staticmethod

@@ -650,9 +650,10 @@ def _fit(ctx: TurnContext, car: Car) -> Reply:
     """ "¿Me alcanza con 7 mil al mes?" with a car chosen: yes with which plan, or what it takes."""
     params = ctx.state.financing
     budget = params.monthly_budget or 0.0
-    fit = budget_fit(
-        car.price, budget, ctx.services.financing, params.down_payment, params.term_months
-    )
+    down = params.down_payment
+    if down is None and params.down_payment_pct is not None:  # "quiero dar el 30% y pagar
+        down = car.price * params.down_payment_pct / 100  # máximo 8 mil": that 30%
+    fit = budget_fit(car.price, budget, ctx.services.financing, down, params.term_months)
     values: dict[str, object] = {
         **car_values(car, words=ctx.words),
         "monthly_budget": money(budget),
