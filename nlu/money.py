@@ -58,6 +58,8 @@ def read_engine(unit: Unit) -> dict[str, float] | None:
         return None
     low, high = ENGINE_LITRES
     values = [quantity.value for quantity in unit.quantities]
+    if all(is_year(quantity) for quantity in unit.quantities):
+        return None  # "y la 2018, ¿qué motor trae?": the year of the car asked about
     if not all(low <= value <= high for value in values):
         return {}
     if unit.is_range:

@@ -2685,6 +2685,8 @@ def _picks_asked(tokens: list[str], picks: list[tuple[int, int]]) -> list[tuple[
     asking = {n for n in sentence if bounds[n][2]}
     if len(asking) != 1:
         return picks
+    again = set(GRAMMAR.same_again)  # "la segunda a 6 años? y la primera igual": both asked
+    asking |= {n for n in sentence if again & set(tokens[bounds[n][0] : bounds[n][1]])}
     return [pick for pick, n in zip(picks, sentence, strict=True) if n in asking]
 
 

@@ -142,7 +142,7 @@ def financing_plan(ctx: TurnContext) -> Reply:
             note = ctx.say("term_not_offered", {**_conditions(ctx), "term_months": asked})
         if ctx.state.last_results:
             ask = ctx.say("ask_car_from_list", {"count": len(ctx.state.last_results)})
-            each = _plans_for_list(ctx)  # "tienen mazda 3 2018? ¿y con 20% a 5 años?": each one
+            each = plans_for_list(ctx)  # "tienen mazda 3 2018? ¿y con 20% a 5 años?": each one
             return Reply("\n\n".join(part for part in (note, each) if part), ask=ask)
         if ctx.extraction.term_months and note:
             return Reply(note)  # "¿a 12 meses sí o no?": the answer, not the pitch again
@@ -534,7 +534,7 @@ def _named_car(ctx: TurnContext) -> Reply | None:
         each = each_named(extraction, cars)
         if len(each) > 1:
             ctx.state.last_results = [car.stock_id for car in each]
-            text = _plans_for_list(ctx)
+            text = plans_for_list(ctx)
             if text:
                 return Reply(text, ask=ctx.say("pick_for_plan", {"count": len(each)}))
     known = [] if extraction.alternatives else cars_named(ctx.services.catalog, extraction, seen)
@@ -552,7 +552,7 @@ def _named_car(ctx: TurnContext) -> Reply | None:
     listing = list_outcome(ctx, outcome)
     if outcome.cars:
         count = len(outcome.cars)
-        each = _plans_for_list(ctx)  # "¿tienen mazda 3 2018? ¿y con 20% a 5 años?": each one
+        each = plans_for_list(ctx)  # "¿tienen mazda 3 2018? ¿y con 20% a 5 años?": each one
         listing.text = "\n\n".join(part for part in (listing.text, each) if part)
         listing.ask = ctx.say("pick_for_plan", {"count": count})
     return listing
@@ -696,9 +696,9 @@ def _plan_values(ctx: TurnContext, car: Car, plan: Plan) -> dict[str, object]:
 LIST_PLANS = 5
 
 
-def _plans_for_list(ctx: TurnContext) -> str:
+def plans_for_list(ctx: TurnContext, only: list[int] | None = None) -> str:
     """The monthly payment of each listed car with the down payment and term the customer gave
-    ("" when they gave neither, or the list is long)."""
+    ("" when they gave neither, or the list is long); `only`: of these listed cars."""
     params = ctx.state.financing
     shown = ctx.state.last_results
     asked = params.down_payment is not None or params.down_payment_pct is not None
@@ -718,7 +718,7 @@ def _plans_for_list(ctx: TurnContext) -> str:
     lines = []
     for n, stock_id in enumerate(shown, 1):
         car = ctx.services.catalog.get(stock_id)
-        if car is None:
+        if car is None or (only is not None and stock_id not in only):
             continue
         try:
             plan = make_plan(

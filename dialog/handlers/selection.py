@@ -333,6 +333,7 @@ def car_details(ctx: TurnContext) -> Reply:
     if several is not None:  # "¿la murano cuántos km tiene? ¿y la rav4 trae carplay?"
         return several
     car = pointed_car(ctx) or car_in_focus(ctx)
+    car = _listed_of_year(ctx, car) or car  # "y la 2018 ¿qué motor trae?" after the 2019
     listed = ctx.state.last_results
     each = said(ctx, "car_details:each") and not (ctx.extraction.model or ctx.extraction.make)
     if each and 1 < len(listed) <= LISTED_DETAILS:
@@ -368,6 +369,25 @@ def car_details(ctx: TurnContext) -> Reply:
         card = ctx.say("card", car_values(car, unknown=unknown, words=ctx.words))
         return Reply("\n".join(part for part in (card, fit) if part))
     return Reply("\n".join([*answers, *([fit] if fit else [])]))
+
+
+def _listed_of_year(ctx: TurnContext, car: Car | None) -> Car | None:
+    """The one car seen of the year said, when the car in focus is of another year ("y la
+    2018 ¿qué motor trae?" with the CX-5 2019 in focus and the 2018 listed beside it)."""
+    extraction = ctx.extraction
+    year = extraction.year_min
+    if car is None or year is None or year != extraction.year_max or car.year == year:
+        return None
+    seen = list(dict.fromkeys([*ctx.state.last_results, *ctx.state.chosen]))
+    named = {key: getattr(extraction, key) for key in ("make", "model") if getattr(extraction, key)}
+    found = [
+        other
+        for i in seen
+        if (other := ctx.services.catalog.get(i)) is not None
+        and other.year == year
+        and car_matches(shown_car(other), named or {"model": car.model})
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 def _trait_ruled_out(ctx: TurnContext, car: Car) -> bool:
@@ -620,6 +640,9 @@ def compare_cars(ctx: TurnContext) -> Reply:
     total_only = _total_only(ctx, cars)
     if total_only is not None:
         return total_only
+    planned = _plans_compared(ctx, cars, shown)
+    if planned is not None:
+        return planned
     words = ctx.words
     yes, no = ctx.say("has"), ctx.say("lacks")
     lines = [ctx.say("header")]
@@ -647,6 +670,26 @@ def compare_cars(ctx: TurnContext) -> Reply:
     # the list keeps the numbers the comparison showed: "me quedo el 3" after "compara el 2 y el 3"
     ctx.state.last_results = [car.stock_id for car in shown]
     return Reply("\n".join(lines))
+
+
+def _plans_compared(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> Reply | None:
+    """ "la segunda, ¿cuánto quedaría con 20% a 6 años? ¿y la primera igual?": each car's
+    monthly payment with the terms said, not their listings side by side."""
+    from dialog.handlers.financing import plans_for_list, remember_params
+
+    extraction = ctx.extraction
+    figures = extraction.down_payment or extraction.down_payment_pct
+    if not (figures and extraction.term_months) or said(ctx, "compare_cars:side_by_side"):
+        return None
+    financing = ctx.speaking_as("financing")  # its templates say the plans
+    remember_params(financing)
+    ctx.state.last_results = [car.stock_id for car in shown]
+    text = plans_for_list(financing, only=[car.stock_id for car in cars])
+    if not text:
+        return None
+    ctx.state.compared = [car.stock_id for car in cars]
+    ctx.state.selected = None
+    return Reply(text, ask=financing.say("pick_for_plan", {"count": len(cars)}))
 
 
 def _total_only(ctx: TurnContext, cars: list[Car]) -> Reply | None:
