@@ -226,6 +226,7 @@ def apply_context(
             both_parts = True
     named_only = not ({"context:question", "context:search"} & reading.said)  # no own ask
     named_only = named_only and not reading.generic_car  # "un honda, cr-v o hr-v": a search
+    named_only = named_only and reading.label in ABOUT_CARS  # "pásame un asesor… el x y el y"
     if context.last_label == COMPARE and reading.several_cars and named_only:
         return COMPARE, None  # "el sentra 2019 y el corolla 2020" after "¿cuáles comparo?"
     terms_said = {"financing:longest_term", "financing:shortest_term"} & reading.said

@@ -888,7 +888,15 @@ def _last_two_seen(ctx: TurnContext) -> list[Car]:
     ids = [*ctx.state.chosen, *([ctx.state.selected] if ctx.state.selected else [])]
     unique = list(dict.fromkeys(reversed(ids)))[:2]
     cars = [car for i in reversed(unique) if (car := ctx.services.catalog.get(i))]
-    return cars if len(cars) == 2 else []
+    if len(cars) == 2:
+        return cars
+    focus = ctx.state.selected
+    earlier = ctx.state.seen[-COMPARE_MAX:]  # the list before: "el m2 o el amg" … "y el amg?"
+    if focus is None or focus not in earlier:  # … "¿cuál de los dos tiene menos km?"
+        return []
+    others = [i for i in reversed(earlier) if i != focus]
+    pair = [ctx.services.catalog.get(i) for i in (others[:1] + [focus])]
+    return [car for car in pair if car is not None] if len(others) == 1 else []
 
 
 def each_named(extraction: Extraction, shown: list[Car]) -> list[Car]:
