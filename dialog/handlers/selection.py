@@ -895,7 +895,7 @@ def _last_two_seen(ctx: TurnContext) -> list[Car]:
     if focus is None or focus not in earlier:  # … "¿cuál de los dos tiene menos km?"
         return []
     others = [i for i in reversed(earlier) if i != focus]
-    pair = [ctx.services.catalog.get(i) for i in (others[:1] + [focus])]
+    pair = [ctx.services.catalog.get(i) for i in [*others[:1], focus]]
     return [car for car in pair if car is not None] if len(others) == 1 else []
 
 
