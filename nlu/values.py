@@ -21,6 +21,9 @@ ORDERING_KEYS = frozenset(f"{SUPERLATIVE_PREFIX}{value}" for value in ORDERING_W
 ALSO_BEST = "also_best:"  # a second superlative asked in the same message, reported in `said`
 DROPPED = "dropped:"  # a slot the customer no longer cares about, reported in `said`
 YES_OR_NO = ("si o no", "yes or no")  # a question asked both ways, no negation
+# "¿ese no es automático?", "¿no trae carplay?": a question expecting yes, no negation
+NEGATIVE_QUESTIONS = [["no", verb] for verb in ("es", "son", "trae", "traen", "tiene", "tienen")]
+ASKED_REACH = 3  # the "?" closes the value within this many words
 NEGATED = "negated:"  # a value ruled out ("que no sea pickup"), reported in `said`
 ASKED = "asked:"  # which of two values it is, asked ("¿es estándar o automático?"), in `said`
 EITHER = "either:"  # a second value wished as well ("sedán o hatchback"), reported in `said`
@@ -213,6 +216,9 @@ class ValueReader:
         before = " ".join(tokens[max(0, start - 6) : start])
         if any(f"{words} " in f"{before} " for words in YES_OR_NO):
             return False  # "¿la compass sí o no es 4x4?": asked, not ruled out
+        asked = "?" in tokens[start : start + ASKED_REACH]  # "¿ese no es automático?": what it
+        if asked and tokens[max(0, start - 2) : start] in NEGATIVE_QUESTIONS:  # is, asked
+            return False
         return self._before(tokens, start, self.negations)
 
     @staticmethod
