@@ -337,13 +337,19 @@ def load_i18n(config: DialogConfig) -> dict[str, dict[str, Any]]:
             if name not in config.details:
                 raise YamlError(file, f"'{name}' is not a detail of dialog.yml",
                                 line_at(data, ("details", name)))  # fmt: skip
+        for wish in data.get("lead_wishes") or {}:
+            if wish not in config.lead_wishes:
+                raise YamlError(file, f"'{wish}' is not a wish of dialog.yml lead_wishes",
+                                line_at(data, ("lead_wishes", wish)))  # fmt: skip
         packs[file.stem] = data
     return packs
 
 
-# `contact_time_words`: the contact times of data/nlu/contact.yml, as the customer reads them
+# `contact_time_words`: the contact times of data/nlu/contact.yml, as the customer reads them;
+# `lead_wishes`: the advisor's note of a wish as the customer reads it in the lead's summary
 I18N_SECTIONS = (
-    "templates", "forms", "details", "words", "knowledge_answers", "contact_time_words"
+    "templates", "forms", "details", "words", "knowledge_answers", "contact_time_words",
+    "lead_wishes",
 )  # fmt: skip
 
 

@@ -194,7 +194,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         "plan": ctx.say("plan_line", plan_words(plan)) if plan else None,
         "also": state.profile.get(ALSO_KEY, "").replace(ALSO_SEP, "; ") or None,
         "own_car": own_car_said(ctx),  # to sell, or to leave as a down payment
-        "note": _lead_note(state),  # "anota que debo 80 mil", "quiere una videollamada"
+        "note": _lead_note(state, ctx.pack().get("lead_wishes")),  # "anota que debo 80 mil"
     }
     bought = bool(state.profile.get(OWN_CAR_BOUGHT))  # "compré un versa ... y ya falló"
     labels = {"own_car": "label_own_car_plain" if bought else "label_own_car"}
@@ -500,9 +500,12 @@ def _folded(phrases: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(normalize(phrase) for phrase in phrases)
 
 
-def _lead_note(state: ConversationState) -> str | None:
-    """The advisor's note: the customer's words to note, then the wishes said."""
-    parts = [state.profile.get("lead_notes", ""), state.profile.get(WISHES, "")]
+def _lead_note(state: ConversationState, said_as: dict | None = None) -> str | None:
+    """The advisor's note: the customer's words to note, then the wishes said ("quiere una
+    videollamada"), each as `said_as` words it in the customer's language."""
+    wishes = [w for w in state.profile.get(WISHES, "").split(WISH_SEP) if w]
+    wishes = [(said_as or {}).get(wish, wish) for wish in wishes]
+    parts = [state.profile.get("lead_notes", ""), *wishes]
     return WISH_SEP.join(part for part in parts if part) or None
 
 
