@@ -323,6 +323,13 @@ def search_cars(ctx: TurnContext) -> Reply:
     return reply
 
 
+def _model_has_body(ctx: TurnContext, filters: SearchFilters) -> bool:
+    """Some car in stock of the model named has the body type asked."""
+    model, body = (filters.model or "").casefold(), filters.body_type
+    cars = ctx.services.catalog.cars
+    return any(car.model.casefold() == model and car.body_type == body for car in cars)
+
+
 def _over_budget_only(ctx: TurnContext, filters: SearchFilters, budget_note: str) -> Reply | None:
     """The cars asked for exist but none fits the monthly budget: said, cheapest first."""
     if not ctx.template("over_budget_only"):
@@ -782,6 +789,9 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
         bodies = [filters.body_type, *_either(filters, "body_type")]  # "sedanes o hatchbacks"
         said = f" {words.get('or', 'o')} ".join(words.get(body, body) for body in bodies)
         parts.insert(0, ctx.say("criteria_body_type", {"body_type": said}))
+    elif filters.body_type and not _model_has_body(ctx, filters):  # "¿y el kia rio hatchback?"
+        one = f"one_{filters.body_type}"  # with no Rio hatchback in stock
+        parts.append(words.get(one, filters.body_type))
     if filters.size:  # "sedanes grandes", "autos compactos": right after what they are
         size = ctx.say("criteria_size", {"size": words.get(filters.size, filters.size)})
         parts.insert(len(parts) if parts[0] else 1, size)
