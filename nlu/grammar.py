@@ -68,6 +68,8 @@ class Grammar(_Strict):
     stock_possessives: frozenset[str]
     article_free_superlatives: frozenset[str]
     denial_copulas: frozenset[str]
+    yes_or_no: frozenset[str]
+    negative_questions: frozenset[str]
     language_neutral: frozenset[str]
     list_joiners: frozenset[str]
     term_joiners: frozenset[str]

@@ -2660,8 +2660,7 @@ def _cars_in_clauses(analysis: Analysis) -> bool:
             runs.append((i, i + 1))
     if len(runs) < 2:
         return False
-    between = analysis.tokens[runs[0][1] : runs[1][0]]
-    return any(token in CLAUSE_BREAKS or token in SENTENCE_ENDS for token in between)
+    return any(token in CLAUSE_BREAKS for token in analysis.tokens[runs[0][1] : runs[1][0]])
 
 
 SENTENCE_ENDS = frozenset({".", "?", "!"})

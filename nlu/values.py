@@ -20,10 +20,7 @@ ORDERING_WISHES = GRAMMAR.article_free_superlatives  # "un carro con motor grand
 ORDERING_KEYS = frozenset(f"{SUPERLATIVE_PREFIX}{value}" for value in ORDERING_WISHES)
 ALSO_BEST = "also_best:"  # a second superlative asked in the same message, reported in `said`
 DROPPED = "dropped:"  # a slot the customer no longer cares about, reported in `said`
-YES_OR_NO = ("si o no", "yes or no")  # a question asked both ways, no negation
-# "¿ese no es automático?", "¿no trae carplay?": a question expecting yes, no negation
-NEGATIVE_QUESTIONS = [["no", verb] for verb in ("es", "son", "trae", "traen", "tiene", "tienen")]
-ASKED_REACH = 3  # the "?" closes the value within this many words
+ASKED_REACH = 3  # the "?" closes the value within this many words (a negative question)
 NEGATED = "negated:"  # a value ruled out ("que no sea pickup"), reported in `said`
 ASKED = "asked:"  # which of two values it is, asked ("¿es estándar o automático?"), in `said`
 EITHER = "either:"  # a second value wished as well ("sedán o hatchback"), reported in `said`
@@ -214,11 +211,11 @@ class ValueReader:
         while start and (tokens[start - 1] in INTENSIFIERS or tokens[start - 1] in ("a", "an")):
             start -= 1  # "que no sea muy grande", "not a manual"
         before = " ".join(tokens[max(0, start - 6) : start])
-        if any(f"{words} " in f"{before} " for words in YES_OR_NO):
+        if any(f"{words} " in f"{before} " for words in GRAMMAR.yes_or_no):
             return False  # "¿la compass sí o no es 4x4?": asked, not ruled out
         asked = "?" in tokens[start : start + ASKED_REACH]  # "¿ese no es automático?": what it
-        if asked and tokens[max(0, start - 2) : start] in NEGATIVE_QUESTIONS:  # is, asked
-            return False
+        if asked and " ".join(tokens[max(0, start - 2) : start]) in GRAMMAR.negative_questions:
+            return False  # is, asked
         return self._before(tokens, start, self.negations)
 
     @staticmethod
