@@ -234,6 +234,9 @@ class DialogConfig(_Strict):
     # the guided search (`forms.guided_search` use options) picks by, and says why
     # (a list: the next figure decides when the cars tie on the one before)
     use_picks: dict[str, UsePick | list[UsePick]] = Field(default_factory=dict)
+    # how close two cars' figures are to count as a tie for a use pick (the catalog's mm):
+    # 4.27 m against 4.25 m is no "more room"
+    use_ties: dict[UsePick, float] = Field(default_factory=dict)
     # routes whose answer, given twice in a row word for word, becomes `said_again`
     not_twice: list[str] = Field(default_factory=list)
     lead_sent_says: dict[str, str] = Field(

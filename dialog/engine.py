@@ -13,7 +13,7 @@ from functools import lru_cache
 from dialog.cars import car_values
 from dialog.config import FALLBACK_ROUTE
 from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
-from dialog.handlers.answers import REPEATED, SECOND_REQUEST
+from dialog.handlers.answers import QUOTED, REPEATED, SECOND_REQUEST
 from dialog.handlers.common import car_in_focus
 from dialog.handlers.handoff import (
     LEAD_PLAN,
@@ -22,6 +22,7 @@ from dialog.handlers.handoff import (
     OWN_CAR_OWED,
     OWN_CAR_TRAITS,
     WHOLE_MESSAGE,
+    WISH_ADDED,
     finish_handoff,
     note_wishes,
     own_car_record,
@@ -36,7 +37,7 @@ from dialog.screen import dialog_context
 from dialog.state import OWN_CAR_BOUGHT, ConversationState, utc_now
 from dialog.store.base import Handoff, Store, Turn
 from dialog.turn import Reply, TurnContext, TurnResult
-from nlu.pipeline import CAR_FIRST, WANTED_NAMED, Extractor
+from nlu.pipeline import CAR_FIRST, NO_OWN_CAR, WANTED_NAMED, Extractor
 from nlu.schema import Extraction
 from nlu.text import normalize, sentences, valid_unicode
 from tools.catalog import car_name
@@ -385,6 +386,12 @@ def _remember(state: ConversationState, extraction: Extraction, extractor: Extra
         state.profile[OWN_CAR_OWED] = str(round(extraction.owed))
     if "context:bought_car" in extraction.said:  # "compré un carro con ustedes y ya falló"
         state.profile[OWN_CAR_BOUGHT] = "1"  # the car they name next is theirs, not to buy
+    if NO_OWN_CAR in extraction.said and not extraction.own_car and state.own_car:
+        state.own_car = None  # "yo no tengo ningún chrysler", "no tengo auto para dar a cuenta"
+        for key in (OWN_CAR_KM, *OWN_CAR_TRAITS, OWN_CAR_OWED, OWN_CAR_OFFER):
+            state.profile.pop(key, None)
+        if state.profile.get("handoff_reason") in seller_labels:  # the lead is about the car
+            state.profile["handoff_reason"] = HANDOFF_INTENT  # they buy, not one they hand over
     if extraction.own_car:  # "tengo un versa 2016", "por mi lobo me dan 180 mil"
         known = state.own_car or ""
         if not known.startswith(extraction.own_car):  # "mi lobo" keeps "Ford Lobo 2015"
@@ -480,7 +487,8 @@ def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
     car_fixed = car_fixed and bool(LEAD_FIXES & ctx.extraction.said)
     # "mi auto es un mazda 3 2016, no la cx5": their own car, said again after the lead
     sent_own = state.profile.get("lead_own_car")
-    own_fixed = bool(ctx.extraction.own_car) and sent_own is not None
+    denied = NO_OWN_CAR in ctx.extraction.said  # "yo no tengo ningún chrysler": none to add
+    own_fixed = (bool(ctx.extraction.own_car) or denied) and sent_own is not None
     own_fixed = own_fixed and sent_own != own_car_record(state)  # its traits told after too
     # "no, dije a 6 años no a 4": the plan of the lead's car corrected after it was sent
     sent_plan, plan = state.profile.get(LEAD_PLAN), reply.plan
@@ -492,14 +500,17 @@ def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
         updated = finish_handoff(fixing, "updated")
         reply.text = "\n\n".join(part for part in (reply.text, updated.text) if part)
         return reply
-    if not (car_fixed or own_fixed):
+    wished = ctx.marks.get(WISH_ADDED, False)  # "please note I'm paying cash" after the lead
+    if not (car_fixed or own_fixed or wished):
         return reply
     fixing = ctx.speaking_as(LEAD_UPDATE_INTENT)
     spec = HANDLERS.get(fixing.route.handler)
     if spec is None:
         return reply
     updated = spec.func(fixing)
-    asked = "?" in ctx.text and bool(reply.text.strip())  # "…un tsuru que quisiera dar a
+    fallback = ctx.route.handler.startswith("fallback.")
+    asked = "?" in ctx.text and bool(reply.text.strip()) and not fallback
+    # "…un tsuru que quisiera dar a
     if own_fixed and not car_fixed and not asked:  # cuenta, ¿se puede?": both
         return updated  # the message was the correction: what the advisor now gets
     reply.text = "\n\n".join(part for part in (reply.text, updated.text) if part)
@@ -572,6 +583,7 @@ def _not_twice(ctx: TurnContext, reply: Reply) -> Reply:
     again = digest == ctx.state.last_reply_digest
     ctx.state.last_reply_digest = digest
     fresh = reply.llm_used  # written anew for this question: not a repeat of a fixed text
+    fresh = fresh or reply.kind == QUOTED  # the lines that hold the detail asked again
     if not again or fresh or ctx.intent not in ctx.config.not_twice or reply.plan is not None:
         return reply
     if ctx.extraction.city:  # "¿y abren en domingo? ¿la dirección de la de San Pedro?": a

@@ -113,6 +113,7 @@ class ContextSettings(BaseModel):
     opinion_words: list[str] = Field(default_factory=list)  # "por litro": not a catalog datum
     follow_up_words: list[str] = Field(default_factory=list)  # "y", "entonces"
     own_car_words: list[str] = Field(default_factory=list)  # "mi carro", "tengo un": their car
+    no_own_car_words: list[str] = Field(default_factory=list)  # "no tengo ningún": none
     bought_car_words: list[str] = Field(default_factory=list)  # "compré un": bought, not to sell
     similar_words: list[str] = Field(default_factory=list)  # "tipo", "parecido a": like a model
     reset_words: list[str] = Field(default_factory=list)  # "empecemos de nuevo": drop old criteria

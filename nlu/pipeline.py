@@ -61,7 +61,7 @@ from nlu.values import (
     ORDER_BRIDGE,
     ValueReader,
 )
-from nlu.vehicles import CAR_ARTICLES, INDEFINITES, VehicleVocabulary, resolve
+from nlu.vehicles import ALTERNATIVE_JOINERS, CAR_ARTICLES, INDEFINITES, VehicleVocabulary, resolve
 from tools.catalog import Catalog, car_name
 from tools.search import alternative_parts
 
@@ -475,6 +475,7 @@ class Extractor:
             ("context:opinion", settings.opinion_words),
             ("context:follow_up", settings.follow_up_words),
             ("context:own_car", settings.own_car_words),
+            (NO_OWN_CAR, settings.no_own_car_words),
             ("context:bought_car", settings.bought_car_words),
             (SIMILAR, settings.similar_words),
             ("context:reset", settings.reset_words),
@@ -695,6 +696,12 @@ class Extractor:
         if own:  # "por mi versa me dan 90 mil": their car, not what they want
             self._own_car(analysis, own, taken)
             cars = [car for car in cars if car not in own]
+        denied = [end for key, _, end in found["said"] if key == NO_OWN_CAR]
+        if denied:  # "yo no tengo ningún chrysler": no car of theirs, nor one wished
+            not_had = [car for car in cars if _owned(tokens, car[1], denied)]
+            for _, start, end in not_had:
+                taken[start:end] = [True] * (end - start)
+            cars = [car for car in cars if car not in not_had]
         asking = {start for key, start, _ in found["said"] if key == "context:asks_after_no"}
         after = [  # "el swift no?", "¿y el 208 no hay?" ask about the car: not a "no"
             start
@@ -759,7 +766,11 @@ class Extractor:
         if (
             mention.apart
             and not mention.others
-            and (_between_two(tokens) or _same_again(tokens, mention.claimed[1:]))
+            and (
+                _between_two(tokens)
+                or _same_again(tokens, mention.claimed[1:])
+                or _this_or_that(tokens, mention.claimed[1:])
+            )
         ):
             analysis.alternatives = [f"{make}|{model or ''}" for make, model in mention.apart]
         elif len(mention.apart) == 1 and _asked_of_the_later(tokens, mention):
@@ -1352,6 +1363,8 @@ class Extractor:
         own = _own_clause(analysis, DETAILS, FINANCING_REQUEST) or _datum_clause(analysis)
         if plan_first and own:
             second = DETAILS  # "el vento es automático, ¿verdad? y ¿a 4 años?": both
+        if NO_OWN_CAR in analysis.said and second in self.own_car_labels:
+            second = None  # "no tengo auto para dar a cuenta": no trade-in to explain
         own_car_label = _label(intent, topic) in self.classifier.settings.own_car_labels
         # "...y también busco una camioneta": words that ask for cars, not only the car described
         other_car = bool(slots.get("own_car") and named)  # "vender mi aveo y comprar un jetta"
@@ -3107,6 +3120,17 @@ def _head_count(tokens: list[str], start: int) -> bool:
     return bool(before) and (before[-1] in HEAD_COUNT or " ".join(before) in HEAD_COUNT)
 
 
+def _this_or_that(tokens: list[str], later: list[tuple[int, int]]) -> bool:
+    """ "la tracker tiene poquitos km. esa o la trax, ¿cuál es mejor?": "esa" joined to a later
+    car, in a question, weighs the car named before against it."""
+    for start, _ in later:
+        at = start - 1 if start and tokens[start - 1] in CAR_ARTICLES else start
+        joined = at > 1 and tokens[at - 1] in ALTERNATIVE_JOINERS
+        if joined and tokens[at - 2] in GRAMMAR.this_or_that and "?" in tokens[start:]:
+            return True
+    return False
+
+
 def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
     """ "¿la x-trail a 5 años? y la hr-v igual": a later car, in a clause of its own, asked the
     same as the first; "…a 4 años con 50 mil de enganche? y el rio 2019": a clause that is only
@@ -3131,6 +3155,7 @@ def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
 
 SENTENCE_ENDS = frozenset({".", "?", "!"})
 CAR_FIRST = "context:car_first"
+NO_OWN_CAR = "context:no_own_car"  # "no tengo auto para dar a cuenta": their car is none
 
 
 def _first_sentence_end(tokens: list[str]) -> int | None:
@@ -3148,7 +3173,10 @@ def _car_first(analysis: Analysis) -> bool:
     if not end:
         return False
     cars = [(i, i + 1) for i in range(end) if analysis.kinds[i] == "car"]
-    return bool(cars) and _only_the_car(analysis.tokens, 0, end, cars)
+    return bool(cars) and _only_the_car(analysis.tokens, 0, end, cars, CHOICE_OPENERS)
+
+
+CHOICE_OPENERS = GRAMMAR.choice_openers  # "pues la trax."
 
 
 def _asked_of_the_later(tokens: list[str], mention) -> bool:

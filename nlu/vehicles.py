@@ -224,11 +224,11 @@ def resolve(
         place = start > 1 and tokens[start - 2] in GRAMMAR.place_before_article
         article = article and not place  # "salir a la sierra": a place, not a GMC
         # "con los 500": an amount; one car is "el 500", "un 500"
-        plural = start > 0 and tokens[start - 1] in PLURAL_ARTICLES
+        plural = start > 0 and tokens[start - 1] in PLURAL_ARTICLES | OWN_PLURAL
         usable = [
             n
             for n in names
-            if owned
+            if (owned and not (plural and (n.model or "").isdigit()))  # "mis 300": money
             or (article and not (plural and (n.model or "").isdigit()) and _pointed(vocabulary, n))
             or not n.needs_make
             or n.make in makes_said
@@ -283,6 +283,7 @@ def resolve(
 
 CAR_ARTICLES = GRAMMAR.car_articles  # "el figo", "otro clase a"
 PLURAL_ARTICLES = GRAMMAR.plural_articles
+OWN_PLURAL = GRAMMAR.own_plural  # "se pasa de mis 300": an amount, not a Chrysler
 INDEFINITES = GRAMMAR.indefinite_articles  # "un mazda 3, un corolla"
 WISHES = GRAMMAR.wishes
 STOCK_ASKED = GRAMMAR.stock_asked

@@ -4,6 +4,7 @@ the LLM may answer: a question about cars or buying that no rule and no example 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 
 from dialog.cars import car_values
@@ -38,6 +39,7 @@ def fixed_reply(ctx: TurnContext) -> Reply:
 
 SECOND_REQUEST = "turn:second_request"  # said by the engine on the copy a second request reads
 REPEATED = "repeated"  # the kind of the "ya te lo compartí arriba" reply
+QUOTED = "quoted"  # the lines of an answer given before that hold what is asked again
 BARE_ASK_WORDS = 4  # a topic asked again in this few words gets its answer again
 # the time units an elapsed time is said in, longest first, with their days
 AGO_UNITS = tuple(DAYS_PER_UNIT.items())  # the units the NLU read the time in
@@ -59,12 +61,31 @@ def _parts_of_its_sentence(ctx: TurnContext, extraction) -> frozenset[str]:
     return frozenset(name for name in said if not name.startswith(prefix)) | parts
 
 
+ASKED_WORD_CHARS = 5  # shorter words ("los", "mis", "como") tell no line of an answer apart
+ASKED_WORDS_SHARED = 2  # "estados de cuenta": a line with two of the words asked answers it
+
+
+def _lines_asked(asked: str, answer: str) -> list[str]:
+    """The lines of an answer given before that share the most words of the question (at least
+    two of five letters or more): "¿sirven mis estados de cuenta?" -> "• Comprobante de
+    ingresos: recibos de nómina, estados de cuenta o declaraciones"."""
+    words = {word for word in re.findall(r"\w+", normalize(asked)) if len(word) >= ASKED_WORD_CHARS}
+    scored = [
+        (len(words & set(re.findall(r"\w+", normalize(line)))), line)
+        for line in answer.splitlines()
+        if line.strip()
+    ]
+    best = max((score for score, _ in scored), default=0)
+    return [line for score, line in scored if score == best] if best >= ASKED_WORDS_SHARED else []
+
+
 @handler(
     "knowledge.answer",
     required={"no_answer": set()},
     optional={
         "nearest": {"place", "areas"},
         "repeated": {"title", "answer"},
+        "repeated_lines": {"title", "lines"},
         "nearest_branch": {"place", "line"},
         "named_branch": {"line"},
         "branch_no_address": {"branch", "area"},
@@ -128,6 +149,11 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         if key in recent and not pointed and not again and not bare and ctx.template("repeated"):
             title = ctx.knowledge(entry.topic, "title") or entry.title
             text = _in_language(ctx, answer) or answer.text
+            lines = _lines_asked(ctx.text, text)
+            if lines and ctx.template("repeated_lines"):  # "¿sirven mis estados de cuenta?"
+                said_lines = {"title": title, "lines": "\n".join(lines)}
+                reply = ctx.say("repeated_lines", said_lines)
+                return Reply(reply, rephrasable=False, kind=QUOTED)  # an answer, each time
             return Reply(
                 ctx.say("repeated", {"title": title, "answer": text}),
                 rephrasable=False,

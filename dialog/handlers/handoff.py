@@ -14,7 +14,7 @@ from dialog.handlers.common import CAR_PLACEHOLDERS, car_values, pick_by_ordinal
 from dialog.handlers.search import WISHED_CAR
 from dialog.registry import handler
 from dialog.render import money
-from dialog.state import OWN_CAR_BOUGHT, ConversationState
+from dialog.state import OWN_CAR_BOUGHT, ConversationState, FinancingParams
 from dialog.store.base import Handoff
 from dialog.turn import Reply, TurnContext
 from nlu.text import normalize
@@ -255,8 +255,12 @@ def lead_status(ctx: TurnContext) -> Reply:
             state.selected = first
         return finish_handoff(ctx, "updated")
     extraction = ctx.extraction
+    if said(ctx, NO_PLAN_KEY) and (state.last_plan or state.profile.get(LEAD_PLAN)):
+        state.last_plan = None  # "scratch the plan": the advisor gets the car, no plan
+        state.financing = FinancingParams()
+        return finish_handoff(ctx, "updated")
     seller = _is_seller(ctx)
-    changed = False
+    changed = ctx.marks.get(WISH_ADDED, False)  # "you didn't write that I'm paying cash"
     named = extraction.make or extraction.model
     adding = said(ctx, ADD_KEY) and not said(ctx, NOTE_KEY) and state.profile.get("lead_car")
     if adding and _also_wanted(ctx, _pointed_car(ctx)):
@@ -399,6 +403,8 @@ def _pointed_car(ctx: TurnContext) -> int | None:
     if extraction.make or extraction.model:
         seen = list(dict.fromkeys([*shown, *state.chosen]))
         named = cars_named(ctx.services.catalog, extraction, seen)
+        if not named:  # "el auto es la Chevrolet Trax 2020": seen before, else the one in stock
+            named = cars_named_anywhere(ctx, limit=2)
         return named[0].stock_id if len(named) == 1 else None
     if len(shown) == 1:
         return shown[0]
@@ -476,11 +482,13 @@ OWN_CAR_OFFER = "own_car_offer"  # what they were offered for it, or one like it
 OWN_CAR_TRAITS = ("own_car_transmission", "own_car_fuel", "own_car_drive")
 WHOLE_MESSAGE = "whole_message"  # a mark: the answer took the whole message (no second request)
 ADD_KEY = "lead_update:add"  # "agrégale también…": a car beside the one sent, not instead
+NO_PLAN_KEY = "lead_update:no_plan"  # "scratch the plan": the lead without its plan
 ALSO_KEY, ALSO_SEP = "lead_also", "|"
 
 
 WISHES = "lead_wishes"  # profile key: the wishes said (dialog.yml `lead_wishes`), in order
 WISH_SEP = " | "
+WISH_ADDED = "wish_added"  # a turn mark: a wish said this turn
 
 
 def note_wishes(ctx: TurnContext) -> None:
@@ -491,6 +499,7 @@ def note_wishes(ctx: TurnContext) -> None:
     for wish, phrases in ctx.config.lead_wishes.items():
         if wish not in said and any(f" {p} " in text for p in _folded(tuple(phrases))):
             said.append(wish)
+            ctx.marks[WISH_ADDED] = True  # after the lead, the advisor gets it too
     if said:
         ctx.state.profile[WISHES] = WISH_SEP.join(said)
 
@@ -516,6 +525,9 @@ def add_note(ctx: TurnContext, key: str = "lead_update:note") -> None:
     state = ctx.state
     phrases = ctx.config.route_for(NOTE_ROUTE).phrases
     note = _without_cue(ctx.text, phrases.get(key.rsplit(":", 1)[-1], []))
+    empty = {normalize(word) for word in phrases.get("empty_note", [])}
+    if all(word.strip(".,;:!?¿¡") in empty for word in normalize(note).split()):
+        return  # "please add it": the wish said beside it is the note
     notes = state.profile.get("lead_notes", "")
     state.profile["lead_notes"] = f"{notes} | {note}" if notes else note
 

@@ -1118,7 +1118,7 @@ def use_advice(ctx: TurnContext, shown: list[Car]) -> Reply | None:
     decided = [
         (pick, best)
         for pick in ([wanted] if isinstance(wanted, str) else wanted)
-        if (best := _only_best(cars, pick)) is not None
+        if (best := _only_best(cars, pick, ctx.config.use_ties.get(pick, 0.0))) is not None
     ]
     if not decided:
         return None  # the cars tie on every figure that use looks at
@@ -1129,13 +1129,17 @@ def use_advice(ctx: TurnContext, shown: list[Car]) -> Reply | None:
     return Reply(ctx.say("use_advice", {**values, "use": use, "reason": reason}))
 
 
-def _only_best(cars: list[Car], pick: str) -> Car | None:
-    """The car `pick` favours, unless every car has the same figure (two CX-5 of 4.55 m:
-    neither is "the longest")."""
+def _only_best(cars: list[Car], pick: str, tie: float = 0.0) -> Car | None:
+    """The car `pick` favours, unless every other car's figure is within `tie` of it (two CX-5
+    of 4.55 m: neither is "the longest"; 4.27 m against 4.25 m neither, with a 50 mm tie)."""
     best = best_of(cars, pick)
     column = ORDER[pick][0]
     value = getattr(best, column)
-    return None if value is None or all(getattr(car, column) == value for car in cars) else best
+    if value is None:
+        return None
+    others = [getattr(car, column) for car in cars if car is not best]
+    tied = all(other is not None and abs(other - value) <= tie + 1e-9 for other in others)
+    return None if tied else best
 
 
 def _list_advice(ctx: TurnContext, shown: list[Car]) -> Reply:
