@@ -16,6 +16,7 @@ from nlu.text import normalize, sentences
 DETAILS_HANDLER = "catalog.details"  # its parts are the car's data asked ("details:km")
 QUOTE_CHARS = 90  # a longer question is cut at a word, with "…"
 ASKED = "?"
+OPENING_WORDS = 4  # the longest opening said: "i'd like to know"
 RULED = ("rule", "context")  # stages that read a sentence by its words, not by likeness
 
 
@@ -156,7 +157,7 @@ def _asks(sentence: str, policy: OpenQuestions) -> bool:
         return True
     words = _unconnected(normalize(sentence).split(), policy)
     opening = policy.opening
-    return bool(words) and (words[0] in opening or " ".join(words[:2]) in opening)
+    return any(" ".join(words[:n]) in opening for n in range(1, OPENING_WORDS + 1) if words)
 
 
 def _own_words(sentence: str, policy: OpenQuestions) -> bool:

@@ -116,12 +116,14 @@ class ContextSettings(BaseModel):
     no_own_car_words: list[str] = Field(default_factory=list)  # "no tengo ningún": none
     bought_car_words: list[str] = Field(default_factory=list)  # "compré un": bought, not to sell
     similar_words: list[str] = Field(default_factory=list)  # "tipo", "parecido a": like a model
+    same_size_words: list[str] = Field(default_factory=list)  # "del tamaño de una crv"
     reset_words: list[str] = Field(default_factory=list)  # "empecemos de nuevo": drop old criteria
     any_make_words: list[str] = Field(default_factory=list)  # "de cualquier marca"
     other_makes_words: list[str] = Field(default_factory=list)  # "¿y de otras marcas?"
     cheaper_ok_words: list[str] = Field(default_factory=list)  # "cheaper is fine": no floor
     pointed_amount_words: list[str] = Field(default_factory=list)  # "con esos 6 mil"
     any_year_words: list[str] = Field(default_factory=list)  # "del año que sea": no year limit
+    not_required_words: list[str] = Field(default_factory=list)  # "no tiene que ser 2018"
     any_price_words: list[str] = Field(default_factory=list)  # "el precio que sea": no price limit
     stretch_price_words: list[str] = Field(default_factory=list)  # "si se pasa tantito"
     any_transmission_words: list[str] = Field(default_factory=list)  # "cualquier transmisión"

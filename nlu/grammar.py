@@ -121,6 +121,7 @@ class Grammar(_Strict):
     elliptic_words: frozenset[str]
     choice_openers: frozenset[str]
     this_or_that: frozenset[str]
+    where_words: frozenset[str]
     remark_before: frozenset[str]
     tag_no_after: frozenset[str]
     tag_no_not_before: frozenset[str]

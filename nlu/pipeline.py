@@ -99,6 +99,7 @@ PLACEHOLDERS = {
 }
 CALL_INTENT = "human_agent"
 SIMILAR = "context:similar"  # "tipo", "parecido a": a car like the one named
+SAME_SIZE = "context:same_size"  # "del tamaño de una crv": like it, by its length too
 WANTED_NAMED = "context:wanted_named"  # the car named is the one to get, not theirs
 STRETCH_PRICE = "context:stretch_price"  # "no importa si se pasa tantito": a little over
 FOCUS_POINTERS = GRAMMAR.focus_pointers
@@ -189,6 +190,7 @@ CAR_SCREEN_LABELS = frozenset({DETAILS, SELECT, COMPARE})  # about a car shown o
 PICK_MAX = 10  # "el 3": a position in a list is small
 POINTING = frozenset({"ordinal", "superlative"})
 CLAUSE_PLACES = frozenset({"city"})  # "¿todo es en línea? Vivo en Puebla": the Puebla branches
+PLACES_LABEL = "knowledge/locations"  # the branches: asked where, with a city, beside a topic
 # a clause that says a term or an amount asks for a plan: "busco un jetta y ¿cuánto a 48 meses?"
 CLAUSE_PLAN = frozenset({"term_months", "down_payment", "down_payment_pct", "monthly_budget"})
 # what a clause asks for by itself: a search ("sedanes 2019 o más nuevos. ¿se puede sin enganche?")
@@ -478,12 +480,14 @@ class Extractor:
             (NO_OWN_CAR, settings.no_own_car_words),
             ("context:bought_car", settings.bought_car_words),
             (SIMILAR, settings.similar_words),
+            (SAME_SIZE, settings.same_size_words),
             ("context:reset", settings.reset_words),
             ("context:any_make", settings.any_make_words),
             ("context:other_makes", settings.other_makes_words),
             ("context:cheaper_ok", settings.cheaper_ok_words),
             ("context:pointed_amount", settings.pointed_amount_words),
             ("context:any_year", settings.any_year_words),
+            (NOT_REQUIRED, settings.not_required_words),
             ("context:any_price", settings.any_price_words),
             (STRETCH_PRICE, settings.stretch_price_words),
             ("context:any_transmission", settings.any_transmission_words),
@@ -577,6 +581,7 @@ class Extractor:
         # "¿cuál es la diferencia con el otro?": the other car, no search
         found["said"] = _without_inside(found["said"], "context:search", "context:other_one")
         found["said"] = _comparative_shared(tokens, found["said"])
+        found["said"] += [(SIMILAR, s, e) for name, s, e in found["said"] if name == SAME_SIZE]
         analysis.said = {name for name, _, _ in found["said"]}
         analysis.said_spans = found["said"]
         if "context:more_alone!" in analysis.whole or _more_among_fillers(analysis):
@@ -951,6 +956,9 @@ class Extractor:
                 unit.before.add("max_before")  # mil", "not more than 300k": a ceiling
             if _denied_year(tokens, unit, meaning) or _year_ruled_out(analysis, unit, meaning):
                 continue  # "la del 2013 no, muy vieja": not a year they want
+            if _year_ruled_out(analysis, unit, meaning, NOT_REQUIRED):
+                analysis.said.add(ANY_YEAR)  # "no tiene que ser 2018": any year, not that one
+                continue
             if _year_and_older_denied(analysis, unit, meaning):  # "no quiero algo del 2015":
                 meaning = {"year_min": int(meaning["year_max"]) + 1}  # the year after on
             if _denied_amount(tokens, unit):
@@ -1365,6 +1373,9 @@ class Extractor:
             second = DETAILS  # "el vento es automático, ¿verdad? y ¿a 4 años?": both
         if NO_OWN_CAR in analysis.said and second in self.own_car_labels:
             second = None  # "no tengo auto para dar a cuenta": no trade-in to explain
+        where = bool(GRAMMAR.where_words & set(analysis.tokens)) and "city" in slots
+        if where and second is None and topic and _label(intent, topic) != PLACES_LABEL:
+            second = PLACES_LABEL  # "¿dónde llevo la camioneta a inspección en monterrey?"
         own_car_label = _label(intent, topic) in self.classifier.settings.own_car_labels
         # "...y también busco una camioneta": words that ask for cars, not only the car described
         other_car = bool(slots.get("own_car") and named)  # "vender mi aveo y comprar un jetta"
@@ -2071,15 +2082,22 @@ def _denied_amount(tokens: list[str], unit) -> bool:
     return start == 1 or tokens[start - 2] in CLAUSE_BREAKS
 
 
-def _year_ruled_out(analysis: Analysis, unit, meaning: dict[str, float]) -> bool:
-    """A single year right after a negation ("no quiero comprar el 2018", "que no sea 2015")."""
+def _year_ruled_out(
+    analysis: Analysis, unit, meaning: dict[str, float], cue: str = "context:negation"
+) -> bool:
+    """A single year right after a negation ("no quiero comprar el 2018", "que no sea 2015"), or
+    after another `cue` ("no tiene que ser 2018")."""
     year = meaning.get("year_min")
     if year is None or year != meaning.get("year_max"):
         return False
     start = unit.first.start
     if start and analysis.tokens[start - 1] in YEAR_ARTICLES:
         start -= 1
-    return any(key == "context:negation" and end == start for key, _, end in analysis.said_spans)
+    return any(key == cue and end == start for key, _, end in analysis.said_spans)
+
+
+NOT_REQUIRED = "context:not_required"  # "no tiene que ser 2018": that year is not a must
+ANY_YEAR = "context:any_year"
 
 
 YEAR_ARTICLES = GRAMMAR.year_articles
@@ -2299,6 +2317,12 @@ def _own_car_value(analysis: Analysis, own_known: bool = False) -> None:
     if (own or saved) and plan and ceiling:  # a plan paid in with their car or their savings
         slots["down_payment"] = slots.pop("price_max")
         analysis.slot_at["down_payment"] = analysis.slot_at.pop("price_max", 0)
+    elif own and plan and slots.get("price_max") in analysis.approx and "down_payment" not in slots:
+        # "me pueden dar unos 150 mil por ella": the amount their car brings, not a price band
+        slots["down_payment"] = analysis.approx[slots.pop("price_max")]
+        slots.pop("price_min", None)
+        analysis.slot_at["down_payment"] = analysis.slot_at.pop("price_max", 0)
+        analysis.slot_at.pop("price_min", None)
 
 
 def _percent_among_picks(analysis: Analysis, shown: int) -> None:
@@ -2569,9 +2593,10 @@ def _own_traits(analysis: Analysis, verb: bool = True) -> bool:
     """Only traits a car has, said as it has them ("tiene 80 mil km y es estándar"), not wished
     ("con menos de 80 mil km") nor asked of the stock ("¿tienen automáticos?"); `verb=False`:
     beside a part of selling their car, the bare figure is theirs ("60,000 km, EX trim")."""
-    slots = analysis.slots
-    if not slots or not slots.keys() <= OWN_TRAITS:
+    traits = analysis.slots.keys() - {"city"}  # "…automático. ¿lo pueden ir a ver a cuernavaca?"
+    if not traits or not traits <= OWN_TRAITS:
         return False
+    slots = analysis.slots
     if "km_max" in slots and "km_max" not in analysis.unbounded:
         return False
     return not verb or bool(GRAMMAR.own_trait_verbs & set(analysis.tokens))

@@ -3,7 +3,7 @@
 Each turn's `expect` may check:
   intent, slots (subset), results (exact count) / results_min, results_where (every listed car
   satisfies make/model/year_min/year_max/price_max/price_min/km_max/bluetooth/car_play/body_type/
-  transmission/fuel),
+  transmission/fuel/drive/size/seats_min/length_min/length_max),
   selected (null | "result:N" = N-th car of the previous list | true = anything), plan (null |
   true | subset of fields), plan_consistent (monthly payment matches the amortization formula),
   reply_contains / reply_not_contains (accent- and case-insensitive), reply_count (fragment ->
@@ -111,6 +111,8 @@ def _check_car(car, rules: dict, where: str) -> None:
         "drive": lambda v: car.drive == v,
         "size": lambda v: car.size == v,
         "seats_min": lambda v: car.seats >= v,
+        "length_min": lambda v: car.largo is not None and car.largo >= v,
+        "length_max": lambda v: car.largo is not None and car.largo <= v,
     }
     for key, value in rules.items():
         assert checks[key](value), f"{where}: car {car.stock_id} breaks {key}={value}: {car}"

@@ -103,6 +103,9 @@ class Catalog:
 
     cars: tuple[Car, ...]
     source: str = ""
+    # a size word that spans the others' lengths (data/vehicles.yml `sizes`: "medium" from 4.3 to
+    # 4.7 m): its (min, max) length in mm, matched by the length, not by the one size a car has
+    size_ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     by_id: dict[int, Car] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -167,7 +170,13 @@ def load_catalog(path: Path | str | None = None, vehicles: VehicleLexicon | None
     }
     _raise_first_bad_value(path, frame, parsed)
     _check_unique_ids(path, frame, parsed["stock_id"].values)
-    return Catalog(cars=_cars(parsed, vehicles or load_vehicle_lexicon()), source=str(path))
+    vehicles = vehicles or load_vehicle_lexicon()
+    ranges = {
+        name: (size.min_length_mm, size.max_length_mm)
+        for name, size in vehicles.sizes.items()
+        if vehicles.overlaps(name)
+    }
+    return Catalog(cars=_cars(parsed, vehicles), source=str(path), size_ranges=ranges)
 
 
 def _read_frame(path: Path) -> pd.DataFrame:

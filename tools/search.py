@@ -31,7 +31,7 @@ class SearchFilters(BaseModel):
     fuel: str | None = None
     drive: str | None = None  # "awd": 4x4 / all-wheel drive, as the version text says
     style: str | None = None  # "sporty": a sporty version or a coupé
-    size: str | None = None  # "small" / "large": by the car's length
+    size: str | None = None  # "small" / "medium" / "large": by the car's length
     # how to order: cheapest (default), most_expensive, newest, oldest, lowest_km
     superlative: str | None = None
     exclude: list[str] | None = None  # models or makes ruled out ("olvida el vento", "no nissan")
@@ -217,6 +217,8 @@ def _matching(
         value = getattr(filters, trait)
         if value:
             key = (trait, value)
+            if key not in text_masks and trait == "size" and value in catalog.size_ranges:
+                text_masks[key] = _between(columns["largo"], *catalog.size_ranges[value])
             if key not in text_masks:
                 text_masks[key] = columns[trait] == value
             trait_mask = text_masks[key]
@@ -511,12 +513,29 @@ def _prices(catalog: Catalog, wanted: Callable[[Car], bool]) -> list[float]:
 SIMILAR_BAND = 0.25  # "tipo Jetta": the same body type, priced within ±25% of the Jettas we have
 
 
+def _meets_years_km(car: Car, filters: SearchFilters) -> bool:
+    return (
+        (filters.year_min is None or car.year >= filters.year_min)
+        and (filters.year_max is None or car.year <= filters.year_max)
+        and (filters.km_max is None or car.km <= filters.km_max)
+    )
+
+
+def _size_of(cars: list[Car]) -> str | None:
+    """The size class every one of `cars` has (None when they differ, are between the classes
+    or are not measured)."""
+    sizes = {car.size for car in cars}
+    return sizes.pop() if len(sizes) == 1 else None
+
+
 def similar_to(
     catalog: Catalog,
     filters: SearchFilters,
     body_type: str | None,
     model: str | None,
     peers: frozenset[str] = frozenset(),
+    size: str | None = None,
+    by_size: bool = False,
 ) -> SearchFilters:
     """Filters for cars like `model`: same body type, and the price band of that model in
     stock, else of its make, else of its `peers` (premium makes for a Mercedes GLA or a Tesla),
@@ -524,7 +543,16 @@ def similar_to(
     update: dict[str, object] = {
         "make": None, "model": None, "body_type": body_type, "fuel": None,
     }  # fmt: skip
-    prices = _prices(catalog, lambda car: bool(model) and car.model.casefold() == model.casefold())
+    of_model = [car for car in catalog.cars if model and car.model.casefold() == model.casefold()]
+    if not filters.size:  # "tipo Camry": the size the lexicon gives a model none in stock
+        # measures; "del tamaño de una CR-V" (`by_size`): the size of those in stock
+        update["size"] = (_size_of(of_model) if by_size else None) if of_model else size
+    # the model's price band from its cars that meet the customer's years and km: a Civic 2013
+    # sets no band for "2018 o más nuevo" (none then: the Corollas 2020 must not be hidden)
+    wanted = filters.model_copy(update={"make": None, "model": None})
+    prices = [car.price for car in of_model if _meets_years_km(car, wanted)]
+    if of_model and not prices:
+        return filters.model_copy(update=update)
     make = (filters.make or "").casefold()
     if not prices and make:
         prices = _prices(catalog, lambda car: car.make.casefold() == make)

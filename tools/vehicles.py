@@ -30,6 +30,8 @@ class ModelInfo(_Strict):
     body: BodyType
     fuel: Fuel | None = None
     aliases: list[str] = Field(default_factory=list)
+    # its size class (`sizes`), for a model no car in stock measures: "algo tipo Camry" is large
+    size: Literal["small", "medium", "large"] | None = None
 
 
 class VersionWords(_Strict):
@@ -93,7 +95,20 @@ class VehicleLexicon(_Strict):
     )  # a coupé is sporty whatever its version
 
     def size(self, length: float | None) -> str | None:
+        """The first size (in file order) a length fits: a car has one size."""
         return next((name for name, size in self.sizes.items() if size.fits(length)), None)
+
+    def overlaps(self, name: str) -> bool:
+        """A size whose lengths reach into another's ("medium" from 4.3 m, "small" up to 4.4 m):
+        searched by its lengths, since a car's one size cannot say it."""
+        mine = self.sizes[name]
+        low, high = mine.min_length_mm or 0.0, mine.max_length_mm or float("inf")
+        return any(
+            other != name
+            and low <= (size.max_length_mm or float("inf"))
+            and (size.min_length_mm or 0.0) <= high
+            for other, size in self.sizes.items()
+        )
 
     def info(self, make: str, model: str) -> ModelInfo | None:
         return self._index.get((fold(make), fold(model)))

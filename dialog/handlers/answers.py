@@ -138,7 +138,8 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     if answer is not None:
         entry = knowledge.entries[answer.topic]
         key = f"{answer.topic}:{answer.section or ''}:{area or ''}"
-        pointed = bool(extraction.city or answer.section)  # "¿y dónde está la de Qro?" again
+        # "¿y dónde está la de Qro?" again: a city narrows the branches, no other topic's answer
+        pointed = bool((extraction.city and answer.topic == LOCATIONS) or answer.section)
         # the same block again: said so once, briefly led; asked a second time in a row, the
         # block itself again ("what documents do I need to buy a car" after "passport ok?")
         again = ctx.state.last_reply_kind == REPEATED

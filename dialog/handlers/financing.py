@@ -82,6 +82,7 @@ QUOTE = {"price", "down_payment", "down_payment_pct", "lines", "rate", "min_pct"
         "compare_closing": set(),
         "list_plans_header": {"down_payment", "term_years", "rate"},
         "list_plan_line": CAR_PLACEHOLDERS | {"monthly_payment"},
+        "list_plans_total": {"count", "total", "monthly_payment"},
         "affordable_by_down_payment": {"down_payment", "price_max", "min_pct"},
         "no_down_affordable": {"min_pct"},
         "down_payment_reach": {"down_payment", "price_max", "min_pct", "terms"},
@@ -696,6 +697,9 @@ def _plan_values(ctx: TurnContext, car: Car, plan: Plan) -> dict[str, object]:
 LIST_PLANS = 5
 
 
+TOTAL_ASKED = "compare_cars:total"  # "¿cuánto es el total de los dos?"
+
+
 def plans_for_list(ctx: TurnContext, only: list[int] | None = None) -> str:
     """The monthly payment of each listed car with the down payment and term the customer gave
     ("" when they gave neither, or the list is long); `only`: of these listed cars."""
@@ -715,7 +719,7 @@ def plans_for_list(ctx: TurnContext, only: list[int] | None = None) -> str:
         or not ctx.template("list_plans_header")
     ):
         return ""
-    lines = []
+    lines, prices, monthly = [], [], []
     for n, stock_id in enumerate(shown, 1):
         car = ctx.services.catalog.get(stock_id)
         if car is None or (only is not None and stock_id not in only):
@@ -733,8 +737,14 @@ def plans_for_list(ctx: TurnContext, only: list[int] | None = None) -> str:
         values = car_values(car, n, words=ctx.words)
         values["monthly_payment"] = money(plan.monthly_payment)
         lines.append(ctx.say("list_plan_line", values))
+        prices.append(car.price)
+        monthly.append(plan.monthly_payment)
     if not lines:
         return ""
+    if said(ctx, TOTAL_ASKED) and len(lines) > 1 and ctx.template("list_plans_total"):
+        together = {"count": len(lines), "total": money(sum(prices))}  # "los DOS juntos,
+        together["monthly_payment"] = money(round(sum(monthly), 2))  # sumados"
+        lines += ["", ctx.say("list_plans_total", together)]
     down = money(params.down_payment) if params.down_payment else _pct(params.down_payment_pct)
     header = ctx.say(
         "list_plans_header",

@@ -47,7 +47,9 @@ from tools.vehicles import SPORTY
 SORTED = "context:sort"  # "algo con menos km": the cars so ordered (after one car: fewer than it)
 FILTER_KEYS = tuple(SearchFilters.model_fields)
 SIMILAR = "context:similar"
+SAME_SIZE = "context:same_size"  # "del tamaño de una crv"
 SIMILAR_TO = "similar_to"  # profile key: the model the last "tipo <modelo>" search was like
+SIMILAR_KEEPS = ("year_min", "year_max", "seats_min")  # kept when a model is named as a measure
 CRITERIA_TEMPLATES = {
     "criteria_year_exact": {"year"},
     "criteria_year_range": {"year_min", "year_max"},
@@ -178,7 +180,10 @@ def search_cars(ctx: TurnContext) -> Reply:
     if STRETCH_PRICE in said and monthly and not ctx.extraction.monthly_budget:
         # "aunque pague un poco más" with a monthly budget: a little more a month
         ctx.state.financing.monthly_budget = round(monthly * (1 + ctx.config.price_stretch))
-    filters = merge_filters(current, ctx.extraction, ctx.config.reset_on_new_model, _body_of(ctx))
+    resets = ctx.config.reset_on_new_model
+    if SIMILAR in said:  # "2019 o más nueva" then "del tamaño de una crv": the model measures,
+        resets = [key for key in resets if key not in SIMILAR_KEEPS]  # the years still hold
+    filters = merge_filters(current, ctx.extraction, resets, _body_of(ctx))
     if "context:any_year" in said:  # "¿por qué 2018? quita el año": the year quoted goes too
         filters = filters.model_copy(update={"year_min": None, "year_max": None})
     if "context:any_transmission" in said:  # "quita lo de automático"
@@ -248,6 +253,9 @@ def search_cars(ctx: TurnContext) -> Reply:
         # "¿algo parecido pero más barato?": like the chosen one, other models
         ruled = [*(filters.exclude or []), focus.model]
         like_focus = {"make": focus.make, "model": focus.model, "exclude": ruled}
+        its_year = filters.year_min == filters.year_max == focus.year
+        if its_year and ctx.extraction.year_min is None and ctx.extraction.year_max is None:
+            like_focus.update(year_min=None, year_max=None)  # the Mini 2018 searched, not a must
         return _alternatives(ctx, filters.model_copy(update=like_focus), "similar_to")
     if SIMILAR in ctx.extraction.said and not filters.model and like and not filters.make:
         make, _, model = like.partition("|")  # "¿qué similares hay?" after "tipo compass"
@@ -1006,7 +1014,11 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
     # the body asked in this message ("tipo hatchback, como el mazda 3 hatch"), else the model's
     body = ctx.extraction.body_type or (info.body if info else None) or filters.body_type
     peers = frozenset(make.casefold() for make in vehicles.premium)
-    alternative = similar_to(ctx.services.catalog, filters, body, filters.model, peers)
+    size = info.size if info else None  # "tipo Camry": large, though none is in stock
+    by_size = SAME_SIZE in ctx.extraction.said  # "del tamaño de una crv": its length in stock
+    alternative = similar_to(
+        ctx.services.catalog, filters, body, filters.model, peers, size, by_size
+    )
     if ctx.extraction.fuel:  # "¿tienen tesla? o algún eléctrico o híbrido": that fuel is wished
         alternative = alternative.model_copy(update={"fuel": ctx.extraction.fuel})
     # the customer's own criteria stay; the price band was ours, not theirs
