@@ -3336,6 +3336,8 @@ def _meaning(unit: Unit) -> dict[str, float] | None:
         return {}  # "gano 15 mil al mes": a salary, not what they would pay
     if "foreign_after" in unit.after:
         return {}  # "20 mil dólares (son como 340 mil pesos)": no peso amount
+    if "interest_after" in unit.after:
+        return {}  # "75 mil de puro interés": what a plan costs in interest, no budget
     for reader in READERS:
         meaning = reader(unit)
         if meaning is not None:

@@ -57,6 +57,7 @@ QUOTE = {"price", "down_payment", "down_payment_pct", "lines", "rate", "min_pct"
         "button_term": {"term_years"},
         "options": CAR_PLACEHOLDERS | {"lines", "rate"},
         "option_line": OPTION,
+        "option_line_detail": PLAN,
         "plan": PLAN,
         "down_payment_too_low": RANGE,
         "down_payment_too_high": RANGE,
@@ -428,30 +429,36 @@ def term_for_budget(ctx: TurnContext, car: Car) -> int | None:
 
 
 def _compared(ctx: TurnContext, car: Car) -> Reply | None:
-    """ "a 3 y a 5 años, pa comparar", "con 60 mil, ¿y con 90 mil?": one line per plan asked."""
+    """ "a 3 y a 5 años, pa comparar", "con 60 mil, ¿y con 90 mil?": one line per plan asked;
+    "¿y cuánto pago de intereses en cada uno?", "dame el detalle" right after: the same plans with
+    what each costs in all."""
     extraction, params = ctx.extraction, ctx.state.financing
     terms = list(extraction.terms) or [params.term_months]
     downs: list[tuple[float | None, float | None]] = [
         (amount, None) for amount in extraction.down_payments
     ] + [(None, pct) for pct in extraction.down_payment_pcts]
     downs = downs or [(params.down_payment, params.down_payment_pct)]
-    if len(terms) * len(downs) < 2 or not ctx.template("compare_header"):
+    detail = said(ctx, "financing:detail")
+    before = ctx.state.profile.get(COMPARED_PLANS, "")
+    pairs = [(down, term) for down in downs for term in terms]
+    if len(pairs) < 2 and detail and before and ctx.state.last_reply_kind == COMPARED:
+        pairs = [_plan_terms(part) for part in before.split(";")]  # the plans just compared
+    if len(pairs) < 2 or not ctx.template("compare_header"):
         return None
     plans = []
-    for amount, pct in downs:
-        for term in terms:
-            try:
-                plans.append(
-                    make_plan(
-                        car.price,
-                        ctx.services.financing,
-                        down_payment=amount,
-                        down_payment_pct=pct if amount is None else None,
-                        term_months=term,
-                    )
+    for (amount, pct), term in pairs:
+        try:
+            plans.append(
+                make_plan(
+                    car.price,
+                    ctx.services.financing,
+                    down_payment=amount,
+                    down_payment_pct=pct if amount is None else None,
+                    term_months=term,
                 )
-            except FinancingError:
-                continue
+            )
+        except FinancingError:
+            continue
     if len(plans) < 2:
         return None
     plans = plans[:MAX_COMPARED]
@@ -459,10 +466,24 @@ def _compared(ctx: TurnContext, car: Car) -> Reply | None:
         **car_values(car, words=ctx.words),
         "rate": _pct(ctx.services.financing.annual_rate * 100),
     }
+    line = "option_line_detail" if detail and ctx.template("option_line_detail") else "option_line"
     lines = [ctx.say("compare_header", values)]
-    lines += [ctx.say("option_line", _option_values(plan)) for plan in plans]
+    lines += [ctx.say(line, _plan_values(ctx, car, plan)) for plan in plans]
     lines += ["", ctx.say("compare_closing")]
-    return Reply("\n".join(lines), plan=_summary(plans[0]))
+    ctx.state.profile[COMPARED_PLANS] = ";".join(
+        f"{plan.down_payment}|{plan.term_months}" for plan in plans
+    )
+    return Reply("\n".join(lines), plan=_summary(plans[0]), kind=COMPARED)
+
+
+COMPARED = "plans_compared"  # a reply's kind: plans side by side ("a 3 y a 6 años")
+COMPARED_PLANS = "compared_plans"  # profile key: their down payments and terms
+
+
+def _plan_terms(part: str) -> tuple[tuple[float | None, float | None], int]:
+    """A plan compared before, as `_compared` keeps it ("56399.8|36")."""
+    amount, term = part.split("|")
+    return (float(amount), None), int(term)
 
 
 def _bare_as_pct(ctx: TurnContext, car: Car) -> float | None:
