@@ -1451,6 +1451,10 @@ class Extractor:
                 second = changed[1] or second
         if second == NO_SECOND:
             second = None
+        asked_of_pick = "asked:transmission" in analysis.said and "ordinal" in slots
+        if asked_of_pick and intent == SEARCH_REQUEST and "context:search" not in analysis.said:
+            intent, topic, second = DETAILS, None, None  # "el primero. ¿es estándar o automático?
+            # xq no sé manejar estándar": asked of the car picked, the need is the reason
         if context.shown and 0 in analysis.picks:  # "compara el de en medio con el último"
             analysis.picks = [
                 (len(context.shown) + 1) // 2 if p == 0 else p for p in analysis.picks
@@ -1467,9 +1471,14 @@ class Extractor:
         seen = [*context.shown, *([context.focus] if context.focus is not None else [])]
         naming = {key: slots[key] for key in ("make", "model") if key in slots}
         odometer = slots.get("km_max") if "km_max" in analysis.unbounded else None
-        pointed_km = bool(odometer) and bool(km_pointed(seen, slots))
+        by_km = km_pointed(seen, slots) if odometer else []
+        pointed_km = bool(by_km)
         fewer = slots.get("superlative") == "lowest_km"  # "tiene casi 100 mil km, ¿otra con
-        if pointed_km and (intent != SEARCH_REQUEST or naming or fewer):  # menos km?": its km
+        # "the 2016 one, with 95k km": the listed car of that year and those km
+        its_year = any(slots.get("year_min") == car.year == slots.get("year_max") for car in by_km)
+        if pointed_km and (
+            intent != SEARCH_REQUEST or naming or fewer or its_year
+        ):  # menos km?": its km
             # "the pathfinder is cheap but 103k km... any accidents?": that car's km, no filter
             analysis.odometer = int(slots.pop("km_max"))
             analysis.said.add(CAR_KM)
@@ -1569,6 +1578,9 @@ class Extractor:
         # "the Fiat Uno - is it automatic? I can't drive stick": the need is why a listed car's
         # datum is asked, no search
         dropped = dropped and not (of_seen and DETAILS in hits.strong)
+        # "el primero. ¿es estándar o automático? xq no sé manejar estándar": of the car picked
+        asked_of_pick = "asked:transmission" in analysis.said and "ordinal" in slots
+        dropped = dropped and not (asked_of_pick and intent == DETAILS)
         if dropped and stage != "rule" and intent != SEARCH_REQUEST:
             intent, topic, stage = SEARCH_REQUEST, None, "rule"  # "olvida el carplay"
         same_plan = "context:same_plan" in analysis.said and context.last_label == FINANCING_REQUEST
@@ -2075,6 +2087,8 @@ def _denied_floor(tokens: list[str], unit) -> bool:
 def _denied_amount(tokens: list[str], unit) -> bool:
     """An amount right after a "no" that opens its clause: "15 mil, no 13 mil"."""
     start = unit.first.start
+    if start > 1 and tokens[start - 2] in DENIALS and tokens[start - 1] in DENIED_WITH:
+        return True  # "era con el enganche mínimo, no con 20%": the 20 is what it was not
     if start > 1 and " ".join(tokens[start - 2 : start]) in GRAMMAR.denial_copulas:
         start -= 1  # "no son 18 meses, mi hija tiene 18 años": what it is not
     if start == 0 or tokens[start - 1] not in DENIALS:
@@ -3180,6 +3194,7 @@ def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
 
 SENTENCE_ENDS = frozenset({".", "?", "!"})
 CAR_FIRST = "context:car_first"
+DENIED_WITH = frozenset({"con", "with"})  # "no con 20%": the amount it was not
 NO_OWN_CAR = "context:no_own_car"  # "no tengo auto para dar a cuenta": their car is none
 
 
