@@ -540,7 +540,8 @@ def _picks_shown(reading: Reading, slots: dict[str, object], context: DialogCont
         second = DETAILS  # "la barata, ¿cabe en mi estacionamiento?"
     if second is None and (reading.second or "").startswith("knowledge/"):
         second = reading.second  # "la 2015. ¿cuánto me dan x mi aveo?": the pick, then selling
-    if slots.get("superlative") and PLURAL_PICK in reading.said and second is None:
+    plural = PLURAL_PICK in reading.said and (second is None or "ordinal" not in slots)
+    if slots.get("superlative") and plural:  # "de esos, ¿cuáles son automáticos y con menos km?"
         return SEARCH, None  # "show me the ones with the lowest km": the list in that order
     if slots.get("superlative") and not _criteria_beyond(slots, ("superlative",)):
         return SELECT, second

@@ -165,6 +165,8 @@ class ValueReader:
                 continue  # "los sedán son muy bajitos": what they are, no wish
             if slot == "body_type" and _said_of_one(tokens, start):
                 continue  # "ese es hatchback y el mío es sedán": what each is, no wish
+            if slot == "body_type" and _said_of_named(tokens, start, named):
+                continue  # "the Avanza is a minivan, not small": what that car is, no wish
             if self._negated(tokens, start) or _denied_after(tokens, end, disliked):
                 found[f"{NEGATED}{slot}:{value}"] = (True, start)  # "aunque no sea pickup"
                 continue  # "nada de híbridos", "estándar no": not a wish for one
@@ -250,6 +252,17 @@ def _after_copula(tokens: list[str], start: int) -> bool:
     return i >= 0 and (tokens[i] in COPULAS or tokens[i] in PERSON_COPULAS)
 
 
+def _said_of_named(tokens: list[str], start: int, named: frozenset[int]) -> bool:
+    """ "the Avanza is a minivan", "la avanza es minivan": a car named, a copula, maybe an
+    article, then the body: what that car is."""
+    i = start - 1
+    if i >= 0 and tokens[i] in ("un", "una", "a", "an"):
+        i -= 1
+    pointed = i > 1 and tokens[i - 2] in ("the", "el", "la")  # "the avanza is", one word named
+    asked = bool({"?", "verdad", "right", "cierto"} & set(tokens[start : start + ASKED_REACH]))
+    return i > 0 and tokens[i] in COPULAS and (i - 1 in named or pointed) and not asked
+
+
 def _said_of_one(tokens: list[str], start: int) -> bool:
     """ "ese es hatchback", "el mío es sedán", "¿es una camioneta?": a copula after a pointer or a
     possessive, or opening the clause: what a car is (or is asked to be), no wish."""
@@ -283,6 +296,8 @@ def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int])
     wished = wished and any(token in ORDER_BRIDGE for token in between)  # más grande" compares)
     if wished and tokens[i] in GRAMMAR.indefinites:
         return True  # "prefiero uno con menos km", "algo de menor precio": the list so ordered
+    if start > 1 and tokens[start - 1] in ORDER_BRIDGE and tokens[start - 2] in ("y", "and"):
+        return True  # "¿cuáles son automáticos y con menos kilometraje?": a trait, then an order
     # "¿cuál de las 16 tiene menos km?", "¿cuál camioneta de menos de 350 tiene menos km?": a
     # "which" earlier in the same clause
     j = i

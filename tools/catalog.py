@@ -174,7 +174,7 @@ def load_catalog(path: Path | str | None = None, vehicles: VehicleLexicon | None
     ranges = {
         name: (size.min_length_mm, size.max_length_mm)
         for name, size in vehicles.sizes.items()
-        if vehicles.overlaps(name)
+        if size.spans
     }
     return Catalog(cars=_cars(parsed, vehicles), source=str(path), size_ranges=ranges)
 
@@ -346,15 +346,15 @@ def _cars(parsed: dict[str, _Parsed], vehicles: VehicleLexicon) -> tuple[Car, ..
         columns[name] = [None if value != value else value for value in columns[name]]  # NaN
     names = list(columns)
     traits: dict[tuple[str, str, str], dict[str, str | None]] = {}
-    sizes: dict[float | None, str | None] = {}  # a few lengths repeat across thousands of cars
+    sizes: dict[tuple, str | None] = {}  # a few lengths repeat across thousands of cars
     cars = []
     for row in zip(*columns.values(), strict=True):
         values = dict(zip(names, row, strict=True))
         key = (values["make"], values["model"], values["version"])
         if key not in traits:
             traits[key] = vehicles.traits(*key).model_dump()
-        length = values["largo"]
-        if length not in sizes:
-            sizes[length] = vehicles.size(length)
-        cars.append(Car(**values, **traits[key], size=sizes[length]))
+        measure = (values["largo"], traits[key]["body_type"])
+        if measure not in sizes:
+            sizes[measure] = vehicles.size(*measure)
+        cars.append(Car(**values, **traits[key], size=sizes[measure]))
     return tuple(cars)

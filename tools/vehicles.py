@@ -65,9 +65,14 @@ class Size(_Strict):
 
     max_length_mm: float | None = Field(None, gt=0)
     min_length_mm: float | None = Field(None, gt=0)
+    # the bodies the word is said of, when not all: a short minivan is no "small car"
+    bodies: list[BodyType] = Field(default_factory=list)
+    # its lengths reach into the other sizes' ("medium" from 4.3 m, "small" up to 4.4 m): a
+    # search matches it by the car's length, since a car's one size cannot say it
+    spans: bool = False
 
-    def fits(self, length: float | None) -> bool:
-        if not length:
+    def fits(self, length: float | None, body: str | None = None) -> bool:
+        if not length or (self.bodies and body not in self.bodies):
             return False
         above = self.min_length_mm is None or length >= self.min_length_mm
         return above and (self.max_length_mm is None or length <= self.max_length_mm)
@@ -94,21 +99,9 @@ class VehicleLexicon(_Strict):
         default_factory=list
     )  # a coupé is sporty whatever its version
 
-    def size(self, length: float | None) -> str | None:
-        """The first size (in file order) a length fits: a car has one size."""
-        return next((name for name, size in self.sizes.items() if size.fits(length)), None)
-
-    def overlaps(self, name: str) -> bool:
-        """A size whose lengths reach into another's ("medium" from 4.3 m, "small" up to 4.4 m):
-        searched by its lengths, since a car's one size cannot say it."""
-        mine = self.sizes[name]
-        low, high = mine.min_length_mm or 0.0, mine.max_length_mm or float("inf")
-        return any(
-            other != name
-            and low <= (size.max_length_mm or float("inf"))
-            and (size.min_length_mm or 0.0) <= high
-            for other, size in self.sizes.items()
-        )
+    def size(self, length: float | None, body: str | None = None) -> str | None:
+        """The first size (in file order) a car of that length and body fits: it has one."""
+        return next((name for name, size in self.sizes.items() if size.fits(length, body)), None)
 
     def info(self, make: str, model: str) -> ModelInfo | None:
         return self._index.get((fold(make), fold(model)))
