@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dialog.config import OpenQuestions
+from dialog.handlers.answers import REPEATED
 from dialog.screen import dialog_context
 from dialog.turn import Reply, TurnContext
 from nlu.examples import STOPWORDS
@@ -60,6 +61,8 @@ def answer_open_questions(
             continue
         if not reply.text or reply.text in first.full_text:
             continue
+        if reply.kind == REPEATED and first.text.strip():
+            continue  # "ya te lo compartí arriba" beside a real answer says nothing
         answered.add(label)
         added += 1
         first = first.followed_by(reply)

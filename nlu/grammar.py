@@ -122,6 +122,7 @@ class Grammar(_Strict):
     choice_openers: frozenset[str]
     this_or_that: frozenset[str]
     where_words: frozenset[str]
+    singular_have: frozenset[str]
     remark_before: frozenset[str]
     tag_no_after: frozenset[str]
     tag_no_not_before: frozenset[str]

@@ -1451,6 +1451,11 @@ class Extractor:
                 second = changed[1] or second
         if second == NO_SECOND:
             second = None
+        planned = (
+            "down_payment" in slots or "down_payment_pct" in slots
+        ) and "term_months" in slots
+        if intent == DETAILS and planned and second in (None, SEARCH_REQUEST):
+            second = FINANCING_REQUEST  # "el swift, ¿es estándar? ¿cuánto al mes con 30% a 5 años?"
         asked_of_pick = "asked:transmission" in analysis.said and "ordinal" in slots
         if asked_of_pick and intent == SEARCH_REQUEST and "context:search" not in analysis.said:
             intent, topic, second = DETAILS, None, None  # "el primero. ¿es estándar o automático?
@@ -2803,6 +2808,8 @@ def _asks_which_named(analysis: Analysis) -> bool:
         # verb in another sentence asks something else ("¿cuál es más grande? ¿y tienen carplay?")
         token in STOCK_VERBS
         and not (models and words[i + 1 : i + 2] and words[i + 1] in WEIGHING_AFTER)
+        # "el peugeot o el seat, ¿cuál tiene menos km?": one of the two has it (singular)
+        and not (i and words[i - 1] in WHICH_WORDS and token in GRAMMAR.singular_have)
         and any(start <= i < end for start, end in which_clauses)
         for i, token in enumerate(words)
     )
