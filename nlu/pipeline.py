@@ -951,6 +951,9 @@ class Extractor:
                 continue
             if not unit.is_range and meaning.keys() == {"price_min", "price_max"}:
                 analysis.approx[meaning["price_max"]] = money.pesos(last)  # "unos 20 mil"
+            elif meaning.keys() == {"price_max"} and unit.cue("approx_before", "approx_after"):
+                analysis.approx[meaning["price_max"]] = money.pesos(last)  # "budget is around
+                # 400k": a ceiling with room, and the amount the cars should be near
             if set(meaning) == {"price_min"} and _denied_floor(tokens, unit):
                 meaning = {"price_max": meaning["price_min"]}  # "no quiero gastar más de 200
                 unit.before.add("max_before")  # mil", "not more than 300k": a ceiling
@@ -1756,6 +1759,7 @@ class Extractor:
             reference=analysis.reference,
             owed=analysis.owed,
             own_offer=analysis.own_offer,
+            price_target=analysis.approx.get(slots.get("price_max")),  # type: ignore[arg-type]
             terms=tuple(analysis.terms),
             cities=tuple(analysis.cities),
             down_payments=tuple(analysis.down_payments),

@@ -44,6 +44,8 @@ class SearchFilters(BaseModel):
     # litres of engine, the version's first figure: "motor de 3.5 para arriba", "un 2.0"
     engine_min: float | None = None
     engine_max: float | None = None
+    # "alrededor de 400 mil", "around 400k": with no order asked, the cars nearest it first
+    price_target: float | None = None
     # the body type was asked after the ceiling ("no espera, yo quiero pick up"): with none of
     # that body within it, the dearer ones of that body come before other bodies
     body_first: bool | None = None
@@ -55,6 +57,7 @@ class SearchFilters(BaseModel):
             "exclude",
             "price_strict",
             "body_first",
+            "price_target",
         )  # how a price is read is no criterion by itself
         return all(value is None for key, value in self.model_dump().items() if key not in skip)
 
@@ -133,7 +136,8 @@ def search(
     original = _with_cap(filters, max_price)
     text_masks: dict[tuple[str, str], np.ndarray] = {}  # make/model compares, reused by relaxation
     applied, current, found = _relax(original, lambda f: _matching(catalog, f, text_masks))
-    ranked = _rank(catalog, found, offset + limit, filters.superlative)[offset:]
+    target = filters.price_target if filters.superlative is None else None
+    ranked = _rank(catalog, found, offset + limit, filters.superlative, target)[offset:]
     return SearchOutcome(
         cars=[catalog.cars[i] for i in ranked],
         total=len(found),
@@ -300,8 +304,15 @@ def _tolerant(price_max: float | None) -> float | None:
     return None if price_max is None else price_max + PRICE_TOLERANCE
 
 
-def _rank(catalog: Catalog, found: np.ndarray, limit: int, order: str | None = None) -> list[int]:
-    """The first `limit` by the order asked (cheapest by default), then by stock id.
+def _rank(
+    catalog: Catalog,
+    found: np.ndarray,
+    limit: int,
+    order: str | None = None,
+    target: float | None = None,
+) -> list[int]:
+    """The first `limit` by the order asked (cheapest by default; with a `target` price and no
+    order, the nearest to it), then by stock id.
 
     Only cars up to the limit-th value are sorted, so a 50,000-car match stays fast.
     """
@@ -310,6 +321,8 @@ def _rank(catalog: Catalog, found: np.ndarray, limit: int, order: str | None = N
     column, descending = ORDER.get(order or "cheapest", ORDER["cheapest"])
     values = catalog.columns[column][found].astype(np.float64)
     keys = -values if descending else values
+    if target is not None and order is None:
+        keys = np.abs(values - target)  # "around 400k": $396,999 before $211,999
     if len(found) > limit:
         cutoff = np.partition(keys, limit - 1)[limit - 1]
         keep = keys <= cutoff

@@ -39,6 +39,7 @@ def fixed_reply(ctx: TurnContext) -> Reply:
 
 SECOND_REQUEST = "turn:second_request"  # said by the engine on the copy a second request reads
 REPEATED = "repeated"  # the kind of the "ya te lo compartí arriba" reply
+INSISTING = "context:insisting"  # "no me entendió", "te pregunté": the answer missed
 QUOTED = "quoted"  # the lines of an answer given before that hold what is asked again
 BARE_ASK_WORDS = 4  # a topic asked again in this few words gets its answer again
 # the time units an elapsed time is said in, longest first, with their days
@@ -143,6 +144,7 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         # the same block again: said so once, briefly led; asked a second time in a row, the
         # block itself again ("what documents do I need to buy a car" after "passport ok?")
         again = ctx.state.last_reply_kind == REPEATED
+        again = again or INSISTING in extraction.said  # "no me entendió, le pregunto si…"
         income = _income_note(ctx, entry.topic)
         if key in recent and income:  # "te pregunté si con 18 mil de sueldo me aprueban"
             return Reply(income)

@@ -75,6 +75,7 @@ CRITERIA_TEMPLATES = {
     "criteria_engine_min": {"engine_min"},
     "criteria_engine_max": {"engine_max"},
     "criteria_superlative": {"superlative"},
+    "criteria_near_price": {"price"},
 }
 RELAX_TEMPLATES = {
     "relaxed_year": set(),
@@ -655,6 +656,8 @@ def merge_filters(
         value = getattr(extraction, key, None)
         if value is not None and key not in ("exclude", "alternatives"):
             merged[key] = value
+    if extraction.price_max is not None:  # "de menos de 300" after "around 400k": no target
+        merged["price_target"] = extraction.price_target
     if (  # "¿no tienen mini cooper?" after coupés: the model named, whatever body came before
         extraction.model
         and not extraction.body_type
@@ -855,6 +858,9 @@ def describe(ctx: TurnContext, filters: SearchFilters) -> str:
         parts.append(
             ctx.say("criteria_superlative", {"superlative": words.get(filters.superlative, "")})
         )
+    elif filters.price_target and ctx.template("criteria_near_price"):  # "around 400k"
+        near = _amount(filters.price_target, words.get("thousand", "mil"))
+        parts.append(ctx.say("criteria_near_price", {"price": near}))
     return " ".join(part for part in parts if part).strip()
 
 
