@@ -396,8 +396,16 @@ def _remember(state: ConversationState, extraction: Extraction, extractor: Extra
         known = state.own_car or ""
         if not known.startswith(extraction.own_car):  # "mi lobo" keeps "Ford Lobo 2015"
             state.own_car = extraction.own_car
-        if extraction.km_max:  # "el compass es latitude 2019 con 70 mil km": its km, for the
-            state.profile[OWN_CAR_KM] = str(extraction.km_max)  # advisor
+        year = extraction.year_min if extraction.year_min == extraction.year_max else None
+        if extraction.year_min is None and extraction.year_max is None and extraction.years:
+            year = extraction.years[-1]  # "sigue diciendo 2015, mi sentra es modelo 2016": the
+            # year it is, said last (read as their car's, no search)
+        wished = extraction.make or extraction.model  # "…a cuenta de una captiva 2016": its year
+        if year and not wished and state.own_car:  # "perdón, el sentra es 2016 no 2015"
+            state.own_car = f"{_without_year(state.own_car)} {year}"
+        if extraction.km_max or extraction.own_km:  # "el compass es latitude 2019 con 70 mil
+            km = extraction.own_km or extraction.km_max  # km": its km, for the advisor
+            state.profile[OWN_CAR_KM] = str(km)
         other_car = extraction.make or extraction.model  # "el jetta es estándar… mi tsuru":
         for key in () if other_car else OWN_CAR_TRAITS:  # the Jetta's, not the Tsuru's
             value = getattr(extraction, key.removeprefix("own_car_"))
@@ -590,3 +598,9 @@ def _not_twice(ctx: TurnContext, reply: Reply) -> Reply:
         return reply  # place asked by name gets its answer again, not "es todo lo que tengo"
     said_again = ctx.say("said_again")
     return Reply(said_again, rephrasable=False) if said_again else reply
+
+
+def _without_year(car: str) -> str:
+    """ "Nissan Sentra 2015" -> "Nissan Sentra": the name, its year said again apart."""
+    words = car.split()
+    return " ".join(words[:-1]) if words and words[-1].isdigit() and len(words[-1]) == 4 else car

@@ -75,6 +75,8 @@ class Places(_Strict):
 
     areas: dict[str, Area]
     prepositions: list[str]
+    # before a place the customer only travels to, no place asked about ("viajes a saltillo")
+    trip_words: list[str] = Field(default_factory=list)
     places: dict[str, Place]
 
 

@@ -242,6 +242,7 @@ class Analysis:
     reference: str | None = None  # "más grande que la cx-5": 'Mazda|CX-5', the car measured by
     owed: float | None = None  # what is still owed on their car: "le debo como 80 mil al banco"
     own_offer: float | None = None  # what they were offered for it: "en otro lado me dan 180"
+    own_km: int | None = None  # their car's km said with it: "un sentra 2015 con 120 mil km"
     # the top of an approximate band -> the amount said ("unos 20 mil" -> 22,000: 20,000)
     approx: dict[float, float] = field(default_factory=dict)
     listed_pcts: list[float] = field(default_factory=list)  # "con 10 y 30%": percents, no picks
@@ -319,6 +320,7 @@ class Extractor:
         self.places = PlaceIndex(lexicon.places)
         # labels about the customer's own car (config/intents.yml): a seller's lead, their car
         self.own_car_labels = frozenset(classifier.settings.own_car_labels)
+        self.own_car_labels_first = classifier.settings.own_car_as_down_payment or ""
         # labels whose phrases count only where a message opens (config/intents.yml)
         self.opening_only = frozenset(
             name for name, label in classifier.labels.items() if label.evidence.opening_only
@@ -1454,9 +1456,48 @@ class Extractor:
                 second = changed[1] or second
         if second == NO_SECOND:
             second = None
+        wished_car = slots.get("make") or slots.get("model")
+        year_said = slots.get("year_min") is not None and slots.get("year_min") == slots.get(
+            "year_max"
+        )
+        own_named = "own_car" in analysis.slot_at  # named in this message ("mi sentra es…")
+        own_named = own_named and "context:search" not in analysis.said  # "…y busco algo 2019"
+        own_named = own_named and not str(slots.get("own_car", ""))[-4:].isdigit()  # its year said
+        if (
+            slots.get("own_car")
+            and year_said
+            and not wished_car
+            and own_named
+            and intent == SEARCH_REQUEST
+        ):
+            for key in ("year_min", "year_max"):  # "sigue diciendo 2015, mi sentra es modelo
+                slots.pop(key)  # 2016": their car's year put right, no search
+                analysis.slot_at.pop(key, None)
+            own_label = context.last_label if context.last_label in self.own_car_labels else None
+            label = self.classifier.labels.get(
+                INFORM if context.lead_open else own_label or self.own_car_labels_first
+            )
+            if label is not None:
+                intent, topic, stage, second = label.intent, label.topic, "context", None
+        own_at, km_at = analysis.slot_at.get("own_car"), analysis.slot_at.get("km_max")
+        told_km = own_at is not None and km_at is not None and "km_max" in analysis.unbounded
+        told_km = told_km and bool(slots.get("make") or slots.get("model"))  # a car wished too
+        if told_km and 0 < km_at - own_at <= OWN_CAR_REACH and intent != SEARCH_REQUEST:
+            analysis.own_km = int(slots.pop("km_max"))  # "tenemos un sentra 2015 con 120 mil km
+            analysis.slot_at.pop("km_max", None)  # …lo pueden tomar a cuenta?": their car's km
         planned = (
             "down_payment" in slots or "down_payment_pct" in slots
         ) and "term_months" in slots
+        if (
+            intent == SEARCH_REQUEST
+            and planned
+            and slots.get("model")
+            and not analysis.alternatives
+            and not GRAMMAR.stock_asked & set(analysis.tokens)  # "¿tienen mazda 3 2018? y…"
+            and "context:search" not in analysis.said
+        ):
+            intent, topic, stage = FINANCING_REQUEST, None, "rule"  # "I still want the X1…
+            # 200k for the CX-3, what would the X1 monthly be over 3 years?": that car's plan
         if intent == DETAILS and planned and second in (None, SEARCH_REQUEST):
             second = FINANCING_REQUEST  # "el swift, ¿es estándar? ¿cuánto al mes con 30% a 5 años?"
         asked_of_pick = "asked:transmission" in analysis.said and "ordinal" in slots
@@ -1759,6 +1800,7 @@ class Extractor:
             reference=analysis.reference,
             owed=analysis.owed,
             own_offer=analysis.own_offer,
+            own_km=analysis.own_km,
             price_target=analysis.approx.get(slots.get("price_max")),  # type: ignore[arg-type]
             terms=tuple(analysis.terms),
             cities=tuple(analysis.cities),
@@ -2950,9 +2992,12 @@ def _owned(tokens: list[str], start: int, cue_ends: list[int]) -> bool:
         before[-1] in OWN_WORDS or (_YEAR.fullmatch(before[-1]) and before[0] in OWN_WORDS)
     ):
         return True  # "mi versa", "my 2019 CX-5"
-    if before in (["por", "el"], ["por", "la"], ["for", "my"]) and TRADE_VALUE & set(
-        tokens[max(0, start - 7) : start]
-    ):
+    if before in (
+        ["por", "el"],
+        ["por", "la"],
+        ["for", "my"],
+        ["for", "the"],
+    ) and TRADE_VALUE & set(tokens[max(0, start - 7) : start]):
         return True  # "si me dan 150 por el jetta": the car they hand over
     for end in cue_ends:
         gap = tokens[end:start]  # "I have a 2017 Honda Civic": the year said before it too

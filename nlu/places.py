@@ -17,6 +17,7 @@ class PlaceIndex:
     def __init__(self, places: Places):
         self.data = places
         self.prepositions = [fold(word).split() for word in places.prepositions]
+        self.trips = [fold(word).split() for word in places.trip_words]
         self.needs_preposition = {
             name for name, place in places.places.items() if place.needs_preposition
         }
@@ -35,15 +36,14 @@ class PlaceIndex:
             needs = name in self.needs_preposition and not bare
             if needs and not self._after_preposition(tokens, start):
                 continue
+            if _after(tokens, start, self.trips):
+                continue  # "viajes a saltillo y la escuela": where they drive, not where they are
             taken[start:end] = [True] * (end - start)
             return name
         return None
 
     def _after_preposition(self, tokens: list[str], start: int) -> bool:
-        return any(
-            start >= len(words) and tokens[start - len(words) : start] == words
-            for words in self.prepositions
-        )
+        return _after(tokens, start, self.prepositions)
 
     def area_of(self, name: str | None) -> str | None:
         place = self.data.places.get(name or "")
@@ -77,3 +77,10 @@ def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_KM * math.asin(math.sqrt(a))
+
+
+def _after(tokens: list[str], start: int, phrases: list[list[str]]) -> bool:
+    """One of `phrases` ends right before `start`."""
+    return any(
+        start >= len(words) and tokens[start - len(words) : start] == words for words in phrases
+    )

@@ -121,6 +121,7 @@ class Extraction(BaseModel):
     )  # "le debo 80 mil al banco": their car's debt
     # what they were offered for their car, or a car like it sold for ("en otro lado me dan 180")
     own_offer: float | None = Field(default=None, exclude=True)
+    own_km: int | None = Field(default=None, exclude=True)  # "mi sentra 2015 con 120 mil km"
     # the amount an approximate budget said ("around 400k"): the cars nearest it come first
     price_target: float | None = Field(default=None, exclude=True)
     # every term and down payment said, to compare plans ("a 3 y a 5 años", "con 60 o con 90 mil")
