@@ -16,6 +16,7 @@ from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
 from dialog.handlers.answers import QUOTED, REPEATED, SECOND_REQUEST
 from dialog.handlers.common import car_in_focus
 from dialog.handlers.handoff import (
+    DROP_NOTE_KEY,
     LEAD_PLAN,
     OWN_CAR_KM,
     OWN_CAR_OFFER,
@@ -23,6 +24,7 @@ from dialog.handlers.handoff import (
     OWN_CAR_TRAITS,
     WHOLE_MESSAGE,
     WISH_ADDED,
+    drop_notes,
     finish_handoff,
     note_wishes,
     own_car_record,
@@ -123,6 +125,9 @@ class Engine:
             state.language = extraction.language
         _remember(state, extraction, bundle.services.extractor)
         note_wishes(ctx)  # "agéndame una videollamada": for the advisor's note
+        if DROP_NOTE_KEY in extraction.said:  # "no pago de contado… quítale esa nota"
+            drop_notes(ctx)
+            ctx.marks[WISH_ADDED] = bool(state.handoff)  # the lead is re-sent without it
         listed_before = list(state.last_results)
         _car_named_first(ctx)
         reply = self._dispatch(ctx)

@@ -296,6 +296,23 @@ def lead_status(ctx: TurnContext) -> Reply:
     return finish_handoff(ctx, "unchanged", send=False)
 
 
+def drop_notes(ctx: TurnContext) -> None:
+    """Take off the lead's wishes the message names by their words ("no pago de contado"), else
+    every note and wish."""
+    state, text = ctx.state, f" {normalize(ctx.text)} "
+    wishes = [w for w in state.profile.get(WISHES, "").split(WISH_SEP) if w]
+    named = [
+        wish
+        for wish in wishes
+        if any(f" {p} " in text for p in _folded(tuple(ctx.config.lead_wishes.get(wish, []))))
+        or normalize(wish) in text
+    ]
+    kept = [wish for wish in wishes if wish not in named] if named else []
+    state.profile[WISHES] = WISH_SEP.join(kept)
+    if not named:
+        state.profile.pop("lead_notes", None)
+
+
 def _ruled_out_of_lead(ctx: TurnContext) -> bool:
     """The car the message rules out ("I do NOT want the Mini Cooper") is the lead's car."""
     ruled = (ctx.extraction.exclude_car or "").casefold()
@@ -483,6 +500,7 @@ OWN_CAR_TRAITS = ("own_car_transmission", "own_car_fuel", "own_car_drive")
 WHOLE_MESSAGE = "whole_message"  # a mark: the answer took the whole message (no second request)
 ADD_KEY = "lead_update:add"  # "agrégale también…": a car beside the one sent, not instead
 NO_PLAN_KEY = "lead_update:no_plan"  # "scratch the plan": the lead without its plan
+DROP_NOTE_KEY = "lead_update:drop_note"  # "quítale esa nota": a note off the lead
 ALSO_KEY, ALSO_SEP = "lead_also", "|"
 
 
