@@ -123,6 +123,8 @@ class Grammar(_Strict):
     this_or_that: frozenset[str]
     where_words: frozenset[str]
     singular_have: frozenset[str]
+    confirm_tags: frozenset[str]
+    denied_with: frozenset[str]
     remark_before: frozenset[str]
     tag_no_after: frozenset[str]
     tag_no_not_before: frozenset[str]

@@ -3250,7 +3250,7 @@ def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
 
 SENTENCE_ENDS = frozenset({".", "?", "!"})
 CAR_FIRST = "context:car_first"
-DENIED_WITH = frozenset({"con", "with"})  # "no con 20%": the amount it was not
+DENIED_WITH = GRAMMAR.denied_with  # "no con 20%": the amount it was not
 NO_OWN_CAR = "context:no_own_car"  # "no tengo auto para dar a cuenta": their car is none
 
 

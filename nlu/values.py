@@ -258,8 +258,8 @@ def _said_of_named(tokens: list[str], start: int, named: frozenset[int]) -> bool
     i = start - 1
     if i >= 0 and tokens[i] in ("un", "una", "a", "an"):
         i -= 1
-    pointed = i > 1 and tokens[i - 2] in ("the", "el", "la")  # "the avanza is", one word named
-    asked = bool({"?", "verdad", "right", "cierto"} & set(tokens[start : start + ASKED_REACH]))
+    pointed = i > 1 and tokens[i - 2] in GRAMMAR.definite_car  # "the avanza is", one word named
+    asked = bool(GRAMMAR.confirm_tags & set(tokens[start : start + ASKED_REACH]))
     return i > 0 and tokens[i] in COPULAS and (i - 1 in named or pointed) and not asked
 
 
