@@ -320,7 +320,6 @@ class Extractor:
         self.places = PlaceIndex(lexicon.places)
         # labels about the customer's own car (config/intents.yml): a seller's lead, their car
         self.own_car_labels = frozenset(classifier.settings.own_car_labels)
-        self.own_car_labels_first = classifier.settings.own_car_as_down_payment or ""
         # labels whose phrases count only where a message opens (config/intents.yml)
         self.opening_only = frozenset(
             name for name, label in classifier.labels.items() if label.evidence.opening_only
@@ -1475,7 +1474,9 @@ class Extractor:
                 analysis.slot_at.pop(key, None)
             own_label = context.last_label if context.last_label in self.own_car_labels else None
             label = self.classifier.labels.get(
-                INFORM if context.lead_open else own_label or self.own_car_labels_first
+                INFORM
+                if context.lead_open
+                else own_label or self.classifier.settings.own_car_as_down_payment or ""
             )
             if label is not None:
                 intent, topic, stage, second = label.intent, label.topic, "context", None
@@ -1628,7 +1629,6 @@ class Extractor:
         # datum is asked, no search
         dropped = dropped and not (of_seen and DETAILS in hits.strong)
         # "el primero. ¿es estándar o automático? xq no sé manejar estándar": of the car picked
-        asked_of_pick = "asked:transmission" in analysis.said and "ordinal" in slots
         dropped = dropped and not (asked_of_pick and intent == DETAILS)
         if dropped and stage != "rule" and intent != SEARCH_REQUEST:
             intent, topic, stage = SEARCH_REQUEST, None, "rule"  # "olvida el carplay"
