@@ -117,6 +117,9 @@ class DetailTopic(_Strict):
     template_usual: str = ""
     # context word lists of config/intents.yml that ask it too ("¿viene en rojo?": colour_words)
     context_words: list[Literal["colour_words"]] = Field(default_factory=list)
+    # what the NLU read that asks it too ("figure:price_echoed": "139 mil x un aveo?? q caro"
+    # says the listed car's price back, judged)
+    said: list[Literal["figure:price_echoed"]] = Field(default_factory=list)
     # other details this one answers in its place ("¿cuál gasta menos gasolina?" asks the fuel
     # economy, not whether it runs on gasoline)
     instead_of: list[str] = Field(default_factory=list)

@@ -57,6 +57,9 @@ class Evidence(BaseModel):
     unless_slots: list[str] = Field(default_factory=list)
     requires_slots: list[str] = Field(default_factory=list)  # fires only with one of these
     unless_phrases: list[str] = Field(default_factory=list)  # never when one of these is said
+    # never when the message says one of these of the conversation ("context:bought_car": "compré
+    # un carro con ustedes y ya no enfría el clima" is the car's air conditioning, no weather)
+    unless_said: list[str] = Field(default_factory=list)
     # ... unless one of these slots is said too: "no me alcanza, puedo 4 mil al mes" is a plan
     kept_by_slots: list[str] = Field(default_factory=list)
     # its phrases count only where the message opens ("qué onda, busco…" greets; "y lo del
@@ -214,6 +217,10 @@ class IntentClassifier:
             for slot in label.evidence.weak_slots:
                 self._by_slot.setdefault(slot, []).append((label.name, False))
         self.index: ExampleIndex | None = None
+        # what the message says that may rule a label out (Evidence.unless_said)
+        self.unless_said = frozenset(
+            name for label in labels for name in label.evidence.unless_said
+        )
 
     @property
     def intent_names(self) -> list[str]:
@@ -277,6 +284,8 @@ class IntentClassifier:
         kept = any(slot in slots for slot in evidence.kept_by_slots)
         if evidence.unless_phrases and f"unless:{name}" in context and not kept:
             return False  # "¿es confiable kavak?" is about Kavak, not about a car
+        if any(said in context for said in evidence.unless_said):
+            return False
         if any(slot in slots for slot in label.context_free_slots):
             return True  # its own data is in the message: "mi cel es 55…" needs no question
         return not label.needs_context or any(need in context for need in label.needs_context)

@@ -179,6 +179,11 @@ KM_JOINERS = GRAMMAR.km_joiners
 YEAR_FLOOR = "year:floor"  # "2019 pa arriba", "2020 en adelante": open to the newest
 CAR_KM = "km:car"  # a car named with its odometer: which car, not the most km wanted
 PRICE_SEEN = "price:seen"  # a price seen somewhere else: what comes with Kavak's is said
+# a listed car's own price or km said back ("¿139 mil x un aveo con 119 mil km? q caro"): which
+# car, judged, not a ceiling; a figure within this share of the car's is the car's
+FIGURE_ECHOED = "figure:echoed"
+PRICE_ECHOED = "figure:price_echoed"  # ... its price: what sets it is asked (config/dialog.yml)
+ECHO_SHARE = 0.02
 DEFINITE_CAR = GRAMMAR.definite_car
 CAR_PRICE = "price:car"  # "un carro de 200 mil", "el de 236": a car's price, not a ceiling
 MONEY_AFTER_CON = "money:con"  # "con (los) 40 mil": paid in, next to a term it is a down payment
@@ -1275,7 +1280,7 @@ class Extractor:
                 _their_car(analysis, context.own_car, analysis.slot_at.pop("body_type"))
                 del analysis.slots["body_type"]  # "¿dónde llevo la camioneta?": theirs
         slots = analysis.slots
-        flags = context.flags() | _vetoes(analysis)
+        flags = context.flags() | _vetoes(analysis) | (analysis.said & self.classifier.unless_said)
         if analysis.alternatives and not _indefinite_car(analysis):
             flags.add(TWO_CARS)  # "compara el jetta y el vento" with nothing listed ("un versa
             # y un sentra, ¿cuál tienen?" asks for any such cars: a search)
@@ -1505,6 +1510,24 @@ class Extractor:
         if asked_of_pick and intent == SEARCH_REQUEST and "context:search" not in analysis.said:
             intent, topic, second = DETAILS, None, None  # "el primero. ¿es estándar o automático?
             # xq no sé manejar estándar": asked of the car picked, the need is the reason
+        if context.focus is not None or context.shown:
+            _figures_of_listed_cars(analysis, context)
+        echoed = FIGURE_ECHOED in analysis.said and "context:search" not in analysis.said
+        echoed = echoed and len(set(analysis.years)) < 2  # "la 2017 está en 414 y la 2016 en
+        # 287??": two cars side by side
+        if echoed and intent == SEARCH_REQUEST and not _criteria_beyond_naming(slots):
+            # "139 mil x un aveo con 119 mil km?? q caro": the listed car its figures point at,
+            # judged; no search. "tiene casi cien mil km, ¿cómo sé que no está chocada?": the
+            # question beside it is the request
+            asked = self.classifier.labels.get(second or "")
+            if asked is not None and second != SEARCH_REQUEST:
+                intent, topic, second = asked.intent, asked.topic, None
+            else:
+                intent, topic, second = DETAILS, None, None
+            stage = "context"
+        elif echoed and intent == SELECT and PRICE_ECHOED in analysis.said and _asks(analysis):
+            intent, topic, stage = DETAILS, None, "context"  # "460 mil por una touareg del
+            # 2018, ¿por qué tan caro?": its price asked about, no pick
         if context.shown and 0 in analysis.picks:  # "compara el de en medio con el último"
             analysis.picks = [
                 (len(context.shown) + 1) // 2 if p == 0 else p for p in analysis.picks
@@ -2555,6 +2578,46 @@ def _vetoes(analysis: Analysis) -> set[str]:
         if asked and CONTRAST & set(analysis.tokens[min(asked) : start]):
             found.discard(name)
     return found
+
+
+def _figures_of_listed_cars(analysis: Analysis, context: DialogContext) -> None:
+    """A price or km said with no bound that is, give or take ECHO_SHARE, the figure of the car
+    in focus or of a listed car the message names: that car's figure said back ("139 mil x un
+    aveo con 119 mil km?? q caro", "trae casi 100 mil km, ¿no saldrá con fallas?"), no ceiling."""
+    if "context:search" in analysis.said or "context:judged" in analysis.said:
+        return  # "busco otro de 139 mil": a search by that amount; "¿98 mil km es mucho?" is
+        # the judged figure's own rule
+    slots = analysis.slots
+    named = {key: slots[key] for key in ("make", "model") if key in slots}
+    cars = [car for car in (context.focus, *context.shown) if car is not None]
+    for key, field in (("price_max", "price"), ("km_max", "km")):
+        value = slots.get(key)
+        if not isinstance(value, int | float) or key not in analysis.unbounded:
+            continue
+        if value in analysis.approx or (key == "price_max" and "price_min" in slots):
+            continue  # "unos 140 mil", "entre 130 y 140": a budget
+        if key == "price_max" and CAR_PRICE in analysis.said:
+            continue  # "el de 238": the price that picks the car, read as such
+        for car in cars:
+            figure = float(getattr(car, field) or 0)
+            # "el amg… 880 x un 2017": the make is enough, the model may be said as a version
+            brand = {"make": named["make"]} if "make" in named else named
+            pointed = car is context.focus or not named or car_matches(car, brand)
+            if pointed and figure and abs(figure - value) <= ECHO_SHARE * figure:
+                del slots[key]
+                analysis.unbounded.discard(key)
+                analysis.said.add(FIGURE_ECHOED)
+                if key == "price_max":
+                    analysis.said.add(PRICE_ECHOED)
+                analysis.said.add(CAR_KM)
+                analysis.odometer = car.km  # which car: the one whose figure it is
+                break
+
+
+def _criteria_beyond_naming(slots: dict[str, object]) -> bool:
+    """Search criteria besides the make, model and year that name a car."""
+    naming = {"make", "model", "year_min", "year_max"}
+    return any(key in FOCUS_CRITERIA and key not in naming for key in slots)
 
 
 def _body_word_is_the_focus(analysis: Analysis) -> None:

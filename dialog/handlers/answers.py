@@ -149,14 +149,18 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         if key in recent and income:  # "te pregunté si con 18 mil de sueldo me aprueban"
             return Reply(income)
         bare = len(ctx.text.split()) <= BARE_ASK_WORDS  # "¿y la garantía?": asked again, plainly
-        if key in recent and not pointed and not again and not bare and ctx.template("repeated"):
+        if key in recent and not again and not bare and ctx.template("repeated"):
             title = ctx.knowledge(entry.topic, "title") or entry.title
             text = _in_language(ctx, answer) or answer.text
             lines = _lines_asked(ctx.text, text)
-            if lines and ctx.template("repeated_lines"):  # "¿sirven mis estados de cuenta?"
+            if lines and ctx.template("repeated_lines"):  # "¿sirven mis estados de cuenta?",
+                # or the part named asked again ("¿se puede extender la garantía?")
                 said_lines = {"title": title, "lines": "\n".join(lines)}
                 reply = ctx.say("repeated_lines", said_lines)
                 return Reply(reply, rephrasable=False, kind=QUOTED)  # an answer, each time
+        if key in recent and not pointed and not again and not bare and ctx.template("repeated"):
+            title = ctx.knowledge(entry.topic, "title") or entry.title
+            text = _in_language(ctx, answer) or answer.text
             return Reply(
                 ctx.say("repeated", {"title": title, "answer": text}),
                 rephrasable=False,

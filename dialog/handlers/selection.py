@@ -552,6 +552,7 @@ def _asked(ctx: TurnContext, topic, name: str) -> bool:
         f"details:{name}" in said
         or (topic.flag is not None and getattr(ctx.extraction, topic.flag) is not None)
         or any(f"context:{words.removesuffix('_words')}" in said for words in topic.context_words)
+        or any(name in said for name in topic.said)
     )
 
 
