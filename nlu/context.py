@@ -361,9 +361,10 @@ def apply_context(
         del slots["km_max"]  # "ufff casi 100 mil km" of the RAV4 with 98,570: its km, no wish
         asked = reading.second or ""
         naming = ("make", "model", "year_min", "year_max")
-        if reading.label == SEARCH and asked.startswith("knowledge/"):
-            if not _criteria_beyond(slots, naming):  # "trae casi 100 mil km, ¿no saldrá con
-                return asked, NO_SECOND  # fallas? ¿qué revisan?": the question is the request
+        # "trae casi 100 mil km, ¿no saldrá con fallas? ¿qué revisan?": the question is the request
+        asked_alone = asked.startswith("knowledge/") and not _criteria_beyond(slots, naming)
+        if reading.label == SEARCH and asked_alone:
+            return asked, NO_SECOND
     lifted = LIFTED & reading.said
     searched = context.shown or context.focus is not None
     car_talk = reading.stage != "rule" or reading.weak or reading.label in CAR_LABELS

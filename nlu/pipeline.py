@@ -2590,7 +2590,7 @@ def _figures_of_listed_cars(analysis: Analysis, context: DialogContext) -> None:
     slots = analysis.slots
     named = {key: slots[key] for key in ("make", "model") if key in slots}
     cars = [car for car in (context.focus, *context.shown) if car is not None]
-    for key, field in (("price_max", "price"), ("km_max", "km")):
+    for key, name in (("price_max", "price"), ("km_max", "km")):
         value = slots.get(key)
         if not isinstance(value, int | float) or key not in analysis.unbounded:
             continue
@@ -2599,7 +2599,7 @@ def _figures_of_listed_cars(analysis: Analysis, context: DialogContext) -> None:
         if key == "price_max" and CAR_PRICE in analysis.said:
             continue  # "el de 238": the price that picks the car, read as such
         for car in cars:
-            figure = float(getattr(car, field) or 0)
+            figure = float(getattr(car, name) or 0)
             # "el amg… 880 x un 2017": the make is enough, the model may be said as a version
             brand = {"make": named["make"]} if "make" in named else named
             pointed = car is context.focus or not named or car_matches(car, brand)
