@@ -164,6 +164,9 @@ class OpenQuestions(_Strict):
     connectors: list[str] = Field(default_factory=list)
     # a word anywhere in a sentence that makes it ask ("pero primero dime cuántos km tiene")
     asks_anywhere: list[str] = Field(default_factory=list)
+    # a sentence that opens with one of these right after a question goes on asking it ("¿se
+    # reduce el interés? o me penalizan")
+    alternatives: list[str] = Field(default_factory=list)
     # the lists above folded once at load, as the messages are ("cuánto" -> "cuanto")
     _opening: frozenset[str] = PrivateAttr(default=frozenset())
     _plain: frozenset[str] = PrivateAttr(default=frozenset())

@@ -15,6 +15,7 @@ from dialog.config import FALLBACK_ROUTE
 from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
 from dialog.handlers.answers import QUOTED, REPEATED, SECOND_REQUEST
 from dialog.handlers.common import car_in_focus
+from dialog.handlers.financing import PLAN_AGAIN
 from dialog.handlers.handoff import (
     DROP_NOTE_KEY,
     LEAD_PLAN,
@@ -264,6 +265,10 @@ class Engine:
             return first  # the hours again after a branch's hours, the plan shown a turn ago
         if reply.kind == REPEATED and first.text.strip():
             return first  # "ya te lo compartí arriba" beside a real answer says nothing
+        if first.kind == PLAN_AGAIN and reply.text.strip():
+            # "y si adelanto pagos, ¿me penalizan?" of the plan shown: the question is answered,
+            # "tu plan sigue igual" says nothing
+            first = Reply("", results=first.results, ask=first.ask)
         if first.kind == REPEATED and reply.text.strip():
             # "si lo dejo a cuenta del vento, ¿cuánto pagaría al mes?": the plan answers it
             first = Reply("", results=first.results, ask=first.ask)

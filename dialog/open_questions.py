@@ -110,12 +110,22 @@ def name_the_question(ctx: TurnContext, answered: TurnContext, reply: Reply) -> 
         return reply
     label = answered.extraction.label
     context = dialog_context(ctx.state, ctx.services.catalog, ctx.config)
+    policy = ctx.config.open_questions
+    question_before = False
     for sentence in sentences(ctx.text):
+        asked = _asks(sentence, policy) or (question_before and _alternative(sentence, policy))
         if ctx.services.extractor.extract(sentence, context).label == label:
-            if not _asks(sentence, ctx.config.open_questions):
+            if not asked:
                 return Reply("")  # "tengo factura original y tenencias": told, not asked
             return Reply(_named_back(ctx, sentence), rephrasable=False)
+        question_before = asked
     return reply
+
+
+def _alternative(sentence: str, policy: OpenQuestions) -> bool:
+    """ "o me penalizan" after "¿se reduce el interés?": the question goes on."""
+    words = normalize(sentence).split()
+    return bool(words) and words[0] in {normalize(word) for word in policy.alternatives}
 
 
 def told_not_asked(ctx: TurnContext, label: str) -> bool:

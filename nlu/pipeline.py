@@ -1358,7 +1358,9 @@ class Extractor:
             # ... but not a part of the topic it has no figure for ("¿cobran multa si me atraso?")
             part = f"section:{plan_topic.split('/', 1)[-1]}:" if plan_topic else None
             kept = plan_topic if part and any(n.startswith(part) for n in analysis.said) else None
-            intent, topic, second = taker.intent, taker.topic, kept
+            # "¿y si adelanto pagos se reduce el interés? ¿o me penalizan?": the other question
+            other = second if second not in (None, with_car, plan_topic) else None
+            intent, topic, second = taker.intent, taker.topic, kept or other
             if plan_words_said and of_focus and _data_asked(analysis, DETAILS in hits.worded):
                 second = DETAILS  # "el aveo, ¿cuántos km tiene? y ¿el enganche mínimo?"
         without = self.classifier.settings.absorbed_without_car

@@ -95,6 +95,7 @@ def _lines_asked(asked: str, answer: str) -> list[str]:
         "cash": set(),
         "card": set(),
         "direct_debit": set(),
+        "prepayment": set(),
         "test_drive": set(),
         "delivery": set(),
         "negotiation": set(),

@@ -386,7 +386,12 @@ def _plan_again(ctx: TurnContext, car: Car, plan: Plan) -> Reply | None:
                     "higher_payment": money(lower.monthly_payment),
                 },
             )
-    return Reply(text, plan=_summary(plan))
+    # "ta cara la mensualidad", "¿72 meses es lo más largo?": the plan's own answer; else the
+    # plan said to be the same gives way to another answer beside it
+    return Reply(text, plan=_summary(plan), kind="" if lowering else PLAN_AGAIN)
+
+
+PLAN_AGAIN = "plan_again"  # the plan just shown said to be the same: beside another answer, nothing
 
 
 def _over_budget(ctx: TurnContext, car: Car, plan: Plan) -> str:
