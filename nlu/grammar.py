@@ -81,6 +81,8 @@ class Grammar(_Strict):
     pay_verbs: frozenset[str]
     able_words: frozenset[str]
     wanted_next: frozenset[str]
+    condition_openers: frozenset[str]
+    condition_fillers: frozenset[str]
     year_links: frozenset[str]
     search_turns: frozenset[str]
     same_again: frozenset[str]

@@ -1899,7 +1899,10 @@ class Extractor:
         if len(clauses) < 2:
             return []
         found: list[str] = []
-        for start, end in clauses:
+        tokens = analysis.tokens
+        for number, (start, end) in enumerate(clauses):
+            if number + 1 < len(clauses) and _condition_clause(tokens, start, end):
+                continue  # "If I pay cash for the Pathfinder, can I return it?": the return
             label = self._clause_label(analysis, start, end, flags, decision.label)
             if label is not None and label not in found:
                 found.append(label)
@@ -2792,6 +2795,15 @@ def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
     if start < len(tokens):
         clauses.append((start, len(tokens)))
     return clauses
+
+
+def _condition_clause(tokens: list[str], start: int, end: int) -> bool:
+    """A clause that opens with "si"/"if" (after "fine", "ok", "what"...) and ends in a comma:
+    the condition of the question after it, no request of its own ("If I pay cash for the
+    Pathfinder, can I return it?"); "¿y si adelanto pagos…?" closed by a "?" asks."""
+    words = [word for word in tokens[start:end] if word not in GRAMMAR.condition_fillers]
+    closed_by_comma = end < len(tokens) and tokens[end] == ","
+    return bool(words) and words[0] in GRAMMAR.condition_openers and closed_by_comma
 
 
 def _comma_joined(

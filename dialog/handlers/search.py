@@ -248,6 +248,8 @@ def search_cars(ctx: TurnContext) -> Reply:
     catalog = ctx.services.catalog
     like = ctx.state.profile.get(SIMILAR_TO, "")
     focus = catalog.get(ctx.state.selected) if ctx.state.selected is not None else None
+    if focus is None and len(ctx.state.last_results) == 1:  # the one car found is the one
+        focus = catalog.get(ctx.state.last_results[0])  # "otro parecido" is like
     named_now = ctx.extraction.model or ctx.extraction.make
     kept = not (filters.model or filters.make) or filters.model == (focus.model if focus else None)
     if SIMILAR in ctx.extraction.said and focus and kept and not named_now:
