@@ -171,11 +171,13 @@ class ValueReader:
                 found[f"{NEGATED}{slot}:{value}"] = (True, start)  # "aunque no sea pickup"
                 continue  # "nada de híbridos", "estándar no": not a wish for one
             held = found.get(slot)
-            if held is not None and start - held[1] <= 2 and self._generic(tokens, held[1]):
-                found[slot] = (value, start)  # "y camionetas pick up": pickups, not either
-                continue
             joined = start > 0 and tokens[start - 1] in EITHER_JOINERS  # "sedán o hatchback"
             joined = joined or (start > 1 and tokens[start - 2] in EITHER_JOINERS)  # "o una pickup"
+            near = held is not None and start - held[1] <= 2
+            between = tokens[held[1] + 1 : start] if held is not None else []
+            if near and not set(between) & EITHER_JOINERS and self._generic(tokens, held[1]):
+                found[slot] = (value, start)  # "y camionetas pick up": pickups, not either
+                continue  # ("camioneta o minivan": either)
             if held is not None and slot in EITHER_WISHED and held[0] != value and joined:
                 found[f"{EITHER}{slot}:{value}"] = (True, start)  # either one is wished
                 continue
