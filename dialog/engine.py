@@ -22,6 +22,7 @@ from dialog.handlers.handoff import (
     OWN_CAR_KM,
     OWN_CAR_OFFER,
     OWN_CAR_OWED,
+    OWN_CAR_PAYMENTS,
     OWN_CAR_TRAITS,
     WHOLE_MESSAGE,
     WISH_ADDED,
@@ -394,11 +395,15 @@ def _remember(state: ConversationState, extraction: Extraction, extractor: Extra
             setattr(state.lead, slot, new)
     if extraction.owed:  # "todavía lo estoy pagando, le debo como 80 mil": for the advisor
         state.profile[OWN_CAR_OWED] = str(round(extraction.owed))
+        state.profile.pop(OWN_CAR_PAYMENTS, None)
+    if extraction.owed_payments:  # "le faltan 8 mensualidades", "no son 8 mil, son 8
+        state.profile[OWN_CAR_PAYMENTS] = str(extraction.owed_payments)  # mensualidades"
+        state.profile.pop(OWN_CAR_OWED, None)
     if "context:bought_car" in extraction.said:  # "compré un carro con ustedes y ya falló"
         state.profile[OWN_CAR_BOUGHT] = "1"  # the car they name next is theirs, not to buy
     if NO_OWN_CAR in extraction.said and not extraction.own_car and state.own_car:
         state.own_car = None  # "yo no tengo ningún chrysler", "no tengo auto para dar a cuenta"
-        for key in (OWN_CAR_KM, *OWN_CAR_TRAITS, OWN_CAR_OWED, OWN_CAR_OFFER):
+        for key in (OWN_CAR_KM, *OWN_CAR_TRAITS, OWN_CAR_OWED, OWN_CAR_PAYMENTS, OWN_CAR_OFFER):
             state.profile.pop(key, None)
         if state.profile.get("handoff_reason") in seller_labels:  # the lead is about the car
             state.profile["handoff_reason"] = HANDOFF_INTENT  # they buy, not one they hand over
@@ -506,7 +511,9 @@ def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
     # "mi auto es un mazda 3 2016, no la cx5": their own car, said again after the lead
     sent_own = state.profile.get("lead_own_car")
     denied = NO_OWN_CAR in ctx.extraction.said  # "yo no tengo ningún chrysler": none to add
-    own_fixed = (bool(ctx.extraction.own_car) or denied) and sent_own is not None
+    extraction = ctx.extraction  # ... or its km or debt said anew ("son 10 mensualidades")
+    own_told = extraction.own_car or extraction.owed or extraction.owed_payments or extraction.own_km
+    own_fixed = (bool(own_told) or denied) and sent_own is not None
     own_fixed = own_fixed and sent_own != own_car_record(state)  # its traits told after too
     # "no, dije a 6 años no a 4": the plan of the lead's car corrected after it was sent
     sent_plan, plan = state.profile.get(LEAD_PLAN), reply.plan

@@ -76,6 +76,7 @@ def build_bundle(
         labels.context,
         phrase_sets={**config.phrase_sets(), **knowledge.phrase_sets()},
         before_search=sections_before_search(knowledge.data.entries),
+        pattern_sets=knowledge.pattern_sets(),
     )
     check_intents_routed(
         config, {label.intent for label in labels.labels}, set(extractor.classifier.labels)

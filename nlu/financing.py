@@ -51,6 +51,8 @@ def read(unit: Unit) -> dict[str, float] | None:
         if unit.cue("age_after") or "age_limit_before" in unit.before:
             return {"year_min": date.today().year - int(value)}  # "de máximo 5 años de uso"
         return _term(value * 12, unit) if value <= MAX_TERM_YEARS else {}
+    if "months_unit" in unit.after and unit.cue("owed_before", "remaining_after"):
+        return {}  # "le faltan 8 mensualidades": payments left on their loan, no term
     if "months_unit" in unit.after and not unit.last.multiplied:
         return _term(value, unit)
     if "term_before" in unit.before and not unit.last.multiplied:

@@ -58,7 +58,8 @@ class Evidence(BaseModel):
     requires_slots: list[str] = Field(default_factory=list)  # fires only with one of these
     unless_phrases: list[str] = Field(default_factory=list)  # never when one of these is said
     # never when the message says one of these of the conversation ("context:bought_car": "compré
-    # un carro con ustedes y ya no enfría el clima" is the car's air conditioning, no weather)
+    # un carro con ustedes y ya no enfría el clima" is the car's air conditioning, no weather),
+    # unless one of its `slots` is said
     unless_said: list[str] = Field(default_factory=list)
     # ... unless one of these slots is said too: "no me alcanza, puedo 4 mil al mes" is a plan
     kept_by_slots: list[str] = Field(default_factory=list)
@@ -284,7 +285,8 @@ class IntentClassifier:
         kept = any(slot in slots for slot in evidence.kept_by_slots)
         if evidence.unless_phrases and f"unless:{name}" in context and not kept:
             return False  # "¿es confiable kavak?" is about Kavak, not about a car
-        if any(said in context for said in evidence.unless_said):
+        own_slots = any(slot in slots for slot in evidence.slots)  # its figures said anyway
+        if not own_slots and any(said in context for said in evidence.unless_said):
             return False
         if any(slot in slots for slot in label.context_free_slots):
             return True  # its own data is in the message: "mi cel es 55…" needs no question

@@ -42,7 +42,15 @@ from nlu.context import (
 from nlu.cues import CueIndex, Unit, is_year
 from nlu.examples import STOPWORDS, Concepts, ExampleIndex
 from nlu.grammar import GRAMMAR
-from nlu.intents import KNOWLEDGE, OUT_OF_SCOPE, Decision, Hits, IntentClassifier, Label
+from nlu.intents import (
+    KNOWLEDGE,
+    OUT_OF_SCOPE,
+    Decision,
+    Hits,
+    IntentClassifier,
+    Label,
+    fold_pattern,
+)
 from nlu.language import LanguageGuess
 from nlu.lexicon import DATA_DIR, Lexicon, read_word_list
 from nlu.numbers import NumberReader, Quantity
@@ -86,6 +94,8 @@ POLICY = "policy_question"
 ABLE_WORDS = GRAMMAR.able_words
 COMPLAINT = "complaint"
 FINANCING_KEYS = frozenset({"down_payment", "down_payment_pct", "term_months"})
+LEAD_UPDATE = "lead_update"  # after the lead: what the advisor gets
+SELLING_LABEL = "knowledge/selling_car"
 # an amount said with a bound ("máximo 5 mil") replaces one said bare in the same message
 BOUNDABLE = frozenset({"price_max", "monthly_budget", "km_max"})
 OPINION_DETAILS = frozenset({"details:fuel", "details:version", "details:engine"})
@@ -246,6 +256,7 @@ class Analysis:
     elapsed_days: int | None = None  # time since it happened: "lo compré hace 2 meses" -> 60
     reference: str | None = None  # "más grande que la cx-5": 'Mazda|CX-5', the car measured by
     owed: float | None = None  # what is still owed on their car: "le debo como 80 mil al banco"
+    owed_payments: int | None = None  # ... or how many payments: "le faltan 8 mensualidades"
     own_offer: float | None = None  # what they were offered for it: "en otro lado me dan 180"
     own_km: int | None = None  # their car's km said with it: "un sentra 2015 con 120 mil km"
     # the top of an approximate band -> the amount said ("unos 20 mil" -> 22,000: 20,000)
@@ -315,9 +326,16 @@ class Extractor:
         phrase_sets: Mapping[str, Iterable[str]] | None = None,
         data_dir: Path | None = None,
         before_search: Iterable[str] = (),
+        pattern_sets: Mapping[str, Iterable[str]] | None = None,
     ):
-        """`before_search`: the knowledge sections asked before a car's search (`section:…`)."""
+        """`before_search`: the knowledge sections asked before a car's search (`section:…`);
+        `pattern_sets`: regular expressions that say a name as its phrases do (a section's)."""
         self.nlp, self.vocabulary, self.lexicon = nlp, vocabulary, lexicon
+        self.said_patterns = {
+            name: re.compile("|".join(map("(?:{})".format, map(fold_pattern, patterns))))
+            for name, patterns in (pattern_sets or {}).items()
+            if patterns
+        }
         self.classifier, self.context_settings = classifier, context
         self.numbers = NumberReader(lexicon.numbers)
         self.ordinals = OrdinalReader(lexicon.ordinals)
@@ -382,16 +400,17 @@ class Extractor:
         vocabulary = VehicleVocabulary.build(catalog, lexicon, data_dir)
         loaded = load_labels(intents_path, knowledge_path)
         classifier = IntentClassifier(labels or loaded.labels, loaded.settings)
-        sections = KnowledgeBase(loaded.knowledge).phrase_sets()
+        knowledge = KnowledgeBase(loaded.knowledge)
         return cls(
             nlp or blank_spanish(),
             vocabulary,
             lexicon,
             classifier,
             loaded.context,
-            {**sections, **(phrase_sets or {})},
+            {**knowledge.phrase_sets(), **(phrase_sets or {})},
             data_dir,
             sections_before_search(loaded.knowledge.entries),
+            knowledge.pattern_sets(),
         )
 
     from_catalog = build
@@ -561,6 +580,11 @@ class Extractor:
         for name, start, end in found["label"]:
             label, _, strength = name.rpartition("|")
             analysis.labels.append((label, strength == "strong", start, end))
+        starts = [token.idx for token in doc]
+        for name, pattern in self.said_patterns.items():  # "le faltan 8 mensualidades"
+            for match in pattern.finditer(prepared):
+                first = bisect_right(starts, match.start()) - 1
+                found["said"].append((name, first, max(first + 1, bisect_left(starts, match.end()))))
 
         compared = [  # "la 2016 es más nueva y más barata que la otra": said of a car, no wish
             (name, start, end)  # ("¿algo más barato que el jetta?" wishes for one)
@@ -617,7 +641,6 @@ class Extractor:
                 for label, strong, start, end in analysis.labels
                 if label not in self.opening_only or all(i in opening for i in range(start))
             ]
-        starts = [token.idx for token in doc]
         for label, first, last in patterned:
             start = bisect_right(starts, first) - 1
             end = max(start + 1, bisect_left(starts, last))
@@ -923,8 +946,12 @@ class Extractor:
                 meaning = {}
             if unit.cue("income_before", "income_after") and analysis.income is None:
                 analysis.income = money.pesos(unit.last)  # "gano 18" is 18 mil
-            if unit.cue("owed_before", "owed_after") and analysis.owed is None:
+            payments = "months_unit" in unit.after  # "le faltan 8 mensualidades": a count
+            if unit.cue("owed_before", "owed_after") and analysis.owed is None and not payments:
                 analysis.owed = money.pesos(unit.last)  # "le debo como 80 mil al banco"
+            left = payments and unit.cue("owed_before", "remaining_after")
+            if left and analysis.owed_payments is None and unit.last.value == int(unit.last.value):
+                analysis.owed_payments = int(unit.last.value)
             elapsed = unit.cue("elapsed_before", "elapsed_after") and analysis.elapsed_days is None
             known = tokens[unit.first.start - 1 : unit.first.start] in (["los"], ["las"], ["the"])
             if elapsed and not known:  # "ya pasaron los 7 días": the period known, no time told
@@ -1512,6 +1539,13 @@ class Extractor:
         if asked_of_pick and intent == SEARCH_REQUEST and "context:search" not in analysis.said:
             intent, topic, second = DETAILS, None, None  # "el primero. ¿es estándar o automático?
             # xq no sé manejar estándar": asked of the car picked, the need is the reason
+        plan_said = (FINANCING_KEYS | {"monthly_budget"}) & slots.keys()
+        theirs = context.lead_open or context.own_car or slots.get("own_car")
+        if analysis.owed_payments and intent == FINANCING_REQUEST and theirs and not plan_said:
+            # "no son 8 mil, son 8 mensualidades que faltan": their loan, told for the advisor
+            label = self.classifier.labels.get(LEAD_UPDATE if context.lead_open else SELLING_LABEL)
+            if label is not None:
+                intent, topic, stage, second = label.intent, label.topic, "context", None
         if context.focus is not None or context.shown:
             _figures_of_listed_cars(analysis, context)
         echoed = FIGURE_ECHOED in analysis.said and "context:search" not in analysis.said
@@ -1824,6 +1858,7 @@ class Extractor:
             elapsed_days=analysis.elapsed_days,
             reference=analysis.reference,
             owed=analysis.owed,
+            owed_payments=analysis.owed_payments,
             own_offer=analysis.own_offer,
             own_km=analysis.own_km,
             price_target=analysis.approx.get(slots.get("price_max")),  # type: ignore[arg-type]

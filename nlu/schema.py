@@ -119,6 +119,8 @@ class Extraction(BaseModel):
     owed: float | None = Field(
         default=None, exclude=True
     )  # "le debo 80 mil al banco": their car's debt
+    # ... or the payments left on it: "le faltan 8 mensualidades"
+    owed_payments: int | None = Field(default=None, exclude=True)
     # what they were offered for their car, or a car like it sold for ("en otro lado me dan 180")
     own_offer: float | None = Field(default=None, exclude=True)
     own_km: int | None = Field(default=None, exclude=True)  # "mi sentra 2015 con 120 mil km"

@@ -38,6 +38,9 @@ class KnowledgeSection(BaseModel):
 
     name: str
     phrases: list[str] = Field(default_factory=list)
+    # regular expressions over the message (lowercase, no accents) for what phrases cannot list:
+    # "le faltan 8 mensualidades" has a number inside
+    patterns: list[str] = Field(default_factory=list)
     answer: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS)
     # answered without the topic's general answer, which says nothing of it ("¿quién paga la
     # tenencia?" needs no list of what the app does)
@@ -46,6 +49,16 @@ class KnowledgeSection(BaseModel):
     # asked beside a car, it is the question, the car its subject ("can you source a hilux for
     # me?"): this part is answered first, the car's search after it
     before_search: bool = False
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"bad pattern {pattern!r}: {error}") from None
+        return patterns
 
 
 class KnowledgeEntry(Evidence):
@@ -109,6 +122,15 @@ class KnowledgeBase:
     @classmethod
     def load(cls, path: Path | str) -> KnowledgeBase:
         return cls(load_knowledge_file(path)[0], str(path))
+
+    def pattern_sets(self) -> dict[str, list[str]]:
+        """Section patterns for the extractor ('section:selling_car:Con adeudo')."""
+        return {
+            section_key(entry.topic, section.name): section.patterns
+            for entry in self.data.entries
+            for section in entry.sections
+            if section.patterns
+        }
 
     def phrase_sets(self) -> dict[str, list[str]]:
         """Section phrases for the extractor's matcher ('section:locations:Horario')."""

@@ -32,6 +32,7 @@ CAPTURED_TEMPLATES = {
     "label_own_car_plain": set(),
     "plan_line": {"monthly_payment", "term_months", "down_payment"},
     "own_car_owed": {"owed"},
+    "own_car_payments": {"payments"},
     "own_car_offer": {"offer"},
 }
 _PHONE_USER = re.compile(r"^\+?(?:521|52)?(\d{10})$")
@@ -391,12 +392,15 @@ def own_car_said(ctx: TurnContext) -> str | None:
         amount = profile.get(key, "")
         if amount.isdigit() and ctx.template(key):
             parts.append(ctx.say(key, {key.rsplit("_", 1)[1]: money(float(amount))}))
+    payments = profile.get(OWN_CAR_PAYMENTS, "")
+    if payments.isdigit() and ctx.template(OWN_CAR_PAYMENTS):  # "le faltan 8 mensualidades"
+        parts.append(ctx.say(OWN_CAR_PAYMENTS, {"payments": payments}))
     return " · ".join(parts)
 
 
 def own_car_record(state) -> str:
     """What the advisor has of their car, to tell whether something was added after the lead."""
-    keys = (OWN_CAR_KM, *OWN_CAR_TRAITS, OWN_CAR_OWED, OWN_CAR_OFFER)
+    keys = (OWN_CAR_KM, *OWN_CAR_TRAITS, OWN_CAR_OWED, OWN_CAR_PAYMENTS, OWN_CAR_OFFER)
     return "|".join([state.own_car or "", *(state.profile.get(key, "") for key in keys)])
 
 
@@ -494,6 +498,7 @@ NOTE_KEY = "lead_update:note"
 NOTE_ROUTE = "lead_update"
 OWN_CAR_KM = "own_car_km"  # the km of the customer's own car, as they said it
 OWN_CAR_OWED = "own_car_owed"  # what they still owe on it
+OWN_CAR_PAYMENTS = "own_car_payments"  # ... or the payments left on it
 OWN_CAR_OFFER = "own_car_offer"  # what they were offered for it, or one like it sold for
 # its traits as they told them ("es estándar"), in the words of dialog.yml `words`
 OWN_CAR_TRAITS = ("own_car_transmission", "own_car_fuel", "own_car_drive")
