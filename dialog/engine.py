@@ -512,7 +512,8 @@ def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
     sent_own = state.profile.get("lead_own_car")
     denied = NO_OWN_CAR in ctx.extraction.said  # "yo no tengo ningún chrysler": none to add
     extraction = ctx.extraction  # ... or its km or debt said anew ("son 10 mensualidades")
-    own_told = extraction.own_car or extraction.owed or extraction.owed_payments or extraction.own_km
+    own_told = extraction.own_car or extraction.owed or extraction.owed_payments
+    own_told = own_told or extraction.own_km
     own_fixed = (bool(own_told) or denied) and sent_own is not None
     own_fixed = own_fixed and sent_own != own_car_record(state)  # its traits told after too
     # "no, dije a 6 años no a 4": the plan of the lead's car corrected after it was sent

@@ -584,7 +584,8 @@ class Extractor:
         for name, pattern in self.said_patterns.items():  # "le faltan 8 mensualidades"
             for match in pattern.finditer(prepared):
                 first = bisect_right(starts, match.start()) - 1
-                found["said"].append((name, first, max(first + 1, bisect_left(starts, match.end()))))
+                last = max(first + 1, bisect_left(starts, match.end()))
+                found["said"].append((name, first, last))
 
         compared = [  # "la 2016 es más nueva y más barata que la otra": said of a car, no wish
             (name, start, end)  # ("¿algo más barato que el jetta?" wishes for one)
