@@ -96,6 +96,7 @@ def _lines_asked(asked: str, answer: str) -> list[str]:
         "card": set(),
         "direct_debit": set(),
         "prepayment": set(),
+        "own_bank": set(),
         "test_drive": set(),
         "delivery": set(),
         "negotiation": set(),
