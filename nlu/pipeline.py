@@ -193,6 +193,7 @@ PRICE_SEEN = "price:seen"  # a price seen somewhere else: what comes with Kavak'
 # car, judged, not a ceiling; a figure within this share of the car's is the car's
 FIGURE_ECHOED = "figure:echoed"
 PRICE_ECHOED = "figure:price_echoed"  # ... its price: what sets it is asked (config/dialog.yml)
+ECHOED_OTHER = "figure:other_car"  # ... of a listed car other than the one in focus
 ECHO_SHARE = 0.02
 DEFINITE_CAR = GRAMMAR.definite_car
 CAR_PRICE = "price:car"  # "un carro de 200 mil", "el de 236": a car's price, not a ceiling
@@ -1557,7 +1558,11 @@ class Extractor:
             # judged; no search. "tiene casi cien mil km, ¿cómo sé que no está chocada?": the
             # question beside it is the request
             asked = self.classifier.labels.get(second or "")
-            if asked is not None and second != SEARCH_REQUEST:
+            named_other = ECHOED_OTHER in analysis.said and bool(slots.get("model"))
+            if named_other:  # "let's focus on the Clase A 2018. It has 93k km, a lot, no?":
+                intent, topic = SELECT, None  # that car now, and the question beside it
+                second = second if asked is not None and second != SEARCH_REQUEST else None
+            elif asked is not None and second != SEARCH_REQUEST:
                 intent, topic, second = asked.intent, asked.topic, None
             else:
                 intent, topic, second = DETAILS, None, None
@@ -2652,6 +2657,8 @@ def _figures_of_listed_cars(analysis: Analysis, context: DialogContext) -> None:
                     analysis.said.add(PRICE_ECHOED)
                 analysis.said.add(CAR_KM)
                 analysis.odometer = car.km  # which car: the one whose figure it is
+                if context.focus is not None and car.stock_id != context.focus.stock_id:
+                    analysis.said.add(ECHOED_OTHER)  # a listed car, not the one in focus
                 break
 
 

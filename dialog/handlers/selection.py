@@ -334,6 +334,7 @@ def car_details(ctx: TurnContext) -> Reply:
         return several
     car = pointed_car(ctx) or car_in_focus(ctx)
     car = _listed_of_year(ctx, car) or car  # "y la 2018 ¿qué motor trae?" after the 2019
+    car = _listed_of_odometer(ctx, car) or car  # "the Clase A. It has 93k km, a lot?"
     listed = ctx.state.last_results
     each = said(ctx, "car_details:each") and not (ctx.extraction.model or ctx.extraction.make)
     if each and 1 < len(listed) <= LISTED_DETAILS:
@@ -452,6 +453,16 @@ def _names_another_car(ctx: TurnContext, car: Car | None) -> bool:
         return False
     named = {key: getattr(extraction, key) for key in ("make", "model") if getattr(extraction, key)}
     return car is None or not car_matches(shown_car(car), named)
+
+
+def _listed_of_odometer(ctx: TurnContext, car: Car | None) -> Car | None:
+    """The one listed car whose km the message said back, when it is not `car`."""
+    km = ctx.extraction.odometer
+    if not km or (car is not None and km_pointed([car], {"km_max": km})):
+        return None
+    listed = [c for i in ctx.state.last_results if (c := ctx.services.catalog.get(i))]
+    found = [c for c in listed if km_pointed([c], {"km_max": km})]
+    return found[0] if len(found) == 1 else None
 
 
 def _named_in_catalog(ctx: TurnContext) -> list[Car] | None:
