@@ -782,6 +782,8 @@ def list_outcome(
     else:
         template = "single_result" if outcome.total == 1 else "results"
         template = "results_more" if first > 1 else template
+    if template == "single_result" and filters.price_target:  # one car: no order to tell
+        values["criteria"] = describe(ctx, filters.model_copy(update={"price_target": None}))
     unnamed = not (_name(filters) and not _origin_word(ctx, filters)) and not filters.body_type
     if template in ("results", "relaxed") and unnamed:  # "46 autos…", "no tengo autos de…"
         noun = ctx.say("criteria_cars") or "autos"
