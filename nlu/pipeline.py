@@ -1553,7 +1553,11 @@ class Extractor:
         echoed = FIGURE_ECHOED in analysis.said and "context:search" not in analysis.said
         echoed = echoed and len(set(analysis.years)) < 2  # "la 2017 está en 414 y la 2016 en
         # 287??": two cars side by side
-        if echoed and intent == SEARCH_REQUEST and not _criteria_beyond_naming(slots):
+        picked = "ordinal" in slots or second == SELECT
+        if echoed and intent == SEARCH_REQUEST and picked:
+            intent, topic, stage, second = SELECT, None, "context", None  # "ya te dije, el de
+            # 19 mil km!! el 4": the car its km and its number point at
+        elif echoed and intent == SEARCH_REQUEST and not _criteria_beyond_naming(slots):
             # "139 mil x un aveo con 119 mil km?? q caro": the listed car its figures point at,
             # judged; no search. "tiene casi cien mil km, ¿cómo sé que no está chocada?": the
             # question beside it is the request
