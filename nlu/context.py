@@ -159,6 +159,7 @@ class ContextSettings(BaseModel):
     asks_after_no_words: list[str] = Field(default_factory=list)
     correction_words: list[str] = Field(default_factory=list)  # "está mal": fixing given data
     judged_words: list[str] = Field(default_factory=list)  # "¿es mucho?": a figure judged
+    open_words: list[str] = Field(default_factory=list)  # "¿están abiertos?": the branches' hours
     short_down_words: list[str] = Field(default_factory=list)  # "no tengo para el enganche"
     added_words: list[str] = Field(default_factory=list)  # "le agrego 50 mil": added to the down
     not_asked_words: list[str] = Field(default_factory=list)  # "no te pregunté sucursales"
@@ -308,6 +309,9 @@ def apply_context(
         return SEARCH, None  # "¿y automáticos baratos?" with a car chosen: cars of that kind
     if _term_after_plan(reading, slots, context):  # "a 6. pásame un asesor, Raúl 55…"
         return FINANCING, reading.label if reading.label not in (FINANCING, None) else None
+    call_said = set(reading.free_words) & set(settings.call_words)
+    if OPEN_ASKED in reading.said and "contact_time" in slots and not call_said:
+        del slots["contact_time"]  # "¿hoy domingo están abiertos?": the branches' day, no call's
     answers = context.asking and any(slot in slots for slot in context.asking)
     corrects = context.lead_open and any(slot in slots for slot in CONTACT)
     noted = corrects and reading.label == LEAD_UPDATE and reading.stage == "rule"
@@ -796,6 +800,7 @@ def _short_year(reading: Reading, slots: dict[str, object], context: DialogConte
 
 
 JUDGED = "context:judged"  # "¿es mucho?", "¿aguanta?": an opinion of a figure said
+OPEN_ASKED = "context:open"  # "¿están abiertos?": the branches' hours asked
 
 
 NO_SECOND = "none"  # a context rule's answer that nothing else was asked

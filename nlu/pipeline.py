@@ -193,6 +193,7 @@ PRICE_SEEN = "price:seen"  # a price seen somewhere else: what comes with Kavak'
 # car, judged, not a ceiling; a figure within this share of the car's is the car's
 FIGURE_ECHOED = "figure:echoed"
 PRICE_ECHOED = "figure:price_echoed"  # ... its price: what sets it is asked (config/dialog.yml)
+OPEN_ASKED = "context:open"  # "¿están abiertos?": the branches' hours asked
 ECHOED_OTHER = "figure:other_car"  # ... of a listed car other than the one in focus
 ECHO_SHARE = 0.02
 DEFINITE_CAR = GRAMMAR.definite_car
@@ -545,6 +546,7 @@ class Extractor:
             ("context:same_detail", settings.same_detail_words),
             ("context:correction", settings.correction_words),
             ("context:judged", settings.judged_words),
+            (OPEN_ASKED, settings.open_words),
             ("context:short_down", settings.short_down_words),
             ("context:added", settings.added_words),
             ("context:colour", settings.colour_words),
