@@ -160,6 +160,9 @@ class ContextSettings(BaseModel):
     correction_words: list[str] = Field(default_factory=list)  # "está mal": fixing given data
     judged_words: list[str] = Field(default_factory=list)  # "¿es mucho?": a figure judged
     open_words: list[str] = Field(default_factory=list)  # "¿están abiertos?": the branches' hours
+    # a price or km said within this share of a listed car's is that car's, said back ("139 mil
+    # x un aveo": $138,999), no ceiling
+    echo_share: float = Field(default=0.02, ge=0, lt=1)
     short_down_words: list[str] = Field(default_factory=list)  # "no tengo para el enganche"
     added_words: list[str] = Field(default_factory=list)  # "le agrego 50 mil": added to the down
     not_asked_words: list[str] = Field(default_factory=list)  # "no te pregunté sucursales"

@@ -82,6 +82,7 @@ class Grammar(_Strict):
     able_words: frozenset[str]
     wanted_next: frozenset[str]
     condition_openers: frozenset[str]
+    trade_for: frozenset[str]
     condition_fillers: frozenset[str]
     year_links: frozenset[str]
     search_turns: frozenset[str]

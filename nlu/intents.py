@@ -39,6 +39,22 @@ def fold_pattern(pattern: str) -> str:
     return "".join(part if part.startswith("\\") else fold(part) for part in _ESCAPE.split(pattern))
 
 
+def check_patterns(patterns: list[str]) -> list[str]:
+    """The patterns as given, or a ValueError naming the first that does not compile."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"bad pattern {pattern!r}: {error}") from None
+    return patterns
+
+
+def pattern_alternation(patterns: list[str]) -> re.Pattern[str]:
+    """One regular expression for all of `patterns`, folded like the text it searches: a message
+    is searched once per label or part."""
+    return re.compile("|".join(map("(?:{})".format, map(fold_pattern, patterns))))
+
+
 NAMING_SLOTS = frozenset({"make", "model", "year_min", "year_max"})  # a car named, no wish
 
 
@@ -70,12 +86,7 @@ class Evidence(BaseModel):
     @field_validator("patterns")
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ValueError(f"bad pattern {pattern!r}: {error}") from None
-        return patterns
+        return check_patterns(patterns)
 
     @field_validator("slots", "weak_slots", "unless_slots", "requires_slots", "kept_by_slots")
     @classmethod
@@ -207,7 +218,7 @@ class IntentClassifier:
         self.labels = {label.name: label for label in labels}
         self.settings = settings
         self.patterns = {  # one alternation per label: a message is searched once per label
-            label.name: re.compile("|".join(map("(?:{})".format, map(fold_pattern, patterns))))
+            label.name: pattern_alternation(patterns)
             for label in labels
             if (patterns := label.evidence.patterns)
         }

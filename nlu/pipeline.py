@@ -26,8 +26,10 @@ from nlu import financing, money, seats, years
 from nlu.contact import SURNAME_ONLY, ContactReader
 from nlu.context import (
     AFTER_SALE,
+    LEAD_UPDATE,
     MONEY,
     NO_SECOND,
+    OPEN_ASKED,
     PICK_AS_PERCENT,
     PLURAL_KIND,
     PLURAL_PICK,
@@ -49,7 +51,7 @@ from nlu.intents import (
     Hits,
     IntentClassifier,
     Label,
-    fold_pattern,
+    pattern_alternation,
 )
 from nlu.language import LanguageGuess
 from nlu.lexicon import DATA_DIR, Lexicon, read_word_list
@@ -94,8 +96,6 @@ POLICY = "policy_question"
 ABLE_WORDS = GRAMMAR.able_words
 COMPLAINT = "complaint"
 FINANCING_KEYS = frozenset({"down_payment", "down_payment_pct", "term_months"})
-LEAD_UPDATE = "lead_update"  # after the lead: what the advisor gets
-SELLING_LABEL = "knowledge/selling_car"
 # an amount said with a bound ("máximo 5 mil") replaces one said bare in the same message
 BOUNDABLE = frozenset({"price_max", "monthly_budget", "km_max"})
 OPINION_DETAILS = frozenset({"details:fuel", "details:version", "details:engine"})
@@ -193,9 +193,7 @@ PRICE_SEEN = "price:seen"  # a price seen somewhere else: what comes with Kavak'
 # car, judged, not a ceiling; a figure within this share of the car's is the car's
 FIGURE_ECHOED = "figure:echoed"
 PRICE_ECHOED = "figure:price_echoed"  # ... its price: what sets it is asked (config/dialog.yml)
-OPEN_ASKED = "context:open"  # "¿están abiertos?": the branches' hours asked
 ECHOED_OTHER = "figure:other_car"  # ... of a listed car other than the one in focus
-ECHO_SHARE = 0.02
 DEFINITE_CAR = GRAMMAR.definite_car
 CAR_PRICE = "price:car"  # "un carro de 200 mil", "el de 236": a car's price, not a ceiling
 MONEY_AFTER_CON = "money:con"  # "con (los) 40 mil": paid in, next to a term it is a down payment
@@ -334,7 +332,7 @@ class Extractor:
         `pattern_sets`: regular expressions that say a name as its phrases do (a section's)."""
         self.nlp, self.vocabulary, self.lexicon = nlp, vocabulary, lexicon
         self.said_patterns = {
-            name: re.compile("|".join(map("(?:{})".format, map(fold_pattern, patterns))))
+            name: pattern_alternation(list(patterns))
             for name, patterns in (pattern_sets or {}).items()
             if patterns
         }
@@ -1547,11 +1545,11 @@ class Extractor:
         theirs = context.lead_open or context.own_car or slots.get("own_car")
         if analysis.owed_payments and intent == FINANCING_REQUEST and theirs and not plan_said:
             # "no son 8 mil, son 8 mensualidades que faltan": their loan, told for the advisor
-            label = self.classifier.labels.get(LEAD_UPDATE if context.lead_open else SELLING_LABEL)
+            label = self.classifier.labels.get(LEAD_UPDATE if context.lead_open else SELLING)
             if label is not None:
                 intent, topic, stage, second = label.intent, label.topic, "context", None
         if context.focus is not None or context.shown:
-            _figures_of_listed_cars(analysis, context)
+            _figures_of_listed_cars(analysis, context, self.context_settings.echo_share)
         echoed = FIGURE_ECHOED in analysis.said and "context:search" not in analysis.said
         echoed = echoed and len(set(analysis.years)) < 2  # "la 2017 está en 414 y la 2016 en
         # 287??": two cars side by side
@@ -2632,8 +2630,8 @@ def _vetoes(analysis: Analysis) -> set[str]:
     return found
 
 
-def _figures_of_listed_cars(analysis: Analysis, context: DialogContext) -> None:
-    """A price or km said with no bound that is, give or take ECHO_SHARE, the figure of the car
+def _figures_of_listed_cars(analysis: Analysis, context: DialogContext, share: float) -> None:
+    """A price or km said with no bound that is, give or take `share`, the figure of the car
     in focus or of a listed car the message names: that car's figure said back ("139 mil x un
     aveo con 119 mil km?? q caro", "trae casi 100 mil km, ¿no saldrá con fallas?"), no ceiling."""
     if "context:search" in analysis.said or "context:judged" in analysis.said:
@@ -2641,6 +2639,8 @@ def _figures_of_listed_cars(analysis: Analysis, context: DialogContext) -> None:
         # the judged figure's own rule
     slots = analysis.slots
     named = {key: slots[key] for key in ("make", "model") if key in slots}
+    # "el amg… 880 x un 2017": the make is enough, the model may be said as a version
+    brand = {"make": named["make"]} if "make" in named else named
     cars = [car for car in (context.focus, *context.shown) if car is not None]
     for key, name in (("price_max", "price"), ("km_max", "km")):
         value = slots.get(key)
@@ -2652,10 +2652,8 @@ def _figures_of_listed_cars(analysis: Analysis, context: DialogContext) -> None:
             continue  # "el de 238": the price that picks the car, read as such
         for car in cars:
             figure = float(getattr(car, name) or 0)
-            # "el amg… 880 x un 2017": the make is enough, the model may be said as a version
-            brand = {"make": named["make"]} if "make" in named else named
             pointed = car is context.focus or not named or car_matches(car, brand)
-            if pointed and figure and abs(figure - value) <= ECHO_SHARE * figure:
+            if pointed and figure and abs(figure - value) <= share * figure:
                 del slots[key]
                 analysis.unbounded.discard(key)
                 analysis.said.add(FIGURE_ECHOED)
@@ -3118,12 +3116,8 @@ def _owned(tokens: list[str], start: int, cue_ends: list[int]) -> bool:
         before[-1] in OWN_WORDS or (_YEAR.fullmatch(before[-1]) and before[0] in OWN_WORDS)
     ):
         return True  # "mi versa", "my 2019 CX-5"
-    if before in (
-        ["por", "el"],
-        ["por", "la"],
-        ["for", "my"],
-        ["for", "the"],
-    ) and TRADE_VALUE & set(tokens[max(0, start - 7) : start]):
+    traded = TRADE_VALUE & set(tokens[max(0, start - 7) : start])
+    if " ".join(before) in GRAMMAR.trade_for and traded:
         return True  # "si me dan 150 por el jetta": the car they hand over
     for end in cue_ends:
         gap = tokens[end:start]  # "I have a 2017 Honda Civic": the year said before it too

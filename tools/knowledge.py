@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from nlu.intents import Evidence
+from nlu.intents import Evidence, check_patterns
 from tools.yamlio import YamlError, line_at, load_yaml, validate_yaml
 
 MAX_ANSWER_CHARS = 900
@@ -53,12 +53,7 @@ class KnowledgeSection(BaseModel):
     @field_validator("patterns")
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ValueError(f"bad pattern {pattern!r}: {error}") from None
-        return patterns
+        return check_patterns(patterns)
 
 
 class KnowledgeEntry(Evidence):
@@ -125,20 +120,18 @@ class KnowledgeBase:
 
     def pattern_sets(self) -> dict[str, list[str]]:
         """Section patterns for the extractor ('section:selling_car:Con adeudo')."""
-        return {
-            section_key(entry.topic, section.name): section.patterns
-            for entry in self.data.entries
-            for section in entry.sections
-            if section.patterns
-        }
+        return self._section_sets("patterns")
 
     def phrase_sets(self) -> dict[str, list[str]]:
         """Section phrases for the extractor's matcher ('section:locations:Horario')."""
+        return self._section_sets("phrases")
+
+    def _section_sets(self, field: str) -> dict[str, list[str]]:
         return {
-            section_key(entry.topic, section.name): section.phrases
+            section_key(entry.topic, section.name): getattr(section, field)
             for entry in self.data.entries
             for section in entry.sections
-            if section.phrases
+            if getattr(section, field)
         }
 
     def answer(

@@ -160,14 +160,12 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
                 said_lines = {"title": title, "lines": "\n".join(lines)}
                 reply = ctx.say("repeated_lines", said_lines)
                 return Reply(reply, rephrasable=False, kind=QUOTED)  # an answer, each time
-        if key in recent and not pointed and not again and not bare and ctx.template("repeated"):
-            title = ctx.knowledge(entry.topic, "title") or entry.title
-            text = _in_language(ctx, answer) or answer.text
-            return Reply(
-                ctx.say("repeated", {"title": title, "answer": text}),
-                rephrasable=False,
-                kind=REPEATED,
-            )
+            if not pointed:
+                return Reply(
+                    ctx.say("repeated", {"title": title, "answer": text}),
+                    rephrasable=False,
+                    kind=REPEATED,
+                )
         offered = not first  # the offer is made once
         ctx.state.recent_answers = [*recent, key][-RECENT_ANSWERS:]
         text = _in_language(ctx, answer) or answer.text
