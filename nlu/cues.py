@@ -13,6 +13,7 @@ from nlu.numbers import Quantity
 
 MAX_STEPS = 5
 BARRIERS = frozenset({"range_join"})  # never walk past "y"/"a": "80 mil de enganche y 7 mil al mes"
+EITHER_JOINS = frozenset({",", "o", "u", "or"})  # "unos 350, 400 mil", "como 300 o 350"
 # the nearest of these decides: "mensualidades si doy 100 mil" is a down payment
 MEANINGS = frozenset(
     {
@@ -107,6 +108,9 @@ class CueIndex:
                 end = max(end for _, end in found)
                 if end + 1 in self.number_starts and self.tokens[end] in CLAIMING:
                     break  # "236,999 con enganche de 70 mil": the cue is the 70's
+                leading = all(label.endswith("_before") for label, other in found if other == end)
+                if leading and end in self.number_starts:
+                    break  # "con 80k over 4 years": "over" opens the 4, it bounds no 80k
                 labels.update(label for label, other in found if other == end)
                 if _only_barriers(found, end):
                     break
@@ -142,6 +146,10 @@ class CueIndex:
         if second.start != first.end + 1:
             return False
         join = self.tokens[first.end]
+        scale = 1000 if second.multiplied and not first.multiplied and first.value < 1000 else 1
+        guess = join in EITHER_JOINS and self._approx(first.start) and not is_year(first)
+        if guess and first.value * scale < second.value:
+            return True  # "unos 350, 400 mil", "como 5 o 6 mil al mes": between the two
         if not any(label == "range_join" for label, _ in self.starting.get(first.end, [])):
             return False
         both_years = is_year(first) and is_year(second)
@@ -150,6 +158,10 @@ class CueIndex:
         if self._labels_before(first.start) & {"pick_before"} and not both_years:
             return False  # "el 3 a 48 meses": a pick, then a term
         return join == "-" or both_years or self.opens_range(first.start)
+
+    def _approx(self, position: int) -> bool:
+        """An approximation cue ("unos", "como") right before `position`."""
+        return any(label == "approx_before" for label, _ in self.ending.get(position, []))
 
     def _labels_before(self, position: int) -> set[str]:
         return {label for label, _ in self.ending.get(position, [])}

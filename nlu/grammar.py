@@ -83,6 +83,8 @@ class Grammar(_Strict):
     wanted_next: frozenset[str]
     condition_openers: frozenset[str]
     trade_for: frozenset[str]
+    which_has: frozenset[str]
+    paid_with: frozenset[str]
     condition_fillers: frozenset[str]
     year_links: frozenset[str]
     search_turns: frozenset[str]

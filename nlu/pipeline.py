@@ -36,6 +36,7 @@ from nlu.context import (
     ContextSettings,
     DialogContext,
     Reading,
+    ShownCar,
     apply_context,
     car_matches,
     km_pointed,
@@ -194,6 +195,7 @@ PRICE_SEEN = "price:seen"  # a price seen somewhere else: what comes with Kavak'
 FIGURE_ECHOED = "figure:echoed"
 PRICE_ECHOED = "figure:price_echoed"  # ... its price: what sets it is asked (config/dialog.yml)
 ECHOED_OTHER = "figure:other_car"  # ... of a listed car other than the one in focus
+KM_POINTING = "km:pointing"  # "el de 19 mil km", "el que tiene 19 mil": the km say which car
 DEFINITE_CAR = GRAMMAR.definite_car
 CAR_PRICE = "price:car"  # "un carro de 200 mil", "el de 236": a car's price, not a ceiling
 MONEY_AFTER_CON = "money:con"  # "con (los) 40 mil": paid in, next to a term it is a down payment
@@ -252,6 +254,7 @@ class Analysis:
     bare: list[float] = field(default_factory=list)  # numbers that meant nothing: "¿y a 5?"
     picks: list[int] = field(default_factory=list)  # every ordinal: "el 1 con el 3"
     odometer: int | None = None  # the km of a car named ("el sentra 2019 con 18 mil km")
+    km_pointer: tuple[int, int] | None = None  # the tokens of "19 mil km" in "el de 19 mil km"
     income: float | None = None  # what the customer earns a month ("gano 18 mil"): no slot
     elapsed_days: int | None = None  # time since it happened: "lo compré hace 2 meses" -> 60
     reference: str | None = None  # "más grande que la cx-5": 'Mazda|CX-5', the car measured by
@@ -1002,6 +1005,9 @@ class Extractor:
             if _denied_amount(tokens, unit):
                 continue  # "el enganche son 15 mil, no 13 mil": the 13 is what it is not
             described = "km_max" in meaning and not (unit.before | unit.after) & BOUND_CUES
+            if described and _points_by_km(tokens, unit):
+                analysis.said.add(KM_POINTING)  # "el de 19 mil km": which listed car
+                analysis.km_pointer = (unit.first.start, unit.last.end + 1)
             judged_km = "context:judged" in analysis.said and set(tokens) & KM_WORDS
             judged_km = judged_km and not unit.before & BOUND_CUES  # "... anything under 200k"
             judged_km = judged_km and "money_after" not in unit.after  # "200k pesos"
@@ -1267,7 +1273,8 @@ class Extractor:
         down = meaning.get("down_payment")
         start = unit.first.start
         before = analysis.tokens[max(0, start - 2) : start]
-        after_con = bool(before) and (before[-1] == "con" or " ".join(before) in CON_AMOUNT)
+        paid_with = bool(before) and before[-1] in GRAMMAR.paid_with
+        after_con = paid_with or " ".join(before) in CON_AMOUNT
         paid_in = after_con and set(meaning) == {"price_max"}
         if paid_in:
             analysis.said.add(MONEY_AFTER_CON)  # "a 6 años con los 40 mil": a down payment?
@@ -1537,10 +1544,6 @@ class Extractor:
             # 200k for the CX-3, what would the X1 monthly be over 3 years?": that car's plan
         if intent == DETAILS and planned and second in (None, SEARCH_REQUEST):
             second = FINANCING_REQUEST  # "el swift, ¿es estándar? ¿cuánto al mes con 30% a 5 años?"
-        asked_of_pick = "asked:transmission" in analysis.said and "ordinal" in slots
-        if asked_of_pick and intent == SEARCH_REQUEST and "context:search" not in analysis.said:
-            intent, topic, second = DETAILS, None, None  # "el primero. ¿es estándar o automático?
-            # xq no sé manejar estándar": asked of the car picked, the need is the reason
         plan_said = (FINANCING_KEYS | {"monthly_budget"}) & slots.keys()
         theirs = context.lead_open or context.own_car or slots.get("own_car")
         if analysis.owed_payments and intent == FINANCING_REQUEST and theirs and not plan_said:
@@ -1550,6 +1553,10 @@ class Extractor:
                 intent, topic, stage, second = label.intent, label.topic, "context", None
         if context.focus is not None or context.shown:
             _figures_of_listed_cars(analysis, context, self.context_settings.echo_share)
+        asked_of_pick = "asked:transmission" in analysis.said and "ordinal" in slots
+        if asked_of_pick and intent == SEARCH_REQUEST and "context:search" not in analysis.said:
+            intent, topic, second = DETAILS, None, None  # "el primero. ¿es estándar o automático?
+            # xq no sé manejar estándar": asked of the car picked, the need is the reason
         echoed = FIGURE_ECHOED in analysis.said and "context:search" not in analysis.said
         echoed = echoed and len(set(analysis.years)) < 2  # "la 2017 está en 414 y la 2016 en
         # 287??": two cars side by side
@@ -1557,6 +1564,8 @@ class Extractor:
         if echoed and intent == SEARCH_REQUEST and picked:
             intent, topic, stage, second = SELECT, None, "context", None  # "ya te dije, el de
             # 19 mil km!! el 4": the car its km and its number point at
+            if DETAILS in hits.worded and "ordinal" in slots:
+                intent = DETAILS  # "el de 60 mil km, ¿es automático?": asked of that one
         elif echoed and intent == SEARCH_REQUEST and not _criteria_beyond_naming(slots):
             # "139 mil x un aveo con 119 mil km?? q caro": the listed car its figures point at,
             # judged; no search. "tiene casi cien mil km, ¿cómo sé que no está chocada?": the
@@ -2650,7 +2659,12 @@ def _figures_of_listed_cars(analysis: Analysis, context: DialogContext, share: f
             continue  # "unos 140 mil", "entre 130 y 140": a budget
         if key == "price_max" and CAR_PRICE in analysis.said:
             continue  # "el de 238": the price that picks the car, read as such
-        for car in cars:
+
+        def nearest(car: ShownCar, name: str = name, value: float = value) -> tuple[bool, float]:
+            return car is not context.focus, abs(float(getattr(car, name) or 0) - value)
+
+        for car in sorted(cars, key=nearest):  # the car in focus, then the nearest listed one:
+            # "76 mil km" is the one at 76,000, not the one at 77,400
             figure = float(getattr(car, name) or 0)
             pointed = car is context.focus or not named or car_matches(car, brand)
             if pointed and figure and abs(figure - value) <= share * figure:
@@ -2663,7 +2677,30 @@ def _figures_of_listed_cars(analysis: Analysis, context: DialogContext, share: f
                 analysis.odometer = car.km  # which car: the one whose figure it is
                 if context.focus is not None and car.stock_id != context.focus.stock_id:
                     analysis.said.add(ECHOED_OTHER)  # a listed car, not the one in focus
+                pointing = key == "km_max" and KM_POINTING in analysis.said
+                if pointing and car in context.shown and "ordinal" not in slots:
+                    analysis.put("ordinal", context.shown.index(car) + 1, 0)  # "el de 19 mil
+                    # km, ¿cuánto a 4 años?": that one, picked as by its number
+                    _km_not_asked(analysis)
                 break
+
+
+def _km_not_asked(analysis: Analysis) -> None:
+    """The km word of "el de 19 mil km, ¿tiene bluetooth?" says which car; its km are not asked
+    unless a km word is said elsewhere too."""
+    start, end = analysis.km_pointer or (0, 0)
+    kms = [(s, e) for name, s, e in analysis.said_spans if name == "details:km"]
+    if kms and all(start <= s and e <= end for s, e in kms):
+        analysis.said.discard("details:km")
+        analysis.said_spans = [span for span in analysis.said_spans if span[0] != "details:km"]
+
+
+def _points_by_km(tokens: list[str], unit: Unit) -> bool:
+    """The km are said to say which car: "el de 19 mil km", "el que tiene 19 mil"."""
+    if "car_price_before" in unit.before:
+        return True
+    start = unit.first.start
+    return any(" ".join(tokens[max(0, start - n) : start]) in GRAMMAR.which_has for n in (2, 3))
 
 
 def _criteria_beyond_naming(slots: dict[str, object]) -> bool:
