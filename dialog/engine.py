@@ -345,7 +345,8 @@ def _says_nothing_new(first: Reply, second: Reply, last_plan: dict | None) -> bo
     turn with nothing changed in it."""
     shown_before = second.plan is not None and second.plan.model_dump() == last_plan
     if shown_before and first.plan is None:
-        return True
+        return second.kind != PLAN_AGAIN  # "¿es estándar? ¿y la mensualidad con mis 30 mil a
+        # 4 años?" asked again: its one line, not the whole plan
     words = _content_words(second.text)
     if not words:
         return False

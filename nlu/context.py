@@ -729,8 +729,9 @@ def _same_money(slots: dict[str, object], context: DialogContext) -> None:
         return
     kind, last = context.last_money
     value = float(slots[said[0]])  # type: ignore[arg-type]
-    if said[0] in ("price_max", "price_min") and last / SAME_SIZE <= value <= last * SAME_SIZE:
-        slots[kind] = slots.pop(said[0])
+    if said[0] == "price_max" and last / SAME_SIZE <= value <= last * SAME_SIZE:
+        slots[kind] = slots.pop(said[0])  # (a floor is never bare: "¿y arriba de 400?" after
+        # "de menos de 400 mil" is a floor, not that ceiling again)
 
 
 INSTEAD = "context:instead"

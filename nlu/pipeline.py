@@ -1496,6 +1496,11 @@ class Extractor:
             if label is not None:
                 intent, topic, stage, score = label.intent, label.topic, "context", 1.0
                 second = changed[1] or second
+        if second is not None and second == _label(intent, topic):
+            # "la land rover, ¿cuántos km tiene? ¿y a crédito con 100k a 3 años?": the car named
+            # was its details, the request after them comes second
+            later = [label for label in requests if label not in (second, reading.label)]
+            second = later[0] if later else second
         if second == NO_SECOND:
             second = None
         wished_car = slots.get("make") or slots.get("model")
@@ -1770,12 +1775,17 @@ class Extractor:
         here = [_label(intent, topic), second]
         city = slots.get("city")
         city_only = LOCATIONS_LABEL in here and LOCATIONS_LABEL not in hits.worded
+        if city_only and second == LOCATIONS_LABEL and SEARCH_REQUEST in requests[2:]:
+            here = [_label(intent, topic), SEARCH_REQUEST, LOCATIONS_LABEL]  # "do you speak
+            # English? I just moved to CDMX and need a small car": the car wished is asked too
+            second = SEARCH_REQUEST
         near = any(self.places.branch_near(place) for place in analysis.cities)
         if city_only and SEARCH_REQUEST in here and not near:
             if _label(intent, topic) == LOCATIONS_LABEL:
                 intent, topic, stage = SEARCH_REQUEST, None, "rule"
             # a city with no branch: the cars first, then that there is none (and the nearest)
-            second = None if self._has_branch(city) else LOCATIONS_LABEL
+            if second != SEARCH_REQUEST or intent == SEARCH_REQUEST:
+                second = None if self._has_branch(city) else LOCATIONS_LABEL
         other = [label for label in here if label and label != LOCATIONS_LABEL]
         searching = SEARCH_REQUEST in here  # (a search near where they live is read above)
         # "a foreigner living in CDMX, can I get financing?": no branches asked
@@ -2448,6 +2458,11 @@ def _own_car_value(analysis: Analysis, own_known: bool = False) -> None:
     goes in as the down payment, it is not a price ceiling. `own_known`: the conversation has
     the customer's own car ("say the Fit is worth 120k" after "my 2015 Honda Fit")."""
     slots = analysis.slots
+    banded = slots.get("price_max") in analysis.approx and "price_min" in slots
+    if SAVINGS in analysis.said and banded:  # "tengo ahorrado como 60 mil": what they have,
+        slots["price_max"] = analysis.approx[slots["price_max"]]  # no band around it
+        del slots["price_min"]
+        analysis.slot_at.pop("price_min", None)
     plan = any(key in slots for key in ("make", "model", "term_months", "monthly_budget"))
     plan = plan or any(
         label == FINANCING_REQUEST for label, *_ in analysis.labels

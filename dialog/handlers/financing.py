@@ -4,6 +4,7 @@ options, what a monthly budget affords, and whether it affords the chosen car.""
 from __future__ import annotations
 
 from dialog.forms import said
+from dialog.handlers.answers import SECOND_REQUEST
 from dialog.handlers.common import (
     CAR_PLACEHOLDERS,
     affordability,
@@ -19,7 +20,7 @@ from dialog.render import money
 from dialog.screen import shown_car
 from dialog.turn import Choice, PlanSummary, Reply, TurnContext
 from nlu.context import price_pointed
-from nlu.pipeline import BARE_DOWN_PAYMENT, CAR_PRICE
+from nlu.pipeline import BARE_DOWN_PAYMENT, CAR_PRICE, SAVINGS
 from tools.catalog import Car
 from tools.financing import (
     FinancingError,
@@ -46,6 +47,8 @@ RANGE = CAR_PLACEHOLDERS | {"min_down_payment", "max_down_payment", "min_pct", "
 AFFORD = {"price_max", "monthly_budget", "assumptions", "listing", "term_years"}
 FIT = PLAN | {"monthly_budget", "down_payment_needed"}
 QUOTE = {"price", "down_payment", "down_payment_pct", "lines", "rate", "min_pct"}
+SAVED = {"saved", "cheapest", "price_max", "min_pct"}
+CHEAPEST = "cheapest"  # the order of the cars shown when no car costs the money saved
 
 
 @handler(
@@ -87,6 +90,8 @@ QUOTE = {"price", "down_payment", "down_payment_pct", "lines", "rate", "min_pct"
         "affordable_by_down_payment": {"down_payment", "price_max", "min_pct"},
         "no_down_affordable": {"min_pct"},
         "down_payment_reach": {"down_payment", "price_max", "min_pct", "terms"},
+        "cash_short": SAVED,
+        "savings_as_down": SAVED,
         "quote": QUOTE,
         "quote_line": {"term_years", "term_months", "monthly_payment", "total_paid"},
         "quote_assumed": QUOTE,
@@ -149,6 +154,8 @@ def financing_plan(ctx: TurnContext) -> Reply:
         if ctx.extraction.term_months and note:
             return Reply(note)  # "¿a 12 meses sí o no?": the answer, not the pitch again
         down = ctx.extraction.down_payment
+        if down and not note and SAVINGS in ctx.extraction.said and ctx.template("cash_short"):
+            return savings_reach(ctx, down)  # "tengo 60 mil ahorrados, ¿me alcanza pa algo?"
         if down and not note and ctx.template("down_payment_reach"):
             return down_payment_reach(ctx, down)  # "tengo 50 mil de enganche, ¿qué saco?"
         return Reply(ctx.say("ask_car", _conditions(ctx)))
@@ -204,6 +211,33 @@ def down_payment_reach(ctx: TurnContext, down_payment: float) -> Reply:
     listing.text = f"{ctx.say('down_payment_reach', values)}\n\n{listing.text}"
     if outcome.cars:
         listing.ask = ctx.say("pick_for_plan", {"count": len(outcome.cars)})
+    return listing
+
+
+def savings_reach(ctx: TurnContext, saved: float) -> Reply:
+    """ "Tengo 60 mil ahorrados, ¿me alcanza pa algo?": money saved, no word of a down payment.
+    Paid in cash first: the cars up to that price, or what the cheapest costs when none is;
+    then what it buys as a down payment."""
+    prices = ctx.services.catalog.columns["price"]
+    cheapest = float(prices.min()) if len(prices) else 0.0
+    short = saved < cheapest  # no car for that in cash: the cheapest ones, and what it buys down
+    wanted = merge_filters(ctx.state.filters, ctx.extraction, ctx.config.reset_on_new_model)
+    wanted = wanted.model_copy(update={"price_max": None if short else saved, "price_min": None})
+    ctx.state.filters = wanted
+    order = CHEAPEST if short else wanted.superlative or ctx.config.budget_order
+    filters = wanted.model_copy(update={"superlative": order, "price_strict": not short})
+    outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
+    listing = list_outcome(ctx, outcome, filters=filters)
+    config = ctx.services.financing
+    values = {
+        "saved": money(saved),
+        "cheapest": money(cheapest),
+        "price_max": money(saved * 100 / config.min_down_payment_pct),
+        "min_pct": _pct(config.min_down_payment_pct),
+    }
+    if short:
+        listing.text = f"{ctx.say('cash_short', values)}\n\n{listing.text}"
+    listing.text = f"{listing.text}\n\n{ctx.say('savings_as_down', values)}"
     return listing
 
 
@@ -358,7 +392,13 @@ def _plan_again(ctx: TurnContext, car: Car, plan: Plan) -> Reply | None:
         return None
     figures = [key for key in PLAN_FIGURES if getattr(ctx.extraction, key) is not None]
     longest_asked = figures == ["term_months"] and said(ctx, "financing:longest_term")
-    if figures and not (longest_asked and ctx.extraction.term_months == plan.term_months):
+    beside = SECOND_REQUEST in ctx.extraction.said  # "¿es estándar? ¿y la mensualidad con mis
+    # 30 mil a 4 años?" of the plan shown: one line beside the other answer
+    if (
+        figures
+        and not beside
+        and not (longest_asked and ctx.extraction.term_months == plan.term_months)
+    ):
         return None  # "¿y con 20% a 6?" again: the card the customer asked for ("72 meses es el
         # plazo más largo?" of a 72-month plan asks whether it is the longest)
     if _minimum_asked(ctx):

@@ -228,10 +228,11 @@ def search_cars(ctx: TurnContext) -> Reply:
     saved = ctx.extraction.price_max if SAVINGS in said and budget is None else None
     prices = ctx.services.catalog.columns["price"]
     if saved and (not len(prices) or saved < prices.min()):
-        from dialog.handlers.financing import down_payment_reach
+        from dialog.handlers.financing import savings_reach
 
-        # "tengo 50 mil ahorrados, ¿qué carro saco?": no car costs that; it is the enganche
-        return down_payment_reach(ctx.speaking_as("financing"), saved)
+        # "tengo 50 mil ahorrados, ¿qué carro saco?": no car costs that in cash; the cheapest
+        # ones, and what it buys as the enganche
+        return savings_reach(ctx.speaking_as("financing"), saved)
     if filters.is_empty() and budget is None and not ctx.from_form:
         ctx.state.filters = filters  # "olvida el mini y el precio": nothing of them is kept
         if _is_question(ctx) or "guided_search" not in ctx.config.forms:
@@ -725,6 +726,13 @@ def merge_filters(
     if extraction.price_min is None and (ceiling_only or cheaper_ok):
         merged["price_min"] = None  # "máximo 300 mil" after "alrededor de 400": a ceiling only
     # "de 300 a 400 mil", then "sube el presupuesto a medio millón": still from 300
+    if raised and current.price_target is not None and extraction.price_min is None:
+        merged["price_min"] = None  # "como de 200 mil" ... "¿y si subo a 250?": the band's floor
+        # was never said, the new ceiling is
+    floor, ceiling = extraction.price_min, merged.get("price_max")
+    if floor is not None and extraction.price_max is None and ceiling and ceiling <= floor:
+        merged["price_max"] = merged["price_target"] = None  # "¿y arriba de 400?" after "hasta
+        # 400": the old ceiling goes, not "entre 400 mil y 400 mil"
     return SearchFilters(**merged)
 
 
