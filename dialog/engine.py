@@ -264,6 +264,11 @@ class Engine:
                 reply.ask = ""
         if _says_nothing_new(first, reply, last_plan):
             return first  # the hours again after a branch's hours, the plan shown a turn ago
+        compared = ctx.intent in COMPARING and set(ctx.state.compared or ())
+        if compared and reply.results and set(reply.results) <= compared:
+            ctx.answered_last = None  # the comparison is the answer the next turn follows
+            return first  # "entre un versa y un vento, ¿cuál? algo del 2019 o 2020": the two
+            # compared are the search's cars, not listed again
         if reply.kind == REPEATED and first.text.strip():
             return first  # "ya te lo compartí arriba" beside a real answer says nothing
         if first.kind == PLAN_AGAIN and reply.text.strip():
@@ -338,6 +343,9 @@ def _short_selection(ctx: TurnContext, first: Reply) -> Reply:
 KNOWLEDGE_HANDLER = "knowledge.answer"  # two of its answers in one reply share no fact
 CAR_QUESTION_HANDLER = "llm.answer"  # a car question the listing cannot answer
 NEW_WORDS = 0.25  # a second answer with less than this share of new words repeats the first
+
+
+COMPARING = frozenset({"compare_cars", "advice"})  # the routes whose answer may compare two cars
 
 
 def _says_nothing_new(first: Reply, second: Reply, last_plan: dict | None) -> bool:

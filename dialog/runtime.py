@@ -112,11 +112,11 @@ def _check_pack_topics(config: DialogConfig, knowledge: KnowledgeBase) -> None:
                                 f"{', '.join(sorted(knowledge.entries))}",
                                 line_at(pack, ("knowledge_answers", topic)))  # fmt: skip
             names = {section.name for section in known.sections}
-            names |= {  # a window's two answers: "Devolución:within", "Devolución:past"
+            names |= {  # a window's answers: "Devolución:within", "Devolución:km_past"
                 f"{section.name}:{side}"
                 for section in known.sections
                 if section.window is not None
-                for side in ("within", "past")
+                for side in section.window.sides()
             }
             for section in (entry or {}).get("sections") or {}:
                 if section not in names:

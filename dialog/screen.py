@@ -47,6 +47,7 @@ def dialog_context(
         offered=bool(state.offered),
         lead_phone=state.lead.phone if state.handoff or state.form else None,
         after_sale=bool(state.profile.get(OWN_CAR_BOUGHT)),
+        compared=len(state.compared) > 1 and set(state.compared) <= set(state.last_results),
     )
 
 

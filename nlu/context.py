@@ -88,6 +88,7 @@ class DialogContext(BaseModel):
     offered: bool = False  # the last reply offered one thing: a bare "sí" takes it (the dialog's)
     lead_phone: str | None = None  # the phone the lead has: "termina en 67" corrects its end
     after_sale: bool = False  # the customer's car was bought from Kavak ("compré uno y falló")
+    compared: bool = False  # cars on screen were compared side by side
 
     def flags(self) -> set[str]:
         found = set()
@@ -236,6 +237,9 @@ def apply_context(
     named_only = named_only and reading.label in ABOUT_CARS  # "pásame un asesor… el x y el y"
     if context.last_label == COMPARE and reading.several_cars and named_only:
         return COMPARE, None  # "el sentra 2019 y el corolla 2020" after "¿cuáles comparo?"
+    if context.last_label in (COMPARE, ADVICE) and context.compared and _use_told(reading, slots):
+        return COMPARE, None  # "¿cuál te conviene? depende de tu uso" ... "lo uso pa uber":
+        # the two compared, weighed for that use
     terms_said = {"financing:longest_term", "financing:shortest_term"} & reading.said
     if context.last_label == FINANCING and terms_said and context.focus is not None:
         return FINANCING, None  # "¿y lo más largo que se pueda?" after a plan: its longest term
@@ -499,6 +503,20 @@ def _colour(reading: Reading, slots: dict[str, object], context: DialogContext):
     if context.focus is not None:
         return DETAILS, None
     return None
+
+
+USE_SAID = "form:guided_search:use:"  # the guided search's use options, said anywhere
+USE_SLOTS = frozenset({"seats_min", "body_type", "size"})  # "es pa la familia, somos 5"
+
+
+def _use_told(reading: Reading, slots: dict[str, object]) -> bool:
+    """The message tells what the car is for and asks nothing else: "lo uso pa uber, diario como
+    200 km", "ya te dije q es pa la familia, 5 personas"."""
+    if not any(name.startswith(USE_SAID) for name in reading.said):
+        return False
+    if set(slots) - USE_SLOTS or "context:search" in reading.said:
+        return False
+    return reading.stage != "rule" or reading.label == SEARCH
 
 
 def _about_a_car(

@@ -85,6 +85,8 @@ class Grammar(_Strict):
     trade_for: frozenset[str]
     which_has: frozenset[str]
     paid_with: frozenset[str]
+    too_long: frozenset[str]
+    cash_words: frozenset[str]
     condition_fillers: frozenset[str]
     year_links: frozenset[str]
     search_turns: frozenset[str]

@@ -125,6 +125,7 @@ BARE_DOWN_PAYMENT = "down_payment:bare"  # a down payment said without "mil", "k
 BARE_AMOUNT = "money:bare"  # an amount said as a small bare number ("con 30")
 OWN_VALUE = "money:own_value"  # an amount said as what the customer's own car is worth
 SAVINGS = "money:savings"  # an amount the customer has saved
+CASH_SAID = "money:cash"  # ... said to be paid in full ("tengo 100 mil cash", "de contado")
 MONEY_TAKEN_BACK = "money:taken_back"  # an amount taken back: "olvida lo de los 5 mil"
 # "con los/mis/esos 70 mil": an amount paid in
 CON_AMOUNT = GRAMMAR.money_paid_in
@@ -257,6 +258,7 @@ class Analysis:
     km_pointer: tuple[int, int] | None = None  # the tokens of "19 mil km" in "el de 19 mil km"
     income: float | None = None  # what the customer earns a month ("gano 18 mil"): no slot
     elapsed_days: int | None = None  # time since it happened: "lo compré hace 2 meses" -> 60
+    driven_km: int | None = None  # km driven since the purchase: "ya le metí 600 km"
     reference: str | None = None  # "más grande que la cx-5": 'Mazda|CX-5', the car measured by
     owed: float | None = None  # what is still owed on their car: "le debo como 80 mil al banco"
     owed_payments: int | None = None  # ... or how many payments: "le faltan 8 mensualidades"
@@ -957,8 +959,14 @@ class Extractor:
             left = payments and unit.cue("owed_before", "remaining_after")
             if left and analysis.owed_payments is None and unit.last.value == int(unit.last.value):
                 analysis.owed_payments = int(unit.last.value)
-            elapsed = unit.cue("elapsed_before", "elapsed_after") and analysis.elapsed_days is None
-            known = tokens[unit.first.start - 1 : unit.first.start] in (["los"], ["las"], ["the"])
+            start = unit.first.start
+            since = tokens[max(0, start - 2) : start] in (["a", "los"], ["a", "las"])
+            since = since and "years_unit" not in unit.after  # "a los 3 días ya le metí 600 km"
+            elapsed = unit.cue("elapsed_before", "elapsed_after") or since
+            elapsed = elapsed and analysis.elapsed_days is None
+            known = tokens[start - 1 : start] in (["los"], ["las"], ["the"]) and not since
+            if "driven_before" in unit.before and "km_after" in unit.after:
+                analysis.driven_km = int(unit.last.value * (1000 if unit.last.multiplied else 1))
             if elapsed and not known:  # "ya pasaron los 7 días": the period known, no time told
                 analysis.elapsed_days = _elapsed_days(unit)  # "hace 2 meses": 60 days ago
             if _own_value_in_thousands(unit):
@@ -1079,6 +1087,8 @@ class Extractor:
                 analysis.said.add(OWN_VALUE)  # "mi versa vale como 120 mil"
             if "price_max" in meaning and unit.cue("savings"):
                 analysis.said.add(SAVINGS)  # "tengo 60 mil ahorrados"
+                if set(tokens) & GRAMMAR.cash_words:
+                    analysis.said.add(CASH_SAID)  # "tengo 100 mil cash": to pay in full
             if meaning.get("year_min") is not None and meaning.get("year_min") == meaning.get(
                 "year_max"
             ):
@@ -1885,6 +1895,7 @@ class Extractor:
             odometer=analysis.odometer,
             income=analysis.income,
             elapsed_days=analysis.elapsed_days,
+            driven_km=analysis.driven_km,
             reference=analysis.reference,
             owed=analysis.owed,
             owed_payments=analysis.owed_payments,
@@ -2300,7 +2311,9 @@ def _denied_term(tokens: list[str], unit, term_units: frozenset[str]) -> bool:
     before = tokens[max(0, start - 2) : start]
     before3 = tokens[max(0, start - 3) : start]  # "no quiero pagar 6 años", "no quiero 6 años"
     refused = any(tuple(before3[i:]) in REFUSED_TERM for i in range(len(before3)))
-    return after or before == ["no", "a"] or before[-1:] == ["no"] or refused
+    judged = any(" ".join(tokens[end : end + n]) in GRAMMAR.too_long for n in (2, 3, 4))
+    # "6 años es mucho, máximo 4": too long, not wanted
+    return after or before == ["no", "a"] or before[-1:] == ["no"] or refused or judged
 
 
 def _terms_listed_after(

@@ -114,6 +114,7 @@ class Extraction(BaseModel):
     income: float | None = Field(default=None, exclude=True)  # "gano 18 mil al mes": no budget
     # days since something happened, the purchase: "lo compré hace 2 meses" -> 60
     elapsed_days: int | None = Field(default=None, exclude=True)
+    driven_km: int | None = Field(default=None, exclude=True)  # "ya le metí 600 km" since then
     # a car named after a comparative ("más grande que la cx-5"): 'Mazda|CX-5', the measure
     reference: str | None = Field(default=None, exclude=True)
     owed: float | None = Field(

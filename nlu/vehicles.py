@@ -255,6 +255,11 @@ def resolve(
                 mention.claimed.append((start, end))
                 continue
         apart_before = None
+        listed = bool(mention.claimed) and mention.claimed[-1][1] == start and mention.model is None
+        if listed and not model_names and mention.make and usable[0].make != mention.make:
+            mention.others.append((usable[0].make, None))  # "algo premium, mercedes volvo o
+            mention.claimed.append((start, end))  # así": makes listed with no joiner, either
+            continue
         other_make = mention.make is not None and all(n.make != mention.make for n in model_names)
         if model_names and (mention.model is not None or other_make):  # "¿el peugeot tiene
             # carplay? y el uno?": a car of another make, named apart

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nlu.intents import Evidence, check_patterns
 from tools.yamlio import YamlError, line_at, load_yaml, validate_yaml
@@ -31,6 +31,30 @@ class Window(BaseModel):
     days: int = Field(gt=0)
     within: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS)
     past: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS)
+    # a rule that also ends at a distance (the return's 300 km): told the km driven ("ya le metí
+    # 600 km"), `km_past` or `km_within` answers; `{driven}` is those km
+    km: int | None = Field(default=None, gt=0)
+    km_within: str | None = Field(default=None, min_length=1, max_length=MAX_ANSWER_CHARS)
+    km_past: str | None = Field(default=None, min_length=1, max_length=MAX_ANSWER_CHARS)
+
+    @model_validator(mode="after")
+    def _km_texts(self) -> Window:
+        if self.km is not None and not (self.km_within and self.km_past):
+            raise ValueError("a window with `km` needs both `km_within` and `km_past`")
+        return self
+
+    def sides(self) -> tuple[str, ...]:
+        return ("within", "past", "km_within", "km_past") if self.km else ("within", "past")
+
+    def side(self, days: int | None, driven: int | None) -> str | None:
+        """`within`, `past`, `km_within` or `km_past` of what was told; None if nothing of it."""
+        if self.km is not None and driven is not None and driven > self.km:
+            return "km_past"  # 600 km: past, whatever the days
+        if days is not None:
+            return "within" if days <= self.days else "past"
+        if self.km is not None and driven is not None:
+            return "km_within"
+        return None
 
 
 class KnowledgeSection(BaseModel):
@@ -141,6 +165,7 @@ class KnowledgeBase:
         area: str | None = None,
         first: bool = False,
         elapsed_days: int | None = None,
+        driven_km: int | None = None,
     ) -> KnowledgeAnswer | None:
         """The answer for `topic`, narrowed to the sections the question named; `first` (the
         topic was not answered yet in this conversation): the general answer, then them. Told
@@ -154,8 +179,8 @@ class KnowledgeBase:
             for section in entry.sections
             if section.name == area or section_key(entry.topic, section.name) in said
         ]
-        if elapsed_days is not None:
-            timed = _timed(entry, sections, elapsed_days)
+        if elapsed_days is not None or driven_km is not None:
+            timed = _timed(entry, sections, elapsed_days, driven_km)
             if timed is not None:
                 return timed
         if not sections:
@@ -206,21 +231,22 @@ _DIGITS = re.compile(r"\d+")
 
 
 def _timed(
-    entry: KnowledgeEntry, named: list[KnowledgeSection], days: int
+    entry: KnowledgeEntry, named: list[KnowledgeSection], days: int | None, driven: int | None
 ) -> KnowledgeAnswer | None:
-    """ "Lo compré hace 2 meses, ¿lo puedo devolver?": each windowed section asked (all of the
-    topic's when none is) says whether `days` is within it; the others asked keep their text."""
-    windowed = [section for section in named if section.window is not None]
+    """ "Lo compré hace 2 meses, ¿lo puedo devolver?", "ya le metí 600 km": each windowed section
+    asked (all of the topic's when none is) says whether `days` (and the km `driven`) are within
+    it; the others asked keep their text."""
+    sides = {
+        section.name: side
+        for section in entry.sections
+        if section.window is not None and (side := section.window.side(days, driven)) is not None
+    }
+    windowed = [section for section in named if section.name in sides]
     if named and not windowed:
         return None
-    parts = named if windowed else [s for s in entry.sections if s.window is not None]
+    parts = named if windowed else [s for s in entry.sections if s.name in sides]
     if not parts:
         return None
-    sides = {
-        section.name: "within" if days <= section.window.days else "past"
-        for section in entry.sections
-        if section.window is not None
-    }
     # a window past ("ya no la puedo devolver"): what still applies, after it (the warranty's
     # 3 months after the return's 7 days)
     if any(sides.get(section.name) == "past" for section in parts):
@@ -230,7 +256,7 @@ def _timed(
         ]
     names, texts = [], []
     for section in parts:
-        if section.window is None:
+        if section.window is None or section.name not in sides:
             names.append(section.name)
             texts.append(section.answer)
             continue

@@ -571,6 +571,11 @@ def similar_to(
         prices = _prices(catalog, lambda car: car.make.casefold() == make)
     if not prices and make in peers:
         prices = _prices(catalog, lambda car: car.make.casefold() in peers)
+    if make in peers:  # "no tenemos Audi A4": premium cars like it, not any sedan of its price
+        stocked = sorted({car.make for car in catalog.cars if car.make.casefold() in peers})
+        if stocked:
+            update["make"] = stocked[0]
+            update["alternatives"] = [f"{other}|" for other in stocked[1:]] or None
     if prices and filters.price_min is None and filters.price_max is None:
         middle = float(np.median(prices))
         update["price_min"] = round(middle * (1 - SIMILAR_BAND), -3)

@@ -137,7 +137,9 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     first = first and SECOND_REQUEST not in extraction.said  # beside another answer: the part
     elapsed = _elapsed(ctx)  # "lo compré hace 2 meses": within the return's 7 days?
     said_parts = _parts_of_its_sentence(ctx, extraction) if not first else extraction.said
-    answer = knowledge.answer(extraction.topic, said_parts, area, first, elapsed)
+    answer = knowledge.answer(
+        extraction.topic, said_parts, area, first, elapsed, extraction.driven_km
+    )
     if answer is not None:
         entry = knowledge.entries[answer.topic]
         key = f"{answer.topic}:{answer.section or ''}:{area or ''}"
@@ -182,6 +184,8 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
         timed = any(":" in name for name in answer.said_sections)  # a window settled their case
         if "{ago}" in text:
             text = text.replace("{ago}", _ago(ctx, elapsed or 0))
+        if "{driven}" in text:  # "ya le metí 600 km": the km of the return's rule
+            text = text.replace("{driven}", f"{extraction.driven_km or 0:,}")
         case = said(ctx, f"{ctx.intent}:case") and not timed
         if income:  # "¿cuánto tengo que ganar para que me den crédito? gano 18 mil"
             text = f"{text}\n\n{income}"

@@ -20,7 +20,7 @@ from dialog.render import money
 from dialog.screen import shown_car
 from dialog.turn import Choice, PlanSummary, Reply, TurnContext
 from nlu.context import price_pointed
-from nlu.pipeline import BARE_DOWN_PAYMENT, CAR_PRICE, SAVINGS
+from nlu.pipeline import BARE_DOWN_PAYMENT, CAR_PRICE, CASH_SAID, SAVINGS
 from tools.catalog import Car
 from tools.financing import (
     FinancingError,
@@ -221,18 +221,23 @@ def savings_reach(ctx: TurnContext, saved: float) -> Reply:
     prices = ctx.services.catalog.columns["price"]
     cheapest = float(prices.min()) if len(prices) else 0.0
     short = saved < cheapest  # no car for that in cash: the cheapest ones, and what it buys down
+    config = ctx.services.financing
+    reach = saved * 100 / config.min_down_payment_pct
+    cash = CASH_SAID in ctx.extraction.said  # "tengo 100 mil cash": no plan unless asked
     wanted = merge_filters(ctx.state.filters, ctx.extraction, ctx.config.reset_on_new_model)
-    wanted = wanted.model_copy(update={"price_max": None if short else saved, "price_min": None})
-    ctx.state.filters = wanted
+    ceiling = saved if not short else None if cash else reach
+    wanted = wanted.model_copy(update={"price_max": ceiling, "price_min": None})
+    ctx.state.filters = wanted  # "con carplay, el mismo presupuesto": what it reaches
     order = CHEAPEST if short else wanted.superlative or ctx.config.budget_order
-    filters = wanted.model_copy(update={"superlative": order, "price_strict": not short})
+    filters = wanted.model_copy(update={"superlative": order, "price_strict": True})
     outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
     listing = list_outcome(ctx, outcome, filters=filters)
-    config = ctx.services.financing
+    if short and not cash:  # no car for it in cash: it is the down payment of the car picked
+        ctx.state.financing.down_payment, ctx.state.financing.down_payment_pct = saved, None
     values = {
         "saved": money(saved),
         "cheapest": money(cheapest),
-        "price_max": money(saved * 100 / config.min_down_payment_pct),
+        "price_max": money(reach),
         "min_pct": _pct(config.min_down_payment_pct),
     }
     if short:

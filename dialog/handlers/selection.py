@@ -28,7 +28,7 @@ from dialog.registry import HANDLERS, handler
 from dialog.render import fill, km, money
 from dialog.screen import shown_car
 from dialog.turn import Choice, Reply, TurnContext
-from nlu.context import JUDGED, car_matches, km_pointed, price_pointed
+from nlu.context import JUDGED, USE_SAID, car_matches, km_pointed, price_pointed
 from nlu.grammar import GRAMMAR
 from nlu.pipeline import CAR_PRICE, PRICE_SEEN
 from nlu.schema import Extraction
@@ -40,7 +40,6 @@ from tools.search import ORDER, SearchFilters, alternative_parts, search, trim_a
 FOCUS = CAR_PLACEHOLDERS
 USE_PICKS = ("cheapest", "lowest_km", "newest", "shortest", "longest", "tallest", "smallest_engine",
              "largest_engine")  # fmt: skip
-USE_SAID = "form:guided_search:use:"  # the use options of the guided search, said anywhere
 AVAILABLE = "select_car:available"  # "¿sigue disponible?": a phrase set of the select route
 NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
 WISHED = ("seats_min", "body_type", "transmission", "fuel", "drive")  # wishes of a search
@@ -638,6 +637,15 @@ def compare_cars(ctx: TurnContext) -> Reply:
     listed = list(shown)
     cars = _to_compare(replace(ctx, extraction=pair) if pair else ctx, shown)
     if len(cars) < 2:
+        lacking = _named_not_in_stock(ctx)
+        if lacking is not None:  # "¿y el audi a4? quiero comparar": there is none to compare;
+            from dialog.handlers.search import SEARCH_ROUTE, search_cars  # said, and the like
+
+            make, model = lacking
+            one = ctx.extraction.model_copy(
+                update={"make": make, "model": model, "alternatives": ()}
+            )
+            return search_cars(replace(ctx.speaking_as(SEARCH_ROUTE), extraction=one))
         return Reply(ctx.say("which"))
     if not (pair or ctx.extraction).picks:  # "compara el vento con la clase c": in that order
         cars = sorted(cars, key=lambda car: _named_at(pair or ctx.extraction, car))
@@ -652,6 +660,12 @@ def compare_cars(ctx: TurnContext) -> Reply:
     total_only = _total_only(ctx, cars)
     if total_only is not None:
         return total_only
+    use = any(name.startswith(USE_SAID) for name in ctx.extraction.said)
+    again = {car.stock_id for car in cars} == set(ctx.state.compared)
+    if use and again and not (ctx.extraction.make or ctx.extraction.model or pair):
+        used = use_advice(ctx.speaking_as("advice"), cars)  # "lo uso pa uber" after the two
+        if used is not None:  # side by side: which one for that use, not the table again
+            return used
     planned = _plans_compared(ctx, cars, shown)
     if planned is not None:
         return planned
@@ -672,7 +686,6 @@ def compare_cars(ctx: TurnContext) -> Reply:
         lines += [ctx.say("total", {"count": len(cars), "total": total})]
     if said(ctx, "compare_cars:why") and ctx.template("why_note"):
         lines += ["", ctx.say("why_note")]  # "¿por qué uno cuesta más?": the listing's part
-    use = any(name.startswith(USE_SAID) for name in ctx.extraction.said)
     if (said(ctx, "compare_cars:recommend") or use) and ctx.template("trade_off"):
         lines += ["", *_recommendation(ctx, cars, shown)]  # "¿cuál me recomiendas?", "pa
         # carretera, ¿cuál de las dos?"
@@ -682,6 +695,16 @@ def compare_cars(ctx: TurnContext) -> Reply:
     # the list keeps the numbers the comparison showed: "me quedo el 3" after "compara el 2 y el 3"
     ctx.state.last_results = [car.stock_id for car in shown]
     return Reply("\n".join(lines))
+
+
+def _named_not_in_stock(ctx: TurnContext) -> tuple[str | None, str] | None:
+    """The first model the message names that the catalog has none of."""
+    catalog = ctx.services.catalog
+    for make, model in named_cars(ctx.extraction):
+        found = search(catalog, SearchFilters(make=make, model=model), limit=1) if model else None
+        if found is not None and (found.relaxed or not found.cars):
+            return make, model
+    return None
 
 
 def _plans_compared(ctx: TurnContext, cars: list[Car], shown: list[Car]) -> Reply | None:
@@ -1118,9 +1141,7 @@ def use_advice(ctx: TurnContext, shown: list[Car]) -> Reply | None:
     """The car on screen (the two compared, if that was the last answer) that the listing favours
     for the use said, and why: "para ciudad, el más corto"."""
     uses = [name[len(USE_SAID) :] for name in ctx.extraction.said if name.startswith(USE_SAID)]
-    picks = [
-        (use, ctx.config.use_picks[use]) for use in sorted(uses) if use in ctx.config.use_picks
-    ]
+    picks = [(use, pick) for use, pick in ctx.config.use_picks.items() if use in uses]
     compared = [car for car in shown if car.stock_id in ctx.state.compared]
     compared_last = ctx.state.last_intent in ("compare_cars", "advice")  # "¿y cuál para ciudad?"
     cars = compared if len(compared) >= 2 and compared_last else shown
