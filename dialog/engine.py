@@ -262,6 +262,13 @@ class Engine:
                 first.ask = ""  # "¿quieres apartarlo?" after "y apártenmela"
             else:  # "¿quieres ver el financiamiento?" after an apology that opens the form
                 reply.ask = ""
+        said_lines = {line.strip() for line in first.text.splitlines() if line.strip()}
+        kept = [line for line in reply.text.splitlines() if line.strip() not in said_lines]
+        if reply.text.strip() and len(kept) < len(reply.text.splitlines()):
+            # "¿cuánto rinde? ¿y es automático?": the datum the first answer gave is not said
+            reply.text = "\n".join(kept).strip()  # twice, the one it did not give is
+            if not reply.text:
+                return first
         if _says_nothing_new(first, reply, last_plan):
             return first  # the hours again after a branch's hours, the plan shown a turn ago
         compared = ctx.intent in COMPARING and set(ctx.state.compared or ())

@@ -571,7 +571,8 @@ def similar_to(
         prices = _prices(catalog, lambda car: car.make.casefold() == make)
     if not prices and make in peers:
         prices = _prices(catalog, lambda car: car.make.casefold() in peers)
-    if make in peers:  # "no tenemos Audi A4": premium cars like it, not any sedan of its price
+    if make in peers and not of_model:  # "no tenemos Audi A4": premium cars like it, not any
+        # sedan of its price ("tipo Mini Cooper" of one in stock: any make)
         stocked = sorted({car.make for car in catalog.cars if car.make.casefold() in peers})
         if stocked:
             update["make"] = stocked[0]

@@ -106,13 +106,14 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"
         "result_line": CAR_PLACEHOLDERS,
         "relaxed": RESULTS | {"relaxed_what"},
         "no_results": {"criteria"},
+        "no_results_year": {"criteria", "year", "oldest", "newest"},
         "brand_not_in_stock": {"make"},
         "model_not_in_stock": {"model"},
         "similar_to": {"model"},
         "others_like": {"model"},
         "missing_alternative": {"models"},
         "single_result": RESULTS,
-        "inventory": {"total", "min_price", "max_price", "makes"},
+        "inventory": {"total", "min_price", "max_price", "makes", "oldest", "newest"},
         "no_more": {"total"},
     },
     optional={
@@ -591,6 +592,8 @@ def _inventory(ctx: TurnContext) -> Reply:
         "min_price": money(min(prices)) if prices else "",
         "max_price": money(max(prices)) if prices else "",
         "makes": shown,
+        "oldest": min((car.year for car in cars), default=""),  # "¿de qué años son?"
+        "newest": max((car.year for car in cars), default=""),
     }
     return Reply(ctx.say("inventory", values))
 
@@ -740,6 +743,24 @@ SEARCH_ROUTE = "search_cars"
 DETAILS_ROUTE = "car_details"  # its `seen_elsewhere` says what a Kavak price includes
 
 
+def _nearest_years(ctx: TurnContext, filters: SearchFilters) -> Reply:
+    """A year outside the stock and nothing else asked: the years there are, the nearest first."""
+    years = [car.year for car in ctx.services.catalog.cars]
+    newer = (filters.year_min or 0) > max(years)
+    order = "newest" if newer else "oldest"
+    nearest = SearchFilters(superlative=order)
+    outcome = search(ctx.services.catalog, nearest, limit=ctx.config.results_limit)
+    listing = list_outcome(ctx, outcome, filters=nearest)
+    values = {
+        "criteria": describe(ctx, filters),
+        "year": max(years) if newer else min(years),
+        "oldest": min(years),
+        "newest": max(years),
+    }
+    listing.text = f"{ctx.say('no_results_year', values)}\n\n{listing.text}"
+    return listing
+
+
 def list_outcome(
     ctx: TurnContext,
     outcome: SearchOutcome,
@@ -757,6 +778,9 @@ def list_outcome(
     loosened = outcome.filters_used.model_copy(update={"superlative": None})
     rare = {step.kind for step in outcome.relaxed} & set(ctx.config.not_carried)
     only_price = loosened.model_copy(update={"price_max": None, "price_min": None}).is_empty()
+    years_only = outcome.relaxed and {step.kind for step in outcome.relaxed} == {"year"}
+    if years_only and loosened.is_empty() and ctx.template("no_results_year"):
+        return _nearest_years(ctx, filters)  # "¿tienen algo del 2024?": the newest there is
     if outcome.relaxed and (loosened.is_empty() or (rare and only_price)):
         cars = []  # "¿un eléctrico?", "¿híbridos de 400 mil?": no list of random cars
     if not cars:
