@@ -87,6 +87,7 @@ class Grammar(_Strict):
     paid_with: frozenset[str]
     too_long: frozenset[str]
     cash_words: frozenset[str]
+    preference_cues: frozenset[str]
     condition_fillers: frozenset[str]
     year_links: frozenset[str]
     search_turns: frozenset[str]

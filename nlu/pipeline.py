@@ -196,6 +196,7 @@ PRICE_SEEN = "price:seen"  # a price seen somewhere else: what comes with Kavak'
 FIGURE_ECHOED = "figure:echoed"
 PRICE_ECHOED = "figure:price_echoed"  # ... its price: what sets it is asked (config/dialog.yml)
 ECHOED_OTHER = "figure:other_car"  # ... of a listed car other than the one in focus
+TRAIT_PREFERRED = "context:preferred"  # "… mejor automático": a trait wished after a question
 KM_POINTING = "km:pointing"  # "el de 19 mil km", "el que tiene 19 mil": the km say which car
 DEFINITE_CAR = GRAMMAR.definite_car
 CAR_PRICE = "price:car"  # "un carro de 200 mil", "el de 236": a car's price, not a ceiling
@@ -1568,6 +1569,11 @@ class Extractor:
                 intent, topic, stage, second = label.intent, label.topic, "context", None
         if context.focus is not None or context.shown:
             _figures_of_listed_cars(analysis, context, self.context_settings.echo_share)
+        preferred = intent == DETAILS and second is None and _trait_preferred(analysis)
+        if preferred:
+            analysis.said.add(TRAIT_PREFERRED)
+            second = SEARCH_REQUEST  # "el spark es estándar verdad? mi hijo apenas aprende,
+            # mejor automático": its trait answered, and the ones with the one preferred
         asked_of_pick = "asked:transmission" in analysis.said and "ordinal" in slots
         if asked_of_pick and intent == SEARCH_REQUEST and "context:search" not in analysis.said:
             intent, topic, second = DETAILS, None, None  # "el primero. ¿es estándar o automático?
@@ -1635,7 +1641,7 @@ class Extractor:
         if intent in (POLICY, KNOWLEDGE) and second is None and naming and traits:
             second = DETAILS  # "me interesa la frontier 2022, ¿tiene 4x4? ¿se puede negociar?"
         of_seen = bool(naming) and any(car_matches(car, naming) for car in seen)
-        if second == SEARCH_REQUEST and DETAILS in hits.worded and of_seen:
+        if second == SEARCH_REQUEST and DETAILS in hits.worded and of_seen and not preferred:
             second = DETAILS  # "¿descuento de contado? ¿y el Vento tiene Bluetooth?"
         criteria = slots.keys() & {"transmission", "year_min", "price_max", "body_type", "fuel"}
         plural_cars = set(analysis.tokens) & GRAMMAR.plural_car_nouns and not naming
@@ -1841,7 +1847,9 @@ class Extractor:
         asked_of_car = any(name.startswith("details:") for name in analysis.said)
         criteria = slots.keys() & (SEARCH_CRITERIA_KEYS - {"make", "model"})
         of_car = second == SEARCH_REQUEST and intent in (SELECT, DETAILS) and asked_of_car
-        if of_car and criteria and criteria <= DETAIL_FLAGS:  # "the second one, is it the
+        if (
+            of_car and criteria and criteria <= DETAIL_FLAGS and not preferred
+        ):  # "the 2nd, is it the
             second = DETAILS if intent == SELECT else None  # sedan or coupe?": asked, not wished
         if _details_only_in_values(analysis):  # "la más barata de 7 pasajeros, 2018 pa arriba"
             if intent == SEARCH_REQUEST and second == DETAILS:
@@ -2711,6 +2719,15 @@ def _figures_of_listed_cars(analysis: Analysis, context: DialogContext, share: f
                     # km, ¿cuánto a 4 años?": that one, picked as by its number
                     _km_not_asked(analysis)
                 break
+
+
+def _trait_preferred(analysis: Analysis) -> bool:
+    """A trait said right after "mejor"/"prefiero" in a clause after the first: wished."""
+    for key in ("transmission", "fuel", "body_type"):
+        at = analysis.slot_at.get(key)
+        if key in analysis.slots and at and analysis.tokens[at - 1] in GRAMMAR.preference_cues:
+            return any(token in CLAUSE_BREAKS for token in analysis.tokens[: at - 1])
+    return False
 
 
 def _km_not_asked(analysis: Analysis) -> None:

@@ -280,6 +280,7 @@ def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int])
     """ "el (de) más barato", "la odyssey más nueva" (`named`: the car's tokens), not "uno más
     barato", "2018 o más nuevo" or "más barato que"."""
     relative = tokens[end + 1 : end + 2] and tokens[end + 1] in STOCK_VERBS  # "...que tengas"
+    relative = relative or tokens[end + 1 : end + 2] == ["tal"]  # "la más barata, ¿qué tal está?"
     if end < len(tokens) and tokens[end] in ("que", "than") and not relative:
         return False  # "más barato que el jetta" compares
     if tokens[start] in ENGLISH_SUPERLATIVES:  # "cheapest mazda 3 please"

@@ -3,7 +3,10 @@ say honestly when a make or model is not in stock and show the nearest alternati
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dialog.forms import said as phrase_said
+from dialog.handlers.answers import SECOND_REQUEST
 from dialog.handlers.common import (
     CAR_PLACEHOLDERS,
     affordability,
@@ -22,6 +25,7 @@ from nlu.pipeline import (
     STRETCH_PRICE,
     THAN_BIGGER,
     THAN_CAR,
+    TRAIT_PREFERRED,
     YEAR_FLOOR,
 )
 from nlu.schema import Extraction
@@ -134,6 +138,10 @@ def search_cars(ctx: TurnContext) -> Reply:
     """List the best matches for the accumulated criteria; with none, a question gets what is
     in stock and a statement starts the guided form."""
     said = ctx.extraction.said
+    if TRAIT_PREFERRED in said and SECOND_REQUEST in said:  # "el spark es estándar? … mejor
+        unnamed = {"make": None, "model": None, "alternatives": ()}  # automático": the cars
+        ctx = replace(ctx, extraction=ctx.extraction.model_copy(update=unnamed))  # with it,
+        said = said | {"context:any_make"}  # not that one car
     available = _availability_of_focus(ctx)
     if ctx.extraction.model and available is None:  # "el kia rio de 249,999": that one car
         from dialog.handlers.financing import priced_named
