@@ -88,6 +88,7 @@ class Grammar(_Strict):
     too_long: frozenset[str]
     cash_words: frozenset[str]
     preference_cues: frozenset[str]
+    accepted_after: frozenset[str]
     condition_fillers: frozenset[str]
     year_links: frozenset[str]
     search_turns: frozenset[str]

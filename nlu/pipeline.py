@@ -196,6 +196,8 @@ PRICE_SEEN = "price:seen"  # a price seen somewhere else: what comes with Kavak'
 FIGURE_ECHOED = "figure:echoed"
 PRICE_ECHOED = "figure:price_echoed"  # ... its price: what sets it is asked (config/dialog.yml)
 ECHOED_OTHER = "figure:other_car"  # ... of a listed car other than the one in focus
+WISH_WORDS = GRAMMAR.wishes  # "quiero", "busco"
+WOULD = frozenset({"would", "i'd", "i'de", "id", "d"})  # before "like": "I'd like", "I would like"
 TRAIT_PREFERRED = "context:preferred"  # "… mejor automático": a trait wished after a question
 KM_POINTING = "km:pointing"  # "el de 19 mil km", "el que tiene 19 mil": the km say which car
 DEFINITE_CAR = GRAMMAR.definite_car
@@ -1260,6 +1262,9 @@ class Extractor:
         ]  # "otra vez la misma", "en otro lado me ofrecieron 180": no other car
         if asks:
             return None
+        wish = _wish_beside_own(analysis)
+        if wish:  # "mi civic tiene 110 mil km. quiero un hatchback 2021 de hasta 380": their car
+            return None  # told, and the car they want asked
         if context.own_car and (traits or offered) and not named:
             analysis.put("own_car", context.own_car, 0)  # told of the car they sell, for the
             analysis.said.add(OWN_CAR_TOLD)  # advisor
@@ -1542,7 +1547,14 @@ class Extractor:
         own_at, km_at = analysis.slot_at.get("own_car"), analysis.slot_at.get("km_max")
         told_km = own_at is not None and km_at is not None and "km_max" in analysis.unbounded
         told_km = told_km and bool(slots.get("make") or slots.get("model"))  # a car wished too
-        if told_km and 0 < km_at - own_at <= OWN_CAR_REACH and intent != SEARCH_REQUEST:
+        # "my civic has 110,000 km. I'd like a hatchback": their car's km, no search ceiling
+        own_then_wish = own_at is not None and km_at is not None and _wish_beside_own(analysis)
+        told_km = told_km or (own_then_wish and "km_max" in analysis.unbounded)
+        if (
+            told_km
+            and 0 < km_at - own_at <= OWN_CAR_REACH
+            and (intent != SEARCH_REQUEST or own_then_wish)
+        ):
             analysis.own_km = int(slots.pop("km_max"))  # "tenemos un sentra 2015 con 120 mil km
             analysis.slot_at.pop("km_max", None)  # …lo pueden tomar a cuenta?": their car's km
         planned = (
@@ -2719,6 +2731,23 @@ def _figures_of_listed_cars(analysis: Analysis, context: DialogContext, share: f
                     # km, ¿cuánto a 4 años?": that one, picked as by its number
                     _km_not_asked(analysis)
                 break
+
+
+def _wish_beside_own(analysis: Analysis) -> bool:
+    """A wish word ("quiero", "I'd like") before search criteria of a car that is not theirs."""
+    tokens = analysis.tokens
+    wish_at = [
+        i
+        for i, token in enumerate(tokens)
+        if token in WISH_WORDS or (token == "like" and i and tokens[i - 1] in WOULD)
+    ]  # "I'd like a hatchback", not "sold one just like it"
+    if not wish_at:
+        return False
+    own_at = analysis.slot_at.get("own_car", -1)
+    return any(
+        key in analysis.slots and analysis.slot_at.get(key, -1) > max(wish_at[0], own_at)
+        for key in ("body_type", "price_max", "year_min", "transmission", "seats_min")
+    )
 
 
 def _trait_preferred(analysis: Analysis) -> bool:

@@ -120,6 +120,10 @@ class ValueReader:
                 found.pop(slot, None)  # "puede ser estándar", "estándar… y también automáticos":
                 listed = True  # either kind, no filter
             dropped_after = _not_needed_after(tokens, end)  # "4x4 isn't a must", "no es necesario"
+            accepted = slot in ("transmission", "fuel") and any(
+                " ".join(tokens[end : end + n]) in GRAMMAR.accepted_after for n in (2, 3)
+            )  # "manual is fine actually": either kind
+            dropped_after = dropped_after or accepted
             if slot != SUPERLATIVE and (listed or self._dropped(tokens, start) or dropped_after):
                 found[f"{DROPPED}{slot}"] = (True, start)  # "olvida el carplay": any
                 dropped_end[slot] = end
