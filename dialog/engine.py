@@ -269,7 +269,8 @@ class Engine:
             reply.text = "\n".join(kept).strip()  # twice, the one it did not give is
             if not reply.text:
                 return first
-        if _says_nothing_new(first, reply, last_plan):
+        figures = any(getattr(ctx.extraction, key) is not None for key in PLAN_FIGURES)
+        if _says_nothing_new(first, reply, last_plan, figures):
             return first  # the hours again after a branch's hours, the plan shown a turn ago
         compared = ctx.intent in COMPARING and set(ctx.state.compared or ())
         if compared and reply.results and set(reply.results) <= compared:
@@ -352,16 +353,20 @@ CAR_QUESTION_HANDLER = "llm.answer"  # a car question the listing cannot answer
 NEW_WORDS = 0.25  # a second answer with less than this share of new words repeats the first
 
 
-COMPARING = frozenset({"compare_cars", "advice"})  # the routes whose answer may compare two cars
+COMPARING = frozenset({"compare_cars", "advice"})
+PLAN_FIGURES = ("down_payment", "down_payment_pct", "term_months")  # a plan's figures said  # the routes whose answer may compare two cars
 
 
-def _says_nothing_new(first: Reply, second: Reply, last_plan: dict | None) -> bool:
+def _says_nothing_new(
+    first: Reply, second: Reply, last_plan: dict | None, figures: bool = False
+) -> bool:
     """A second answer that repeats what the message already says, or the plan of the last
     turn with nothing changed in it."""
     shown_before = second.plan is not None and second.plan.model_dump() == last_plan
     if shown_before and first.plan is None:
-        return second.kind != PLAN_AGAIN  # "¿es estándar? ¿y la mensualidad con mis 30 mil a
-        # 4 años?" asked again: its one line, not the whole plan
+        return not (figures and second.kind == PLAN_AGAIN)  # "¿es estándar? ¿y la mensualidad
+        # con mis 30 mil a 4 años?" asked again: its one line ("¿el seguro va en la
+        # mensualidad?" names no figure: nothing)
     words = _content_words(second.text)
     if not words:
         return False
