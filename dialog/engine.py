@@ -353,8 +353,8 @@ CAR_QUESTION_HANDLER = "llm.answer"  # a car question the listing cannot answer
 NEW_WORDS = 0.25  # a second answer with less than this share of new words repeats the first
 
 
-COMPARING = frozenset({"compare_cars", "advice"})
-PLAN_FIGURES = ("down_payment", "down_payment_pct", "term_months")  # a plan's figures said  # the routes whose answer may compare two cars
+COMPARING = frozenset({"compare_cars", "advice"})  # the routes whose answer may compare two cars
+PLAN_FIGURES = ("down_payment", "down_payment_pct", "term_months")  # a plan's figures said
 
 
 def _says_nothing_new(
