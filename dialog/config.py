@@ -258,6 +258,8 @@ class DialogConfig(_Strict):
     words: dict[str, str] = Field(default_factory=dict)  # slot values in the customer's words
     # what the customer asked to do, noted for the advisor when said: note -> phrases
     lead_wishes: dict[str, list[str]] = Field(default_factory=dict)
+    # wishes a plan in the lead contradicts ("paga de contado" beside an enganche and term)
+    lead_wishes_unless_plan: list[str] = Field(default_factory=list)
     # other languages (config/i18n/<lang>.yml): route -> template -> text, "templates" (shared)
     # and "forms" -> form -> question -> ask/remind/retry (or form -> "templates")
     i18n: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -9,6 +9,7 @@ import re
 from dataclasses import replace
 from functools import lru_cache
 
+from dialog.config import DialogConfig
 from dialog.forms import LEAD_SLOTS, said
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_values, pick_by_ordinal, plan_words
 from dialog.handlers.search import WISHED_CAR
@@ -17,6 +18,7 @@ from dialog.render import money
 from dialog.state import OWN_CAR_BOUGHT, ConversationState, FinancingParams
 from dialog.store.base import Handoff
 from dialog.turn import Reply, TurnContext
+from nlu.grammar import GRAMMAR
 from nlu.text import normalize
 from tools.catalog import Car, car_name
 from tools.financing import FinancingError, make_plan
@@ -195,7 +197,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         "plan": ctx.say("plan_line", plan_words(plan)) if plan else None,
         "also": state.profile.get(ALSO_KEY, "").replace(ALSO_SEP, "; ") or None,
         "own_car": own_car_said(ctx),  # to sell, or to leave as a down payment
-        "note": _lead_note(state, ctx.pack().get("lead_wishes")),  # "anota que debo 80 mil"
+        "note": _lead_note(state, ctx.pack().get("lead_wishes"), ctx.config, bool(plan)),
     }
     bought = bool(state.profile.get(OWN_CAR_BOUGHT))  # "compré un versa ... y ya falló"
     labels = {"own_car": "label_own_car_plain" if bought else "label_own_car"}
@@ -520,11 +522,29 @@ def note_wishes(ctx: TurnContext) -> None:
     text = f" {normalize(ctx.text)} "
     said = [w for w in ctx.state.profile.get(WISHES, "").split(WISH_SEP) if w]
     for wish, phrases in ctx.config.lead_wishes.items():
-        if wish not in said and any(f" {p} " in text for p in _folded(tuple(phrases))):
+        found = [p for p in _folded(tuple(phrases)) if f" {p} " in text]
+        if found and all(_denied_before(text, phrase) for phrase in found):
+            if wish in said:  # "no voy a pagar de contado, es con enganche": taken back
+                said.remove(wish)
+                ctx.marks[WISH_ADDED] = True
+            continue
+        if wish not in said and found:
             said.append(wish)
             ctx.marks[WISH_ADDED] = True  # after the lead, the advisor gets it too
-    if said:
+    if said or WISHES in ctx.state.profile:
         ctx.state.profile[WISHES] = WISH_SEP.join(said)
+
+
+DENIAL_REACH = 4  # "no voy a pagar de contado": a denial this many words before the wish
+
+
+def _denied_before(text: str, phrase: str) -> bool:
+    """A "no" (or "not", "never") in the words right before the wish's phrase."""
+    before = text[: text.index(f" {phrase} ")].split()[-DENIAL_REACH:]
+    return bool(set(before) & DENIALS)
+
+
+DENIALS = GRAMMAR.denials | {"not", "dont", "don't", "never"}
 
 
 @lru_cache(maxsize=64)
@@ -532,10 +552,18 @@ def _folded(phrases: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(normalize(phrase) for phrase in phrases)
 
 
-def _lead_note(state: ConversationState, said_as: dict | None = None) -> str | None:
-    """The advisor's note: the customer's words to note, then the wishes said ("quiere una
-    videollamada"), each as `said_as` words it in the customer's language."""
+def _lead_note(
+    state: ConversationState,
+    said_as: dict | None = None,
+    config: DialogConfig | None = None,
+    planned: bool = False,
+) -> str | None:
+    """The advisor's note ("anota que debo 80 mil"): the customer's words to note, then the
+    wishes said ("quiere una videollamada"), each as `said_as` words it in the customer's
+    language; `planned`: the lead carries a plan, which drops the wishes it contradicts."""
     wishes = [w for w in state.profile.get(WISHES, "").split(WISH_SEP) if w]
+    if planned and config is not None:
+        wishes = [w for w in wishes if w not in config.lead_wishes_unless_plan]
     wishes = [(said_as or {}).get(wish, wish) for wish in wishes]
     parts = [state.profile.get("lead_notes", ""), *wishes]
     return WISH_SEP.join(part for part in parts if part) or None
