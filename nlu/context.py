@@ -370,6 +370,8 @@ def apply_context(
     its_km = own_km and km_pointed(in_sight, {"km_max": slots["km_max"]})  # whatever car is named
     if its_km and "context:search" not in reading.said:
         del slots["km_max"]  # "ufff casi 100 mil km" of the RAV4 with 98,570: its km, no wish
+        if set(slots) == {"ordinal"}:
+            return SELECT, None  # "ya te dije, el de 19 mil km!! el 4" of the one in focus
         asked = reading.second or ""
         naming = ("make", "model", "year_min", "year_max")
         # "trae casi 100 mil km, ¿no saldrá con fallas? ¿qué revisan?": the question is the request
