@@ -115,6 +115,7 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     routes that allow it); else say so honestly."""
     knowledge, extraction = ctx.services.knowledge, ctx.extraction
     places = ctx.services.extractor.places
+    _focus_named(ctx)  # "el bmw, ¿cuánto le puedes bajar?" after the two compared: that one
     if extraction.topic == LOCATIONS:
         extraction = _place_carried(ctx)  # "y la dirección?" after the branch of Cuernavaca
     if extraction.topic == LOCATIONS and len(extraction.cities) > 1:
@@ -315,6 +316,24 @@ def _several_places(ctx: TurnContext) -> Reply:
         if reply.text and reply.text not in parts:
             parts.append(reply.text)
     return Reply("\n\n".join(parts))
+
+
+def _focus_named(ctx: TurnContext) -> None:
+    """A question about the company that names one car on screen puts that car in focus: the
+    advisor's lead and the next "¿y a 4 años?" are of it."""
+    from dialog.screen import shown_car
+    from nlu.context import car_matches
+
+    extraction = ctx.extraction
+    named = {key: getattr(extraction, key) for key in ("make", "model") if getattr(extraction, key)}
+    if not named or extraction.alternatives or ctx.state.selected is not None:
+        return  # (a car already chosen stays: "el jetta es estándar? … ¿doy mi tsuru a cuenta?")
+    if SECOND_REQUEST in extraction.said:
+        return
+    shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
+    matching = [car for car in shown if car_matches(shown_car(car), named)]
+    if len(matching) == 1:
+        ctx.state.selected = matching[0].stock_id
 
 
 ELAPSED_KEY = "elapsed_days"  # the profile's time since the purchase or reservation told
