@@ -950,6 +950,9 @@ class Extractor:
                 for i in range(quantity.start, quantity.end):
                     analysis.kinds[i] = analysis.kinds[i] or "number"
             meaning = {} if _relative(tokens, unit) else _meaning(unit)
+            if meaning and _length_not_litres(tokens, unit, meaning):
+                meaning = {"length_max": round(unit.last.value * 1000)}  # "suvs que quepan,
+                # máximo 4.4 pa que sobre espacio": metres of the car, no engine
             lacking = unit.before == {"lacking_before"}  # "no tengo 45 mil, te dije 25"
             if "forget_before" in unit.before or lacking:  # "olvida lo de los 5 mil": no amount
                 analysis.said.add(MONEY_TAKEN_BACK)
@@ -3629,6 +3632,15 @@ def _elapsed_days(unit: Unit) -> int | None:
         return None
     days = round(unit.last.value * per)
     return days if 0 < days <= MAX_ELAPSED_DAYS else None
+
+
+def _length_not_litres(tokens: list[str], unit: Unit, meaning: dict[str, float]) -> bool:
+    """A bare figure with one decimal read as litres, in a message about room or length and
+    with no word of an engine: the car's length in metres."""
+    if not meaning.keys() <= ENGINE_KEYS or unit.cue("engine_before", "engine_after"):
+        return False
+    low, high = money.LENGTH_METRES
+    return bool(set(tokens) & LENGTH_WORDS) and low <= unit.last.value <= high
 
 
 def _meaning(unit: Unit) -> dict[str, float] | None:
