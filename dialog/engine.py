@@ -15,7 +15,7 @@ from dialog.config import FALLBACK_ROUTE
 from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
 from dialog.handlers.answers import QUOTED, REPEATED, SECOND_REQUEST
 from dialog.handlers.common import car_in_focus
-from dialog.handlers.financing import PLAN_AGAIN
+from dialog.handlers.financing import PLAN_AGAIN, PLAN_FIGURES
 from dialog.handlers.handoff import (
     DROP_NOTE_KEY,
     LEAD_PLAN,
@@ -354,7 +354,6 @@ NEW_WORDS = 0.25  # a second answer with less than this share of new words repea
 
 
 COMPARING = frozenset({"compare_cars", "advice"})  # the routes whose answer may compare two cars
-PLAN_FIGURES = ("down_payment", "down_payment_pct", "term_months")  # a plan's figures said
 
 
 def _says_nothing_new(

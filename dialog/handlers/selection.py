@@ -1097,7 +1097,7 @@ def advice(ctx: TurnContext) -> Reply:
         spec = HANDLERS.get("catalog.search")
         assert spec is not None
         reply = spec.func(ctx.speaking_as("search_cars"))
-        use_said = any(name.startswith("form:guided_search:use:") for name in ctx.extraction.said)
+        use_said = any(name.startswith(USE_SAID) for name in ctx.extraction.said)
         note = (
             "criteria_note_use"
             if use_said and ctx.template("criteria_note_use")
