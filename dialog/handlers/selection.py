@@ -1080,7 +1080,7 @@ def advice(ctx: TurnContext) -> Reply:
     against = (
         len(models) == 1
         and focus is not None
-        and not same
+        and len(same) <= 1  # "compárala con la journey", the Journey listed too: the two
         and not car_matches(shown_car(focus), named)
     )
     if len(models) >= 2 or len(same) >= 2 or against:  # "los 2 rio, ¿qué diferencia tienen?":
