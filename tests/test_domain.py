@@ -108,6 +108,12 @@ def test_a_budget_the_term_asked_misses_names_the_longer_term_that_fits():
     assert no_term.fits and no_term.longer is None
 
 
+def test_a_budget_with_a_down_payment_over_the_price_fits_no_plan_and_does_not_crash():
+    # found by the hostile-message fuzz: "2019 millones" kept as the down payment, then a term
+    fit = budget_fit(184_999, 4_000, FINANCING, down_payment=2_019_000_000, term_months=48)
+    assert not fit.fits and fit.plan is None and fit.longer is None
+
+
 def test_financing_yaml_errors_name_the_line(tmp_path: Path):
     bad = tmp_path / "financing.yml"
     text = (ROOT / "config" / "financing.yml").read_text(encoding="utf-8")

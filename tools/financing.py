@@ -226,7 +226,10 @@ def budget_fit(
     longer = None
     if term_months in config.term_months:  # "a 4 años no me alcanza": a longer term may
         for months in (m for m in config.term_months if m > term_months):
-            plan = make_plan(price, config, down_payment=down, term_months=months)
+            try:
+                plan = make_plan(price, config, down_payment=down, term_months=months)
+            except FinancingError:
+                continue  # a down payment that covers the price: no plan at any term
             if plan.monthly_payment <= monthly_budget + TOLERANCE:
                 longer = plan
                 break
