@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from nlu.grammar import GRAMMAR
 from nlu.numbers import Quantity
 
 MAX_STEPS = 5
 BARRIERS = frozenset({"range_join"})  # never walk past "y"/"a": "80 mil de enganche y 7 mil al mes"
-EITHER_JOINS = frozenset({",", "o", "u", "or"})  # "unos 350, 400 mil", "como 300 o 350"
 # the nearest of these decides: "mensualidades si doy 100 mil" is a down payment
 MEANINGS = frozenset(
     {
@@ -147,7 +147,7 @@ class CueIndex:
             return False
         join = self.tokens[first.end]
         scale = 1000 if second.multiplied and not first.multiplied and first.value < 1000 else 1
-        guess = join in EITHER_JOINS and self._approx(first.start) and not is_year(first)
+        guess = join in GRAMMAR.guess_joiners and self._approx(first.start) and not is_year(first)
         if guess and first.value * scale < second.value:
             return True  # "unos 350, 400 mil", "como 5 o 6 mil al mes": between the two
         if not any(label == "range_join" for label, _ in self.starting.get(first.end, [])):

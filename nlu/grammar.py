@@ -89,6 +89,10 @@ class Grammar(_Strict):
     cash_words: frozenset[str]
     preference_cues: frozenset[str]
     accepted_after: frozenset[str]
+    wish_phrases: frozenset[str]
+    asks_not_compares: frozenset[str]
+    wish_denials: frozenset[str]
+    guess_joiners: frozenset[str]
     condition_fillers: frozenset[str]
     year_links: frozenset[str]
     search_turns: frozenset[str]
@@ -161,6 +165,21 @@ class Grammar(_Strict):
         if "" in folded:
             raise ValueError("an empty word")
         return folded
+
+
+MOST_PHRASE_WORDS = 4  # the longest phrase of a set read around a position
+
+
+def phrase_ends_at(tokens: list[str], i: int, phrases: frozenset[str]) -> bool:
+    """One of `phrases` is said right before token `i` ("el que tiene" before "19 mil km")."""
+    return any(
+        " ".join(tokens[max(0, i - n) : i]) in phrases for n in range(1, MOST_PHRASE_WORDS + 1)
+    )
+
+
+def phrase_starts_at(tokens: list[str], i: int, phrases: frozenset[str]) -> bool:
+    """One of `phrases` is said from token `i` on ("es mucho" after "6 años")."""
+    return any(" ".join(tokens[i : i + n]) in phrases for n in range(1, MOST_PHRASE_WORDS + 1))
 
 
 def load_grammar(path: Path | str = GRAMMAR_FILE) -> Grammar:

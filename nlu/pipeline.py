@@ -44,7 +44,7 @@ from nlu.context import (
 )
 from nlu.cues import CueIndex, Unit, is_year
 from nlu.examples import STOPWORDS, Concepts, ExampleIndex
-from nlu.grammar import GRAMMAR
+from nlu.grammar import GRAMMAR, phrase_ends_at, phrase_starts_at
 from nlu.intents import (
     KNOWLEDGE,
     OUT_OF_SCOPE,
@@ -197,7 +197,6 @@ FIGURE_ECHOED = "figure:echoed"
 PRICE_ECHOED = "figure:price_echoed"  # ... its price: what sets it is asked (config/dialog.yml)
 ECHOED_OTHER = "figure:other_car"  # ... of a listed car other than the one in focus
 WISH_WORDS = GRAMMAR.wishes  # "quiero", "busco"
-WOULD = frozenset({"would", "i'd", "i'de", "id", "d"})  # before "like": "I'd like", "I would like"
 TRAIT_PREFERRED = "context:preferred"  # "… mejor automático": a trait wished after a question
 KM_POINTING = "km:pointing"  # "el de 19 mil km", "el que tiene 19 mil": the km say which car
 DEFINITE_CAR = GRAMMAR.definite_car
@@ -1862,10 +1861,9 @@ class Extractor:
         asked_of_car = any(name.startswith("details:") for name in analysis.said)
         criteria = slots.keys() & (SEARCH_CRITERIA_KEYS - {"make", "model"})
         of_car = second == SEARCH_REQUEST and intent in (SELECT, DETAILS) and asked_of_car
-        if (
-            of_car and criteria and criteria <= DETAIL_FLAGS and not preferred
-        ):  # "the 2nd, is it the
-            second = DETAILS if intent == SELECT else None  # sedan or coupe?": asked, not wished
+        asked_trait = of_car and criteria and criteria <= DETAIL_FLAGS and not preferred
+        if asked_trait:  # "the second one, is it the sedan or coupe?": asked, not wished
+            second = DETAILS if intent == SELECT else None
         if _details_only_in_values(analysis):  # "la más barata de 7 pasajeros, 2018 pa arriba"
             if intent == SEARCH_REQUEST and second == DETAILS:
                 second = None  # a search only
@@ -2334,8 +2332,7 @@ def _denied_term(tokens: list[str], unit, term_units: frozenset[str]) -> bool:
     before = tokens[max(0, start - 2) : start]
     before3 = tokens[max(0, start - 3) : start]  # "no quiero pagar 6 años", "no quiero 6 años"
     refused = any(tuple(before3[i:]) in REFUSED_TERM for i in range(len(before3)))
-    judged = any(" ".join(tokens[end : end + n]) in GRAMMAR.too_long for n in (2, 3, 4))
-    # "6 años es mucho, máximo 4": too long, not wanted
+    judged = phrase_starts_at(tokens, end, GRAMMAR.too_long)  # "6 años es mucho, máximo 4"
     return after or before == ["no", "a"] or before[-1:] == ["no"] or refused or judged
 
 
@@ -2742,14 +2739,14 @@ def _wish_beside_own(analysis: Analysis) -> bool:
     wish_at = [
         i
         for i, token in enumerate(tokens)
-        if token in WISH_WORDS or (token == "like" and i and tokens[i - 1] in WOULD)
+        if token in WISH_WORDS or phrase_ends_at(tokens, i + 1, GRAMMAR.wish_phrases)
     ]  # "I'd like a hatchback", not "sold one just like it"
     if not wish_at:
         return False
     own_at = analysis.slot_at.get("own_car", -1)
     return any(
         key in analysis.slots and analysis.slot_at.get(key, -1) > max(wish_at[0], own_at)
-        for key in ("body_type", "price_max", "year_min", "transmission", "seats_min")
+        for key in WANTED_CRITERIA | {"year_min"}
     )
 
 
@@ -2776,8 +2773,7 @@ def _points_by_km(tokens: list[str], unit: Unit) -> bool:
     """The km are said to say which car: "el de 19 mil km", "el que tiene 19 mil"."""
     if "car_price_before" in unit.before:
         return True
-    start = unit.first.start
-    return any(" ".join(tokens[max(0, start - n) : start]) in GRAMMAR.which_has for n in (2, 3))
+    return phrase_ends_at(tokens, unit.first.start, GRAMMAR.which_has)
 
 
 def _criteria_beyond_naming(slots: dict[str, object]) -> bool:

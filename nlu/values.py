@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from nlu.grammar import GRAMMAR
+from nlu.grammar import GRAMMAR, phrase_starts_at
 from nlu.lexicon import Values
 from nlu.text import fold
 
@@ -120,8 +120,8 @@ class ValueReader:
                 found.pop(slot, None)  # "puede ser estándar", "estándar… y también automáticos":
                 listed = True  # either kind, no filter
             dropped_after = _not_needed_after(tokens, end)  # "4x4 isn't a must", "no es necesario"
-            accepted = slot in ("transmission", "fuel") and any(
-                " ".join(tokens[end : end + n]) in GRAMMAR.accepted_after for n in (2, 3)
+            accepted = slot in ("transmission", "fuel") and phrase_starts_at(
+                tokens, end, GRAMMAR.accepted_after
             )  # "manual is fine actually": either kind
             dropped_after = dropped_after or accepted
             if slot != SUPERLATIVE and (listed or self._dropped(tokens, start) or dropped_after):
@@ -284,7 +284,8 @@ def _superlative(tokens: list[str], start: int, end: int, named: frozenset[int])
     """ "el (de) más barato", "la odyssey más nueva" (`named`: the car's tokens), not "uno más
     barato", "2018 o más nuevo" or "más barato que"."""
     relative = tokens[end + 1 : end + 2] and tokens[end + 1] in STOCK_VERBS  # "...que tengas"
-    relative = relative or tokens[end + 1 : end + 2] == ["tal"]  # "la más barata, ¿qué tal está?"
+    relative = relative or phrase_starts_at(tokens, end, GRAMMAR.asks_not_compares)  # "la más
+    # barata, ¿qué tal está?"
     if end < len(tokens) and tokens[end] in ("que", "than") and not relative:
         return False  # "más barato que el jetta" compares
     if tokens[start] in ENGLISH_SUPERLATIVES:  # "cheapest mazda 3 please"

@@ -321,17 +321,15 @@ def _several_places(ctx: TurnContext) -> Reply:
 def _focus_named(ctx: TurnContext) -> None:
     """A question about the company that names one car on screen puts that car in focus: the
     advisor's lead and the next "¿y a 4 años?" are of it."""
-    from dialog.screen import shown_car
-    from nlu.context import car_matches
+    from dialog.handlers.selection import cars_named
 
     extraction = ctx.extraction
-    named = {key: getattr(extraction, key) for key in ("make", "model") if getattr(extraction, key)}
+    named = extraction.make or extraction.model
     if not named or extraction.alternatives or ctx.state.selected is not None:
         return  # (a car already chosen stays: "el jetta es estándar? … ¿doy mi tsuru a cuenta?")
     if SECOND_REQUEST in extraction.said:
         return
-    shown = [car for i in ctx.state.last_results if (car := ctx.services.catalog.get(i))]
-    matching = [car for car in shown if car_matches(shown_car(car), named)]
+    matching = cars_named(ctx.services.catalog, extraction, ctx.state.last_results)
     if len(matching) == 1:
         ctx.state.selected = matching[0].stock_id
 

@@ -29,7 +29,7 @@ from tools.financing import (
     make_plan,
     suggested_plans,
 )
-from tools.search import SearchFilters, search, trim_as_version
+from tools.search import SearchFilters, SearchOutcome, search, trim_as_version
 
 PLAN = CAR_PLACEHOLDERS | {
     "down_payment",
@@ -200,18 +200,26 @@ def down_payment_reach(ctx: TurnContext, down_payment: float) -> Reply:
     params = ctx.state.financing
     params.down_payment, params.down_payment_pct = down_payment, None
     ceiling = down_payment * 100 / config.min_down_payment_pct
-    wanted = merge_filters(ctx.state.filters, ctx.extraction, ctx.config.reset_on_new_model)
-    wanted = wanted.model_copy(update={"price_max": ceiling, "price_min": None})
-    ctx.state.filters = wanted  # "¿y con carplay, el mismo presupuesto?": the same ceiling
-    order = wanted.superlative or ctx.config.budget_order
-    filters = wanted.model_copy(update={"superlative": order, "price_strict": True})
-    outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
-    listing = list_outcome(ctx, outcome, filters=filters)
+    outcome, listing = _cars_up_to(ctx, ceiling)
     values = {**_conditions(ctx), "down_payment": money(down_payment), "price_max": money(ceiling)}
     listing.text = f"{ctx.say('down_payment_reach', values)}\n\n{listing.text}"
     if outcome.cars:
         listing.ask = ctx.say("pick_for_plan", {"count": len(outcome.cars)})
     return listing
+
+
+def _cars_up_to(
+    ctx: TurnContext, ceiling: float | None, order: str | None = None
+) -> tuple[SearchOutcome, Reply]:
+    """The conversation's search up to `ceiling`, kept as its budget ("¿y con carplay, el mismo
+    presupuesto?"), listed in `order` (else the one asked, else the budget's)."""
+    wanted = merge_filters(ctx.state.filters, ctx.extraction, ctx.config.reset_on_new_model)
+    wanted = wanted.model_copy(update={"price_max": ceiling, "price_min": None})
+    ctx.state.filters = wanted
+    order = order or wanted.superlative or ctx.config.budget_order
+    filters = wanted.model_copy(update={"superlative": order, "price_strict": True})
+    outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
+    return outcome, list_outcome(ctx, outcome, filters=filters)
 
 
 def savings_reach(ctx: TurnContext, saved: float) -> Reply:
@@ -224,14 +232,8 @@ def savings_reach(ctx: TurnContext, saved: float) -> Reply:
     config = ctx.services.financing
     reach = saved * 100 / config.min_down_payment_pct
     cash = CASH_SAID in ctx.extraction.said  # "tengo 100 mil cash": no plan unless asked
-    wanted = merge_filters(ctx.state.filters, ctx.extraction, ctx.config.reset_on_new_model)
     ceiling = saved if not short else None if cash else reach
-    wanted = wanted.model_copy(update={"price_max": ceiling, "price_min": None})
-    ctx.state.filters = wanted  # "con carplay, el mismo presupuesto": what it reaches
-    order = CHEAPEST if short else wanted.superlative or ctx.config.budget_order
-    filters = wanted.model_copy(update={"superlative": order, "price_strict": True})
-    outcome = search(ctx.services.catalog, filters, limit=ctx.config.results_limit)
-    listing = list_outcome(ctx, outcome, filters=filters)
+    _, listing = _cars_up_to(ctx, ceiling, CHEAPEST if short else None)
     if short and not cash:  # no car for it in cash: it is the down payment of the car picked
         ctx.state.financing.down_payment, ctx.state.financing.down_payment_pct = saved, None
     values = {

@@ -541,10 +541,7 @@ DENIAL_REACH = 4  # "no voy a pagar de contado": a denial this many words before
 def _denied_before(text: str, phrase: str) -> bool:
     """A "no" (or "not", "never") in the words right before the wish's phrase."""
     before = text[: text.index(f" {phrase} ")].split()[-DENIAL_REACH:]
-    return bool(set(before) & DENIALS)
-
-
-DENIALS = GRAMMAR.denials | {"not", "dont", "don't", "never"}
+    return bool(set(before) & GRAMMAR.wish_denials)
 
 
 @lru_cache(maxsize=64)

@@ -35,7 +35,15 @@ from nlu.schema import Extraction
 from nlu.text import normalize
 from nlu.values import NEGATED
 from tools.catalog import Car, Catalog
-from tools.search import ORDER, SearchFilters, alternative_parts, search, trim_as_version
+from tools.search import (
+    ORDER,
+    SearchFilters,
+    alternative_parts,
+    in_versions,
+    model_in_stock,
+    search,
+    trim_as_version,
+)
 
 FOCUS = CAR_PLACEHOLDERS
 USE_PICKS = ("cheapest", "lowest_km", "newest", "shortest", "longest", "tallest", "smallest_engine",
@@ -701,8 +709,7 @@ def _named_not_in_stock(ctx: TurnContext) -> tuple[str | None, str] | None:
     """The first model the message names that the catalog has none of."""
     catalog = ctx.services.catalog
     for make, model in named_cars(ctx.extraction):
-        found = search(catalog, SearchFilters(make=make, model=model), limit=1) if model else None
-        if found is not None and (found.relaxed or not found.cars):
+        if model and not (model_in_stock(catalog, model) or in_versions(catalog, make, model)):
             return make, model
     return None
 
