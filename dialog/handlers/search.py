@@ -657,7 +657,11 @@ def merge_filters(
         merged["alternatives"] = list(extraction.alternatives) or None
     if new_make or new_model:
         merged["version_has"] = None
-        for key in resets:
+        # what came with another car goes; said with no car, and the makes asked as a follow-up
+        # ("suv 2020 o 2021" … "¿y de kia, mazda?"), it is the customer's own wish and stays
+        kept = not (current.make or current.model or extraction.model)
+        kept = kept and bool({"context:follow_up", "context:other_makes"} & extraction.said)
+        for key in ("model",) if kept else resets:
             merged[key] = None
         if new_make and not extraction.model:
             merged["model"] = None
