@@ -28,6 +28,8 @@ def pesos(quantity: Quantity) -> float:
 def read_km(unit: Unit) -> dict[str, float] | None:
     if not ("km_after" in unit.after or "km_before" in unit.before):
         return None
+    if "km_after" not in unit.after and is_year(unit.last):
+        return None  # "el de menos km de los 2018": the year of the cars, not a km figure
     if unit.cue("min_before", "min_after"):
         return {}
     small = not unit.last.multiplied and unit.last.value < 1000

@@ -283,6 +283,8 @@ class Analysis:
     terms: list[int] = field(default_factory=list)
     down_payments: list[float] = field(default_factory=list)
     down_payment_pcts: list[float] = field(default_factory=list)  # "con 20 y 30% de enganche"
+    # every amount of money (price_max read), in order: (first token, end token, pesos, cues)
+    amounts: list[tuple[int, int, float, frozenset[str]]] = field(default_factory=list)
 
     @cached_property
     def unasked(self) -> set[int]:
@@ -862,7 +864,8 @@ class Extractor:
             analysis.slots.pop("style", None)
         _third_row(analysis, found["said"])
         _size_judged(analysis)
-        _own_car_value(analysis)
+        _own_car_plus_cash(analysis)  # "mi audi vale 200 y pongo 150 más": both, before
+        _own_car_value(analysis)  # the car's value alone is read as the down payment
         picks = self.ordinals.read_all(tokens, taken, leftovers, counted)
         picks = [pick for pick in picks if pick[1] not in analysis.listed_pcts]  # "con 10 y 30%"
         if not picks and (step := self.ordinals.relative_step(tokens, taken)):
@@ -995,11 +998,17 @@ class Extractor:
             both = both and bool(last.start) and tokens[last.start - 1] in GRAMMAR.plural_articles
             if both:
                 continue  # "las mensualidades de las dos": a count of cars, no amount
-            if meaning is None:
+            if not meaning and unit.last.multiplied and not unit.is_range and not unit.cue("km_after"):
+                cues = frozenset(unit.before | unit.after)  # "y pongo 150 mil más": money of
+                analysis.amounts.append((unit.first.start, unit.last.end, pesos_of(unit), cues))
+            if meaning is None:  # no cue of its own, which a sum with their car may give it
                 if "count_after" in unit.after:
                     counted.update(quantity.start for quantity in unit.quantities)
                 leftovers.extend(unit.quantities)
                 continue
+            if meaning.keys() & {"price_max", "down_payment"} and not unit.is_range:
+                cues = frozenset(unit.before | unit.after)
+                analysis.amounts.append((unit.first.start, unit.last.end, pesos_of(unit), cues))
             if not unit.is_range and meaning.keys() == {"price_min", "price_max"}:
                 analysis.approx[meaning["price_max"]] = money.pesos(last)  # "unos 20 mil"
             elif meaning.keys() == {"price_max"} and unit.cue("approx_before", "approx_after"):
@@ -1328,6 +1337,7 @@ class Extractor:
             _own_car_named_again(analysis, said_own)  # dar a cuenta... ¿cuánto me toman el aveo?"
         if context.own_car:
             _own_car_named_again(analysis, context.own_car)
+            _own_car_plus_cash(analysis)  # "por el march me dan 90k, más mis 80k"
             _own_car_value(analysis, own_known=True)
             seller = context.last_label in self.own_car_labels
             if seller and context.focus is None and _body_word_pointed(analysis):
@@ -1684,6 +1694,11 @@ class Extractor:
             intent, topic, stage, second = FINANCING_REQUEST, None, "rule", None  # "ya me
             # cansé, nomás dime cuánto al mes el mazda 3 con 70 mil a 5 años": the plan
         own_down = self.classifier.settings.own_car_as_down_payment
+        unvalued = TRADE_IN_PLUS in analysis.said and OWN_VALUED not in analysis.said
+        if unvalued and own_down and intent in (FINANCING_REQUEST, SEARCH_REQUEST, SELECT):
+            # "lo pago con mi audi + 150 mil": how their car counts, and the plan with the cash
+            label = self.classifier.labels[own_down]
+            intent, topic, stage, second = label.intent, label.topic, "rule", FINANCING_REQUEST
         figures = (FINANCING_KEYS | {"monthly_budget", "price_max"}) & slots.keys()
         figures = figures or OWN_VALUE in analysis.said  # "si mi versa vale como 120k": a plan
         plan_worded = FINANCING_REQUEST in hits.worded  # the plan's words said now, not inherited
@@ -2518,6 +2533,63 @@ def _own_car_value(analysis: Analysis, own_known: bool = False) -> None:
         slots.pop("price_min", None)
         analysis.slot_at["down_payment"] = analysis.slot_at.pop("price_max", 0)
         analysis.slot_at.pop("price_min", None)
+
+
+TRADE_IN_PLUS = "money:own_car_plus"  # their car given in plus an amount: one down payment
+OWN_VALUED = "money:own_car_valued"  # ... and what the car is worth was said with it
+PLUS_REACH = 3  # tokens between their car and the amount added to it ("mi audi + 150 mil")
+
+
+def pesos_of(unit) -> float:
+    return money.pesos(unit.last)
+
+
+def _own_car_plus_cash(analysis: Analysis) -> None:
+    """ "lo pago con mi audi + 150 mil", "150k en efectivo + mi audi", "110k de mi jetta más 30k
+    cash", "si mi audi vale 200 mil y pongo 150 mil más", "por el march me dan 90k, más mis 80k":
+    their car given in and an amount added to it are one down payment (the car's value counted
+    when said), not a price ceiling."""
+    if TRADE_IN_PLUS in analysis.said or len(analysis.amounts) > 2:
+        return
+    if GRAMMAR.total_words & set(analysis.tokens):
+        return  # "enganche de 170 mil en total (120 del sentra + 50 cash)": the sum is said
+    tokens, own_at = analysis.tokens, analysis.slot_at.get("own_car")
+    own_end = own_at
+    while own_end is not None and own_end < len(tokens) and analysis.kinds[own_end] == "car":
+        own_end += 1
+
+    def worth(end: int, cues: frozenset[str]) -> bool:  # what their car is worth
+        if cues & {"own_value"}:
+            return True
+        between = tokens[end:own_at] if own_at is not None else []
+        return 0 < len(between) <= 2 and between[0] in GRAMMAR.of_own  # "110k de mi jetta"
+
+    def added(start: int, end: int) -> bool:  # an amount joined to their car by a plus word
+        near = set(tokens[max(0, start - PLUS_REACH) : start] + tokens[end : end + 1])
+        if valued:  # "vale 200 mil y pongo 150 mil más": the plus word by the amount
+            return bool(GRAMMAR.plus_words & near)
+        if own_at is None or own_end is None:
+            return False
+        gap = tokens[own_end:start] if own_end <= start else tokens[end:own_at]
+        return bool(GRAMMAR.plus_words & (near | set(gap))) and len(gap) <= PLUS_REACH + 2
+
+    valued = [value for _, end, value, cues in analysis.amounts if worth(end, cues)]
+    if own_at is None and not valued:
+        return
+    cash = [
+        value
+        for start, end, value, cues in analysis.amounts
+        if not worth(end, cues) and added(start, end)
+    ]
+    if len(cash) != 1 or len(valued) > 1:
+        return
+    for key in ("price_max", "price_min", "down_payment"):
+        analysis.slots.pop(key, None), analysis.slot_at.pop(key, None)
+    analysis.down_payments.clear()
+    analysis.put("down_payment", cash[0] + sum(valued), analysis.amounts[0][0])
+    analysis.said.add(TRADE_IN_PLUS)
+    if valued:
+        analysis.said.add(OWN_VALUED)
 
 
 def _percent_among_picks(analysis: Analysis, shown: int) -> None:

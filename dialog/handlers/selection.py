@@ -586,6 +586,8 @@ def pointed_car(ctx: TurnContext) -> Car | None:
     asked = [trait for trait in ASKED_TRAITS if f"details:{trait}" in extraction.said]
     extraction = extraction.model_copy(update=dict.fromkeys(asked)) if asked else extraction
     named = cars_named(ctx.services.catalog, extraction, shown)
+    if len(named) == len(cars):  # "el de menos km de los 2018" of a list of 2018s: of them all
+        named = []
     best = None if named else _best_of_search(ctx, shown, superlative)
     return best or best_of(named or cars, superlative)
 
