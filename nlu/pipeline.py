@@ -42,7 +42,7 @@ from nlu.context import (
     km_pointed,
     listed_matches,
 )
-from nlu.cues import CueIndex, Unit, is_year
+from nlu.cues import YEAR_RANGE, CueIndex, Unit, is_year
 from nlu.examples import STOPWORDS, Concepts, ExampleIndex
 from nlu.grammar import GRAMMAR, phrase_ends_at, phrase_starts_at
 from nlu.intents import (
@@ -994,11 +994,17 @@ class Extractor:
                     analysis.article_numbers.append(int(last.value))  # "el del 23": a year?
                     if last.start and tokens[last.start - 1] in YEAR_ONLY_ARTICLES:
                         analysis.said.add(YEAR_ARTICLE)  # "la del 16" is a year, not a position
+                        _car_of_year(analysis, last)  # "el aveo del 17 o el mazda": its year
             both = len(unit.quantities) == 1 and bare and last.value <= COUNT_MAX
             both = both and bool(last.start) and tokens[last.start - 1] in GRAMMAR.plural_articles
             if both:
                 continue  # "las mensualidades de las dos": a count of cars, no amount
-            if not meaning and unit.last.multiplied and not unit.is_range and not unit.cue("km_after"):
+            if (
+                not meaning
+                and unit.last.multiplied
+                and not unit.is_range
+                and not unit.cue("km_after")
+            ):
                 cues = frozenset(unit.before | unit.after)  # "y pongo 150 mil más": money of
                 analysis.amounts.append((unit.first.start, unit.last.end, pesos_of(unit), cues))
             if meaning is None:  # no cue of its own, which a sum with their car may give it
@@ -2544,6 +2550,22 @@ def pesos_of(unit) -> float:
     return money.pesos(unit.last)
 
 
+SHORT_YEAR = 2000  # "del 17" is 2017
+
+
+def _car_of_year(analysis: Analysis, quantity) -> None:
+    """ "el aveo del 17": a car named right before "del" + two digits is of that year."""
+    at = quantity.start - 1
+    if at < 1 or analysis.kinds[at - 1] != "car" or quantity.value >= 100:
+        return
+    year = SHORT_YEAR + int(quantity.value)
+    if not YEAR_RANGE[0] <= year <= YEAR_RANGE[1] or "year_min" in analysis.slots:
+        return
+    analysis.put("year_min", year, quantity.start)
+    analysis.put("year_max", year, quantity.start)
+    analysis.years.append(year)
+
+
 def _own_car_plus_cash(analysis: Analysis) -> None:
     """ "lo pago con mi audi + 150 mil", "150k en efectivo + mi audi", "110k de mi jetta más 30k
     cash", "si mi audi vale 200 mil y pongo 150 mil más", "por el march me dan 90k, más mis 80k":
@@ -2884,6 +2906,10 @@ def _another_kind_wished(analysis: Analysis) -> None:
     car wished (a search), not a question about the chosen car's traits ("¿es 4x4?")."""
     tokens = analysis.tokens
     asks_which = bool(set(tokens) & WHICH_WORDS)  # "¿cuáles son automáticos?": of those shown
+    cheaper = "context:cheaper" in analysis.said and not set(tokens) & GRAMMAR.copulas
+    if cheaper and any(slot in analysis.slot_at for slot in KINDS):
+        analysis.said.update(("context:search", ANOTHER_KIND_SAID))  # "anything cheaper? hybrid
+        return  # maybe": a cheaper car of that kind, not the chosen car's trait
     for slot in KINDS:
         at = analysis.slot_at.get(slot)
         if at is None:

@@ -301,11 +301,21 @@ THAN_WORDS = GRAMMAR.than_words
 WEIGHING = GRAMMAR.weighing
 
 
+YEAR_DIGITS = (2, 4)  # "2017", "del 17"
+
+
+def _year_like(tokens: list[str]) -> bool:
+    return bool(tokens) and tokens[0].isdigit() and len(tokens[0]) in YEAR_DIGITS
+
+
 def _joined(tokens: list[str], last_end: int, start: int) -> bool:
     """ "jetta o (un) vento": a second car offered as an alternative, not a make + model."""
     between = tokens[last_end:start]
-    while between and between[0].isdigit() and len(between[0]) == 4:
-        between = between[1:]  # "la cr-v 2017 con la hr-v": the first car's year
+    while between:  # "la cr-v 2017 con la hr-v", "el aveo del 17 o el mazda": the first car's year
+        dated = between[0] in GRAMMAR.year_only_articles and _year_like(between[1:2])
+        if not (dated or _year_like(between[:1])):
+            break
+        between = between[2:] if dated else between[1:]
     if between[:1] == [","] and all(t in CAR_ARTICLES or t in INDEFINITES for t in between[1:3]):
         return len(between) <= 2  # "BMW, Mercedes o Audi", "un mazda 3, un corolla y un sentra"
     if 0 < len(between) <= 3 and between[0] in ALTERNATIVE_JOINERS:
