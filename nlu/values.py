@@ -81,6 +81,18 @@ class ValueReader:
         compared_size = False  # "algo más grande tipo suv": bigger than theirs, an SUV says it
         dropped_end: dict[str, int] = {}  # where a dropped value ended: "sedán o hatch" both go
         spans = sorted(spans, key=lambda span: span[1])
+        spans = [  # "camioneta de carga" is a pickup, no "camioneta" (an SUV) inside it too
+            (key, start, end)
+            for key, start, end in spans
+            if not any(
+                other[0].split("|")[:2] == key.split("|")[:2]
+                and other[0] != key
+                and other[1] <= start
+                and end <= other[2]
+                and other[2] - other[1] > end - start
+                for other in spans
+            )
+        ]
         spans = [  # "el motor más grande": the engine's order, not "más grande" (the length's)
             (key, start, end)
             for key, start, end in spans

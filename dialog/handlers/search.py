@@ -1094,9 +1094,17 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
         year = filters.year_min if filters.year_min == filters.year_max else None
         ctx.state.profile[WISHED_CAR] = " ".join(str(part) for part in (name, year) if part)
         ctx.state.selected = None  # the one similar car listed is not the one they chose
+    if template == "similar_to" and not _any_named_in_stock(ctx, filters):
+        template = "model_not_in_stock"  # "tipo urvan, hiace o partner": none here, said so
     intro = ctx.say(template, {"make": filters.make or "", "model": name})
     listing.text = f"{intro}\n\n{listing.text}"
     return listing
+
+
+def _any_named_in_stock(ctx: TurnContext, filters: SearchFilters) -> bool:
+    catalog = ctx.services.catalog
+    models = [filters.model] + [alternative_parts(other)[1] for other in filters.alternatives or ()]
+    return any(model_in_stock(catalog, model) for model in models if model)
 
 
 EQUIPMENT = ("car_play", "bluetooth")  # what a listing may leave blank: "not said", not "no"
