@@ -96,6 +96,7 @@ class Grammar(_Strict):
     plus_words: frozenset[str]
     of_own: frozenset[str]
     total_words: frozenset[str]
+    has_verbs: frozenset[str]
     condition_fillers: frozenset[str]
     year_links: frozenset[str]
     search_turns: frozenset[str]

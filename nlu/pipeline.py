@@ -13,7 +13,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -1522,6 +1522,9 @@ class Extractor:
         )
         if context.shown and FINANCING_KEYS & slots.keys():
             _percent_among_picks(analysis, len(context.shown))
+        if _unlisted_asked(analysis, reading.free_words):
+            analysis.said.add(UNLISTED_ASKED)  # "¿tiene adeudos?": a thing no listing says
+            reading = replace(reading, said=frozenset(analysis.said))
         changed = apply_context(reading, slots, context, self.context_settings)
         if changed is not None and changed[0] == reading.label:
             second = changed[1] or second
@@ -2548,6 +2551,24 @@ PLUS_REACH = 3  # tokens between their car and the amount added to it ("mi audi 
 
 def pesos_of(unit) -> float:
     return money.pesos(unit.last)
+
+
+UNLISTED_ASKED = "context:unlisted_asked"  # a thing asked of a car that no rule reads
+HAS_REACH = 2  # "¿tiene algún adeudo?": the thing this close after "tiene"
+
+
+def _unlisted_asked(analysis: Analysis, free: tuple[str, ...]) -> bool:
+    """ "solo dime si el vento tiene adeudos o no": a thing asked of a car with "tiene"/"trae"
+    that no rule read (the answer says the listing does not have it, not the whole card)."""
+    if not free or any(name.startswith("details:") for name in analysis.said):
+        return False
+    tokens = analysis.tokens
+    for at, token in enumerate(tokens):
+        if token in GRAMMAR.has_verbs:
+            after = tokens[at + 1 : at + 1 + HAS_REACH + 1]
+            if any(word in free for word in after):
+                return True
+    return False
 
 
 SHORT_YEAR = 2000  # "del 17" is 2017

@@ -279,6 +279,7 @@ def _said_name(extraction: Extraction, words: dict[str, str] | None = None) -> s
     return " ".join(part for part in parts if part)
 
 
+UNLISTED_ASKED = "context:unlisted_asked"  # nlu: a thing asked of the car no rule reads
 CARD_SHOWN = "card_shown"  # turn mark: a car's card (price, km, version) is in the reply
 RECOMMENDED = "recommended"  # turn mark: the comparison says which car suits the use said
 
@@ -330,6 +331,7 @@ def focus_reply(ctx: TurnContext, stock_id: int, template: str = "selected") -> 
         "does_not_fit": FOCUS | {"space", "gap"},
         "seen_elsewhere": set(),
         "no_car_unlisted": set(),
+        "unlisted": FOCUS,
     },
 )
 def car_details(ctx: TurnContext) -> Reply:
@@ -372,6 +374,8 @@ def car_details(ctx: TurnContext) -> Reply:
     fit = _fit_note(ctx, car)
     if PRICE_SEEN in ctx.extraction.said and ctx.template("seen_elsewhere"):
         fit = "\n\n".join(part for part in (fit, ctx.say("seen_elsewhere")) if part)
+    if not answers and UNLISTED_ASKED in ctx.extraction.said and ctx.template("unlisted"):
+        return Reply(ctx.say("unlisted", car_values(car, words=ctx.words)))  # "¿tiene adeudos?"
     if not answers:
         unknown = ctx.template("unknown_value") or "sin dato"
         card = ctx.say("card", car_values(car, unknown=unknown, words=ctx.words))
@@ -534,8 +538,9 @@ def detail_answers(
     ]
     if asked_details:
         ctx.state.profile[LAST_DETAILS] = ",".join(asked_details)
-    elif ctx.state.last_intent == "car_details" and not opinions:  # "¿y el x3?" after
-        last = ctx.state.profile.get(LAST_DETAILS, "")  # "¿tiene carplay el x1?": the same
+    elif ctx.state.last_intent == "car_details" and not opinions and not said(ctx, UNLISTED_ASKED):
+        # "¿y el x3?" after "¿tiene carplay el x1?": the same (a thing no listing has is new)
+        last = ctx.state.profile.get(LAST_DETAILS, "")
         asked_details = [name for name in last.split(",") if name in ctx.config.details]
     replaced = {other for name in asked_details for other in ctx.config.details[name].instead_of}
     answers = []
