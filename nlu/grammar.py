@@ -97,6 +97,7 @@ class Grammar(_Strict):
     of_own: frozenset[str]
     total_words: frozenset[str]
     has_verbs: frozenset[str]
+    pass_conditions: frozenset[str]
     condition_fillers: frozenset[str]
     year_links: frozenset[str]
     search_turns: frozenset[str]

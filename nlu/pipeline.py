@@ -298,9 +298,19 @@ class Analysis:
         if not words:
             return frozenset()
         first, last = words[0], words[-1]
-        return frozenset(
+        whole = {
             f"{name}!" for name, start, end in self.said_spans if start <= first and last < end
+        }
+        # "cualquiera q no gaste mucha gasolina": any, on a condition said after it
+        whole.update(
+            f"{name}!"
+            for name, start, end in self.said_spans
+            if start <= first
+            and self.tokens[end : end + 1]
+            and self.tokens[end] in GRAMMAR.pass_conditions
+            and len("".join(self.tokens[start:end])) > SHORT_PASS  # "no, que sea rojo": no pass
         )
+        return frozenset(whole)
 
     def put(self, slot: str, value: object, position: int) -> None:
         if slot not in self.slots:
@@ -2553,6 +2563,7 @@ def pesos_of(unit) -> float:
     return money.pesos(unit.last)
 
 
+SHORT_PASS = 2  # "no", "x": pass words too short to open an answer with a condition
 UNLISTED_ASKED = "context:unlisted_asked"  # a thing asked of a car that no rule reads
 HAS_REACH = 2  # "¿tiene algún adeudo?": the thing this close after "tiene"
 

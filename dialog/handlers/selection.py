@@ -1126,7 +1126,10 @@ def advice(ctx: TurnContext) -> Reply:
         ctx.marks[WHOLE_MESSAGE] = True  # the opinion asked is this answer, no other request
         return Reply(ctx.say("make_opinion", car_values(of_make[0], words=ctx.words)))
     kinds = extraction.body_type or extraction.fuel or extraction.transmission  # "¿sedán o SUV?"
-    used = None if models or kinds else use_advice(ctx, shown)
+    # "¿cuál me recomiendas pa que no gaste? el spark se ve bonito": a car on screen liked,
+    # the use still picks among those on screen
+    liked = len(models) == 1 and len(same) == 1
+    used = None if (models and not liked) or kinds else use_advice(ctx, shown)
     if used is not None:  # "¿cuál me recomiendas para ciudad? me estaciono en la calle"
         return used
     if not models and (ctx.extraction.second or "").startswith("knowledge/"):
