@@ -341,6 +341,12 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
         # "¿y a 24 meses?": said so, and the plan at the nearest term the calculator has
         not_offered = ctx.say("term_not_offered", {**_conditions(ctx), "term_months": asked})
         params.term_months = min(offered, key=lambda months: (abs(months - asked), months))
+    others = [
+        months for months in ctx.extraction.terms if months != asked and months not in offered
+    ]
+    if others and not not_offered and ctx.template("term_not_offered"):
+        # "a 3 años cuánto? ¿y qué tal si mejor 2 años?": the 2 years said so, not dropped
+        not_offered = ctx.say("term_not_offered", {**_conditions(ctx), "term_months": others[0]})
     try:
         plan = make_plan(
             car.price,
