@@ -989,7 +989,10 @@ def _small_price_is_monthly(
     plans = reading.label == "financing" or context.last_label == "financing" or monthly_before
     # "unos 3 mil al mes? de enganche casi, como 15 mil": the monthly payment was said, and "a 3
     # años con mis 30 mil" is paid in beside a term: an amount no car costs is put down
-    paid_in = "money:con" in reading.said and "term_months" in slots
+    # "¿cuánto me queda al mes con los 25 mil?": asked for the monthly payment, the amount
+    # after "con" is paid in, not the monthly payment
+    asked = "context:question" in reading.said
+    paid_in = "money:con" in reading.said and ("term_months" in slots or asked)
     # "no tengo para el enganche del 10, ¿puedo dar menos? como 10 mil": what they can put down
     short = SHORT_DOWN in reading.said
     if short:

@@ -874,6 +874,7 @@ class Extractor:
             analysis.slots.pop("style", None)
         _third_row(analysis, found["said"])
         _size_judged(analysis)
+        _insisted_amount(analysis)  # "¿por qué 21 mil de enganche? yo dije 25 mil"
         _own_car_plus_cash(analysis)  # "mi audi vale 200 y pongo 150 más": both, before
         _own_car_value(analysis)  # the car's value alone is read as the down payment
         picks = self.ordinals.read_all(tokens, taken, leftovers, counted)
@@ -1022,7 +1023,10 @@ class Extractor:
                     counted.update(quantity.start for quantity in unit.quantities)
                 leftovers.extend(unit.quantities)
                 continue
-            if meaning.keys() & {"price_max", "down_payment"} and not unit.is_range:
+            if (
+                meaning.keys() & {"price_max", "down_payment", "monthly_budget"}
+                and not unit.is_range
+            ):
                 cues = frozenset(unit.before | unit.after)
                 analysis.amounts.append((unit.first.start, unit.last.end, pesos_of(unit), cues))
             if not unit.is_range and meaning.keys() == {"price_min", "price_max"}:
@@ -2564,6 +2568,44 @@ def pesos_of(unit) -> float:
 
 
 SHORT_PASS = 2  # "no", "x": pass words too short to open an answer with a condition
+INSISTED_REACH = 2  # "yo dije 25 mil", "te dije que 250": the amount this close after "dije"
+
+
+def _insisted_amount(analysis: Analysis) -> None:
+    """ "¿por qué 21 mil de enganche? yo dije 25 mil", "50 mil?? dije 250 mil": the amount said
+    after "dije" is the one meant; it takes the place of the amount quoted before it (the same
+    kind of money: a down payment stays a down payment)."""
+    ends = [end for name, _, end in analysis.said_spans if name == "context:insisting"]
+    if not ends or len(analysis.amounts) < 2 or "price_min" in analysis.slots:
+        return
+    after = [a for a in analysis.amounts if any(0 <= a[0] - end <= INSISTED_REACH for end in ends)]
+    if len(after) != 1:
+        return
+    start, _, value, _ = after[0]
+    quoted = [a for a in analysis.amounts if a[0] < start]
+    if not quoted:
+        return
+
+    def slot_said_at(position: int) -> str | None:
+        return next(
+            (key for key, at in analysis.slot_at.items() if key in MONEY_SLOTS and at == position),
+            None,
+        )
+
+    slot, own = slot_said_at(quoted[-1][0]), slot_said_at(start)
+    if slot is None:
+        return
+    analysis.slots.pop(slot, None), analysis.slot_at.pop(slot, None)
+    if own not in (None, "price_max"):  # "6 mil?? te dije máximo 4 mil al mes": its own kind
+        analysis.taken_back.append(quoted[-1][0])
+        return
+    if own is not None:
+        analysis.slots.pop(own, None), analysis.slot_at.pop(own, None)
+    analysis.put(slot, value, start)
+    analysis.down_payments[:] = [value] if slot == "down_payment" else analysis.down_payments
+    analysis.taken_back.append(quoted[-1][0])
+
+
 UNLISTED_ASKED = "context:unlisted_asked"  # a thing asked of a car that no rule reads
 HAS_REACH = 2  # "¿tiene algún adeudo?": the thing this close after "tiene"
 
