@@ -136,6 +136,10 @@ class ClassifierSettings(BaseModel):
     # a plan's words with the customer's own car and no figure ask whether that car can be the
     # down payment ("¿mi civic puede ser el enganche?"): this label answers it
     own_car_as_down_payment: str | None = None
+    # the state of a car we sell asked in the words of a seller's car ("¿la cx5 tiene rayones?"
+    # while selling their CR-V): how our cars are checked, not how theirs will be
+    condition_of_ours: str | None = None
+    condition_said: list[str] = Field(default_factory=list)  # ... by these parts of the topics
     # right after the key topic, a reading of the inner key is the inner value: after selling
     # their car, "¿tengo que ir yo o vienen?" asks of its inspection, not of buying online
     reread_after: dict[str, dict[str, str]] = Field(default_factory=dict)

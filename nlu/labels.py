@@ -80,6 +80,9 @@ def _check_settings(loaded: LoadedLabels) -> list[YamlError]:
         "own_car_as_down_payment": [
             *([settings.own_car_as_down_payment] if settings.own_car_as_down_payment else [])
         ],
+        "condition_of_ours": [
+            *([settings.condition_of_ours] if settings.condition_of_ours else [])
+        ],
         "absorbed_by": [*settings.absorbed_by, *settings.absorbed_by.values()],
         "absorbed_with_car": [*settings.absorbed_with_car, *settings.absorbed_with_car.values()],
         "absorbed_without_car": [

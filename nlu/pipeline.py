@@ -375,8 +375,10 @@ class Extractor:
             for name in names
             if " " not in name.strip()
         )
-        self.contact = ContactReader.load(data_dir, domain | cars | places)  # never a name
         english = read_word_list((data_dir or DATA_DIR) / "english.txt")
+        # never a name ("I'm SELLING", "soy VENDEDOR"): the domain's, cars', places' and
+        # everyday English words (a first name listed in data/ still is one)
+        self.contact = ContactReader.load(data_dir, domain | cars | places | english)
         neutral = cars | places | GRAMMAR.language_neutral
         self.language = LanguageGuess.build(english, domain, neutral)
         self.shorthand = lexicon.shorthand_pattern(self._car_words_after_shorthand())
@@ -1264,6 +1266,10 @@ class Extractor:
         later = context.lead_open and bool(context.own_car) and "?" not in analysis.tokens
         if later and last not in self.own_car_labels and _own_traits(analysis):
             last = SELLING
+        # "la mía es 2019 con 60 mil km", "mine is a 2019 XLE" after a search: their car told
+        mine = "context:own_car" in analysis.said and bool(context.own_car)
+        if mine and last not in self.own_car_labels and _own_traits(analysis):
+            last = SELLING
         if last not in self.own_car_labels:
             return None
         slots = analysis.slots
@@ -1303,6 +1309,24 @@ class Extractor:
                 analysis.own_offer = slots.pop("price_max")  # an offer, no budget
                 analysis.slot_at.pop("price_max", None)
         return last
+
+    def _condition_of_ours(
+        self, intent: str, topic: str | None, slots: dict[str, object], analysis, context
+    ):
+        """ "¿y la cx5 tiene algún detalle?", "la mazda que ustedes venden tiene rayones" while
+        they sell their CR-V: the state of a car we sell, asked in the words of a seller's car
+        (intents.yml `condition_of_ours`), unless they speak of their own ("mi crv tiene…")."""
+        wanted = self.classifier.settings.condition_of_ours
+        if wanted is None or wanted not in self.classifier.labels or not context.own_car:
+            return None
+        worded = bool(set(self.classifier.settings.condition_said) & analysis.said)
+        if not worded or "context:own_car" in analysis.said or "own_car" in slots:
+            return None
+        named = " ".join(str(slots[key]) for key in ("make", "model") if slots.get(key))
+        ours = bool(named) and fold(named) not in fold(context.own_car)
+        ours = ours or (not named and context.focus is not None)
+        asked = _label(intent, topic) in self.own_car_labels or intent in (SELECT, DETAILS)
+        return self.classifier.labels[wanted] if ours and asked else None
 
     @staticmethod
     def _remember_plans(analysis: Analysis, unit, meaning: dict[str, float], pending) -> None:
@@ -1938,6 +1962,9 @@ class Extractor:
         if told and intent == KNOWLEDGE and INFORM in self.classifier.labels:
             intent, topic, second = INFORM, None, None  # "Patricia Gomez, 777…, el compass es
             # latitude 2019 con 70 mil km": their data given, no question asked again
+        ours = self._condition_of_ours(intent, topic, slots, analysis, context)
+        if ours is not None:
+            intent, topic, stage, second = ours.intent, ours.topic, "context", None
         for key in ("down_payment", "monthly_budget"):  # "de enganche, unos veinte mil": 20 mil,
             if slots.get(key) in analysis.approx:  # not the top of a price band around it
                 slots[key] = analysis.approx[slots[key]]
