@@ -1962,6 +1962,10 @@ class Extractor:
         if told and intent == KNOWLEDGE and INFORM in self.classifier.labels:
             intent, topic, second = INFORM, None, None  # "Patricia Gomez, 777…, el compass es
             # latitude 2019 con 70 mil km": their data given, no question asked again
+        whole_stock = "context:whole_stock" in analysis.said and slots.get("superlative")
+        if intent == KNOWLEDGE and whole_stock and not named and second is None:
+            second = _label(intent, topic)  # "mis papás me ayudan con el enganche. lo más
+            intent, topic, stage = SEARCH_REQUEST, None, "context"  # económico que tengan"
         ours = self._condition_of_ours(intent, topic, slots, analysis, context)
         if ours is not None:
             intent, topic, stage, second = ours.intent, ours.topic, "context", None
