@@ -1560,6 +1560,10 @@ class Extractor:
         )
         if context.shown and FINANCING_KEYS & slots.keys():
             _percent_among_picks(analysis, len(context.shown))
+        band = slots.get("price_max") in analysis.approx and "price_min" in slots
+        if band and "context:added" in analysis.said:  # "si dan unos 40 mil por el tsuru y le
+            slots["price_max"] = analysis.approx[slots["price_max"]]  # sumo los 60": 40 mil
+            del slots["price_min"]  # added to the down payment, no band around it
         if _unlisted_asked(analysis, reading.free_words):
             analysis.said.add(UNLISTED_ASKED)  # "¿tiene adeudos?": a thing no listing says
             reading = replace(reading, said=frozenset(analysis.said))

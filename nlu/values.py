@@ -250,8 +250,8 @@ class ValueReader:
 def _denied_after(tokens: list[str], end: int, disliked: frozenset[int] = frozenset()) -> bool:
     """ "automático no, estándar": a "no" closing the value's clause; `disliked`: where a phrase
     of dislike starts ("los sedán no me gustan")."""
-    if end in disliked:
-        return True
+    if end in disliked or (tokens[end : end + 1] == [","] and end + 1 in disliked):
+        return True  # "estándar, no gracias": the dislike after a comma
     tag = end + 1 < len(tokens) and tokens[end + 1] == "?"  # "es más grande, ¿no?": a tag
     return (
         end < len(tokens)

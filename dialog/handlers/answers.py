@@ -342,7 +342,10 @@ def _elapsed(ctx: TurnContext) -> int | None:
     conversation ("compré hace 2 semanas y ya falló" ... "¿y la garantía me cubre?")."""
     days = ctx.extraction.elapsed_days
     if days is not None:
-        ctx.state.profile[ELAPSED_KEY] = str(days)
+        entry = ctx.services.knowledge.entries.get(ctx.extraction.topic or "")
+        windowed = entry is not None and any(part.window for part in entry.sections)
+        if windowed or said(ctx, "context:bought_car"):  # "dejé de pagar una tarjeta hace 3
+            ctx.state.profile[ELAPSED_KEY] = str(days)  # años" is no time since a purchase
         return days
     kept = ctx.state.profile.get(ELAPSED_KEY, "")
     return int(kept) if kept.isdigit() else None
