@@ -285,6 +285,7 @@ class Analysis:
     down_payment_pcts: list[float] = field(default_factory=list)  # "con 20 y 30% de enganche"
     # every amount of money (price_max read), in order: (first token, end token, pesos, cues)
     amounts: list[tuple[int, int, float, frozenset[str]]] = field(default_factory=list)
+    meanings_at: dict[int, dict[str, float]] = field(default_factory=dict)  # by first token
 
     @cached_property
     def unasked(self) -> set[int]:
@@ -876,6 +877,7 @@ class Extractor:
             analysis.slots.pop("style", None)
         _third_row(analysis, found["said"])
         _size_judged(analysis)
+        _savings_then_price(analysis)  # "tengo unos 70 mil. busco algo como de 220"
         _insisted_amount(analysis)  # "¿por qué 21 mil de enganche? yo dije 25 mil"
         _own_car_plus_cash(analysis)  # "mi audi vale 200 y pongo 150 más": both, before
         _own_car_value(analysis)  # the car's value alone is read as the down payment
@@ -1031,6 +1033,7 @@ class Extractor:
             ):
                 cues = frozenset(unit.before | unit.after)
                 analysis.amounts.append((unit.first.start, unit.last.end, pesos_of(unit), cues))
+                analysis.meanings_at[unit.first.start] = dict(meaning)
             if not unit.is_range and meaning.keys() == {"price_min", "price_max"}:
                 analysis.approx[meaning["price_max"]] = money.pesos(last)  # "unos 20 mil"
             elif meaning.keys() == {"price_max"} and unit.cue("approx_before", "approx_after"):
@@ -2603,6 +2606,26 @@ def pesos_of(unit) -> float:
 
 
 SHORT_PASS = 2  # "no", "x": pass words too short to open an answer with a condition
+
+
+def _savings_then_price(analysis: Analysis) -> None:
+    """ "tengo unos setenta mil. busco algo tipo hatchback como de 220": the money they have,
+    then the car's price; the price is the search's, the money is put down (no ceiling)."""
+    if len(analysis.amounts) != 2 or "down_payment" in analysis.slots:
+        return
+    (first, _, saved, cues), (second, *_) = analysis.amounts
+    later = analysis.meanings_at.get(second, {})
+    if "savings" not in cues or analysis.slot_at.get("price_max") != first:
+        return
+    if not later.keys() & {"price_max", "price_min"} or later.keys() - {"price_max", "price_min"}:
+        return
+    for key in ("price_max", "price_min"):
+        analysis.slots.pop(key, None), analysis.slot_at.pop(key, None)
+    for key, value in later.items():
+        analysis.put(key, value, second)
+    analysis.put("down_payment", saved, first)
+
+
 INSISTED_REACH = 2  # "yo dije 25 mil", "te dije que 250": the amount this close after "dije"
 
 

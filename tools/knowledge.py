@@ -242,8 +242,13 @@ def _timed(
         if section.window is not None and (side := section.window.side(days, driven)) is not None
     }
     windowed = [section for section in named if section.name in sides]
-    if named and not windowed:
-        return None
+    if named and not windowed:  # "ya pasaron 15 días, ¿me regresan mi dinero?": whether the
+        # time is within the topic's windows, then the part asked
+        timed = [s for s in entry.sections if s.name in sides and s.window is not None]
+        if not timed:
+            return None
+        first = min(timed, key=lambda section: section.window.days if section.window else 0)
+        return _timed(entry, [first, *named], days, driven)
     parts = named if windowed else [s for s in entry.sections if s.name in sides]
     if not parts:
         return None

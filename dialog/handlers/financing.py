@@ -154,6 +154,8 @@ def financing_plan(ctx: TurnContext) -> Reply:
         if ctx.extraction.term_months and note:
             return Reply(note)  # "¿a 12 meses sí o no?": the answer, not the pitch again
         down = ctx.extraction.down_payment
+        if ctx.extraction.price_max is not None:  # "tengo unos 70 mil. busco algo como de 220":
+            down = None  # the car's price is said; the search answers, the 70 mil is put down
         if down and not note and SAVINGS in ctx.extraction.said and ctx.template("cash_short"):
             return savings_reach(ctx, down)  # "tengo 60 mil ahorrados, ¿me alcanza pa algo?"
         if down and not note and ctx.template("down_payment_reach"):
