@@ -98,6 +98,8 @@ class Grammar(_Strict):
     total_words: frozenset[str]
     has_verbs: frozenset[str]
     pass_conditions: frozenset[str]
+    errand_before: frozenset[str]
+    errand_after: frozenset[str]
     condition_fillers: frozenset[str]
     year_links: frozenset[str]
     search_turns: frozenset[str]

@@ -177,6 +177,8 @@ class ValueReader:
             judged = tokens[end : end + 1] in ([c] for c in COPULAS) and (
                 tokens[end + 1 : end + 2] in ([w] for w in (*INTENSIFIERS, "no"))
             )
+            if slot == "body_type" and _errand(tokens, start, end):
+                continue  # "same-day pickup", "pick up the car": collecting it, no pickup truck
             if slot == "body_type" and judged:
                 continue  # "los sedán son muy bajitos": what they are, no wish
             if slot == "body_type" and _said_of_one(tokens, start):
@@ -245,6 +247,15 @@ class ValueReader:
             len(before) >= len(phrase) and before[len(before) - len(phrase) :] == phrase
             for phrase in phrases
         )
+
+
+def _errand(tokens: list[str], start: int, end: int) -> bool:
+    """A body word that names collecting the car: "same-day pickup", "pick up the car"."""
+    before = " ".join(tokens[max(0, start - 2) : start])
+    after = tokens[end : end + 1]
+    return any(before.endswith(word) for word in GRAMMAR.errand_before) or (
+        bool(after) and after[0] in GRAMMAR.errand_after
+    )
 
 
 def _denied_after(tokens: list[str], end: int, disliked: frozenset[int] = frozenset()) -> bool:

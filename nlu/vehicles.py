@@ -98,7 +98,9 @@ class VehicleVocabulary:
         vehicles: VehicleLexicon | None = None,
     ):
         words = read_word_list((data_dir or DATA_DIR) / "common_words.txt")
-        return cls(catalog, lexicon, vehicles or load_vehicle_lexicon(), words)
+        # an everyday English word is no typo of a car ("my Spanish is pretty basic": no BAIC)
+        english = read_word_list((data_dir or DATA_DIR) / "english.txt")
+        return cls(catalog, lexicon, vehicles or load_vehicle_lexicon(), words | english)
 
     def _canonical_make(self, name: str) -> str:
         return self.makes.setdefault(fold(name), name)
