@@ -829,6 +829,7 @@ OPEN_ASKED = "context:open"  # "¿están abiertos?": the branches' hours asked
 
 NO_SECOND = "none"  # a context rule's answer that nothing else was asked
 ADDED = "context:added"
+DIFFERENCE = "money:difference"  # nlu: a difference or a leftover said ("la diferencia", "sobran")
 PLURAL_PICK = "context:plural_pick"  # "los de menos km": several cars in an order, no pick
 PLURAL_KIND = "context:plural_kind"  # a kind said in plural ("automáticos"): many cars, a search
 
@@ -980,6 +981,10 @@ def _small_price_is_monthly(
     the talk is of financing, so it is a monthly payment."""
     price, low = slots.get("price_max"), slots.get("price_min")
     if not isinstance(price, int | float) or price > settings.monthly_max:
+        return
+    if DIFFERENCE in reading.said:  # "los 18 mil que sobran, ¿me los dan?": what is left over
+        del slots["price_max"]  # after their car, no monthly payment
+        slots.pop("price_min", None)
         return
     if JUDGED in reading.said and not reading.price_bound and low is None:
         del slots["price_max"]  # "no manches, 8 mil es mucho, ¿a 6 años?": the payment judged

@@ -100,6 +100,8 @@ class Grammar(_Strict):
     pass_conditions: frozenset[str]
     errand_before: frozenset[str]
     errand_after: frozenset[str]
+    no_credit: frozenset[str]
+    minus_words: frozenset[str]
     condition_fillers: frozenset[str]
     year_links: frozenset[str]
     search_turns: frozenset[str]

@@ -56,7 +56,7 @@ from nlu.intents import (
 )
 from nlu.language import LanguageGuess
 from nlu.lexicon import DATA_DIR, Lexicon, read_word_list
-from nlu.numbers import NumberReader, Quantity
+from nlu.numbers import NumberReader, Quantity, digit_value
 from nlu.ordinals import OrdinalReader
 from nlu.places import PlaceIndex
 from nlu.schema import Extraction
@@ -877,6 +877,7 @@ class Extractor:
             analysis.slots.pop("style", None)
         _third_row(analysis, found["said"])
         _size_judged(analysis)
+        _price_minus(analysis)  # "el sentra de 268,999 menos 90 mil del aveo"
         _savings_then_price(analysis)  # "tengo unos 70 mil. busco algo como de 220"
         _insisted_amount(analysis)  # "¿por qué 21 mil de enganche? yo dije 25 mil"
         _own_car_plus_cash(analysis)  # "mi audi vale 200 y pongo 150 más": both, before
@@ -1313,6 +1314,19 @@ class Extractor:
                 analysis.slot_at.pop("price_max", None)
         return last
 
+    def _own_car_part(self, intent: str, slots: dict[str, object], analysis, context):
+        """A part of selling or trading in their car said with no car wished ("¿y los 18 mil que
+        sobran me los dan en efectivo?" after a search): that topic, not the search again."""
+        if intent != SEARCH_REQUEST or not context.own_car or SEARCH_CRITERIA_KEYS & slots.keys():
+            return None
+        if "context:search" in analysis.said:
+            return None
+        for label in self.own_car_labels:
+            part = f"section:{label.split('/', 1)[1]}:"
+            if label in self.classifier.labels and any(n.startswith(part) for n in analysis.said):
+                return self.classifier.labels[label]
+        return None
+
     def _condition_of_ours(
         self, intent: str, topic: str | None, slots: dict[str, object], analysis, context
     ):
@@ -1515,6 +1529,9 @@ class Extractor:
         if their_car and second == SEARCH_REQUEST and not wants_cars:
             second = None  # "¿en cuánto lo compran? tiene 120 mil km": their car's km
         wanted = wished or WANTED_NAMED in analysis.said  # "…a cuenta de un x-trail"
+        # "necesito cambiar mi carro, ¿sirve un versa o un vento?": cars offered as options are
+        # wished (one's own car is one car)
+        wanted = wanted or (bool(analysis.alternatives) and not slots.get("own_car"))
         if own_car_label and second is None and wanted and not context.asking:
             second = SEARCH_REQUEST  # "doy mi versa a cuenta de una camioneta de 7 pasajeros"
         label_now = _label(intent, topic) or ""
@@ -1567,6 +1584,12 @@ class Extractor:
         if band and "context:added" in analysis.said:  # "si dan unos 40 mil por el tsuru y le
             slots["price_max"] = analysis.approx[slots["price_max"]]  # sumo los 60": 40 mil
             del slots["price_min"]  # added to the down payment, no band around it
+        if _no_credit(analysis):
+            analysis.said.add(NO_CREDIT)  # "yo lo pago de contado, no quiero crédito"
+            reading = replace(reading, said=frozenset(analysis.said))
+        if GRAMMAR.difference_words & set(analysis.tokens):
+            analysis.said.add(DIFFERENCE)  # "los 18 mil que sobran": a leftover, no budget
+            reading = replace(reading, said=frozenset(analysis.said))
         if _unlisted_asked(analysis, reading.free_words):
             analysis.said.add(UNLISTED_ASKED)  # "¿tiene adeudos?": a thing no listing says
             reading = replace(reading, said=frozenset(analysis.said))
@@ -1973,6 +1996,9 @@ class Extractor:
         if intent == KNOWLEDGE and whole_stock and not named and second is None:
             second = _label(intent, topic)  # "mis papás me ayudan con el enganche. lo más
             intent, topic, stage = SEARCH_REQUEST, None, "context"  # económico que tengan"
+        own_part = self._own_car_part(intent, slots, analysis, context)
+        if own_part is not None:  # "¿y los 18 mil que sobran me los dan?" after trading in
+            intent, topic, stage, second = own_part.intent, own_part.topic, "context", None
         ours = self._condition_of_ours(intent, topic, slots, analysis, context)
         if ours is not None:
             intent, topic, stage, second = ours.intent, ours.topic, "context", None
@@ -2608,6 +2634,29 @@ def pesos_of(unit) -> float:
 SHORT_PASS = 2  # "no", "x": pass words too short to open an answer with a condition
 
 
+MIN_CAR_PRICE = 20_000  # a figure written in full this big before "menos" is a car's price
+
+
+def _price_minus(analysis: Analysis) -> None:
+    """ "el sentra 2019 de 268,999 menos 90 mil del aveo = ¿cuánto pago?": a car's price less an
+    amount put in; the price points at the car, the amount is what is put in (no ceiling)."""
+    if not analysis.amounts or "down_payment" in analysis.slots:
+        return
+    second, _, put_in, _ = analysis.amounts[-1]
+    tokens = analysis.tokens
+    if second < 2 or tokens[second - 1] not in GRAMMAR.minus_words:
+        return
+    price = digit_value(tokens[second - 2])  # "268,999 menos 90 mil"
+    if price is None or price < MIN_CAR_PRICE:
+        return
+    for key in ("price_max", "price_min"):
+        analysis.slots.pop(key, None), analysis.slot_at.pop(key, None)
+    analysis.put("price_max", price, second - 2)
+    analysis.put("down_payment", put_in, second)
+    analysis.said.add(CAR_PRICE)
+    analysis.said.discard(PRICE_BOUND)
+
+
 def _savings_then_price(analysis: Analysis) -> None:
     """ "tengo unos setenta mil. busco algo tipo hatchback como de 220": the money they have,
     then the car's price; the price is the search's, the money is put down (no ceiling)."""
@@ -2662,6 +2711,25 @@ def _insisted_amount(analysis: Analysis) -> None:
     analysis.put(slot, value, start)
     analysis.down_payments[:] = [value] if slot == "down_payment" else analysis.down_payments
     analysis.taken_back.append(quoted[-1][0])
+
+
+DIFFERENCE = "money:difference"  # a difference or leftover said: no monthly payment
+NO_CREDIT = "money:no_credit"  # paid in full: "de contado", "sin crédito", "no quiero crédito"
+
+
+def _no_credit(analysis: Analysis) -> bool:
+    """Paid in full said, and not denied ("no voy a pagar de contado" is a plan)."""
+    tokens = analysis.tokens
+    for phrase in GRAMMAR.no_credit:
+        words = phrase.split()
+        for at in range(len(tokens) - len(words) + 1):
+            if tokens[at : at + len(words)] == words:
+                if not set(tokens[max(0, at - NO_CREDIT_REACH) : at]) & DENIALS:
+                    return True
+    return False
+
+
+NO_CREDIT_REACH = 4  # "no voy a pagar de contado": a denial this close before it
 
 
 UNLISTED_ASKED = "context:unlisted_asked"  # a thing asked of a car that no rule reads

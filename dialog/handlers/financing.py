@@ -92,6 +92,7 @@ CHEAPEST = "cheapest"  # the order of the cars shown when no car costs the money
         "down_payment_reach": {"down_payment", "price_max", "min_pct", "terms"},
         "cash_short": SAVED,
         "savings_as_down": SAVED,
+        "cash_difference": CAR_PLACEHOLDERS | {"put_in", "rest"},
         "quote": QUOTE,
         "quote_line": {"term_years", "term_months", "monthly_payment", "total_paid"},
         "quote_assumed": QUOTE,
@@ -325,6 +326,9 @@ def _quote(ctx: TurnContext, focus: Car | None) -> Reply | None:
 
 def plan_reply(ctx: TurnContext, car: Car) -> Reply:
     """The plan with the customer's own terms, or the suggested options when they gave none."""
+    paid = _cash_difference(ctx, car)
+    if paid is not None:
+        return paid
     params = ctx.state.financing
     if (
         params.down_payment is None
@@ -779,6 +783,20 @@ LIST_PLANS = 5
 
 
 TOTAL_ASKED = "compare_cars:total"  # "¿cuánto es el total de los dos?"
+
+
+NO_CREDIT = "money:no_credit"  # nlu: paid in full, no plan wanted ("de contado", "sin crédito")
+
+
+def _cash_difference(ctx: TurnContext, car: Car) -> Reply | None:
+    """ "yo lo pago de contado; si me dan 90 mil por el aveo, ¿cuánto pongo yo?": the car's
+    price less what is put in, paid in full (no plan)."""
+    down = ctx.extraction.down_payment
+    if NO_CREDIT not in ctx.extraction.said or down is None or not ctx.template("cash_difference"):
+        return None
+    rest = max(car.price - down, 0.0)
+    values = {**car_values(car, words=ctx.words), "put_in": money(down), "rest": money(rest)}
+    return Reply(ctx.say("cash_difference", values), rephrasable=False)
 
 
 def plans_for_list(ctx: TurnContext, only: list[int] | None = None) -> str:
