@@ -2723,9 +2723,9 @@ def _no_credit(analysis: Analysis) -> bool:
     for phrase in GRAMMAR.no_credit:
         words = phrase.split()
         for at in range(len(tokens) - len(words) + 1):
-            if tokens[at : at + len(words)] == words:
-                if not set(tokens[max(0, at - NO_CREDIT_REACH) : at]) & DENIALS:
-                    return True
+            denied = set(tokens[max(0, at - NO_CREDIT_REACH) : at]) & DENIALS
+            if tokens[at : at + len(words)] == words and not denied:
+                return True
     return False
 
 
