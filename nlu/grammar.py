@@ -102,6 +102,7 @@ class Grammar(_Strict):
     errand_after: frozenset[str]
     no_credit: frozenset[str]
     minus_words: frozenset[str]
+    own_after: frozenset[str]
     condition_fillers: frozenset[str]
     year_links: frozenset[str]
     search_turns: frozenset[str]

@@ -745,7 +745,7 @@ class Extractor:
         own = [  # ("es" in "mi carro es un aveo" is a verb, not the Lexus ES)
             car
             for car in cars
-            if _owned(tokens, car[1], own_cues)
+            if (_owned(tokens, car[1], own_cues) or _owned_after(tokens, car[2]))
             and not all(token in OWN_GAP for token in tokens[car[1] : car[2]])
         ]
         own += [  # "my 2019 Mazda CX-5": the model right after an owned make is theirs too
@@ -3515,6 +3515,11 @@ def _after_cue(tokens: list[str], start: int, cue_ends: list[int]) -> bool:
         end <= start and start - end <= 2 and all(t in SIDE_GAP for t in tokens[end:start])
         for end in cue_ends
     )
+
+
+def _owned_after(tokens: list[str], end: int) -> bool:
+    """ "el tsuru es el que tenemos": a car said to be theirs right after its name."""
+    return phrase_starts_at(tokens, end, GRAMMAR.own_after)
 
 
 def _owned(tokens: list[str], start: int, cue_ends: list[int]) -> bool:
