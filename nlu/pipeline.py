@@ -26,6 +26,7 @@ from nlu import financing, money, seats, years
 from nlu.contact import SURNAME_ONLY, ContactReader
 from nlu.context import (
     AFTER_SALE,
+    DIFFERENCE,
     LEAD_UPDATE,
     MONEY,
     NO_SECOND,
@@ -1022,7 +1023,9 @@ class Extractor:
                 and not unit.cue("km_after")
             ):
                 cues = frozenset(unit.before | unit.after)  # "y pongo 150 mil más": money of
-                analysis.amounts.append((unit.first.start, unit.last.end, pesos_of(unit), cues))
+                analysis.amounts.append(
+                    (unit.first.start, unit.last.end, money.pesos(unit.last), cues)
+                )
             if meaning is None:  # no cue of its own, which a sum with their car may give it
                 if "count_after" in unit.after:
                     counted.update(quantity.start for quantity in unit.quantities)
@@ -1033,7 +1036,9 @@ class Extractor:
                 and not unit.is_range
             ):
                 cues = frozenset(unit.before | unit.after)
-                analysis.amounts.append((unit.first.start, unit.last.end, pesos_of(unit), cues))
+                analysis.amounts.append(
+                    (unit.first.start, unit.last.end, money.pesos(unit.last), cues)
+                )
                 analysis.meanings_at[unit.first.start] = dict(meaning)
             if not unit.is_range and meaning.keys() == {"price_min", "price_max"}:
                 analysis.approx[meaning["price_max"]] = money.pesos(last)  # "unos 20 mil"
@@ -2627,10 +2632,6 @@ OWN_VALUED = "money:own_car_valued"  # ... and what the car is worth was said wi
 PLUS_REACH = 3  # tokens between their car and the amount added to it ("mi audi + 150 mil")
 
 
-def pesos_of(unit) -> float:
-    return money.pesos(unit.last)
-
-
 SHORT_PASS = 2  # "no", "x": pass words too short to open an answer with a condition
 
 
@@ -2713,20 +2714,17 @@ def _insisted_amount(analysis: Analysis) -> None:
     analysis.taken_back.append(quoted[-1][0])
 
 
-DIFFERENCE = "money:difference"  # a difference or leftover said: no monthly payment
 NO_CREDIT = "money:no_credit"  # paid in full: "de contado", "sin crédito", "no quiero crédito"
 
 
 def _no_credit(analysis: Analysis) -> bool:
     """Paid in full said, and not denied ("no voy a pagar de contado" is a plan)."""
     tokens = analysis.tokens
-    for phrase in GRAMMAR.no_credit:
-        words = phrase.split()
-        for at in range(len(tokens) - len(words) + 1):
-            denied = set(tokens[max(0, at - NO_CREDIT_REACH) : at]) & DENIALS
-            if tokens[at : at + len(words)] == words and not denied:
-                return True
-    return False
+    return any(
+        phrase_starts_at(tokens, at, GRAMMAR.no_credit)
+        and not set(tokens[max(0, at - NO_CREDIT_REACH) : at]) & DENIALS
+        for at in range(len(tokens))
+    )
 
 
 NO_CREDIT_REACH = 4  # "no voy a pagar de contado": a denial this close before it

@@ -20,7 +20,7 @@ from dialog.render import money
 from dialog.screen import shown_car
 from dialog.turn import Choice, PlanSummary, Reply, TurnContext
 from nlu.context import price_pointed
-from nlu.pipeline import BARE_DOWN_PAYMENT, CAR_PRICE, CASH_SAID, SAVINGS
+from nlu.pipeline import BARE_DOWN_PAYMENT, CAR_PRICE, CASH_SAID, NO_CREDIT, SAVINGS
 from tools.catalog import Car
 from tools.financing import (
     FinancingError,
@@ -783,9 +783,6 @@ LIST_PLANS = 5
 
 
 TOTAL_ASKED = "compare_cars:total"  # "¿cuánto es el total de los dos?"
-
-
-NO_CREDIT = "money:no_credit"  # nlu: paid in full, no plan wanted ("de contado", "sin crédito")
 
 
 def _cash_difference(ctx: TurnContext, car: Car) -> Reply | None:

@@ -30,7 +30,7 @@ from dialog.screen import shown_car
 from dialog.turn import Choice, Reply, TurnContext
 from nlu.context import JUDGED, USE_SAID, car_matches, km_pointed, price_pointed
 from nlu.grammar import GRAMMAR
-from nlu.pipeline import CAR_PRICE, PRICE_SEEN
+from nlu.pipeline import CAR_PRICE, PRICE_SEEN, UNLISTED_ASKED
 from nlu.schema import Extraction
 from nlu.text import normalize
 from nlu.values import NEGATED
@@ -279,7 +279,6 @@ def _said_name(extraction: Extraction, words: dict[str, str] | None = None) -> s
     return " ".join(part for part in parts if part)
 
 
-UNLISTED_ASKED = "context:unlisted_asked"  # nlu: a thing asked of the car no rule reads
 CARD_SHOWN = "card_shown"  # turn mark: a car's card (price, km, version) is in the reply
 RECOMMENDED = "recommended"  # turn mark: the comparison says which car suits the use said
 
