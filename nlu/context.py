@@ -829,7 +829,7 @@ OPEN_ASKED = "context:open"  # "¿están abiertos?": the branches' hours asked
 
 NO_SECOND = "none"  # a context rule's answer that nothing else was asked
 ADDED = "context:added"
-DIFFERENCE = "money:difference"  # nlu: a difference or a leftover said ("la diferencia", "sobran")
+DIFFERENCE = "money:difference"  # a difference or a leftover said ("la diferencia", "sobran")
 PLURAL_PICK = "context:plural_pick"  # "los de menos km": several cars in an order, no pick
 PLURAL_KIND = "context:plural_kind"  # a kind said in plural ("automáticos"): many cars, a search
 

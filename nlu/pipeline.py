@@ -314,6 +314,11 @@ class Analysis:
         )
         return frozenset(whole)
 
+    def drop(self, *slots: str) -> None:
+        for slot in slots:
+            self.slots.pop(slot, None)
+            self.slot_at.pop(slot, None)
+
     def put(self, slot: str, value: object, position: int) -> None:
         if slot not in self.slots:
             self.slots[slot] = value
@@ -878,6 +883,10 @@ class Extractor:
             analysis.slots.pop("style", None)
         _third_row(analysis, found["said"])
         _size_judged(analysis)
+        if _no_credit(analysis):
+            analysis.said.add(NO_CREDIT)  # "yo lo pago de contado, no quiero crédito"
+        if GRAMMAR.difference_words & set(tokens):
+            analysis.said.add(DIFFERENCE)  # "los 18 mil que sobran": a leftover, no budget
         _price_minus(analysis)  # "el sentra de 268,999 menos 90 mil del aveo"
         _savings_then_price(analysis)  # "tengo unos 70 mil. busco algo como de 220"
         _insisted_amount(analysis)  # "¿por qué 21 mil de enganche? yo dije 25 mil"
@@ -1016,30 +1025,12 @@ class Extractor:
             both = both and bool(last.start) and tokens[last.start - 1] in GRAMMAR.plural_articles
             if both:
                 continue  # "las mensualidades de las dos": a count of cars, no amount
-            if (
-                not meaning
-                and unit.last.multiplied
-                and not unit.is_range
-                and not unit.cue("km_after")
-            ):
-                cues = frozenset(unit.before | unit.after)  # "y pongo 150 mil más": money of
-                analysis.amounts.append(
-                    (unit.first.start, unit.last.end, money.pesos(unit.last), cues)
-                )
-            if meaning is None:  # no cue of its own, which a sum with their car may give it
+            _record_amount(analysis, unit, meaning)
+            if meaning is None:
                 if "count_after" in unit.after:
                     counted.update(quantity.start for quantity in unit.quantities)
                 leftovers.extend(unit.quantities)
                 continue
-            if (
-                meaning.keys() & {"price_max", "down_payment", "monthly_budget"}
-                and not unit.is_range
-            ):
-                cues = frozenset(unit.before | unit.after)
-                analysis.amounts.append(
-                    (unit.first.start, unit.last.end, money.pesos(unit.last), cues)
-                )
-                analysis.meanings_at[unit.first.start] = dict(meaning)
             if not unit.is_range and meaning.keys() == {"price_min", "price_max"}:
                 analysis.approx[meaning["price_max"]] = money.pesos(last)  # "unos 20 mil"
             elif meaning.keys() == {"price_max"} and unit.cue("approx_before", "approx_after"):
@@ -1589,12 +1580,6 @@ class Extractor:
         if band and "context:added" in analysis.said:  # "si dan unos 40 mil por el tsuru y le
             slots["price_max"] = analysis.approx[slots["price_max"]]  # sumo los 60": 40 mil
             del slots["price_min"]  # added to the down payment, no band around it
-        if _no_credit(analysis):
-            analysis.said.add(NO_CREDIT)  # "yo lo pago de contado, no quiero crédito"
-            reading = replace(reading, said=frozenset(analysis.said))
-        if GRAMMAR.difference_words & set(analysis.tokens):
-            analysis.said.add(DIFFERENCE)  # "los 18 mil que sobran": a leftover, no budget
-            reading = replace(reading, said=frozenset(analysis.said))
         if _unlisted_asked(analysis, reading.free_words):
             analysis.said.add(UNLISTED_ASKED)  # "¿tiene adeudos?": a thing no listing says
             reading = replace(reading, said=frozenset(analysis.said))
@@ -2607,7 +2592,7 @@ def _own_car_value(analysis: Analysis, own_known: bool = False) -> None:
     plan = plan or any(
         label == FINANCING_REQUEST for label, *_ in analysis.labels
     )  # "¿cuánto al mes?"
-    rest = bool(set(analysis.tokens) & GRAMMAR.difference_words)
+    rest = DIFFERENCE in analysis.said
     # "si la X5 vale 450, ¿cuánto pongo de diferencia?": what is left after their car
     own = OWN_VALUE in analysis.said and (own_known or bool(slots.get("own_car")) or rest)
     ceiling = "price_max" in slots and "price_min" not in slots and "down_payment" not in slots
@@ -2625,6 +2610,25 @@ def _own_car_value(analysis: Analysis, own_known: bool = False) -> None:
         slots.pop("price_min", None)
         analysis.slot_at["down_payment"] = analysis.slot_at.pop("price_max", 0)
         analysis.slot_at.pop("price_min", None)
+
+
+AMOUNT_SLOTS = frozenset({"price_max", "down_payment", "monthly_budget"})
+
+
+def _record_amount(analysis: Analysis, unit: Unit, meaning: dict[str, float] | None) -> None:
+    """Every amount of money in order, with its cues and meaning, for the stages that weigh two
+    amounts together: one read as money, or a figure in thousands no cue gave a meaning ("y
+    pongo 150 mil más", which a sum with their car may give one)."""
+    if unit.is_range:
+        return
+    money_read = bool(meaning) and bool(meaning.keys() & AMOUNT_SLOTS)
+    bare_thousands = not meaning and unit.last.multiplied and not unit.cue("km_after")
+    if not (money_read or bare_thousands):
+        return
+    cues = frozenset(unit.before | unit.after)
+    analysis.amounts.append((unit.first.start, unit.last.end, money.pesos(unit.last), cues))
+    if meaning:
+        analysis.meanings_at[unit.first.start] = dict(meaning)
 
 
 TRADE_IN_PLUS = "money:own_car_plus"  # their car given in plus an amount: one down payment
@@ -2650,8 +2654,7 @@ def _price_minus(analysis: Analysis) -> None:
     price = digit_value(tokens[second - 2])  # "268,999 menos 90 mil"
     if price is None or price < MIN_CAR_PRICE:
         return
-    for key in ("price_max", "price_min"):
-        analysis.slots.pop(key, None), analysis.slot_at.pop(key, None)
+    analysis.drop("price_max", "price_min")
     analysis.put("price_max", price, second - 2)
     analysis.put("down_payment", put_in, second)
     analysis.said.add(CAR_PRICE)
@@ -2669,8 +2672,7 @@ def _savings_then_price(analysis: Analysis) -> None:
         return
     if not later.keys() & {"price_max", "price_min"} or later.keys() - {"price_max", "price_min"}:
         return
-    for key in ("price_max", "price_min"):
-        analysis.slots.pop(key, None), analysis.slot_at.pop(key, None)
+    analysis.drop("price_max", "price_min")
     for key, value in later.items():
         analysis.put(key, value, second)
     analysis.put("down_payment", saved, first)
@@ -2703,12 +2705,12 @@ def _insisted_amount(analysis: Analysis) -> None:
     slot, own = slot_said_at(quoted[-1][0]), slot_said_at(start)
     if slot is None:
         return
-    analysis.slots.pop(slot, None), analysis.slot_at.pop(slot, None)
+    analysis.drop(slot)
     if own not in (None, "price_max"):  # "6 mil?? te dije máximo 4 mil al mes": its own kind
         analysis.taken_back.append(quoted[-1][0])
         return
     if own is not None:
-        analysis.slots.pop(own, None), analysis.slot_at.pop(own, None)
+        analysis.drop(own)
     analysis.put(slot, value, start)
     analysis.down_payments[:] = [value] if slot == "down_payment" else analysis.down_payments
     analysis.taken_back.append(quoted[-1][0])
@@ -2779,7 +2781,7 @@ def _own_car_plus_cash(analysis: Analysis) -> None:
         own_end += 1
 
     def worth(end: int, cues: frozenset[str]) -> bool:  # what their car is worth
-        if cues & {"own_value"}:
+        if "own_value" in cues:
             return True
         between = tokens[end:own_at] if own_at is not None else []
         return 0 < len(between) <= 2 and between[0] in GRAMMAR.of_own  # "110k de mi jetta"
@@ -2803,8 +2805,7 @@ def _own_car_plus_cash(analysis: Analysis) -> None:
     ]
     if len(cash) != 1 or len(valued) > 1:
         return
-    for key in ("price_max", "price_min", "down_payment"):
-        analysis.slots.pop(key, None), analysis.slot_at.pop(key, None)
+    analysis.drop("price_max", "price_min", "down_payment")
     analysis.down_payments.clear()
     analysis.put("down_payment", cash[0] + sum(valued), analysis.amounts[0][0])
     analysis.said.add(TRADE_IN_PLUS)

@@ -244,10 +244,12 @@ def _timed(
     windowed = [section for section in named if section.name in sides]
     if named and not windowed:  # "ya pasaron 15 días, ¿me regresan mi dinero?": whether the
         # time is within the topic's windows, then the part asked
-        timed = [s for s in entry.sections if s.name in sides and s.window is not None]
+        timed = [
+            (s.window.days, i) for i, s in enumerate(entry.sections) if s.window and s.name in sides
+        ]
         if not timed:
             return None
-        first = min(timed, key=lambda section: section.window.days if section.window else 0)
+        first = entry.sections[min(timed)[1]]  # the shortest window (the return's 7 days)
         return _timed(entry, [first, *named], days, driven)
     parts = named if windowed else [s for s in entry.sections if s.name in sides]
     if not parts:
