@@ -106,8 +106,10 @@ class CueIndex:
             found = self.starting.get(position)
             if found:
                 end = max(end for _, end in found)
-                if end + 1 in self.number_starts and self.tokens[end] in CLAIMING:
-                    break  # "236,999 con enganche de 70 mil": the cue is the 70's
+                closing = any(label.endswith("_after") for label, other in found if other == end)
+                if end + 1 in self.number_starts and self.tokens[end] in CLAIMING and not closing:
+                    break  # "236,999 con enganche de 70 mil": the cue is the 70's (but "2016
+                    # para arriba de 180 a 220": "para arriba" closes the 2016)
                 leading = all(label.endswith("_before") for label, other in found if other == end)
                 if leading and end in self.number_starts:
                     break  # "con 80k over 4 years": "over" opens the 4, it bounds no 80k
@@ -157,7 +159,9 @@ class CueIndex:
             return False
         if self._labels_before(first.start) & {"pick_before"} and not both_years:
             return False  # "el 3 a 48 meses": a pick, then a term
-        return join == "-" or both_years or self.opens_range(first.start)
+        both_amounts = first.multiplied and second.multiplied and first.value < second.value
+        both_amounts = both_amounts and join in GRAMMAR.amount_range_joiners  # "180 mil a 220 mil"
+        return join == "-" or both_years or both_amounts or self.opens_range(first.start)
 
     def _approx(self, position: int) -> bool:
         """An approximation cue ("unos", "como") right before `position`."""

@@ -93,6 +93,8 @@ class Grammar(_Strict):
     asks_not_compares: frozenset[str]
     wish_denials: frozenset[str]
     guess_joiners: frozenset[str]
+    debt_words: frozenset[str]
+    amount_range_joiners: frozenset[str]
     plus_words: frozenset[str]
     of_own: frozenset[str]
     total_words: frozenset[str]

@@ -2296,7 +2296,8 @@ def _strong_beyond(analysis: Analysis, label: str, parts_named: str) -> bool:
 
 def _years_of_driving(tokens: list[str], analysis: Analysis, unit) -> bool:
     """ "90 mil km en 5 años": a km figure right before "en N años"; "I'm relocating to
-    Monterrey for 2 years", "voy a vivir 2 años en Puebla": a stay, not a plan."""
+    Monterrey for 2 years", "voy a vivir 2 años en Puebla": a stay, not a plan; "debo tenencias
+    de dos años": years owed."""
     start = unit.first.start
     at = analysis.slot_at.get("km_max")
     if start >= 2 and tokens[start - 1] == "en" and at is not None and at < start:
@@ -2307,7 +2308,8 @@ def _years_of_driving(tokens: list[str], analysis: Analysis, unit) -> bool:
     end = unit.last.end + 1  # "for 2 years in Monterrey", "2 años en Puebla": a stay there
     after = [i for i in range(end, min(end + 3, len(tokens))) if tokens[i] not in ("en", "in")]
     placed = bool(after) and analysis.kinds[after[0]] == "place"
-    return bool(before & STAY_WORDS) or placed
+    return bool(before & (STAY_WORDS | GRAMMAR.debt_words)) or placed  # ("debo tenencias de
+    # dos años": years owed)
 
 
 def _denied_year(tokens: list[str], unit, meaning: dict[str, float]) -> bool:

@@ -225,13 +225,18 @@ class ValueReader:
         )
 
     def _dropped(self, tokens: list[str], start: int) -> bool:
-        while start and tokens[start - 1] in INTENSIFIERS | GRAMMAR.indefinite_articles:
-            start -= 1  # "no tienen que ser tan grandes", "doesn't need to be a pickup"
+        if self._before(tokens, start, self.drops):
+            return True  # "without the carplay filter"
+        while start and tokens[start - 1] in INTENSIFIERS | GRAMMAR.indefinite_articles | ARTICLES:
+            start -= 1  # "no tienen que ser tan grandes", "doesn't need to be a pickup", "olvida
+            # las vans"
         return self._before(tokens, start, self.drops)
 
     def _negated(self, tokens: list[str], start: int) -> bool:
-        while start and (tokens[start - 1] in INTENSIFIERS or tokens[start - 1] in ("a", "an")):
-            start -= 1  # "que no sea muy grande", "not a manual"
+        while start and (
+            tokens[start - 1] in INTENSIFIERS or tokens[start - 1] in ("a", "an", *ARTICLES)
+        ):
+            start -= 1  # "que no sea muy grande", "not a manual", "no quiero las camionetas"
         before = " ".join(tokens[max(0, start - 6) : start])
         if any(f"{words} " in f"{before} " for words in GRAMMAR.yes_or_no):
             return False  # "¿la compass sí o no es 4x4?": asked, not ruled out

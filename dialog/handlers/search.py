@@ -706,8 +706,9 @@ def merge_filters(
             m for m in merged["exclude"] if m.casefold() != extraction.model.casefold()
         ] or None
     for name in extraction.said:  # "olvida el carplay": any car again
-        if name.startswith("dropped:") and name[8:] in merged:
-            merged[name[8:]] = None
+        dropped = name.removeprefix("dropped:")
+        if dropped != name and dropped in merged and getattr(extraction, dropped, None) is None:
+            merged[dropped] = None  # ("olvida las vans!! sedanes": the sedans said stay)
         if name.startswith("negated:"):  # "aunque no sea pickup" after pickups: not that one
             slot, _, value = name[8:].partition(":")
             if merged.get(slot) == value:
