@@ -37,6 +37,7 @@ CSV_COLUMNS = (
     "telefono",
     "email",
     "horario",
+    "contacto",  # "chat": the advisor writes in the conversation, no calls
     "estado",
     "nota",
     "motivo",
@@ -154,6 +155,7 @@ def csv_bytes(context: AppContext, rows: list[LeadRow]) -> bytes:
                 handoff.phone,
                 handoff.email,
                 handoff.contact_time,
+                handoff.contact_by,
                 row.status.status,
                 row.status.note,
                 handoff.reason,

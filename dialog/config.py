@@ -84,6 +84,9 @@ class Form(_Strict):
     refuse_phrases: list[str] = Field(default_factory=list)  # anywhere: the form is unwanted
     # ... because they gave their data before ("ya se los di la semana pasada"): said so
     given_before_phrases: list[str] = Field(default_factory=list)
+    # anywhere: reach me in this conversation ("escríbanme por aquí", "es este mismo número"):
+    # the phone question is answered, and a "no me llamen" beside it is no refusal
+    chat_phrases: list[str] = Field(default_factory=list)
     max_misses: int = Field(default=3, ge=1)  # messages in a row that answer nothing, then give up
     interrupt_intents: list[str] = Field(default_factory=list)
     # An intent guessed from examples (not a rule) interrupts only at this score or above.
@@ -283,6 +286,8 @@ class DialogConfig(_Strict):
             sets[f"form:{name}:refuse"] = form.refuse_phrases
             if form.given_before_phrases:
                 sets[f"form:{name}:given_before"] = form.given_before_phrases
+            if form.chat_phrases:
+                sets[f"form:{name}:chat"] = form.chat_phrases
             sets[f"form:{name}:skip"] = form.skip_phrases
             for question in form.questions:
                 for option, phrases in question.options.items():

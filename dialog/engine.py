@@ -362,6 +362,8 @@ def _says_nothing_new(
     """A second answer that repeats what the message already says, or the plan of the last
     turn with nothing changed in it."""
     shown_before = second.plan is not None and second.plan.model_dump() == last_plan
+    if second.kind == PLAN_AGAIN and first.plan is not None and first.plan == second.plan:
+        return True  # "the first Rio, 10% down 6 years": the card above is that plan
     if shown_before and first.plan is None:
         return not (figures and second.kind == PLAN_AGAIN)  # "¿es estándar? ¿y la mensualidad
         # con mis 30 mil a 4 años?" asked again: its one line ("¿el seguro va en la

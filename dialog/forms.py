@@ -23,6 +23,12 @@ NOTHING_ELSE = frozenset(
     {"out_of_scope", "greet", "human_agent", "purchase", "complaint", "inform"}
 )
 LEAD_SLOTS = ("name", "phone", "email", "contact_time")
+BY_CHAT = "chat"  # the lead's contact_by: reached in this same conversation
+
+
+def refused(ctx: TurnContext, name: str) -> bool:
+    """A refusal of the form `name`; "no me llamen, escríbanme por aquí" refuses calls only."""
+    return said(ctx, f"form:{name}:refuse") and not said(ctx, f"form:{name}:chat")
 
 
 def said(ctx: TurnContext, key: str) -> bool:
@@ -41,7 +47,7 @@ def declined_unasked(ctx: TurnContext) -> Reply | None:
     asked: the same answer as a refusal inside the form, not the menu."""
     if ctx.state.form is not None or ctx.intent not in NOTHING_ELSE:
         return None
-    if not any(said(ctx, f"form:{name}:refuse") for name in ctx.config.forms):
+    if not any(refused(ctx, name) for name in ctx.config.forms):
         return None
     ctx.state.profile["lead_declined"] = "1"
     return Reply(ctx.say("lead_declined_only"))
@@ -58,7 +64,7 @@ def continue_form(ctx: TurnContext) -> Reply | None:
     if _cancelled(ctx, progress.name) and not _answers_pending(ctx, form):
         ctx.state.form = None  # "después de las 5" answers the time; "después" alone cancels
         return Reply(ctx.say("form_cancelled"))
-    if said(ctx, f"form:{progress.name}:refuse"):  # "no quiero asesor, solo preguntaba"
+    if refused(ctx, progress.name):  # "no quiero asesor, solo preguntaba"
         ctx.state.form = None
         given = said(ctx, f"form:{progress.name}:given_before")  # "ya se los di la semana pasada"
         if given and ctx.template("lead_given_before"):
@@ -69,6 +75,7 @@ def continue_form(ctx: TurnContext) -> Reply | None:
         ctx.notes.append(ctx.say("lead_declined"))
         return None
     answers = _answers_pending(ctx, form) or said(ctx, PASS)  # "cualquiera" answers it
+    answers = answers or said(ctx, f"form:{progress.name}:chat")  # "por aquí": the phone
     if ctx.intent in form.end_intents and not answers:
         ctx.state.form = None  # "gracias, adiós": answer that, and stop asking
         return None
@@ -207,6 +214,10 @@ def _record_answers(ctx: TurnContext, form: Form, progress: FormProgress) -> Non
         if slot in slots:
             setattr(lead, slot, reader.lead_value(getattr(lead, slot), slot, slots[slot], said_now))
     lead_form = any(slot in LEAD_SLOTS for question in form.questions for slot in question.fills)
+    if lead_form and said(ctx, f"form:{progress.name}:chat") and lead.contact_by != BY_CHAT:
+        lead.contact_by = BY_CHAT  # "que me escriban aquí, no puedo contestar llamadas"
+        if ctx.template("chat_noted"):
+            ctx.notes.append(ctx.say("chat_noted"))
     if lead_form and slots.keys() & {"make", "model"}:
         from dialog.handlers.handoff import car_described
 
@@ -223,6 +234,8 @@ def _answer(
     ctx: TurnContext, question: FormQuestion, slots: dict[str, object], progress: FormProgress
 ) -> str | None:
     known = [slot for slot in question.fills if getattr(ctx.state.lead, slot, None) is not None]
+    if not known and "phone" in question.fills and ctx.state.lead.contact_by == BY_CHAT:
+        return BY_CHAT  # no number needed: the advisor writes in this conversation
     if known and all(slot in LEAD_SLOTS for slot in question.fills):
         return ", ".join(str(getattr(ctx.state.lead, slot)) for slot in known)
     filled = [slot for slot in question.fills if slot in slots]

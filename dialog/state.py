@@ -29,6 +29,7 @@ class Lead(BaseModel):
     phone: str | None = None
     email: str | None = None
     contact_time: str | None = None
+    contact_by: str | None = None  # "chat": reached in this conversation, no calls
 
     def missing(self, wanted: list[str]) -> list[str]:
         return [field for field in wanted if getattr(self, field, None) is None]

@@ -27,6 +27,7 @@ MEANINGS = frozenset(
         "paid_with_before",
     }
 )
+CLOSING_MEANINGS = MEANINGS | {"km_after"}  # after one, another meaning is the next number's
 YEAR_RANGE = (1980, 2035)
 CLAIMING = frozenset({"de", "del"})  # a cue then "de" and a number belongs to that number
 
@@ -113,7 +114,10 @@ class CueIndex:
                 leading = all(label.endswith("_before") for label, other in found if other == end)
                 if leading and end in self.number_starts:
                     break  # "con 80k over 4 years": "over" opens the 4, it bounds no 80k
-                labels.update(label for label, other in found if other == end)
+                here = {label for label, other in found if other == end}
+                if labels & CLOSING_MEANINGS and here & MEANINGS:
+                    break  # "esos de 100 mil km me dan miedo": the km are the 100 mil's
+                labels.update(here)
                 if _only_barriers(found, end):
                     break
                 position = end

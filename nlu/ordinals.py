@@ -103,6 +103,8 @@ class OrdinalReader:
             return quantity.start, int(value)
         if _alone(tokens, quantity.start, quantity.end, self.list_leads):
             return quantity.start, int(value)  # "compara 2 y 3"
+        if _opening(tokens, quantity.start, quantity.end):
+            return quantity.start, int(value)  # "1. omg", "3, ese me gusta"
         return None
 
 
@@ -124,6 +126,16 @@ def _alone(
         not token.isalnum() or token.isdigit() or token in PICK_JOINERS or token in leads
         for token in rest
     )
+
+
+OPENING_MARKS = frozenset({".", "!", ",", ":"})
+
+
+def _opening(tokens: list[str], start: int, end: int) -> bool:
+    """The number opens the message as its own clause and no other figure follows: a pick."""
+    if start != 0 or end >= len(tokens) or tokens[end] not in OPENING_MARKS:
+        return False
+    return not any(any(ch.isdigit() for ch in token) for token in tokens[end:])
 
 
 PICK_JOINERS = frozenset({"y", "e", "o", "con", "and", "vs"})  # "2 y 3", "el 1 con el 3"

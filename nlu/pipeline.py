@@ -842,6 +842,9 @@ class Extractor:
             at = mention.claimed[1][0]  # a remark on one car, then a question about the other
             analysis.slots.update(make=make, model=model)
             analysis.slot_at.update(make=at, model=at)
+            if model is None:  # "... y de honda no hay nada?": any Honda
+                analysis.slots.pop("model")
+                analysis.slot_at.pop("model")
         origins = [  # "mi novia es gringa": a person's origin, no cars wanted
             (name, start, end)
             for name, start, end in found["origin"]
@@ -3952,6 +3955,8 @@ def _meaning(unit: Unit) -> dict[str, float] | None:
         return {}  # "20 mil dólares (son como 340 mil pesos)": no peso amount
     if "interest_after" in unit.after:
         return {}  # "75 mil de puro interés": what a plan costs in interest, no budget
+    if "idiom_before" in unit.before and not unit.last.multiplied:
+        return {}  # "jala al 100", "está de 10": how well it runs, no amount
     for reader in READERS:
         meaning = reader(unit)
         if meaning is not None:

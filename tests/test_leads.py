@@ -68,3 +68,36 @@ def test_a_lead_in_one_message_in_any_order(make_app):
     lead = client.get("/admin/handoffs").get_json()["handoffs"][0]
     assert lead["email"] == "jorge.medina@mail.com" and lead["stock_id"] and lead["plan"]
     assert lead["car"] and "Versa" in lead["car"] and lead["summary"]
+
+
+@pytest.mark.parametrize(
+    "wish",
+    [
+        "mejor que me escriban aqui, en la chamba no puedo contestar llamadas",
+        "te digo que NO me llamen, por whats porfa. es este mismo numero",
+        "no les voy a dar mi numero, que me contesten aqui por whats",
+        "please just text me here, I can't take calls at work",
+    ],
+)
+def test_a_lead_reached_in_this_chat_needs_no_phone(make_app, wish):
+    """ "escríbanme por aquí": the phone question is answered, "no me llamen" beside it refuses
+    calls, not the advisor; the lead says so, to the customer, the API and the CSV."""
+    app = make_app()
+    client = app.test_client()
+    for text in ("quiero hablar con un asesor", "Laura Méndez"):
+        client.post("/chat", json={"user": "by-chat", "text": text})
+    reply = client.post("/chat", json={"user": "by-chat", "text": wish}).get_json()["reply"]
+    assert "número" not in reply and "number" not in reply
+    client.post("/chat", json={"user": "by-chat", "text": "en la tarde"})
+    lead = client.get("/admin/handoffs").get_json()["handoffs"][0]
+    assert lead["name"] == "Laura Méndez" and lead["phone"] is None
+    assert lead["contact_by"] == "chat"
+
+
+def test_a_whatsapp_lead_reached_in_this_chat_keeps_its_number(make_app):
+    """On WhatsApp the user is the number: "por aquí" keeps it and says no calls."""
+    client = make_app().test_client()
+    for text in ("asesor", "soy Laura Méndez, escribanme por aqui", "cuando sea"):
+        client.post("/chat", json={"user": "5215512345678", "text": text})
+    lead = client.get("/admin/handoffs").get_json()["handoffs"][0]
+    assert lead["phone"] == "5512345678" and lead["contact_by"] == "chat"

@@ -28,7 +28,7 @@ def car_in_focus(ctx: TurnContext) -> Car | None:
         if pointed is not None:
             ctx.state.selected = pointed.stock_id
     elif ordinal is not None and ctx.state.last_results:
-        stock_id = pick_by_ordinal(ctx.state.last_results, ordinal)
+        stock_id = ordinal_pick(ctx, ordinal)
         if stock_id is not None:
             ctx.state.selected = stock_id
     elif ctx.state.last_results:  # "la del 2021, ¿cuánto mide?": the listed car named
@@ -69,6 +69,28 @@ def _named_in_list(ctx: TurnContext) -> int | None:
         if matches or not naming:
             return matches[0] if len(matches) == 1 else None
     return None
+
+
+def ordinal_pick(ctx: TurnContext, ordinal: int) -> int | None:
+    """The listed car at `ordinal`; with a car named, the ordinal counts the listed cars of that
+    name ("the first Rio" when a Seat is first on the list, "el último Aveo")."""
+    from dialog.screen import shown_car
+    from nlu.context import car_matches
+
+    shown, extraction = ctx.state.last_results, ctx.extraction
+    stock_id = pick_by_ordinal(shown, ordinal)
+    slots = {key: getattr(extraction, key) for key in NAMING if getattr(extraction, key)}
+    if not slots:
+        return stock_id
+    named = [
+        listed
+        for listed in shown
+        if (car := ctx.services.catalog.get(listed)) is not None
+        and car_matches(shown_car(car), slots)
+    ]
+    if not named or stock_id in named:
+        return stock_id  # "el 3, el rio": the third is the Rio
+    return pick_by_ordinal(named, ordinal) or stock_id
 
 
 def pick_by_ordinal(stock_ids: list[int], ordinal: int) -> int | None:

@@ -31,6 +31,8 @@ DONE = {"name", "contact_time", "captured"} | CAR_PLACEHOLDERS
 CAPTURED_LINE = {"captured_line": {"label", "value"}}
 CAPTURED_TEMPLATES = {
     **{f"label_{key}": set() for key in (*LEAD_SLOTS, "car", "also", "plan", "own_car", "note")},
+    "label_contact_by": set(),
+    "contact_by_chat": set(),
     "label_own_car_plain": set(),
     "plan_line": {"monthly_payment", "term_months", "down_payment"},
     "own_car_owed": {"owed"},
@@ -168,6 +170,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         phone=lead.phone,
         email=lead.email,
         contact_time=lead.contact_time,
+        contact_by=lead.contact_by,
         stock_id=car.stock_id if car else None,
         car=title,
         plan=plan,
@@ -193,6 +196,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         "phone": lead.phone,
         "email": lead.email,
         "contact_time": _time_words(ctx, lead.contact_time),
+        "contact_by": ctx.say(f"contact_by_{lead.contact_by}") if lead.contact_by else None,
         "car": title,
         "plan": ctx.say("plan_line", plan_words(plan)) if plan else None,
         "also": state.profile.get(ALSO_KEY, "").replace(ALSO_SEP, "; ") or None,

@@ -19,6 +19,7 @@ from dialog.handlers.common import (
     car_values,
     joined,
     named_cars,
+    ordinal_pick,
     pick_by_ordinal,
     plan_wished,
     plan_words,
@@ -89,7 +90,7 @@ def select_car(ctx: TurnContext) -> Reply:
     if not shown:
         return Reply(ctx.say("nothing_shown"))
     if extraction.ordinal is not None:
-        stock_id = pick_by_ordinal(shown, extraction.ordinal)
+        stock_id = ordinal_pick(ctx, extraction.ordinal)
         if stock_id is None:
             stock_id = _next_page_pick(ctx, shown, extraction.ordinal)
         if stock_id is None and len(shown) == 1 and ctx.template("out_of_range_one"):

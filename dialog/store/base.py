@@ -43,6 +43,7 @@ class Handoff(BaseModel):
     phone: str | None = None
     email: str | None = None
     contact_time: str | None = None
+    contact_by: str | None = None  # "chat": "escríbanme por aquí", no calls
     stock_id: int | None = None
     car: str | None = None  # "Volkswagen Jetta 2019 · $289,999"
     plan: dict[str, object] | None = None
