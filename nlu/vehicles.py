@@ -272,9 +272,10 @@ def resolve(
             if mention.model is None:  # the make named first stays the car asked of
                 mention.claimed.append((start, end))
                 continue
-        if not model_names and mention.make and usable[0].make != mention.make:
-            if (usable[0].make, None) not in mention.apart:  # "la rav4 tiene muchos km. y de
-                mention.apart.append((usable[0].make, None))  # honda no hay nada?": apart
+        another_make = bool(mention.make) and usable[0].make != mention.make
+        if not model_names and another_make and (usable[0].make, None) not in mention.apart:
+            mention.apart.append((usable[0].make, None))  # "la rav4 tiene muchos km. y de honda
+            # no hay nada?": a make apart
         if model_names and mention.model is None:
             pick = _prefer_make(model_names, mention.make or _first(makes_said, named))
             mention.model, mention.make = pick.model, pick.make
