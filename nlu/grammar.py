@@ -179,7 +179,7 @@ class Grammar(_Strict):
         return folded
 
 
-MOST_PHRASE_WORDS = 4  # the longest phrase of a set read around a position
+MOST_PHRASE_WORDS = 6  # the longest phrase of a set read around a position
 
 
 def phrase_ends_at(tokens: list[str], i: int, phrases: frozenset[str]) -> bool:

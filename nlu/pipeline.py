@@ -753,7 +753,8 @@ class Extractor:
             for car in cars
             if (_owned(tokens, car[1], own_cues) or _owned_after(tokens, car[2]))
             and not all(token in OWN_GAP for token in tokens[car[1] : car[2]])
-        ]
+            and not all(token in GRAMMAR.numeral_models for token in tokens[car[1] : car[2]])
+        ]  # ("el mazda es uno que les compré": "uno" is the Mazda, no Fiat)
         own += [  # "my 2019 Mazda CX-5": the model right after an owned make is theirs too
             car for car in cars if car not in own and any(car[1] == o[2] for o in own)
         ]

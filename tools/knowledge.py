@@ -73,6 +73,9 @@ class KnowledgeSection(BaseModel):
     # asked beside a car, it is the question, the car its subject ("can you source a hilux for
     # me?"): this part is answered first, the car's search after it
     before_search: bool = False
+    # said, it is the whole answer: "en la app no me sale nada" gets no list of what the app does
+    # nor another section that sends them to it
+    only: bool = False
 
     @field_validator("patterns")
     @classmethod
@@ -185,6 +188,7 @@ class KnowledgeBase:
                 return timed
         if not sections:
             return KnowledgeAnswer(topic=entry.topic, text=entry.answer)
+        sections = [section for section in sections if section.only] or sections
         alone = [section for section in sections if section.alone]
         sections = [  # "¿abren el 16 de septiembre?": the holidays, which say the hours too
             section

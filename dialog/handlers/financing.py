@@ -96,6 +96,7 @@ CHEAPEST = "cheapest"  # the order of the cars shown when no car costs the money
         "quote": QUOTE,
         "quote_line": {"term_years", "term_months", "monthly_payment", "total_paid"},
         "quote_assumed": QUOTE,
+        "income_share": {"income", "share"},
         "income_note": CAR_PLACEHOLDERS
         | {
             "income",
@@ -193,6 +194,16 @@ def _income(ctx: TurnContext, car: Car | None) -> Reply | None:
     }
     offered = f"plan:{least.term_months}:{least.down_payment_pct:g}"  # "¿te lo paso?" ... "sí"
     return Reply(ctx.say("income_note", values), offered=offered)
+
+
+def _income_share(ctx: TurnContext, plan: Plan) -> str:
+    """ "¿a 5 años? mi sueldo es de 25 mil, ¿me alcanza?": the share of the income the payment
+    takes (arithmetic); whether it is approved is the credit review's call."""
+    income = ctx.extraction.income
+    if not income or not ctx.template("income_share"):
+        return ""
+    share = f"{plan.monthly_payment / income * 100:.0f}%"
+    return ctx.say("income_share", {"income": money(income), "share": share})
 
 
 def down_payment_reach(ctx: TurnContext, down_payment: float) -> Reply:
@@ -386,6 +397,7 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
     if longest and ctx.template("longest_note"):  # "¿y a 6 años? ¿es lo máximo?": yes
         text = _before_closing(text, ctx.say("longest_note", _plan_values(ctx, car, plan)))
     text = _before_closing(text, _over_budget(ctx, car, plan))
+    text = _before_closing(text, _income_share(ctx, plan))
     body, _, closing = text.rpartition("\n\n")
     if body and closing.rstrip().endswith("?"):  # the closing question is the reply's ask: a
         return Reply(body, ask=closing, plan=_summary(plan))  # form opened beside it asks instead
@@ -498,6 +510,12 @@ def _compared(ctx: TurnContext, car: Car) -> Reply | None:
     what each costs in all."""
     extraction, params = ctx.extraction, ctx.state.financing
     terms = list(extraction.terms) or [params.term_months]
+    offered = [years * 12 for years in ctx.services.financing.terms_years]
+    ends = said(ctx, "financing:longest_term") and said(ctx, "financing:shortest_term")
+    if said(ctx, "financing:all_terms") and not extraction.terms:
+        terms = offered  # "¿a qué plazos hay?": every term, the same down payment
+    elif ends and not extraction.terms:
+        terms = [min(offered), max(offered)]  # "quiero ver el más largo y el más corto"
     downs: list[tuple[float | None, float | None]] = [
         (amount, None) for amount in extraction.down_payments
     ] + [(None, pct) for pct in extraction.down_payment_pcts]

@@ -62,7 +62,27 @@ def start_handoff(ctx: TurnContext, reason: str | None = None) -> Reply:
         topic = ctx.extraction.model_copy(update={"intent": "knowledge", "topic": RESERVATION})
         rules = knowledge_answer(replace(ctx.speaking_as("knowledge"), extraction=topic))
         return rules.followed_by(reply)  # "lo quiero apartar": the 3 days, then the form
-    return reply
+    visit = _visit_asked(ctx)
+    return visit.followed_by(reply) if visit is not None else reply
+
+
+PLACES = "locations"  # where and when a car is seen: its answer comes before the advisor's form
+
+
+def _visit_asked(ctx: TurnContext) -> Reply | None:
+    """ "vivo en tlalnepantla, ¿puedo ir a verlo el domingo?": the visit asked is answered (the
+    hours, the branch of that city) before the advisor's form books it."""
+    extraction = ctx.extraction
+    asked = "?" in ctx.text or "context:question" in extraction.said
+    places = any(name.startswith(f"section:{PLACES}:") for name in extraction.said)
+    if not asked or not (places or extraction.city):
+        return None
+    from dialog.handlers.answers import knowledge_answer
+
+    kept = frozenset(name for name in extraction.said if not name.startswith("knowledge:"))
+    topic = extraction.model_copy(update={"intent": "knowledge", "topic": PLACES, "said": kept})
+    answer = knowledge_answer(replace(ctx.speaking_as("knowledge"), extraction=topic))
+    return answer if answer.text.strip() else None
 
 
 def car_described(ctx: TurnContext) -> None:
