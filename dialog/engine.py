@@ -41,7 +41,7 @@ from dialog.screen import dialog_context
 from dialog.state import OWN_CAR_BOUGHT, ConversationState, utc_now
 from dialog.store.base import Handoff, Store, Turn
 from dialog.turn import Reply, TurnContext, TurnResult
-from nlu.pipeline import CAR_FIRST, NO_OWN_CAR, WANTED_NAMED, Extractor
+from nlu.pipeline import CAR_FIRST, INSISTING, NO_OWN_CAR, WANTED_NAMED, Extractor
 from nlu.schema import Extraction
 from nlu.text import normalize, sentences, valid_unicode
 from tools.catalog import car_name
@@ -151,6 +151,7 @@ class Engine:
                 listener(ctx.handoff)
         reply = self._maybe_rephrase(ctx, reply)
         reply = _not_twice(ctx, reply)
+        reply = _guarded(_correction_heard, ctx, reply)
         reply.text = _advisor_once(ctx.config.advisor_once, reply.text)
         if state.handoff and state.language == "es":
             reply.text = _after_lead(ctx.config.lead_sent_says, reply.text)
@@ -509,6 +510,26 @@ def _advisor_once(short: dict[str, str], text: str) -> str:
 @lru_cache(maxsize=8)
 def _phrases_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)))
+
+
+APOLOGIES = ("perdón", "lamento", "tienes razón", "sorry", "you're right", "🙏")
+CORRECTED = "correction_heard"
+
+
+def _correction_heard(ctx: TurnContext, reply: Reply) -> Reply:
+    """ "yo no dije 100 mil de enganche", "ya me desesperaste. SEDÁN 2016": the corrected answer
+    opens with a short apology, unless the reply (or the one before) apologises already."""
+    if INSISTING not in ctx.extraction.said or not reply.text.strip():
+        return reply
+    state = ctx.state
+    if state.profile.get(CORRECTED) == str(state.turns - 1) or not ctx.template(CORRECTED):
+        return reply  # said last turn: not again
+    said = " ".join([*ctx.notes, reply.text]).casefold()
+    if any(word in said for word in APOLOGIES):
+        return reply
+    state.profile[CORRECTED] = str(state.turns)
+    reply.text = f"{ctx.say(CORRECTED)}\n\n{reply.text.lstrip()}"
+    return reply
 
 
 def _guarded(step, ctx: TurnContext, reply: Reply) -> Reply:

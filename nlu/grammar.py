@@ -94,6 +94,7 @@ class Grammar(_Strict):
     wish_denials: frozenset[str]
     guess_joiners: frozenset[str]
     debt_words: frozenset[str]
+    paid_verbs: frozenset[str]
     amount_range_joiners: frozenset[str]
     plus_words: frozenset[str]
     of_own: frozenset[str]

@@ -2334,6 +2334,8 @@ def _denied_year(tokens: list[str], unit, meaning: dict[str, float]) -> bool:
 def _seen_elsewhere(tokens: list[str], unit) -> bool:
     """A price a car was seen at somewhere else: "vi uno igual en 230", "I saw one for 250k"."""
     start = unit.first.start
+    if start and tokens[start - 1] in GRAMMAR.paid_verbs:
+        return True  # "el rio me costó 249,999": what they paid, no ceiling
     if start == 0 or tokens[start - 1] not in GRAMMAR.seen_price_joiners:
         return False
     if GRAMMAR.seen_but_cheaper & set(tokens):
@@ -2691,7 +2693,12 @@ def _insisted_amount(analysis: Analysis) -> None:
     """ "¿por qué 21 mil de enganche? yo dije 25 mil", "50 mil?? dije 250 mil": the amount said
     after "dije" is the one meant; it takes the place of the amount quoted before it (the same
     kind of money: a down payment stays a down payment)."""
-    ends = [end for name, _, end in analysis.said_spans if name == "context:insisting"]
+    spans = [(start, end) for name, start, end in analysis.said_spans if name == INSISTING]
+    denials = GRAMMAR.wish_denials
+    denied = [end for start, end in spans if start and analysis.tokens[start - 1] in denials]
+    ends = [end for _, end in spans if end not in denied]
+    if denied:  # "yo no dije q tengo 100 mil de enganche... tengo como 40 mil"
+        _amount_taken_back(analysis, denied)
     if not ends or len(analysis.amounts) < 2 or "price_min" in analysis.slots:
         return
     after = [a for a in analysis.amounts if any(0 <= a[0] - end <= INSISTED_REACH for end in ends)]
@@ -2722,6 +2729,34 @@ def _insisted_amount(analysis: Analysis) -> None:
     analysis.taken_back.append(quoted[-1][0])
 
 
+def _amount_taken_back(analysis: Analysis, ends: list[int]) -> None:
+    """ "yo no dije q tengo 100 mil de enganche, eso era de los km. tengo como 40 mil": the
+    amount right after "no dije" is taken back; another amount of that kind said is the one."""
+
+    def slot_said_at(position: int) -> str | None:
+        return next(
+            (key for key, at in analysis.slot_at.items() if key in MONEY_SLOTS and at == position),
+            None,
+        )
+
+    denied = [a for a in analysis.amounts if any(0 <= a[0] - end <= INSISTED_REACH for end in ends)]
+    for start, _, value, _ in denied:
+        slot = slot_said_at(start)
+        analysis.taken_back.append(start)
+        if slot is None:
+            continue
+        analysis.drop(slot)
+        if slot == "down_payment":
+            analysis.down_payments[:] = [d for d in analysis.down_payments if d != value]
+        others = [a for a in analysis.amounts if a[0] != start and a[2] != value]
+        if others:  # the amount said instead, of the kind taken back ("it's 30k": down)
+            other_slot = slot_said_at(others[-1][0])
+            if other_slot is not None and other_slot != slot:
+                analysis.drop(other_slot)
+            analysis.put(slot, others[-1][2], others[-1][0])
+
+
+INSISTING = "context:insisting"
 NO_CREDIT = "money:no_credit"  # paid in full: "de contado", "sin crédito", "no quiero crédito"
 
 
