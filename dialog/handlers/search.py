@@ -116,6 +116,7 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"
         "similar_to": {"model"},
         "others_like": {"model"},
         "missing_alternative": {"models"},
+        "named_over_budget": CAR_PLACEHOLDERS | {"budget"},
         "single_result": RESULTS,
         "inventory": {"total", "min_price", "max_price", "makes", "oldest", "newest"},
         "no_more": {"total"},
@@ -329,6 +330,8 @@ def search_cars(ctx: TurnContext) -> Reply:
     if more and not outcome.cars:
         return Reply(ctx.say("no_more", {"total": outcome.total}))
     ctx.state.page = offset
+    if outcome.cars and not outcome.relaxed and not more:
+        _named_over_budget(ctx, filters, max_price)  # "jetta, vento o corolla, hasta 300 mil"
     reply = list_outcome(ctx, outcome, budget_note, first=offset + 1)
     ctx.state.paged = [*shown, *(reply.results or [])]
     if len(reply.results or ()) > 1 and ctx.state.selected not in (reply.results or ()):
@@ -1017,6 +1020,29 @@ def _missing_alternatives(ctx: TurnContext, filters: SearchFilters) -> None:
     if missing and ctx.template("missing_alternative"):
         joiner = f" {(ctx.template('or_join') or 'o').strip()} "  # "or" in English
         ctx.notes.append(ctx.say("missing_alternative", {"models": joiner.join(missing)}))
+
+
+def _named_over_budget(ctx: TurnContext, filters: SearchFilters, max_price: float | None) -> None:
+    """ "estaba viendo jetta, vento o corolla, tengo hasta 300 mil": a model named that the list
+    leaves out because its cheapest one costs more is said so, with that price."""
+    caps = [cap for cap in (max_price, filters.price_max) if cap]
+    named = [filters.model] + [alternative_parts(name)[1] for name in filters.alternatives or ()]
+    named = [model for model in named if model]
+    if not caps or len(named) < 2 or not ctx.template("named_over_budget"):
+        return
+    catalog = ctx.services.catalog
+    everyone = search(catalog, filters, len(catalog), max_price)
+    listed = {car.model.casefold() for car in everyone.cars}
+    for model in named:
+        if model.casefold() in listed:
+            continue
+        same = [car for car in catalog.cars if car.model.casefold() == model.casefold()]
+        cheapest = min(same, key=lambda car: car.price, default=None)
+        if cheapest is None or cheapest.price <= min(caps):
+            continue
+        budget = _amount(min(caps), ctx.words.get("thousand", "mil"))
+        values = {**car_values(cheapest, words=ctx.words), "budget": budget}
+        ctx.notes.append(ctx.say("named_over_budget", values))
 
 
 def _availability_of_focus(ctx: TurnContext) -> Car | None:
