@@ -16,6 +16,7 @@ from nlu.text import normalize, sentences
 
 DETAILS_HANDLER = "catalog.details"  # its parts are the car's data asked ("details:km")
 QUOTE_CHARS = 90  # a longer question is cut at a word, with "…"
+SELECTED = "select_car"  # a sentence naming the car in focus again, with what it asks of it
 ASKED = "?"
 OPENING_WORDS = 4  # the longest opening said: "i'd like to know"
 RULED = ("rule", "context")  # stages that read a sentence by its words, not by likeness
@@ -35,6 +36,7 @@ def answer_open_questions(
     if ctx.answered_last:
         answered.add(_label(*ctx.answered_last))
     added = 0
+    asides: dict[str, set[str]] = {}  # the parts each answer added here took
     asked = [sentence for sentence in parts if _asks(sentence, policy)]
     if not asked:
         return first  # "Estoy en Monterrey.": where they are, not a question about the branches
@@ -43,8 +45,16 @@ def answer_open_questions(
         if added >= policy.most:
             break
         reading = extractor.extract(sentence, context)
+        if reading.intent == SELECTED and reading.second and ctx.state.selected is not None:
+            intent, _, topic = reading.second.partition("/")  # "y es la versión advance
+            reading = reading.model_copy(  # verdad": of the car in focus, its detail asked
+                update={"intent": intent, "topic": topic or None, "second": None}
+            )
         label = reading.label
-        if label in answered and (_parts(ctx, reading) or not _parts(ctx, ctx.extraction, label)):
+        parts = _parts(ctx, reading)
+        if label in asides and parts and not parts <= asides[label]:
+            pass  # "solo 18 mil km? … y es la versión advance verdad": another datum of it
+        elif label in answered and (parts or not _parts(ctx, ctx.extraction, label)):
             continue  # asked and answered; but "¿incluye seguro? ¿y cuánto tardan?" is two
         if _names_answered(extractor, sentence, answered):
             continue  # "¿qué documentos necesito para venderlo?": the sale's answer took it
@@ -64,6 +74,7 @@ def answer_open_questions(
         if reply.kind == REPEATED and first.text.strip():
             continue  # "ya te lo compartí arriba" beside a real answer says nothing
         answered.add(label)
+        asides[label] = asides.get(label, set()) | parts
         added += 1
         first = first.followed_by(reply)
     return first
@@ -169,6 +180,8 @@ def _asks(sentence: str, policy: OpenQuestions) -> bool:
     if sentence.rstrip(" !.").endswith(ASKED):
         return True
     words = _unconnected(normalize(sentence).split(), policy)
+    if len(words) > 2 and words[-1] in policy.tag_words:
+        return True  # "y es la versión advance verdad": a question tagged, no "?"
     opening = policy.opening
     return any(" ".join(words[:n]) in opening for n in range(1, OPENING_WORDS + 1) if words)
 

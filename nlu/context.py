@@ -378,6 +378,8 @@ def apply_context(
         asked_alone = asked.startswith("knowledge/") and not _criteria_beyond(slots, naming)
         if reading.label == SEARCH and asked_alone:
             return asked, NO_SECOND
+        if reading.label == SEARCH and not _criteria_beyond(slots, naming):
+            return DETAILS, None  # "solo 18 mil km? q raro": its km, said back, asked of
     lifted = LIFTED & reading.said
     searched = context.shown or context.focus is not None
     car_talk = reading.stage != "rule" or reading.weak or reading.label in CAR_LABELS

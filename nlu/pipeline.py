@@ -1733,8 +1733,10 @@ class Extractor:
             intent, topic, stage, second = COMPARE, None, "rule", None  # "¿cuál me conviene,
             # la odyssey 2016 o la 2015?": those two, side by side
         traits = slots.keys() & {"drive", "transmission", "fuel", "bluetooth", "car_play"}
-        if intent in (POLICY, KNOWLEDGE) and second is None and naming and traits:
+        data_asked = any(name.startswith("details:") for name in analysis.said)
+        if intent in (POLICY, KNOWLEDGE) and second is None and naming and (traits or data_asked):
             second = DETAILS  # "me interesa la frontier 2022, ¿tiene 4x4? ¿se puede negociar?"
+            # "te pregunté si el sentra es versión advance y si el km es real"
         of_seen = bool(naming) and any(car_matches(car, naming) for car in seen)
         if second == SEARCH_REQUEST and DETAILS in hits.worded and of_seen and not preferred:
             second = DETAILS  # "¿descuento de contado? ¿y el Vento tiene Bluetooth?"
