@@ -12,12 +12,13 @@ from functools import lru_cache
 
 from dialog.cars import car_values
 from dialog.config import FALLBACK_ROUTE
-from dialog.forms import LEAD_SLOTS, continue_form, declined_unasked
+from dialog.forms import LEAD_SLOTS, chat_after_lead, continue_form, declined_unasked
 from dialog.handlers.answers import QUOTED, REPEATED, SECOND_REQUEST
 from dialog.handlers.common import car_in_focus
 from dialog.handlers.financing import PLAN_AGAIN, PLAN_FIGURES
 from dialog.handlers.handoff import (
     DROP_NOTE_KEY,
+    LEAD_CONTACT,
     LEAD_PLAN,
     OWN_CAR_KM,
     OWN_CAR_OFFER,
@@ -26,6 +27,7 @@ from dialog.handlers.handoff import (
     OWN_CAR_TRAITS,
     WHOLE_MESSAGE,
     WISH_ADDED,
+    contact_record,
     drop_notes,
     finish_handoff,
     note_wishes,
@@ -195,7 +197,7 @@ class Engine:
         """`forms=False` for a second request: the open form neither reads it nor asks again."""
         try:
             form = ctx.state.form if forms else None
-            declined = declined_unasked(ctx) if forms else None
+            declined = (declined_unasked(ctx) or chat_after_lead(ctx)) if forms else None
             if declined is not None:
                 return declined
             if form is not None:
@@ -570,7 +572,14 @@ def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
         reply.text = "\n\n".join(part for part in (reply.text, updated.text) if part)
         return reply
     wished = ctx.marks.get(WISH_ADDED, False)  # "please note I'm paying cash" after the lead
-    if not (car_fixed or own_fixed or wished):
+    # "5519283746. y en la tarde. ¿me reciben mi camioneta?": the number and time given beside a
+    # question, after the lead went without them
+    given = extraction.phone or extraction.email or extraction.contact_time
+    sent_contact = state.profile.get(LEAD_CONTACT)
+    contact_fixed = bool(given) and sent_contact is not None
+    contact_fixed = contact_fixed and sent_contact != contact_record(state.lead)
+    contact_fixed = contact_fixed and ctx.intent not in (LEAD_UPDATE_INTENT, "lead_update")
+    if not (car_fixed or own_fixed or wished or contact_fixed):
         return reply
     fixing = ctx.speaking_as(LEAD_UPDATE_INTENT)
     spec = HANDLERS.get(fixing.route.handler)

@@ -53,6 +53,28 @@ def declined_unasked(ctx: TurnContext) -> Reply | None:
     return Reply(ctx.say("lead_declined_only"))
 
 
+def chat_after_lead(ctx: TurnContext) -> Reply | None:
+    """ "que no, por aquí, ya tienes mi whats" once the lead was sent, with nothing else asked:
+    the lead is reached in this chat, said so (and sent again if that is new)."""
+    state = ctx.state
+    if state.form is not None or not state.handoff:
+        return None
+    if not any(said(ctx, f"form:{name}:chat") for name in ctx.config.forms):
+        return None
+    unasked = ctx.intent == "search_cars" and not ctx.extraction.slots()
+    if ctx.intent not in NOTHING_ELSE and not unasked:
+        return None
+    if state.lead.contact_by == BY_CHAT:
+        return Reply(ctx.say("chat_noted"))
+    state.lead.contact_by = BY_CHAT
+    from dialog.handlers.handoff import finish_handoff
+
+    updating = ctx.speaking_as("inform")
+    reply = finish_handoff(updating, "updated")
+    ctx.handoff = updating.handoff
+    return reply
+
+
 def continue_form(ctx: TurnContext) -> Reply | None:
     """Consume this message as form answers; None when it is another request (handled normally,
     then the pending question is asked again once)."""

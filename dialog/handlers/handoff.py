@@ -205,6 +205,7 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
             if ctx.extraction.alternatives:  # "interested in both the CR-V 2016 and the CX-5
                 _also_wanted(ctx, None)  # 2019": the other one goes in too
         state.profile["lead_own_car"] = own_car_record(state)
+        state.profile[LEAD_CONTACT] = contact_record(lead)
         state.profile[LEAD_PLAN] = plan_key(plan) if plan else ""
     elif state.profile.get("lead_car") is not None:  # what was sent, not the car now in focus
         sent = ctx.services.catalog.get(int(state.profile["lead_car"]))
@@ -242,6 +243,14 @@ def finish_handoff(ctx: TurnContext, template: str = "done", send: bool = True) 
         "captured": "\n".join(lines),
     }
     return Reply(ctx.say(template, values), rephrasable=False)
+
+
+LEAD_CONTACT = "lead_contact"  # profile key: the contact data the lead was sent with
+
+
+def contact_record(lead) -> str:
+    """The lead's ways and time of contact, to tell when they change after it was sent."""
+    return "|".join(str(value or "") for value in (lead.phone, lead.email, lead.contact_time))
 
 
 @handler(
