@@ -1733,7 +1733,9 @@ class Extractor:
             intent, topic, stage, second = COMPARE, None, "rule", None  # "¿cuál me conviene,
             # la odyssey 2016 o la 2015?": those two, side by side
         traits = slots.keys() & {"drive", "transmission", "fuel", "bluetooth", "car_play"}
-        data_asked = any(name.startswith("details:") for name in analysis.said)
+        data_asked = any(  # (not "¿cuánto cuesta el envío?": a price of something else)
+            name.startswith("details:") and name != "details:price" for name in analysis.said
+        )
         if intent in (POLICY, KNOWLEDGE) and second is None and naming and (traits or data_asked):
             second = DETAILS  # "me interesa la frontier 2022, ¿tiene 4x4? ¿se puede negociar?"
             # "te pregunté si el sentra es versión advance y si el km es real"
