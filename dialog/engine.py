@@ -418,6 +418,8 @@ def _remember(state: ConversationState, extraction: Extraction, extractor: Extra
             current = getattr(state.lead, slot)
             new = extractor.contact.lead_value(current, slot, value, extraction.said)
             setattr(state.lead, slot, new)
+    if extraction.phone and not any(name.endswith(":chat") for name in extraction.said):
+        state.lead.contact_by = None  # "mejor llámenme al 55…": a call, not this chat
     if extraction.owed:  # "todavía lo estoy pagando, le debo como 80 mil": for the advisor
         state.profile[OWN_CAR_OWED] = str(round(extraction.owed))
         state.profile.pop(OWN_CAR_PAYMENTS, None)
@@ -569,6 +571,7 @@ def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
         state.last_plan = plan.model_dump()
         fixing = ctx.speaking_as(LEAD_UPDATE_INTENT)
         updated = finish_handoff(fixing, "updated")
+        ctx.handoff = fixing.handoff or ctx.handoff  # the lead sent again is stored
         reply.text = "\n\n".join(part for part in (reply.text, updated.text) if part)
         return reply
     wished = ctx.marks.get(WISH_ADDED, False)  # "please note I'm paying cash" after the lead
@@ -586,6 +589,7 @@ def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:
     if spec is None:
         return reply
     updated = spec.func(fixing)
+    ctx.handoff = fixing.handoff or ctx.handoff  # the lead sent again is stored, not only said
     fallback = ctx.route.handler.startswith("fallback.")
     asked = "?" in ctx.text and bool(reply.text.strip()) and not fallback
     # "…un tsuru que quisiera dar a

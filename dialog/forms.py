@@ -13,6 +13,7 @@ from dialog.registry import HANDLERS
 from dialog.render import fill
 from dialog.state import FormProgress
 from dialog.turn import Reply, TurnContext
+from nlu.text import normalize
 
 ANSWERED_ANY = "*"
 PASS = "pass!"  # a pass phrase ("me da igual") that is the whole message
@@ -23,12 +24,52 @@ NOTHING_ELSE = frozenset(
     {"out_of_scope", "greet", "human_agent", "purchase", "complaint", "inform"}
 )
 LEAD_SLOTS = ("name", "phone", "email", "contact_time")
+CHAT_ASIDE = frozenset({"out_of_scope", "greet", "human_agent", "inform"})  # said with the chat
 BY_CHAT = "chat"  # the lead's contact_by: reached in this same conversation
+
+
+NOT_HERE = frozenset({"no", "ni", "nunca", "not", "never", "dont", "don", "nel"})  # "don t"
+CHAT_REACH = 3  # words before a chat phrase where a "no" takes it back ("no me escriban por whats")
+CALLS_ONLY = (
+    "no me llamen",
+    "no me marquen",
+    "no quiero que me llamen",
+    "no quiero que me marquen",
+    "don't call me",
+    "dont call me",
+    "no llamadas",
+    "sin llamadas",
+)
+
+WRONG_NUMBER = frozenset({"no", "wrong", "equivocado"})  # "por whats no", "this number is wrong"
+
+
+def chat_wanted(ctx: TurnContext, name: str) -> bool:
+    """A chat phrase of the form `name` said and not taken back: "escríbanme por aquí", not "no me
+    escriban por whats", "por whats no, llámenme", "no es este número, es el 55…"."""
+    if not said(ctx, f"form:{name}:chat"):
+        return False
+    form = ctx.config.forms.get(name)
+    text = " ".join(normalize(ctx.text).split())
+    calls_only = any(phrase in text for phrase in CALLS_ONLY)
+    for phrase in CALLS_ONLY:  # "NO me llamen, por whats": its "no" refuses the calls
+        text = text.replace(phrase, " , ")
+    text = " ".join(text.split())
+    free = False
+    for phrase in form.chat_phrases if form else ():
+        folded = normalize(phrase)
+        at = f" {text} ".find(f" {folded} ")
+        if at < 0:
+            continue
+        before = text[:at].split()[-CHAT_REACH:]
+        after = text[at + len(folded) :].split()[:2]
+        free = free or not (NOT_HERE & set(before) or WRONG_NUMBER & set(after))
+    return free and (calls_only or not said(ctx, f"form:{name}:refuse"))
 
 
 def refused(ctx: TurnContext, name: str) -> bool:
     """A refusal of the form `name`; "no me llamen, escríbanme por aquí" refuses calls only."""
-    return said(ctx, f"form:{name}:refuse") and not said(ctx, f"form:{name}:chat")
+    return said(ctx, f"form:{name}:refuse") and not chat_wanted(ctx, name)
 
 
 def said(ctx: TurnContext, key: str) -> bool:
@@ -59,11 +100,11 @@ def chat_after_lead(ctx: TurnContext) -> Reply | None:
     state = ctx.state
     if state.form is not None or not state.handoff:
         return None
-    if not any(said(ctx, f"form:{name}:chat") for name in ctx.config.forms):
+    if not any(chat_wanted(ctx, name) for name in ctx.config.forms):
         return None
     unasked = ctx.intent == "search_cars" and not ctx.extraction.slots()
-    if ctx.intent not in NOTHING_ELSE and not unasked:
-        return None
+    if ctx.intent not in CHAT_ASIDE and not unasked:
+        return None  # ("this chat is useless": a complaint, no contact asked)
     if state.lead.contact_by == BY_CHAT:
         return Reply(ctx.say("chat_noted"))
     state.lead.contact_by = BY_CHAT
@@ -97,7 +138,7 @@ def continue_form(ctx: TurnContext) -> Reply | None:
         ctx.notes.append(ctx.say("lead_declined"))
         return None
     answers = _answers_pending(ctx, form) or said(ctx, PASS)  # "cualquiera" answers it
-    answers = answers or said(ctx, f"form:{progress.name}:chat")  # "por aquí": the phone
+    answers = answers or chat_wanted(ctx, progress.name)  # "por aquí": the phone
     if ctx.intent in form.end_intents and not answers:
         ctx.state.form = None  # "gracias, adiós": answer that, and stop asking
         return None
@@ -236,7 +277,7 @@ def _record_answers(ctx: TurnContext, form: Form, progress: FormProgress) -> Non
         if slot in slots:
             setattr(lead, slot, reader.lead_value(getattr(lead, slot), slot, slots[slot], said_now))
     lead_form = any(slot in LEAD_SLOTS for question in form.questions for slot in question.fills)
-    if lead_form and said(ctx, f"form:{progress.name}:chat") and lead.contact_by != BY_CHAT:
+    if lead_form and chat_wanted(ctx, progress.name) and lead.contact_by != BY_CHAT:
         lead.contact_by = BY_CHAT  # "que me escriban aquí, no puedo contestar llamadas"
         if ctx.template("chat_noted"):
             ctx.notes.append(ctx.say("chat_noted"))

@@ -101,3 +101,41 @@ def test_a_whatsapp_lead_reached_in_this_chat_keeps_its_number(make_app):
         client.post("/chat", json={"user": "5215512345678", "text": text})
     lead = client.get("/admin/handoffs").get_json()["handoffs"][0]
     assert lead["phone"] == "5512345678" and lead["contact_by"] == "chat"
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "no me escriban por whats, no lo uso",
+        "prefiero no dar mis datos, solo estoy viendo por este medio",
+        "por whats no, mejor llámenme al 5598765432",
+        "no es este número, es el 5598765432",
+        "don't message me here, call me please",
+    ],
+)
+def test_a_chat_phrase_taken_back_is_no_chat_lead(make_app, words):
+    """Red team: a chat phrase after a "no", or with a refusal of the advisor, is not this chat."""
+    client = make_app().test_client()
+    for text in ("asesor", "Ana López", words, "en la tarde"):
+        client.post("/chat", json={"user": "not-here", "text": text})
+    for lead in client.get("/admin/handoffs").get_json()["handoffs"]:
+        assert lead["contact_by"] is None
+
+
+def test_contact_given_after_the_lead_is_stored_not_only_said(make_app):
+    """Red team: "5519283746. y en la tarde. ¿me reciben mi camioneta?" after a lead sent with
+    no phone: the lead stored again has the phone (not only the reply); a complaint about the
+    chat afterwards does not make it a chat lead again, and "llámenme al 55…" is a call."""
+    client = make_app().test_client()
+    for text in ("asesor", "Ana López", "escríbanme por aquí", "en la tarde"):
+        client.post("/chat", json={"user": "after", "text": text})
+    text = "5519283746. y en la tarde. ¿me reciben mi camioneta a cuenta?"
+    reply = client.post("/chat", json={"user": "after", "text": text}).get_json()["reply"]
+    assert "5519283746" in reply
+    lead = client.get("/admin/handoffs").get_json()["handoffs"][-1]
+    assert lead["phone"] == "5519283746"
+    client.post("/chat", json={"user": "after", "text": "mejor llámenme al 5512345678"})
+    lead = client.get("/admin/handoffs").get_json()["handoffs"][-1]
+    assert lead["phone"] == "5512345678" and lead["contact_by"] is None
+    client.post("/chat", json={"user": "after", "text": "this chat is useless"})
+    assert client.get("/admin/handoffs").get_json()["handoffs"][-1]["contact_by"] is None
