@@ -127,7 +127,7 @@ class Engine:
         )
         if extraction.language:
             state.language = extraction.language
-        _remember(state, extraction, bundle.services.extractor)
+        _remember(state, extraction, bundle.services.extractor, text)
         note_wishes(ctx)  # "agéndame una videollamada": for the advisor's note
         if DROP_NOTE_KEY in extraction.said:  # "no pago de contado… quítale esa nota"
             drop_notes(ctx)
@@ -409,7 +409,12 @@ def _tapped(state: ConversationState, reply_id: str | None, bundle: Bundle) -> E
     return Extraction(intent=intent, **tapped) if intent else None
 
 
-def _remember(state: ConversationState, extraction: Extraction, extractor: Extractor) -> None:
+CALL_WORDS = frozenset({"llamenme", "marquenme", "llamame", "marcame", "llamen", "marquen", "call"})
+
+
+def _remember(
+    state: ConversationState, extraction: Extraction, extractor: Extractor, text: str = ""
+) -> None:
     """Contact data is kept whenever it is given; so is the car a seller describes."""
     seller_labels = extractor.own_car_labels
     for slot in LEAD_SLOTS:
@@ -418,7 +423,8 @@ def _remember(state: ConversationState, extraction: Extraction, extractor: Extra
             current = getattr(state.lead, slot)
             new = extractor.contact.lead_value(current, slot, value, extraction.said)
             setattr(state.lead, slot, new)
-    if extraction.phone and not any(name.endswith(":chat") for name in extraction.said):
+    calls = CALL_WORDS & set(normalize(text).split())
+    if extraction.phone and calls and not any(name.endswith(":chat") for name in extraction.said):
         state.lead.contact_by = None  # "mejor llámenme al 55…": a call, not this chat
     if extraction.owed:  # "todavía lo estoy pagando, le debo como 80 mil": for the advisor
         state.profile[OWN_CAR_OWED] = str(round(extraction.owed))
