@@ -87,6 +87,14 @@ class Form(_Strict):
     # anywhere: reach me in this conversation ("escríbanme por aquí", "es este mismo número"):
     # the phone question is answered, and a "no me llamen" beside it is no refusal
     chat_phrases: list[str] = Field(default_factory=list)
+    # ... taken back by one of these up to 3 words before it ("no me escriban por whats") or 2
+    # after it ("por whats no", "this number is wrong")
+    chat_denials: list[str] = Field(default_factory=list)
+    chat_denials_after: list[str] = Field(default_factory=list)
+    # refusals of calls only: said with a chat phrase, the advisor is still wanted
+    call_refusal_phrases: list[str] = Field(default_factory=list)
+    # a number given with one of these is for a call: the chat contact goes ("llámenme al 55…")
+    call_phrases: list[str] = Field(default_factory=list)
     max_misses: int = Field(default=3, ge=1)  # messages in a row that answer nothing, then give up
     interrupt_intents: list[str] = Field(default_factory=list)
     # An intent guessed from examples (not a rule) interrupts only at this score or above.
@@ -253,6 +261,8 @@ class DialogConfig(_Strict):
     )  # after a lead: "escribe asesor" ->
     # the call to an advisor said once per reply: each earlier one becomes its short form
     advisor_once: dict[str, str] = Field(default_factory=dict)
+    # words of an apology in a reply: "Perdón por la confusión" is not said again before it
+    apology_marks: list[str] = Field(default_factory=list)
     pass_phrases: list[str] = Field(default_factory=list)
     llm: LLMPolicy = Field(default_factory=LLMPolicy)
     reset_on_new_model: list[str] = Field(default_factory=lambda: ["model", "year_min", "year_max"])
@@ -288,6 +298,8 @@ class DialogConfig(_Strict):
                 sets[f"form:{name}:given_before"] = form.given_before_phrases
             if form.chat_phrases:
                 sets[f"form:{name}:chat"] = form.chat_phrases
+            if form.call_phrases:
+                sets[f"form:{name}:call"] = form.call_phrases
             sets[f"form:{name}:skip"] = form.skip_phrases
             for question in form.questions:
                 for option, phrases in question.options.items():

@@ -127,7 +127,7 @@ class Engine:
         )
         if extraction.language:
             state.language = extraction.language
-        _remember(state, extraction, bundle.services.extractor, text)
+        _remember(state, extraction, bundle.services.extractor)
         note_wishes(ctx)  # "agéndame una videollamada": for the advisor's note
         if DROP_NOTE_KEY in extraction.said:  # "no pago de contado… quítale esa nota"
             drop_notes(ctx)
@@ -409,12 +409,7 @@ def _tapped(state: ConversationState, reply_id: str | None, bundle: Bundle) -> E
     return Extraction(intent=intent, **tapped) if intent else None
 
 
-CALL_WORDS = frozenset({"llamenme", "marquenme", "llamame", "marcame", "llamen", "marquen", "call"})
-
-
-def _remember(
-    state: ConversationState, extraction: Extraction, extractor: Extractor, text: str = ""
-) -> None:
+def _remember(state: ConversationState, extraction: Extraction, extractor: Extractor) -> None:
     """Contact data is kept whenever it is given; so is the car a seller describes."""
     seller_labels = extractor.own_car_labels
     for slot in LEAD_SLOTS:
@@ -423,8 +418,8 @@ def _remember(
             current = getattr(state.lead, slot)
             new = extractor.contact.lead_value(current, slot, value, extraction.said)
             setattr(state.lead, slot, new)
-    calls = CALL_WORDS & set(normalize(text).split())
-    if extraction.phone and calls and not any(name.endswith(":chat") for name in extraction.said):
+    call = any(name.endswith(":call") for name in extraction.said)  # dialog.yml `call_phrases`
+    if extraction.phone and call and not any(name.endswith(":chat") for name in extraction.said):
         state.lead.contact_by = None  # "mejor llámenme al 55…": a call, not this chat
     if extraction.owed:  # "todavía lo estoy pagando, le debo como 80 mil": for the advisor
         state.profile[OWN_CAR_OWED] = str(round(extraction.owed))
@@ -522,7 +517,6 @@ def _phrases_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)))
 
 
-APOLOGIES = ("perdón", "lamento", "tienes razón", "sorry", "you're right", "🙏")
 CORRECTED = "correction_heard"
 
 
@@ -535,7 +529,7 @@ def _correction_heard(ctx: TurnContext, reply: Reply) -> Reply:
     if state.profile.get(CORRECTED) == str(state.turns - 1) or not ctx.template(CORRECTED):
         return reply  # said last turn: not again
     said = " ".join([*ctx.notes, reply.text]).casefold()
-    if any(word in said for word in APOLOGIES):
+    if any(mark.casefold() in said for mark in ctx.config.apology_marks):
         return reply
     state.profile[CORRECTED] = str(state.turns)
     reply.text = f"{ctx.say(CORRECTED)}\n\n{reply.text.lstrip()}"

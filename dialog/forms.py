@@ -28,42 +28,34 @@ CHAT_ASIDE = frozenset({"out_of_scope", "greet", "human_agent", "inform"})  # sa
 BY_CHAT = "chat"  # the lead's contact_by: reached in this same conversation
 
 
-NOT_HERE = frozenset({"no", "ni", "nunca", "not", "never", "dont", "don", "nel"})  # "don t"
-CHAT_REACH = 3  # words before a chat phrase where a "no" takes it back ("no me escriban por whats")
-CALLS_ONLY = (
-    "no me llamen",
-    "no me marquen",
-    "no quiero que me llamen",
-    "no quiero que me marquen",
-    "don't call me",
-    "dont call me",
-    "no llamadas",
-    "sin llamadas",
-)
-
-WRONG_NUMBER = frozenset({"no", "wrong", "equivocado"})  # "por whats no", "this number is wrong"
+CHAT_REACH = 3  # words before a chat phrase where a denial takes it back
+CHAT_AFTER = 2  # ... and after it ("por whats no")
 
 
 def chat_wanted(ctx: TurnContext, name: str) -> bool:
     """A chat phrase of the form `name` said and not taken back: "escríbanme por aquí", not "no me
-    escriban por whats", "por whats no, llámenme", "no es este número, es el 55…"."""
-    if not said(ctx, f"form:{name}:chat"):
-        return False
+    escriban por whats", "por whats no, llámenme", "no es este número, es el 55…" (dialog.yml
+    `chat_denials`, `chat_denials_after`, `call_refusal_phrases`)."""
     form = ctx.config.forms.get(name)
+    if form is None or not said(ctx, f"form:{name}:chat"):
+        return False
     text = " ".join(normalize(ctx.text).split())
-    calls_only = any(phrase in text for phrase in CALLS_ONLY)
-    for phrase in CALLS_ONLY:  # "NO me llamen, por whats": its "no" refuses the calls
+    calls = [normalize(phrase) for phrase in form.call_refusal_phrases]
+    calls_only = any(phrase in text for phrase in calls)
+    for phrase in calls:  # "NO me llamen, por whats": its "no" refuses the calls
         text = text.replace(phrase, " , ")
     text = " ".join(text.split())
+    before_words = {normalize(word) for word in form.chat_denials}
+    after_words = {normalize(word) for word in form.chat_denials_after}
     free = False
-    for phrase in form.chat_phrases if form else ():
+    for phrase in form.chat_phrases:
         folded = normalize(phrase)
         at = f" {text} ".find(f" {folded} ")
         if at < 0:
             continue
-        before = text[:at].split()[-CHAT_REACH:]
-        after = text[at + len(folded) :].split()[:2]
-        free = free or not (NOT_HERE & set(before) or WRONG_NUMBER & set(after))
+        before = set(text[:at].split()[-CHAT_REACH:])
+        after = set(text[at + len(folded) :].split()[:CHAT_AFTER])
+        free = free or not (before & before_words or after & after_words)
     return free and (calls_only or not said(ctx, f"form:{name}:refuse"))
 
 

@@ -844,8 +844,7 @@ class Extractor:
             analysis.slots.update(make=make, model=model)
             analysis.slot_at.update(make=at, model=at)
             if model is None:  # "... y de honda no hay nada?": any Honda
-                analysis.slots.pop("model")
-                analysis.slot_at.pop("model")
+                analysis.drop("model")
         origins = [  # "mi novia es gringa": a person's origin, no cars wanted
             (name, start, end)
             for name, start, end in found["origin"]
@@ -2713,13 +2712,7 @@ def _insisted_amount(analysis: Analysis) -> None:
     if not quoted:
         return
 
-    def slot_said_at(position: int) -> str | None:
-        return next(
-            (key for key, at in analysis.slot_at.items() if key in MONEY_SLOTS and at == position),
-            None,
-        )
-
-    slot, own = slot_said_at(quoted[-1][0]), slot_said_at(start)
+    slot, own = _money_slot_at(analysis, quoted[-1][0]), _money_slot_at(analysis, start)
     if slot is None:
         return
     analysis.drop(slot)
@@ -2733,19 +2726,21 @@ def _insisted_amount(analysis: Analysis) -> None:
     analysis.taken_back.append(quoted[-1][0])
 
 
+def _money_slot_at(analysis: Analysis, position: int) -> str | None:
+    """The money slot an amount said at `position` was read as."""
+    return next(
+        (key for key, at in analysis.slot_at.items() if key in MONEY_SLOTS and at == position),
+        None,
+    )
+
+
 def _amount_taken_back(analysis: Analysis, ends: list[int]) -> None:
     """ "yo no dije q tengo 100 mil de enganche, eso era de los km. tengo como 40 mil": the
     amount right after "no dije" is taken back; another amount of that kind said is the one."""
 
-    def slot_said_at(position: int) -> str | None:
-        return next(
-            (key for key, at in analysis.slot_at.items() if key in MONEY_SLOTS and at == position),
-            None,
-        )
-
     denied = [a for a in analysis.amounts if any(0 <= a[0] - end <= INSISTED_REACH for end in ends)]
     for start, _, value, _ in denied:
-        slot = slot_said_at(start)
+        slot = _money_slot_at(analysis, start)
         analysis.taken_back.append(start)
         if slot is None:
             continue
@@ -2754,7 +2749,7 @@ def _amount_taken_back(analysis: Analysis, ends: list[int]) -> None:
             analysis.down_payments[:] = [d for d in analysis.down_payments if d != value]
         others = [a for a in analysis.amounts if a[0] != start and a[2] != value]
         if others:  # the amount said instead, of the kind taken back ("it's 30k": down)
-            other_slot = slot_said_at(others[-1][0])
+            other_slot = _money_slot_at(analysis, others[-1][0])
             if other_slot is not None and other_slot != slot:
                 analysis.drop(other_slot)
             analysis.put(slot, others[-1][2], others[-1][0])

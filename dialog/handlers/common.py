@@ -74,20 +74,11 @@ def _named_in_list(ctx: TurnContext) -> int | None:
 def ordinal_pick(ctx: TurnContext, ordinal: int) -> int | None:
     """The listed car at `ordinal`; with a car named, the ordinal counts the listed cars of that
     name ("the first Rio" when a Seat is first on the list, "el último Aveo")."""
-    from dialog.screen import shown_car
-    from nlu.context import car_matches
+    from dialog.handlers.selection import cars_named
 
-    shown, extraction = ctx.state.last_results, ctx.extraction
+    shown = ctx.state.last_results
     stock_id = pick_by_ordinal(shown, ordinal)
-    slots = {key: getattr(extraction, key) for key in NAMING if getattr(extraction, key)}
-    if not slots:
-        return stock_id
-    named = [
-        listed
-        for listed in shown
-        if (car := ctx.services.catalog.get(listed)) is not None
-        and car_matches(shown_car(car), slots)
-    ]
+    named = [car.stock_id for car in cars_named(ctx.services.catalog, ctx.extraction, shown)]
     if not named or stock_id in named:
         return stock_id  # "el 3, el rio": the third is the Rio
     return pick_by_ordinal(named, ordinal) or stock_id

@@ -510,7 +510,7 @@ def _compared(ctx: TurnContext, car: Car) -> Reply | None:
     what each costs in all."""
     extraction, params = ctx.extraction, ctx.state.financing
     terms = list(extraction.terms) or [params.term_months]
-    offered = [years * 12 for years in ctx.services.financing.terms_years]
+    offered = ctx.services.financing.term_months
     ends = said(ctx, "financing:longest_term") and said(ctx, "financing:shortest_term")
     if said(ctx, "financing:all_terms") and not extraction.terms:
         terms = offered  # "¿a qué plazos hay?": every term, the same down payment

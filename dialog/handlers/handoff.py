@@ -57,31 +57,34 @@ def start_handoff(ctx: TurnContext, reason: str | None = None) -> Reply:
     reply = start_form(ctx, LEAD_FORM)
     told = any(done.startswith(f"{RESERVATION}:") for done in ctx.state.recent_answers)
     if said(ctx, f"{ctx.intent}:reserve") and not told:
-        from dialog.handlers.answers import knowledge_answer
-
-        topic = ctx.extraction.model_copy(update={"intent": "knowledge", "topic": RESERVATION})
-        rules = knowledge_answer(replace(ctx.speaking_as("knowledge"), extraction=topic))
+        rules = _knowledge_of(ctx, RESERVATION, ctx.extraction.said)
         return rules.followed_by(reply)  # "lo quiero apartar": the 3 days, then the form
     visit = _visit_asked(ctx)
     return visit.followed_by(reply) if visit is not None else reply
 
 
-PLACES = "locations"  # where and when a car is seen: its answer comes before the advisor's form
+def _knowledge_of(ctx: TurnContext, topic: str, said_names: frozenset[str]) -> Reply:
+    """The knowledge answer of `topic` for this message (with `said_names` as what it said)."""
+    from dialog.handlers.answers import knowledge_answer
+
+    asked = ctx.extraction.model_copy(
+        update={"intent": "knowledge", "topic": topic, "said": said_names}
+    )
+    return knowledge_answer(replace(ctx.speaking_as("knowledge"), extraction=asked))
 
 
 def _visit_asked(ctx: TurnContext) -> Reply | None:
     """ "vivo en tlalnepantla, ¿puedo ir a verlo el domingo?": the visit asked is answered (the
     hours, the branch of that city) before the advisor's form books it."""
+    from dialog.handlers.answers import LOCATIONS
+
     extraction = ctx.extraction
     asked = "?" in ctx.text or "context:question" in extraction.said
-    places = any(name.startswith(f"section:{PLACES}:") for name in extraction.said)
+    places = any(name.startswith(f"section:{LOCATIONS}:") for name in extraction.said)
     if not asked or not (places or extraction.city):
         return None
-    from dialog.handlers.answers import knowledge_answer
-
     kept = frozenset(name for name in extraction.said if not name.startswith("knowledge:"))
-    topic = extraction.model_copy(update={"intent": "knowledge", "topic": PLACES, "said": kept})
-    answer = knowledge_answer(replace(ctx.speaking_as("knowledge"), extraction=topic))
+    answer = _knowledge_of(ctx, LOCATIONS, kept)  # (not its "case" note: the form books it)
     return answer if answer.text.strip() else None
 
 
