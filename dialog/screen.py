@@ -48,7 +48,13 @@ def dialog_context(
         lead_phone=state.lead.phone if state.handoff or state.form else None,
         after_sale=bool(state.profile.get(OWN_CAR_BOUGHT)),
         compared=len(state.compared) > 1 and set(state.compared) <= set(state.last_results),
+        plan_payment=_plan_payment(state),
     )
+
+
+def _plan_payment(state: ConversationState) -> float | None:
+    payment = (state.last_plan or {}).get("monthly_payment")
+    return float(payment) if isinstance(payment, int | float) else None
 
 
 def _cars(catalog: Catalog, stock_ids: list[int]) -> list[Car]:

@@ -89,6 +89,7 @@ class DialogContext(BaseModel):
     lead_phone: str | None = None  # the phone the lead has: "termina en 67" corrects its end
     after_sale: bool = False  # the customer's car was bought from Kavak ("compré uno y falló")
     compared: bool = False  # cars on screen were compared side by side
+    plan_payment: float | None = None  # the monthly payment of the plan shown last
 
     def flags(self) -> set[str]:
         found = set()
@@ -127,6 +128,7 @@ class ContextSettings(BaseModel):
     not_required_words: list[str] = Field(default_factory=list)  # "no tiene que ser 2018"
     any_price_words: list[str] = Field(default_factory=list)  # "el precio que sea": no price limit
     stretch_price_words: list[str] = Field(default_factory=list)  # "si se pasa tantito"
+    any_km_words: list[str] = Field(default_factory=list)  # "sin importar el kilometraje"
     any_transmission_words: list[str] = Field(default_factory=list)  # "cualquier transmisión"
     any_size_words: list[str] = Field(default_factory=list)  # "no importa el tamaño"
     # "el más caro que tienen", "de todo el inventario": a superlative over the whole stock
@@ -164,6 +166,9 @@ class ContextSettings(BaseModel):
     # a price or km said within this share of a listed car's is that car's, said back ("139 mil
     # x un aveo": $138,999), no ceiling
     echo_share: float = Field(default=0.02, ge=0, lt=1)
+    # the monthly payment just shown, said back rounded up ("ufff casi 6 mil" of $5,721.78):
+    # within this share above it (or echo_share below), a reaction to the plan, no budget
+    payment_echo_share: float = Field(default=0.1, ge=0, lt=1)
     short_down_words: list[str] = Field(default_factory=list)  # "no tengo para el enganche"
     added_words: list[str] = Field(default_factory=list)  # "le agrego 50 mil": added to the down
     not_asked_words: list[str] = Field(default_factory=list)  # "no te pregunté sucursales"
@@ -484,7 +489,7 @@ def _current_topic_section(
 # a limit lifted ("cualquier marca", "del año que sea", "no importa el tamaño"): the same search
 LIFTED = frozenset(
     {"context:any_make", "context:any_year", "context:any_price", "context:any_transmission"}
-    | {"context:any_size", "context:other_makes"}
+    | {"context:any_size", "context:any_km", "context:other_makes"}
 )
 COLOUR_WORDS = 5  # "¿lo tienen en blanco?": a short message about a colour
 CAR_LABELS = frozenset({SEARCH, SELECT, DETAILS, QUESTION})

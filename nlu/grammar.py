@@ -50,7 +50,6 @@ class Grammar(_Strict):
     ruled_joiners: frozenset[str]
     another_kind_pairs: frozenset[str]
     trade_value: frozenset[str]
-    other_not_a_car: frozenset[str]
     own_trait_verbs: frozenset[str]
     gerund_endings: frozenset[str]
     clause_breaks: frozenset[str]
@@ -169,6 +168,7 @@ class Grammar(_Strict):
     one_car: frozenset[str]
     plural_car_nouns: frozenset[str]
     interjections: frozenset[str]
+    permission_asks: frozenset[str]
     weighing: frozenset[str]
 
     @field_validator("*")

@@ -197,6 +197,7 @@ PRICE_SEEN = "price:seen"  # a price seen somewhere else: what comes with Kavak'
 FIGURE_ECHOED = "figure:echoed"
 PRICE_ECHOED = "figure:price_echoed"  # ... its price: what sets it is asked (config/dialog.yml)
 ECHOED_OTHER = "figure:other_car"  # ... of a listed car other than the one in focus
+PAYMENT_ECHOED = "figure:payment_echoed"  # the monthly payment just shown, said back
 WISH_WORDS = GRAMMAR.wishes  # "quiero", "busco"
 TRAIT_PREFERRED = "context:preferred"  # "… mejor automático": a trait wished after a question
 KM_POINTING = "km:pointing"  # "el de 19 mil km", "el que tiene 19 mil": the km say which car
@@ -544,6 +545,7 @@ class Extractor:
             ("context:any_price", settings.any_price_words),
             (STRETCH_PRICE, settings.stretch_price_words),
             ("context:any_transmission", settings.any_transmission_words),
+            ("context:any_km", settings.any_km_words),
             ("context:any_size", settings.any_size_words),
             ("context:whole_stock", settings.whole_stock_words),
             ("context:of_those", settings.of_those_words),
@@ -624,10 +626,10 @@ class Extractor:
             and set(analysis.tokens[max(0, start - COPULA_REACH) : start]) & COPULA_WORDS
         ]
         found["said"] = [span for span in found["said"] if span not in compared]
-        found["said"] = [  # "oye otra cosa, …", "otra pregunta": no other car asked for
+        found["said"] = [  # "oye otra cosa, …", "la otra semana": no other car asked for
             (name, start, end)
             for name, start, end in found["said"]
-            if name != "context:search"
+            if name not in ("context:search", "context:other_one")
             or analysis.tokens[end : end + 1] == []
             or analysis.tokens[end] not in GRAMMAR.not_car_after_other
         ]
@@ -1298,7 +1300,7 @@ class Extractor:
             start
             for name, start, end in analysis.said_spans
             if name == "context:search"
-            and not GRAMMAR.other_not_a_car & set(analysis.tokens[end : end + 1])
+            and not GRAMMAR.not_car_after_other & set(analysis.tokens[end : end + 1])
         ]  # "otra vez la misma", "en otro lado me ofrecieron 180": no other car
         if asks:
             return None
@@ -1663,6 +1665,14 @@ class Extractor:
                 intent, topic, stage, second = label.intent, label.topic, "context", None
         if context.focus is not None or context.shown:
             _figures_of_listed_cars(analysis, context, self.context_settings.echo_share)
+        if context.plan_payment:
+            _payment_said_back(analysis, context.plan_payment, self.context_settings)
+            echoed_only = (
+                PAYMENT_ECHOED in analysis.said and not SEARCH_CRITERIA_KEYS & slots.keys()
+            )
+            if echoed_only and intent in (SEARCH_REQUEST, FINANCING_REQUEST):
+                intent, topic = FINANCING_REQUEST, None  # "ufff casi 6 mil": the plan's payment
+                second = None if second == SEARCH_REQUEST else second
         preferred = intent == DETAILS and second is None and _trait_preferred(analysis)
         if preferred:
             analysis.said.add(TRAIT_PREFERRED)
@@ -1785,6 +1795,9 @@ class Extractor:
         if intent == COMPARE and plans_of_both and not analysis.picks:
             intent, topic, stage, second = FINANCING_REQUEST, None, "rule", None  # "¿y las
             # mensualidades de las dos?": the plan of each, not the comparison again
+        if intent == COMPARE and second == SEARCH_REQUEST and "context:search" not in analysis.said:
+            second = None  # "compáralo con el mazda 3 2021, ¿cuál tiene menos km?": the gaps of
+            # the two compared answer it, no search for the car named
         if second == COMPARE and intent in (SEARCH_REQUEST, SELECT) and context.shown:
             intent, topic, stage, second = COMPARE, None, "context", None  # "la 2017 está en 414
             # y la 2016 en 287, ¿por qué tanta diferencia?": the cars said are compared
@@ -3066,6 +3079,19 @@ def _figures_of_listed_cars(analysis: Analysis, context: DialogContext, share: f
                 break
 
 
+def _payment_said_back(analysis: Analysis, payment: float, settings: ContextSettings) -> None:
+    """A monthly amount with no bound, at or a little above the plan's payment just shown
+    ("ufff casi 6 mil" of $5,721.78, "¿5,700 al mes?"): the payment said back, no budget."""
+    low, high = payment * (1 - settings.echo_share), payment * (1 + settings.payment_echo_share)
+    bare = {"monthly_budget", "price_max"} & analysis.unbounded  # read as a price at first
+    for key in ("monthly_budget", "price_max"):
+        value = analysis.slots.get(key)
+        if isinstance(value, int | float) and bare and low <= value <= high:
+            del analysis.slots[key]
+            analysis.unbounded -= bare
+            analysis.said.add(PAYMENT_ECHOED)
+
+
 def _wish_beside_own(analysis: Analysis) -> bool:
     """A wish word ("quiero", "I'd like") before search criteria of a car that is not theirs."""
     tokens = analysis.tokens
@@ -3820,7 +3846,6 @@ def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
     return False
 
 
-SENTENCE_ENDS = frozenset({".", "?", "!"})
 CAR_FIRST = "context:car_first"
 DENIED_WITH = GRAMMAR.denied_with  # "no con 20%": the amount it was not
 NO_OWN_CAR = "context:no_own_car"  # "no tengo auto para dar a cuenta": their car is none
@@ -4025,8 +4050,17 @@ def _car_after(tokens: list[str], kinds: list[str | None], phrases: frozenset[st
 
 
 def _asks(analysis: Analysis) -> bool:
-    """The message asks: a "?" or a question word ("cuánto", "how much")."""
-    return "?" in analysis.tokens or "context:question" in analysis.said
+    """The message asks: a "?" or a question word ("cuánto", "how much"); a "¿se puede?" after
+    a sentence only asks leave for it."""
+    if "context:question" in analysis.said:
+        return True
+    tokens, begun = analysis.tokens, 0
+    for i, token in enumerate(tokens):
+        if token == "?" and " ".join(tokens[begun:i]) not in GRAMMAR.permission_asks:
+            return True
+        if token in SENTENCE_ENDS or token in ("¿", ","):
+            begun = i + 1
+    return False
 
 
 def _opens_with(tokens: list[str], phrases: frozenset[str]) -> bool:

@@ -20,7 +20,14 @@ from dialog.render import money
 from dialog.screen import shown_car
 from dialog.turn import Choice, PlanSummary, Reply, TurnContext
 from nlu.context import price_pointed
-from nlu.pipeline import BARE_DOWN_PAYMENT, CAR_PRICE, CASH_SAID, NO_CREDIT, SAVINGS
+from nlu.pipeline import (
+    BARE_DOWN_PAYMENT,
+    CAR_PRICE,
+    CASH_SAID,
+    NO_CREDIT,
+    PAYMENT_ECHOED,
+    SAVINGS,
+)
 from tools.catalog import Car
 from tools.financing import (
     FinancingError,
@@ -109,6 +116,8 @@ CHEAPEST = "cheapest"  # the order of the cars shown when no car costs the money
         },
         "income_no_car": {"income"},
         "plan_again": PLAN,
+        "within_budget": {"monthly_payment", "monthly_budget", "gap"},
+        "plan_echoed": PLAN | {"longer_years", "longer_payment"},
         "plan_lower": PLAN | {"higher_down", "higher_pct", "higher_payment"},
         "longest_note": PLAN,
         "over_budget": {"monthly_payment", "monthly_budget"},
@@ -396,7 +405,7 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
     longest = longest and said(ctx, "financing:longest_term") and "?" in ctx.text
     if longest and ctx.template("longest_note"):  # "¿y a 6 años? ¿es lo máximo?": yes
         text = _before_closing(text, ctx.say("longest_note", _plan_values(ctx, car, plan)))
-    text = _before_closing(text, _over_budget(ctx, car, plan))
+    text = _before_closing(text, _over_budget(ctx, car, plan) or _within_budget(ctx, plan))
     text = _before_closing(text, _income_share(ctx, plan))
     body, _, closing = text.rpartition("\n\n")
     if body and closing.rstrip().endswith("?"):  # the closing question is the reply's ask: a
@@ -439,6 +448,22 @@ def _plan_again(ctx: TurnContext, car: Car, plan: Plan) -> Reply | None:
     financing = ctx.services.financing
     longest = plan.term_months == max(financing.term_months)
     lowering = said(ctx, "financing:longest_term")  # "ta cara la mensualidad", "pa que baje"
+    echoed = PAYMENT_ECHOED in ctx.extraction.said  # "ufff casi 6 mil": the payment said back
+    if echoed and not longest and ctx.template("plan_echoed"):
+        longer = make_plan(
+            car.price,
+            financing,
+            down_payment=plan.down_payment,
+            term_months=max(financing.term_months),
+        )
+        values |= {
+            "longer_years": years_text(longer.term_months),
+            "longer_payment": money(longer.monthly_payment),
+        }
+        offered = f"plan:{longer.term_months}:{longer.down_payment_pct:g}"  # "¿te lo calculo?"
+        text = ctx.say("plan_echoed", values)
+        return Reply(text, plan=_summary(plan), offered=offered, kind=PLAN_AGAIN)
+    lowering = lowering or echoed
     if longest and lowering and ctx.template("plan_lower"):
         higher = plan.down_payment_pct + ctx.config.lower_payment_step * 100
         try:
@@ -457,12 +482,28 @@ def _plan_again(ctx: TurnContext, car: Car, plan: Plan) -> Reply | None:
                     "higher_payment": money(lower.monthly_payment),
                 },
             )
+    budget = _within_budget(ctx, plan) or _over_budget(ctx, car, plan)
+    if budget:  # "¿y me alcanza o no?" of the plan just shown: against the budget said
+        text = f"{budget}\n{text}"
     # "ta cara la mensualidad", "¿72 meses es lo más largo?": the plan's own answer; else the
     # plan said to be the same gives way to another answer beside it
     return Reply(text, plan=_summary(plan), kind="" if lowering else PLAN_AGAIN)
 
 
 PLAN_AGAIN = "plan_again"  # the plan just shown said to be the same: beside another answer, nothing
+
+
+def _within_budget(ctx: TurnContext, plan: Plan) -> str:
+    """The monthly budget said, and the plan inside it: by how much."""
+    budget = ctx.state.financing.monthly_budget
+    if not budget or plan.monthly_payment > budget or not ctx.template("within_budget"):
+        return ""
+    values = {
+        "monthly_payment": money(plan.monthly_payment),
+        "monthly_budget": money(budget),
+        "gap": money(budget - plan.monthly_payment),
+    }
+    return ctx.say("within_budget", values)
 
 
 def _over_budget(ctx: TurnContext, car: Car, plan: Plan) -> str:

@@ -131,6 +131,7 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"
         "relax_join": set(),
         "criteria_cars": set(),
         "only_this_one": CAR_PLACEHOLDERS | {"kind"},
+        "also_best_found": CAR_PLACEHOLDERS | {"which"},
         **CRITERIA_TEMPLATES,
         **RELAX_TEMPLATES,
     },
@@ -199,6 +200,8 @@ def search_cars(ctx: TurnContext) -> Reply:
         filters = filters.model_copy(update={"year_min": None, "year_max": None})
     if "context:any_transmission" in said:  # "quita lo de automático"
         filters = filters.model_copy(update={"transmission": None})
+    if "context:any_km" in said:  # "sin importar el kilometraje, aunque tengan 150 mil km"
+        filters = filters.model_copy(update={"km_max": None})
     if "context:any_size" in said:  # "no importa el tamaño"
         filters = filters.model_copy(update={"size": None})
     if ctx.extraction.seats_min and not ctx.extraction.size and filters.size == "large":
@@ -333,6 +336,10 @@ def search_cars(ctx: TurnContext) -> Reply:
     if outcome.cars and not outcome.relaxed and not more:
         _named_over_budget(ctx, filters, max_price)  # "jetta, vento o corolla, hasta 300 mil"
     reply = list_outcome(ctx, outcome, budget_note, first=offset + 1)
+    also = _also_best_found(ctx, filters, max_price, reply.results or [])
+    if also:  # "¿cuál es el más caro? ¿y el más barato?": the other end named after the list
+        body, _, closing = reply.text.rpartition("\n\n")
+        reply.text = "\n\n".join(part for part in (body, also, closing) if part)
     ctx.state.paged = [*shown, *(reply.results or [])]
     if len(reply.results or ()) > 1 and ctx.state.selected not in (reply.results or ()):
         ctx.state.selected = None  # a new list: "¿cuánto mide?" is of one of these, not the old car
@@ -345,6 +352,27 @@ def search_cars(ctx: TurnContext) -> Reply:
     if missed and ctx.state.filters is filters:  # "¿eléctricas?": said once, not in every list
         ctx.state.filters = filters.model_copy(update=dict.fromkeys(missed))
     return reply
+
+
+def _also_best_found(
+    ctx: TurnContext, filters: SearchFilters, max_price: float | None, listed: list[int]
+) -> str:
+    """A list sorted one way and another superlative asked beside it: the car at that end of
+    the same search, one line each (the one listed already is not named twice)."""
+    if not filters.superlative or not listed or not ctx.template("also_best_found"):
+        return ""
+    lines = []
+    for name in sorted(ctx.extraction.said):
+        superlative = name.removeprefix("also_best:")
+        if superlative == name or superlative == filters.superlative:
+            continue
+        ordered = filters.model_copy(update={"superlative": superlative})
+        found = search(ctx.services.catalog, ordered, 1, max_price).cars
+        if found and found[0].stock_id not in listed:
+            which = ctx.words.get(f"best_{superlative}", superlative)
+            values = car_values(found[0], words=ctx.words)
+            lines.append(ctx.say("also_best_found", {**values, "which": which}))
+    return "\n".join(lines)
 
 
 def _model_has_body(ctx: TurnContext, filters: SearchFilters) -> bool:
