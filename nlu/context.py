@@ -147,6 +147,7 @@ class ContextSettings(BaseModel):
     # a soft wish that orders the cars without a sort word: "low mileage", "que no sea tan vieja"
     soft_sort_by: dict[str, list[str]] = Field(default_factory=dict)
     cheaper_words: list[str] = Field(default_factory=list)  # "algo más barato": below the list
+    fewer_km_words: list[str] = Field(default_factory=list)  # "con menos km": below the list's
     cheap_words: list[str] = Field(default_factory=list)  # "algo barato" with nothing shown
     newer_words: list[str] = Field(default_factory=list)  # "una más nueva": newer than the list
     negation_words: list[str] = Field(default_factory=list)  # "no quiero la duster": not a pick

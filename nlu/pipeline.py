@@ -207,6 +207,7 @@ MONEY_AFTER_CON = "money:con"  # "con (los) 40 mil": paid in, next to a term it 
 ARTICLE_NUMBER = "number:article"  # a bare number after "el"/"la" ("con el 30")
 BOUND_CUES = frozenset({"max_before", "max_after", "min_before", "min_after", "age_limit_before"})
 COMPARE = "compare_cars"
+RETURNS = "warranty_returns"  # the trial, returns and warranty topic
 ADVICE = "advice"
 CAR_SCREEN_LABELS = frozenset({DETAILS, SELECT, COMPARE})  # about a car shown or chosen
 PICK_MAX = 10  # "el 3": a position in a list is small
@@ -560,6 +561,7 @@ class Extractor:
             *((f"sort:{order}", phrases) for order, phrases in settings.sort_by.items()),
             *((f"soft_sort:{order}", phrases) for order, phrases in settings.soft_sort_by.items()),
             ("context:cheaper", settings.cheaper_words),
+            ("context:fewer_km", settings.fewer_km_words),
             ("context:cheap", settings.cheap_words),
             ("context:newer", settings.newer_words),
             ("context:negation", [*settings.negation_words, *settings.reset_words]),
@@ -1795,6 +1797,9 @@ class Extractor:
         if intent == COMPARE and plans_of_both and not analysis.picks:
             intent, topic, stage, second = FINANCING_REQUEST, None, "rule", None  # "¿y las
             # mensualidades de las dos?": the plan of each, not the comparison again
+        figures_said = (FINANCING_KEYS | {"monthly_budget"}) & slots.keys()
+        if topic == RETURNS and second == FINANCING_REQUEST and not figures_said:
+            second = None  # "¿me regresan el enganche completo?": the refund's, no plan asked
         if intent == COMPARE and second == SEARCH_REQUEST and "context:search" not in analysis.said:
             second = None  # "compáralo con el mazda 3 2021, ¿cuál tiene menos km?": the gaps of
             # the two compared answer it, no search for the car named
@@ -1848,6 +1853,8 @@ class Extractor:
         if dropped and stage != "rule" and intent != SEARCH_REQUEST:
             intent, topic, stage = SEARCH_REQUEST, None, "rule"  # "olvida el carplay"
         same_plan = "context:same_plan" in analysis.said and context.last_label == FINANCING_REQUEST
+        # "other SUVs in the same price": the same price of a search, no plan
+        same_plan = same_plan and not {"context:search", "context:similar"} <= analysis.said
         if (
             same_plan
             and named
@@ -1998,6 +2005,11 @@ class Extractor:
         stock_later = set(analysis.tokens[car_end + 1 :]) & GRAMMAR.stock_asked
         if intent == DETAILS and second is None and analysis.alternatives and stock_later:
             second = SEARCH_REQUEST  # "¿cuánto cuesta el mini? ¿y tienen audi a3?": both
+        if intent == DETAILS and _stock_of_body_asked(analysis, car_end):
+            intent, topic, stage, second = SEARCH_REQUEST, None, "context", None  # "el figo es
+            # hatchback, uber pide sedán. ¿tienes sedanes en ese rango?": that kind, searched;
+            analysis.drop("make", "model")  # the car remarked on is no criterion
+            analysis.alternatives.clear()
         told = "phone" in slots and "?" not in analysis.raw and stage == "context"
         if told and intent == KNOWLEDGE and INFORM in self.classifier.labels:
             intent, topic, second = INFORM, None, None  # "Patricia Gomez, 777…, el compass es
@@ -4047,6 +4059,23 @@ def _car_after(tokens: list[str], kinds: list[str | None], phrases: frozenset[st
         i for i, kind in enumerate(kinds) if kind == "car" and (i == 0 or kinds[i - 1] != "car")
     ]
     return any(" ".join(tokens[max(0, i - n) : i]) in phrases for i in starts for n in (2, 3, 4))
+
+
+def _stock_of_body_asked(analysis: Analysis, car_end: int) -> bool:
+    """After the car named, a stock verb right before the body type said in the plural
+    ("¿tienes sedanes?", "¿hay camionetas?"): cars of that kind asked for."""
+    at = analysis.slot_at.get("body_type")
+    tokens = analysis.tokens
+    if at is None or at <= car_end or not 0 < at < len(tokens):
+        return False
+    body = tokens[at]  # "sedan" said first, "sedanes" after the verb
+    for i in range(car_end + 1, len(tokens) - 1):
+        if tokens[i] not in GRAMMAR.stock_asked:
+            continue
+        for word in tokens[i + 1 : i + 3]:
+            if word.endswith("s") and word.startswith(body) and len(word) - len(body) <= 2:
+                return True
+    return False
 
 
 def _asks(analysis: Analysis) -> bool:

@@ -564,6 +564,8 @@ def similar_to(
     # sets no band for "2018 o más nuevo" (none then: the Corollas 2020 must not be hidden)
     wanted = filters.model_copy(update={"make": None, "model": None})
     prices = [car.price for car in of_model if _meets_years_km(car, wanted)]
+    any_km = wanted.model_copy(update={"km_max": None})  # "¿otras con menos km que esta?":
+    prices = prices or [car.price for car in of_model if _meets_years_km(car, any_km)]  # its price
     if of_model and not prices:
         return filters.model_copy(update=update)
     make = (filters.make or "").casefold()

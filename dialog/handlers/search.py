@@ -565,6 +565,10 @@ def _beyond_shown(ctx: TurnContext, filters: SearchFilters) -> SearchFilters:
             update |= _other_models(ctx, filters, shown)  # no cheaper Sentra: cheaper sedans
     if "context:newer" in said and extraction.year_min is None:
         update |= {"year_min": max(car.year for car in shown) + 1, "year_max": None}
+    if "context:fewer_km" in said and extraction.km_max is None:  # "¿otras con menos km?"
+        update |= {"km_max": min(car.km for car in shown) - 1}
+        if filters.superlative is None:
+            update["superlative"] = "lowest_km"
     return filters.model_copy(update=update) if update else filters
 
 
