@@ -178,6 +178,9 @@ class OpenQuestions(_Strict):
     # a sentence that opens with one of these right after a question goes on asking it ("¿se
     # reduce el interés? o me penalizan")
     alternatives: list[str] = Field(default_factory=list)
+    # after a comma, these open another request in the same sentence ("…máximo 260 mil, y también
+    # quiero saber si aceptan tarjeta"): read as a sentence of its own
+    clause_breaks: list[str] = Field(default_factory=list)
     # the lists above folded once at load, as the messages are ("cuánto" -> "cuanto")
     _opening: frozenset[str] = PrivateAttr(default=frozenset())
     _plain: frozenset[str] = PrivateAttr(default=frozenset())
@@ -192,6 +195,11 @@ class OpenQuestions(_Strict):
         self._anywhere = frozenset(normalize(word) for word in self.asks_anywhere)
         split = {tuple(normalize(word).split()) for word in self.connectors}
         self._leading = tuple(sorted((c for c in split if c), key=len, reverse=True))
+
+    @property
+    def breaks(self) -> tuple[str, ...]:
+        """The clause breaks folded ("también" -> "tambien")."""
+        return tuple(normalize(word) for word in self.clause_breaks)
 
     @property
     def anywhere(self) -> frozenset[str]:

@@ -28,7 +28,7 @@ def answer_open_questions(
     """`first` followed by the answers to the questions it left; `dispatch` runs a route (the
     engine's, with no form reading the aside)."""
     policy = ctx.config.open_questions
-    parts = sentences(ctx.text)
+    parts = [clause for sentence in sentences(ctx.text) for clause in _clauses(sentence, policy)]
     if policy.most == 0 or len(parts) < 2 or ctx.intent in policy.skip:
         return first
     extractor = ctx.services.extractor
@@ -56,7 +56,9 @@ def answer_open_questions(
             pass  # "solo 18 mil km? … y es la versión advance verdad": another datum of it
         elif label in answered and (parts or not _parts(ctx, ctx.extraction, label)):
             continue  # asked and answered; but "¿incluye seguro? ¿y cuánto tardan?" is two
-        if _names_answered(extractor, sentence, answered):
+        own_rule = reading.stage in RULED and reading.label not in answered  # "y también ¿aceptan
+        # tarjeta para el enganche?": the card's question, though "enganche" is the plan's word
+        if not own_rule and _names_answered(extractor, sentence, answered):
             continue  # "¿qué documentos necesito para venderlo?": the sale's answer took it
         own = _own_words(sentence, policy)  # "¿cómo funciona eso?" asks of the rest
         ruled = reading.stage in RULED  # "la touareg es diesel verdad?" of a listed car
@@ -173,6 +175,23 @@ def _parts(ctx: TurnContext, extraction, intent: str | None = None) -> set[str]:
     if route.handler == DETAILS_HANDLER:  # "¿tiene bluetooth? ¿y cuántas llaves trae?": the
         found |= {name for name in extraction.said if name.startswith("details:")}  # data asked
     return found
+
+
+def _clauses(sentence: str, policy: OpenQuestions) -> list[str]:
+    """A sentence cut where, after a comma, a clause break opens another request ("…máximo 260
+    mil, y también quiero saber si aceptan tarjeta"); the break stays with the clause it opens."""
+    pieces = sentence.split(",")
+    clauses = [pieces[0]]
+    for piece in pieces[1:]:
+        words = normalize(piece).split()
+        opens = any(
+            words[: len(phrase.split())] == phrase.split() for phrase in policy.breaks if phrase
+        )
+        if opens and normalize(clauses[-1]):
+            clauses.append(piece.strip())
+        else:
+            clauses[-1] = f"{clauses[-1]},{piece}"
+    return clauses
 
 
 def _asks(sentence: str, policy: OpenQuestions) -> bool:

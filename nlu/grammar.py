@@ -169,6 +169,7 @@ class Grammar(_Strict):
     plural_car_nouns: frozenset[str]
     interjections: frozenset[str]
     permission_asks: frozenset[str]
+    own_openers: frozenset[str]
     weighing: frozenset[str]
 
     @field_validator("*")

@@ -594,11 +594,17 @@ class Extractor:
             self.matcher.add(key, [doc for doc in docs if len(doc)])
 
     def analyse(
-        self, text: str, asking: Iterable[str] = (), light: bool = False, places: bool = False
+        self,
+        text: str,
+        asking: Iterable[str] = (),
+        light: bool = False,
+        places: bool = False,
+        own_told: bool = False,
     ) -> Analysis:
         """Tokens, claims and slots of a message (no intent yet); `light` skips what the example
         stage does not use (contact data, slot values, picks); `places`: the places were just
-        talked of, so "Santa Fe" alone is the place."""
+        talked of, so "Santa Fe" alone is the place; `own_told`: their own car was just talked
+        of, so "es un cx-5 2019" at the start names it."""
         raw = self.lexicon.words_for_emoji(text[:MAX_CHARS]) if isinstance(text, str) else ""
         prepared = self._expand(prepare(raw))
         doc = self._tokenise(prepared)
@@ -654,7 +660,7 @@ class Extractor:
         if not light:  # "quiero que me llame alguien hoy": a call asked by a pattern too
             calls = any(label == CALL_INTENT for label, _, _ in patterned)
             self._contact(analysis, found, set(asking) | ({"lead"} if calls else set()))
-        self._claims(analysis, found, light, places)
+        self._claims(analysis, found, light, places, own_told)
         for name, start, end in analysis.said_spans:  # "algo tipo mini cooper": one reference
             if name == SIMILAR and end < len(tokens) and analysis.kinds[end] == "car":
                 analysis.kinds[start:end] = ["car"] * (end - start)
@@ -738,7 +744,14 @@ class Extractor:
             analysis.slots["name"] = corrected
             analysis.slot_at.setdefault("name", 0)
 
-    def _claims(self, analysis: Analysis, found, light: bool = False, places: bool = False) -> None:
+    def _claims(
+        self,
+        analysis: Analysis,
+        found,
+        light: bool = False,
+        places: bool = False,
+        own_told: bool = False,
+    ) -> None:
         tokens = analysis.tokens
         taken = [kind is not None for kind in analysis.kinds]
         place = self.places.read(tokens, found["place"], taken, places)
@@ -752,6 +765,13 @@ class Extractor:
                     analysis.cities.append(other)
         cars = [(phrase, s, e) for phrase, s, e in found["car"] if not any(taken[s:e])]
         own_cues = [end for key, _, end in found["said"] if key == "context:own_car"]
+        if own_told:  # "¿me lo compran aunque lo deba?" ... "es un mazda cx-5 2019": theirs
+            opening = len(_leading_interjections(tokens))
+            own_cues += [
+                opening + len(phrase.split())
+                for phrase in GRAMMAR.own_openers
+                if tokens[opening : opening + len(phrase.split())] == phrase.split()
+            ]
         own = [  # ("es" in "mi carro es un aveo" is a verb, not the Lexus ES)
             car
             for car in cars
@@ -1387,7 +1407,8 @@ class Extractor:
         context = context or DialogContext()
         asking = [*context.asking, "lead"] if context.lead_open else context.asking
         places = context.last_label in self.context_settings.place_labels
-        analysis = self.analyse(text, asking, places=places)
+        own_told = context.last_label in self.own_car_labels
+        analysis = self.analyse(text, asking, places=places, own_told=own_told)
         if not analysis.tokens:
             return Extraction()
         _closing_tag_no(analysis)

@@ -332,6 +332,8 @@ def focus_reply(ctx: TurnContext, stock_id: int, template: str = "selected") -> 
         "seen_elsewhere": set(),
         "no_car_unlisted": set(),
         "unlisted": FOCUS,
+        "best_is": FOCUS | {"which"},
+        "best_is_not": FOCUS | {"which", "best_n", "best_title", "best_price"},
     },
 )
 def car_details(ctx: TurnContext) -> Reply:
@@ -372,6 +374,9 @@ def car_details(ctx: TurnContext) -> Reply:
     if carded and not answers:
         return Reply("")
     fit = _fit_note(ctx, car)
+    best = _best_checked(ctx, car)
+    if best:  # "la duster se ve bien, ¿es la más barata?": of the list, yes or which is
+        answers = [best, *answers] if answers or carded else [best]
     if PRICE_SEEN in ctx.extraction.said and ctx.template("seen_elsewhere"):
         fit = "\n\n".join(part for part in (fit, ctx.say("seen_elsewhere")) if part)
     if not answers and UNLISTED_ASKED in ctx.extraction.said and ctx.template("unlisted"):
@@ -381,6 +386,32 @@ def car_details(ctx: TurnContext) -> Reply:
         card = ctx.say("card", car_values(car, unknown=unknown, words=ctx.words))
         return Reply("\n".join(part for part in (card, fit) if part))
     return Reply("\n".join([*answers, *([fit] if fit else [])]))
+
+
+def _best_checked(ctx: TurnContext, car: Car) -> str:
+    """A superlative asked of the car named ("¿es la más barata?"): whether it is that of the
+    list shown, else which one is."""
+    superlative = ctx.extraction.superlative
+    listed = [c for i in ctx.state.last_results if (c := ctx.services.catalog.get(i))]
+    asked = "?" in ctx.text or "context:question" in ctx.extraction.said
+    if not superlative or superlative not in ORDER or car not in listed or len(listed) < 2:
+        return ""
+    if not asked or not ctx.template("best_is"):
+        return ""
+    best = best_of(listed, superlative)
+    which = ctx.words.get(f"best_{superlative}", superlative)
+    values = car_values(car, words=ctx.words) | {"which": which}
+    if best.stock_id == car.stock_id:
+        return ctx.say("best_is", values)
+    return ctx.say(
+        "best_is_not",
+        values
+        | {
+            "best_n": listed.index(best) + 1,
+            "best_title": f"{best.make} {best.model} {best.year}",
+            "best_price": money(best.price),
+        },
+    )
 
 
 def _listed_of_year(ctx: TurnContext, car: Car | None) -> Car | None:
