@@ -248,12 +248,28 @@ def _gave_up(ctx: TurnContext) -> Reply:
 def question_text(ctx: TurnContext, question: FormQuestion, field: str) -> str:
     """A question's ask/remind/retry text, in the customer's language when config/i18n has it."""
     progress = ctx.state.form
+    if field != "retry" and "phone" in question.fills and _phone_missed(ctx):
+        field = "retry"  # "que mal servicio. mi cel es 81 12 34 56": why it is asked again
     forms = ctx.pack().get("forms") or {}
     translated = ((forms.get(progress.name) if progress else None) or {}).get(question.id) or {}
     if translated.get(field):
         ctx.translated = True
         return translated[field]
     return getattr(question, field) or question.ask
+
+
+PHONE_DIGITS = 10
+PHONE_TRIED = range(7, 13)  # digits that look like a phone number typed wrong
+
+
+def _phone_missed(ctx: TurnContext) -> bool:
+    """The message holds a number that looks like a phone typed wrong (8 or 12 digits) and no
+    phone was read from it."""
+    if ctx.extraction.phone:
+        return False
+    runs = re.findall(r"\d[\d \-.]{5,}\d", ctx.text)
+    counts = [len(re.sub(r"\D", "", run)) for run in runs]
+    return any(count in PHONE_TRIED and count != PHONE_DIGITS for count in counts)
 
 
 def _values(ctx: TurnContext) -> dict[str, object]:

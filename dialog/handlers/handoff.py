@@ -10,7 +10,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from dialog.config import DialogConfig
-from dialog.forms import LEAD_SLOTS, said
+from dialog.forms import BY_CHAT, LEAD_SLOTS, said
 from dialog.handlers.common import CAR_PLACEHOLDERS, car_values, pick_by_ordinal, plan_words
 from dialog.handlers.search import WISHED_CAR
 from dialog.registry import handler
@@ -42,11 +42,24 @@ CAPTURED_TEMPLATES = {
 _PHONE_USER = re.compile(r"^\+?(?:521|52)?(\d{10})$")
 
 
-@handler("handoff.start", required={"already_requested": {"name"}})
+@handler(
+    "handoff.start",
+    required={"already_requested": {"name"}},
+    optional={"already_requested_when": {"name", "contact_time"}},
+)
 def start_handoff(ctx: TurnContext, reason: str | None = None) -> Reply:
-    """Ask only for what is missing (the WhatsApp number is the phone), unless a request is open."""
+    """Ask only for what is missing (the WhatsApp number is the phone), unless a request is open
+    (then when the call comes, as the customer asked it)."""
     if ctx.state.handoff:
-        return Reply(ctx.say("already_requested", {"name": ctx.state.lead.name or ""}))
+        lead = ctx.state.lead
+        values = {
+            "name": lead.name or "",
+            "contact_time": _time_words(ctx, lead.contact_time) or "",
+        }
+        timed = bool(lead.contact_time) and lead.contact_by != BY_CHAT
+        if timed and ctx.template("already_requested_when"):
+            return Reply(ctx.say("already_requested_when", values))
+        return Reply(ctx.say("already_requested", values))
     from dialog.forms import start_form
 
     lead = ctx.state.lead

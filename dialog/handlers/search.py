@@ -248,8 +248,9 @@ def search_cars(ctx: TurnContext) -> Reply:
         return savings_reach(ctx.speaking_as("financing"), saved)
     if filters.is_empty() and budget is None and not ctx.from_form:
         ctx.state.filters = filters  # "olvida el mini y el precio": nothing of them is kept
-        if _is_question(ctx) or "guided_search" not in ctx.config.forms:
-            return _inventory(ctx)
+        use_said = any(name.startswith("form:guided_search:use:") for name in said)
+        if (_is_question(ctx) and not use_said) or "guided_search" not in ctx.config.forms:
+            return _inventory(ctx)  # "¿qué tienen?"; "quiero uno que no gaste" starts the form
         from dialog.forms import start_form
 
         return start_form(ctx, "guided_search")
