@@ -43,7 +43,14 @@ from dialog.screen import dialog_context
 from dialog.state import OWN_CAR_BOUGHT, ConversationState, utc_now
 from dialog.store.base import Handoff, Store, Turn
 from dialog.turn import Reply, TurnContext, TurnResult
-from nlu.pipeline import CAR_FIRST, INSISTING, NO_OWN_CAR, WANTED_NAMED, Extractor
+from nlu.pipeline import (
+    CAR_FIRST,
+    INSISTING,
+    NO_OWN_CAR,
+    OTHER_PERSON,
+    WANTED_NAMED,
+    Extractor,
+)
 from nlu.schema import Extraction
 from nlu.text import normalize, sentences, valid_unicode
 from tools.catalog import car_name
@@ -134,6 +141,7 @@ class Engine:
             ctx.marks[WISH_ADDED] = bool(state.handoff)  # the lead is re-sent without it
         listed_before = list(state.last_results)
         _car_named_first(ctx)
+        _note_other_person(ctx)
         reply = self._dispatch(ctx)
         reply = _guarded(self._second_request, ctx, reply)
         reply = _guarded(self._open_questions, ctx, reply)
@@ -141,6 +149,7 @@ class Engine:
         reply = _guarded(_still_available, ctx, reply)
         _remember_chosen(state)
         _remember_seen(state, listed_before)
+        reply = _guarded(_other_person, ctx, reply)
         reply = _guarded(_lead_car_corrected, ctx, reply)
         if ctx.notes:
             reply.text = "\n\n".join(part for part in [*ctx.notes, reply.text] if part)
@@ -412,6 +421,8 @@ def _tapped(state: ConversationState, reply_id: str | None, bundle: Bundle) -> E
 def _remember(state: ConversationState, extraction: Extraction, extractor: Extractor) -> None:
     """Contact data is kept whenever it is given; so is the car a seller describes."""
     seller_labels = extractor.own_car_labels
+    if OTHER_PERSON in extraction.said:
+        return  # "mi hermano quiere vender su aveo, se llama Héctor 55…": theirs, not the lead's
     for slot in LEAD_SLOTS:
         value = getattr(extraction, slot)
         if value is not None:
@@ -544,6 +555,33 @@ def _guarded(step, ctx: TurnContext, reply: Reply) -> Reply:
     except Exception:
         log.exception("%s failed for intent %s", getattr(step, "__name__", step), ctx.intent)
         return reply
+
+
+def _note_other_person(ctx: TurnContext) -> None:
+    """The other person's data as a note on the lead, before the answer (which may send it)."""
+    extraction = ctx.extraction
+    if OTHER_PERSON not in extraction.said or not ctx.state.handoff:
+        return
+    parts = [extraction.name, extraction.phone, extraction.email, extraction.own_car]
+    fixing = ctx.speaking_as(LEAD_UPDATE_INTENT)
+    note = fixing.say("other_person_note", {"who": " · ".join(p for p in parts if p)})
+    if note:
+        notes = ctx.state.profile.get("lead_notes", "")
+        ctx.state.profile["lead_notes"] = f"{notes} | {note}" if notes else note
+        ctx.marks[OTHER_PERSON] = True
+
+
+def _other_person(ctx: TurnContext, reply: Reply) -> Reply:
+    """Someone else to reach as well, after the lead ("mi hermano quiere vender su aveo 2015,
+    ¿le hablan a él también? se llama Héctor 5544001122"): a note on the lead, which keeps the
+    customer's own data and car, and is sent again."""
+    if not ctx.marks.get(OTHER_PERSON) or ctx.handoff is not None:
+        return reply  # (the answer itself may have sent the lead again, with the note)
+    fixing = ctx.speaking_as(LEAD_UPDATE_INTENT)
+    updated = finish_handoff(fixing, "updated")
+    ctx.handoff = fixing.handoff or ctx.handoff
+    reply.text = "\n\n".join(part for part in (reply.text, updated.text) if part)
+    return reply
 
 
 def _lead_car_corrected(ctx: TurnContext, reply: Reply) -> Reply:

@@ -170,6 +170,8 @@ class Grammar(_Strict):
     interjections: frozenset[str]
     permission_asks: frozenset[str]
     own_openers: frozenset[str]
+    other_person: frozenset[str]
+    other_person_also: frozenset[str]
     weighing: frozenset[str]
 
     @field_validator("*")

@@ -198,6 +198,7 @@ FIGURE_ECHOED = "figure:echoed"
 PRICE_ECHOED = "figure:price_echoed"  # ... its price: what sets it is asked (config/dialog.yml)
 ECHOED_OTHER = "figure:other_car"  # ... of a listed car other than the one in focus
 PAYMENT_ECHOED = "figure:payment_echoed"  # the monthly payment just shown, said back
+OTHER_PERSON = "contact:other_person"  # after the lead, someone else's data to reach as well
 WISH_WORDS = GRAMMAR.wishes  # "quiero", "busco"
 TRAIT_PREFERRED = "context:preferred"  # "… mejor automático": a trait wished after a question
 KM_POINTING = "km:pointing"  # "el de 19 mil km", "el que tiene 19 mil": the km say which car
@@ -1688,6 +1689,8 @@ class Extractor:
                 intent, topic, stage, second = label.intent, label.topic, "context", None
         if context.focus is not None or context.shown:
             _figures_of_listed_cars(analysis, context, self.context_settings.echo_share)
+        if context.lead_open and _other_person(analysis):
+            analysis.said.add(OTHER_PERSON)  # "mi hermano… ¿le hablan a él también? Héctor 55…"
         if context.plan_payment:
             _payment_said_back(analysis, context.plan_payment, self.context_settings)
             echoed_only = (
@@ -3110,6 +3113,25 @@ def _figures_of_listed_cars(analysis: Analysis, context: DialogContext, share: f
                     # km, ¿cuánto a 4 años?": that one, picked as by its number
                     _km_not_asked(analysis)
                 break
+
+
+def _other_person(analysis: Analysis) -> bool:
+    """Contact data of a relative or friend to reach as well, not the customer's own."""
+    contact = ("name", "phone", "email")
+    given = [analysis.slot_at.get(key, 0) for key in contact if key in analysis.slots]
+    tokens = analysis.tokens
+    relative = next(
+        (
+            i
+            for i in range(len(tokens))
+            if any(tokens[i : i + len(p.split())] == p.split() for p in GRAMMAR.other_person)
+        ),
+        None,
+    )  # their data said before the relative ("nombre Iván…, y aparte mi hermano…") is theirs
+    if not given or relative is None or min(given) < relative:
+        return False
+    text = f" {' '.join(tokens)} "
+    return any(f" {words} " in text for words in GRAMMAR.other_person_also)
 
 
 def _payment_said_back(analysis: Analysis, payment: float, settings: ContextSettings) -> None:

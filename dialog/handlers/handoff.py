@@ -272,7 +272,7 @@ def contact_record(lead) -> str:
 @handler(
     "handoff.update",
     required={"noted": set(), "updated": DONE, **CAPTURED_LINE},
-    optional=CAPTURED_TEMPLATES,
+    optional={**CAPTURED_TEMPLATES, "other_person_note": {"who"}},
 )
 def update_handoff(ctx: TurnContext) -> Reply:
     """Contact data given after the lead was sent corrects it ("el horario está mal, es fin de
