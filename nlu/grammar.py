@@ -172,6 +172,8 @@ class Grammar(_Strict):
     own_openers: frozenset[str]
     other_person: frozenset[str]
     other_person_also: frozenset[str]
+    inability: frozenset[str]
+    business_nouns: frozenset[str]
     weighing: frozenset[str]
 
     @field_validator("*")

@@ -776,7 +776,11 @@ class Extractor:
         own = [  # ("es" in "mi carro es un aveo" is a verb, not the Lexus ES)
             car
             for car in cars
-            if (_owned(tokens, car[1], own_cues) or _owned_after(tokens, car[2]))
+            if (
+                _owned(tokens, car[1], own_cues)
+                or _owned_after(tokens, car[2])
+                or _traded_for(tokens, car[1], car[2])
+            )
             and not all(token in OWN_GAP for token in tokens[car[1] : car[2]])
             and not all(token in GRAMMAR.numeral_models for token in tokens[car[1] : car[2]])
         ]  # ("el mazda es uno que les compré": "uno" is the Mazda, no Fiat)
@@ -2661,6 +2665,16 @@ def _own_car_value(analysis: Analysis, own_known: bool = False) -> None:
     # I got 50k saved": savings beside a plan or a car are what they put down
     asked = any(label == FINANCING_REQUEST for label, *_ in analysis.labels)
     saved = SAVINGS in analysis.said and (monthly or asked)
+    valued = [value for _, _, value, cues in analysis.amounts if "own_value" in cues]
+    pointed = CAR_PRICE in analysis.said  # the other amount is the price of the car pointed at
+    if own and plan and pointed and len(valued) == 1 and len(analysis.amounts) > 1:
+        # "el de 199 mil. si mi jetta lo toman en unos 130…": the car's price points at it,
+        # the amount their car brings is the down payment
+        if analysis.approx.get(slots.get("price_max")) == valued[0]:
+            analysis.drop("price_max", "price_min")
+        slots["down_payment"] = valued[0]
+        analysis.slot_at["down_payment"] = analysis.slot_at.get("price_max", 0)
+        return
     if (own or saved) and plan and ceiling:  # a plan paid in with their car or their savings
         slots["down_payment"] = slots.pop("price_max")
         analysis.slot_at["down_payment"] = analysis.slot_at.pop("price_max", 0)
@@ -3165,12 +3179,20 @@ def _wish_beside_own(analysis: Analysis) -> bool:
 
 
 def _trait_preferred(analysis: Analysis) -> bool:
-    """A trait said right after "mejor"/"prefiero" in a clause after the first: wished."""
+    """A trait said right after "mejor"/"prefiero" in a clause after the first: wished; or the
+    transmission asked of a car, then ruled out ("is it manual? I can't drive stick")."""
+    asked = analysis.slots.get("transmission")
+    if asked in OTHER_TRANSMISSION and f"{NEGATED}transmission:{asked}" in analysis.said:
+        analysis.slots["transmission"] = OTHER_TRANSMISSION[asked]
+        return True
     for key in ("transmission", "fuel", "body_type"):
         at = analysis.slot_at.get(key)
         if key in analysis.slots and at and analysis.tokens[at - 1] in GRAMMAR.preference_cues:
             return any(token in CLAUSE_BREAKS for token in analysis.tokens[: at - 1])
     return False
+
+
+OTHER_TRANSMISSION = {"manual": "automatic", "automatic": "manual"}
 
 
 def _km_not_asked(analysis: Analysis) -> None:
@@ -3640,6 +3662,16 @@ def _after_cue(tokens: list[str], start: int, cue_ends: list[int]) -> bool:
 def _owned_after(tokens: list[str], end: int) -> bool:
     """ "el tsuru es el que tenemos": a car said to be theirs right after its name."""
     return phrase_starts_at(tokens, end, GRAMMAR.own_after)
+
+
+TRADED_REACH = 3  # "por el versa nos dan 120": the verb of the offer right after the car
+
+
+def _traded_for(tokens: list[str], start: int, end: int) -> bool:
+    """ "por el versa nos dan unos 120 mil": the car named after "por el" with an offer's verb
+    right after it is the one they hand over."""
+    before = " ".join(tokens[max(0, start - 2) : start])
+    return before in GRAMMAR.trade_for and bool(TRADE_VALUE & set(tokens[end : end + TRADED_REACH]))
 
 
 def _owned(tokens: list[str], start: int, cue_ends: list[int]) -> bool:

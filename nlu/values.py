@@ -174,6 +174,9 @@ class ValueReader:
                 continue  # "¿cuál es más chico?" compares two cars, it asks for no size
             if slot == "size" and _after_copula(tokens, start):
                 continue  # "uy, está grandota": what the car is, no wish
+            beside = {*tokens[end : end + 1], *tokens[max(0, start - 1) : start]}
+            if slot == "size" and beside & GRAMMAR.business_nouns:
+                continue  # "I run a small catering business", "un negocio pequeño": no car's size
             judged = tokens[end : end + 1] in ([c] for c in COPULAS) and (
                 tokens[end + 1 : end + 2] in ([w] for w in (*INTENSIFIERS, "no"))
             )
@@ -243,6 +246,8 @@ class ValueReader:
         asked = "?" in tokens[start : start + ASKED_REACH]  # "¿ese no es automático?": what it
         if asked and " ".join(tokens[max(0, start - 2) : start]) in GRAMMAR.negative_questions:
             return False  # is, asked
+        if _unable_before(tokens, start):
+            return True  # "no sé manejar de esos de palanca": the one they cannot drive
         return self._before(tokens, start, self.negations)
 
     @staticmethod
@@ -252,6 +257,23 @@ class ValueReader:
             len(before) >= len(phrase) and before[len(before) - len(phrase) :] == phrase
             for phrase in phrases
         )
+
+
+UNABLE_REACH = 7  # words between "no sé manejar" and the transmission it rules out
+CLAUSE_STOPS = frozenset({".", "?", "!", ",", "pero", "but", "y", "and"})
+
+
+def _unable_before(tokens: list[str], start: int) -> bool:
+    """A "no sé manejar" / "can't drive" a few words before, in the same clause."""
+    window = tokens[max(0, start - UNABLE_REACH) : start]
+    for i in range(len(window)):
+        rest = window[i:]
+        if CLAUSE_STOPS & set(rest[1:]):
+            continue
+        text = " ".join(rest)
+        if any(text.startswith(phrase) for phrase in GRAMMAR.inability):
+            return True
+    return False
 
 
 def _errand(tokens: list[str], start: int, end: int) -> bool:
