@@ -209,6 +209,7 @@ ARTICLE_NUMBER = "number:article"  # a bare number after "el"/"la" ("con el 30")
 BOUND_CUES = frozenset({"max_before", "max_after", "min_before", "min_after", "age_limit_before"})
 COMPARE = "compare_cars"
 RETURNS = "warranty_returns"  # the trial, returns and warranty topic
+SELLING_TOPICS = frozenset({"selling_car"})  # their car sold: an amount said is an offer for it
 ADVICE = "advice"
 CAR_SCREEN_LABELS = frozenset({DETAILS, SELECT, COMPARE})  # about a car shown or chosen
 PICK_MAX = 10  # "el 3": a position in a list is small
@@ -1826,6 +1827,15 @@ class Extractor:
             intent, topic, stage, second = FINANCING_REQUEST, None, "rule", None  # "¿y las
             # mensualidades de las dos?": the plan of each, not the comparison again
         figures_said = (FINANCING_KEYS | {"monthly_budget"}) & slots.keys()
+        selling = intent == KNOWLEDGE and topic in SELLING_TOPICS
+        if (
+            selling
+            and "price_max" in slots
+            and not {"context:search", "price:bound"} & analysis.said
+        ):
+            analysis.own_offer = slots.pop("price_max")  # "la de 95 era pago inmediato, ¿a
+            analysis.drop("price_max", "price_min")  # consignación me dan más?": their offer
+            second = None if second == SEARCH_REQUEST else second
         if topic == RETURNS and second == FINANCING_REQUEST and not figures_said:
             second = None  # "¿me regresan el enganche completo?": the refund's, no plan asked
         if intent == COMPARE and second == SEARCH_REQUEST and "context:search" not in analysis.said:

@@ -131,6 +131,7 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"
         "relax_join": set(),
         "criteria_cars": set(),
         "only_this_one": CAR_PLACEHOLDERS | {"kind"},
+        "model_not_in_stock_alone": {"model"},
         "also_best_found": CAR_PLACEHOLDERS | {"which"},
         **CRITERIA_TEMPLATES,
         **RELAX_TEMPLATES,
@@ -755,9 +756,12 @@ def merge_filters(
             wished = [n[len(EITHER) :] for n in extraction.said if n.startswith(f"{EITHER}{slot}:")]
             merged["either"] = [*kept, *wished] or None
     if "context:also" in extraction.said:  # "enséñame también los automáticos": either kind
-        for slot in ("transmission", "fuel", "body_type", "size"):
+        broaden = "context:broaden" in extraction.said  # "¿y camionetas de 3 filas también? no
+        for slot in ("transmission", "fuel", "body_type", "size"):  # solo minivan": any body
             wished, held = getattr(extraction, slot), getattr(current, slot)
             if wished is not None and held is not None and wished != held:
+                merged[slot] = None
+            if broaden and slot == "body_type":  # the body "no solo" names is widened
                 merged[slot] = None
     if "context:broaden:car" in extraction.said:  # "no nomás vento": any model
         merged["make"] = merged["model"] = None
@@ -1133,8 +1137,11 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
     alternative = similar_to(
         ctx.services.catalog, filters, body, filters.model, peers, size, by_size
     )
-    if ctx.extraction.fuel:  # "¿tienen tesla? o algún eléctrico o híbrido": that fuel is wished
-        alternative = alternative.model_copy(update={"fuel": ctx.extraction.fuel})
+    if ctx.extraction.fuel:  # "¿tienen tesla? o algún eléctrico o híbrido": that fuel is wished,
+        update: dict[str, object] = {"fuel": ctx.extraction.fuel}  # of any body unless one is said
+        if not ctx.extraction.body_type:  # ("un híbrido como un prius": no hatchbacks only)
+            update["body_type"] = None
+        alternative = alternative.model_copy(update=update)
     # the customer's own criteria stay; the price band was ours, not theirs
     ctx.state.filters = filters.model_copy(update={"make": None, "model": None})
     outcome = search(ctx.services.catalog, alternative, limit=ctx.config.results_limit)
@@ -1156,6 +1163,9 @@ def _alternatives(ctx: TurnContext, filters: SearchFilters, template: str) -> Re
         ctx.state.selected = None  # the one similar car listed is not the one they chose
     if template == "similar_to" and not _any_named_in_stock(ctx, filters):
         template = "model_not_in_stock"  # "tipo urvan, hiace o partner": none here, said so
+    alone = f"{template}_alone"  # nothing like it listed either: no "te muestro…" before it
+    if not listing.results and ctx.template(alone):
+        template = alone
     intro = ctx.say(template, {"make": filters.make or "", "model": name})
     listing.text = f"{intro}\n\n{listing.text}"
     return listing
