@@ -1826,6 +1826,13 @@ class Extractor:
         if intent == COMPARE and plans_of_both and not analysis.picks:
             intent, topic, stage, second = FINANCING_REQUEST, None, "rule", None  # "¿y las
             # mensualidades de las dos?": the plan of each, not the comparison again
+        if intent == SELECT and _others_asked_after(analysis, context):
+            others = [*analysis.apart, *analysis.alternatives]  # "q caro la frontier. ¿y una
+            make, model, _ = alternative_parts(others[0])  # tacoma o ranger más baratas?": those
+            slots.update(make=make or None, model=model or None)
+            analysis.alternatives[:] = others[1:]
+            analysis.apart.clear()
+            intent, topic, stage, second = SEARCH_REQUEST, None, "context", None
         figures_said = (FINANCING_KEYS | {"monthly_budget"}) & slots.keys()
         selling = intent == KNOWLEDGE and topic in SELLING_TOPICS
         if (
@@ -4144,6 +4151,26 @@ def _car_after(tokens: list[str], kinds: list[str | None], phrases: frozenset[st
         i for i, kind in enumerate(kinds) if kind == "car" and (i == 0 or kinds[i - 1] != "car")
     ]
     return any(" ".join(tokens[max(0, i - n) : i]) in phrases for i in starts for n in (2, 3, 4))
+
+
+OTHERS_WISHED = frozenset(
+    {"context:cheaper", "context:cheap", "context:search", "context:newer", "context:other"}
+)
+
+
+def _others_asked_after(analysis: Analysis, context: DialogContext) -> bool:
+    """The car on screen named in a remark, then other cars asked for in a question of their own
+    ("q caro la frontier. ¿y una tacoma o ranger más baratas?")."""
+    if not (analysis.apart or analysis.alternatives) or "model" not in analysis.slots:
+        return False
+    if not OTHERS_WISHED & analysis.said or TRADE_VALUE & set(analysis.tokens):
+        return False  # "…y el jetta q compré, ¿en cuánto me lo tomarían?": their own car
+    named = {"make": analysis.slots.get("make"), "model": analysis.slots["model"]}
+    if not any(car_matches(car, named) for car in context.shown):
+        return False
+    tokens, at = analysis.tokens, analysis.slot_at.get("model", 0)
+    ends = [i for i, token in enumerate(tokens) if token in SENTENCE_ENDS and i > at]
+    return len(ends) >= 1 and tokens[-1] == "?" and ends[0] < len(tokens) - 1
 
 
 def _stock_of_body_asked(analysis: Analysis, car_end: int) -> bool:

@@ -134,6 +134,9 @@ def financing_plan(ctx: TurnContext) -> Reply:
     before = ctx.state.financing
     ctx.pct_before = before.down_payment is None and before.down_payment_pct is not None
     remember_params(ctx)
+    budget_asked = ctx.extraction.monthly_budget is not None and said(ctx, "financing:which_cars")
+    if budget_asked and not ctx.extraction.model:  # "máximo 4 mil al mes, ¿qué me alcanza?
+        return _affordable(ctx)  # pero que sea bmw o audi": those makes within the budget
     named = _named_car(ctx)
     if named is not None:
         return named
