@@ -56,7 +56,7 @@ def answer_open_questions(
             pass  # "solo 18 mil km? … y es la versión advance verdad": another datum of it
         elif label in answered and (parts or not _parts(ctx, ctx.extraction, label)):
             continue  # asked and answered; but "¿incluye seguro? ¿y cuánto tardan?" is two
-        own_rule = reading.stage in RULED and reading.label not in answered  # "y también ¿aceptan
+        own_rule = reading.stage == "rule" and reading.label not in answered  # "y también ¿aceptan
         # tarjeta para el enganche?": the card's question, though "enganche" is the plan's word
         if not own_rule and _names_answered(extractor, sentence, answered):
             continue  # "¿qué documentos necesito para venderlo?": the sale's answer took it

@@ -497,10 +497,13 @@ PLAN_AGAIN = "plan_again"  # the plan just shown said to be the same: beside ano
 
 
 def _within_budget(ctx: TurnContext, plan: Plan) -> str:
-    """The monthly budget said, and the plan inside it: by how much."""
+    """The monthly budget said now, or whether it fits asked ("¿me alcanza?"), and the plan
+    inside it: by how much."""
     budget = ctx.state.financing.monthly_budget
     if not budget or plan.monthly_payment > budget or not ctx.template("within_budget"):
         return ""
+    if ctx.extraction.monthly_budget is None and not said(ctx, "financing:fit_asked"):
+        return ""  # a budget said turns ago (or read wrong) is not pressed on every plan
     values = {
         "monthly_payment": money(plan.monthly_payment),
         "monthly_budget": money(budget),

@@ -393,7 +393,10 @@ def _best_checked(ctx: TurnContext, car: Car) -> str:
     list shown, else which one is."""
     superlative = ctx.extraction.superlative
     listed = [c for i in ctx.state.last_results if (c := ctx.services.catalog.get(i))]
+    words = set(normalize(ctx.text).split())
     asked = "?" in ctx.text or "context:question" in ctx.extraction.said
+    asked = asked and bool(words & GRAMMAR.copulas) and not words & GRAMMAR.which  # "¿es la más
+    # barata?" of it; "which of these is the cheapest" picks among them
     if not superlative or superlative not in ORDER or car not in listed or len(listed) < 2:
         return ""
     if not asked or not ctx.template("best_is"):
