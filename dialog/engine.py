@@ -134,7 +134,10 @@ class Engine:
         )
         if extraction.language:
             state.language = extraction.language
+        bought_before = state.profile.get(OWN_CAR_BOUGHT)
         _remember(state, extraction, bundle.services.extractor)
+        if state.handoff and state.own_car and bought_before != state.profile.get(OWN_CAR_BOUGHT):
+            ctx.marks[WISH_ADDED] = True  # "no lo quiero vender, corrígelo": sent again, plainly
         note_wishes(ctx)  # "agéndame una videollamada": for the advisor's note
         if DROP_NOTE_KEY in extraction.said:  # "no pago de contado… quítale esa nota"
             drop_notes(ctx)
