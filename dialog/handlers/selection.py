@@ -987,11 +987,17 @@ def each_named(extraction: Extraction, shown: list[Car]) -> list[Car]:
     the only one of that name."""
     names = named_cars(extraction)
     years = set(extraction.years) | {extraction.year_min, extraction.year_max} - {None}
+    own = [alternative_parts(other)[2] for other in extraction.alternatives]
+    if any(other.count("|") > 1 for other in extraction.alternatives):  # "el mazda 2018 con el
+        first = extraction.year_min if extraction.year_min == extraction.year_max else None
+        per_car = [{first} - {None}, *({year} - {None} for year in own)]  # sentra 2019": each
+    else:  # car its own year
+        per_car = [years] * len(names)
     found: list[Car] = []
-    for make, model in names:
+    for (make, model), its_years in zip(names, per_car, strict=True):
         wanted = {key: value for key, value in (("make", make), ("model", model)) if value}
         of_name = [car for car in shown if wanted and car_matches(shown_car(car), wanted)]
-        of_year = [car for car in of_name if car.year in years]
+        of_year = [car for car in of_name if car.year in its_years]
         pick = of_year or (of_name if len(of_name) == 1 else [])
         if pick and pick[0] not in found:
             found.append(pick[0])
