@@ -65,6 +65,9 @@ class ContactWords(BaseModel):
     # the last digits of the phone given (regular expressions with a `digits` group)
     phone_endings: list[str] = Field(default_factory=list)
     laughter: str = "(?!)"  # a word that is laughter, never a name ("jaja", "jeje"): a pattern
+    # a time taken back: the times said before these are not meant ("a las 3 am jaja no
+    # mentira, a cualquier hora")
+    retractions: list[str] = Field(default_factory=list)
 
 
 class ContactReader:
@@ -108,6 +111,9 @@ class ContactReader:
             for p in reversed(after)
         )
         self.busy_after = re.compile(rf"\s*(?:{busy})\b") if after else None
+        taken_back = sorted({" ".join(fold(p).split()) for p in words.retractions}, key=len)
+        back = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in reversed(taken_back))
+        self.retraction = re.compile(rf"(?:^|\W)(?:{back})\b") if taken_back else None
         self.spoken = {fold(word): value for word, value in words.spoken_digits.items()}
         self.days = {fold(word): name for word, name in words.day_names.items()}
         self.name_links = frozenset(fold(word) for word in words.name_links)
@@ -239,6 +245,9 @@ class ContactReader:
                 used.append(span)
                 _claim(tokens, taken, match.group(0))
                 found.append((span[0], _say(say, match, self.days)))
+        retracted = self.retraction and self.retraction.search(prepared)
+        if retracted:  # "a las 3 de la mañana jaja no mentira, a cualquier hora": the later one
+            found = [(at, text) for at, text in found if at > retracted.start()]
         if not found:
             return None
         said = list(dict.fromkeys(text for _, text in sorted(found)))

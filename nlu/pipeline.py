@@ -1826,6 +1826,11 @@ class Extractor:
         if intent == COMPARE and plans_of_both and not analysis.picks:
             intent, topic, stage, second = FINANCING_REQUEST, None, "rule", None  # "¿y las
             # mensualidades de las dos?": the plan of each, not the comparison again
+        timed = context.lead_open and "contact_time" in slots and not slots.get("city")
+        if timed and intent == KNOWLEDGE and topic == "locations" and "?" not in analysis.tokens:
+            label = self.classifier.labels.get(LEAD_UPDATE)  # "horario: hoy. punto." after the
+            if label is not None:  # lead: the call's time corrected, not the branches' hours
+                intent, topic, stage, second = label.intent, label.topic, "context", None
         if intent == SELECT and _others_asked_after(analysis, context):
             others = [*analysis.apart, *analysis.alternatives]  # "q caro la frontier. ¿y una
             make, model, _ = alternative_parts(others[0])  # tacoma o ranger más baratas?": those
