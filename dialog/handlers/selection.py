@@ -903,7 +903,8 @@ def _to_compare(ctx: TurnContext, shown: list[Car]) -> list[Car]:
         else []
     )
     each = each_named(extraction, shown) if extraction.alternatives else []
-    if len(each) > 1 and not cars:  # "el 208 con el ibiza 2018": each car named, its own year
+    if len(each) > 1 and all(car in each for car in cars):  # "el 208 con el ibiza 2018": each
+        # car named, its own year (a price said of one of them points at the same car)
         shown[:] = each[:COMPARE_MAX]  # the list is now these: "¿y cuál de los dos…?"
         ctx.state.last_results = [car.stock_id for car in shown]
         return list(shown)
