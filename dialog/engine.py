@@ -40,7 +40,7 @@ from dialog.registry import HANDLERS
 from dialog.render import clip, fill
 from dialog.runtime import Bundle, Runtime
 from dialog.screen import dialog_context
-from dialog.state import OWN_CAR_BOUGHT, ConversationState, utc_now
+from dialog.state import OWN_CAR_BOUGHT, ConversationState, append_note, utc_now
 from dialog.store.base import Handoff, Store, Turn
 from dialog.turn import Reply, TurnContext, TurnResult
 from nlu.pipeline import (
@@ -569,8 +569,7 @@ def _note_other_person(ctx: TurnContext) -> None:
     fixing = ctx.speaking_as(LEAD_UPDATE_INTENT)
     note = fixing.say("other_person_note", {"who": " · ".join(p for p in parts if p)})
     if note:
-        notes = ctx.state.profile.get("lead_notes", "")
-        ctx.state.profile["lead_notes"] = f"{notes} | {note}" if notes else note
+        append_note(ctx.state.profile, note)
         ctx.marks[OTHER_PERSON] = True
 
 

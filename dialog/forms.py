@@ -11,7 +11,7 @@ import re
 from dialog.config import Form, FormQuestion, Route
 from dialog.registry import HANDLERS
 from dialog.render import fill
-from dialog.state import FormProgress
+from dialog.state import FormProgress, append_note
 from dialog.turn import Reply, TurnContext
 from nlu.text import normalize
 
@@ -188,8 +188,7 @@ def _advance(ctx: TurnContext, form: Form, first_turn: bool) -> Reply:
         complaint_note(ctx)
     question = _open_question(ctx) if not first_turn and not aside else None
     if question and ctx.template("question_noted"):  # asked beside the answers: to the advisor
-        notes = ctx.state.profile.get("lead_notes", "")
-        ctx.state.profile["lead_notes"] = f"{notes} | {question}" if notes else question
+        append_note(ctx.state.profile, question)
         ctx.notes.append(ctx.say("question_noted", {"question": question}))
     asked = progress.asking
     before = dict(progress.answers)

@@ -45,6 +45,14 @@ class FormProgress(BaseModel):
 
 
 OWN_CAR_BOUGHT = "own_car_bought"  # profile key: their car was bought from Kavak (after-sale)
+LEAD_NOTES = "lead_notes"  # profile key: notes for the advisor, " | " between them
+
+
+def append_note(profile: dict[str, str], note: str) -> None:
+    """One more note for the advisor, after the ones the lead already has (never twice)."""
+    notes = profile.get(LEAD_NOTES, "")
+    if note and note not in notes:
+        profile[LEAD_NOTES] = f"{notes} | {note}" if notes else note
 
 
 class ConversationState(BaseModel):

@@ -11,6 +11,7 @@ from dialog.cars import car_values
 from dialog.forms import said
 from dialog.registry import handler
 from dialog.render import fill, money
+from dialog.state import append_note
 from dialog.turn import Reply, TurnContext
 from nlu.pipeline import DAYS_PER_UNIT, OWN_CAR_TOLD
 from nlu.schema import Extraction
@@ -488,9 +489,7 @@ def complaint_note(ctx: TurnContext) -> None:
     words = " ".join(ctx.text.split())
     if len(words) > NOTE_CHARS:
         words = words[: NOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
-    notes = ctx.state.profile.get("lead_notes", "")
-    if words and words not in notes:
-        ctx.state.profile["lead_notes"] = f"{notes} | {words}" if notes else words
+    append_note(ctx.state.profile, words)
 
 
 def _missing_contact(ctx: TurnContext) -> str:

@@ -15,7 +15,13 @@ from dialog.handlers.common import CAR_PLACEHOLDERS, car_values, pick_by_ordinal
 from dialog.handlers.search import WISHED_CAR
 from dialog.registry import handler
 from dialog.render import money
-from dialog.state import OWN_CAR_BOUGHT, ConversationState, FinancingParams
+from dialog.state import (
+    LEAD_NOTES,
+    OWN_CAR_BOUGHT,
+    ConversationState,
+    FinancingParams,
+    append_note,
+)
 from dialog.store.base import Handoff
 from dialog.turn import Reply, TurnContext
 from nlu.grammar import GRAMMAR
@@ -362,7 +368,7 @@ def drop_notes(ctx: TurnContext) -> None:
     kept = [wish for wish in wishes if wish not in named] if named else []
     state.profile[WISHES] = WISH_SEP.join(kept)
     if not named:
-        state.profile.pop("lead_notes", None)
+        state.profile.pop(LEAD_NOTES, None)
 
 
 def _ruled_out_of_lead(ctx: TurnContext) -> bool:
@@ -611,7 +617,7 @@ def _lead_note(
     if planned and config is not None:
         wishes = [w for w in wishes if w not in config.lead_wishes_unless_plan]
     wishes = [(said_as or {}).get(wish, wish) for wish in wishes]
-    parts = [state.profile.get("lead_notes", ""), *wishes]
+    parts = [state.profile.get(LEAD_NOTES, ""), *wishes]
     return WISH_SEP.join(part for part in parts if part) or None
 
 
@@ -625,8 +631,7 @@ def add_note(ctx: TurnContext, key: str = "lead_update:note") -> None:
     empty = {normalize(word) for word in phrases.get("empty_note", [])}
     if all(word.strip(".,;:!?¿¡") in empty for word in normalize(note).split()):
         return  # "please add it": the wish said beside it is the note
-    notes = state.profile.get("lead_notes", "")
-    state.profile["lead_notes"] = f"{notes} | {note}" if notes else note
+    append_note(state.profile, note)
 
 
 def _without_cue(text: str, cues: list[str]) -> str:
