@@ -187,19 +187,21 @@ class OpenQuestions(_Strict):
     _tags: frozenset[str] = PrivateAttr(default=frozenset())
     _leading: tuple[tuple[str, ...], ...] = PrivateAttr(default=())
     _anywhere: frozenset[str] = PrivateAttr(default=frozenset())
+    _breaks: tuple[str, ...] = PrivateAttr(default=())
 
     def model_post_init(self, _context: Any) -> None:
         self._opening = frozenset(normalize(word) for word in self.starts)
         self._plain = self._opening | {normalize(word) for word in self.vague}
         self._tags = frozenset(normalize(word) for word in self.tags)
         self._anywhere = frozenset(normalize(word) for word in self.asks_anywhere)
+        self._breaks = tuple(normalize(word) for word in self.clause_breaks)
         split = {tuple(normalize(word).split()) for word in self.connectors}
         self._leading = tuple(sorted((c for c in split if c), key=len, reverse=True))
 
     @property
     def breaks(self) -> tuple[str, ...]:
         """The clause breaks folded ("también" -> "tambien")."""
-        return tuple(normalize(word) for word in self.clause_breaks)
+        return self._breaks
 
     @property
     def anywhere(self) -> frozenset[str]:

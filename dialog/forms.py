@@ -13,6 +13,7 @@ from dialog.registry import HANDLERS
 from dialog.render import fill
 from dialog.state import FormProgress, append_note
 from dialog.turn import Reply, TurnContext
+from nlu.contact import PHONE_DIGITS
 from nlu.text import normalize
 
 ANSWERED_ANY = "*"
@@ -257,7 +258,6 @@ def question_text(ctx: TurnContext, question: FormQuestion, field: str) -> str:
     return getattr(question, field) or question.ask
 
 
-PHONE_DIGITS = 10
 PHONE_TRIED = range(7, 13)  # digits that look like a phone number typed wrong
 
 

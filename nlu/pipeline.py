@@ -209,7 +209,6 @@ ARTICLE_NUMBER = "number:article"  # a bare number after "el"/"la" ("con el 30")
 BOUND_CUES = frozenset({"max_before", "max_after", "min_before", "min_after", "age_limit_before"})
 COMPARE = "compare_cars"
 RETURNS = "warranty_returns"  # the trial, returns and warranty topic
-SELLING_TOPICS = frozenset({"selling_car"})  # their car sold: an amount said is an offer for it
 ADVICE = "advice"
 CAR_SCREEN_LABELS = frozenset({DETAILS, SELECT, COMPARE})  # about a car shown or chosen
 PICK_MAX = 10  # "el 3": a position in a list is small
@@ -1827,7 +1826,8 @@ class Extractor:
             intent, topic, stage, second = FINANCING_REQUEST, None, "rule", None  # "¿y las
             # mensualidades de las dos?": the plan of each, not the comparison again
         timed = context.lead_open and "contact_time" in slots and not slots.get("city")
-        if timed and intent == KNOWLEDGE and topic == "locations" and "?" not in analysis.tokens:
+        places = _label(intent, topic) == LOCATIONS_LABEL
+        if timed and places and "?" not in analysis.tokens:
             label = self.classifier.labels.get(LEAD_UPDATE)  # "horario: hoy. punto." after the
             if label is not None:  # lead: the call's time corrected, not the branches' hours
                 intent, topic, stage, second = label.intent, label.topic, "context", None
@@ -1839,7 +1839,7 @@ class Extractor:
             analysis.apart.clear()
             intent, topic, stage, second = SEARCH_REQUEST, None, "context", None
         figures_said = (FINANCING_KEYS | {"monthly_budget"}) & slots.keys()
-        selling = intent == KNOWLEDGE and topic in SELLING_TOPICS
+        selling = _label(intent, topic) == SELLING  # their car sold: an amount is an offer
         if (
             selling
             and "price_max" in slots

@@ -260,7 +260,6 @@ class ValueReader:
 
 
 UNABLE_REACH = 7  # words between "no sé manejar" and the transmission it rules out
-CLAUSE_STOPS = frozenset({".", "?", "!", ",", "pero", "but", "y", "and"})
 
 
 def _unable_before(tokens: list[str], start: int) -> bool:
@@ -268,7 +267,7 @@ def _unable_before(tokens: list[str], start: int) -> bool:
     window = tokens[max(0, start - UNABLE_REACH) : start]
     for i in range(len(window)):
         rest = window[i:]
-        if CLAUSE_STOPS & set(rest[1:]):
+        if GRAMMAR.clause_breaks & set(rest[1:]):
             continue
         text = " ".join(rest)
         if any(text.startswith(phrase) for phrase in GRAMMAR.inability):

@@ -144,3 +144,11 @@ def joined(ctx: TurnContext, parts: list[str], joiner: str = "and_join") -> str:
         return "".join(parts)
     word = ctx.template(joiner).strip() or ("o" if joiner == "or_join" else "y")
     return f"{', '.join(parts[:-1])} {word} {parts[-1]}"
+
+
+def before_closing(text: str, part: str) -> str:
+    """`part` as the paragraph before a reply's closing line (nothing when empty)."""
+    if not part:
+        return text
+    body, _, closing = text.rpartition("\n\n")
+    return "\n\n".join(piece for piece in (body, part, closing) if piece)

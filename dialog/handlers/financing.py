@@ -8,6 +8,7 @@ from dialog.handlers.answers import SECOND_REQUEST
 from dialog.handlers.common import (
     CAR_PLACEHOLDERS,
     affordability,
+    before_closing,
     car_in_focus,
     car_values,
     plan_wished,
@@ -407,9 +408,9 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
     longest = plan.term_months == max(ctx.services.financing.term_months)
     longest = longest and said(ctx, "financing:longest_term") and "?" in ctx.text
     if longest and ctx.template("longest_note"):  # "¿y a 6 años? ¿es lo máximo?": yes
-        text = _before_closing(text, ctx.say("longest_note", _plan_values(ctx, car, plan)))
-    text = _before_closing(text, _over_budget(ctx, car, plan) or _within_budget(ctx, plan))
-    text = _before_closing(text, _income_share(ctx, plan))
+        text = before_closing(text, ctx.say("longest_note", _plan_values(ctx, car, plan)))
+    text = before_closing(text, _over_budget(ctx, car, plan) or _within_budget(ctx, plan))
+    text = before_closing(text, _income_share(ctx, plan))
     body, _, closing = text.rpartition("\n\n")
     if body and closing.rstrip().endswith("?"):  # the closing question is the reply's ask: a
         return Reply(body, ask=closing, plan=_summary(plan))  # form opened beside it asks instead
@@ -417,14 +418,6 @@ def plan_reply(ctx: TurnContext, car: Car) -> Reply:
 
 
 PLAN_FIGURES = ("down_payment", "down_payment_pct", "term_months", "monthly_budget")
-
-
-def _before_closing(text: str, part: str) -> str:
-    """`part` as the paragraph before the card's closing question (nothing when empty)."""
-    if not part:
-        return text
-    body, _, closing = text.rpartition("\n\n")
-    return "\n\n".join(piece for piece in (body, part, closing) if piece)
 
 
 def _plan_again(ctx: TurnContext, car: Car, plan: Plan) -> Reply | None:
@@ -453,16 +446,8 @@ def _plan_again(ctx: TurnContext, car: Car, plan: Plan) -> Reply | None:
     lowering = said(ctx, "financing:longest_term")  # "ta cara la mensualidad", "pa que baje"
     echoed = PAYMENT_ECHOED in ctx.extraction.said  # "ufff casi 6 mil": the payment said back
     if echoed and not longest and ctx.template("plan_echoed"):
-        longer = make_plan(
-            car.price,
-            financing,
-            down_payment=plan.down_payment,
-            term_months=max(financing.term_months),
-        )
-        values |= {
-            "longer_years": years_text(longer.term_months),
-            "longer_payment": money(longer.monthly_payment),
-        }
+        longer, longer_values = _longer_plan(ctx, car, plan)
+        values |= longer_values
         offered = f"plan:{longer.term_months}:{longer.down_payment_pct:g}"  # "¿te lo calculo?"
         text = ctx.say("plan_echoed", values)
         return Reply(text, plan=_summary(plan), offered=offered, kind=PLAN_AGAIN)
@@ -521,18 +506,24 @@ def _over_budget(ctx: TurnContext, car: Car, plan: Plan) -> str:
     values = {"monthly_payment": money(plan.monthly_payment), "monthly_budget": money(budget)}
     longest = max(ctx.services.financing.term_months)
     if plan.term_months < longest and ctx.template("over_budget_longer"):
-        longer = make_plan(
-            car.price,
-            ctx.services.financing,
-            down_payment=plan.down_payment,
-            term_months=longest,
-        )
-        values |= {
-            "longer_years": years_text(longest),
-            "longer_payment": money(longer.monthly_payment),
-        }
-        return ctx.say("over_budget_longer", values)
+        return ctx.say("over_budget_longer", values | _longer_plan(ctx, car, plan)[1])
     return ctx.say("over_budget", values)
+
+
+def _longer_plan(ctx: TurnContext, car: Car, plan: Plan) -> tuple[Plan, dict[str, object]]:
+    """The same down payment at the longest term, and its template values."""
+    financing = ctx.services.financing
+    longer = make_plan(
+        car.price,
+        financing,
+        down_payment=plan.down_payment,
+        term_months=max(financing.term_months),
+    )
+    values = {
+        "longer_years": years_text(longer.term_months),
+        "longer_payment": money(longer.monthly_payment),
+    }
+    return longer, values
 
 
 MAX_COMPARED = 4

@@ -10,6 +10,7 @@ from dialog.handlers.answers import SECOND_REQUEST
 from dialog.handlers.common import (
     CAR_PLACEHOLDERS,
     affordability,
+    before_closing,
     car_choices,
     car_values,
     joined,
@@ -339,9 +340,8 @@ def search_cars(ctx: TurnContext) -> Reply:
         _named_over_budget(ctx, filters, max_price)  # "jetta, vento o corolla, hasta 300 mil"
     reply = list_outcome(ctx, outcome, budget_note, first=offset + 1)
     also = _also_best_found(ctx, filters, max_price, reply.results or [])
-    if also:  # "¿cuál es el más caro? ¿y el más barato?": the other end named after the list
-        body, _, closing = reply.text.rpartition("\n\n")
-        reply.text = "\n\n".join(part for part in (body, also, closing) if part)
+    # "¿cuál es el más caro? ¿y el más barato?": the other end named after the list
+    reply.text = before_closing(reply.text, also)
     ctx.state.paged = [*shown, *(reply.results or [])]
     if len(reply.results or ()) > 1 and ctx.state.selected not in (reply.results or ()):
         ctx.state.selected = None  # a new list: "¿cuánto mide?" is of one of these, not the old car

@@ -13,6 +13,7 @@ from dialog.forms import said
 from dialog.handlers.common import (
     ASKED_TRAITS,
     CAR_PLACEHOLDERS,
+    NAMING,
     affordability,
     car_choices,
     car_in_focus,
@@ -50,7 +51,6 @@ FOCUS = CAR_PLACEHOLDERS
 USE_PICKS = ("cheapest", "lowest_km", "newest", "shortest", "longest", "tallest", "smallest_engine",
              "largest_engine")  # fmt: skip
 AVAILABLE = "select_car:available"  # "¿sigue disponible?": a phrase set of the select route
-NAMING = ("make", "model", "year_min", "year_max", "body_type", "transmission", "fuel")
 WISHED = ("seats_min", "body_type", "transmission", "fuel", "drive")  # wishes of a search
 
 
@@ -411,7 +411,7 @@ def _best_checked(ctx: TurnContext, car: Car) -> str:
         values
         | {
             "best_n": listed.index(best) + 1,
-            "best_title": f"{best.make} {best.model} {best.year}",
+            "best_title": best.title,
             "best_price": money(best.price),
         },
     )
