@@ -2190,12 +2190,12 @@ class Extractor:
         """The request the words asked when slots decided ("5534567890, ¿puedo pasar el
         apartado?": the phone answers a question, the words ask about the reservation)."""
         social = self.classifier.settings.social
-        worded = [
-            name
-            for name in hits.worded
+        worded = [  # in the order the evidence was found: between equal priorities the first
+            name  # said, whatever order a set would give (the same reply on every run)
+            for name in hits.strong
             if name != decided
             and name not in social
-            and name in hits.strong
+            and name in hits.worded
             and self.classifier.allowed(name, slots, flags)
         ]
         if not worded:
