@@ -15,7 +15,7 @@ from dialog.config import FALLBACK_ROUTE
 from dialog.forms import LEAD_SLOTS, chat_after_lead, continue_form, declined_unasked
 from dialog.handlers.answers import QUOTED, REPEATED, SECOND_REQUEST
 from dialog.handlers.common import car_in_focus
-from dialog.handlers.financing import PLAN_AGAIN, PLAN_FIGURES
+from dialog.handlers.financing import CASH_FIGURES, PLAN_AGAIN, PLAN_FIGURES
 from dialog.handlers.handoff import (
     DROP_NOTE_KEY,
     LEAD_CONTACT,
@@ -297,6 +297,10 @@ class Engine:
         if first.kind == PLAN_AGAIN and reply.text.strip():
             # "y si adelanto pagos, ¿me penalizan?" of the plan shown: the question is answered,
             # "tu plan sigue igual" says nothing
+            first = Reply("", results=first.results, ask=first.ask)
+        if reply.kind == CASH_FIGURES and ctx.route.handler == KNOWLEDGE_HANDLER:
+            # "mejor de contado, ahorré 140 mil, ¿me alcanza pal spark?": the figures answer
+            # it; "puedes comprar de contado…" said before them says nothing more
             first = Reply("", results=first.results, ask=first.ask)
         if first.kind == REPEATED and reply.text.strip():
             # "si lo dejo a cuenta del vento, ¿cuánto pagaría al mes?": the plan answers it

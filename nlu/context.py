@@ -223,6 +223,9 @@ class Reading:
     price_bound: bool = False  # so was the price ("máximo 8 mil", "hasta 300 mil")
 
 
+COURTESY = frozenset({"thanks", "greet"})  # said before a question, never its answer
+
+
 def apply_context(
     reading: Reading, slots: dict[str, object], context: DialogContext, settings: ContextSettings
 ) -> tuple[str, str | None] | None:
@@ -282,7 +285,9 @@ def apply_context(
     if weak and context.focus is not None and detail_said:
         return DETAILS, None  # "I asked about the height of the car": the car in focus's
     last = context.last_label or ""
-    if reading.stage != "rule" and last.startswith("knowledge/") and not slots:
+    courtesy = reading.label in COURTESY and "context:question" in reading.said
+    if (reading.stage != "rule" or courtesy) and last.startswith("knowledge/") and not slots:
+        # ("Thanks. How long does it take to get the money?": the question, not the thanks)
         part = f"section:{last.split('/', 1)[1]}:"
         if any(name.startswith(part) for name in reading.said):
             return last, None  # "no me contestaste si me regresan todo el dinero" after the
@@ -499,8 +504,10 @@ CAR_LABELS = frozenset({SEARCH, SELECT, DETAILS, QUESTION})
 def _colour(reading: Reading, slots: dict[str, object], context: DialogContext):
     """The catalog has no colours: "el rojo" of a list shown picks nothing (the dialog says
     so) and "¿viene en rojo?" asks it of the car in focus."""
-    if "context:colour" not in reading.said or reading.words > COLOUR_WORDS:
+    if "context:colour" not in reading.said:
         return None
+    if reading.words > COLOUR_WORDS and reading.stage != "none":  # (nothing else read: "oye y
+        return None  # de verdad no sabes si es rojo? es lo más importante pa mí")
     if _criteria_beyond(slots, NAMING):
         return None
     if reading.stage == "rule" and not reading.weak and reading.label not in CAR_LABELS:

@@ -61,7 +61,7 @@ from nlu.numbers import NumberReader, Quantity, digit_value
 from nlu.ordinals import OrdinalReader
 from nlu.places import PlaceIndex
 from nlu.schema import Extraction
-from nlu.text import fold, prepare
+from nlu.text import diminutive_map, fold, plain_diminutives, prepare
 from nlu.values import (
     ALSO_BEST,
     ASKED,
@@ -396,7 +396,11 @@ class Extractor:
         self._reader = blank_spanish()  # tokenises messages; self.nlp the YAML phrases
         self._reader_words = len(self._reader.vocab)
         self._keys: dict[int, tuple[str, str]] = {}
+        self._pattern_words: set[str] = set()
         self._add_patterns(phrase_sets or {})
+        used = domain | lexicon.known_words | self._pattern_words  # a form the rules use stays
+        kept = used | cars | places | english | vocabulary.skip_fuzzy | self.contact.first_names
+        self.diminutives = diminutive_map(used, kept)
         classifier.index = ExampleIndex.build(
             (
                 (label, text, is_example, self._example_tokens(text, is_example))
@@ -460,7 +464,8 @@ class Extractor:
     def _expand(self, prepared: str) -> str:
         """WhatsApp shorthand written out: 'q onda x favor' -> 'que onda por favor'."""
         longer = self.lexicon.shorthand_words
-        return self.shorthand.sub(lambda match: longer[match.group(0)], prepared)
+        expanded = self.shorthand.sub(lambda match: longer[match.group(0)], prepared)
+        return plain_diminutives(expanded, self.diminutives)  # "un descuentito" -> "descuento"
 
     def _car_words_after_shorthand(self) -> set[str]:
         """'trail' in 'x trail': car names whose first word looks like shorthand stay as written."""
@@ -593,6 +598,7 @@ class Extractor:
             self._keys[self.nlp.vocab.strings.add(key)] = (namespace, name)
             docs = list(self.nlp.tokenizer.pipe(prepare(phrase) for phrase in phrases))
             self.matcher.add(key, [doc for doc in docs if len(doc)])
+            self._pattern_words.update(token.text for doc in docs for token in doc)
 
     def analyse(
         self,
@@ -766,13 +772,16 @@ class Extractor:
                     analysis.cities.append(other)
         cars = [(phrase, s, e) for phrase, s, e in found["car"] if not any(taken[s:e])]
         own_cues = [end for key, _, end in found["said"] if key == "context:own_car"]
-        if own_told:  # "¿me lo compran aunque lo deba?" ... "es un mazda cx-5 2019": theirs
-            opening = len(_leading_interjections(tokens))
-            own_cues += [
-                opening + len(phrase.split())
-                for phrase in GRAMMAR.own_openers
-                if tokens[opening : opening + len(phrase.split())] == phrase.split()
-            ]
+        if own_told:  # "¿me lo compran aunque lo deba?" ... "es un mazda cx-5 2019": theirs,
+            # at the start of a sentence ("ok gracias. el carro es un jetta 2019 por si sirve")
+            starts = [0] + [i + 1 for i, token in enumerate(tokens) if token in SENTENCE_ENDS]
+            for start in starts:
+                opening = start + len(_leading_interjections(tokens[start:]))
+                own_cues += [
+                    opening + len(phrase.split())
+                    for phrase in GRAMMAR.own_openers
+                    if tokens[opening : opening + len(phrase.split())] == phrase.split()
+                ]
         own = [  # ("es" in "mi carro es un aveo" is a verb, not the Lexus ES)
             car
             for car in cars
@@ -867,6 +876,8 @@ class Extractor:
             )
         ):
             analysis.alternatives = [f"{make}|{model or ''}" for make, model in mention.apart]
+            if _said_again(tokens, mention.claimed[1:]):
+                analysis.said.add(EACH_CAR)  # "¿cuál es el bmw más barato y el audi más barato?"
         elif len(mention.apart) == 1 and _asked_of_the_later(tokens, mention):
             make, model = mention.apart[0]  # "la rav4 tiene muchos km, la murano q tal? es 4x4?":
             at = mention.claimed[1][0]  # a remark on one car, then a question about the other
@@ -1412,7 +1423,9 @@ class Extractor:
         context = context or DialogContext()
         asking = [*context.asking, "lead"] if context.lead_open else context.asking
         places = context.last_label in self.context_settings.place_labels
-        own_told = context.last_label in self.own_car_labels
+        # their car just talked of, or the one they bought ("compré uno y falló … el carro es
+        # un jetta 2019"): "es un <car>" names it
+        own_told = context.last_label in self.own_car_labels or context.after_sale
         analysis = self.analyse(text, asking, places=places, own_told=own_told)
         if not analysis.tokens:
             return Extraction()
@@ -3536,7 +3549,7 @@ def _asks_which_named(analysis: Analysis) -> bool:
     """ "el spark 2021 o el fiat uno, ¿cuál es más seguro?", "el peugeot o el swift, why would u
     pick one over the other": which of two cars named, listed or not, is a comparison (not "un
     versa y un sentra, ¿cuál tienen?", which asks for stock)."""
-    if not analysis.alternatives or "context:search" in analysis.said:
+    if not analysis.alternatives or {"context:search", EACH_CAR} & analysis.said:
         return False
     tokens = set(analysis.tokens)
     words = analysis.tokens
@@ -3938,11 +3951,14 @@ def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
     same as the first; "…a 4 años con 50 mil de enganche? y el rio 2019": a clause that is only
     "y", the car and its year, after a plan asked, asks that plan of it."""
     for start, end in _clauses(tokens):
-        words = set(tokens[start:end]) | {" ".join(tokens[i : i + 2]) for i in range(start, end)}
+        opening = start  # the breaks that open the clause: "…? y también civic"
+        while opening and tokens[opening - 1] in CLAUSE_BREAKS:
+            opening -= 1
+        words = set(tokens[opening:end]) | {" ".join(tokens[i : i + 2]) for i in range(start, end)}
         inside = [(s, e) for s, e in later if start <= s < end]
         if words & SAME_AGAIN and inside:
             return True
-        elliptic = inside and start and "y" in (tokens[start], tokens[start - 1])
+        elliptic = inside and bool(ADDING & set(tokens[opening : start + 1]))
         planned = set(tokens[:start]) & GRAMMAR.plan_words  # a plan asked before: its car's too
         if elliptic and planned and _only_the_car(tokens, start, end, inside):
             return True
@@ -3952,9 +3968,24 @@ def _same_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
         asked_before = "?" in tokens[max(0, start - 2) : start]  # "¿el peugeot tiene carplay?
         if elliptic and asked_before and _only_the_car(tokens, start, end, inside):  # y el uno?"
             return True
+    return _said_again(tokens, later)
+
+
+def _said_again(tokens: list[str], later: list[tuple[int, int]]) -> bool:
+    """ "el bmw más barato y el audi más barato": the words said of the first car, said again
+    of a later one in a clause added with "y": the same asked of each, none weighed."""
+    for start, end in _clauses(tokens):
+        opening = start
+        while opening and tokens[opening - 1] in CLAUSE_BREAKS:
+            opening -= 1
+        inside = [(s, e) for s, e in later if start <= s < end]
+        added = inside and bool(ADDING & set(tokens[opening : start + 1]))
+        if added and _only_the_car(tokens, start, end, inside, frozenset(tokens[:opening])):
+            return True
     return False
 
 
+EACH_CAR = "context:each_car"  # the same asked of each car named: "el más barato de bmw y de audi"
 CAR_FIRST = "context:car_first"
 DENIED_WITH = GRAMMAR.denied_with  # "no con 20%": the amount it was not
 NO_OWN_CAR = "context:no_own_car"  # "no tengo auto para dar a cuenta": their car is none
@@ -4039,6 +4070,7 @@ def _only_the_car(
 
 
 ELLIPTIC_WORDS = GRAMMAR.elliptic_words
+ADDING = ELLIPTIC_WORDS & CLAUSE_BREAKS  # "y", "and", "también": a clause added to the last
 
 
 def _between_two(tokens: list[str]) -> bool:

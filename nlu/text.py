@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 import snowballstemmer
@@ -103,3 +104,43 @@ def stem(word: str) -> str:
     if match and len(match.group("verb")) >= 4:
         word = match.group("verb")
     return _STEMMER.stemWord(word)
+
+
+_DIMINUTIVE = re.compile(r"\b[a-z]{2,}c?it[oa]s?\b")  # "descuentito", "cochecito", "usaditas"
+_DIMINUTIVE_STEM = {"c": "qu", "g": "gu", "z": "c"}  # poco -> poquito, largo -> larguito
+_DIPHTHONG = re.compile(r"(?:ue|ie)[a-z]$")
+
+
+def diminutive_map(words: Iterable[str], keep: Iterable[str] = ()) -> dict[str, str]:
+    """The diminutives of `words` ("descuento" -> "descuentito", "coche" -> "cochecito",
+    "usada" -> "usaditas"), each to its plain word; a form in `keep` (a word the rules or the
+    cars already use: "bonito", "ahorita") stays as written."""
+    kept = set(keep)
+    found: dict[str, str] = {}
+    # "-o"/"-a" words first: "nuevecito" is "nuevo" (its "ue" takes "-ecito"), not "nueve"
+    for word in sorted(words, key=lambda word: word[-1:] not in ("o", "a")):
+        if len(word) < 4 or not word.isalpha() or word.endswith("s"):
+            continue
+        if word[-1] in "oa":
+            stem = word[:-2] + _DIMINUTIVE_STEM.get(word[-2], word[-2])
+            forms = {f"{stem}it{word[-1]}": word, f"{stem}it{word[-1]}s": f"{word}s"}
+            if _DIPHTHONG.search(word[:-1]):  # "nuevo" -> "nuevecito", "fiesta" -> "fiestecita"
+                longer = f"{word[:-1]}ecit{word[-1]}"
+                forms |= {longer: word, f"{longer}s": f"{word}s"}
+        elif word[-1] in "enrl":
+            plural = f"{word}s" if word[-1] == "e" else f"{word}es"
+            forms = {f"{word}cit{end}": word for end in "oa"}
+            forms |= {f"{word}cit{end}s": plural for end in "oa"}
+        else:
+            continue
+        for form, plain in forms.items():
+            if form not in kept and form != plain:
+                found.setdefault(form, plain)
+    return found
+
+
+def plain_diminutives(text: str, diminutives: Mapping[str, str]) -> str:
+    """ "me hacen un descuentito?" -> "me hacen un descuento?" (`diminutive_map`)."""
+    if not diminutives:
+        return text
+    return _DIMINUTIVE.sub(lambda match: diminutives.get(match.group(0), match.group(0)), text)

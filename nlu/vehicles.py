@@ -81,6 +81,13 @@ class VehicleVocabulary:
         }
         self.origin_words = {name: origin.words for name, origin in vehicles.origins.items()}
         self.skip_fuzzy = common_words | lexicon.known_words
+        self.trim_words = frozenset(  # "gti", "gli", "sport": a version word after the model
+            fold(word)
+            for group in vehicles.version_words.model_dump().values()
+            for words in group.values()
+            for word in words
+            if " " not in word and not word.isdigit()
+        )
         self.fuzzy_choices = sorted(  # typos are corrected to cars in stock and to makes only
             phrase
             for phrase, names in self.phrases.items()
@@ -245,7 +252,8 @@ def resolve(
                 mention.others[-1] = (make, same[0].model)
                 mention.claimed.append((start, end))
                 continue
-        if mention.claimed and _joined(tokens, mention.claimed[-1][1], start):
+        trims = vocabulary.trim_words
+        if mention.claimed and _joined(tokens, mention.claimed[-1][1], start, trims):
             other = _prefer_make(model_names, None) if model_names else usable[0]
             if (other.make, other.model) != (mention.make, mention.model):
                 mention.others.append((other.make, other.model))
@@ -314,9 +322,13 @@ def _year_like(tokens: list[str]) -> bool:
     return bool(tokens) and tokens[0].isdigit() and len(tokens[0]) in YEAR_DIGITS
 
 
-def _joined(tokens: list[str], last_end: int, start: int) -> bool:
+def _joined(
+    tokens: list[str], last_end: int, start: int, trims: frozenset[str] = frozenset()
+) -> bool:
     """ "jetta o (un) vento": a second car offered as an alternative, not a make + model."""
     between = tokens[last_end:start]
+    if between[:1] and between[0] in trims:  # "un golf gti o un civic": the first car's version
+        between = between[1:]
     while between:  # "la cr-v 2017 con la hr-v", "el aveo del 17 o el mazda": the first car's year
         dated = between[0] in GRAMMAR.year_only_articles and _year_like(between[1:2])
         if not (dated or _year_like(between[:1])):

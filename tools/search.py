@@ -137,13 +137,47 @@ def search(
     text_masks: dict[tuple[str, str], np.ndarray] = {}  # make/model compares, reused by relaxation
     applied, current, found = _relax(original, lambda f: _matching(catalog, f, text_masks))
     target = filters.price_target if filters.superlative is None else None
-    ranked = _rank(catalog, found, offset + limit, filters.superlative, target)[offset:]
+    firsts = _best_of_each(catalog, found, current, target)
+    rest = found[~np.isin(found, firsts)] if firsts else found
+    more = _rank(catalog, rest, offset + limit - len(firsts), filters.superlative, target)
+    ranked = (firsts + more)[offset : offset + limit]
     return SearchOutcome(
         cars=[catalog.cars[i] for i in ranked],
         total=len(found),
         relaxed=[_describe(step, original) for step in applied],
         filters_used=current,
     )
+
+
+EACH_NAMED_MAX = 3  # cars named one by one; an origin's many makes are one wish
+
+
+def _best_of_each(
+    catalog: Catalog, found: np.ndarray, filters: SearchFilters, target: float | None
+) -> list[int]:
+    """Several cars named ("el bmw más barato y el audi más barato", "un golf o un civic"): the
+    best of each by the order asked comes first, so none is pushed off the list by the other."""
+    if not filters.alternatives or len(filters.alternatives) >= EACH_NAMED_MAX or not len(found):
+        return []  # ("autos alemanes": a make's group, the cheapest of them all first)
+    columns = catalog.columns
+    names = [(filters.make, filters.model)] + [
+        alternative_parts(other)[:2] for other in filters.alternatives
+    ]
+    firsts: list[int] = []
+    for make, model in names:
+        group = np.ones(len(found), dtype=bool)
+        if make:
+            group &= columns["make"][found] == make.casefold()
+        if model:
+            group &= columns["model"][found] == model.casefold()
+        if group.all() or not group.any():
+            continue
+        best = _rank(catalog, found[group], 1, filters.superlative, target)
+        if best and best[0] not in firsts:
+            firsts.append(best[0])
+    if len(firsts) < 2:
+        return []
+    return _rank(catalog, np.array(firsts), len(firsts), filters.superlative, target)
 
 
 def _relax(

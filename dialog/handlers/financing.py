@@ -101,6 +101,7 @@ CHEAPEST = "cheapest"  # the order of the cars shown when no car costs the money
         "cash_short": SAVED,
         "savings_as_down": SAVED,
         "cash_difference": CAR_PLACEHOLDERS | {"put_in", "rest"},
+        "cash_difference_trade": CAR_PLACEHOLDERS | {"put_in", "rest"},
         "quote": QUOTE,
         "quote_line": {"term_years", "term_months", "monthly_payment", "total_paid"},
         "quote_assumed": QUOTE,
@@ -168,6 +169,9 @@ def financing_plan(ctx: TurnContext) -> Reply:
             return Reply("\n\n".join(part for part in (note, each) if part), ask=ask)
         if ctx.extraction.term_months and note:
             return Reply(note)  # "¿a 12 meses sí o no?": the answer, not the pitch again
+        in_full = ctx.extraction.price_max is not None and NO_CREDIT in ctx.extraction.said
+        if in_full and not note and ctx.template("cash_short"):  # "90 mil, ¿qué carro me
+            return savings_reach(ctx, float(ctx.extraction.price_max))  # alcanza de contado?"
         down = ctx.extraction.down_payment
         if ctx.extraction.price_max is not None:  # "tengo unos 70 mil. busco algo como de 220":
             down = None  # the car's price is said; the search answers, the 70 mil is put down
@@ -258,7 +262,7 @@ def savings_reach(ctx: TurnContext, saved: float) -> Reply:
     short = saved < cheapest  # no car for that in cash: the cheapest ones, and what it buys down
     config = ctx.services.financing
     reach = saved * 100 / config.min_down_payment_pct
-    cash = CASH_SAID in ctx.extraction.said  # "tengo 100 mil cash": no plan unless asked
+    cash = bool({CASH_SAID, NO_CREDIT} & ctx.extraction.said)  # "tengo 100 mil cash": no plan
     ceiling = saved if not short else None if cash else reach
     _, listing = _cars_up_to(ctx, ceiling, CHEAPEST if short else None)
     if short and not cash:  # no car for it in cash: it is the down payment of the car picked
@@ -596,6 +600,8 @@ def _compared(ctx: TurnContext, car: Car) -> Reply | None:
     return Reply("\n".join(lines), plan=_summary(plans[0]), kind=COMPARED)
 
 
+CASH_FIGURES = "cash_figures"  # a reply's kind: the rest to pay in full, a policy's own figures
+OWN_CAR_SAID = "context:own_car"
 COMPARED = "plans_compared"  # a reply's kind: plans side by side ("a 3 y a 6 años")
 COMPARED_PLANS = "compared_plans"  # profile key: their down payments and terms
 
@@ -849,7 +855,10 @@ def _cash_difference(ctx: TurnContext, car: Car) -> Reply | None:
         return None
     rest = max(car.price - down, 0.0)
     values = {**car_values(car, words=ctx.words), "put_in": money(down), "rest": money(rest)}
-    return Reply(ctx.say("cash_difference", values), rephrasable=False)
+    traded = ctx.extraction.own_car or OWN_CAR_SAID in ctx.extraction.said  # "si me dan 90 por
+    # el aveo": their car is put in, its value the inspection's
+    template = "cash_difference_trade" if traded else "cash_difference"
+    return Reply(ctx.say(template, values), rephrasable=False, kind=CASH_FIGURES)
 
 
 def plans_for_list(ctx: TurnContext, only: list[int] | None = None) -> str:

@@ -312,6 +312,10 @@ def lead_status(ctx: TurnContext) -> Reply:
             first = next((c for c in state.chosen if _car_title(ctx, c) == also[0]), None)
             state.selected = first
         return finish_handoff(ctx, "updated")
+    if state.own_car and _own_car_ruled_out(ctx):  # "QUITA EL TSURU, no es mío": their car
+        state.own_car = None  # (a relative's to sell) is no longer the lead's
+        state.profile.pop("lead_own_car", None)
+        return finish_handoff(ctx, "updated")
     extraction = ctx.extraction
     if said(ctx, NO_PLAN_KEY) and (state.last_plan or state.profile.get(LEAD_PLAN)):
         state.last_plan = None  # "scratch the plan": the advisor gets the car, no plan
@@ -341,6 +345,11 @@ def lead_status(ctx: TurnContext) -> Reply:
     if seller:  # their own car is the lead's: no listed car to add
         return finish_handoff(ctx, "updated" if changed else "unchanged", send=changed)
     noted_only = said(ctx, NOTE_KEY) and not named and extraction.ordinal is None
+    several = [] if noted_only or extraction.ordinal is not None else _named_several(ctx)
+    if len(several) > 1:  # "change the request to the Gol" with two Gols listed: which one
+        name = extraction.model or extraction.make or ""
+        asking = ctx.speaking_as("select_car")
+        return Reply(asking.say("ambiguous", {"count": len(several), "name": name}))
     car = None if noted_only else _pointed_car(ctx)  # "agrégale que la quiero 2018": a note on
     # the car sent (a Tacoma we do not have), not the one car on screen
     if car is not None and _car_title(ctx, car) in _also(state):
@@ -369,6 +378,15 @@ def drop_notes(ctx: TurnContext) -> None:
     state.profile[WISHES] = WISH_SEP.join(kept)
     if not named:
         state.profile.pop(LEAD_NOTES, None)
+
+
+def _own_car_ruled_out(ctx: TurnContext) -> bool:
+    """ "quita el tsuru de mi solicitud", "es de mi hijo, no mío, quítalo": the own car on the
+    lead is ruled out by its name, or said to be someone else's."""
+    ruled = (ctx.extraction.exclude_car or "").casefold()
+    own = (ctx.state.own_car or "").casefold().split()
+    again = ctx.extraction.own_car and NEGATED_CAR in ctx.extraction.said  # (read as theirs)
+    return (bool(ruled) and ruled in own) or bool(again) or said(ctx, NOT_MINE_KEY)
 
 
 def _ruled_out_of_lead(ctx: TurnContext) -> bool:
@@ -489,6 +507,17 @@ def _pointed_car(ctx: TurnContext) -> int | None:
     return state.selected
 
 
+def _named_several(ctx: TurnContext) -> list[Car]:
+    """The cars shown or chosen that the make or model named fits, when it fits more than one."""
+    from dialog.handlers.selection import cars_named
+
+    extraction, state = ctx.extraction, ctx.state
+    if not (extraction.make or extraction.model):
+        return []
+    seen = list(dict.fromkeys([*state.last_results, *state.chosen]))
+    return cars_named(ctx.services.catalog, extraction, seen)
+
+
 def summary(ctx: TurnContext) -> list[str]:
     """What the advisor should know before calling: criteria, car, plan terms, last asks."""
     state = ctx.state
@@ -561,6 +590,8 @@ OWN_CAR_OFFER = "own_car_offer"  # what they were offered for it, or one like it
 OWN_CAR_TRAITS = ("own_car_transmission", "own_car_fuel", "own_car_drive")
 WHOLE_MESSAGE = "whole_message"  # a mark: the answer took the whole message (no second request)
 ADD_KEY = "lead_update:add"  # "agrégale también…": a car beside the one sent, not instead
+NOT_MINE_KEY = "lead_update:not_mine"  # "no es mío": their car taken off the lead
+NEGATED_CAR = "context:negation:car"  # a car named right after "quita", "no", "sin"
 NO_PLAN_KEY = "lead_update:no_plan"  # "scratch the plan": the lead without its plan
 DROP_NOTE_KEY = "lead_update:drop_note"  # "quítale esa nota": a note off the lead
 ALSO_KEY, ALSO_SEP = "lead_also", "|"

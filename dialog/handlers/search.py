@@ -329,6 +329,7 @@ def search_cars(ctx: TurnContext) -> Reply:
     else:
         outcome = search(catalog, ordered, limit, max_price, offset)
     outcome = _named_over_inherited(ctx, ordered, outcome, max_price)
+    outcome = _said_over_inherited(ctx, ordered, outcome, max_price)
     if not outcome.cars and max_price is not None and not more:
         over = _over_budget_only(ctx, filters, budget_note)
         if over is not None:  # "enséñame los kia rio" and no Rio fits the 4 mil al mes
@@ -491,6 +492,26 @@ def _named_over_inherited(
     kinds = dict.fromkeys(INHERITED[key] for key in missed)
     relaxed = [Relaxation(kind=kind) for kind in kinds] + list(found.relaxed)
     return found.model_copy(update={"relaxed": relaxed})
+
+
+def _said_over_inherited(
+    ctx: TurnContext, filters: SearchFilters, outcome: SearchOutcome, max_price: float | None
+) -> SearchOutcome:
+    """ "¿hay algo abajo de 140 mil? aunque sea estándar" after the Sparks: what is said now
+    holds and the model carried from before gives way (other makes and models, said so), not
+    the one Spark that misses the price."""
+    extraction = ctx.extraction
+    said = {key for key in INHERITED if getattr(extraction, key, None) is not None}
+    lost = {step.kind for step in outcome.relaxed} & {INHERITED[key] for key in said}
+    named = extraction.make or extraction.model or extraction.alternatives
+    if not lost or named or not (filters.make or filters.model):
+        return outcome
+    looser = filters.model_copy(update={"make": None, "model": None, "alternatives": None})
+    found = search(ctx.services.catalog, looser, ctx.config.results_limit, max_price)
+    if not found.cars or found.relaxed:
+        return outcome
+    kind = "model" if filters.model else "make"
+    return found.model_copy(update={"relaxed": [Relaxation(kind=kind)]})
 
 
 def _all_meet(ctx, looser, key, filters, shown: set[int], max_price) -> bool:
