@@ -126,6 +126,9 @@ class DetailTopic(_Strict):
     template_unknown: str = ""
     guessed: Literal["seats"] | None = None
     template_usual: str = ""
+    # a word of the version and what it means, said after the answer ("Asg": an automated
+    # manual, no clutch pedal); translated under `details.<name>.notes` of a language pack
+    notes: dict[str, str] = Field(default_factory=dict)
     # context word lists of config/intents.yml that ask it too ("¿viene en rojo?": colour_words)
     context_words: list[Literal["colour_words"]] = Field(default_factory=list)
     # what the NLU read that asks it too ("figure:price_echoed": "139 mil x un aveo?? q caro"

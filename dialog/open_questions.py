@@ -71,7 +71,7 @@ def answer_open_questions(
             reply = Reply(_named_back(ctx, sentence), rephrasable=False)
         else:
             continue
-        if not reply.text or reply.text in first.full_text:
+        if not reply.text or _says_again(reply.text, first.full_text):
             continue
         if reply.kind == REPEATED and first.text.strip():
             continue  # "ya te lo compartí arriba" beside a real answer says nothing
@@ -80,6 +80,26 @@ def answer_open_questions(
         added += 1
         first = first.followed_by(reply)
     return first
+
+
+YES_NO = ("si", "yes", "no")  # "Sí, el ibiza es automático" says what "El ibiza es…" says
+
+
+def _line_keys(text: str) -> set[str]:
+    keys = set()
+    for line in text.splitlines():
+        words = normalize(line).split()
+        while words and words[0] in YES_NO:
+            words = words[1:]
+        if words:
+            keys.add(" ".join(words))
+    return keys
+
+
+def _says_again(text: str, said: str) -> bool:
+    """Every line of `text` is a line `said` already has, but for a "sí"/"yes" before it."""
+    keys = _line_keys(text)
+    return not keys or keys <= _line_keys(said) or text in said
 
 
 def _names_answered(extractor, sentence: str, answered: set) -> bool:

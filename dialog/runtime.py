@@ -23,7 +23,7 @@ from nlu.pipeline import Extractor, blank_spanish
 from nlu.vehicles import VehicleVocabulary
 from tools.catalog import Catalog, CatalogError, load_catalog
 from tools.financing import load_financing_config
-from tools.knowledge import KnowledgeBase, sections_before_search
+from tools.knowledge import KnowledgeBase, sections_asked_beside, sections_before_search
 from tools.yamlio import YamlError, line_at, raise_problems
 
 log = logging.getLogger("dialog.runtime")
@@ -77,6 +77,7 @@ def build_bundle(
         phrase_sets={**config.phrase_sets(), **knowledge.phrase_sets()},
         before_search=sections_before_search(knowledge.data.entries),
         pattern_sets=knowledge.pattern_sets(),
+        asked_beside=sections_asked_beside(knowledge.data.entries),
     )
     check_intents_routed(
         config, {label.intent for label in labels.labels}, set(extractor.classifier.labels)

@@ -82,6 +82,7 @@ class ConversationState(BaseModel):
     )
     last_plan: dict[str, object] | None = None  # the last plan shown (what the advisor quotes)
     recent_answers: list[str] = Field(default_factory=list)  # knowledge answers just given
+    recent_parts: list[str] = Field(default_factory=list)  # their sections: "topic:section"
     own_car: str | None = None  # the car the customer wants to sell or trade in ("Tiguan 2017")
     # the one thing the last reply offered, as a reply id ("plan:60"): a bare "sí" takes it
     offered: str | None = None

@@ -315,11 +315,8 @@ class ContactReader:
             end = start + len(words)
             alone = (
                 _clause_ends(tokens, end)
-                or (  # "Ramiro Treviño 8119876543"
-                    contact_nearby
-                    and end < len(tokens)
-                    and taken[end]
-                    and tokens[end][:1].isdigit()
+                or (  # "Ramiro Treviño 8119876543" (or its first digits: "Gerardo Lopez 3312")
+                    contact_nearby and end < len(tokens) and tokens[end][:1].isdigit()
                 )
             )
             known_first = words[0] in self.first_names

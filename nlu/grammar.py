@@ -20,6 +20,9 @@ GRAMMAR_FILE = DATA_DIR / "grammar.yml"
 class Grammar(_Strict):
     articles: frozenset[str]
     car_articles: frozenset[str]
+    listed_articles: frozenset[str]
+    seat_noun_before: frozenset[str]
+    origin_not_beside: frozenset[str]
     plural_articles: frozenset[str]
     own_plural: frozenset[str]
     name_articles: frozenset[str]

@@ -126,6 +126,7 @@ BARE_DOWN_PAYMENT = "down_payment:bare"  # a down payment said without "mil", "k
 BARE_AMOUNT = "money:bare"  # an amount said as a small bare number ("con 30")
 OWN_VALUE = "money:own_value"  # an amount said as what the customer's own car is worth
 SAVINGS = "money:savings"  # an amount the customer has saved
+FOREIGN_MONEY = "money:foreign"  # an amount in another currency: no peso figure
 CASH_SAID = "money:cash"  # ... said to be paid in full ("tengo 100 mil cash", "de contado")
 MONEY_TAKEN_BACK = "money:taken_back"  # an amount taken back: "olvida lo de los 5 mil"
 # "con los/mis/esos 70 mil": an amount paid in
@@ -356,9 +357,11 @@ class Extractor:
         data_dir: Path | None = None,
         before_search: Iterable[str] = (),
         pattern_sets: Mapping[str, Iterable[str]] | None = None,
+        asked_beside: Iterable[str] = (),
     ):
         """`before_search`: the knowledge sections asked before a car's search (`section:…`);
-        `pattern_sets`: regular expressions that say a name as its phrases do (a section's)."""
+        `pattern_sets`: regular expressions that say a name as its phrases do (a section's);
+        `asked_beside`: the sections asked beside another request, answered after it."""
         self.nlp, self.vocabulary, self.lexicon = nlp, vocabulary, lexicon
         self.said_patterns = {
             name: pattern_alternation(list(patterns))
@@ -377,6 +380,7 @@ class Extractor:
             name for name, label in classifier.labels.items() if label.evidence.opening_only
         )
         self.before_search = frozenset(before_search)
+        self.asked_beside = frozenset(asked_beside)
         domain = self._domain_words()
         cars = frozenset(word for phrase in vocabulary.phrases for word in phrase.split())
         places = frozenset(  # "Guadalajara", "Monterrey": one word, said alike in both
@@ -428,7 +432,7 @@ class Extractor:
         phrase_sets: Mapping[str, Iterable[str]] | None = None,
     ) -> Extractor:
         from nlu.labels import load_labels  # labels read knowledge.yml too
-        from tools.knowledge import KnowledgeBase, sections_before_search
+        from tools.knowledge import KnowledgeBase, sections_asked_beside, sections_before_search
 
         lexicon = Lexicon.load(lexicon_dir)
         data_dir = Path(lexicon_dir) if lexicon_dir else None
@@ -446,6 +450,7 @@ class Extractor:
             data_dir,
             sections_before_search(loaded.knowledge.entries),
             knowledge.pattern_sets(),
+            sections_asked_beside(loaded.knowledge.entries),
         )
 
     from_catalog = build
@@ -607,6 +612,7 @@ class Extractor:
         light: bool = False,
         places: bool = False,
         own_told: bool = False,
+        listed: frozenset[str] = frozenset(),
     ) -> Analysis:
         """Tokens, claims and slots of a message (no intent yet); `light` skips what the example
         stage does not use (contact data, slot values, picks); `places`: the places were just
@@ -667,7 +673,7 @@ class Extractor:
         if not light:  # "quiero que me llame alguien hoy": a call asked by a pattern too
             calls = any(label == CALL_INTENT for label, _, _ in patterned)
             self._contact(analysis, found, set(asking) | ({"lead"} if calls else set()))
-        self._claims(analysis, found, light, places, own_told)
+        self._claims(analysis, found, light, places, own_told, listed)
         for name, start, end in analysis.said_spans:  # "algo tipo mini cooper": one reference
             if name == SIMILAR and end < len(tokens) and analysis.kinds[end] == "car":
                 analysis.kinds[start:end] = ["car"] * (end - start)
@@ -731,7 +737,9 @@ class Extractor:
                     if hit[0] != OUT_OF_SCOPE or not timed & set(range(hit[2], hit[3]))
                 ]
         cue_ends = {end for key, _, end in found["said"] if key == "contact:name_cue"}
-        nearby = bool(email or phone)  # "Mike Turner, 8112345678": a capitalised clause is a name
+        # "Mike Turner, 8112345678": a capitalised clause is a name; so before a number that
+        # tried to be a phone ("Gerardo Lopez 3312", "Jose Luis Ibarra 33 3390 12")
+        nearby = bool(email or phone) or _phone_attempt(tokens, taken)
         wished = list(taken)  # "pickup sin importar precio": a car wished for is no name
         for _, start, end in found["value"]:  # (a make may be a first name: "Mercedes Ruiz")
             wished[start:end] = [True] * (end - start)
@@ -758,6 +766,7 @@ class Extractor:
         light: bool = False,
         places: bool = False,
         own_told: bool = False,
+        listed: frozenset[str] = frozenset(),
     ) -> None:
         tokens = analysis.tokens
         taken = [kind is not None for kind in analysis.kinds]
@@ -847,7 +856,7 @@ class Extractor:
                 ):
                     analysis.said.discard("context:reset")  # "olvida el vento" forgets the Vento
         cars = _after_change_of_mind(tokens, cars, found["said"], taken)
-        mention = resolve(self.vocabulary, cars, tokens, taken)
+        mention = resolve(self.vocabulary, cars, tokens, taken, on_screen=listed)
         for start, end in mention.claimed:
             taken[start:end] = [True] * (end - start)
         _mark(analysis, taken, "car")
@@ -889,7 +898,8 @@ class Extractor:
             (name, start, end)
             for name, start, end in found["origin"]
             if not set(tokens[max(0, start - ORIGIN_REACH) : start]) & PERSON_COPULAS
-        ]  # "I am a retired American": the person, a few words after "am"
+            and not set(tokens[max(0, start - 2) : end + 2]) & GRAMMAR.origin_not_beside
+        ]  # "I am a retired American": the person, a few words after "am"; "american plates"
         if not (mention.make or mention.model) and origins:
             negated = [end for key, _, end in found["said"] if key == "context:negation"]
             self._origin(analysis, origins, taken, _after_cue(tokens, origins[0][1], negated))
@@ -1021,6 +1031,8 @@ class Extractor:
                 for i in range(quantity.start, quantity.end):
                     analysis.kinds[i] = analysis.kinds[i] or "number"
             meaning = {} if _relative(tokens, unit) else _meaning(unit)
+            if "foreign_after" in unit.after:
+                analysis.said.add(FOREIGN_MONEY)  # "tengo 10 mil dólares": asked in pesos
             if meaning and _length_not_litres(tokens, unit, meaning):
                 meaning = {"length_max": round(unit.last.value * 1000)}  # "suvs que quepan,
                 # máximo 4.4 pa que sobre espacio": metres of the car, no engine
@@ -1426,7 +1438,9 @@ class Extractor:
         # their car just talked of, or the one they bought ("compré uno y falló … el carro es
         # un jetta 2019"): "es un <car>" names it
         own_told = context.last_label in self.own_car_labels or context.after_sale
-        analysis = self.analyse(text, asking, places=places, own_told=own_told)
+        seen = [*context.shown, *([context.focus] if context.focus else []), *context.chosen]
+        listed = frozenset(fold(car.model) for car in seen if car.model)  # "the Gol" listed
+        analysis = self.analyse(text, asking, places=places, own_told=own_told, listed=listed)
         if not analysis.tokens:
             return Extraction()
         _closing_tag_no(analysis)
@@ -1622,6 +1636,11 @@ class Extractor:
         )
         if context.shown and FINANCING_KEYS & slots.keys():
             _percent_among_picks(analysis, len(context.shown))
+        approx = slots.get("price_max") in analysis.approx
+        if approx and {NO_CREDIT, CASH_SAID} & analysis.said:  # "unos 175 mil de contado": the
+            slots["price_max"] = analysis.approx[slots["price_max"]]  # money they have, a
+            slots.pop("price_min", None)  # ceiling with no band above it
+            analysis.said.add("price:bound")
         band = slots.get("price_max") in analysis.approx and "price_min" in slots
         if band and "context:added" in analysis.said:  # "si dan unos 40 mil por el tsuru y le
             slots["price_max"] = analysis.approx[slots["price_max"]]  # sumo los 60": 40 mil
@@ -2087,6 +2106,9 @@ class Extractor:
         ours = self._condition_of_ours(intent, topic, slots, analysis, context)
         if ours is not None:
             intent, topic, stage, second = ours.intent, ours.topic, "context", None
+        beside = [name.split(":")[1] for name in sorted(self.asked_beside & analysis.said)]
+        if beside and second is None and topic != beside[0]:  # "tengo 17 años, ¿puedo
+            second = f"{KNOWLEDGE}/{beside[0]}"  # sacarlo a crédito?" beside the car's plan
         for key in ("down_payment", "monthly_budget"):  # "de enganche, unos veinte mil": 20 mil,
             if slots.get(key) in analysis.approx:  # not the top of a price band around it
                 slots[key] = analysis.approx[slots[key]]
@@ -4163,6 +4185,22 @@ def _meaning(unit: Unit) -> dict[str, float] | None:
         if meaning is not None:
             return meaning
     return None
+
+
+PHONE_ATTEMPT_DIGITS = 4  # digits in a row (spaced or not) that try to be a phone
+
+
+def _phone_attempt(tokens: list[str], taken: list[bool]) -> bool:
+    """Digits in a row no other slot took, as many as a phone's start: "3312", "33 3390 12"."""
+    run = 0
+    for token, claimed in zip(tokens, taken, strict=True):
+        if token.isdigit() and not claimed:
+            run += len(token)
+            if run >= PHONE_ATTEMPT_DIGITS:
+                return True
+        else:
+            run = 0
+    return False
 
 
 def _leading_interjections(tokens: list[str]) -> set[int]:

@@ -207,9 +207,11 @@ def resolve(
     tokens: list[str],
     taken: list[bool],
     owned: bool = False,
+    on_screen: frozenset[str] = frozenset(),
 ) -> VehicleMention:
     """Pick the make and model named in the message from phrase matches plus fuzzy typos.
-    `owned`: the customer's own car ("mi lobo"), where a short name needs no make."""
+    `owned`: the customer's own car ("mi lobo"), where a short name needs no make; `on_screen`: the
+    models on screen, which "the" points at ("the Gol looks cute": the Gol listed)."""
     candidates = [(phrase, start, end) for phrase, start, end in spans]
     candidates += list(_fuzzy_spans(vocabulary, tokens, taken, candidates))
     chosen = _longest_first(candidates)
@@ -218,8 +220,9 @@ def resolve(
     mention = VehicleMention()
     apart_before: tuple[str, str | None] | None = None  # the car named just before, not the model
     for names, start, end in sorted(named, key=lambda item: item[1]):
-        if start and tokens[start - 1].isdigit() and fold(tokens[start]) in SEAT_WORDS:
-            continue  # "7 seat SUVs": seats, not the make SEAT
+        before = tokens[start - 1] if start else ""
+        if fold(tokens[start]) in SEAT_WORDS and (before.isdigit() or before in SEAT_NOUN_BEFORE):
+            continue  # "7 seat SUVs", "a high seat": seats, not the make SEAT
         indefinite = start > 1 and tokens[start - 1] in ONE_CAR and tokens[start] not in NUMERALS
         wished = start > 1 and tokens[start - 2] in WISHES  # not "vi un lobo en el camino"
         offered = start > 1 and tokens[start - 2] in ALTERNATIVE_JOINERS and bool(mention.claimed)
@@ -230,6 +233,8 @@ def resolve(
         article = indefinite or (start > 0 and tokens[start - 1] in CAR_ARTICLES)  # "una avanza"
         like = start > 0 and tokens[start - 1] in GRAMMAR.like_before  # "algo tipo avanza"
         article = article or like
+        the = start > 0 and tokens[start - 1] in GRAMMAR.listed_articles
+        article = article or (the and any(fold(n.model or "") in on_screen for n in names))
         place = start > 1 and tokens[start - 2] in GRAMMAR.place_before_article
         article = article and not place  # "salir a la sierra": a place, not a GMC
         # "con los 500": an amount; one car is "el 500", "un 500"
@@ -307,6 +312,7 @@ INDEFINITES = GRAMMAR.indefinite_articles  # "un mazda 3, un corolla"
 WISHES = GRAMMAR.wishes
 STOCK_ASKED = GRAMMAR.stock_asked
 SEAT_WORDS = GRAMMAR.seat_words
+SEAT_NOUN_BEFORE = GRAMMAR.seat_noun_before
 NUMERALS = GRAMMAR.numeral_models  # "un uno" is no Fiat Uno
 ONE_CAR = GRAMMAR.one_car  # "busco una avanza": a word-like model after "un"/"una"
 COMPARE_JOINERS = GRAMMAR.compare_joiners

@@ -73,6 +73,9 @@ class KnowledgeSection(BaseModel):
     # asked beside a car, it is the question, the car its subject ("can you source a hilux for
     # me?"): this part is answered first, the car's search after it
     before_search: bool = False
+    # said beside another request (a car's plan, a pick), it is asked too and answered after it:
+    # "se ve bonito. pero tengo 17 años, ¿puedo sacarlo a crédito?"
+    asked_beside: bool = False
     # said, it is the whole answer: "en la app no me sale nada" gets no list of what the app does
     # nor another section that sends them to it
     only: bool = False
@@ -226,6 +229,16 @@ def sections_before_search(entries) -> set[str]:
         for entry in entries
         for section in entry.sections
         if section.before_search
+    }
+
+
+def sections_asked_beside(entries) -> set[str]:
+    """The phrase-set names (`section:<topic>:<name>`) of the sections asked beside a request."""
+    return {
+        section_key(entry.topic, section.name)
+        for entry in entries
+        for section in entry.sections
+        if section.asked_beside
     }
 
 

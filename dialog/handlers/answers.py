@@ -21,6 +21,7 @@ from tools.knowledge import without_repeated_facts
 log = logging.getLogger("dialog")
 LOCATIONS = "locations"
 RECENT_ANSWERS = 3  # a knowledge answer given this recently is not pasted again
+RECENT_PARTS = 6  # the sections of the knowledge answers given lately
 # the topics whose answer an income said is about: whether they approve it, not a budget
 CREDIT_TOPICS = frozenset({"credit_application", "payment_plans"})
 
@@ -81,6 +82,14 @@ def _lines_asked(asked: str, answer: str) -> list[str]:
     return [line for score, line in scored if score == best] if best >= ASKED_WORDS_SHARED else []
 
 
+def _without_parts_told(topic: str, said: frozenset[str], told: list[str]) -> frozenset[str]:
+    """ "¿tienen garantía?" … "¿la garantía cubre el motor?": the part just answered (the
+    warranty) is not said again beside the one asked now (what it covers)."""
+    parts = {name for name in said if name.startswith(f"section:{topic}:")}
+    again = {name for name in parts if name.removeprefix("section:") in told}
+    return frozenset(said - again) if again and again != parts else said
+
+
 @handler(
     "knowledge.answer",
     required={"no_answer": set()},
@@ -139,6 +148,7 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
     first = first and SECOND_REQUEST not in extraction.said  # beside another answer: the part
     elapsed = _elapsed(ctx)  # "lo compré hace 2 meses": within the return's 7 days?
     said_parts = _parts_of_its_sentence(ctx, extraction) if not first else extraction.said
+    said_parts = _without_parts_told(extraction.topic or "", said_parts, ctx.state.recent_parts)
     answer = knowledge.answer(
         extraction.topic, said_parts, area, first, elapsed, extraction.driven_km
     )
@@ -172,6 +182,9 @@ def knowledge_answer(ctx: TurnContext) -> Reply:
                 )
         offered = not first  # the offer is made once
         ctx.state.recent_answers = [*recent, key][-RECENT_ANSWERS:]
+        parts = [f"{answer.topic}:{name}" for name in (answer.section or "").split(", ") if name]
+        kept = [part for part in ctx.state.recent_parts if part not in parts]
+        ctx.state.recent_parts = [*kept, *parts][-RECENT_PARTS:]
         text = _in_language(ctx, answer) or answer.text
         offer = ctx.knowledge(entry.topic, "offer") or entry.offer
         chosen = ctx.state.selected is not None and bool(entry.with_car)  # the car is chosen

@@ -25,6 +25,7 @@ from nlu.pipeline import (
     BARE_DOWN_PAYMENT,
     CAR_PRICE,
     CASH_SAID,
+    FOREIGN_MONEY,
     NO_CREDIT,
     PAYMENT_ECHOED,
     SAVINGS,
@@ -169,6 +170,9 @@ def financing_plan(ctx: TurnContext) -> Reply:
             return Reply("\n\n".join(part for part in (note, each) if part), ask=ask)
         if ctx.extraction.term_months and note:
             return Reply(note)  # "¿a 12 meses sí o no?": the answer, not the pitch again
+        foreign = ctx.speaking_as("search_cars")  # "tengo 10 mil dólares, ¿qué me alcanza?":
+        if FOREIGN_MONEY in ctx.extraction.said and not note and foreign.template("foreign_money"):
+            return Reply(foreign.say("foreign_money"))  # the amount in pesos is asked first
         in_full = ctx.extraction.price_max is not None and NO_CREDIT in ctx.extraction.said
         if in_full and not note and ctx.template("cash_short"):  # "90 mil, ¿qué carro me
             return savings_reach(ctx, float(ctx.extraction.price_max))  # alcanza de contado?"

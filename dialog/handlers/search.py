@@ -19,6 +19,7 @@ from dialog.registry import handler
 from dialog.render import money, thousands
 from dialog.turn import Reply, TurnContext
 from nlu.pipeline import (
+    FOREIGN_MONEY,
     MONEY_TAKEN_BACK,
     PAGE_ONLY,
     PRICE_SEEN,
@@ -128,6 +129,7 @@ RESULTS = {"criteria", "total", "shown", "lines", "budget_note", "first", "last"
         "over_budget_only": RESULTS,
         "relaxed_unknown_transmission": RESULTS,
         "colour_note": set(),
+        "foreign_money": set(),
         "named_lacking": {"cars", "features"},
         "relax_join": set(),
         "criteria_cars": set(),
@@ -248,6 +250,11 @@ def search_cars(ctx: TurnContext) -> Reply:
         # "tengo 50 mil ahorrados, ¿qué carro saco?": no car costs that in cash; the cheapest
         # ones, and what it buys as the enganche
         return savings_reach(ctx.speaking_as("financing"), saved)
+    foreign = FOREIGN_MONEY in said and budget is None and filters.price_max is None
+    if foreign and ctx.template("foreign_money"):  # "tengo 10 mil dólares, ¿qué me alcanza?":
+        if filters.is_empty():  # prices are in pesos, no exchange rate is ours to say
+            return Reply(ctx.say("foreign_money"))
+        ctx.notes.append(ctx.say("foreign_money"))
     if filters.is_empty() and budget is None and not ctx.from_form:
         ctx.state.filters = filters  # "olvida el mini y el precio": nothing of them is kept
         use_said = any(name.startswith("form:guided_search:use:") for name in said)

@@ -45,6 +45,7 @@ from tools.search import (
     model_in_stock,
     search,
     trim_as_version,
+    version_says,
 )
 
 FOCUS = CAR_PLACEHOLDERS
@@ -595,8 +596,22 @@ def detail_answers(
             field = "template_usual"  # "suele ser de 7 pasajeros"
         elif source == "default" and topic.template_unknown:
             field = "template_unknown"
-        answers.append(fill(ctx.detail(name, field, getattr(topic, field)), values))
+        answer = fill(ctx.detail(name, field, getattr(topic, field)), values)
+        notes = _version_notes(ctx, name, topic.notes, car)
+        answers.append(" ".join([answer, *notes]))
     return list(dict.fromkeys(answers))
+
+
+def _version_notes(ctx: TurnContext, name: str, notes: dict[str, str], car: Car) -> list[str]:
+    """What a word of the car's version means, for a detail that has `notes` ("Asg")."""
+    if not notes:
+        return []
+    translated = ctx.detail(name, "notes", "") or {}
+    return [
+        translated.get(word, note) if isinstance(translated, dict) else note
+        for word, note in notes.items()
+        if version_says(car.version, word)
+    ]
 
 
 LAST_DETAILS = "last_details"  # profile key: the detail topics the last details answer took
