@@ -1740,10 +1740,13 @@ class Extractor:
             analysis.said.add(TRAIT_PREFERRED)
             second = SEARCH_REQUEST  # "el spark es estándar verdad? mi hijo apenas aprende,
             # mejor automático": its trait answered, and the ones with the one preferred
-        asked_of_pick = "asked:transmission" in analysis.said and "ordinal" in slots
+        asked_of_pick = bool({"asked:transmission", "details:transmission"} & analysis.said)
+        asked_of_pick = asked_of_pick and "ordinal" in slots  # ("el segundo… ¿y es automático?")
         if asked_of_pick and intent == SEARCH_REQUEST and "context:search" not in analysis.said:
             intent, topic, second = DETAILS, None, None  # "el primero. ¿es estándar o automático?
-            # xq no sé manejar estándar": asked of the car picked, the need is the reason
+            # xq no sé manejar estándar": asked of the car picked, the need is the reason (no
+            # filter of the list the number points into)
+            analysis.said.add("details:transmission")
         echoed = FIGURE_ECHOED in analysis.said and "context:search" not in analysis.said
         echoed = echoed and len(set(analysis.years)) < 2  # "la 2017 está en 414 y la 2016 en
         # 287??": two cars side by side
@@ -2106,6 +2109,9 @@ class Extractor:
         ours = self._condition_of_ours(intent, topic, slots, analysis, context)
         if ours is not None:
             intent, topic, stage, second = ours.intent, ours.topic, "context", None
+        if intent == DETAILS and "ordinal" in slots and "details:transmission" in analysis.said:
+            slots.pop("transmission", None)  # "el segundo… ¿es automático? no sé manejar de
+            # palanca": the transmission is asked of the car the number points at, no filter
         beside = [name.split(":")[1] for name in sorted(self.asked_beside & analysis.said)]
         if beside and second is None and topic != beside[0]:  # "tengo 17 años, ¿puedo
             second = f"{KNOWLEDGE}/{beside[0]}"  # sacarlo a crédito?" beside the car's plan
@@ -4044,7 +4050,9 @@ def _asked_of_the_later(tokens: list[str], mention) -> bool:
     told = not {"?", "!"} & set(tokens[:later_start])
     breaks = "," in between or "." in between
     remark = between[:1] and between[0] in GRAMMAR.remark_verbs  # what the first car is or has
-    return bool(told and breaks and remark) and "?" in tokens[later_start:]
+    before = [t for t in between[-3:] if t not in CAR_ARTICLES and t not in GRAMMAR.listed_articles]
+    chosen = bool(before) and before[-1] in GRAMMAR.choice_openers  # "A1 is tiny. ok the X1"
+    return bool(told and breaks and remark) and ("?" in tokens[later_start:] or chosen)
 
 
 def _first_sentence_words(analysis: Analysis) -> int:

@@ -137,10 +137,15 @@ def search(
     text_masks: dict[tuple[str, str], np.ndarray] = {}  # make/model compares, reused by relaxation
     applied, current, found = _relax(original, lambda f: _matching(catalog, f, text_masks))
     target = filters.price_target if filters.superlative is None else None
+    order = filters.superlative
     firsts = _best_of_each(catalog, found, current, target)
-    rest = found[~np.isin(found, firsts)] if firsts else found
-    more = _rank(catalog, rest, offset + limit - len(firsts), filters.superlative, target)
-    ranked = (firsts + more)[offset : offset + limit]
+    if firsts:  # each named car's best on the first page, the page in the order asked
+        rest = _rank(catalog, found[~np.isin(found, firsts)], offset + limit, order, target)
+        page = firsts + rest[: max(limit - len(firsts), 0)]
+        page = _rank(catalog, np.array(page), len(page), order, target)
+        ranked = (page + [i for i in rest if i not in page])[offset : offset + limit]
+    else:
+        ranked = _rank(catalog, found, offset + limit, order, target)[offset:]
     return SearchOutcome(
         cars=[catalog.cars[i] for i in ranked],
         total=len(found),
@@ -156,7 +161,7 @@ def _best_of_each(
     catalog: Catalog, found: np.ndarray, filters: SearchFilters, target: float | None
 ) -> list[int]:
     """Several cars named ("el bmw más barato y el audi más barato", "un golf o un civic"): the
-    best of each by the order asked comes first, so none is pushed off the list by the other."""
+    best of each by the order asked, so none is pushed off the first page by the other."""
     if not filters.alternatives or len(filters.alternatives) >= EACH_NAMED_MAX or not len(found):
         return []  # ("autos alemanes": a make's group, the cheapest of them all first)
     columns = catalog.columns

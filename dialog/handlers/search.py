@@ -511,7 +511,8 @@ def _said_over_inherited(
     said = {key for key in INHERITED if getattr(extraction, key, None) is not None}
     lost = {step.kind for step in outcome.relaxed} & {INHERITED[key] for key in said}
     named = extraction.make or extraction.model or extraction.alternatives
-    if not lost or named or not (filters.make or filters.model):
+    # (a year said again keeps the models: "quise decir mínimo 2019" of the Versa or Sentra)
+    if "price" not in lost or named or not (filters.make or filters.model):
         return outcome
     looser = filters.model_copy(update={"make": None, "model": None, "alternatives": None})
     found = search(ctx.services.catalog, looser, ctx.config.results_limit, max_price)

@@ -1162,8 +1162,14 @@ def advice(ctx: TurnContext) -> Reply:
             note = "" if compare.marks.get(RECOMMENDED) else ctx.say("compare_note")
             reply.text = "\n\n".join(part for part in (reply.text, note) if part)
             return reply
-    if not models and any(getattr(extraction, key) is not None for key in FIGURES_WANTED):
-        # "tengo 250 mil, ¿qué sedán me recomiendan?": the cars that fit what they said
+    wanted = any(getattr(extraction, key) is not None for key in FIGURES_WANTED)
+    kind = extraction.body_type or extraction.fuel or extraction.transmission
+    wanted = wanted or bool(extraction.superlative and kind)  # "¿cuál automático me recomienda
+    if not models and wanted:  # que sea barato?": the cheapest automatics
+        # "tengo 250 mil, ¿qué sedán me recomiendan?": the cars that fit what they said, of any
+        # make (a recommendation is no more of the model seen before)
+        unnamed = {"make": None, "model": None, "alternatives": None}
+        ctx.state.filters = ctx.state.filters.model_copy(update=unnamed)
         spec = HANDLERS.get("catalog.search")
         assert spec is not None
         reply = spec.func(ctx.speaking_as("search_cars"))
