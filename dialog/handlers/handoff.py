@@ -335,7 +335,8 @@ def lead_status(ctx: TurnContext) -> Reply:
     listed = named and _pointed_car(ctx) is not None
     if listed:  # "ponme en la solicitud también la trax": a car of ours to buy, not theirs
         seller = False
-    if seller and named:  # "anota que es un mazda 3 2019"
+    if seller and named and not extraction.own_car:  # "anota que es un mazda 3 2019" (not "me
+        # interesa ese aveo con mi tsuru a cuenta": the Aveo is wanted, the Tsuru theirs)
         year = extraction.year_min or extraction.year_max
         state.own_car, changed = car_name(extraction.make, extraction.model, year), True
     if said(ctx, NOTE_KEY):  # "anota que debo 80 mil": their words, for the advisor
