@@ -12,6 +12,7 @@ from dialog.handlers.answers import REPEATED
 from dialog.screen import dialog_context
 from dialog.turn import Reply, TurnContext
 from nlu.examples import STOPWORDS
+from nlu.grammar import GRAMMAR
 from nlu.text import normalize, sentences
 
 DETAILS_HANDLER = "catalog.details"  # its parts are the car's data asked ("details:km")
@@ -82,7 +83,7 @@ def answer_open_questions(
     return first
 
 
-YES_NO = ("si", "yes", "no")  # "Sí, el ibiza es automático" says what "El ibiza es…" says
+YES_NO = GRAMMAR.yes_no  # "Sí, el ibiza es automático" says what "El ibiza es…" says
 
 
 def _line_keys(text: str) -> set[str]:

@@ -23,7 +23,7 @@ from nlu.pipeline import Extractor, blank_spanish
 from nlu.vehicles import VehicleVocabulary
 from tools.catalog import Catalog, CatalogError, load_catalog
 from tools.financing import load_financing_config
-from tools.knowledge import KnowledgeBase, sections_asked_beside, sections_before_search
+from tools.knowledge import KnowledgeBase, sections_marked
 from tools.yamlio import YamlError, line_at, raise_problems
 
 log = logging.getLogger("dialog.runtime")
@@ -75,9 +75,9 @@ def build_bundle(
         IntentClassifier(labels.labels, labels.settings),
         labels.context,
         phrase_sets={**config.phrase_sets(), **knowledge.phrase_sets()},
-        before_search=sections_before_search(knowledge.data.entries),
+        before_search=sections_marked(knowledge.data.entries, "before_search"),
         pattern_sets=knowledge.pattern_sets(),
-        asked_beside=sections_asked_beside(knowledge.data.entries),
+        asked_beside=sections_marked(knowledge.data.entries, "asked_beside"),
     )
     check_intents_routed(
         config, {label.intent for label in labels.labels}, set(extractor.classifier.labels)

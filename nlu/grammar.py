@@ -21,6 +21,7 @@ class Grammar(_Strict):
     articles: frozenset[str]
     car_articles: frozenset[str]
     listed_articles: frozenset[str]
+    yes_no: frozenset[str]
     seat_noun_before: frozenset[str]
     origin_not_beside: frozenset[str]
     plural_articles: frozenset[str]

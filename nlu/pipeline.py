@@ -432,7 +432,7 @@ class Extractor:
         phrase_sets: Mapping[str, Iterable[str]] | None = None,
     ) -> Extractor:
         from nlu.labels import load_labels  # labels read knowledge.yml too
-        from tools.knowledge import KnowledgeBase, sections_asked_beside, sections_before_search
+        from tools.knowledge import KnowledgeBase, sections_marked
 
         lexicon = Lexicon.load(lexicon_dir)
         data_dir = Path(lexicon_dir) if lexicon_dir else None
@@ -448,9 +448,9 @@ class Extractor:
             loaded.context,
             {**knowledge.phrase_sets(), **(phrase_sets or {})},
             data_dir,
-            sections_before_search(loaded.knowledge.entries),
+            sections_marked(loaded.knowledge.entries, "before_search"),
             knowledge.pattern_sets(),
-            sections_asked_beside(loaded.knowledge.entries),
+            sections_marked(loaded.knowledge.entries, "asked_beside"),
         )
 
     from_catalog = build

@@ -222,23 +222,14 @@ SAID_SHARE = 0.7  # a section whose words are mostly in the general answer repea
 _ENUMERATOR = re.compile(r"^\s*(?:[•\-]|\d+[.)])\s*")
 
 
-def sections_before_search(entries) -> set[str]:
-    """The phrase-set names (`section:<topic>:<name>`) of the sections asked before a search."""
+def sections_marked(entries, flag: str) -> set[str]:
+    """The phrase-set names (`section:<topic>:<name>`) of the sections whose `flag` is set
+    (`before_search`: asked before a search; `asked_beside`: asked beside another request)."""
     return {
         section_key(entry.topic, section.name)
         for entry in entries
         for section in entry.sections
-        if section.before_search
-    }
-
-
-def sections_asked_beside(entries) -> set[str]:
-    """The phrase-set names (`section:<topic>:<name>`) of the sections asked beside a request."""
-    return {
-        section_key(entry.topic, section.name)
-        for entry in entries
-        for section in entry.sections
-        if section.asked_beside
+        if getattr(section, flag)
     }
 
 
