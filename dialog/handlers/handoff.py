@@ -346,7 +346,7 @@ def lead_status(ctx: TurnContext) -> Reply:
     if seller:  # their own car is the lead's: no listed car to add
         return finish_handoff(ctx, "updated" if changed else "unchanged", send=changed)
     noted_only = said(ctx, NOTE_KEY) and not named and extraction.ordinal is None
-    several = [] if noted_only or extraction.ordinal is not None else _named_several(ctx)
+    several = [] if noted_only or extraction.ordinal is not None else _named_seen(ctx)
     if len(several) > 1:  # "change the request to the Gol" with two Gols listed: which one
         name = extraction.model or extraction.make or ""
         asking = ctx.speaking_as("select_car")
@@ -491,15 +491,12 @@ def _is_seller(ctx: TurnContext) -> bool:
 def _pointed_car(ctx: TurnContext) -> int | None:
     """The car a lead update is about: the one picked or named among those shown or chosen, the
     only one on screen ("ok esa, agrégala"), else the one in focus."""
-    from dialog.handlers.selection import cars_named
-
     state, extraction = ctx.state, ctx.extraction
     shown = state.last_results
     if extraction.ordinal is not None and shown:
         return pick_by_ordinal(shown, extraction.ordinal)
     if extraction.make or extraction.model:
-        seen = list(dict.fromkeys([*shown, *state.chosen]))
-        named = cars_named(ctx.services.catalog, extraction, seen)
+        named = _named_seen(ctx)
         if not named:  # "el auto es la Chevrolet Trax 2020": seen before, else the one in stock
             named = cars_named_anywhere(ctx, limit=2)
         return named[0].stock_id if len(named) == 1 else None
@@ -508,8 +505,8 @@ def _pointed_car(ctx: TurnContext) -> int | None:
     return state.selected
 
 
-def _named_several(ctx: TurnContext) -> list[Car]:
-    """The cars shown or chosen that the make or model named fits, when it fits more than one."""
+def _named_seen(ctx: TurnContext) -> list[Car]:
+    """The cars shown or chosen that the make or model named fits."""
     from dialog.handlers.selection import cars_named
 
     extraction, state = ctx.extraction, ctx.state
